@@ -1,0 +1,1 @@
+"""The station side: the headless station service and the Textual duty console."""

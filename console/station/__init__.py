@@ -1,0 +1,1 @@
+"""The station service: ingests hub messages, stores them, acknowledges, serves consoles."""

@@ -1,0 +1,76 @@
+"""Station configuration (station.yaml) and the elder records of the homes (homes.yaml)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+
+from hub.configfile import ConfigError, ConfigPath, Strict, load
+from hub.mqtt import BrokerConfig
+from hub.prompts import Language
+from hub.wire import HUB_ID_PATTERN
+
+
+class Category(StrEnum):
+    """Care group from the county visiting-care rules; orders alarms of equal priority."""
+
+    KEY = "key"  # 重点: age >= 80, severe disability, grade 1-2, bed-ridden, dementia
+    SECONDARY = "secondary"  # 次重点
+    GENERAL = "general"  # 一般
+
+    @property
+    def rank(self) -> int:
+        return list(Category).index(self)
+
+
+class Contact(Strict):
+    name: str = Field(max_length=32)
+    relation: str = Field("", max_length=16)
+    phone: str = Field(pattern=r"^[0-9+\- ]{3,20}$")
+
+
+class Elder(Strict):
+    name: str = Field(min_length=1, max_length=32)
+    age: int | None = Field(None, ge=0, le=130)
+    category: Category
+    address: str = Field(min_length=1, max_length=128)
+    directions: str = Field("", max_length=256, description="landmarks, how to find the door")
+    conditions: list[str] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list, description="in the order to call")
+
+
+class Home(Strict):
+    hub: str = Field(pattern=HUB_ID_PATTERN)
+    elder: Elder
+
+
+class HomesFile(Strict):
+    homes: list[Home]
+
+
+class StationConfig(Strict):
+    station_id: str = Field("station", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    language: Language = "zh_CN"
+    database: ConfigPath = Field(Path("/var/lib/anxin/station.db"))
+    broker: BrokerConfig = BrokerConfig()
+    homes_file: ConfigPath | None = Field(None, description="elder records, loaded at start")
+    offline_after_s: float = Field(90, ge=5, le=3600, description="no heartbeat this long: "
+                                   "the home is shown offline")
+    escalate_after_s: float = Field(60, ge=5, le=3600,
+                                    description="an unclaimed alarm escalates after this")
+
+
+def load_station_config(path: Path) -> StationConfig:
+    return load(path, StationConfig)
+
+
+def load_homes(path: Path) -> list[Home]:
+    homes = load(path, HomesFile).homes
+    seen: set[str] = set()
+    for i, h in enumerate(homes):
+        if h.hub in seen:
+            raise ConfigError(f"{path}: homes.{i}.hub: hub {h.hub!r} is listed twice")
+        seen.add(h.hub)
+    return homes

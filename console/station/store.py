@@ -1,0 +1,299 @@
+"""The station database (SQLite): homes and elders, every event, alarms and their history.
+
+The station service is the only writer. Consoles open it read-only and re-read rows when the
+service announces a change, so a console can start, stop or run twice without affecting
+what is stored. Alarm writes use ``synchronous=FULL`` before the hub is acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.station.config import Category, Elder, Home
+from hub import wire
+from hub.events import AlarmState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS homes (
+    hub TEXT PRIMARY KEY,
+    elder TEXT,                      -- Elder record as JSON; NULL for a hub not in homes.yaml
+    online INTEGER NOT NULL DEFAULT 0,
+    status_ts REAL,                  -- station time of the last online/offline change
+    last_heartbeat REAL,             -- station time the last heartbeat arrived
+    pending INTEGER NOT NULL DEFAULT 0  -- messages the hub reported not yet acknowledged
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,             -- the hub's event id: de-duplication key
+    hub TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ts REAL NOT NULL,                -- hub time
+    received REAL NOT NULL,          -- station time
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_hub ON events(hub, ts);
+CREATE TABLE IF NOT EXISTS alarms (
+    id TEXT PRIMARY KEY,             -- id of the raising event
+    hub TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    contact_id INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    location TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    raised REAL NOT NULL,            -- hub time of the trigger
+    received REAL NOT NULL,          -- station time it was stored
+    officer TEXT,
+    claimed REAL,
+    closed REAL,
+    outcome TEXT,
+    notes TEXT
+);
+CREATE INDEX IF NOT EXISTS alarms_open ON alarms(state) WHERE state NOT IN ('resolved', 'cancelled');
+CREATE TABLE IF NOT EXISTS alarm_log (  -- every step, stamped where it happened
+    alarm TEXT NOT NULL,
+    state TEXT NOT NULL,
+    ts REAL NOT NULL,
+    actor TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS alarm_log_alarm ON alarm_log(alarm);
+CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for inspection
+    ts REAL NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL            -- first 1 KiB
+);
+"""
+
+OPEN_STATES = tuple(s.value for s in AlarmState if not s.closed)
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRow:
+    hub: str
+    elder: Elder | None
+    online: bool
+    status_ts: float | None
+    last_heartbeat: float | None
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    id: str
+    hub: str
+    kind: str
+    priority: int
+    contact_id: int
+    source: str
+    location: str
+    state: AlarmState
+    raised: float
+    received: float
+    officer: str | None
+    claimed: float | None
+    closed: float | None
+    outcome: str | None
+    notes: str | None
+    elder: Elder | None
+
+    @property
+    def order(self) -> tuple[int, int, float]:
+        """Queue order: priority, then the elder's care group, then age (oldest first)."""
+        rank = self.elder.category.rank if self.elder else len(Category)
+        return (self.priority, rank, self.raised)
+
+
+class ClaimConflict(Exception):
+    """The alarm cannot take that step (claimed by someone else, already closed, unknown)."""
+
+
+class StationStore:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        self._db.execute("PRAGMA busy_timeout=5000")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- writes (station service) -----------------------------------------------------------
+
+    def load_homes(self, homes: list[Home]) -> None:
+        with self._tx() as db:
+            for h in homes:
+                db.execute("INSERT INTO homes(hub, elder) VALUES (?, ?) ON CONFLICT(hub) "
+                           "DO UPDATE SET elder = excluded.elder", (h.hub, h.elder.model_dump_json()))
+
+    def store_event(self, msg: wire.EventMsg, now: float | None = None) -> bool:
+        """Store an event (and the alarm it raises) durably; False if it was a duplicate."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?)",
+                             (msg.id, msg.hub, msg.kind, msg.ts, now, msg.model_dump_json()))
+            if not cur.rowcount:
+                return False
+            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (msg.hub,))
+            if msg.alarm:
+                db.execute(
+                    "INSERT INTO alarms(id, hub, kind, priority, contact_id, source, location, "
+                    "state, raised, received) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (msg.id, msg.hub, msg.alarm.kind, msg.alarm.priority, msg.alarm.contact_id,
+                     msg.source, str(msg.data.get("location", "")), AlarmState.DELIVERED.value,
+                     msg.ts, now))
+                db.executemany("INSERT INTO alarm_log VALUES (?,?,?,?,?)", [
+                    (msg.id, AlarmState.RAISED.value, msg.ts, msg.hub, None),
+                    (msg.id, AlarmState.DELIVERED.value, now, None, None)])
+        return True
+
+    def claim(self, alarm: str, officer: str, now: float | None = None) -> AlarmRow:
+        """Atomically take an alarm; raises ClaimConflict if someone else has it."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            cur = db.execute("UPDATE alarms SET state = ?, officer = ?, claimed = ? "
+                             "WHERE id = ? AND state = ?", (AlarmState.CLAIMED.value, officer, now,
+                                                            alarm, AlarmState.DELIVERED.value))
+            if not cur.rowcount:
+                raise ClaimConflict(self._why_not(alarm, "claim"))
+            db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
+                       (alarm, AlarmState.CLAIMED.value, now, officer, None))
+        return self._must_get(alarm)
+
+    def resolve(self, alarm: str, officer: str, outcome: str, notes: str = "",
+                now: float | None = None) -> AlarmRow:
+        """Close an alarm with an outcome; only the officer who claimed it may."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE alarms SET state = ?, closed = ?, outcome = ?, notes = ? "
+                "WHERE id = ? AND state IN (?, ?) AND officer = ?",
+                (AlarmState.RESOLVED.value, now, outcome, notes, alarm,
+                 AlarmState.CLAIMED.value, AlarmState.IN_CALL.value, officer))
+            if not cur.rowcount:
+                raise ClaimConflict(self._why_not(alarm, "resolve", officer))
+            db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
+                       (alarm, AlarmState.RESOLVED.value, now, officer, f"{outcome}: {notes}"))
+        return self._must_get(alarm)
+
+    def set_online(self, hub: str, online: bool, now: float) -> bool:
+        """Record availability; True if it changed."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
+            cur = db.execute("UPDATE homes SET online = ?, status_ts = ? WHERE hub = ? AND "
+                             "online != ?", (int(online), now, hub, int(online)))
+        return bool(cur.rowcount)
+
+    def heartbeat(self, hub: str, pending: int, now: float) -> bool:
+        """Record a heartbeat; True if it brought the home back online."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
+            back = db.execute("UPDATE homes SET online = 1, status_ts = ? WHERE hub = ? AND "
+                              "online = 0", (now, hub)).rowcount
+            db.execute("UPDATE homes SET last_heartbeat = ?, pending = ? WHERE hub = ?",
+                       (now, pending, hub))
+        return bool(back)
+
+    def mark_silent_offline(self, cutoff: float, now: float) -> list[str]:
+        """Homes online but silent since before ``cutoff`` go offline; returns their ids."""
+        with self._tx() as db:
+            hubs = [r[0] for r in db.execute(
+                "SELECT hub FROM homes WHERE online = 1 AND coalesce(last_heartbeat, status_ts, 0) < ?",
+                (cutoff,))]
+            db.executemany("UPDATE homes SET online = 0, status_ts = ? WHERE hub = ?",
+                           [(now, h) for h in hubs])
+        return hubs
+
+    def reject(self, topic: str, reason: str, payload: bytes, now: float | None = None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO rejected VALUES (?,?,?,?)",
+                       (time.time() if now is None else now, topic[:256], reason[:1000],
+                        payload[:1024]))
+
+    # --- reads (service and consoles) -------------------------------------------------------
+
+    _ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a.location, "
+                  "a.state, a.raised, a.received, a.officer, a.claimed, a.closed, a.outcome, "
+                  "a.notes, h.elder FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
+
+    def alarm(self, id: str) -> AlarmRow | None:
+        row = self._db.execute(f"{self._ALARM_SQL} WHERE a.id = ?", (id,)).fetchone()
+        return _alarm(row) if row else None
+
+    def open_alarms(self) -> list[AlarmRow]:
+        marks = ",".join("?" * len(OPEN_STATES))
+        rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.state IN ({marks})", OPEN_STATES)
+        return sorted((_alarm(r) for r in rows), key=lambda a: a.order)
+
+    def alarms_for_hub(self, hub: str, *, open_only: bool = True) -> list[AlarmRow]:
+        rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised", (hub,))
+        return [a for a in map(_alarm, rows) if not (open_only and a.state.closed)]
+
+    def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
+        rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "
+                                "ORDER BY rowid", (id,))
+        return [(AlarmState(s), ts, actor, note) for s, ts, actor, note in rows]
+
+    def home(self, hub: str) -> HomeRow | None:
+        row = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending "
+                               "FROM homes WHERE hub = ?", (hub,)).fetchone()
+        return _home(row) if row else None
+
+    def homes(self) -> list[HomeRow]:
+        rows = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending "
+                                "FROM homes ORDER BY hub")
+        return [_home(r) for r in rows]
+
+    def count(self, table: str) -> int:
+        assert table in ("events", "alarms", "rejected", "homes")
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def _must_get(self, alarm: str) -> AlarmRow:
+        row = self.alarm(alarm)
+        assert row is not None
+        return row
+
+    def _why_not(self, alarm: str, op: str, officer: str | None = None) -> str:
+        a = self.alarm(alarm)
+        if a is None:
+            return f"no alarm {alarm}"
+        if a.state.closed:
+            return f"alarm is already {a.state.value}"
+        if a.officer and a.officer != officer:
+            return f"already claimed by {a.officer}"
+        return f"cannot {op} an alarm that is {a.state.value}"
+
+
+def _elder(text: str | None) -> Elder | None:
+    return Elder.model_validate(json.loads(text)) if text else None
+
+
+def _alarm(r: tuple) -> AlarmRow:  # type: ignore[type-arg]
+    return AlarmRow(*r[:7], AlarmState(r[7]), *r[8:15], _elder(r[15]))  # type: ignore[misc]
+
+
+def _home(r: tuple) -> HomeRow:  # type: ignore[type-arg]
+    return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5])

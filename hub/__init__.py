@@ -1,0 +1,1 @@
+"""Anxin hub: event model, wire format, alarm lifecycle, durable outbox and MQTT uplink."""

@@ -1,0 +1,185 @@
+"""``anxin``: the one entry point for the hub, the station, the console, the demo and tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from hub.configfile import ConfigError, load_yaml
+
+DEFAULT_DEMO_DIR = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "anxin/demo"
+
+
+def _logging(level: str, file: Path | None = None) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()), filename=file,
+        format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def _serve(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run a service until SIGTERM or SIGINT, then let it shut down cleanly."""
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+    asyncio.run(runner())
+
+
+def cmd_hub(a: argparse.Namespace) -> int:
+    from hub.config import load_hub_config
+    from hub.service import run_hub
+
+    cfg = load_hub_config(a.config)
+    _serve(lambda stop: run_hub(cfg, stop))
+    return 0
+
+
+def cmd_station(a: argparse.Namespace) -> int:
+    from console.station.config import load_station_config
+    from console.station.service import run_station
+
+    cfg = load_station_config(a.config)
+    _serve(lambda stop: run_station(cfg, stop))
+    return 0
+
+
+def cmd_console(a: argparse.Namespace) -> int:
+    from console.station.config import load_station_config
+    from console.tui.app import ConsoleApp
+
+    cfg = load_station_config(a.config)
+    ConsoleApp(cfg, officer=a.officer, language=a.lang or cfg.language,
+               demo_dir=a.demo_dir).run()
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(a.dir, homes=a.homes, lang=a.lang, officer=a.officer, headless=a.headless)
+
+
+def cmd_sim(a: argparse.Namespace) -> int:
+    from hub import simctl
+    from hub.config import load_hub_config
+
+    cfg_path = a.demo_dir / "hubs" / a.hub / "hub.yaml"
+    if not cfg_path.exists():
+        known = sorted(p.name for p in (a.demo_dir / "hubs").glob("*")) if a.demo_dir.exists() else []
+        print(f"anxin sim: no simulated hub {a.hub!r} in {a.demo_dir}"
+              + (f"; there are: {', '.join(known)}" if known else "; is the demo running?"),
+              file=sys.stderr)
+        return 2
+    try:
+        result = simctl.call(load_hub_config(cfg_path).sim_socket_path, " ".join([a.event, *a.args]))
+    except simctl.SimError as e:
+        print(f"anxin sim: {e}", file=sys.stderr)
+        return 1
+    print(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_check_config(a: argparse.Namespace) -> int:
+    from console.station.config import HomesFile, StationConfig, load_homes
+    from hub.config import HubConfig
+    from hub.configfile import validate
+
+    bad = 0
+    for path in a.files:
+        try:
+            data = load_yaml(path)
+            keys = data.keys() if isinstance(data, dict) else set()
+            if "hub_id" in keys:
+                validate(path, data, HubConfig)
+                kind = "hub config"
+            elif "homes" in keys:
+                validate(path, data, HomesFile)
+                load_homes(path)
+                kind = "homes file"
+            elif keys & {"station_id", "database", "homes_file"}:
+                cfg = validate(path, data, StationConfig)
+                if cfg.homes_file:
+                    load_homes(cfg.homes_file)
+                kind = "station config"
+            else:
+                raise ConfigError(f"{path}: cannot tell what this is: a hub config has hub_id, "
+                                  "a station config has database, a homes file has homes")
+            print(f"{path}: ok ({kind})")
+        except ConfigError as e:
+            bad += 1
+            print(e, file=sys.stderr)
+    return 1 if bad else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anxin", description="Anxin (安心): home safety hub and "
+                                "township station console for elders living alone.")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-file", type=Path, help="log here instead of standard error")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("hub", help="run a home hub (drivers, alarms, outbox, uplink)")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
+    s.set_defaults(fn=cmd_hub)
+
+    s = sub.add_parser("station", help="run the headless station service (ingest, store, ack)")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
+    s.set_defaults(fn=cmd_station)
+
+    s = sub.add_parser("console", help="open the duty console (Textual) on a station")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
+    s.add_argument("--officer", default=os.environ.get("USER", "duty"),
+                   help="your name as shown on claimed alarms")
+    s.add_argument("--lang", choices=["zh_CN", "en"], help="interface language (default: config)")
+    s.add_argument("--demo-dir", type=Path, help="demo mode: a key presses a simulated home's "
+                   "button")
+    s.set_defaults(fn=cmd_console)
+
+    s = sub.add_parser("demo", help="start broker, simulated homes, station and console")
+    s.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="where the demo keeps state")
+    s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
+    s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
+    s.add_argument("--officer", default="值班员")
+    s.add_argument("--headless", action="store_true",
+                   help="no console: keep the demo running until Ctrl-C")
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("sim", help="drive a simulated home: press, prompts, state",
+                       description="Drive a simulated home of the running demo. EVENT is one "
+                       "of: press [BUTTON] (a call-button press), prompts (what the elder has "
+                       "heard, in order), state (open alarms, LED, outbox).")
+    s.add_argument("hub", metavar="HUB")
+    s.add_argument("event", metavar="EVENT")
+    s.add_argument("args", nargs="*")
+    s.add_argument("--demo-dir", type=Path, default=DEFAULT_DEMO_DIR)
+    s.set_defaults(fn=cmd_sim)
+
+    s = sub.add_parser("check-config", help="validate hub, station or homes YAML files")
+    s.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    s.set_defaults(fn=cmd_check_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    if a.command not in ("console", "demo"):
+        _logging(a.log_level, a.log_file)
+    try:
+        return int(a.fn(a))
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

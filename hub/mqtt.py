@@ -1,0 +1,204 @@
+"""The transport: a small publish/subscribe interface, a paho-mqtt adapter and a fake.
+
+Hub, station and console talk through :class:`Transport` only. :class:`PahoTransport`
+runs paho's network thread (which also reconnects) and hands every message and
+connection change to the asyncio loop; :class:`MemoryBroker` is the in-memory fake for unit
+tests. Integration tests and the demo use the real Mosquitto.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import Field
+
+from hub.configfile import Strict
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes], None]
+OnConnection = Callable[[bool], None]
+
+
+class BrokerConfig(Strict):
+    """Where the MQTT broker is."""
+
+    host: str = Field("127.0.0.1", description="broker host name or address")
+    port: int = Field(1883, ge=1, le=65535)
+    keepalive_s: int = Field(15, ge=5, le=600, description="MQTT keepalive; the broker "
+                             "publishes the last will after 1.5x this with no traffic")
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+class Transport(Protocol):
+    """What the hub, station and console need from a message broker."""
+
+    def start(self, on_message: OnMessage, on_connection: OnConnection) -> None: ...
+    def subscribe(self, topic: str, qos: int = 1) -> None: ...
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+class PahoTransport:
+    """paho-mqtt adapter. Callbacks are delivered on the asyncio loop given at start."""
+
+    def __init__(
+        self, *, broker: BrokerConfig, client_id: str, loop: asyncio.AbstractEventLoop,
+        will: Will | None = None, persistent_session: bool = True,
+    ) -> None:
+        self._loop = loop
+        self._broker = broker
+        self._subs: dict[str, int] = {}
+        self._on_message: OnMessage = lambda t, p: None
+        self._on_connection: OnConnection = lambda up: None
+        self._connected = False
+        self._closed = False
+        # A persistent session makes the broker queue QoS 1 messages while we are away.
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                        clean_session=not persistent_session)
+        if broker.username:
+            c.username_pw_set(broker.username, broker.password)
+        if will:
+            c.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        c.max_inflight_messages_set(100)
+        c.max_queued_messages_set(0)
+        c.on_connect = self._paho_connect
+        c.on_disconnect = self._paho_disconnect
+        c.on_message = self._paho_message
+        self._client = c
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
+        self._on_message, self._on_connection = on_message, on_connection
+        # connect_async + loop_start: paho retries the first connection too, so a hub that
+        # boots before the network is up just keeps trying.
+        self._client.connect_async(self._broker.host, self._broker.port, self._broker.keepalive_s)
+        self._client.loop_start()
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self._subs[topic] = qos
+        if self._connected:
+            self._client.subscribe(topic, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def close(self) -> None:
+        self._closed = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # paho's network thread -> the asyncio loop
+    def _paho_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.warning("broker %s:%s refused the connection: %s",
+                        self._broker.host, self._broker.port, rc)
+            return
+        for topic, qos in self._subs.items():
+            client.subscribe(topic, qos)
+        self._loop.call_soon_threadsafe(self._set_connected, True)
+
+    def _paho_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self._loop.call_soon_threadsafe(self._set_connected, False)
+
+    def _paho_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        self._loop.call_soon_threadsafe(self._deliver, msg.topic, msg.payload)
+
+    def _deliver(self, topic: str, payload: bytes) -> None:
+        if not self._closed:  # messages still queued on the loop after close() are not ours
+            self._on_message(topic, payload)
+
+    def _set_connected(self, up: bool) -> None:
+        if up != self._connected and not self._closed:
+            self._connected = up
+            log.info("broker %s:%s %s", self._broker.host, self._broker.port,
+                     "connected" if up else "disconnected")
+            self._on_connection(up)
+
+
+class MemoryBroker:
+    """An in-memory broker for unit tests: topic filters with + and #, retained messages."""
+
+    def __init__(self) -> None:
+        self.clients: list[MemoryTransport] = []
+        self.retained: dict[str, bytes] = {}
+
+    def client(self, will: Will | None = None) -> MemoryTransport:
+        t = MemoryTransport(self, will)
+        self.clients.append(t)
+        return t
+
+    def route(self, topic: str, payload: bytes, retain: bool) -> None:
+        if retain:
+            self.retained[topic] = payload
+        for c in self.clients:
+            if c.connected and any(topic_matches(f, topic) for f in c.filters):
+                c.deliver(topic, payload)
+
+
+class MemoryTransport:
+    def __init__(self, broker: MemoryBroker, will: Will | None) -> None:
+        self._broker, self._will = broker, will
+        self.filters: list[str] = []
+        self._connected = False
+        self._on_message: OnMessage = lambda t, p: None
+        self._on_connection: OnConnection = lambda up: None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
+        self._on_message, self._on_connection = on_message, on_connection
+        self._connected = True
+        on_connection(True)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self.filters.append(topic)
+        for t, p in list(self._broker.retained.items()):
+            if topic_matches(topic, t):
+                self.deliver(t, p)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        if self._connected:
+            self._broker.route(topic, payload, retain)
+
+    def deliver(self, topic: str, payload: bytes) -> None:
+        self._on_message(topic, payload)
+
+    def drop(self) -> None:
+        """Simulate a lost connection: the broker publishes the last will."""
+        self._connected = False
+        self._on_connection(False)
+        if self._will:
+            self._broker.route(self._will.topic, self._will.payload, self._will.retain)
+
+    def close(self) -> None:
+        self._connected = False
+
+
+def topic_matches(filter_: str, topic: str) -> bool:
+    """MQTT topic filter matching, including ``$share/<group>/`` prefixes."""
+    if filter_.startswith("$share/"):
+        filter_ = filter_.split("/", 2)[2]
+    return paho.topic_matches_sub(filter_, topic)

@@ -1,0 +1,69 @@
+"""The control socket of a simulated home, which `anxin sim HUB EVENT` talks to.
+
+One line in (``press bedside``), one JSON line out. Only a hub running simulated hardware
+opens it, on a Unix socket in its data directory, so nothing on the network can reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[str]], Awaitable[Any]]
+MAX_LINE = 4096
+
+
+class SimError(Exception):
+    """A sim command that cannot be carried out; the message is shown to the user."""
+
+
+async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = (await reader.readline())[:MAX_LINE].decode(errors="replace").split()
+            if not line or line[0] not in handlers:
+                reply: dict[str, Any] = {"ok": False, "error": f"unknown command; try one of: "
+                                         f"{', '.join(sorted(handlers))}"}
+            else:
+                try:
+                    reply = {"ok": True, "result": await handlers[line[0]](line[1:])}
+                except SimError as e:
+                    reply = {"ok": False, "error": str(e)}
+            writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    return await asyncio.start_unix_server(client, path=str(path))
+
+
+def call(path: Path, command: str, timeout: float = 5.0) -> Any:
+    """Send one command to a simulated hub and return its result (blocking)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+        except OSError as e:
+            raise SimError(f"no simulated hub listening on {path} ({e.strerror}); "
+                           "is the demo (or `anxin hub` with gpio.backend: sim) running?") from None
+        s.sendall(command.encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data)
+    if not reply["ok"]:
+        raise SimError(reply["error"])
+    return reply["result"]

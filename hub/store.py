@@ -1,0 +1,174 @@
+"""The hub's durable store: the outbox of messages for the station, and alarm states.
+
+Alarms are committed with ``synchronous=FULL`` (WAL) before the elder is told the call is
+sent or anything is published, so a power cut after the prompt cannot lose them. Delivery
+is at-least-once: a row leaves the outbox only when the station acknowledges its id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.events import AlarmState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- publication order
+    id TEXT NOT NULL UNIQUE,                -- event id, the station's de-duplication key
+    payload BLOB NOT NULL,                  -- encoded wire message
+    alarm INTEGER NOT NULL,                 -- 1 if it raises or ends an alarm
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_sent REAL,
+    acked REAL                              -- station's store time; NULL while pending
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE acked IS NULL;
+CREATE TABLE IF NOT EXISTS alarms (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    raised REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alarm_log (     -- every lifecycle step, stamped where it happened
+    alarm TEXT NOT NULL,
+    state TEXT NOT NULL,
+    ts REAL NOT NULL,                       -- when it happened (station time for station steps)
+    seen REAL NOT NULL,                     -- when the hub learnt of it
+    PRIMARY KEY (alarm, state)
+);
+"""
+
+
+class StoreError(Exception):
+    """The hub database is unusable (corrupt, truncated, not a database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    seq: int
+    id: str
+    payload: bytes
+    alarm: bool
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlarm:
+    id: str
+    kind: str
+    state: AlarmState
+    raised: float
+
+
+class HubStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise StoreError(f"{path}: database is damaged: {check}")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{path}: cannot open the hub database: {e}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def put(self, id: str, payload: bytes, *, alarm: bool, alarm_kind: str | None = None,
+            now: float | None = None) -> None:
+        """Persist one outgoing message (and a new alarm's record) in one durable commit."""
+        now = time.time() if now is None else now
+        with self._tx():
+            self._db.execute(
+                "INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,?,?)",
+                (id, payload, int(alarm), now))
+            if alarm_kind:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO alarms(id, kind, state, raised) VALUES (?,?,?,?)",
+                    (id, alarm_kind, AlarmState.RAISED.value, now))
+                self._log(id, AlarmState.RAISED, now, now)
+
+    def pending(self, limit: int = 500) -> list[Pending]:
+        rows = self._db.execute(
+            "SELECT seq, id, payload, alarm, attempts FROM outbox WHERE acked IS NULL "
+            "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [Pending(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+
+    def pending_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM outbox WHERE acked IS NULL").fetchone()[0])
+
+    def has_unacked_sent_before(self, cutoff: float) -> bool:
+        """Is anything pending that was never sent, or last sent before ``cutoff``?"""
+        row = self._db.execute(
+            "SELECT 1 FROM outbox WHERE acked IS NULL AND (last_sent IS NULL OR last_sent < ?) "
+            "LIMIT 1", (cutoff,)).fetchone()
+        return row is not None
+
+    def mark_sent(self, ids: list[str], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._tx():
+            self._db.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_sent = ? WHERE id = ?",
+                [(now, i) for i in ids])
+
+    def ack(self, ids: list[str], station_ts: float) -> list[str]:
+        """Mark ids delivered; return those that were pending (a repeated ack returns [])."""
+        fresh = []
+        with self._tx():
+            for i in ids:
+                cur = self._db.execute(
+                    "UPDATE outbox SET acked = ? WHERE id = ? AND acked IS NULL", (station_ts, i))
+                if cur.rowcount:
+                    fresh.append(i)
+        return fresh
+
+    def advance(self, alarm: str, state: AlarmState, ts: float, now: float | None = None) -> bool:
+        """Record a lifecycle step if it moves the alarm forward; False for stale or repeats."""
+        now = time.time() if now is None else now
+        row = self._db.execute("SELECT state FROM alarms WHERE id = ?", (alarm,)).fetchone()
+        if row is None or not AlarmState(row[0]).may_become(state):
+            return False
+        with self._tx():
+            self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (state.value, alarm))
+            self._log(alarm, state, ts, now)
+        return True
+
+    def open_alarms(self) -> list[OpenAlarm]:
+        closed = (AlarmState.RESOLVED.value, AlarmState.CANCELLED.value)
+        rows = self._db.execute(
+            "SELECT id, kind, state, raised FROM alarms WHERE state NOT IN (?, ?) ORDER BY raised",
+            closed).fetchall()
+        return [OpenAlarm(r[0], r[1], AlarmState(r[2]), r[3]) for r in rows]
+
+    def timeline(self, alarm: str) -> list[tuple[AlarmState, float, float]]:
+        """The alarm's latency record: (state, when it happened, when the hub learnt it)."""
+        rows = self._db.execute(
+            "SELECT state, ts, seen FROM alarm_log WHERE alarm = ? ORDER BY seen", (alarm,))
+        return [(AlarmState(s), ts, seen) for s, ts, seen in rows]
+
+    def _log(self, alarm: str, state: AlarmState, ts: float, seen: float) -> None:
+        self._db.execute("INSERT OR IGNORE INTO alarm_log VALUES (?,?,?,?)",
+                         (alarm, state.value, ts, seen))
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._db)
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (sqlite3's own context is implicit)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
