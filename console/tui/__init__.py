@@ -1,0 +1,1 @@
+"""The duty console: a Textual app that reads the station database and talks to the service."""

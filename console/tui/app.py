@@ -1,0 +1,201 @@
+"""The duty console: alarm queue, the selected elder's card, and the roster of homes.
+
+It reads the station database read-only and re-reads a row whenever the station service
+announces a change; claims and resolutions are requests to the service, which alone writes.
+So any number of consoles can run, and a claim by one shows at once in the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from console.station.config import StationConfig
+from console.station.store import StationStore
+from console.tui.client import StationClient
+from console.tui.i18n import Texts
+from console.tui.screens.resolve import ResolveScreen
+from console.tui.widgets.alarm_queue import AlarmQueue
+from console.tui.widgets.elder_card import ElderCard
+from console.tui.widgets.fmt import elder_name
+from console.tui.widgets.roster import Roster
+from hub import simctl, wire
+from hub.prompts import Language
+
+
+class ConsoleApp(App[None]):
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("c", "claim", "claim"),
+        Binding("r", "resolve", "resolve"),
+        Binding("p", "press", "press", show=False),
+        Binding("tab", "focus_next", "switch", show=False),
+        Binding("l", "language", "lang"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, cfg: StationConfig, *, officer: str, language: Language = "zh_CN",
+                 demo_dir: Path | None = None,
+                 client: Callable[..., StationClient] | None = None) -> None:
+        super().__init__()
+        self.cfg, self.officer, self.demo_dir = cfg, officer, demo_dir
+        self.texts = Texts(language)
+        self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
+        self.station_online: bool | None = None
+        self.on_alarm_shown: Callable[[str], None] | None = None  # instrumentation
+
+    def compose(self) -> ComposeResult:
+        t = self.texts
+        yield Header(show_clock=True)
+        yield Static(t("station_unknown"), id="banner")
+        yield Static(t("alarms"), classes="section", id="alarms-title")
+        yield AlarmQueue(t, self.cfg.escalate_after_s, id="queue")
+        yield ElderCard(id="card")
+        yield Static(t("homes"), classes="section", id="homes-title")
+        yield Roster(t, id="roster")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self._relabel_bindings()
+        self.store = StationStore(self.cfg.database, readonly=True)
+        self.queue = self.query_one(AlarmQueue)
+        self.roster = self.query_one(Roster)
+        self.queue.show(self.store.open_alarms())
+        self.roster.show(self.store.homes())
+        self._show_card()
+        self.client = self._make_client(on_changed=self._changed, on_station=self._station)
+        self.client.start()
+        self.set_interval(1.0, self._tick)
+        self.queue.focus()
+
+    async def on_unmount(self) -> None:
+        if hasattr(self, "client"):
+            self.client.close()
+
+    # --- live updates ---------------------------------------------------------------------
+
+    def _changed(self, msg: wire.Changed) -> None:
+        if msg.what == "home":
+            if home := self.store.home(msg.id):
+                self.roster.update_home(home)
+            return
+        known = any(a.id == msg.id for a in self.queue.alarms)
+        self.queue.show(self.store.open_alarms())
+        self._show_card()
+        alarm = self.store.alarm(msg.id)
+        if alarm and not known and not alarm.state.closed:
+            self.bell()
+            self.notify(self.texts("new_alarm", name=elder_name(alarm, self.texts),
+                                   kind=self.texts(f"kind_{alarm.kind}")),
+                        severity="error" if alarm.priority == 1 else "warning")
+            if self.on_alarm_shown:
+                hook = self.on_alarm_shown
+                self.call_after_refresh(hook, msg.id)
+
+    def _station(self, online: bool | None) -> None:
+        self.station_online = online
+        banner = self.query_one("#banner", Static)
+        key = {True: "station_online", False: "station_offline", None: "station_unknown"}[online]
+        banner.update(self.texts(key))
+        banner.set_class(online is False, "offline")
+        if online is False:
+            self.bell()
+
+    def _tick(self) -> None:
+        self.queue.tick()
+        self.roster.tick()
+
+    def _show_card(self) -> None:
+        a = self.queue.selected
+        self.query_one(ElderCard).show(a, self.store.alarm_log(a.id) if a else [], self.texts)
+
+    @on(DataTable.RowHighlighted, "#queue")
+    def _highlighted(self) -> None:
+        self._show_card()
+
+    # --- actions --------------------------------------------------------------------------
+
+    async def action_claim(self) -> None:
+        a = self.queue.selected
+        if a is None:
+            self.notify(self.texts("select_alarm"), severity="warning")
+            return
+        reply = await self.client.request("claim", a.id, self.officer)
+        self._report(reply, "claimed_ok", elder_name(a, self.texts))
+
+    def action_resolve(self) -> None:
+        a = self.queue.selected
+        if a is None:
+            self.notify(self.texts("select_alarm"), severity="warning")
+            return
+
+        async def done(result: tuple[str, str] | None) -> None:
+            if result:
+                outcome, notes = result
+                reply = await self.client.request("resolve", a.id, self.officer,
+                                                  outcome=outcome, notes=notes)
+                self._report(reply, "resolved_ok", elder_name(a, self.texts))
+
+        self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts)), done)
+
+    def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
+        if reply.ok:
+            self.notify(self.texts(ok_key, name=name))
+        elif reply.error is None:
+            self.notify(self.texts("no_reply"), severity="error")
+        else:
+            self.notify(self.texts("refused", error=reply.error), severity="error")
+
+    def action_press(self) -> None:
+        """Demo mode: press the call button of the home selected in the roster."""
+        if self.demo_dir is None:
+            self.notify(self.texts("demo_only"), severity="warning")
+            return
+        hub = self.roster.selected
+        if hub is None:
+            self.notify(self.texts("select_home"), severity="warning")
+            return
+        self._press(hub)
+
+    @work(exclusive=False)
+    async def _press(self, hub: str) -> None:
+        assert self.demo_dir is not None
+        sock = self.demo_dir / "hubs" / hub / "sim.sock"
+        try:
+            await asyncio.to_thread(simctl.call, sock, "press")
+            self.notify(self.texts("pressed", hub=hub))
+        except simctl.SimError as e:
+            self.notify(str(e), severity="error")
+
+    def action_language(self) -> None:
+        self.texts = Texts("en" if self.texts.language == "zh_CN" else "zh_CN")
+        self._relabel_bindings()
+        self.queue.relabel(self.texts)
+        self.roster.relabel(self.texts)
+        self.query_one("#alarms-title", Static).update(self.texts("alarms"))
+        self.query_one("#homes-title", Static).update(self.texts("homes"))
+        self._station(self.station_online)
+        self._show_card()
+
+    def _relabel_bindings(self) -> None:
+        t = self.texts
+        self.title = t("title")
+        self.sub_title = f"{t('officer')}: {self.officer}  {time.strftime('%Y-%m-%d')}"
+        labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
+                  "language": "bind_lang", "quit": "bind_quit"}
+        demo = self.demo_dir is not None
+        # Textual has no API to relabel a binding; its map of key -> bindings is replaced.
+        for key, bindings in list(self._bindings.key_to_bindings.items()):
+            self._bindings.key_to_bindings[key] = [
+                replace(x, description=t(labels[x.action]),
+                        show=x.show or (x.action == "press" and demo))
+                if x.action in labels else x for x in bindings]
+        self.refresh_bindings()

@@ -1,0 +1,77 @@
+"""The console's line to the station service over MQTT: changes in, requests out.
+
+Requests are answered on this console's own reply topic; a request with no answer within
+the timeout fails, so a dead station service is reported, never waited on forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from hub import wire
+from hub.events import new_id
+from hub.mqtt import BrokerConfig, PahoTransport, Transport
+
+log = logging.getLogger(__name__)
+
+
+class StationClient:
+    def __init__(self, *, transport: Transport, console_id: str,
+                 on_changed: Callable[[wire.Changed], None],
+                 on_station: Callable[[bool | None], None]) -> None:
+        self.console_id = console_id
+        self._t = transport
+        self._on_changed, self._on_station = on_changed, on_station
+        self._waiting: dict[str, asyncio.Future[wire.Reply]] = {}
+
+    @classmethod
+    def over_mqtt(cls, broker: BrokerConfig, **kw: object) -> StationClient:
+        console_id = f"console-{new_id()[:12]}"
+        t = PahoTransport(broker=broker, client_id=f"anxin-{console_id}",
+                          loop=asyncio.get_running_loop(), persistent_session=False)
+        return cls(transport=t, console_id=console_id, **kw)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        self._t.subscribe(wire.STATION_STATUS)
+        self._t.subscribe(wire.STATION_CHANGED)
+        self._t.subscribe(wire.reply_topic(self.console_id))
+        self._t.start(self._message, self._connection)
+
+    def close(self) -> None:
+        self._t.close()
+
+    async def request(self, op: str, alarm: str, officer: str, *, outcome: str | None = None,
+                      notes: str | None = None, timeout: float = 5.0) -> wire.Reply:
+        req = wire.Request(req=new_id(), console=self.console_id, op=op,  # type: ignore[arg-type]
+                           ts=time.time(), alarm=alarm, officer=officer, outcome=outcome,
+                           notes=notes)
+        fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[req.req] = fut
+        self._t.publish(wire.STATION_REQUEST, wire.encode(req))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return wire.Reply(req=req.req, ok=False, error=None)
+        finally:
+            self._waiting.pop(req.req, None)
+
+    def _connection(self, up: bool) -> None:
+        if not up:
+            self._on_station(None)  # we cannot know while our own link is down
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        try:
+            msg = wire.decode(payload)
+        except wire.WireError as e:
+            log.error("rejected message on %s: %s", topic, e)
+            return
+        if isinstance(msg, wire.Changed):
+            self._on_changed(msg)
+        elif isinstance(msg, wire.StationStatus):
+            self._on_station(msg.online)
+        elif isinstance(msg, wire.Reply) and (fut := self._waiting.get(msg.req)):
+            if not fut.done():
+                fut.set_result(msg)

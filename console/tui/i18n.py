@@ -1,0 +1,110 @@
+"""Every string the console shows, in zh_CN (default) and English."""
+
+from __future__ import annotations
+
+from hub.prompts import Language
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # key: (zh_CN, en)
+    "title": ("安心 · 服务站值班台", "Anxin · Station duty desk"),
+    "officer": ("值班员", "Officer"),
+    "station_online": ("服务站服务在线", "Station service online"),
+    "station_offline": ("⚠ 服务站服务离线：报警暂不能接收", "⚠ Station service OFFLINE: alarms are not being received"),
+    "station_unknown": ("正在连接服务站…", "Connecting to the station…"),
+    "alarms": ("报警队列", "Alarm queue"),
+    "homes": ("居家终端", "Homes"),
+    "no_alarm": ("无待处理报警", "No open alarms"),
+    "col_priority": ("级别", "Pri"),
+    "col_time": ("时间", "Time"),
+    "col_wait": ("等待", "Waiting"),
+    "col_elder": ("老人", "Elder"),
+    "col_category": ("类别", "Group"),
+    "col_address": ("地址", "Address"),
+    "col_kind": ("类型", "Type"),
+    "col_state": ("状态", "State"),
+    "col_officer": ("接警人", "Officer"),
+    "col_hub": ("终端", "Hub"),
+    "col_online": ("在线", "Online"),
+    "col_heartbeat": ("最后心跳", "Last heartbeat"),
+    "col_pending": ("待送达", "Pending"),
+    "online": ("在线", "online"),
+    "offline": ("离线", "OFFLINE"),
+    "never": ("从未", "never"),
+    "ago": ("{n}秒前", "{n}s ago"),
+    "unregistered": ("未登记", "unregistered"),
+    "escalated": ("超时", "OVERDUE"),
+    "bind_claim": ("接警", "Claim"),
+    "bind_resolve": ("处置完成", "Resolve"),
+    "bind_press": ("模拟呼叫", "Sim press"),
+    "bind_lang": ("English", "中文"),
+    "bind_focus": ("切换", "Switch"),
+    "bind_quit": ("退出", "Quit"),
+    "claimed_ok": ("已接警：{name}", "Claimed: {name}"),
+    "resolved_ok": ("已处置：{name}", "Resolved: {name}"),
+    "refused": ("未成功：{error}", "Refused: {error}"),
+    "no_reply": ("服务站无响应，请稍后再试", "The station service did not answer; try again"),
+    "select_alarm": ("请先在报警队列中选择一条报警", "Select an alarm in the queue first"),
+    "select_home": ("请先在终端列表中选择一户", "Select a home in the roster first"),
+    "pressed": ("已在 {hub} 模拟按下呼叫按钮", "Pressed the call button at {hub}"),
+    "demo_only": ("仅演示模式可用", "Only in demo mode"),
+    "new_alarm": ("新报警：{name} {kind}", "New alarm: {name} {kind}"),
+    "resolve_title": ("处置结果", "Outcome"),
+    "notes": ("处置记录（可选）", "Notes (optional)"),
+    "ok": ("确定", "OK"),
+    "cancel": ("取消", "Cancel"),
+    "card_age": ("{n}岁", "age {n}"),
+    "card_directions": ("路线", "Directions"),
+    "card_conditions": ("身体状况", "Conditions"),
+    "card_contacts": ("紧急联系人", "Emergency contacts"),
+    "card_location": ("按钮位置", "Button"),
+    "card_timeline": ("处置记录", "Timeline"),
+    # alarm kinds
+    "kind_panic": ("紧急呼叫", "Panic call"),
+    "kind_fall": ("跌倒", "Fall"),
+    "kind_smoke": ("烟雾", "Smoke"),
+    "kind_gas": ("燃气泄漏", "Gas leak"),
+    "kind_co": ("一氧化碳", "Carbon monoxide"),
+    "kind_wandering": ("夜间外出未归", "Wandering"),
+    "kind_inactivity": ("长时间无活动", "Inactivity"),
+    "kind_checkin_missed": ("未按时报平安", "Missed check-in"),
+    "kind_mains_fail": ("市电中断", "Mains failure"),
+    "kind_battery_low": ("电池电量低", "Low battery"),
+    "kind_sensor_silent": ("传感器失联", "Sensor silent"),
+    "kind_hub_offline": ("终端离线", "Hub offline"),
+    "kind_walktest": ("安装测试", "Walk test"),
+    # care groups
+    "cat_key": ("重点", "key"),
+    "cat_secondary": ("次重点", "secondary"),
+    "cat_general": ("一般", "general"),
+    # states
+    "state_raised": ("已触发", "raised"),
+    "state_sent": ("已发出", "sent"),
+    "state_delivered": ("待接警", "waiting"),
+    "state_claimed": ("已接警", "claimed"),
+    "state_in_call": ("通话中", "in call"),
+    "state_resolved": ("已处置", "resolved"),
+    "state_cancelled": ("已取消", "cancelled"),
+    # outcomes
+    "out_safe_by_phone": ("电话确认平安", "Safe, confirmed by phone"),
+    "out_onsite_help": ("已派人上门处置", "On-site help sent"),
+    "out_transferred_120": ("已转120急救", "Transferred to 120 (ambulance)"),
+    "out_transferred_119": ("已转119消防", "Transferred to 119 (fire)"),
+    "out_family_informed": ("已通知家属处理", "Family informed and handling"),
+    "out_false_alarm": ("误报", "False alarm"),
+}
+
+OUTCOMES = ("safe_by_phone", "onsite_help", "transferred_120", "transferred_119",
+            "family_informed", "false_alarm")
+
+
+class Texts:
+    """Look up strings for one language; unknown keys show as themselves, never crash."""
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+        self._i = 0 if language == "zh_CN" else 1
+
+    def __call__(self, key: str, **fmt: object) -> str:
+        pair = STRINGS.get(key)
+        s = pair[self._i] if pair else key
+        return s.format(**fmt) if fmt else s

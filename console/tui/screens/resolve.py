@@ -1,0 +1,51 @@
+"""Close an alarm: choose the outcome, add notes."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from console.tui.i18n import OUTCOMES, Texts
+
+
+class ResolveScreen(ModalScreen[tuple[str, str] | None]):
+    """Returns (outcome code, notes), or None if the officer backs out."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, texts: Texts, elder: str) -> None:
+        super().__init__()
+        self.texts, self.elder = texts, elder
+
+    def compose(self) -> ComposeResult:
+        t = self.texts
+        with Vertical(id="resolve"):
+            yield Label(f"{t('resolve_title')} · {self.elder}", id="resolve-title")
+            yield OptionList(*(Option(t(f"out_{o}"), id=o) for o in OUTCOMES), id="outcome")
+            yield Input(placeholder=t("notes"), id="notes", max_length=2000)
+            with Horizontal(id="resolve-buttons"):
+                yield Button(t("ok"), variant="primary", id="ok")
+                yield Button(t("cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        ol = self.query_one(OptionList)
+        index = ol.highlighted if ol.highlighted is not None else 0
+        self.dismiss((OUTCOMES[index], self.query_one(Input).value.strip()))
+
+    @on(Button.Pressed, "#cancel")
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,41 @@
+"""The card of the selected alarm: who, where, how to get there, whom to call."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from console.station.store import AlarmRow
+from console.tui.i18n import Texts
+from console.tui.widgets.fmt import clock, elder_name
+from hub.events import AlarmState
+
+
+class ElderCard(Static):
+    def show(self, a: AlarmRow | None, log: list[tuple[AlarmState, float, str | None, str | None]],
+             t: Texts) -> None:
+        if a is None:
+            self.update(Text(t("no_alarm"), style="dim"))
+            return
+        out = Text()
+        out.append(f"{elder_name(a, t)}  ", style="bold")
+        if a.elder:
+            e = a.elder
+            if e.age is not None:
+                out.append(t("card_age", n=e.age) + "  ")
+            out.append(t(f"cat_{e.category.value}"), style="bold magenta")
+            out.append(f"  {t(f'kind_{a.kind}')}", style="bold red")
+            out.append(f"\n{e.address}")
+            if e.directions:
+                out.append(f"  {t('card_directions')}: {e.directions}", style="dim")
+            if a.location:
+                out.append(f"\n{t('card_location')}: {a.location}")
+            if e.conditions:
+                out.append(f"\n{t('card_conditions')}: {', '.join(e.conditions)}")
+            if e.contacts:
+                people = "; ".join(f"{c.name}({c.relation}) {c.phone}" for c in e.contacts)
+                out.append(f"\n{t('card_contacts')}: {people}")
+        steps = "  →  ".join(f"{t(f'state_{s.value}')} {clock(ts)}" + (f" {who}" if who and
+                             s is not AlarmState.RAISED else "") for s, ts, who, _ in log)
+        out.append(f"\n{t('card_timeline')}: {steps}", style="cyan")
+        self.update(out)

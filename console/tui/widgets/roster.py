@@ -1,0 +1,77 @@
+"""The roster of homes: who is online, when each was last heard from."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from console.station.store import HomeRow
+from console.tui.i18n import Texts
+
+COLUMNS = ("hub", "elder", "category", "address", "online", "heartbeat", "pending")
+
+
+class Roster(DataTable[Text | str]):
+    def __init__(self, texts: Texts, **kw: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        self.texts = texts
+        self.homes: dict[str, HomeRow] = {}
+
+    def on_mount(self) -> None:
+        self._columns()
+
+    def _columns(self) -> None:
+        for key in COLUMNS:
+            self.add_column(self.texts(f"col_{key}"), key=key)
+
+    def relabel(self, texts: Texts) -> None:
+        self.texts = texts
+        self.clear(columns=True)
+        self._columns()
+        self.show(list(self.homes.values()))
+
+    def show(self, homes: list[HomeRow]) -> None:
+        self.clear()
+        self.homes = {h.hub: h for h in homes}
+        now = time.time()
+        for h in homes:
+            self.add_row(*self._cells(h, now), key=h.hub)
+
+    def update_home(self, h: HomeRow) -> None:
+        if h.hub not in self.homes:
+            self.homes[h.hub] = h
+            self.add_row(*self._cells(h, time.time()), key=h.hub)
+            return
+        self.homes[h.hub] = h
+        for key, value in zip(COLUMNS, self._cells(h, time.time()), strict=True):
+            self.update_cell(h.hub, key, value)
+
+    def tick(self) -> None:
+        now = time.time()
+        for h in self.homes.values():
+            self.update_cell(h.hub, "heartbeat", self._heartbeat(h, now))
+
+    @property
+    def selected(self) -> str | None:
+        keys = list(self.homes)
+        return keys[self.cursor_row] if 0 <= self.cursor_row < len(keys) else None
+
+    def _heartbeat(self, h: HomeRow, now: float) -> str:
+        if h.last_heartbeat is None:
+            return self.texts("never")
+        return self.texts("ago", n=int(now - h.last_heartbeat))
+
+    def _cells(self, h: HomeRow, now: float) -> list[Text | str]:
+        t = self.texts
+        return [
+            h.hub,
+            h.elder.name if h.elder else t("unregistered"),
+            t(f"cat_{h.elder.category.value}") if h.elder else "-",
+            h.elder.address if h.elder else "-",
+            Text(t("online"), style="green") if h.online
+            else Text(t("offline"), style="bold white on red"),
+            self._heartbeat(h, now),
+            str(h.pending) if h.pending else "",
+        ]
