@@ -51,6 +51,7 @@ class ConsoleApp(App[None]):
         self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
         self.station_online: bool | None = None
         self.on_alarm_shown: Callable[[str], None] | None = None  # instrumentation
+        self.demo_hint: str | None = None  # shown once at start in demo mode
 
     def compose(self) -> ComposeResult:
         t = self.texts
@@ -75,6 +76,8 @@ class ConsoleApp(App[None]):
         self.client.start()
         self.set_interval(1.0, self._tick)
         self.queue.focus()
+        if self.demo_hint:
+            self.notify(self.demo_hint, timeout=20)
 
     async def on_unmount(self) -> None:
         if hasattr(self, "client"):
