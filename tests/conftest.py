@@ -1,0 +1,53 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, configs for hubs and station."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.station.config import StationConfig
+from hub.broker import Mosquitto
+from hub.config import HubConfig
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker") as b:
+        yield b
+
+
+@pytest.fixture
+def station_cfg(tmp_path: Path, broker: Mosquitto) -> StationConfig:
+    return StationConfig.model_validate({
+        "database": str(tmp_path / "station.db"), "broker": {"port": broker.port},
+        "homes_file": str(REPO / "config/homes.yaml"), "offline_after_s": 5})
+
+
+@pytest.fixture
+def hub_cfg(tmp_path: Path, broker: Mosquitto) -> Callable[..., HubConfig]:
+    def make(hub_id: str = "h001", **over: Any) -> HubConfig:
+        data: dict[str, Any] = {
+            "hub_id": hub_id, "data_dir": str(tmp_path / hub_id), "broker": {"port": broker.port},
+            "link": {"heartbeat_s": 1, "retry_s": 1}, "gpio": {"backend": "sim"},
+            "buttons": [{"name": "bedside", "pin": 17, "location": "卧室床头"}],
+            "status_led": {"pin": 22}}
+        data.update(over)
+        return HubConfig.model_validate(data)
+    return make
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Poll until check() is truthy; fail with ``what`` after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")

@@ -1,0 +1,63 @@
+"""Config files: the examples are valid, and every mistake names the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.config import load_hub_config
+from hub.configfile import ConfigError
+from tests.conftest import REPO
+
+
+def test_shipped_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(str(p) for p in (REPO / "config").glob("*.yaml"))
+    assert main(["check-config", *files]) == 0
+    out = capsys.readouterr().out
+    assert "hub.yaml: ok (hub config)" in out and "station.yaml: ok (station config)" in out
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "hub.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("hub_id: h1\nbuttons: [{name: a, pin: 17, colour: red}]\n",
+     "buttons.0.colour: unknown key"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 40}]\n",
+     "buttons.0.pin: Input should be less than or equal to 27"),
+    ("hub_id: h1\n", "buttons: required key is missing"),
+    ("hub_id: h1\nbroker: {port: 0}\nbuttons: [{name: a, pin: 1}]\n", "broker.port:"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 5}, {name: b, pin: 5}]\n",
+     "GPIO 5 is already used by button 'a'"),
+    ("hub_id: h1\nbuttons: [\n", "line 3, column 1: invalid YAML"),
+    ("- just\n- a list\n", "expected a mapping of keys at the top, got list"),
+    ("", "the file is empty"),
+])
+def test_errors_name_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_hub_config(path)
+    assert str(path) in str(e.value)
+    assert expected in str(e.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_hub_config(tmp_path / "nope.yaml")
+
+
+def test_check_config_reports_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "hub_id: h1\nbuttons: [{name: a, pin: 99}]\n")
+    assert main(["check-config", str(path)]) == 1
+    assert "buttons.0.pin" in capsys.readouterr().err
+
+
+def test_relative_paths_are_beside_the_config(tmp_path: Path) -> None:
+    cfg = load_hub_config(write(tmp_path, "hub_id: h1\ndata_dir: state\nbuttons: [{name: a, pin: 1}]\n"))
+    assert cfg.data_dir == tmp_path / "state"
+    assert cfg.sim_socket_path == tmp_path / "state" / "sim.sock"

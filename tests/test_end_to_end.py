@@ -1,0 +1,125 @@
+"""A press in a simulated home travels to the console and back, over a real Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from console.station.config import StationConfig
+from console.station.service import StationService
+from console.tui.app import ConsoleApp
+from console.tui.widgets.alarm_queue import AlarmQueue
+from console.tui.widgets.roster import Roster
+from drivers.gpio.sim import SimPins
+from drivers.speaker.sim import LogSpeaker
+from hub.config import HubConfig
+from hub.events import AlarmState
+from hub.mqtt import PahoTransport
+from hub.service import HubService
+from tests.conftest import eventually
+
+
+def heard(hub: HubService) -> list[str]:
+    assert isinstance(hub.speaker, LogSpeaker)
+    return [key for _, key, _ in hub.speaker.heard]
+
+
+def screen_text(app: ConsoleApp) -> str:
+    queue = app.query_one(AlarmQueue)
+    return "\n".join(" ".join(str(c) for c in queue.get_row_at(i)) for i in range(queue.row_count))
+
+
+async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
+                                         hub_cfg: Callable[..., HubConfig]) -> None:
+    async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
+        app = ConsoleApp(station_cfg, officer="张三")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await eventually(lambda: app.station_online, what="station online in the console")
+            await eventually(lambda: hub.link.connected, what="hub connected")
+            await asyncio.to_thread(SimPins(hub.pins).click, 17)
+
+            # persisted at the station, acknowledged back to the hub, told to the elder
+            alarm = (await eventually(station.store.open_alarms, what="alarm stored"))[0]
+            assert (alarm.kind, alarm.priority, alarm.contact_id) == ("panic", 1, 101)
+            assert alarm.location == "卧室床头"
+            await eventually(lambda: "station_has_it" in heard(hub), what="delivered prompt")
+            assert hub.store.pending_count() == 0
+
+            # shown in the console queue with name, address and care group
+            await eventually(lambda: "王秀英" in screen_text(app), what="alarm in the queue")
+            row = screen_text(app)
+            assert "青石镇桃源村三组12号" in row and "重点" in row and "紧急呼叫" in row
+
+            await pilot.press("c")
+            await eventually(lambda: "officer_on_line" in heard(hub), what="claimed prompt")
+            assert station.store.alarm(alarm.id).officer == "张三"  # type: ignore[union-attr]
+            assert hub.led is not None and hub.led.pattern == "talking"
+
+            await pilot.press("r")
+            await pilot.pause()
+            await pilot.press("down", "enter")  # outcome: on-site help sent
+            await pilot.press(*"door opened by neighbour", "enter")
+            await eventually(lambda: "resolved" in heard(hub), what="resolved prompt")
+            done = station.store.alarm(alarm.id)
+            assert done is not None and done.state is AlarmState.RESOLVED
+            assert (done.outcome, done.notes) == ("onsite_help", "door opened by neighbour")
+            await eventually(lambda: app.query_one(AlarmQueue).row_count == 0, what="queue empty")
+
+        assert heard(hub) == ["call_sent", "station_has_it", "officer_on_line", "resolved"]
+        steps = [s for s, _, _ in hub.store.timeline(alarm.id)]
+        assert steps == [AlarmState.RAISED, AlarmState.SENT, AlarmState.DELIVERED,
+                         AlarmState.CLAIMED, AlarmState.RESOLVED]
+
+
+async def test_two_consoles_claim_only_once(station_cfg: StationConfig,
+                                            hub_cfg: Callable[..., HubConfig]) -> None:
+    async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
+        a, b = ConsoleApp(station_cfg, officer="张三"), ConsoleApp(station_cfg, officer="李四")
+        async with a.run_test(size=(100, 30)) as pa, b.run_test(size=(100, 30)) as pb:
+            await eventually(lambda: a.station_online and b.station_online and hub.link.connected)
+            await asyncio.to_thread(SimPins(hub.pins).click, 17)
+            await eventually(lambda: a.query_one(AlarmQueue).row_count == 1 and
+                             b.query_one(AlarmQueue).row_count == 1, what="alarm in both")
+            await pa.press("c")
+            await eventually(lambda: "张三" in screen_text(b), what="A's claim shown in B")
+            await pb.press("c")
+            await eventually(lambda: any("already claimed by 张三" in str(n.message)
+                                         for n in b._notifications), what="B refused")
+            alarm = station.store.open_alarms()[0]
+            assert alarm.officer == "张三"
+            assert [s for s, *_ in station.store.alarm_log(alarm.id)].count(AlarmState.CLAIMED) == 1
+
+
+async def test_consoles_see_station_service_stop_and_homes_go_offline(
+        station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
+    station = StationService(station_cfg)
+    await station.__aenter__()
+    app = ConsoleApp(station_cfg, officer="张三")
+    async with app.run_test(size=(100, 30)):
+        async with HubService(hub_cfg()):
+            await eventually(lambda: app.query_one(Roster).homes["h001"].online,
+                             what="h001 online in the roster")
+        await eventually(lambda: not app.query_one(Roster).homes["h001"].online,
+                         what="h001 offline after the hub stopped")
+        await station.__aexit__(None, None, None)
+        await eventually(lambda: app.station_online is False, what="station offline banner")
+        assert app.query_one("#banner").has_class("offline")
+
+
+async def test_bad_payloads_are_rejected_and_kept(station_cfg: StationConfig) -> None:
+    async with StationService(station_cfg) as station:
+        loop = asyncio.get_running_loop()
+        evil = PahoTransport(broker=station_cfg.broker, client_id="evil", loop=loop,
+                             persistent_session=False)
+        evil.start(lambda t, p: None, lambda up: None)
+        await eventually(lambda: evil.connected)
+        evil.publish("anxin/v1/hub/h001/event", b"\xff\xfe garbage")
+        evil.publish("anxin/v1/hub/h001/event",  # hub h002 pretending on h001's topic
+                     b'{"v":1,"type":"event","hub":"h002","id":"x","kind":"k","source":"s",'
+                     b'"ts":1}')
+        await eventually(lambda: station.store.count("rejected") == 2, what="2 rejections")
+        rows = station.store._db.execute("SELECT reason FROM rejected ORDER BY rowid").fetchall()
+        assert "Invalid JSON" in rows[0][0]
+        assert "payload says hub 'h002' on hub 'h001'" in rows[1][0]
+        assert station.store.count("events") == 0
+        evil.close()

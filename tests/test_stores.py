@@ -1,0 +1,92 @@
+"""Hub outbox and station database: durability, de-duplication, atomic claims, ordering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.station.config import Category, Elder, Home
+from console.station.store import ClaimConflict, StationStore
+from hub import wire
+from hub.events import AlarmState, Event
+from hub.store import HubStore, StoreError
+
+
+def test_outbox_survives_reopen_and_acks_once(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.put("a", b"A", alarm=True, alarm_kind="panic", now=1)
+    s.put("b", b"B", alarm=False, now=2)
+    s.close()
+    s = HubStore(tmp_path / "hub.db")
+    assert [p.id for p in s.pending()] == ["a", "b"]
+    assert s.ack(["a"], 5.0) == ["a"]
+    assert s.ack(["a"], 6.0) == []  # a repeated ack is not news
+    assert [p.id for p in s.pending()] == ["b"]
+    assert s.open_alarms()[0].id == "a"
+
+
+def test_lifecycle_only_moves_forward(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.put("a", b"A", alarm=True, alarm_kind="panic", now=1)
+    assert s.advance("a", AlarmState.CLAIMED, 3)
+    assert not s.advance("a", AlarmState.DELIVERED, 2)  # late ack after the claim
+    assert not s.advance("a", AlarmState.CLAIMED, 3)  # repeat
+    assert s.advance("a", AlarmState.RESOLVED, 4)
+    assert not s.advance("a", AlarmState.CANCELLED, 5)  # closed stays closed
+    assert [st for st, _, _ in s.timeline("a")] == [AlarmState.RAISED, AlarmState.CLAIMED,
+                                                    AlarmState.RESOLVED]
+    assert s.open_alarms() == []
+
+
+def test_damaged_outbox_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot open the hub database"):
+        HubStore(path)
+
+
+def alarm_msg(id: str, hub: str, kind: str = "panic", ts: float = 1.0) -> wire.EventMsg:
+    return wire.event_msg(hub, Event(kind="button.press", source="b", ts=ts, alarm=kind, id=id))
+
+
+def elder(name: str, cat: Category) -> Elder:
+    return Elder(name=name, category=cat, address="x")
+
+
+def test_station_deduplicates_and_claims_atomically(tmp_path: Path) -> None:
+    s = StationStore(tmp_path / "st.db")
+    assert s.store_event(alarm_msg("e1", "h1"))
+    assert not s.store_event(alarm_msg("e1", "h1"))  # at-least-once delivery repeats
+    assert s.count("alarms") == 1
+    assert s.claim("e1", "张三").officer == "张三"
+    with pytest.raises(ClaimConflict, match="already claimed by 张三"):
+        s.claim("e1", "李四")
+    with pytest.raises(ClaimConflict, match="already claimed by 张三"):
+        s.resolve("e1", "李四", "false_alarm")
+    row = s.resolve("e1", "张三", "safe_by_phone", "called")
+    assert row.state is AlarmState.RESOLVED and row.outcome == "safe_by_phone"
+    assert [st for st, *_ in s.alarm_log("e1")] == [
+        AlarmState.RAISED, AlarmState.DELIVERED, AlarmState.CLAIMED, AlarmState.RESOLVED]
+    with pytest.raises(ClaimConflict, match="no alarm"):
+        s.claim("nope", "张三")
+
+
+def test_queue_order_priority_then_group_then_age(tmp_path: Path) -> None:
+    s = StationStore(tmp_path / "st.db")
+    s.load_homes([Home(hub="h1", elder=elder("一般", Category.GENERAL)),
+                  Home(hub="h2", elder=elder("重点", Category.KEY))])
+    s.store_event(alarm_msg("tech", "h2", kind="battery_low", ts=1))
+    s.store_event(alarm_msg("general-old", "h1", ts=2))
+    s.store_event(alarm_msg("key-new", "h2", ts=3))
+    s.store_event(alarm_msg("unregistered", "h9", ts=0))
+    assert [a.id for a in s.open_alarms()] == ["key-new", "general-old", "unregistered", "tech"]
+
+
+def test_console_reads_while_service_writes(tmp_path: Path) -> None:
+    writer = StationStore(tmp_path / "st.db")
+    reader = StationStore(tmp_path / "st.db", readonly=True)
+    writer.store_event(alarm_msg("e1", "h1"))
+    assert reader.alarm("e1") is not None
+    with pytest.raises(Exception, match="readonly"):
+        reader.store_event(alarm_msg("e2", "h1"))
