@@ -39,6 +39,8 @@ class Mosquitto:
             "allow_anonymous true\n"
             f"persistence true\npersistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"
+            "set_tcp_nodelay true\n"  # alarms are small and urgent: no Nagle delay
+
             f"log_dest file {self.workdir}/mosquitto.log\n")
         self.proc = subprocess.Popen([self.exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)

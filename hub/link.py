@@ -36,6 +36,7 @@ class Uplink:
         self._t, self._store, self._cfg = transport, store, config
         self._on_ack, self._on_update = on_ack, on_update
         self._hb_seq = 0
+        self._last_sent: dict[str, float] = {}  # id -> monotonic time; only paces resends
         self._tasks: list[asyncio.Task[None]] = []
         self.rejected = 0  # inbound payloads that failed validation
 
@@ -64,18 +65,19 @@ class Uplink:
         """Publish one stored message now (it stays in the outbox until acknowledged)."""
         if self._t.connected:
             self._t.publish(wire.hub_topic(self.hub, "event"), payload, qos=1)
-            self._store.mark_sent([id])
+            self._last_sent[id] = time.monotonic()
 
     def flush(self) -> None:
         """Publish everything still pending, oldest first."""
         if not self._t.connected:
             return
         pending = self._store.pending()
+        now = time.monotonic()
+        self._last_sent = {p.id: now for p in pending}
         for p in pending:
             self._t.publish(wire.hub_topic(self.hub, "event"), p.payload, qos=1)
         if pending:
-            self._store.mark_sent([p.id for p in pending])
-            log.info("resent %d unacknowledged message(s)", len(pending))
+            log.info("published %d unacknowledged message(s)", len(pending))
 
     def heartbeat(self) -> None:
         if self._t.connected:
@@ -85,7 +87,10 @@ class Uplink:
             self._t.publish(wire.hub_topic(self.hub, "heartbeat"), wire.encode(hb), qos=0)
 
     def _retry(self) -> None:
-        if self._t.connected and self._store.has_unacked_sent_before(time.time() - self._cfg.retry_s):
+        """Resend when anything pending was never sent or has waited retry_s for its ack."""
+        cutoff = time.monotonic() - self._cfg.retry_s
+        if self._t.connected and any(self._last_sent.get(p.id, 0.0) < cutoff
+                                     for p in self._store.pending()):
             self.flush()
 
     def _connection(self, up: bool) -> None:
@@ -103,6 +108,8 @@ class Uplink:
                 raise wire.WireError(f"topic is for hub {hub!r}, not this hub")
             if leaf == "ack":
                 ack = wire.decode_as(payload, wire.Ack)
+                for i in ack.ids:
+                    self._last_sent.pop(i, None)
                 self._on_ack(ack.ids, ack.ts)
             elif leaf == "alarm":
                 self._on_update(wire.decode_as(payload, wire.AlarmUpdate))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -77,8 +78,11 @@ class PahoTransport:
         if will:
             c.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         c.reconnect_delay_set(min_delay=1, max_delay=10)
-        c.max_inflight_messages_set(100)
-        c.max_queued_messages_set(0)
+        # Leave paho's queue settings at their defaults: in paho 2.2, calling
+        # max_queued_messages_set() before connecting stops a publish from another thread
+        # waking the network thread, so it waits for the 1 s select timeout
+        # (tests/bench/bench_press_latency.py shows it).
+        c.on_socket_open = _no_delay
         c.on_connect = self._paho_connect
         c.on_disconnect = self._paho_disconnect
         c.on_message = self._paho_message
@@ -134,6 +138,13 @@ class PahoTransport:
             log.info("broker %s:%s %s", self._broker.host, self._broker.port,
                      "connected" if up else "disconnected")
             self._on_connection(up)
+
+
+def _no_delay(_c: paho.Client, _u: Any, sock: Any) -> None:
+    """Turn Nagle off: paho leaves it on, so a publish right after a tiny PUBACK waited for
+    the broker's delayed TCP ACK (~30-40 ms per alarm in tests/bench/bench_press_latency)."""
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class MemoryBroker:

@@ -95,10 +95,9 @@ class HubService:
                                data={"location": location} if location else {}))
 
     def raise_alarm(self, ev: Event) -> None:
-        """Persist first (synchronous=FULL), then tell the elder, then publish."""
+        """Persist first (synchronous=FULL); only then publish and tell the elder."""
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
-        self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm)
-        self.store.advance(ev.id, AlarmState.SENT, time.time())
+        self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts)
         log.info("alarm %s raised: %s from %s", ev.id, ev.alarm, ev.source)
         self.link.send(ev.id, payload)
         self._apply(feedback(AlarmState.SENT))

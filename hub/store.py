@@ -21,8 +21,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,                  -- encoded wire message
     alarm INTEGER NOT NULL,                 -- 1 if it raises or ends an alarm
     created REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_sent REAL,
     acked REAL                              -- station's store time; NULL while pending
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE acked IS NULL;
@@ -52,7 +50,6 @@ class Pending:
     id: str
     payload: bytes
     alarm: bool
-    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +79,13 @@ class HubStore:
         self._db.close()
 
     def put(self, id: str, payload: bytes, *, alarm: bool, alarm_kind: str | None = None,
-            now: float | None = None) -> None:
-        """Persist one outgoing message (and a new alarm's record) in one durable commit."""
+            raised: float | None = None, now: float | None = None) -> None:
+        """Persist one outgoing message in one durable commit.
+
+        With ``alarm_kind`` it also records a new alarm as raised (at ``raised``, the trigger
+        time) and sent (now: it is in the outbox, which delivers it), so the hot path costs
+        one fsync, not two.
+        """
         now = time.time() if now is None else now
         with self._tx():
             self._db.execute(
@@ -92,31 +94,18 @@ class HubStore:
             if alarm_kind:
                 self._db.execute(
                     "INSERT OR IGNORE INTO alarms(id, kind, state, raised) VALUES (?,?,?,?)",
-                    (id, alarm_kind, AlarmState.RAISED.value, now))
-                self._log(id, AlarmState.RAISED, now, now)
+                    (id, alarm_kind, AlarmState.SENT.value, now))
+                self._log(id, AlarmState.RAISED, now if raised is None else raised, now)
+                self._log(id, AlarmState.SENT, now, now)
 
     def pending(self, limit: int = 500) -> list[Pending]:
         rows = self._db.execute(
-            "SELECT seq, id, payload, alarm, attempts FROM outbox WHERE acked IS NULL "
+            "SELECT seq, id, payload, alarm FROM outbox WHERE acked IS NULL "
             "ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [Pending(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+        return [Pending(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
     def pending_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM outbox WHERE acked IS NULL").fetchone()[0])
-
-    def has_unacked_sent_before(self, cutoff: float) -> bool:
-        """Is anything pending that was never sent, or last sent before ``cutoff``?"""
-        row = self._db.execute(
-            "SELECT 1 FROM outbox WHERE acked IS NULL AND (last_sent IS NULL OR last_sent < ?) "
-            "LIMIT 1", (cutoff,)).fetchone()
-        return row is not None
-
-    def mark_sent(self, ids: list[str], now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        with self._tx():
-            self._db.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_sent = ? WHERE id = ?",
-                [(now, i) for i in ids])
 
     def ack(self, ids: list[str], station_ts: float) -> list[str]:
         """Mark ids delivered; return those that were pending (a repeated ack returns [])."""

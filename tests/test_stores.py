@@ -34,7 +34,7 @@ def test_lifecycle_only_moves_forward(tmp_path: Path) -> None:
     assert not s.advance("a", AlarmState.CLAIMED, 3)  # repeat
     assert s.advance("a", AlarmState.RESOLVED, 4)
     assert not s.advance("a", AlarmState.CANCELLED, 5)  # closed stays closed
-    assert [st for st, _, _ in s.timeline("a")] == [AlarmState.RAISED, AlarmState.CLAIMED,
+    assert [st for st, _, _ in s.timeline("a")] == [AlarmState.RAISED, AlarmState.SENT, AlarmState.CLAIMED,
                                                     AlarmState.RESOLVED]
     assert s.open_alarms() == []
 

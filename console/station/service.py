@@ -44,7 +44,7 @@ class StationService:
         self.store = StationStore(cfg.database)
         if cfg.homes_file:
             self.store.load_homes(load_homes(cfg.homes_file))
-        self.on_alarm_stored: Callable[[AlarmRow], None] | None = None  # instrumentation
+        self.on_alarm_stored: Callable[[str], None] | None = None  # instrumentation: alarm id
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> StationService:
@@ -98,13 +98,13 @@ class StationService:
 
     def _event(self, msg: wire.EventMsg) -> None:
         fresh = self.store.store_event(msg)
+        if fresh and msg.alarm and self.on_alarm_stored:
+            self.on_alarm_stored(msg.id)
         self.t.publish(wire.hub_topic(msg.hub, "ack"),
                        wire.encode(wire.Ack(ids=[msg.id], ts=time.time())))
         if fresh and msg.alarm:
             log.info("alarm %s from %s: %s", msg.id, msg.hub, msg.alarm.kind)
             self._changed("alarm", msg.id)
-            if self.on_alarm_stored and (row := self.store.alarm(msg.id)):
-                self.on_alarm_stored(row)
         elif not fresh:
             log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
 

@@ -1,0 +1,24 @@
+"""Run the console headless in its own process (as in the field) and print each alarm's
+render time: ``shown <alarm id> <wall-clock seconds>``. Used by bench_press_latency."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from console.station.config import load_station_config
+from console.tui.app import ConsoleApp
+
+
+async def main(config: Path) -> None:
+    app = ConsoleApp(load_station_config(config), officer="bench")
+    app.on_alarm_shown = lambda id: print(f"shown {id} {time.time():.6f}", flush=True)
+    async with app.run_test(size=(120, 40)):
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1])))

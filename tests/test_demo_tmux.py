@@ -1,0 +1,67 @@
+"""The demo as a newcomer runs it: a real terminal (tmux), a real `anxin sim` from outside."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+ANXIN = [sys.executable, "-m", "hub.cli"]
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def wait_screen(session: str, *needles: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if all(n in screen for n in needles):
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"never saw {needles} on the screen:\n{screen}")
+
+
+def sim(demo: Path, *args: str) -> str:
+    return subprocess.run([*ANXIN, "sim", *args, "--demo-dir", str(demo)], check=True,
+                          capture_output=True, text=True, cwd=REPO).stdout
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    session = f"anxin-test-{tmp_path.name}"
+    cmd = " ".join([*ANXIN, "demo", "--dir", str(tmp_path / "demo")])
+    tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "32", "-c", str(REPO), cmd)
+    try:
+        yield session, tmp_path / "demo"
+    finally:
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=False, capture_output=True)
+        time.sleep(1.5)
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+
+
+def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) -> None:
+    session, folder = demo
+    wait_screen(session, "居家终端", "h001", "h002", "h003", "在线", "秒前")
+    assert sim(folder, "h001", "press").strip() == "pressed bedside"
+    wait_screen(session, "王秀英", "青石镇桃源村三组12号", "紧急呼叫", "待接警")
+    tmux("send-keys", "-t", session, "c")
+    wait_screen(session, "已接警")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        keys = [p["key"] for p in json.loads(sim(folder, "h001", "prompts"))]
+        if "officer_on_line" in keys:
+            break
+        time.sleep(0.2)
+    assert keys == ["call_sent", "station_has_it", "officer_on_line"]
