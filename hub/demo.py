@@ -32,7 +32,7 @@ def _write_yaml(path: Path, data: object) -> Path:
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-file", str(log), *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(log.with_suffix(".err"), "wb"))  # noqa: SIM115
+                            stderr=open(log.with_suffix(".err"), "wb"))
 
 
 def _wait_for(paths: list[Path], procs: list[subprocess.Popen[bytes]], timeout: float) -> None:

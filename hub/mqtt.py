@@ -126,7 +126,7 @@ class PahoTransport:
         self._loop.call_soon_threadsafe(self._set_connected, False)
 
     def _paho_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        self._loop.call_soon_threadsafe(self._deliver, msg.topic, msg.payload)
+        self._loop.call_soon_threadsafe(self._deliver, msg.topic, bytes(msg.payload))
 
     def _deliver(self, topic: str, payload: bytes) -> None:
         if not self._closed:  # messages still queued on the loop after close() are not ours

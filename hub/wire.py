@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from hub.events import AlarmState, Event
 
-VERSION = 1
+VERSION: Literal[1] = 1
 PREFIX = f"anxin/v{VERSION}"
 MAX_PAYLOAD = 64 * 1024  # bytes; alarms are small, anything larger is refused unread
 HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from console.station.config import StationConfig, load_homes
 from console.station.store import AlarmRow, ClaimConflict, StationStore
@@ -21,7 +22,8 @@ from hub.mqtt import PahoTransport, Transport, Will
 log = logging.getLogger(__name__)
 
 SHARE = "$share/anxin-station/"  # hub events are shared among station workers
-REQUEST_MAX_AGE_S = 30  # a claim queued while the service was down is not carried out later
+REQUEST_MAX_AGE_S = 10  # = the console's reply timeout: a claim it gave up on is not done later
+RESEND_CLOSED_S = 24 * 3600  # a returning hub is told of alarms closed this recently
 
 TransportFactory = Callable[[StationConfig, asyncio.AbstractEventLoop], Transport]
 
@@ -80,18 +82,18 @@ class StationService:
                 self._request(wire.decode_as(payload, wire.Request))
                 return
             hub, leaf = wire.parse_hub_topic(topic)
-            kind = {"event": wire.EventMsg, "status": wire.Status, "heartbeat": wire.Heartbeat}
-            if leaf not in kind:
+            if leaf == "event":
+                self._event(_from(hub, wire.decode_as(payload, wire.EventMsg)))
+            elif leaf == "status":
+                self._status(_from(hub, wire.decode_as(payload, wire.Status)))
+            elif leaf == "heartbeat":
+                hb = _from(hub, wire.decode_as(payload, wire.Heartbeat))
+                back = self.store.heartbeat(hub, hb.pending, time.time())
+                self._changed("home", hub, back)
+                if back:
+                    self._catch_up(hub)
+            else:
                 raise wire.WireError(f"unexpected topic leaf {leaf!r}")
-            msg = wire.decode_as(payload, kind[leaf])
-            if msg.hub != hub:  # type: ignore[union-attr]
-                raise wire.WireError(f"payload says hub {msg.hub!r} on hub {hub!r}'s topic")  # type: ignore[union-attr]
-            if isinstance(msg, wire.EventMsg):
-                self._event(msg)
-            elif isinstance(msg, wire.Status):
-                self._status(msg)
-            elif isinstance(msg, wire.Heartbeat):
-                self._changed("home", hub, self.store.heartbeat(hub, msg.pending, time.time()))
         except wire.WireError as e:
             log.error("rejected message on %s: %s", topic, e)
             self.store.reject(topic, str(e), payload)
@@ -111,10 +113,16 @@ class StationService:
     def _status(self, msg: wire.Status) -> None:
         changed = self.store.set_online(msg.hub, msg.online, time.time())
         self._changed("home", msg.hub, changed)
-        if msg.online:  # a hub that was away may have missed lifecycle steps: send them again
-            for a in self.store.alarms_for_hub(msg.hub):
-                if a.state is not AlarmState.DELIVERED:
-                    self._tell_hub(a)
+        if msg.online:
+            self._catch_up(msg.hub)
+
+    def _catch_up(self, hub: str) -> None:
+        """A hub that was away may have missed lifecycle steps: send them again (it ignores
+        the ones it has), including alarms closed while it was away."""
+        since = time.time() - RESEND_CLOSED_S
+        for a in self.store.alarms_for_hub(hub, open_only=False):
+            if a.state is not AlarmState.DELIVERED and (a.closed or a.raised) >= since:
+                self._tell_hub(a)
 
     def _request(self, req: wire.Request) -> None:
         error = None
@@ -143,7 +151,7 @@ class StationService:
     def _changed(self, what: str, id: str, really: bool = True) -> None:
         if really:
             self.t.publish(wire.STATION_CHANGED,
-                           wire.encode(wire.Changed(what=what, id=id)))  # type: ignore[arg-type]
+                           wire.encode(wire.Changed(what=what, id=id)))
 
     async def _supervise(self) -> None:
         """Homes silent past offline_after_s are shown offline (the last will may be late)."""
@@ -154,6 +162,16 @@ class StationService:
             for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now):
                 log.warning("hub %s silent for %.0f s: offline", hub, self.cfg.offline_after_s)
                 self._changed("home", hub)
+
+
+H = TypeVar("H", wire.EventMsg, wire.Status, wire.Heartbeat)
+
+
+def _from(hub: str, msg: H) -> H:
+    """A hub may only speak for itself: the payload's hub must be the topic's."""
+    if msg.hub != hub:
+        raise wire.WireError(f"payload says hub {msg.hub!r} on hub {hub!r}'s topic")
+    return msg
 
 
 async def run_station(cfg: StationConfig, stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from console.station.config import Category, Elder, Home
 from hub import wire
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     outcome TEXT,
     notes TEXT
 );
+CREATE INDEX IF NOT EXISTS alarms_hub ON alarms(hub, raised);
 CREATE INDEX IF NOT EXISTS alarms_open ON alarms(state) WHERE state NOT IN ('resolved', 'cancelled');
 CREATE TABLE IF NOT EXISTS alarm_log (  -- every step, stamped where it happened
     alarm TEXT NOT NULL,
@@ -291,9 +293,12 @@ def _elder(text: str | None) -> Elder | None:
     return Elder.model_validate(json.loads(text)) if text else None
 
 
-def _alarm(r: tuple) -> AlarmRow:  # type: ignore[type-arg]
-    return AlarmRow(*r[:7], AlarmState(r[7]), *r[8:15], _elder(r[15]))  # type: ignore[misc]
+def _alarm(r: tuple[Any, ...]) -> AlarmRow:
+    return AlarmRow(id=r[0], hub=r[1], kind=r[2], priority=r[3], contact_id=r[4], source=r[5],
+                    location=r[6], state=AlarmState(r[7]), raised=r[8], received=r[9],
+                    officer=r[10], claimed=r[11], closed=r[12], outcome=r[13], notes=r[14],
+                    elder=_elder(r[15]))
 
 
-def _home(r: tuple) -> HomeRow:  # type: ignore[type-arg]
+def _home(r: tuple[Any, ...]) -> HomeRow:
     return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5])

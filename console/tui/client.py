@@ -44,8 +44,8 @@ class StationClient:
         self._t.close()
 
     async def request(self, op: str, alarm: str, officer: str, *, outcome: str | None = None,
-                      notes: str | None = None, timeout: float = 5.0) -> wire.Reply:
-        req = wire.Request(req=new_id(), console=self.console_id, op=op,  # type: ignore[arg-type]
+                      notes: str | None = None, timeout: float = 10.0) -> wire.Reply:
+        req = wire.Request(req=new_id(), console=self.console_id, op=op,
                            ts=time.time(), alarm=alarm, officer=officer, outcome=outcome,
                            notes=notes)
         fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
@@ -72,6 +72,5 @@ class StationClient:
             self._on_changed(msg)
         elif isinstance(msg, wire.StationStatus):
             self._on_station(msg.online)
-        elif isinstance(msg, wire.Reply) and (fut := self._waiting.get(msg.req)):
-            if not fut.done():
-                fut.set_result(msg)
+        elif isinstance(msg, wire.Reply) and (fut := self._waiting.get(msg.req)) and not fut.done():
+            fut.set_result(msg)

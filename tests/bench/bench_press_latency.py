@@ -177,7 +177,7 @@ async def measure(port: int, work: Path, n: int) -> tuple[list[float], list[floa
             edges.append(time.perf_counter())
             pins.click(17)
             with arrived:
-                arrived.wait_for(lambda: len(raised) > i and raised[i] in stored
+                arrived.wait_for(lambda i=i: len(raised) > i and raised[i] in stored
                                  and raised[i] in shown, timeout=10)
             time.sleep(0.01)
 
