@@ -123,3 +123,18 @@ async def test_bad_payloads_are_rejected_and_kept(station_cfg: StationConfig) ->
         assert "payload says hub 'h002' on hub 'h001'" in rows[1][0]
         assert station.store.count("events") == 0
         evil.close()
+
+
+async def test_hub_away_during_claim_hears_it_when_back(
+        station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
+    async with StationService(station_cfg) as station:
+        cfg = hub_cfg()
+        async with HubService(cfg) as hub:
+            await eventually(lambda: hub.link.connected)
+            await asyncio.to_thread(SimPins(hub.pins).click, 17)
+            await eventually(lambda: "station_has_it" in heard(hub), what="delivered")
+        alarm = station.store.open_alarms()[0]
+        station.store.claim(alarm.id, "张三")  # while the hub is away (and drop its session)
+        async with HubService(cfg, speaker=LogSpeaker()) as back:
+            await eventually(lambda: "officer_on_line" in heard(back), what="claim after return")
+            assert back.store.open_alarms()[0].state is AlarmState.CLAIMED
