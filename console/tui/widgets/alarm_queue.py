@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.station.store import AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.table import LabelledTable
 from hub.events import AlarmState
 
 COLUMNS = ("priority", "time", "wait", "elder", "category", "address", "kind", "state", "officer")
@@ -17,26 +17,17 @@ PRIORITY_STYLE = {1: "bold white on red", 2: "bold black on yellow", 3: "bold bl
                   4: "dim"}
 
 
-class AlarmQueue(DataTable[Text | str]):
+class AlarmQueue(LabelledTable):
     """One row per open alarm, keyed by alarm id."""
 
+    COLUMNS = COLUMNS
+
     def __init__(self, texts: Texts, escalate_after_s: float, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
-        self.texts = texts
+        super().__init__(texts, **kw)
         self.escalate_after_s = escalate_after_s
         self.alarms: list[AlarmRow] = []
 
-    def on_mount(self) -> None:
-        self._columns()
-
-    def _columns(self) -> None:
-        for key in COLUMNS:
-            self.add_column(self.texts(f"col_{key}"), key=key)
-
-    def relabel(self, texts: Texts) -> None:
-        self.texts = texts
-        self.clear(columns=True)
-        self._columns()
+    def redraw(self) -> None:
         self.show(self.alarms)
 
     @property

@@ -5,31 +5,22 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.station.store import HomeRow
 from console.tui.i18n import Texts
+from console.tui.widgets.table import LabelledTable
 
 COLUMNS = ("hub", "elder", "category", "address", "online", "heartbeat", "pending")
 
 
-class Roster(DataTable[Text | str]):
+class Roster(LabelledTable):
+    COLUMNS = COLUMNS
+
     def __init__(self, texts: Texts, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
-        self.texts = texts
+        super().__init__(texts, **kw)
         self.homes: dict[str, HomeRow] = {}
 
-    def on_mount(self) -> None:
-        self._columns()
-
-    def _columns(self) -> None:
-        for key in COLUMNS:
-            self.add_column(self.texts(f"col_{key}"), key=key)
-
-    def relabel(self, texts: Texts) -> None:
-        self.texts = texts
-        self.clear(columns=True)
-        self._columns()
+    def redraw(self) -> None:
         self.show(list(self.homes.values()))
 
     def show(self, homes: list[HomeRow]) -> None:
