@@ -51,6 +51,9 @@ ALARM_TYPES: dict[str, AlarmType] = {
 }
 
 
+CANCEL_KIND = "alarm.cancel"  # event kind that ends an alarm from the home; data.ref names it
+
+
 class AlarmState(StrEnum):
     """The alarm lifecycle of design.md, in order; CANCELLED can end it from any open state."""
 

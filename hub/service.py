@@ -14,7 +14,7 @@ from typing import Any
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory
 
-from drivers.gpio.button import CallButton
+from drivers.gpio.button import PushButton
 from drivers.gpio.led import StatusLed
 from drivers.gpio.pins import pin_factory
 from drivers.gpio.sim import SimPins
@@ -49,7 +49,7 @@ class HubService:
         self.pins = pins or pin_factory(cfg.gpio.backend)
         self.speaker: Speaker = speaker or LogSpeaker()
         self.store = HubStore(cfg.data_dir / "hub.db")
-        self.buttons: list[CallButton] = []
+        self.buttons: list[PushButton] = []
         self.led: StatusLed | None = None
         self._sim: asyncio.Server | None = None
         self.on_alarm_raised: Callable[[Event], None] | None = None  # for instrumentation
@@ -63,7 +63,7 @@ class HubService:
         def edge(name: str, ts: float) -> None:  # gpiozero's thread
             loop.call_soon_threadsafe(self.press, name, ts)
 
-        self.buttons = [CallButton(name=b.name, pin=b.pin, pin_factory=self.pins, on_press=edge)
+        self.buttons = [PushButton(name=b.name, pin=b.pin, pin_factory=self.pins, on_press=edge)
                         for b in self.cfg.buttons]
         if self.cfg.status_led:
             self.led = StatusLed(pin=self.cfg.status_led.pin, pin_factory=self.pins)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from console.station.config import Category, Elder, Home
-from console.station.store import ClaimConflict, StationStore
+from console.station.store import CANCELLED_AT_HOME, ClaimConflict, StationStore
 from hub import wire
-from hub.events import AlarmState, Event
+from hub.events import CANCEL_KIND, AlarmState, Event
 from hub.store import HubStore, StoreError
 
 
@@ -90,3 +90,25 @@ def test_console_reads_while_service_writes(tmp_path: Path) -> None:
     assert reader.alarm("e1") is not None
     with pytest.raises(Exception, match="readonly"):
         reader.store_event(alarm_msg("e2", "h1"))
+
+
+def cancel_msg(ref: str, hub: str, ts: float) -> wire.EventMsg:
+    return wire.event_msg(hub, Event(kind=CANCEL_KIND, source="bedside", ts=ts, data={"ref": ref}))
+
+
+def test_cancel_at_home_closes_an_untaken_alarm_and_notes_a_taken_one(tmp_path: Path) -> None:
+    s = StationStore(tmp_path / "station.db")
+    s.store_event(alarm_msg("a1", "h001"))
+    s.store_event(alarm_msg("a2", "h001"))
+    s.claim("a2", "officer")
+    assert s.store_event(cancel_msg("a1", "h001", 5.0))
+    assert s.store_event(cancel_msg("a2", "h001", 6.0))
+    a1, a2 = s.alarm("a1"), s.alarm("a2")
+    assert a1 and a1.state is AlarmState.CANCELLED and a1.outcome == CANCELLED_AT_HOME and a1.closed == 5.0
+    assert a2 and a2.state is AlarmState.CLAIMED  # an officer has it: they check on the elder
+    assert s.alarm_log("a2")[-1] == (AlarmState.CLAIMED, 6.0, "h001", CANCELLED_AT_HOME)
+    # another hub cannot cancel h001's alarm
+    s.store_event(alarm_msg("a3", "h001"))
+    s.store_event(cancel_msg("a3", "h002", 7.0))
+    a3 = s.alarm("a3")
+    assert a3 and a3.state is AlarmState.DELIVERED

@@ -16,7 +16,7 @@ from typing import TypeVar
 from console.station.config import StationConfig, load_homes
 from console.station.store import AlarmRow, ClaimConflict, StationStore
 from hub import wire
-from hub.events import AlarmState
+from hub.events import CANCEL_KIND, AlarmState
 from hub.mqtt import PahoTransport, Transport, Will
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ class StationService:
         if fresh and msg.alarm:
             log.info("alarm %s from %s: %s", msg.id, msg.hub, msg.alarm.kind)
             self._changed("alarm", msg.id)
+        elif fresh and msg.kind == CANCEL_KIND and msg.ref:
+            log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
+            self._changed("alarm", msg.ref)
         elif not fresh:
             log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
 

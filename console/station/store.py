@@ -18,7 +18,7 @@ from typing import Any
 
 from console.station.config import Category, Elder, Home
 from hub import wire
-from hub.events import AlarmState
+from hub.events import CANCEL_KIND, AlarmState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS homes (
@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for 
 );
 """
 
+CANCELLED_AT_HOME = "cancelled_at_home"  # outcome code of an alarm the elder cancelled
 OPEN_STATES = tuple(s.value for s in AlarmState if not s.closed)
 
 
@@ -170,7 +171,25 @@ class StationStore:
                 db.executemany("INSERT INTO alarm_log VALUES (?,?,?,?,?)", [
                     (msg.id, AlarmState.RAISED.value, msg.ts, msg.hub, None),
                     (msg.id, AlarmState.DELIVERED.value, now, None, None)])
+            elif msg.kind == CANCEL_KIND and msg.ref:
+                self._cancel_from_home(db, msg)
         return True
+
+    def _cancel_from_home(self, db: sqlite3.Connection, msg: wire.EventMsg) -> None:
+        """The elder cancelled at home. An alarm no officer has taken yet closes as
+        cancelled; one already claimed stays open with a note, for the officer to check."""
+        cur = db.execute("UPDATE alarms SET state = ?, closed = ?, outcome = ? "
+                         "WHERE id = ? AND hub = ? AND state = ?",
+                         (AlarmState.CANCELLED.value, msg.ts, CANCELLED_AT_HOME, msg.ref, msg.hub,
+                          AlarmState.DELIVERED.value))
+        if not cur.rowcount:
+            row = db.execute("SELECT state FROM alarms WHERE id = ? AND hub = ?",
+                             (msg.ref, msg.hub)).fetchone()
+            if row is None:
+                return  # nothing of that hub's to cancel; the event itself is kept
+        state = AlarmState.CANCELLED.value if cur.rowcount else row[0]
+        db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
+                   (msg.ref, state, msg.ts, msg.hub, CANCELLED_AT_HOME))
 
     def claim(self, alarm: str, officer: str, now: float | None = None) -> AlarmRow:
         """Atomically take an alarm; raises ClaimConflict if someone else has it."""

@@ -1,7 +1,8 @@
-"""A call button or pull cord: a press raises a call.
+"""A push button or pull cord: call buttons, the cancel button, a check-in button.
 
 gpiozero calls back on its own thread; the callbacks here only stamp the time and hand
-over, so no edge is missed while the hub works.
+over, so no edge is missed while the hub works. What a press means (call, cancel) is the
+hub's business, not the button's.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ from gpiozero.pins import Factory
 OnEdge = Callable[[str, float], None]  # (button name, wall-clock time of the edge)
 
 
-class CallButton:
+class PushButton:
+    """Wired to ground with the pull-up on; ``on_hold`` fires once when held ``hold_s``."""
+
     def __init__(
         self, *, name: str, pin: int, pin_factory: Factory, on_press: OnEdge,
-        bounce_s: float | None = 0.05,
+        on_hold: OnEdge | None = None, hold_s: float = 3.0, bounce_s: float | None = 0.05,
     ) -> None:
         self.name = name
-        self._button = Button(pin, pull_up=True, bounce_time=bounce_s, pin_factory=pin_factory)
+        self._button = Button(pin, pull_up=True, bounce_time=bounce_s, hold_time=hold_s,
+                              pin_factory=pin_factory)
         self._button.when_pressed = lambda: on_press(name, time.time())
+        if on_hold:
+            self._button.when_held = lambda: on_hold(name, time.time())
 
     @property
     def pressed(self) -> bool:
@@ -31,7 +37,7 @@ class CallButton:
     def close(self) -> None:
         self._button.close()
 
-    def __enter__(self) -> CallButton:
+    def __enter__(self) -> PushButton:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from console.station.store import AlarmRow
+from console.station.store import CANCELLED_AT_HOME, AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock, elder_name
 from hub.events import AlarmState
@@ -36,6 +36,7 @@ class ElderCard(Static):
                 people = "; ".join(f"{c.name}({c.relation}) {c.phone}" for c in e.contacts)
                 out.append(f"\n{t('card_contacts')}: {people}")
         steps = "  →  ".join(f"{t(f'state_{s.value}')} {clock(ts)}" + (f" {who}" if who and
-                             s is not AlarmState.RAISED else "") for s, ts, who, _ in log)
+                             s is not AlarmState.RAISED else "") + (f" ({t(f'note_{note}')})" if
+                             note == CANCELLED_AT_HOME else "") for s, ts, who, note in log)
         out.append(f"\n{t('card_timeline')}: {steps}", style="cyan")
         self.update(out)
