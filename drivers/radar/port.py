@@ -1,0 +1,199 @@
+"""The radar's serial port: one reader thread feeds the decoder and supervises port and radar.
+
+pyserial blocks, so the reader thread reads with a short timeout; callbacks run on that
+thread (the hub hands them to its event loop itself). The port can vanish (a USB adapter
+unplugged): the thread reports ``lost`` once with the reason, retries every ``reopen_s`` and
+reports ``open`` when the port is back. The radar can fall quiet: the thread sends the
+model's keepalive query when nothing has been heard for ``keepalive_s`` (some modules only
+report on change), reports ``silent`` once when no valid frame has arrived for ``silence_s``
+(a technical alarm) and ``talking`` when frames resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import serial  # type: ignore[import-untyped]  # pyserial ships no type information
+
+from drivers.radar.models import model as model_spec
+from drivers.radar.readings import Reading
+
+log = logging.getLogger("anxin.radar")
+
+ERROR_LOG_S = 60.0  # bad-frame counts are logged at most this often, never per byte
+JOIN_S = 5.0  # how long close() waits for the reader (one read timeout, plus a callback)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PortStatus:
+    state: Literal["open", "lost", "silent", "talking"]
+    reason: str
+    ts: float  # wall-clock time
+
+
+class RadarUnavailable(RuntimeError):
+    """The radar's port is not open: not started yet, unplugged, or closed."""
+
+
+def open_uart(port: str) -> serial.Serial:
+    """115200 8N1. The 0.2 s read timeout bounds how long the reader takes to notice close()."""
+    return serial.Serial(port, baudrate=115200, bytesize=serial.EIGHTBITS, parity=serial.PARITY_NONE,
+                         stopbits=serial.STOPBITS_ONE, timeout=0.2, exclusive=True)
+
+
+class RadarPort:
+    """Callbacks run on the reader thread; what they return is ignored (e.g. an asyncio Handle)."""
+
+    def __init__(
+        self, *, port: str, model: str, on_reading: Callable[[Reading], object],
+        on_status: Callable[[PortStatus], object], silence_s: float = 60.0, keepalive_s: float = 20.0,
+        reopen_s: float = 2.0, open_serial: Callable[[str], serial.Serial] = open_uart,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        spec = model_spec(model)
+        self.port = port
+        self.commands = spec.commands
+        self.decoder = spec.decoder()  # its frames / skipped / errors counters are the port's statistics
+        self._on_reading = on_reading
+        self._on_status = on_status
+        self._silence_s = silence_s
+        self._keepalive_s = keepalive_s
+        self._reopen_s = reopen_s
+        self._open_serial = open_serial
+        self._clock = clock
+        self._lock = threading.Lock()  # guards _serial and writes to it (reader's keepalive vs send())
+        self._serial: serial.Serial | None = None  # the open port, None while closed
+        self._closed_why = "not started"  # for RadarUnavailable
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._silent = False  # 'silent' reported and no frame since; survives a reopen
+        self._errors_logged: Counter[str] = Counter()
+        self._logged_at = clock()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"radar {self.port}", daemon=True)
+            self._thread.start()
+
+    def send(self, frame: bytes) -> None:
+        """Write a command frame (from ``self.commands``); RadarUnavailable if the port is not open."""
+        with self._lock:
+            if self._serial is None:
+                raise RadarUnavailable(f"radar port {self.port} is not open ({self._closed_why})")
+            try:
+                self._serial.write(frame)
+            except (OSError, serial.SerialException) as e:
+                raise RadarUnavailable(f"radar port {self.port}: write failed ({e})") from e
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            cancel = getattr(self._serial, "cancel_read", None)  # wakes a blocked read (pyserial, POSIX)
+        if cancel is not None:
+            with contextlib.suppress(OSError, serial.SerialException):
+                cancel()
+        if self._thread is not None:
+            self._thread.join(JOIN_S)
+
+    def __enter__(self) -> RadarPort:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        lost = False  # 'lost' reported and not open since: report it once, not every retry
+        while not self._stop.is_set():
+            try:
+                ser = self._open_serial(self.port)
+            except (OSError, serial.SerialException, ValueError) as e:
+                if not lost:
+                    lost = True
+                    self._closed_why = f"cannot open: {e}"
+                    self._status("lost", self._closed_why)
+                self._stop.wait(self._reopen_s)
+                continue
+            self.decoder.reset()  # a frame cut by the unplug will never be completed
+            with self._lock:
+                self._serial = ser
+            self._status("open", "port back" if lost else "port open")
+            lost = False
+            why = self._pump(ser)
+            with self._lock:
+                self._serial = None
+                self._closed_why = why
+            with contextlib.suppress(OSError, serial.SerialException):  # the device may be gone already
+                ser.close()
+            if not self._stop.is_set():
+                lost = True
+                self._status("lost", why)
+                self._stop.wait(self._reopen_s)
+
+    def _pump(self, ser: serial.Serial) -> str:
+        """Read until the port fails or close() is called; returns why it stopped."""
+        heard = asked = self._clock()  # last valid frame (or the open), last keepalive sent
+        if (failed := self._write(ser, self.commands.keepalive())) is not None:
+            return failed
+        while not self._stop.is_set():
+            try:
+                data = ser.read(ser.in_waiting or 1)
+            except (OSError, serial.SerialException) as e:
+                return f"read failed: {e}"
+            now = self._clock()
+            if data:
+                frames = self.decoder.frames
+                readings = self.decoder.feed(data)
+                if self.decoder.frames != frames:
+                    heard = now
+                    if self._silent:
+                        self._silent = False
+                        self._status("talking", "frames again")
+                for r in readings:
+                    self._call(self._on_reading, r)
+            if now - heard >= self._keepalive_s and now - asked >= self._keepalive_s:
+                asked = now
+                if (failed := self._write(ser, self.commands.keepalive())) is not None:
+                    return failed
+            if not self._silent and now - heard >= self._silence_s:
+                self._silent = True
+                self._status("silent", f"no valid frame for {self._silence_s:g} s")
+            if now - self._logged_at >= ERROR_LOG_S:
+                self._log_errors(now)
+        return "closed"
+
+    def _write(self, ser: serial.Serial, frame: bytes) -> str | None:
+        try:
+            with self._lock:
+                ser.write(frame)
+        except (OSError, serial.SerialException) as e:
+            return f"write failed: {e}"
+        return None
+
+    def _log_errors(self, now: float) -> None:
+        errors = self.decoder.errors
+        new = errors - self._errors_logged
+        if new:
+            log.warning("radar %s: %d bad frames in the last %.0f s (%s); %d bytes skipped in all",
+                        self.port, new.total(), now - self._logged_at,
+                        ", ".join(f"{k} {v}" for k, v in new.most_common()), self.decoder.skipped)
+        self._errors_logged = errors.copy()
+        self._logged_at = now
+
+    def _status(self, state: Literal["open", "lost", "silent", "talking"], reason: str) -> None:
+        log.info("radar %s: %s (%s)", self.port, state, reason)
+        self._call(self._on_status, PortStatus(state, reason, time.time()))
+
+    def _call(self, fn: Callable[[T], object], arg: T) -> None:
+        try:
+            fn(arg)
+        except Exception:
+            log.exception("radar %s: callback failed on %r", self.port, arg)  # the reader must live on
