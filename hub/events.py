@@ -39,12 +39,14 @@ ALARM_TYPES: dict[str, AlarmType] = {
         AlarmType("smoke", Priority.LIFE, 111),
         AlarmType("gas", Priority.LIFE, 151),
         AlarmType("co", Priority.LIFE, 162),
+        AlarmType("leak", Priority.WELLBEING, 154),  # water leakage
         AlarmType("wandering", Priority.WELLBEING, 641),
         AlarmType("inactivity", Priority.WELLBEING, 641),
         AlarmType("checkin_missed", Priority.WELLBEING, 641),
         AlarmType("mains_fail", Priority.TECHNICAL, 301),
         AlarmType("battery_low", Priority.TECHNICAL, 384),
         AlarmType("sensor_silent", Priority.TECHNICAL, 381),
+        AlarmType("tamper", Priority.TECHNICAL, 383),  # sensor tamper: a cover opened
         AlarmType("hub_offline", Priority.TECHNICAL, 381),
         AlarmType("walktest", Priority.INFO, 601),
     )

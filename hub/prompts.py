@@ -19,6 +19,22 @@ PROMPTS: dict[str, dict[Language, str]] = {
     "resolved": {"zh_CN": "服务站已处理完毕，祝您安康",
                  "en": "The station has closed your call. Take care."},
     "cancelled": {"zh_CN": "求助已取消", "en": "Your call for help has been cancelled."},
+    "fall_question": {"zh_CN": "您需要帮助吗？如果没事，请按取消键",
+                      "en": "Do you need help? If you are all right, press the cancel button."},
+    "smoke_warning": {"zh_CN": "检测到烟雾，请尽快到室外安全的地方",
+                      "en": "Smoke detected. Please go outside to a safe place."},
+    "co_warning": {"zh_CN": "检测到一氧化碳，请开窗通风，尽快离开房间",
+                   "en": "Carbon monoxide detected. Open the windows and leave the room."},
+    "leak_warning": {"zh_CN": "检测到漏水，请关闭水龙头或总水阀",
+                     "en": "Water leak detected. Please turn off the tap or the main water valve."},
+    "inactivity_notice": {"zh_CN": "很久没有检测到您的活动，服务站会与您联系",
+                          "en": "You have not moved about for a long time. The station will contact you."},
+    "checkin_missed": {"zh_CN": "您今天还没有报平安，服务站会与您联系",
+                       "en": "You have not checked in today. The station will contact you."},
+    "cancel_too_late": {"zh_CN": "值班员已在处理您的求助，请稍候",
+                        "en": "A duty officer is already handling your call. Please wait."},
+    "gas_advice": {"zh_CN": "检测到燃气泄漏，请开窗通风，不要开关电器",
+                   "en": "Gas detected. Open the windows and do not touch any switches."},
 }
 
 

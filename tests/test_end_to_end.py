@@ -53,7 +53,7 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
             await pilot.press("c")
             await eventually(lambda: "officer_on_line" in heard(hub), what="claimed prompt")
             assert station.store.alarm(alarm.id).officer == "张三"  # type: ignore[union-attr]
-            assert hub.led is not None and hub.led.pattern == "talking"
+            assert hub.hw.led is not None and hub.hw.led.pattern == "talking"
 
             await pilot.press("r")
             await pilot.pause()

@@ -34,6 +34,7 @@ from console.station.service import StationService
 from drivers.gpio.sim import SimPins
 from hub.broker import Mosquitto
 from hub.config import HubConfig
+from hub.events import AlarmState
 from hub.service import HubService
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,6 +108,11 @@ class LoopThread:
         if not self.ready.wait(20):
             raise RuntimeError("service did not start")
 
+    def call(self, fn: Callable[..., object], *args: object) -> None:
+        """Run fn on the service's loop, as its own callbacks do."""
+        assert self._loop
+        self._loop.call_soon_threadsafe(fn, *args)
+
     def stop(self) -> None:
         assert self._loop and self._stop
         self._loop.call_soon_threadsafe(self._stop.set)
@@ -179,6 +185,8 @@ async def measure(port: int, work: Path, n: int) -> tuple[list[float], list[floa
             with arrived:
                 arrived.wait_for(lambda i=i: len(raised) > i and raised[i] in stored
                                  and raised[i] in shown, timeout=10)
+            if len(raised) > i:  # close the call, so the next press is a new call, not a repeat
+                hub.call(holder["hub"].store.advance, raised[i], AlarmState.RESOLVED, time.time())
             time.sleep(0.01)
 
     try:

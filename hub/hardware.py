@@ -1,0 +1,127 @@
+"""The home's devices, built from hub.yaml with their real or simulated backends.
+
+Driver callbacks arrive on driver threads (gpiozero, the radar's reader) and are handed to
+the hub's asyncio loop here, so the service sees every reading on its own loop, in order.
+The simulated backends are real components (a pty radar, injected BLE adverts, mock pins),
+chosen per device by ``backend: sim``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bleak import BleakScanner
+from gpiozero.pins import Factory
+from gpiozero.pins.mock import MockFactory
+
+from drivers.ble.scanner import BleScanner, ScanStatus
+from drivers.ble.sim import SimScanner
+from drivers.gpio.button import PushButton
+from drivers.gpio.led import StatusLed
+from drivers.gpio.pins import pin_factory
+from drivers.gpio.power import PowerGood
+from drivers.gpio.relay import Relay
+from drivers.gpio.siren import Siren
+from drivers.radar.port import PortStatus, RadarPort
+from drivers.radar.sim import SimRadar
+from hub.config import HubConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Where device input goes; each is called on the hub's event loop."""
+
+    press: Callable[[str, float], None]
+    hold: Callable[[str, float], None]
+    mains: Callable[[bool, float], None]
+    radar: Callable[[Any, float], None]
+    radar_status: Callable[[PortStatus], None]
+    advert: Callable[[Any], None]
+    ble_status: Callable[[ScanStatus], None]
+
+
+@dataclass
+class Hardware:
+    cfg: HubConfig
+    pins: Factory
+    buttons: list[PushButton] = field(default_factory=list)
+    led: StatusLed | None = None
+    siren: Siren | None = None
+    relays: dict[str, Relay] = field(default_factory=dict)
+    mains: PowerGood | None = None
+    radar: RadarPort | None = None
+    sim_radar: SimRadar | None = None
+    ble: BleScanner | None = None
+    sim_ble: SimScanner | None = None
+
+    @classmethod
+    def build(cls, cfg: HubConfig, pins: Factory | None = None) -> Hardware:
+        hw = cls(cfg, pins or pin_factory(cfg.gpio.backend))
+        if hw.cfg.status_led:
+            hw.led = StatusLed(pin=cfg.status_led.pin, pin_factory=hw.pins) if cfg.status_led else None
+        if cfg.siren:
+            hw.siren = Siren(pin=cfg.siren.pin, pin_factory=hw.pins, active_high=cfg.siren.active_high)
+        hw.relays = {r.name: Relay(name=r.name, pin=r.pin, pin_factory=hw.pins, active_high=r.active_high)
+                     for r in cfg.relays}
+        return hw
+
+    async def start(self, to: Inputs) -> None:
+        """Attach inputs; from here on callbacks flow to ``to`` on the running loop."""
+        loop = asyncio.get_running_loop()
+
+        def handover(fn: Callable[..., None]) -> Callable[..., None]:
+            def on_loop(*args: Any) -> None:
+                loop.call_soon_threadsafe(fn, *args)
+            return on_loop
+
+        cfg = self.cfg
+        self.buttons = [PushButton(name=b.name, pin=b.pin, pin_factory=self.pins, hold_s=b.hold_s,
+                                   on_press=handover(to.press),
+                                   on_hold=handover(to.hold) if b.role == "call" else None)
+                        for b in cfg.buttons]
+        if cfg.mains:
+            if isinstance(self.pins, MockFactory):
+                self.pins.pin(cfg.mains.pin).drive_high()  # the simulated home starts on mains
+            self.mains = PowerGood(pin=cfg.mains.pin, pin_factory=self.pins,
+                                   active_high=cfg.mains.active_high, on_change=handover(to.mains))
+        if cfg.radar:
+            port = cfg.radar.port
+            if cfg.radar.backend == "sim":
+                self.sim_radar = SimRadar(model=cfg.radar.model, link=cfg.data_dir / "radar.tty")
+                port = str(cfg.data_dir / "radar.tty")
+            self.radar = RadarPort(port=port, model=cfg.radar.model, silence_s=cfg.radar.silence_s,
+                                   keepalive_s=cfg.radar.keepalive_s,
+                                   on_reading=lambda r: loop.call_soon_threadsafe(to.radar, r, _now()),
+                                   on_status=handover(to.radar_status))
+            self.radar.start()
+        if cfg.ble.sensors or cfg.ble.backend == "sim":
+            if cfg.ble.backend == "sim":
+                self.sim_ble = SimScanner()  # this home's own air
+            self.ble = BleScanner(on_advert=to.advert, on_status=to.ble_status,
+                                  make_scanner=self.sim_ble.factory if self.sim_ble else BleakScanner,
+                                  restart_after_s=cfg.ble.restart_after_s, scanning_mode=cfg.ble.scan_mode,
+                                  adapter=cfg.ble.adapter)
+            await self.ble.start()
+
+    @property
+    def mains_ok(self) -> bool:
+        return self.mains.ok if self.mains else True
+
+    async def close(self) -> None:
+        if self.ble:
+            await self.ble.stop()
+        for dev in (self.radar, self.sim_radar, self.mains, self.led, self.siren,
+                    *self.buttons, *self.relays.values()):
+            if dev is not None:
+                dev.close()
+
+
+def _now() -> float:
+    import time
+    return time.time()

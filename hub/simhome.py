@@ -1,0 +1,229 @@
+"""The controls of a simulated home, which `anxin sim HUB EVENT` drives.
+
+Every simulated device is worked through its real backend: mock GPIO pins are pressed and
+held, the pty radar plays real frames, BLE sensors send real (encrypted) adverts into the
+simulated scanner. Sensors re-advertise their state every ``ADVERT_EVERY_S``, as real ones
+do, so supervision sees them alive until told to fall silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from drivers.ble.sim import SimSensor
+from drivers.gpio.sim import SimPins
+from hub import simctl
+from hub.config import SensorConfig
+from hub.simctl import SimError
+
+if TYPE_CHECKING:
+    from hub.service import HubService
+
+ADVERT_EVERY_S = 10.0
+HOLD_EXTRA_S = 0.3  # hold a little past hold_s so gpiozero's timer fires
+
+# sensor type in hub.yaml -> the reading kind its simulated advert carries
+SIM_KIND = {"smoke": "smoke", "gas": "gas", "co": "co", "door": "door", "window": "window",
+            "leak": "moisture", "button": "button", "motion": "motion"}
+# `anxin sim` hazard verbs: verb -> (sensor type, value)
+SENSOR_VERBS: dict[str, tuple[str, bool]] = {
+    "smoke": ("smoke", True), "smoke-clear": ("smoke", False),
+    "gas": ("gas", True), "gas-clear": ("gas", False),
+    "co": ("co", True), "co-clear": ("co", False),
+    "leak": ("leak", True), "leak-clear": ("leak", False),
+    "door-open": ("door", True), "door-close": ("door", False),
+    "window-open": ("window", True), "window-close": ("window", False),
+    "motion": ("motion", True), "motion-clear": ("motion", False),
+}
+RADAR_VERBS = {"fall": "fall", "getup": "getup", "walk-in": "walk_in", "leave": "leave",
+               "still": "still"}
+RADAR_CONTROLS = (*RADAR_VERBS, "radar-silent", "radar-resume", "radar-unplug", "radar-plug")
+
+
+class SimHome:
+    def __init__(self, hub: HubService) -> None:
+        self.hub = hub
+        self.cfg = hub.cfg
+        self.pins = SimPins(hub.pins) if self.cfg.gpio.backend == "sim" else None
+        self.sensors: dict[str, SimSensor] = {}
+        self.state: dict[str, bool] = {}  # sensor -> what it reports now
+        self.battery: dict[str, int] = {}
+        self.quiet: set[str] = set()  # sensors told to fall silent
+        if self.cfg.ble.backend == "sim":
+            for s in self.cfg.ble.sensors:
+                self.sensors[s.name] = SimSensor(mac=s.mac, kind=SIM_KIND[s.type], name=s.name,
+                                                 bindkey=bytes.fromhex(s.bindkey) if s.bindkey else None)
+                self.state[s.name] = False
+                self.battery[s.name] = 90
+
+    # --- GPIO ----------------------------------------------------------------------------------
+
+    def _pins(self) -> SimPins:
+        if self.pins is None:
+            raise SimError("this home's GPIO is real (gpio.backend: real)")
+        return self.pins
+
+    def _button(self, name: str | None, role: str = "call") -> tuple[str, int, float]:
+        mine = [b for b in self.cfg.buttons if b.role == role]
+        b = next((b for b in mine if b.name == name), None) if name else (mine[0] if mine else None)
+        if b is None:
+            raise SimError(f"no {role} button {name or ''!r}; this home has: "
+                           f"{', '.join(b.name for b in self.cfg.buttons)}")
+        return b.name, b.pin, b.hold_s
+
+    async def press(self, args: list[str]) -> str:
+        name, pin, _ = self._button(args[0] if args else None)
+        await asyncio.to_thread(self._pins().click, pin)
+        return f"pressed {name}"
+
+    async def cord(self, args: list[str]) -> str:
+        cords = [b.name for b in self.cfg.buttons if "cord" in b.name or "拉绳" in b.location]
+        if not cords:
+            raise SimError("this home has no pull cord (a button named *cord* or located at 拉绳)")
+        return (await self.press([cords[0]])).replace("pressed", "pulled")
+
+    async def hold(self, args: list[str]) -> str:
+        name, pin, hold_s = self._button(args[0] if args else None)
+        seconds = float(args[1]) if len(args) > 1 else hold_s + HOLD_EXTRA_S
+        await asyncio.to_thread(self._pins().hold, pin, seconds)
+        return f"held {name} for {seconds:.1f} s"
+
+    async def cancel(self, args: list[str]) -> str:
+        if any(b.role == "cancel" for b in self.cfg.buttons):
+            name, pin, _ = self._button(None, role="cancel")
+            await asyncio.to_thread(self._pins().click, pin)
+            return f"pressed {name}"
+        return await self.hold(args)  # no cancel button: the long press of a call button
+
+    async def mains(self, ok: bool) -> str:
+        if not self.cfg.mains:
+            raise SimError("this home has no mains input (mains.pin)")
+        await asyncio.to_thread(self._pins().drive, self.cfg.mains.pin, high=ok == self.cfg.mains.active_high)
+        return "mains restored" if ok else "mains failed: running on the UPS battery"
+
+    # --- radar ---------------------------------------------------------------------------------
+
+    def _radar(self) -> Any:
+        if self.hub.hw.sim_radar is None:
+            raise SimError("this home has no simulated radar (radar.backend: sim)")
+        return self.hub.hw.sim_radar
+
+    async def radar(self, verb: str, _: list[str]) -> str:
+        r = self._radar()
+        if verb in RADAR_VERBS:
+            r.play(RADAR_VERBS[verb])
+            return f"radar: {verb}"
+        getattr(r, {"radar-silent": "go_silent", "radar-resume": "resume", "radar-unplug": "unplug",
+                    "radar-plug": "plug"}[verb])()
+        return verb.replace("-", ": ")
+
+    # --- BLE -----------------------------------------------------------------------------------
+
+    def _sensor(self, type_: str | None, name: str | None) -> SensorConfig:
+        for s in self.cfg.ble.sensors:
+            if (name in (None, s.name)) and (type_ in (None, s.type)) and s.name in self.sensors:
+                return s
+        raise SimError(f"no simulated {type_ or ''} sensor {name or ''}; this home has: "
+                       f"{', '.join(f'{s.name} ({s.type})' for s in self.cfg.ble.sensors) or 'none'}")
+
+    def advertise(self, name: str) -> None:
+        """One advert of the sensor's current state and battery into the simulated air."""
+        scanner = self.hub.hw.sim_ble
+        if scanner is not None and name not in self.quiet:
+            scanner.inject(*self.sensors[name].advert(self.state[name], battery=self.battery[name]))
+
+    async def sensor(self, verb: str, args: list[str]) -> str:
+        type_, on = SENSOR_VERBS[verb]
+        s = self._sensor(type_, args[0] if args else None)
+        self.state[s.name] = on
+        self.advertise(s.name)
+        return f"{s.name}: {verb}"
+
+    async def button(self, args: list[str]) -> str:
+        s = self._sensor("button", args[0] if args else None)
+        event = args[1] if len(args) > 1 else "press"
+        if self.hub.hw.sim_ble:
+            self.hub.hw.sim_ble.inject(*self.sensors[s.name].advert(event))
+        return f"{s.name}: {event}"
+
+    async def battery_low(self, args: list[str]) -> str:
+        s = self._sensor(None, args[0] if args else None)
+        if s.type == "button":
+            raise SimError("simulated BLE buttons advertise only their presses")
+        self.battery[s.name] = int(args[1]) if len(args) > 1 else 5
+        self.advertise(s.name)
+        return f"{s.name}: battery {self.battery[s.name]} %"
+
+    async def silence(self, args: list[str], quiet: bool) -> str:
+        s = self._sensor(None, args[0] if args else None)
+        (self.quiet.add if quiet else self.quiet.discard)(s.name)
+        if not quiet:
+            self.advertise(s.name)
+        return f"{s.name}: {'silent' if quiet else 'advertising again'}"
+
+    async def keep_advertising(self) -> None:
+        while True:
+            await asyncio.sleep(ADVERT_EVERY_S)
+            for name, s in self.sensors.items():
+                if s.kind != "button":  # real BLE buttons mostly advertise only when pressed
+                    self.advertise(name)
+
+    # --- what the home shows -------------------------------------------------------------------
+
+    async def show_state(self, _: list[str]) -> dict[str, Any]:
+        hub, hw = self.hub, self.hub.hw
+        return {"hub": self.cfg.hub_id, "connected": hub.link.connected,
+                "pending": hub.store.pending_count(),
+                "led": hw.led.pattern if hw.led else None,
+                "siren": hw.siren.pattern if hw.siren else None,
+                "relays": {n: r.energised for n, r in hw.relays.items()},
+                "mains": hw.mains_ok,
+                "open_alarms": [{"id": a.id, "kind": a.kind, "state": a.state.value}
+                                for a in hub.store.open_alarms()],
+                "ble_rejected": {f"{mac} {why}": n for (mac, why), n in hub.decoder.rejected.items()},
+                "ble_unknown": sorted(hub.decoder.unknown)}
+
+    async def prompts(self, _: list[str]) -> list[dict[str, Any]]:
+        heard = getattr(self.hub.speaker, "heard", [])
+        return [{"ts": ts, "key": key, "text": t} for ts, key, t in heard]
+
+    async def relay(self, args: list[str]) -> str:
+        if len(args) != 2 or args[0] not in self.hub.hw.relays or args[1] not in ("on", "off"):
+            raise SimError(f"usage: relay NAME on|off; relays: {', '.join(self.hub.hw.relays) or 'none'}")
+        self.hub.hw.relays[args[0]].set(args[1] == "on")
+        return f"relay {args[0]} {args[1]}"
+
+    def handlers(self) -> dict[str, simctl.Handler]:
+        h: dict[str, simctl.Handler] = {
+            "press": self.press, "cord": self.cord, "hold": self.hold, "cancel": self.cancel,
+            "mains-fail": lambda _: self.mains(False), "mains-ok": lambda _: self.mains(True),
+            "ble-button": self.button, "battery-low": self.battery_low,
+            "sensor-silent": lambda a: self.silence(a, True),
+            "sensor-resume": lambda a: self.silence(a, False),
+            "state": self.show_state, "prompts": self.prompts, "relay": self.relay,
+        }
+        h.update({verb: partial(self.sensor, verb) for verb in SENSOR_VERBS})
+        h.update({verb: partial(self.radar, verb) for verb in RADAR_CONTROLS})
+        return h
+
+    async def start(self) -> None:
+        """Open the control socket and start the sensors' regular adverts."""
+        for name, s in self.sensors.items():
+            if s.kind != "button":
+                self.advertise(name)
+        self._task = asyncio.create_task(self.keep_advertising())
+        self._server = await simctl.serve(self.cfg.sim_socket_path, self.handlers())
+
+    def close(self) -> None:
+        self._task.cancel()
+        self._server.close()
+        self.cfg.sim_socket_path.unlink(missing_ok=True)
+
+
+VERBS_HELP = ("press [BUTTON], cord, hold [BUTTON] [S], cancel; " + ", ".join(RADAR_CONTROLS)
+              + "; " + ", ".join(SENSOR_VERBS)
+              + ", ble-button [SENSOR] [press|double|long], battery-low [SENSOR] [PCT], "
+              "sensor-silent/-resume [SENSOR]; mains-fail, mains-ok; relay NAME on|off; "
+              "state, prompts")

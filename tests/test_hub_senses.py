@@ -1,0 +1,201 @@
+"""The whole hub with every simulated device: readings become events, alarms and outputs.
+
+The radar is a real pty playing real frames, the BLE sensors send real (encrypted) adverts
+into the simulated scanner, GPIO is gpiozero's mock pins. The uplink is the in-memory
+broker: these tests are about the home, the end-to-end tests cover the station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.speaker.sim import LogSpeaker
+from hub.config import HubConfig
+from hub.events import CANCEL_KIND, AlarmState, Event
+from hub.link import last_will
+from hub.mqtt import MemoryBroker
+from hub.service import HubService
+from hub.simhome import SimHome
+from tests.conftest import eventually
+
+SMOKE_KEY = "231d39c1d7cc1ab1aee224cd096db932"
+
+
+def home_config(tmp_path: Path, **over: Any) -> HubConfig:
+    data: dict[str, Any] = {
+        "hub_id": "h001", "data_dir": str(tmp_path / "hub"), "gpio": {"backend": "sim"},
+        "buttons": [{"name": "bedside", "pin": 17, "location": "卧室床头", "hold_s": 1.0},
+                    {"name": "cord", "pin": 27, "location": "卫生间拉绳"},
+                    {"name": "cancel", "pin": 23, "role": "cancel"}],
+        "status_led": {"pin": 22}, "siren": {"pin": 24}, "mains": {"pin": 5},
+        "relays": [{"name": "gas_valve", "pin": 25, "active_high": False}],
+        "radar": {"model": "mr60fda1", "backend": "sim", "room": "卧室", "silence_s": 5,
+                  "keepalive_s": 1},
+        "ble": {"backend": "sim", "sensors": [
+            {"name": "kitchen_smoke", "mac": "A4:C1:38:00:00:01", "type": "smoke", "room": "厨房",
+             "bindkey": SMOKE_KEY},
+            {"name": "kitchen_gas", "mac": "A4:C1:38:00:00:02", "type": "gas", "room": "厨房"},
+            {"name": "front_door", "mac": "A4:C1:38:00:00:03", "type": "door", "room": "门厅",
+             "silence_s": 1},
+            {"name": "bath_leak", "mac": "A4:C1:38:00:00:04", "type": "leak", "room": "卫生间"},
+            {"name": "pendant", "mac": "A4:C1:38:00:00:05", "type": "button"}]}}
+    data.update(over)
+    return HubConfig.model_validate(data)
+
+
+class Home:
+    def __init__(self, hub: HubService) -> None:
+        self.hub = hub
+        self.events: list[Event] = []
+        hub.on_event = self.events.append
+        assert hub._sim is not None
+        self.sim: SimHome = hub._sim
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
+
+    def alarms(self) -> dict[str, AlarmState]:
+        return {a.kind: a.state for a in self.hub.store.open_alarms()}
+
+    def heard(self) -> list[str]:
+        assert isinstance(self.hub.speaker, LogSpeaker)
+        return [k for _, k, _ in self.hub.speaker.heard]
+
+    async def do(self, command: str) -> Any:
+        verb, *args = command.split()
+        return await self.sim.handlers()[verb](args)
+
+
+@pytest.fixture
+async def home(tmp_path: Path) -> AsyncIterator[Home]:
+    broker = MemoryBroker()
+    async with HubService(home_config(tmp_path),
+                          transport=lambda cfg, _: broker.client(last_will(cfg.hub_id))) as hub:
+        yield Home(hub)
+
+
+def has(kinds: Callable[[], list[str]], kind: str) -> Callable[[], bool]:
+    return lambda: kind in kinds()
+
+
+async def test_smoke_sounds_the_fire_cadence_and_raises_a_life_alarm(home: Home) -> None:
+    await home.do("smoke")
+    await eventually(lambda: "smoke" in home.alarms(), what="smoke alarm")
+    ev = next(e for e in home.events if e.kind == "smoke.on")
+    assert ev.source == "kitchen_smoke" and ev.data == {"room": "厨房"}
+    assert home.hub.hw.siren and home.hub.hw.siren.pattern == "fire"
+    await home.do("smoke-clear")
+    await eventually(has(home.kinds, "smoke.off"), what="smoke cleared")
+    assert home.hub.hw.siren.pattern is None
+    assert "smoke" in home.alarms()  # the alarm stays with the station until an officer closes it
+
+
+async def test_gas_shuts_the_valve_and_tells_the_elder_what_to_do(home: Home) -> None:
+    await home.do("gas")
+    await eventually(lambda: "gas" in home.alarms(), what="gas alarm")
+    assert home.hub.hw.relays["gas_valve"].energised
+    assert "gas_advice" in home.heard()
+    assert home.hub.hw.siren and home.hub.hw.siren.pattern == "co"
+    await home.do("gas-clear")
+    await eventually(has(home.kinds, "gas.off"), what="gas cleared")
+    assert home.hub.hw.relays["gas_valve"].energised  # the valve stays shut until reset by hand
+
+
+async def test_state_sensors_report_changes_only(home: Home) -> None:
+    await home.do("door-open")
+    await home.do("door-open")  # a repeat of the same state is not news
+    await home.do("door-close")
+    await home.do("leak")
+    await eventually(lambda: "leak" in home.alarms(), what="leak alarm")
+    door = [e for e in home.events if e.source == "front_door" and e.kind.startswith("door.")]
+    assert [e.kind for e in door] == ["door.open", "door.close"]
+    assert door[0].data == {"room": "门厅", "type": "door"}
+
+
+async def test_radar_fall_and_presence_become_events(home: Home) -> None:
+    await home.do("walk-in")
+    await eventually(has(home.kinds, "presence.on"), what="presence from the radar")
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall alarm")
+    fall = next(e for e in home.events if e.kind == "fall.detected")
+    assert fall.source == "radar" and fall.data["room"] == "卧室"
+    await home.do("getup")
+    await eventually(has(home.kinds, "fall.cleared"), what="fall cleared")
+
+
+async def test_radar_unplugged_is_a_technical_alarm_and_recovers(home: Home) -> None:
+    await eventually(lambda: home.hub.hw.radar and home.hub.hw.radar.decoder.frames, what="radar talking")
+    await home.do("radar-unplug")
+    await eventually(has(home.kinds, "device.lost"), what="radar lost")
+    assert home.alarms().get("sensor_silent") is AlarmState.SENT
+    await home.do("radar-plug")
+    await eventually(has(home.kinds, "device.found"), timeout=10, what="radar found again")
+    await home.do("walk-in")
+    await eventually(has(home.kinds, "presence.on"), what="readings again after the replug")
+
+
+async def test_silent_sensor_and_low_battery_are_technical_alarms(home: Home) -> None:
+    await home.do("sensor-silent front_door")
+    await eventually(has(home.kinds, "device.silent"), timeout=5, what="door sensor silent")
+    silent = next(e for e in home.events if e.kind == "device.silent")
+    assert silent.source == "front_door" and silent.data["type"] == "door"
+    await home.do("sensor-resume front_door")
+    await eventually(has(home.kinds, "device.back"), what="door sensor back")
+    await home.do("battery-low bath_leak 8")
+    await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
+    low = next(e for e in home.events if e.kind == "battery.low")
+    assert low.source == "bath_leak" and low.data["percent"] == 8
+
+
+async def test_spoofed_plaintext_advert_for_an_encrypted_sensor_is_refused(home: Home) -> None:
+    from drivers.ble.sim import SimSensor
+
+    fake = SimSensor(mac="A4:C1:38:00:00:01", kind="smoke")  # no key: plaintext "smoke!"
+    assert home.hub.hw.sim_ble
+    home.hub.hw.sim_ble.inject(*fake.advert(True))
+    await eventually(lambda: home.hub.decoder.rejected, what="rejection counted")
+    assert home.hub.decoder.rejected[("A4:C1:38:00:00:01", "plaintext")] == 1
+    await asyncio.sleep(0.1)
+    assert "smoke.on" not in home.kinds() and "smoke" not in home.alarms()
+
+
+async def test_mains_failure_and_return(home: Home) -> None:
+    await home.do("mains-fail")
+    await eventually(lambda: "mains_fail" in home.alarms(), what="mains alarm")
+    await home.do("mains-ok")
+    await eventually(has(home.kinds, "mains.ok"), what="mains back")
+
+
+async def test_cancel_button_cancels_the_call_and_the_station_is_told(home: Home) -> None:
+    await home.do("press")
+    await eventually(lambda: "panic" in home.alarms(), what="panic")
+    panic = home.hub.store.open_alarms()[0]
+    await home.do("cancel")
+    await eventually(lambda: "panic" not in home.alarms(), what="cancelled")
+    assert home.heard()[-1] == "cancelled"
+    pending = [p.payload for p in home.hub.store.pending()]
+    assert any(CANCEL_KIND.encode() in p and panic.id.encode() in p for p in pending)
+
+
+async def test_holding_the_button_cancels_the_earlier_call_not_a_new_one(home: Home) -> None:
+    await home.do("press bedside")
+    await eventually(lambda: "panic" in home.alarms(), what="panic")
+    await home.do("hold bedside")  # press + hold: the second press adds no alarm, the hold cancels
+    await eventually(lambda: "panic" not in home.alarms(), what="call cancelled by the long press")
+    assert home.kinds().count("button.press") == 2 and "button.long" in home.kinds()
+    assert any(b'"kind":"button.again"' in p.payload for p in home.hub.store.pending())
+    # a first press held down is a call for help, not a cancel
+    await home.do("hold bedside")
+    await asyncio.sleep(0.1)
+    assert home.alarms()["panic"] is AlarmState.SENT
+
+
+async def test_a_ble_pendant_calls_for_help(home: Home) -> None:
+    await home.do("ble-button pendant press")
+    await eventually(lambda: "panic" in home.alarms(), what="panic from the BLE pendant")
+    assert next(e for e in home.events if e.kind == "button.press").source == "pendant"
