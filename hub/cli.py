@@ -89,6 +89,27 @@ def cmd_sim(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pair(a: argparse.Namespace) -> int:
+    from hub import pair
+    from hub.config import load_hub_config
+    from hub.simctl import SimError
+
+    cfg = load_hub_config(a.config)
+    if cfg.ble.backend == "sim":
+        try:
+            print(pair.report(cfg, pair.from_running_sim(cfg), None))
+        except SimError as e:
+            print(f"anxin pair: {e}", file=sys.stderr)
+            return 1
+        return 0
+    print(f"anxin pair: scanning on {cfg.ble.adapter} for {a.seconds:.0f} s …")
+    strangers, heard, trouble = asyncio.run(pair.scan(cfg, a.seconds))
+    if trouble:
+        print(f"anxin pair: Bluetooth trouble: {trouble}", file=sys.stderr)
+    print(pair.report(cfg, strangers, heard))
+    return 1 if trouble and not heard and not strangers else 0
+
+
 def cmd_check_config(a: argparse.Namespace) -> int:
     from console.station.config import HomesFile, StationConfig, load_homes
     from hub.config import HubConfig
@@ -154,15 +175,22 @@ def parser() -> argparse.ArgumentParser:
                    help="no console: keep the demo running until Ctrl-C")
     s.set_defaults(fn=cmd_demo)
 
-    s = sub.add_parser("sim", help="drive a simulated home: press, prompts, state",
-                       description="Drive a simulated home of the running demo. EVENT is one "
-                       "of: press [BUTTON] (a call-button press), prompts (what the elder has "
-                       "heard, in order), state (open alarms, LED, outbox).")
+    from hub.simhome import VERBS_HELP
+    s = sub.add_parser("sim", help="drive a simulated home: press, fall, smoke, … prompts, state",
+                       description="Drive a simulated home of the running demo through its "
+                       f"simulated devices. EVENT is one of: {VERBS_HELP}. `prompts` lists what "
+                       "the elder has heard, in order; `state` shows open alarms, LED, siren, "
+                       "relays, mains, outbox and refused BLE packets.")
     s.add_argument("hub", metavar="HUB")
     s.add_argument("event", metavar="EVENT")
     s.add_argument("args", nargs="*")
     s.add_argument("--demo-dir", type=Path, default=DEFAULT_DEMO_DIR)
     s.set_defaults(fn=cmd_sim)
+
+    s = sub.add_parser("pair", help="list BLE sensors in range that hub.yaml does not know")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
+    s.add_argument("--seconds", type=float, default=15.0, help="how long to scan")
+    s.set_defaults(fn=cmd_pair)
 
     s = sub.add_parser("check-config", help="validate hub, station or homes YAML files")
     s.add_argument("files", nargs="+", type=Path, metavar="FILE")

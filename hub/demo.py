@@ -21,6 +21,8 @@ from hub.configfile import ConfigError
 
 SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 MAX_HOMES = 10
+DEMO_RADARS = ("mr60fda2", "c1001", "mr60fda1")
+DEMO_BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"  # a public test key: the demo's sensors only
 
 
 def _write_yaml(path: Path, data: object) -> Path:
@@ -46,6 +48,28 @@ def _wait_for(paths: list[Path], procs: list[subprocess.Popen[bytes]], timeout: 
         time.sleep(0.05)
 
 
+def demo_hub(hub: str, i: int, port: int) -> dict[str, object]:
+    """A fully equipped simulated home; the radar model and BLE protocol vary between homes."""
+    mac = f"A4:C1:38:{i:02X}:00:"
+    return {
+        "hub_id": hub, "data_dir": ".", "broker": {"port": port},
+        "link": {"heartbeat_s": 5, "retry_s": 5}, "gpio": {"backend": "sim"},
+        "buttons": [{"name": "bedside", "pin": 17, "location": "卧室床头"},
+                    {"name": "cord", "pin": 27, "location": "卫生间拉绳"},
+                    {"name": "cancel", "pin": 23, "role": "cancel"}],
+        "status_led": {"pin": 22}, "siren": {"pin": 24}, "mains": {"pin": 5},
+        "relays": [{"name": "gas_valve", "pin": 25}],
+        "radar": {"model": DEMO_RADARS[i % len(DEMO_RADARS)], "backend": "sim", "room": "卧室"},
+        "ble": {"backend": "sim", "sensors": [
+            {"name": "kitchen_smoke", "mac": mac + "01", "type": "smoke", "room": "厨房",
+             "bindkey": DEMO_BINDKEY},
+            {"name": "kitchen_gas", "mac": mac + "02", "type": "gas", "room": "厨房"},
+            {"name": "front_door", "mac": mac + "03", "type": "door", "room": "门厅"},
+            {"name": "bath_leak", "mac": mac + "04", "type": "leak", "room": "卫生间"},
+            {"name": "pendant", "mac": mac + "05", "type": "button", "room": "随身"}]},
+    }
+
+
 def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[bytes]]]:
     """Start broker, station and homes; returns them for the caller to stop."""
     if not 1 <= homes <= MAX_HOMES:
@@ -66,14 +90,9 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
         procs.append(_spawn(["station", "--config", str(station_cfg)], station / "station.log"))
         _wait_for([station / "station.db"], procs, 15)
         sockets = []
-        for home in chosen:
+        for i, home in enumerate(chosen):
             hub_dir = workdir / "hubs" / home["hub"]
-            hub_cfg = _write_yaml(hub_dir / "hub.yaml", {
-                "hub_id": home["hub"], "data_dir": ".", "broker": {"port": broker.port},
-                "link": {"heartbeat_s": 5, "retry_s": 5}, "gpio": {"backend": "sim"},
-                "buttons": [{"name": "bedside", "pin": 17, "location": "卧室床头"},
-                            {"name": "bathroom", "pin": 27, "location": "卫生间拉绳"}],
-                "status_led": {"pin": 22}})
+            hub_cfg = _write_yaml(hub_dir / "hub.yaml", demo_hub(home["hub"], i, broker.port))
             procs.append(_spawn(["hub", "--config", str(hub_cfg)], hub_dir / "hub.log"))
             sockets.append(hub_dir / "sim.sock")
         _wait_for(sockets, procs, 15)

@@ -73,6 +73,7 @@ class Senses:
                **data: Any) -> list[Event]:
         """Device health: ``silent``/``back`` and ``lost``/``found`` become device.* events."""
         suffix = {"silent": ("back", "silent"), "lost": ("found", "lost")}[sense][0 if ok else 1]
+        self._state.setdefault((device, f"device_{sense}"), False)  # healthy until told otherwise
         return self._change(device, room, f"device_{sense}", not ok, suffix, now, kind="device",
                             **data)
 

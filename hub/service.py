@@ -64,6 +64,7 @@ class HubService:
         self._sensor_by_mac = {s.mac: s for s in cfg.ble.sensors}
         self._hazards: set[str] = set()  # hazards (smoke, gas, co) a sensor reports right now
         self._pressed_at: dict[str, float] = {}  # call button -> time of its latest press
+        self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
         self._tasks: list[asyncio.Task[None]] = []
         self._sim: simhome.SimHome | None = None
         self.on_alarm_raised: Callable[[Event], None] | None = None  # for instrumentation
@@ -143,14 +144,31 @@ class HubService:
 
     def _advert(self, advert: Advert) -> None:
         result = self.decoder.decode(advert)
+        if result.unknown or result.rejected:
+            self._note_stranger(advert.mac, result.rejected.reason if result.rejected else None)
+            return
         sensor = self._sensor_by_mac.get(advert.mac)
-        if sensor is None or result.rejected:
-            return  # the decoder logs unknown MACs once and counts rejections
+        if sensor is None:
+            return
         if self.supervisor.heard(sensor.name, advert.time):
             self._handle_all(self.senses.status(sensor.name, sensor.room, "silent", True,
                                                 advert.time, type=sensor.type))
         for r in result.readings:
             self._handle_all(self.senses.ble(r, advert.time))
+
+    def _note_stranger(self, mac: str, refused: str | None) -> None:
+        """Log a neighbour's sensor once (``anxin pair`` lists them), and each kind of refused
+        packet from our own sensors once; the decoder keeps the counts."""
+        if (mac, refused) in self._noted:
+            return
+        self._noted.add((mac, refused))
+        if refused:
+            log.warning("BLE sensor %s: refused a %s packet (spoofed, replayed or wrong key?); "
+                        "further ones are only counted", mac, refused)
+        else:
+            u = self.decoder.unknown.get(mac)
+            log.info("BLE device %s (%s%s) is not in hub.yaml; ignored", mac,
+                     u.protocol if u else "?", ", encrypted" if u and u.encrypted else "")
 
     def _ble_status(self, st: ScanStatus) -> None:
         log.log(logging.WARNING if st.state == "lost" else logging.INFO, "bluetooth: %s %s",

@@ -9,6 +9,7 @@ do, so supervision sees them alive until told to fall silent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +190,19 @@ class SimHome:
         heard = getattr(self.hub.speaker, "heard", [])
         return [{"ts": ts, "key": key, "text": t} for ts, key, t in heard]
 
+    async def strangers(self, _: list[str]) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(u) for u in self.hub.decoder.unknown.values()]
+
+    async def stranger(self, args: list[str]) -> str:
+        """A neighbour's sensor comes into range (encrypted unless ``plain``)."""
+        scanner = self.hub.hw.sim_ble
+        if scanner is None:
+            raise SimError("this home's BLE is real (ble.backend: real)")
+        key = None if args[:1] == ["plain"] else bytes(range(16))
+        mac = f"DE:AD:BE:EF:00:{len(self.hub.decoder.unknown) + 1:02X}"
+        scanner.inject(*SimSensor(mac=mac, kind="smoke", name="neighbour", bindkey=key).advert(False))
+        return f"a stranger's smoke sensor {mac} is in range"
+
     async def relay(self, args: list[str]) -> str:
         if len(args) != 2 or args[0] not in self.hub.hw.relays or args[1] not in ("on", "off"):
             raise SimError(f"usage: relay NAME on|off; relays: {', '.join(self.hub.hw.relays) or 'none'}")
@@ -203,6 +217,7 @@ class SimHome:
             "sensor-silent": lambda a: self.silence(a, True),
             "sensor-resume": lambda a: self.silence(a, False),
             "state": self.show_state, "prompts": self.prompts, "relay": self.relay,
+            "stranger": self.stranger, "strangers": self.strangers,
         }
         h.update({verb: partial(self.sensor, verb) for verb in SENSOR_VERBS})
         h.update({verb: partial(self.radar, verb) for verb in RADAR_CONTROLS})
@@ -225,5 +240,5 @@ class SimHome:
 VERBS_HELP = ("press [BUTTON], cord, hold [BUTTON] [S], cancel; " + ", ".join(RADAR_CONTROLS)
               + "; " + ", ".join(SENSOR_VERBS)
               + ", ble-button [SENSOR] [press|double|long], battery-low [SENSOR] [PCT], "
-              "sensor-silent/-resume [SENSOR]; mains-fail, mains-ok; relay NAME on|off; "
-              "state, prompts")
+              "sensor-silent/-resume [SENSOR], stranger [plain]; mains-fail, mains-ok; "
+              "relay NAME on|off; state, prompts")

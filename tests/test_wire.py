@@ -59,3 +59,12 @@ def test_topics() -> None:
             wire.parse_hub_topic(bad)
     with pytest.raises(wire.WireError):
         wire.hub_topic("../evil", "event")
+
+
+def test_every_alarm_kind_and_outcome_reads_in_both_languages() -> None:
+    from console.tui.i18n import OUTCOMES, STRINGS
+    from hub.events import ALARM_TYPES
+
+    keys = [f"kind_{k}" for k in ALARM_TYPES] + [f"out_{o}" for o in OUTCOMES]
+    missing = [k for k in keys if k not in STRINGS or not all(STRINGS[k])]
+    assert missing == []

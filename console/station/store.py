@@ -162,12 +162,12 @@ class StationStore:
                 return False
             db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (msg.hub,))
             if msg.alarm:
+                where = str(msg.data.get("location") or msg.data.get("room", ""))  # button, else room
                 db.execute(
                     "INSERT INTO alarms(id, hub, kind, priority, contact_id, source, location, "
                     "state, raised, received) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (msg.id, msg.hub, msg.alarm.kind, msg.alarm.priority, msg.alarm.contact_id,
-                     msg.source, str(msg.data.get("location", "")), AlarmState.DELIVERED.value,
-                     msg.ts, now))
+                     msg.source, where, AlarmState.DELIVERED.value, msg.ts, now))
                 db.executemany("INSERT INTO alarm_log VALUES (?,?,?,?,?)", [
                     (msg.id, AlarmState.RAISED.value, msg.ts, msg.hub, None),
                     (msg.id, AlarmState.DELIVERED.value, now, None, None)])

@@ -73,6 +73,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kind_sensor_silent": ("传感器失联", "Sensor silent"),
     "kind_hub_offline": ("终端离线", "Hub offline"),
     "kind_walktest": ("安装测试", "Walk test"),
+    "kind_leak": ("漏水", "Water leak"),
+    "kind_tamper": ("设备被拆动", "Tamper"),
     # care groups
     "cat_key": ("重点", "key"),
     "cat_secondary": ("次重点", "secondary"),
