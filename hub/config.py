@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from hub.configfile import ConfigPath, Strict, load
 from hub.mqtt import BrokerConfig
 from hub.prompts import Language
+from hub.rules.model import Category
 from hub.wire import HUB_ID_PATTERN
 
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "config" / "rules"  # the shipped set
 Backend = Literal["real", "sim"]
 Pin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -31,6 +34,8 @@ class LinkConfig(Strict):
     heartbeat_s: float = Field(30, ge=1, le=3600, description="heartbeat period to the station")
     retry_s: float = Field(5, ge=0.5, le=600,
                            description="resend anything the station has not acknowledged after")
+    escalate_s: float = Field(30, ge=5, le=600, description="an alarm the station has not "
+                              "acknowledged after this long: tell the elder, sound the siren")
 
 
 class GpioConfig(Strict):
@@ -119,6 +124,11 @@ class BleConfig(Strict):
 class HubConfig(Strict):
     hub_id: str = Field(pattern=HUB_ID_PATTERN, description="this home's id at the station")
     language: Language = "zh_CN"
+    elder_category: Category = Field("general", description="the elder's care group (county "
+                                     "rules): sets per-category rule durations, e.g. inactivity")
+    timezone: str = Field("Asia/Shanghai", description="for the rules' times of day")
+    rules: list[ConfigPath] = Field(default_factory=lambda: [DEFAULT_RULES], min_length=1,
+                                    description="rule files or folders of *.yaml, loaded in order")
     data_dir: ConfigPath = Field(Path("/var/lib/anxin"), description="outbox and state")
     broker: BrokerConfig = BrokerConfig()
     link: LinkConfig = LinkConfig()
@@ -159,6 +169,19 @@ class HubConfig(Strict):
         if not any(b.role == "call" for b in self.buttons):
             raise ValueError("buttons: at least one button must have role: call")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def simulated(self) -> bool:

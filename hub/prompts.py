@@ -31,6 +31,8 @@ PROMPTS: dict[str, dict[Language, str]] = {
                           "en": "You have not moved about for a long time. The station will contact you."},
     "checkin_missed": {"zh_CN": "您今天还没有报平安，服务站会与您联系",
                        "en": "You have not checked in today. The station will contact you."},
+    "still_trying": {"zh_CN": "正在联系服务站，请稍候",
+                     "en": "Still trying to reach the service station. Please wait."},
     "cancel_too_late": {"zh_CN": "值班员已在处理您的求助，请稍候",
                         "en": "A duty officer is already handling your call. Please wait."},
     "gas_advice": {"zh_CN": "检测到燃气泄漏，请开窗通风，不要开关电器",

@@ -1,16 +1,19 @@
 """The hub: devices in, alarms through the durable outbox and uplink, feedback to the elder.
 
 Everything runs on one asyncio loop; driver callbacks arrive from their own threads and are
-handed over by :mod:`hub.hardware`. Readings become events (:mod:`hub.senses`); events that
-matter locally raise alarms and drive the siren and relays (:mod:`hub.triggers`); everything
-else goes to the station as telemetry.
+handed over by :mod:`hub.hardware`. Readings become events (:mod:`hub.senses`); the rule
+engine (:mod:`hub.rules`) decides locally what they mean (alarms, siren, relays, prompts);
+everything that raised no alarm goes to the station as telemetry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,20 +29,27 @@ from drivers.speaker.sim import LogSpeaker
 from hub import simhome, wire
 from hub.alarms import Action, Say, ShowLed, feedback
 from hub.config import HubConfig
-from hub.events import CANCEL_KIND, AlarmState, Event
+from hub.configfile import ConfigError
+from hub.events import ALARM_TYPES, CANCEL_KIND, AlarmState, Event, Priority
 from hub.hardware import Hardware, Inputs
 from hub.link import Uplink, last_will
 from hub.mqtt import PahoTransport, Transport
 from hub.prompts import text
+from hub.rules import load_rules
+from hub.rules.actions import CancelAlarm, OpenCall, RaiseAlarm, Relay, RuleAction, SendAlarm, Siren
+from hub.rules.engine import Engine
 from hub.senses import Senses
 from hub.store import HubStore
 from hub.supervision import Supervisor
-from hub.triggers import CANCEL_GESTURES, CANCELLABLE, SIREN_FOR, react
 
 log = logging.getLogger(__name__)
 
 TransportFactory = Callable[[HubConfig, asyncio.AbstractEventLoop], Transport]
 SUPERVISION_MAX_SLEEP_S = 60.0
+RULES_MAX_SLEEP_S = 5.0  # also how often unacknowledged alarms are checked for escalation
+# what the elder may cancel: their own calls and well-being checks, never a hazard
+CANCELLABLE = frozenset({"panic", "fall", "wandering", "inactivity", "checkin_missed"})
+CANCEL_GESTURES = frozenset({"cancel.press", "button.long"})
 
 
 def paho_transport(cfg: HubConfig, loop: asyncio.AbstractEventLoop) -> Transport:
@@ -62,7 +72,10 @@ class HubService:
                                       for s in cfg.ble.sensors})
         self.supervisor = Supervisor()
         self._sensor_by_mac = {s.mac: s for s in cfg.ble.sensors}
-        self._hazards: set[str] = set()  # hazards (smoke, gas, co) a sensor reports right now
+        self.engine = Engine(load_rules(cfg.rules), now=time.time(), category=cfg.elder_category,
+                             tz=cfg.tz)
+        self._rules_changed = asyncio.Event()  # an event may have moved the rules' next deadline
+        self._escalated: set[str] = set()  # alarms the elder was told are not acknowledged yet
         self._pressed_at: dict[str, float] = {}  # call button -> time of its latest press
         self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,7 +101,9 @@ class HubService:
         await self.hw.start(Inputs(press=self.press, hold=self.hold, mains=self._mains,
                                    radar=self._radar, radar_status=self._radar_status,
                                    advert=self._advert, ble_status=self._ble_status))
-        self._tasks.append(asyncio.create_task(self._supervise()))
+        self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules())]
+        for held in self.store.held():  # a restart ended their window: better sent than lost
+            self._release(held)
         if self.cfg.simulated:
             self._sim = simhome.SimHome(self)
             await self._sim.start()
@@ -196,52 +211,100 @@ class HubService:
             self.handle(ev)
 
     def handle(self, ev: Event) -> None:
-        """One event: local reactions first (siren, relay, alarm), then the station."""
+        """One event: the rules act locally first (siren, relay, prompt, alarm); what raised
+        no alarm goes to the station as telemetry."""
         if self.on_event:
             self.on_event(ev)
         if ev.kind in CANCEL_GESTURES:
             self._cancel(ev, before=float(ev.data.get("pressed", ev.ts)))
-            return
-        if ev.kind == "button.press" and (call := self._open_call()):
+        elif ev.kind == "button.press" and (call := self._open_call()):
             # pressed again while the call is open: the station hears it, no second alarm
-            self._send(dataclasses.replace(ev, kind="button.again", data={**ev.data, "ref": call}))
-            return
-        r = react(ev.kind)
-        sense = ev.kind.partition(".")[0]
-        if sense in SIREN_FOR:
-            self._hazard(sense, on=ev.kind.endswith(".on"))
-        if r.relay and r.relay in self.hw.relays:
-            self.hw.relays[r.relay].set(True)
-            log.warning("relay %s energised for %s", r.relay, sense)
-        if r.prompt:
-            self._apply([Say(r.prompt)])
-        if r.alarm:
-            self.raise_alarm(dataclasses.replace(ev, alarm=r.alarm))
-        else:
+            ev = dataclasses.replace(ev, kind="button.again", data={**ev.data, "ref": call})
+        actions = self.engine.handle(ev, time.time())
+        raised = self._do(actions)
+        if ev.id not in raised and ev.kind not in CANCEL_GESTURES:
             self._send(ev)
+        self._rules_changed.set()
+
+    def _do(self, actions: list[RuleAction]) -> set[str]:
+        """Carry out the rules' actions; returns the trigger ids that raised an alarm."""
+        triggers = set()
+        for a in actions:
+            match a:
+                case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
+                    triggers.add(str(ev.data.get("trigger_id", "")))
+                    if hold:
+                        payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
+                                                             contact_id=cid))
+                        self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts)
+                        log.info("alarm %s held: %s from %s (%s)", ev.id, ev.alarm, ev.source, a.rule)
+                    else:
+                        self.raise_alarm(ev, priority=prio, contact_id=cid)
+                case SendAlarm(alarm_id=i):
+                    self._release(i)
+                case CancelAlarm(alarm_id=i, rule=rule, cause=cause):
+                    self._release(i, quietly=True)  # the station sees it, then sees it cancelled
+                    self._send_cancel(i, cause.source if cause else "hub", time.time(), f"rule {rule}")
+                case Siren(pattern=pattern) if self.hw.siren:
+                    self.hw.siren.sound(pattern) if pattern else self.hw.siren.silence()
+                case Relay(name=name, energise=on):
+                    if name in self.hw.relays:
+                        self.hw.relays[name].set(on)
+                        log.warning("relay %s %s", name, "energised" if on else "released")
+                    else:
+                        log.error("a rule switches relay %r, which hub.yaml does not have", name)
+                case OpenCall():
+                    log.info("a rule opens a voice call: two-way voice is not built yet")
+                case Say() | ShowLed():
+                    self._apply([a])
+        return triggers
+
+    async def _run_rules(self) -> None:
+        """Sleep until the rules' next deadline (or an event moves it), then tick."""
+        while True:
+            deadline = self.engine.next_deadline()
+            delay = RULES_MAX_SLEEP_S if deadline is None else deadline - time.time()
+            self._rules_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rules_changed.wait(), min(max(delay, 0.0), RULES_MAX_SLEEP_S))
+            self._do(self.engine.tick(time.time()))
+            self.escalate()
+
+    def reload_rules(self) -> bool:
+        """Load the rule files again; on any error the running rules stay, and it is logged."""
+        try:
+            rules = load_rules(self.cfg.rules)
+        except ConfigError as e:
+            log.error("rules not reloaded, the old ones keep running:\n%s", e)
+            return False
+        self._do(self.engine.replace(rules))
+        self._rules_changed.set()
+        log.info("rules reloaded: %d rule(s)", len(rules.rules))
+        return True
 
     def _open_call(self) -> str | None:
         return next((a.id for a in self.store.open_alarms() if a.kind == "panic"), None)
 
-    def _hazard(self, sense: str, on: bool) -> None:
-        """The siren sounds while any hazard is reported, in the cadence of the worst one."""
-        (self._hazards.add if on else self._hazards.discard)(sense)
-        if self.hw.siren:
-            loudest = next((SIREN_FOR[h] for h in ("smoke", "co", "gas") if h in self._hazards), None)
-            if loudest:
-                self.hw.siren.sound(loudest)
-            else:
-                self.hw.siren.silence()
-
-    def raise_alarm(self, ev: Event) -> None:
+    def raise_alarm(self, ev: Event, *, priority: int | None = None, contact_id: int | None = None) -> None:
         """Persist first (synchronous=FULL); only then publish and tell the elder."""
-        payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
+        payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=priority, contact_id=contact_id))
         self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts)
         log.info("alarm %s raised: %s from %s", ev.id, ev.alarm, ev.source)
         self.link.send(ev.id, payload)
-        self._apply(feedback(AlarmState.SENT))
+        self._feedback(str(ev.alarm), AlarmState.SENT)
         if self.on_alarm_raised:
             self.on_alarm_raised(ev)
+
+    def _release(self, alarm_id: str, quietly: bool = False) -> None:
+        """A held pre-alarm goes out: its window ran out (or it is sent to be seen cancelled)."""
+        payload = self.store.release(alarm_id)
+        if payload is None:
+            return
+        log.info("alarm %s released to the station", alarm_id)
+        self.link.send(alarm_id, payload)
+        if not quietly:
+            kind = next((a.kind for a in self.store.open_alarms() if a.id == alarm_id), "")
+            self._feedback(kind, AlarmState.SENT)
 
     def _send(self, ev: Event) -> None:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
@@ -250,7 +313,8 @@ class HubService:
 
     def _cancel(self, ev: Event, before: float) -> None:
         """The elder's cancel gesture: ends their own recent calls that no officer has taken,
-        and hushes the siren (the hazard alarm itself stays with the station)."""
+        and hushes the siren (the hazard alarm itself stays with the station). Held
+        pre-alarms (a fall being asked about) are the rules' to cancel."""
         if self.hw.siren and self.hw.siren.pattern:
             self.hw.siren.silence()
         cutoff = ev.ts - self.cfg.cancel_window_s
@@ -260,30 +324,60 @@ class HubService:
         if not victims:
             if any(a.state in (AlarmState.CLAIMED, AlarmState.IN_CALL) for a in open_alarms):
                 self._apply([Say("cancel_too_late")])
-            log.info("%s from %s: nothing to cancel", ev.kind, ev.source)
             return
         for a in victims:
-            cancel = Event(kind=CANCEL_KIND, source=ev.source, ts=ev.ts, data={"ref": a.id, "by": ev.kind})
-            payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
-            self.store.put(cancel.id, payload, alarm=True)
-            self.store.advance(a.id, AlarmState.CANCELLED, ev.ts)
-            log.info("alarm %s cancelled at home (%s)", a.id, ev.kind)
-            self.link.send(cancel.id, payload)
+            self._send_cancel(a.id, ev.source, ev.ts, ev.kind)
         self._apply(feedback(AlarmState.CANCELLED, others_open=bool(self.store.open_alarms())))
+
+    def _send_cancel(self, alarm_id: str, source: str, ts: float, by: str) -> None:
+        cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
+        payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
+        self.store.put(cancel.id, payload, alarm=True)
+        self.store.advance(alarm_id, AlarmState.CANCELLED, ts)
+        self._escalated.discard(alarm_id)
+        log.info("alarm %s cancelled at home (%s)", alarm_id, by)
+        self.link.send(cancel.id, payload)
+
+    def escalate(self, now: float | None = None) -> None:
+        """No station acknowledgement within escalate_s: the hub keeps retrying (the uplink
+        does), tells the elder it is still trying, and sounds its siren."""
+        now = time.time() if now is None else now
+        cutoff = now - self.cfg.link.escalate_s
+        for a in self.store.open_alarms():
+            if (a.state is AlarmState.SENT and a.raised <= cutoff and a.id not in self._escalated
+                    and _elder_facing(a.kind)):
+                self._escalated.add(a.id)
+                log.warning("alarm %s not acknowledged by the station after %.0f s: still trying",
+                            a.id, now - a.raised)
+                self._apply([Say("still_trying"), ShowLed("fault")])
+                if self.hw.siren and not self.hw.siren.pattern:
+                    self.hw.siren.sound("panic")
 
     # --- the station's answers ---------------------------------------------------------------
 
     def _delivered(self, ids: list[str], station_ts: float) -> None:
+        kinds = {a.id: a.kind for a in self.store.open_alarms()}
         for i in self.store.ack(ids, station_ts):
             if self.store.advance(i, AlarmState.DELIVERED, station_ts):
                 log.info("alarm %s delivered to the station", i)
-                self._apply(feedback(AlarmState.DELIVERED))
+                if i in self._escalated:
+                    self._escalated.discard(i)
+                    if self.hw.siren and self.hw.siren.pattern == "panic":
+                        self.hw.siren.silence()
+                self._feedback(kinds.get(i, ""), AlarmState.DELIVERED)
 
     def _station_update(self, u: wire.AlarmUpdate) -> None:
+        kind = next((a.kind for a in self.store.open_alarms() if a.id == u.id), "")
         if self.store.advance(u.id, u.state, u.ts):
             log.info("alarm %s %s at the station%s", u.id, u.state.value,
                      f" by {u.officer}" if u.officer else "")
-            self._apply(feedback(u.state, others_open=bool(self.store.open_alarms())))
+            self._feedback(kind, u.state)
+
+    def _feedback(self, kind: str, state: AlarmState) -> None:
+        """Tell the elder how their alarm is going; technical alarms stay quiet at home."""
+        if _elder_facing(kind):
+            others = any(_elder_facing(a.kind) for a in self.store.open_alarms())
+            self._apply(feedback(state, others_open=others))
 
     def _apply(self, actions: list[Action]) -> None:
         for a in actions:
@@ -293,6 +387,19 @@ class HubService:
                 self.hw.led.show(a.pattern)
 
 
+def _elder_facing(kind: str) -> bool:
+    """Life and well-being alarms are the elder's; technical ones are the station's business."""
+    t = ALARM_TYPES.get(kind)
+    return t is not None and t.priority <= Priority.WELLBEING
+
+
 async def run_hub(cfg: HubConfig, stop: asyncio.Event) -> None:
-    async with HubService(cfg):
-        await stop.wait()
+    async with HubService(cfg) as hub:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, hub.reload_rules)
+        pid = cfg.data_dir / "hub.pid"
+        pid.write_text(f"{os.getpid()}\n")
+        try:
+            await stop.wait()
+        finally:
+            pid.unlink(missing_ok=True)

@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS alarms (
     state TEXT NOT NULL,
     raised REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS held (          -- pre-alarms inside their window: on disk, not yet sent
+    id TEXT PRIMARY KEY,                    -- the alarm's id
+    payload BLOB NOT NULL                   -- its encoded wire message, for the outbox on release
+);
 CREATE TABLE IF NOT EXISTS alarm_log (     -- every lifecycle step, stamped where it happened
     alarm TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -97,6 +101,34 @@ class HubStore:
                     (id, alarm_kind, AlarmState.SENT.value, now))
                 self._log(id, AlarmState.RAISED, now if raised is None else raised, now)
                 self._log(id, AlarmState.SENT, now, now)
+
+    def hold(self, id: str, payload: bytes, *, alarm_kind: str, raised: float,
+             now: float | None = None) -> None:
+        """Persist a pre-alarm (e.g. a fall while the elder is asked) without sending it."""
+        now = time.time() if now is None else now
+        with self._tx():
+            self._db.execute("INSERT OR IGNORE INTO held VALUES (?, ?)", (id, payload))
+            self._db.execute(
+                "INSERT OR IGNORE INTO alarms(id, kind, state, raised) VALUES (?,?,?,?)",
+                (id, alarm_kind, AlarmState.RAISED.value, now))
+            self._log(id, AlarmState.RAISED, raised, now)
+
+    def release(self, id: str, now: float | None = None) -> bytes | None:
+        """Move a held alarm into the outbox (one commit); None if it is not held."""
+        now = time.time() if now is None else now
+        with self._tx():
+            row = self._db.execute("SELECT payload FROM held WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("DELETE FROM held WHERE id = ?", (id,))
+            self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
+                             (id, row[0], now))
+            self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.SENT.value, id))
+            self._log(id, AlarmState.SENT, now, now)
+        return bytes(row[0])
+
+    def held(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM held ORDER BY rowid")]
 
     def pending(self, limit: int = 500) -> list[Pending]:
         rows = self._db.execute(

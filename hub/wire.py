@@ -199,9 +199,12 @@ def parse_hub_topic(topic: str) -> tuple[str, str]:
     return parts[3], parts[4]
 
 
-def event_msg(hub: str, ev: Event) -> EventMsg:
+def event_msg(hub: str, ev: Event, *, priority: int | None = None,
+              contact_id: int | None = None) -> EventMsg:
+    """The wire form of an event; a rule may override its alarm's priority and Contact ID."""
     t = ev.alarm_type
-    alarm = AlarmInfo(kind=t.kind, priority=int(t.priority), contact_id=t.contact_id) if t else None
+    alarm = AlarmInfo(kind=t.kind, priority=priority or int(t.priority),
+                      contact_id=t.contact_id if contact_id is None else contact_id) if t else None
     return EventMsg(
         hub=hub, id=ev.id, kind=ev.kind, source=ev.source, ts=ev.ts, alarm=alarm,
         ref=ev.data.get("ref"), data={k: v for k, v in ev.data.items() if k != "ref"},

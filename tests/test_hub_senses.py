@@ -8,6 +8,7 @@ broker: these tests are about the home, the end-to-end tests cover the station.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -164,11 +165,66 @@ async def test_spoofed_plaintext_advert_for_an_encrypted_sensor_is_refused(home:
     assert "smoke.on" not in home.kinds() and "smoke" not in home.alarms()
 
 
-async def test_mains_failure_and_return(home: Home) -> None:
+async def test_mains_failure_is_reported_after_the_rules_delay(home: Home) -> None:
     await home.do("mains-fail")
-    await eventually(lambda: "mains_fail" in home.alarms(), what="mains alarm")
+    await eventually(has(home.kinds, "mains.fail"), what="mains failure seen")
+    assert "mains_fail" not in home.alarms()  # a short cut is not worth a call
+    home.hub._do(home.hub.engine.tick(time.time() + 601))
+    assert "mains_fail" in home.alarms()
     await home.do("mains-ok")
     await eventually(has(home.kinds, "mains.ok"), what="mains back")
+
+
+async def test_fall_is_asked_about_then_sent_when_nobody_cancels(home: Home) -> None:
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall pre-alarm")
+    assert home.alarms()["fall"] is AlarmState.RAISED and "fall_question" in home.heard()
+    assert not any(b'"alarm":{"kind":"fall"' in p.payload for p in home.hub.store.pending())
+    home.hub._do(home.hub.engine.tick(time.time() + 31))
+    assert home.alarms()["fall"] is AlarmState.SENT and home.heard()[-1] == "call_sent"
+    assert any(b'"alarm":{"kind":"fall"' in p.payload for p in home.hub.store.pending())
+
+
+async def test_fall_cancelled_by_the_elder_reaches_the_station_as_cancelled(home: Home) -> None:
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall pre-alarm")
+    fall = home.hub.store.open_alarms()[0]
+    await home.do("cancel")
+    await eventually(lambda: "fall" not in home.alarms(), what="fall cancelled")
+    assert home.heard()[-1] == "cancelled"
+    sent = [p.payload for p in home.hub.store.pending()]
+    alarm_at = next(i for i, p in enumerate(sent) if fall.id.encode() in p and b'"kind":"fall' in p)
+    cancel_at = next(i for i, p in enumerate(sent) if CANCEL_KIND.encode() in p and fall.id.encode() in p)
+    assert alarm_at < cancel_at  # the station stores the alarm, then its cancellation
+
+
+async def test_unacknowledged_call_escalates_at_home(home: Home) -> None:
+    await home.do("press")  # no station on this in-memory broker: nothing acknowledges it
+    await eventually(lambda: "panic" in home.alarms(), what="panic")
+    home.hub.escalate(time.time() + 29)
+    assert "still_trying" not in home.heard()
+    home.hub.escalate(time.time() + 31)
+    assert home.heard()[-1] == "still_trying"
+    assert home.hub.hw.siren and home.hub.hw.siren.pattern == "panic"
+    home.hub.escalate(time.time() + 61)
+    assert home.heard().count("still_trying") == 1
+
+
+async def test_technical_alarms_stay_quiet_at_home(home: Home) -> None:
+    await home.do("battery-low bath_leak 8")
+    await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
+    assert "call_sent" not in home.heard()
+
+
+async def test_bad_rules_on_reload_keep_the_old_ones(home: Home, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: x\n    trigger: smoke.on\n    actions: [{alarm: nonsense}]\n")
+    object.__setattr__(home.hub.cfg, "rules", [bad])
+    before = home.hub.engine.rules
+    assert not home.hub.reload_rules()
+    assert home.hub.engine.rules is before
+    await home.do("smoke")
+    await eventually(lambda: "smoke" in home.alarms(), what="smoke still handled")
 
 
 async def test_cancel_button_cancels_the_call_and_the_station_is_told(home: Home) -> None:
