@@ -13,10 +13,11 @@ from tests.conftest import REPO
 
 
 def test_shipped_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    files = sorted(str(p) for p in (REPO / "config").glob("*.yaml"))
+    files = sorted(str(p) for p in (REPO / "config").glob("**/*.yaml"))
     assert main(["check-config", *files]) == 0
     out = capsys.readouterr().out
-    assert "hub.yaml: ok (hub config)" in out and "station.yaml: ok (station config)" in out
+    assert "hub.yaml: ok (hub config; 14 rule(s))" in out and "station.yaml: ok (station config)" in out
+    assert "default.yaml: ok (rules file; 14 rule(s))" in out
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -61,3 +62,27 @@ def test_relative_paths_are_beside_the_config(tmp_path: Path) -> None:
     cfg = load_hub_config(write(tmp_path, "hub_id: h1\ndata_dir: state\nbuttons: [{name: a, pin: 1}]\n"))
     assert cfg.data_dir == tmp_path / "state"
     assert cfg.sim_socket_path == tmp_path / "state" / "sim.sock"
+
+
+def test_hub_reload_checks_rules_before_signalling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import signal
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: gas\n    trigger: gas.on\n    actions:\n      - relay: gas_valve\n")
+    hub = tmp_path / "hub.yaml"
+    hub.write_text(f"hub_id: h1\ndata_dir: {tmp_path}\nrules: [{rules}]\nbuttons: [{{name: b, pin: 17}}]\n")
+    (tmp_path / "hub.pid").write_text(f"{os.getpid()}\n")
+    got: list[int] = []
+    old = signal.signal(signal.SIGHUP, lambda sig, _: got.append(sig))
+    try:
+        assert main(["hub", "reload", "--config", str(hub)]) == 2  # bad rules: nothing signalled
+        assert "actions.0.energise: required key is missing" in capsys.readouterr().err
+        assert got == []
+        rules.write_text("rules:\n  - name: gas\n    trigger: gas.on\n    actions: [{alarm: gas}]\n")
+        assert main(["hub", "reload", "--config", str(hub)]) == 0
+        assert got == [signal.SIGHUP]
+        (tmp_path / "hub.pid").unlink()
+        assert main(["hub", "reload", "--config", str(hub)]) == 1  # no hub running
+    finally:
+        signal.signal(signal.SIGHUP, old)

@@ -1,0 +1,41 @@
+"""Alarms raised while the uplink is down reach the station later, in order, with the times
+they happened at home: the broker is stopped, the home raises alarms, the broker returns."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from console.station.config import StationConfig
+from console.station.service import StationService
+from hub.broker import Mosquitto
+from hub.config import HubConfig
+from hub.events import Event
+from hub.service import HubService
+from tests.conftest import eventually
+
+KINDS = ["panic", "smoke", "gas", "fall", "leak"]
+
+
+async def test_offline_alarms_arrive_later_in_order_with_home_times(
+        broker: Mosquitto, station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
+    async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
+        await eventually(lambda: hub.link.connected, what="hub connected")
+        broker.stop()
+        await eventually(lambda: not hub.link.connected, what="hub notices the broker is gone")
+        raised = []
+        for kind in KINDS:
+            ev = Event(kind=f"{kind}.test", source="bedside", alarm=kind)
+            hub.raise_alarm(ev)
+            raised.append((ev.id, ev.ts))
+            await asyncio.sleep(0.05)
+        assert hub.store.pending_count() == len(KINDS)
+        back = time.time()
+        broker.start()
+        await eventually(lambda: hub.store.pending_count() == 0, timeout=30,
+                         what="backlog acknowledged after the broker returns")
+        stored = sorted((a for a in station.store.alarms_for_hub("h001", open_only=False)),
+                        key=lambda a: a.received)
+        assert [(a.id, a.raised) for a in stored] == raised  # in order, with the home's own times
+        assert all(ts < back <= a.received for (_, ts), a in zip(raised, stored, strict=True))
