@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -64,9 +66,8 @@ def test_relative_paths_are_beside_the_config(tmp_path: Path) -> None:
     assert cfg.sim_socket_path == tmp_path / "state" / "sim.sock"
 
 
-def test_hub_reload_checks_rules_before_signalling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import os
-    import signal
+def test_hub_reload_checks_rules_before_signalling(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
 
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - name: gas\n    trigger: gas.on\n    actions:\n      - relay: gas_valve\n")
