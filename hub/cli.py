@@ -11,9 +11,12 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.configfile import ConfigError, load_yaml
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 DEFAULT_DEMO_DIR = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "anxin/demo"
 
@@ -41,22 +44,28 @@ def cmd_hub(a: argparse.Namespace) -> int:
 
     cfg = load_hub_config(a.config)
     if a.action == "reload":
-        return _reload(cfg.data_dir / "hub.pid", cfg.rules)
+        return _reload(cfg)
     _serve(lambda stop: run_hub(cfg, stop))
     return 0
 
 
-def _reload(pid_file: Path, rules: list[Path]) -> int:
+def _reload(cfg: HubConfig) -> int:
     """Check the rules here first, so the installer sees the errors; then signal the hub."""
-    from hub.rules import load_rules
+    from hub.config import load_hub_rules
 
-    n = len(load_rules(rules).rules)  # ConfigError: reported by main(), nothing is signalled
+    rules, warnings = load_hub_rules(cfg)  # ConfigError: reported by main(), nothing is signalled
+    for w in warnings:
+        print(f"anxin hub reload: warning: {w}", file=sys.stderr)
+    pid_file = cfg.data_dir / "hub.pid"
     try:
         pid = int(pid_file.read_text())
+        if "hub" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            raise ValueError(f"process {pid} is not an Anxin hub (a stale pid file?)")
         os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError) as e:
         print(f"anxin hub reload: no running hub found through {pid_file} ({e})", file=sys.stderr)
         return 1
+    n = len(rules.rules)
     print(f"anxin hub reload: {n} rule(s) checked; hub {pid} is reloading them")
     return 0
 
@@ -129,7 +138,7 @@ def cmd_pair(a: argparse.Namespace) -> int:
 
 def cmd_check_config(a: argparse.Namespace) -> int:
     from console.station.config import HomesFile, StationConfig, load_homes
-    from hub.config import HubConfig
+    from hub.config import HubConfig, load_hub_rules
     from hub.configfile import validate
     from hub.rules import load_rules
 
@@ -139,9 +148,10 @@ def cmd_check_config(a: argparse.Namespace) -> int:
             data = load_yaml(path)
             keys = data.keys() if isinstance(data, dict) else set()
             if "hub_id" in keys:
-                hub = validate(path, data, HubConfig)
-                rules = load_rules(hub.rules)
+                rules, warnings = load_hub_rules(validate(path, data, HubConfig))
                 kind = f"hub config; {len(rules.rules)} rule(s)"
+                for w in warnings:
+                    print(f"{path}: warning: {w}", file=sys.stderr)
             elif "rules" in keys:
                 kind = f"rules file; {len(load_rules([path]).rules)} rule(s)"
             elif "homes" in keys:

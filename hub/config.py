@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from hub.configfile import ConfigPath, Strict, load
+from hub.configfile import ConfigError, ConfigPath, Strict, load
 from hub.mqtt import BrokerConfig
 from hub.prompts import Language
-from hub.rules.model import Category
+from hub.rules import load_rules
+from hub.rules.model import Category, RuleSet
 from hub.wire import HUB_ID_PATTERN
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "config" / "rules"  # the shipped set
@@ -189,9 +190,33 @@ class HubConfig(Strict):
         return "sim" in (self.gpio.backend, self.ble.backend, self.radar.backend if self.radar else "")
 
     @property
+    def device_names(self) -> set[str]:
+        """Every event source of this home: its devices, plus mains and the Bluetooth adapter."""
+        names = {b.name for b in self.buttons} | {r.name for r in self.relays}
+        names |= {s.name for s in self.ble.sensors} | {"mains", "bluetooth"}
+        return names | ({self.radar.name} if self.radar else set())
+
+    @property
     def sim_socket_path(self) -> Path:
         return self.sim_socket or self.data_dir / "sim.sock"
 
 
 def load_hub_config(path: Path) -> HubConfig:
     return load(path, HubConfig)
+
+
+def load_hub_rules(cfg: HubConfig) -> tuple[RuleSet, list[str]]:
+    """The home's rules and warnings about them; ConfigError if a rule names a device the home
+    does not have (it would never fire). A relay the home lacks is a warning: the shipped
+    rules close a gas valve that not every home has."""
+    rules = load_rules(cfg.rules)
+    devices = cfg.device_names
+    errors = [f"rule {r.name!r}: trigger.device {d!r} is not a device in hub.yaml "
+              f"(devices: {', '.join(sorted(devices))})"
+              for r in rules.rules if r.trigger for d in sorted(r.trigger.device - devices)]
+    if errors:
+        raise ConfigError("\n".join(errors))
+    have = {r.name for r in cfg.relays}
+    warnings = [f"the rules switch relay {name!r}, which hub.yaml does not have: nothing will be "
+                "switched" for name in sorted(rules.relays - have)]
+    return rules, warnings

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bleak import BleakScanner
 from gpiozero.pins import Factory
-from gpiozero.pins.mock import MockFactory
 
 from drivers.ble.scanner import BleScanner, ScanStatus
 from drivers.ble.sim import SimScanner
@@ -39,6 +39,7 @@ class Inputs:
 
     press: Callable[[str, float], None]
     hold: Callable[[str, float], None]
+    release: Callable[[str, float], None]
     mains: Callable[[bool, float], None]
     radar: Callable[[Any, float], None]
     radar_status: Callable[[PortStatus], None]
@@ -83,13 +84,16 @@ class Hardware:
         cfg = self.cfg
         self.buttons = [PushButton(name=b.name, pin=b.pin, pin_factory=self.pins, hold_s=b.hold_s,
                                    on_press=handover(to.press),
-                                   on_hold=handover(to.hold) if b.role == "call" else None)
+                                   on_hold=handover(to.hold) if b.role == "call" else None,
+                                   on_release=handover(to.release) if b.role == "call" else None)
                         for b in cfg.buttons]
         if cfg.mains:
-            if isinstance(self.pins, MockFactory):
-                self.pins.pin(cfg.mains.pin).drive_high()  # the simulated home starts on mains
+            if cfg.gpio.backend == "sim":  # the simulated home starts on mains
+                pin = self.pins.pin(cfg.mains.pin)
+                pin.drive_high() if cfg.mains.active_high else pin.drive_low()
             self.mains = PowerGood(pin=cfg.mains.pin, pin_factory=self.pins,
                                    active_high=cfg.mains.active_high, on_change=handover(to.mains))
+            to.mains(self.mains.ok, time.time())  # a hub that starts on battery must say so
         if cfg.radar:
             port = cfg.radar.port
             if cfg.radar.backend == "sim":
@@ -97,7 +101,7 @@ class Hardware:
                 port = str(cfg.data_dir / "radar.tty")
             self.radar = RadarPort(port=port, model=cfg.radar.model, silence_s=cfg.radar.silence_s,
                                    keepalive_s=cfg.radar.keepalive_s,
-                                   on_reading=lambda r: loop.call_soon_threadsafe(to.radar, r, _now()),
+                                   on_reading=lambda r: loop.call_soon_threadsafe(to.radar, r, time.time()),
                                    on_status=handover(to.radar_status))
             self.radar.start()
         if cfg.ble.sensors or cfg.ble.backend == "sim":
@@ -120,8 +124,3 @@ class Hardware:
                     *self.buttons, *self.relays.values()):
             if dev is not None:
                 dev.close()
-
-
-def _now() -> float:
-    import time
-    return time.time()

@@ -17,18 +17,19 @@ from hub import simctl
 from hub.config import HubConfig
 
 
-async def scan(cfg: HubConfig, seconds: float) -> tuple[list[Unknown], dict[str, int], str | None]:
-    """Strangers heard, RSSI of configured sensors heard, and the adapter's trouble if any."""
+async def scan(cfg: HubConfig, seconds: float) -> tuple[list[Unknown], dict[str, int | str], str | None]:
+    """Strangers heard; for configured sensors heard, their RSSI, or why their packets were
+    refused (a wrong bindkey shows here, not as "heard"); and the adapter's trouble if any."""
     decoder = AdvertDecoder({s.mac: bytes.fromhex(s.bindkey) if s.bindkey else None
                              for s in cfg.ble.sensors})
     known = {s.mac for s in cfg.ble.sensors}
-    heard: dict[str, int] = {}
+    heard: dict[str, int | str] = {}
     trouble: list[str] = []
 
     def advert(a: Advert) -> None:
-        decoder.decode(a)
+        result = decoder.decode(a)
         if a.mac in known:
-            heard[a.mac] = a.rssi
+            heard[a.mac] = f"packets refused: {result.rejected.reason}" if result.rejected else a.rssi
 
     def status(st: ScanStatus) -> None:
         if st.state == "lost":
@@ -45,12 +46,14 @@ def from_running_sim(cfg: HubConfig) -> list[Unknown]:
     return [Unknown(**r) for r in rows]
 
 
-def report(cfg: HubConfig, strangers: list[Unknown], heard: dict[str, int] | None) -> str:
+def report(cfg: HubConfig, strangers: list[Unknown], heard: dict[str, int | str] | None) -> str:
     lines = []
     if heard is not None:
         for s in cfg.ble.sensors:
-            lines.append(f"  configured {s.name:<16} {s.mac}  "
-                         + (f"heard, RSSI {heard[s.mac]} dBm" if s.mac in heard else "NOT heard"))
+            got = heard.get(s.mac)
+            lines.append(f"  configured {s.name:<16} {s.mac}  " + (
+                "NOT heard" if got is None else f"heard, RSSI {got} dBm" if isinstance(got, int)
+                else f"heard, but {got} (check its bindkey)"))
     if not strangers:
         lines.append("no unpaired BTHome / MiBeacon sensors in range")
     for u in sorted(strangers, key=lambda u: -u.rssi):

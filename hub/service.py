@@ -28,14 +28,13 @@ from drivers.speaker import Speaker
 from drivers.speaker.sim import LogSpeaker
 from hub import simhome, wire
 from hub.alarms import Action, Say, ShowLed, feedback
-from hub.config import HubConfig
+from hub.config import HubConfig, load_hub_rules
 from hub.configfile import ConfigError
 from hub.events import ALARM_TYPES, CANCEL_KIND, AlarmState, Event, Priority
 from hub.hardware import Hardware, Inputs
 from hub.link import Uplink, last_will
 from hub.mqtt import PahoTransport, Transport
 from hub.prompts import text
-from hub.rules import load_rules
 from hub.rules.actions import CancelAlarm, OpenCall, RaiseAlarm, Relay, RuleAction, SendAlarm, Siren
 from hub.rules.engine import Engine
 from hub.senses import Senses
@@ -72,11 +71,14 @@ class HubService:
                                       for s in cfg.ble.sensors})
         self.supervisor = Supervisor()
         self._sensor_by_mac = {s.mac: s for s in cfg.ble.sensors}
-        self.engine = Engine(load_rules(cfg.rules), now=time.time(), category=cfg.elder_category,
-                             tz=cfg.tz)
+        rules, warnings = load_hub_rules(cfg)
+        for w in warnings:
+            log.warning("%s", w)
+        self.engine = Engine(rules, now=time.time(), category=cfg.elder_category, tz=cfg.tz)
         self._rules_changed = asyncio.Event()  # an event may have moved the rules' next deadline
         self._escalated: set[str] = set()  # alarms the elder was told are not acknowledged yet
         self._pressed_at: dict[str, float] = {}  # call button -> time of its latest press
+        self._undecided: set[str] = set()  # pressed during a pre-alarm: hold (cancel) or call?
         self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
         self._tasks: list[asyncio.Task[None]] = []
         self._sim: simhome.SimHome | None = None
@@ -93,12 +95,14 @@ class HubService:
                            store=self.store, config=self.cfg.link,
                            on_ack=self._delivered, on_update=self._station_update)
         for alarm in self.store.open_alarms():  # after a restart, show where things stand
-            self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
+            if _elder_facing(alarm.kind):
+                self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
         self.link.start()
         now = time.time()
         for s in self.cfg.ble.sensors:
             self.supervisor.watch(s.name, self.cfg.ble.silence_for(s), now)
-        await self.hw.start(Inputs(press=self.press, hold=self.hold, mains=self._mains,
+        await self.hw.start(Inputs(press=self.press, hold=self.hold, release=self.release,
+                                   mains=self._mains,
                                    radar=self._radar, radar_status=self._radar_status,
                                    advert=self._advert, ble_status=self._ble_status))
         self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules())]
@@ -113,12 +117,14 @@ class HubService:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        """Inputs first, then the loops that act on them, then the uplink and the store."""
         if self._sim:
             self._sim.close()
+        await self.hw.close()
         for t in self._tasks:
             t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self.link.close()
-        await self.hw.close()
         self.store.close()
 
     # --- inputs, on the loop -----------------------------------------------------------------
@@ -130,13 +136,28 @@ class HubService:
             self.handle(Event(kind="cancel.press", source=button, ts=ts))
             return
         self._pressed_at[button] = ts
-        self.handle(Event(kind="button.press", source=button, ts=ts,
-                          data={"location": cfg.location} if cfg.location else {}))
+        if self.store.held():
+            # the elder is being asked (a fall): a hold will mean "cancel", a short press "help";
+            # which one is known at the hold or the release
+            self._undecided.add(button)
+            return
+        self.handle(self._call(button, ts))
 
     def hold(self, button: str, ts: float) -> None:
         """A call button held down: cancels calls made before this press, never its own."""
+        self._undecided.discard(button)
         self.handle(Event(kind="button.long", source=button, ts=ts,
                           data={"pressed": self._pressed_at.get(button, ts)}))
+
+    def release(self, button: str, ts: float) -> None:
+        if button in self._undecided:  # released before hold_s: a call for help after all
+            self._undecided.discard(button)
+            self.handle(self._call(button, self._pressed_at.get(button, ts)))
+
+    def _call(self, button: str, ts: float) -> Event:
+        cfg = next(b for b in self.cfg.buttons if b.name == button)
+        return Event(kind="button.press", source=button, ts=ts,
+                     data={"location": cfg.location} if cfg.location else {})
 
     def _mains(self, ok: bool, ts: float) -> None:
         self._handle_all(self.senses.mains(ok, ts))
@@ -201,8 +222,11 @@ class HubService:
             for name, quiet in self.supervisor.due(now):
                 s = next(s for s in self.cfg.ble.sensors if s.name == name)
                 log.warning("sensor %s silent for %.0f s", name, quiet)
-                self._handle_all(self.senses.status(name, s.room, "silent", False, now,
-                                                    type=s.type, silent_s=round(quiet)))
+                try:
+                    self._handle_all(self.senses.status(name, s.room, "silent", False, now,
+                                                        type=s.type, silent_s=round(quiet)))
+                except Exception:
+                    log.exception("reporting silent sensor %s failed", name)
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -215,49 +239,55 @@ class HubService:
         no alarm goes to the station as telemetry."""
         if self.on_event:
             self.on_event(ev)
-        if ev.kind in CANCEL_GESTURES:
-            self._cancel(ev, before=float(ev.data.get("pressed", ev.ts)))
-        elif ev.kind == "button.press" and (call := self._open_call()):
+        if ev.kind == "button.press" and (call := self._open_call()):
             # pressed again while the call is open: the station hears it, no second alarm
             ev = dataclasses.replace(ev, kind="button.again", data={**ev.data, "ref": call})
-        actions = self.engine.handle(ev, time.time())
+        actions = self.engine.handle(ev, time.time())  # overdue timers first, then this event
         raised = self._do(actions)
-        if ev.id not in raised and ev.kind not in CANCEL_GESTURES:
+        if ev.kind in CANCEL_GESTURES:
+            ended_a_window = any(isinstance(a, CancelAlarm) for a in actions)
+            self._cancel(ev, before=float(ev.data.get("pressed", ev.ts)), quiet=ended_a_window)
+        elif ev.id not in raised:
             self._send(ev)
         self._rules_changed.set()
 
     def _do(self, actions: list[RuleAction]) -> set[str]:
         """Carry out the rules' actions; returns the trigger ids that raised an alarm."""
-        triggers = set()
+        triggers: set[str] = set()
         for a in actions:
-            match a:
-                case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
-                    triggers.add(str(ev.data.get("trigger_id", "")))
-                    if hold:
-                        payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
-                                                             contact_id=cid))
-                        self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts)
-                        log.info("alarm %s held: %s from %s (%s)", ev.id, ev.alarm, ev.source, a.rule)
-                    else:
-                        self.raise_alarm(ev, priority=prio, contact_id=cid)
-                case SendAlarm(alarm_id=i):
-                    self._release(i)
-                case CancelAlarm(alarm_id=i, rule=rule, cause=cause):
-                    self._release(i, quietly=True)  # the station sees it, then sees it cancelled
-                    self._send_cancel(i, cause.source if cause else "hub", time.time(), f"rule {rule}")
-                case Siren(pattern=pattern) if self.hw.siren:
-                    self.hw.siren.sound(pattern) if pattern else self.hw.siren.silence()
-                case Relay(name=name, energise=on):
-                    if name in self.hw.relays:
-                        self.hw.relays[name].set(on)
-                        log.warning("relay %s %s", name, "energised" if on else "released")
-                    else:
-                        log.error("a rule switches relay %r, which hub.yaml does not have", name)
-                case OpenCall():
-                    log.info("a rule opens a voice call: two-way voice is not built yet")
-                case Say() | ShowLed():
-                    self._apply([a])
+            try:
+                self._act(a, triggers)
+            except Exception:  # one failed action (a full disk, a GPIO error) must not skip the rest
+                log.exception("rule action %s failed", a)
         return triggers
+
+    def _act(self, a: RuleAction, triggers: set[str]) -> None:
+        match a:
+            case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
+                triggers.add(str(ev.data.get("trigger_id", "")))
+                if hold:
+                    payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
+                                                         contact_id=cid))
+                    self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts)
+                    log.info("alarm %s held: %s from %s (%s)", ev.id, ev.alarm, ev.source, a.rule)
+                else:
+                    self.raise_alarm(ev, priority=prio, contact_id=cid)
+            case SendAlarm(alarm_id=i):
+                self._release(i)
+            case CancelAlarm(alarm_id=i, rule=rule, cause=cause):
+                self._cancel_held(i, cause.source if cause else "hub", f"rule {rule}")
+            case Siren(pattern=pattern) if self.hw.siren:
+                self.hw.siren.sound(pattern) if pattern else self.hw.siren.silence()
+            case Relay(name=name, energise=on):
+                if name in self.hw.relays:
+                    self.hw.relays[name].set(on)
+                    log.warning("relay %s %s", name, "energised" if on else "released")
+                else:
+                    log.error("a rule switches relay %r, which hub.yaml does not have", name)
+            case OpenCall():
+                log.info("a rule opens a voice call: two-way voice is not built yet")
+            case Say() | ShowLed():
+                self._apply([a])
 
     async def _run_rules(self) -> None:
         """Sleep until the rules' next deadline (or an event moves it), then tick."""
@@ -266,17 +296,23 @@ class HubService:
             delay = RULES_MAX_SLEEP_S if deadline is None else deadline - time.time()
             self._rules_changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rules_changed.wait(), min(max(delay, 0.0), RULES_MAX_SLEEP_S))
-            self._do(self.engine.tick(time.time()))
-            self.escalate()
+                async with asyncio.timeout(min(max(delay, 0.0), RULES_MAX_SLEEP_S)):
+                    await self._rules_changed.wait()
+            try:
+                self._do(self.engine.tick(time.time()))
+                self.escalate()
+            except Exception:  # the rules must keep running whatever one tick met
+                log.exception("rule timers failed; trying again")
 
     def reload_rules(self) -> bool:
         """Load the rule files again; on any error the running rules stay, and it is logged."""
         try:
-            rules = load_rules(self.cfg.rules)
+            rules, warnings = load_hub_rules(self.cfg)
         except ConfigError as e:
             log.error("rules not reloaded, the old ones keep running:\n%s", e)
             return False
+        for w in warnings:
+            log.warning("%s", w)
         self._do(self.engine.replace(rules))
         self._rules_changed.set()
         log.info("rules reloaded: %d rule(s)", len(rules.rules))
@@ -295,23 +331,22 @@ class HubService:
         if self.on_alarm_raised:
             self.on_alarm_raised(ev)
 
-    def _release(self, alarm_id: str, quietly: bool = False) -> None:
-        """A held pre-alarm goes out: its window ran out (or it is sent to be seen cancelled)."""
+    def _release(self, alarm_id: str) -> None:
+        """A held pre-alarm goes out: its window ran out, or a restart ended it."""
         payload = self.store.release(alarm_id)
         if payload is None:
             return
         log.info("alarm %s released to the station", alarm_id)
         self.link.send(alarm_id, payload)
-        if not quietly:
-            kind = next((a.kind for a in self.store.open_alarms() if a.id == alarm_id), "")
-            self._feedback(kind, AlarmState.SENT)
+        kind = next((a.kind for a in self.store.open_alarms() if a.id == alarm_id), "")
+        self._feedback(kind, AlarmState.SENT)
 
     def _send(self, ev: Event) -> None:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
         self.store.put(ev.id, payload, alarm=False)
         self.link.send(ev.id, payload)
 
-    def _cancel(self, ev: Event, before: float) -> None:
+    def _cancel(self, ev: Event, before: float, quiet: bool = False) -> None:
         """The elder's cancel gesture: ends their own recent calls that no officer has taken,
         and hushes the siren (the hazard alarm itself stays with the station). Held
         pre-alarms (a fall being asked about) are the rules' to cancel."""
@@ -322,12 +357,23 @@ class HubService:
         victims = [a for a in open_alarms if a.kind in CANCELLABLE and cutoff <= a.raised < before
                    and a.state in (AlarmState.SENT, AlarmState.DELIVERED)]
         if not victims:
-            if any(a.state in (AlarmState.CLAIMED, AlarmState.IN_CALL) for a in open_alarms):
+            if not quiet and any(a.state in (AlarmState.CLAIMED, AlarmState.IN_CALL) for a in open_alarms):
                 self._apply([Say("cancel_too_late")])
             return
         for a in victims:
             self._send_cancel(a.id, ev.source, ev.ts, ev.kind)
         self._apply(feedback(AlarmState.CANCELLED, others_open=bool(self.store.open_alarms())))
+
+    def _cancel_held(self, alarm_id: str, source: str, by: str) -> None:
+        """A pre-alarm cancelled in its window: the station gets it and its cancellation."""
+        ts = time.time()
+        cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
+        payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
+        alarm = self.store.cancel_held(alarm_id, cancel.id, payload, ts)
+        if alarm is not None:
+            log.info("alarm %s cancelled in its window (%s)", alarm_id, by)
+            self.link.send(alarm_id, alarm)
+            self.link.send(cancel.id, payload)
 
     def _send_cancel(self, alarm_id: str, source: str, ts: float, by: str) -> None:
         cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
@@ -344,11 +390,11 @@ class HubService:
         now = time.time() if now is None else now
         cutoff = now - self.cfg.link.escalate_s
         for a in self.store.open_alarms():
-            if (a.state is AlarmState.SENT and a.raised <= cutoff and a.id not in self._escalated
-                    and _elder_facing(a.kind)):
+            if (a.state is AlarmState.SENT and a.sent is not None and a.sent <= cutoff
+                    and a.id not in self._escalated and _elder_facing(a.kind)):
                 self._escalated.add(a.id)
                 log.warning("alarm %s not acknowledged by the station after %.0f s: still trying",
-                            a.id, now - a.raised)
+                            a.id, now - a.sent)
                 self._apply([Say("still_trying"), ShowLed("fault")])
                 if self.hw.siren and not self.hw.siren.pattern:
                     self.hw.siren.sound("panic")

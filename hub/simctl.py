@@ -39,6 +39,8 @@ async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
                     reply = {"ok": True, "result": await handlers[line[0]](line[1:])}
                 except SimError as e:
                     reply = {"ok": False, "error": str(e)}
+                except (ValueError, IndexError) as e:  # e.g. `hold bedside abc`
+                    reply = {"ok": False, "error": f"bad arguments for {line[0]}: {e}"}
             writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
             await writer.drain()
         finally:
@@ -47,7 +49,7 @@ async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
     return await asyncio.start_unix_server(client, path=str(path))
 
 
-def call(path: Path, command: str, timeout: float = 5.0) -> Any:
+def call(path: Path, command: str, timeout: float = 30.0) -> Any:
     """Send one command to a simulated hub and return its result (blocking)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -56,14 +58,20 @@ def call(path: Path, command: str, timeout: float = 5.0) -> Any:
         except OSError as e:
             raise SimError(f"no simulated hub listening on {path} ({e.strerror}); "
                            "is the demo (or `anxin hub` with gpio.backend: sim) running?") from None
-        s.sendall(command.encode() + b"\n")
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    reply = json.loads(data)
+        try:
+            s.sendall(command.encode() + b"\n")
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            raise SimError(f"the simulated hub did not answer {command!r} ({e})") from None
+    try:
+        reply = json.loads(data)
+    except json.JSONDecodeError:
+        raise SimError(f"the simulated hub gave no answer to {command!r}; see its log") from None
     if not reply["ok"]:
         raise SimError(reply["error"])
     return reply["result"]

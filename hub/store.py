@@ -62,6 +62,7 @@ class OpenAlarm:
     kind: str
     state: AlarmState
     raised: float
+    sent: float | None  # when it went into the outbox; None while held
 
 
 class HubStore:
@@ -117,15 +118,33 @@ class HubStore:
         """Move a held alarm into the outbox (one commit); None if it is not held."""
         now = time.time() if now is None else now
         with self._tx():
-            row = self._db.execute("SELECT payload FROM held WHERE id = ?", (id,)).fetchone()
-            if row is None:
-                return None
-            self._db.execute("DELETE FROM held WHERE id = ?", (id,))
-            self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
-                             (id, row[0], now))
-            self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.SENT.value, id))
-            self._log(id, AlarmState.SENT, now, now)
+            return self._release(id, now)
+
+    def _release(self, id: str, now: float) -> bytes | None:
+        row = self._db.execute("SELECT payload FROM held WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            return None
+        self._db.execute("DELETE FROM held WHERE id = ?", (id,))
+        self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
+                         (id, row[0], now))
+        self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.SENT.value, id))
+        self._log(id, AlarmState.SENT, now, now)
         return bytes(row[0])
+
+    def cancel_held(self, id: str, cancel_id: str, cancel_payload: bytes, ts: float,
+                    now: float | None = None) -> bytes | None:
+        """A held alarm cancelled in its window: in one commit it goes to the outbox followed by
+        its cancellation, so a power cut cannot send the alarm without the cancel."""
+        now = time.time() if now is None else now
+        with self._tx():
+            payload = self._release(id, now)
+            if payload is None:
+                return None
+            self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
+                             (cancel_id, cancel_payload, now))
+            self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.CANCELLED.value, id))
+            self._log(id, AlarmState.CANCELLED, ts, now)
+        return payload
 
     def held(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT id FROM held ORDER BY rowid")]
@@ -164,9 +183,10 @@ class HubStore:
     def open_alarms(self) -> list[OpenAlarm]:
         closed = (AlarmState.RESOLVED.value, AlarmState.CANCELLED.value)
         rows = self._db.execute(
-            "SELECT id, kind, state, raised FROM alarms WHERE state NOT IN (?, ?) ORDER BY raised",
-            closed).fetchall()
-        return [OpenAlarm(r[0], r[1], AlarmState(r[2]), r[3]) for r in rows]
+            "SELECT a.id, a.kind, a.state, a.raised, l.ts FROM alarms a LEFT JOIN alarm_log l "
+            "ON l.alarm = a.id AND l.state = ? WHERE a.state NOT IN (?, ?) ORDER BY a.raised",
+            (AlarmState.SENT.value, *closed)).fetchall()
+        return [OpenAlarm(r[0], r[1], AlarmState(r[2]), r[3], r[4]) for r in rows]
 
     def timeline(self, alarm: str) -> list[tuple[AlarmState, float, float]]:
         """The alarm's latency record: (state, when it happened, when the hub learnt it)."""

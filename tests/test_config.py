@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hub.cli import main
-from hub.config import load_hub_config
+from hub.config import load_hub_config, load_hub_rules
 from hub.configfile import ConfigError
 from tests.conftest import REPO
 
@@ -68,22 +71,45 @@ def test_relative_paths_are_beside_the_config(tmp_path: Path) -> None:
 
 def test_hub_reload_checks_rules_before_signalling(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - name: gas\n    trigger: gas.on\n    actions:\n      - relay: gas_valve\n")
     hub = tmp_path / "hub.yaml"
     hub.write_text(f"hub_id: h1\ndata_dir: {tmp_path}\nrules: [{rules}]\nbuttons: [{{name: b, pin: 17}}]\n")
-    (tmp_path / "hub.pid").write_text(f"{os.getpid()}\n")
-    got: list[int] = []
-    old = signal.signal(signal.SIGHUP, lambda sig, _: got.append(sig))
+    hupped = tmp_path / "hupped"
+    fake_hub = subprocess.Popen([sys.executable, "-c", "import signal, sys, time; signal.signal("
+                                 "signal.SIGHUP, lambda *_: open(sys.argv[1], 'w').close()); time.sleep(30)",
+                                 str(hupped), "anxin-hub-stand-in"])
     try:
+        (tmp_path / "hub.pid").write_text(f"{fake_hub.pid}\n")
         assert main(["hub", "reload", "--config", str(hub)]) == 2  # bad rules: nothing signalled
         assert "actions.0.energise: required key is missing" in capsys.readouterr().err
-        assert got == []
-        rules.write_text("rules:\n  - name: gas\n    trigger: gas.on\n    actions: [{alarm: gas}]\n")
+        rules.write_text("rules:\n  - name: gas\n    trigger: gas.on\n    actions: [{relay: gas_valve, "
+                         "energise: true}, {alarm: gas}]\n")
+        time.sleep(0.3)  # let the stand-in install its handler
+        assert not hupped.exists()
         assert main(["hub", "reload", "--config", str(hub)]) == 0
-        assert got == [signal.SIGHUP]
+        assert "relay 'gas_valve', which hub.yaml does not have" in capsys.readouterr().err
+        assert wait_for(hupped.exists)
+        (tmp_path / "hub.pid").write_text(f"{os.getpid()}\n")  # a stale pid of something else
+        assert main(["hub", "reload", "--config", str(hub)]) == 1
         (tmp_path / "hub.pid").unlink()
         assert main(["hub", "reload", "--config", str(hub)]) == 1  # no hub running
     finally:
-        signal.signal(signal.SIGHUP, old)
+        fake_hub.kill()
+        fake_hub.wait()
+
+
+def test_a_rule_naming_a_device_the_home_lacks_is_an_error(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: r\n    trigger: {event: smoke.on, device: kitchen_smok}\n"
+                     "    actions: [{alarm: smoke}]\n")
+    cfg = load_hub_config(write(tmp_path, f"hub_id: h1\nrules: [{rules}]\nbuttons: [{{name: b, pin: 17}}]\n"))
+    with pytest.raises(ConfigError, match=r"rule 'r': trigger\.device 'kitchen_smok' is not a device"):
+        load_hub_rules(cfg)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return check()

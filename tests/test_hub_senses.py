@@ -255,3 +255,33 @@ async def test_a_ble_pendant_calls_for_help(home: Home) -> None:
     await home.do("ble-button pendant press")
     await eventually(lambda: "panic" in home.alarms(), what="panic from the BLE pendant")
     assert next(e for e in home.events if e.kind == "button.press").source == "pendant"
+
+
+async def test_holding_a_button_during_the_fall_question_cancels_without_a_new_call(home: Home) -> None:
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall pre-alarm")
+    await home.do("hold bedside")
+    await eventually(lambda: "fall" not in home.alarms(), what="fall cancelled by the hold")
+    await asyncio.sleep(0.1)
+    assert "panic" not in home.alarms()
+
+
+async def test_a_short_press_during_the_fall_question_is_a_call_for_help(home: Home) -> None:
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall pre-alarm")
+    await home.do("press bedside")
+    await eventually(lambda: "panic" in home.alarms(), what="panic on release")
+
+
+async def test_a_hub_that_starts_on_battery_says_so(tmp_path: Path) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    pins = MockFactory()
+    pins.pin(5).drive_low()  # the UPS HAT says: no mains
+    cfg = home_config(tmp_path, gpio={"backend": "real"})  # real wiring, mock pins under it
+    seen: list[str] = []
+    broker = MemoryBroker()
+    hub = HubService(cfg, pins=pins, transport=lambda c, _: broker.client(last_will(c.hub_id)))
+    hub.on_event = lambda e: seen.append(e.kind)
+    async with hub:
+        assert "mains.fail" in seen  # no edge ever comes: the reading at start must be told

@@ -112,3 +112,19 @@ def test_cancel_at_home_closes_an_untaken_alarm_and_notes_a_taken_one(tmp_path: 
     s.store_event(cancel_msg("a3", "h002", 7.0))
     a3 = s.alarm("a3")
     assert a3 and a3.state is AlarmState.DELIVERED
+
+
+def test_held_alarm_is_stored_unsent_then_released_or_cancelled_in_one_go(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.hold("f1", b"F1", alarm_kind="fall", raised=99.0, now=100.0)
+    s.hold("f2", b"F2", alarm_kind="fall", raised=99.0, now=100.0)
+    assert s.pending() == [] and s.held() == ["f1", "f2"]
+    assert [(a.state, a.sent) for a in s.open_alarms()] == [(AlarmState.RAISED, None)] * 2
+    assert s.release("f1", now=131.0) == b"F1"
+    assert s.release("f1", now=132.0) is None  # released once
+    assert s.cancel_held("f2", "c2", b"C2", ts=120.0, now=120.5) == b"F2"
+    assert [p.id for p in s.pending()] == ["f1", "f2", "c2"]  # the alarm, then its cancellation
+    f1 = next(a for a in s.open_alarms() if a.id == "f1")
+    assert (f1.state, f1.raised, f1.sent) == (AlarmState.SENT, 100.0, 131.0)  # escalation counts from sent
+    assert {st for st, _, _ in s.timeline("f2")} == {AlarmState.RAISED, AlarmState.SENT, AlarmState.CANCELLED}
+    assert [a.id for a in s.open_alarms()] == ["f1"] and s.held() == []

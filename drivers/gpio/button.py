@@ -17,11 +17,13 @@ OnEdge = Callable[[str, float], None]  # (button name, wall-clock time of the ed
 
 
 class PushButton:
-    """Wired to ground with the pull-up on; ``on_hold`` fires once when held ``hold_s``."""
+    """Wired to ground with the pull-up on; ``on_hold`` fires once when held ``hold_s``;
+    ``on_release`` lets the hub tell a short press from a hold after the fact."""
 
     def __init__(
         self, *, name: str, pin: int, pin_factory: Factory, on_press: OnEdge,
-        on_hold: OnEdge | None = None, hold_s: float = 3.0, bounce_s: float | None = 0.05,
+        on_hold: OnEdge | None = None, on_release: OnEdge | None = None, hold_s: float = 3.0,
+        bounce_s: float | None = 0.05,
     ) -> None:
         self.name = name
         self._button = Button(pin, pull_up=True, bounce_time=bounce_s, hold_time=hold_s,
@@ -29,6 +31,8 @@ class PushButton:
         self._button.when_pressed = lambda: on_press(name, time.time())
         if on_hold:
             self._button.when_held = lambda: on_hold(name, time.time())
+        if on_release:
+            self._button.when_released = lambda: on_release(name, time.time())
 
     @property
     def pressed(self) -> bool:
