@@ -94,26 +94,31 @@ class HubService:
         self.link = Uplink(hub=self.cfg.hub_id, transport=self._make_transport(self.cfg, loop),
                            store=self.store, config=self.cfg.link,
                            on_ack=self._delivered, on_update=self._station_update)
-        for alarm in self.store.open_alarms():  # after a restart, show where things stand
-            if _elder_facing(alarm.kind):
-                self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
-        self.link.start()
-        now = time.time()
-        for s in self.cfg.ble.sensors:
-            self.supervisor.watch(s.name, self.cfg.ble.silence_for(s), now)
-        await self.hw.start(Inputs(press=self.press, hold=self.hold, release=self.release,
-                                   mains=self._mains,
-                                   radar=self._radar, radar_status=self._radar_status,
-                                   advert=self._advert, ble_status=self._ble_status))
-        self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules())]
-        for held in self.store.held():  # a restart ended their window: better sent than lost
-            self._release(held)
-        if self.cfg.simulated:
-            self._sim = simhome.SimHome(self)
-            await self._sim.start()
-        log.info("hub %s up (GPIO %s, radar %s, %d BLE sensor(s), %d pending)", self.cfg.hub_id,
-                 self.cfg.gpio.backend, self.cfg.radar.model if self.cfg.radar else "none",
-                 len(self.cfg.ble.sensors), self.store.pending_count())
+        try:
+            for alarm in self.store.open_alarms():  # after a restart, show where things stand
+                if _elder_facing(alarm.kind):
+                    self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
+            self.link.start()
+            now = time.time()
+            for s in self.cfg.ble.sensors:
+                self.supervisor.watch(s.name, self.cfg.ble.silence_for(s), now)
+            await self.hw.start(Inputs(press=self.press, hold=self.hold, release=self.release,
+                                       mains=self._mains,
+                                       radar=self._radar, radar_status=self._radar_status,
+                                       advert=self._advert, ble_status=self._ble_status))
+            self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules())]
+            for held in self.store.held():  # a restart ended their window: better sent than lost
+                self._release(held)
+            if self.cfg.simulated:
+                sim = simhome.SimHome(self)
+                await sim.start()
+                self._sim = sim
+            log.info("hub %s up (GPIO %s, radar %s, %d BLE sensor(s), %d pending)", self.cfg.hub_id,
+                     self.cfg.gpio.backend, self.cfg.radar.model if self.cfg.radar else "none",
+                     len(self.cfg.ble.sensors), self.store.pending_count())
+        except BaseException:  # a half-started hub must not leave threads, GPIO or the DB open
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -265,10 +270,15 @@ class HubService:
         match a:
             case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
                 triggers.add(str(ev.data.get("trigger_id", "")))
-                if hold:
+                if same := next((o.id for o in self.store.open_alarms()
+                                 if (o.kind, o.source) == (ev.alarm, ev.source)), None):
+                    # still open (e.g. a battery still low after a restart): no second alarm,
+                    # the station hears the repeat
+                    self._send(dataclasses.replace(ev, alarm=None, data={**ev.data, "ref": same}))
+                elif hold:
                     payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
                                                          contact_id=cid))
-                    self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts)
+                    self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts, source=ev.source)
                     log.info("alarm %s held: %s from %s (%s)", ev.id, ev.alarm, ev.source, a.rule)
                 else:
                     self.raise_alarm(ev, priority=prio, contact_id=cid)
@@ -324,7 +334,7 @@ class HubService:
     def raise_alarm(self, ev: Event, *, priority: int | None = None, contact_id: int | None = None) -> None:
         """Persist first (synchronous=FULL); only then publish and tell the elder."""
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=priority, contact_id=contact_id))
-        self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts)
+        self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts, source=ev.source)
         log.info("alarm %s raised: %s from %s", ev.id, ev.alarm, ev.source)
         self.link.send(ev.id, payload)
         self._feedback(str(ev.alarm), AlarmState.SENT)

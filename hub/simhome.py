@@ -225,11 +225,11 @@ class SimHome:
 
     async def start(self) -> None:
         """Open the control socket and start the sensors' regular adverts."""
+        self._server = await simctl.serve(self.cfg.sim_socket_path, self.handlers())
         for name, s in self.sensors.items():
             if s.kind != "button":
                 self.advertise(name)
         self._task = asyncio.create_task(self.keep_advertising())
-        self._server = await simctl.serve(self.cfg.sim_socket_path, self.handlers())
 
     def close(self) -> None:
         self._task.cancel()

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     state TEXT NOT NULL,
-    raised REAL NOT NULL
+    raised REAL NOT NULL,
+    source TEXT NOT NULL DEFAULT ''         -- the device that raised it
 );
 CREATE TABLE IF NOT EXISTS held (          -- pre-alarms inside their window: on disk, not yet sent
     id TEXT PRIMARY KEY,                    -- the alarm's id
@@ -63,6 +64,7 @@ class OpenAlarm:
     state: AlarmState
     raised: float
     sent: float | None  # when it went into the outbox; None while held
+    source: str
 
 
 class HubStore:
@@ -77,6 +79,9 @@ class HubStore:
             if check != "ok":
                 raise StoreError(f"{path}: database is damaged: {check}")
             self._db.executescript(SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}
+            if "source" not in columns:  # a hub.db from before devices were named on alarms
+                self._db.execute("ALTER TABLE alarms ADD COLUMN source TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{path}: cannot open the hub database: {e}") from None
 
@@ -84,7 +89,7 @@ class HubStore:
         self._db.close()
 
     def put(self, id: str, payload: bytes, *, alarm: bool, alarm_kind: str | None = None,
-            raised: float | None = None, now: float | None = None) -> None:
+            raised: float | None = None, source: str = "", now: float | None = None) -> None:
         """Persist one outgoing message in one durable commit.
 
         With ``alarm_kind`` it also records a new alarm as raised (at ``raised``, the trigger
@@ -98,20 +103,20 @@ class HubStore:
                 (id, payload, int(alarm), now))
             if alarm_kind:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO alarms(id, kind, state, raised) VALUES (?,?,?,?)",
-                    (id, alarm_kind, AlarmState.SENT.value, now))
+                    "INSERT OR IGNORE INTO alarms(id, kind, state, raised, source) VALUES (?,?,?,?,?)",
+                    (id, alarm_kind, AlarmState.SENT.value, now, source))
                 self._log(id, AlarmState.RAISED, now if raised is None else raised, now)
                 self._log(id, AlarmState.SENT, now, now)
 
-    def hold(self, id: str, payload: bytes, *, alarm_kind: str, raised: float,
+    def hold(self, id: str, payload: bytes, *, alarm_kind: str, raised: float, source: str = "",
              now: float | None = None) -> None:
         """Persist a pre-alarm (e.g. a fall while the elder is asked) without sending it."""
         now = time.time() if now is None else now
         with self._tx():
             self._db.execute("INSERT OR IGNORE INTO held VALUES (?, ?)", (id, payload))
             self._db.execute(
-                "INSERT OR IGNORE INTO alarms(id, kind, state, raised) VALUES (?,?,?,?)",
-                (id, alarm_kind, AlarmState.RAISED.value, now))
+                "INSERT OR IGNORE INTO alarms(id, kind, state, raised, source) VALUES (?,?,?,?,?)",
+                (id, alarm_kind, AlarmState.RAISED.value, now, source))
             self._log(id, AlarmState.RAISED, raised, now)
 
     def release(self, id: str, now: float | None = None) -> bytes | None:
@@ -183,10 +188,10 @@ class HubStore:
     def open_alarms(self) -> list[OpenAlarm]:
         closed = (AlarmState.RESOLVED.value, AlarmState.CANCELLED.value)
         rows = self._db.execute(
-            "SELECT a.id, a.kind, a.state, a.raised, l.ts FROM alarms a LEFT JOIN alarm_log l "
+            "SELECT a.id, a.kind, a.state, a.raised, l.ts, a.source FROM alarms a LEFT JOIN alarm_log l "
             "ON l.alarm = a.id AND l.state = ? WHERE a.state NOT IN (?, ?) ORDER BY a.raised",
             (AlarmState.SENT.value, *closed)).fetchall()
-        return [OpenAlarm(r[0], r[1], AlarmState(r[2]), r[3], r[4]) for r in rows]
+        return [OpenAlarm(r[0], r[1], AlarmState(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def timeline(self, alarm: str) -> list[tuple[AlarmState, float, float]]:
         """The alarm's latency record: (state, when it happened, when the hub learnt it)."""

@@ -285,3 +285,18 @@ async def test_a_hub_that_starts_on_battery_says_so(tmp_path: Path) -> None:
     hub.on_event = lambda e: seen.append(e.kind)
     async with hub:
         assert "mains.fail" in seen  # no edge ever comes: the reading at start must be told
+
+
+async def test_a_condition_still_present_after_a_restart_raises_no_second_alarm(home: Home) -> None:
+    from hub.rules import Engine
+    from hub.senses import Senses
+
+    await home.do("battery-low bath_leak 8")
+    await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
+    hub = home.hub  # forget what the rules and senses knew, as a restart does
+    hub.engine = Engine(hub.engine.rules, now=time.time(), category="general", tz=hub.cfg.tz)
+    hub.senses = Senses(hub.cfg)
+    await home.do("battery-low bath_leak 7")
+    await eventually(lambda: any(b'"ref"' in p.payload and b"battery.low" in p.payload
+                                 for p in hub.store.pending()), what="the repeat sent as telemetry")
+    assert [a.kind for a in hub.store.open_alarms()].count("battery_low") == 1
