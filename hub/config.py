@@ -104,6 +104,10 @@ class SensorConfig(Strict):
     silence_s: float | None = Field(None, ge=0, le=7 * 86400,
                                     description="overrides ble.silence_s for this sensor")
 
+    @property
+    def key(self) -> bytes | None:
+        return bytes.fromhex(self.bindkey) if self.bindkey else None
+
 
 class BleConfig(Strict):
     backend: Backend = Field("real", description="sim: injected adverts (`anxin sim`)")
@@ -115,6 +119,11 @@ class BleConfig(Strict):
     silence_s: dict[SensorType, float] = Field(default_factory=dict, description="per sensor "
                                                "type; missing types take DEFAULT_SILENCE_S")
     sensors: list[SensorConfig] = Field(default_factory=list)
+
+    @property
+    def keys(self) -> dict[str, bytes | None]:
+        """MAC -> bindkey, what the advert decoder needs."""
+        return {s.mac: s.key for s in self.sensors}
 
     def silence_for(self, sensor: SensorConfig) -> float:
         if sensor.silence_s is not None:

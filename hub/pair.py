@@ -20,8 +20,7 @@ from hub.config import HubConfig
 async def scan(cfg: HubConfig, seconds: float) -> tuple[list[Unknown], dict[str, int | str], str | None]:
     """Strangers heard; for configured sensors heard, their RSSI, or why their packets were
     refused (a wrong bindkey shows here, not as "heard"); and the adapter's trouble if any."""
-    decoder = AdvertDecoder({s.mac: bytes.fromhex(s.bindkey) if s.bindkey else None
-                             for s in cfg.ble.sensors})
+    decoder = AdvertDecoder(cfg.ble.keys)
     known = {s.mac for s in cfg.ble.sensors}
     heard: dict[str, int | str] = {}
     trouble: list[str] = []

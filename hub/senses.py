@@ -40,6 +40,9 @@ class Senses:
         self._by_mac: dict[str, SensorConfig] = {s.mac: s for s in cfg.ble.sensors}
         self._state: dict[tuple[str, str], object] = {}  # (device, sense) -> last value sent
 
+    def sensor(self, mac: str) -> SensorConfig | None:
+        return self._by_mac.get(mac)
+
     def radar(self, r: radar.Reading, now: float) -> list[Event]:
         assert self._cfg.radar
         name, room = self._cfg.radar.name, self._cfg.radar.room

@@ -67,10 +67,8 @@ class HubService:
         self.speaker: Speaker = speaker or LogSpeaker()
         self.store = HubStore(cfg.data_dir / "hub.db")
         self.senses = Senses(cfg)
-        self.decoder = AdvertDecoder({s.mac: bytes.fromhex(s.bindkey) if s.bindkey else None
-                                      for s in cfg.ble.sensors})
+        self.decoder = AdvertDecoder(cfg.ble.keys)
         self.supervisor = Supervisor()
-        self._sensor_by_mac = {s.mac: s for s in cfg.ble.sensors}
         rules, warnings = load_hub_rules(cfg)
         for w in warnings:
             log.warning("%s", w)
@@ -188,7 +186,7 @@ class HubService:
         if result.unknown or result.rejected:
             self._note_stranger(advert.mac, result.rejected.reason if result.rejected else None)
             return
-        sensor = self._sensor_by_mac.get(advert.mac)
+        sensor = self.senses.sensor(advert.mac)
         if sensor is None:
             return
         if self.supervisor.heard(sensor.name, advert.time):
@@ -270,8 +268,7 @@ class HubService:
         match a:
             case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
                 triggers.add(str(ev.data.get("trigger_id", "")))
-                if same := next((o.id for o in self.store.open_alarms()
-                                 if (o.kind, o.source) == (ev.alarm, ev.source)), None):
+                if same := self.store.open_alarm(str(ev.alarm), ev.source):
                     # still open (e.g. a battery still low after a restart): no second alarm,
                     # the station hears the repeat
                     self._send(dataclasses.replace(ev, alarm=None, data={**ev.data, "ref": same}))
@@ -329,7 +326,7 @@ class HubService:
         return True
 
     def _open_call(self) -> str | None:
-        return next((a.id for a in self.store.open_alarms() if a.kind == "panic"), None)
+        return self.store.open_alarm("panic")
 
     def raise_alarm(self, ev: Event, *, priority: int | None = None, contact_id: int | None = None) -> None:
         """Persist first (synchronous=FULL); only then publish and tell the elder."""
@@ -348,8 +345,7 @@ class HubService:
             return
         log.info("alarm %s released to the station", alarm_id)
         self.link.send(alarm_id, payload)
-        kind = next((a.kind for a in self.store.open_alarms() if a.id == alarm_id), "")
-        self._feedback(kind, AlarmState.SENT)
+        self._feedback(self.store.kind_of(alarm_id) or "", AlarmState.SENT)
 
     def _send(self, ev: Event) -> None:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
@@ -412,7 +408,6 @@ class HubService:
     # --- the station's answers ---------------------------------------------------------------
 
     def _delivered(self, ids: list[str], station_ts: float) -> None:
-        kinds = {a.id: a.kind for a in self.store.open_alarms()}
         for i in self.store.ack(ids, station_ts):
             if self.store.advance(i, AlarmState.DELIVERED, station_ts):
                 log.info("alarm %s delivered to the station", i)
@@ -420,14 +415,13 @@ class HubService:
                     self._escalated.discard(i)
                     if self.hw.siren and self.hw.siren.pattern == "panic":
                         self.hw.siren.silence()
-                self._feedback(kinds.get(i, ""), AlarmState.DELIVERED)
+                self._feedback(self.store.kind_of(i) or "", AlarmState.DELIVERED)
 
     def _station_update(self, u: wire.AlarmUpdate) -> None:
-        kind = next((a.kind for a in self.store.open_alarms() if a.id == u.id), "")
         if self.store.advance(u.id, u.state, u.ts):
             log.info("alarm %s %s at the station%s", u.id, u.state.value,
                      f" by {u.officer}" if u.officer else "")
-            self._feedback(kind, u.state)
+            self._feedback(self.store.kind_of(u.id) or "", u.state)
 
     def _feedback(self, kind: str, state: AlarmState) -> None:
         """Tell the elder how their alarm is going; technical alarms stay quiet at home."""

@@ -55,7 +55,7 @@ class SimHome:
         if self.cfg.ble.backend == "sim":
             for s in self.cfg.ble.sensors:
                 self.sensors[s.name] = SimSensor(mac=s.mac, kind=SIM_KIND[s.type], name=s.name,
-                                                 bindkey=bytes.fromhex(s.bindkey) if s.bindkey else None)
+                                                 bindkey=s.key)
                 self.state[s.name] = False
                 self.battery[s.name] = 90
 

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     raised REAL NOT NULL,
     source TEXT NOT NULL DEFAULT ''         -- the device that raised it
 );
+CREATE INDEX IF NOT EXISTS alarms_open ON alarms(kind) WHERE state NOT IN ('resolved', 'cancelled');
 CREATE TABLE IF NOT EXISTS held (          -- pre-alarms inside their window: on disk, not yet sent
     id TEXT PRIMARY KEY,                    -- the alarm's id
     payload BLOB NOT NULL                   -- its encoded wire message, for the outbox on release
@@ -184,6 +185,18 @@ class HubStore:
             self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (state.value, alarm))
             self._log(alarm, state, ts, now)
         return True
+
+    def open_alarm(self, kind: str, source: str | None = None) -> str | None:
+        """The id of an open alarm of this kind (from this device), if there is one."""
+        closed = (AlarmState.RESOLVED.value, AlarmState.CANCELLED.value)
+        row = self._db.execute(
+            "SELECT id FROM alarms WHERE kind = ? AND (? IS NULL OR source = ?) AND state NOT IN (?, ?) "
+            "ORDER BY raised LIMIT 1", (kind, source, source, *closed)).fetchone()
+        return row[0] if row else None
+
+    def kind_of(self, alarm: str) -> str | None:
+        row = self._db.execute("SELECT kind FROM alarms WHERE id = ?", (alarm,)).fetchone()
+        return row[0] if row else None
 
     def open_alarms(self) -> list[OpenAlarm]:
         closed = (AlarmState.RESOLVED.value, AlarmState.CANCELLED.value)
