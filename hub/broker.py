@@ -1,12 +1,22 @@
-"""Run a private Mosquitto on a free loopback port (for the demo and the tests)."""
+"""Run a private Mosquitto on a free loopback port (for the demo and the tests).
+
+Plain by default. With ``tls=`` it runs the station's real configuration instead, rendered
+from config/mosquitto/ (TLS with client certificates, identities as usernames, the ACL), so
+tests exercise exactly what a station deploys.
+"""
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from hub.brokerconf import TlsFiles, render_acl, render_conf
 
 
 class BrokerError(RuntimeError):
@@ -19,29 +29,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Mosquitto:
-    """A mosquitto process listening on 127.0.0.1 only. Context manager; ``stop()`` kills it."""
+def _same_user() -> str:
+    """Started as root, mosquitto would become user mosquitto and could neither read keys nor
+    write its log and persistence in a private temporary folder: it stays whoever started it
+    (the line has no effect for anyone else)."""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+
+class Mosquitto:
+    """A mosquitto process listening on 127.0.0.1 only. Context manager; ``stop()`` kills it.
+
+    ``tls``: the broker's certificate files; then only clients with certificates from that CA
+    get in, and the ACL lets in ``stations`` (station ids) and ``consoles`` (console names)
+    besides the hubs."""
+
+    def __init__(self, workdir: Path, port: int | None = None, *, tls: TlsFiles | None = None,
+                 stations: Sequence[str] = ("station",), consoles: Sequence[str] = ()) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise BrokerError("mosquitto is not installed (apt install mosquitto; .ci/setup does)")
         self.exe = exe
         self.workdir = workdir
         self.port = port or free_port()
+        self.tls, self.stations, self.consoles = tls, tuple(stations), tuple(consoles)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            f"persistence true\npersistence_location {self.workdir}/\n"
-            "max_queued_messages 100000\n"
-            "set_tcp_nodelay true\n"  # alarms are small and urgent: no Nagle delay
-
-            f"log_dest file {self.workdir}/mosquitto.log\n")
+        if self.tls:
+            self._write_secure(conf, self.tls)
+        else:
+            conf.write_text(
+                f"listener {self.port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                f"persistence true\npersistence_location {self.workdir}/\n"
+                "max_queued_messages 100000\n"
+                "set_tcp_nodelay true\n"  # alarms are small and urgent: no Nagle delay
+                f"log_dest file {self.workdir}/mosquitto.log\n"
+                + _same_user())
         self.proc = subprocess.Popen([self.exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
@@ -56,6 +82,14 @@ class Mosquitto:
                 time.sleep(0.05)
         self.stop()
         raise BrokerError(f"mosquitto did not listen on 127.0.0.1:{self.port} within 10 s")
+
+    def _write_secure(self, conf: Path, tls: TlsFiles) -> None:
+        acl = self.workdir / "acl"
+        acl.write_text(render_acl(stations=self.stations, consoles=self.consoles))
+        conf.write_text(render_conf(
+            tls, port=self.port, bind="127.0.0.1", acl_file=acl, persistence_location=self.workdir,
+            log_dest=f"file {self.workdir}/mosquitto.log")
+            + _same_user())
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -59,7 +59,7 @@ def _reload(cfg: HubConfig) -> int:
     pid_file = cfg.data_dir / "hub.pid"
     try:
         pid = int(pid_file.read_text())
-        if "hub" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+        if not _is_hub(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")):
             raise ValueError(f"process {pid} is not an Anxin hub (a stale pid file?)")
         os.kill(pid, signal.SIGHUP)
     except (OSError, ValueError) as e:
@@ -68,6 +68,13 @@ def _reload(cfg: HubConfig) -> int:
     n = len(rules.rules)
     print(f"anxin hub reload: {n} rule(s) checked; hub {pid} is reloading them")
     return 0
+
+
+def _is_hub(argv: list[str]) -> bool:
+    """``anxin hub …`` or ``python -m hub.cli … hub …``: not merely any command naming "hub"."""
+    entry = next((i for i, arg in enumerate(argv)
+                  if Path(arg).name == "anxin" or arg == "hub.cli"), None)
+    return entry is not None and "hub" in argv[entry + 1:]
 
 
 def cmd_station(a: argparse.Namespace) -> int:
@@ -84,7 +91,7 @@ def cmd_console(a: argparse.Namespace) -> int:
     from console.tui.app import ConsoleApp
 
     cfg = load_station_config(a.config)
-    ConsoleApp(cfg, officer=a.officer, language=a.lang or cfg.language,
+    ConsoleApp(cfg, user=a.user, password_file=a.password_file, language=a.lang or cfg.language,
                demo_dir=a.demo_dir).run()
     return 0
 
@@ -92,7 +99,7 @@ def cmd_console(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
-    return run_demo(a.dir, homes=a.homes, lang=a.lang, officer=a.officer, headless=a.headless)
+    return run_demo(a.dir, homes=a.homes, lang=a.lang, headless=a.headless)
 
 
 def cmd_sim(a: argparse.Namespace) -> int:
@@ -194,8 +201,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("console", help="open the duty console (Textual) on a station")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
-    s.add_argument("--officer", default=os.environ.get("USER", "duty"),
-                   help="your name as shown on claimed alarms")
+    s.add_argument("--user", default="", help="your username, filled in on the login screen")
+    s.add_argument("--password-file", type=Path, help="log in with the password in this file "
+                   "(readable by you only; the demo writes one). There is no password option.")
     s.add_argument("--lang", choices=["zh_CN", "en"], help="interface language (default: config)")
     s.add_argument("--demo-dir", type=Path, help="demo mode: a key presses a simulated home's "
                    "button")
@@ -205,7 +213,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="where the demo keeps state")
     s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
     s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
-    s.add_argument("--officer", default="值班员")
     s.add_argument("--headless", action="store_true",
                    help="no console: keep the demo running until Ctrl-C")
     s.set_defaults(fn=cmd_demo)
@@ -230,6 +237,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-config", help="validate hub, station, homes or rules YAML files")
     s.add_argument("files", nargs="+", type=Path, metavar="FILE")
     s.set_defaults(fn=cmd_check_config)
+
+    from hub import ca_cli
+    ca_cli.register(sub)
+
+    from console.station import cli as station_cli
+    station_cli.register(sub)
     return p
 
 

@@ -22,6 +22,7 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Room = Annotated[str, Field(max_length=32, description="room label, e.g. 厨房")]
 RadarModel = Literal["mr60fda2", "ld6002", "mr60fda1", "c1001", "r60"]
 SensorType = Literal["smoke", "gas", "co", "door", "window", "leak", "button", "motion"]
+SilenceS = Annotated[float, Field(ge=0, le=7 * 86400, description="seconds; 0: not supervised")]
 
 # Seconds of silence before a BLE sensor is reported (targets.md: flagged within 1 h).
 # Many BLE buttons advertise only when pressed, so they are not supervised by default (0).
@@ -37,6 +38,16 @@ class LinkConfig(Strict):
                            description="resend anything the station has not acknowledged after")
     escalate_s: float = Field(30, ge=5, le=600, description="an alarm the station has not "
                               "acknowledged after this long: tell the elder, sound the siren")
+    window: int = Field(100, ge=1, le=10000, description="telemetry messages on their way "
+                        "unacknowledged at once while a backlog drains (alarms are not limited)")
+
+
+class OutboxConfig(Strict):
+    telemetry_max_mb: float = Field(64, gt=0, le=4096, description="pending telemetry is "
+                                    "bounded by this size; the oldest is dropped first. Alarms "
+                                    "are never dropped")
+    keep_acked_days: float = Field(7, ge=0, le=3650, description="how long acknowledged "
+                                   "messages stay in the outbox (alarm history is kept apart)")
 
 
 class GpioConfig(Strict):
@@ -101,8 +112,7 @@ class SensorConfig(Strict):
     room: Room = ""
     bindkey: str | None = Field(None, pattern=r"^[0-9A-Fa-f]{32}$",
                                 description="32 hex digits for encrypted BTHome / MiBeacon")
-    silence_s: float | None = Field(None, ge=0, le=7 * 86400,
-                                    description="overrides ble.silence_s for this sensor")
+    silence_s: SilenceS | None = Field(None, description="overrides ble.silence_s for this sensor")
 
     @property
     def key(self) -> bytes | None:
@@ -116,7 +126,7 @@ class BleConfig(Strict):
     restart_after_s: float = Field(90, ge=10, le=3600,
                                    description="restart the scanner when nothing arrived this long")
     battery_low_percent: int = Field(15, ge=1, le=50)
-    silence_s: dict[SensorType, float] = Field(default_factory=dict, description="per sensor "
+    silence_s: dict[SensorType, SilenceS] = Field(default_factory=dict, description="per sensor "
                                                "type; missing types take DEFAULT_SILENCE_S")
     sensors: list[SensorConfig] = Field(default_factory=list)
 
@@ -142,6 +152,7 @@ class HubConfig(Strict):
     data_dir: ConfigPath = Field(Path("/var/lib/anxin"), description="outbox and state")
     broker: BrokerConfig = BrokerConfig()
     link: LinkConfig = LinkConfig()
+    outbox: OutboxConfig = OutboxConfig()
     gpio: GpioConfig = GpioConfig()
     buttons: list[ButtonConfig] = Field(min_length=1)
     cancel_window_s: float = Field(60, ge=0, le=600, description="how long after a call the "
@@ -178,6 +189,15 @@ class HubConfig(Strict):
             raise ValueError(f"ble.sensors: the same MAC is listed twice: {', '.join(sorted(dup))}")
         if not any(b.role == "call" for b in self.buttons):
             raise ValueError("buttons: at least one button must have role: call")
+        return self
+
+    @model_validator(mode="after")
+    def _broker_identity(self) -> HubConfig:
+        """The broker's ACL lets a hub publish only under its certificate's name: with any
+        other, every alarm would be dropped without a word."""
+        if self.broker.tls and (cn := self.broker.tls.identity) != self.hub_id:
+            raise ValueError(f"broker.tls.cert: the certificate is for {cn!r}, not for hub_id "
+                             f"{self.hub_id!r} (issue one with `anxin ca issue-hub {self.hub_id}`)")
         return self
 
     @field_validator("timezone")
@@ -220,8 +240,8 @@ def load_hub_rules(cfg: HubConfig) -> tuple[RuleSet, list[str]]:
     rules close a gas valve that not every home has."""
     rules = load_rules(cfg.rules)
     devices = cfg.device_names
-    errors = [f"rule {r.name!r}: trigger.device {d!r} is not a device in hub.yaml "
-              f"(devices: {', '.join(sorted(devices))})"
+    errors = [f"{rules.origin.get(r.name, 'rules')}: rule {r.name!r}: trigger.device {d!r} is not "
+              f"a device in hub.yaml (devices: {', '.join(sorted(devices))})"
               for r in rules.rules if r.trigger for d in sorted(r.trigger.device - devices)]
     if errors:
         raise ConfigError("\n".join(errors))

@@ -7,12 +7,16 @@ in the demo folder so ``anxin sim`` can find the homes from a second terminal.
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,29 +27,52 @@ SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 MAX_HOMES = 10
 DEMO_RADARS = ("mr60fda2", "c1001", "mr60fda1")
 DEMO_BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"  # a public test key: the demo's sensors only
+# The demo console's account, a supervisor; the password is public: the demo's station only.
+DEMO_USER, DEMO_DISPLAY, DEMO_PASSWORD = "demo", "演示主管", "anxin-demo"
 
 
-def _write_yaml(path: Path, data: object) -> Path:
+ANXIN = (sys.executable, "-m", "hub.cli")  # every part runs the same CLI as in the field
+
+
+def write_yaml(path: Path, data: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-file", str(log), *args],
+def spawn(args: list[str], log: Path, *, launcher: Sequence[str] = ANXIN,
+          env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start one part (``anxin ARGS``) as its own process, logging to ``log`` and its stderr
+    beside it (``.err``); ``launcher`` and ``env`` let a test wrap it (e.g. with a faked clock)."""
+    return subprocess.Popen([*launcher, "--log-file", str(log), *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(log.with_suffix(".err"), "wb"))
+                            stderr=open(log.with_suffix(".err"), "wb"), env=env)
 
 
-def _wait_for(paths: list[Path], procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+def wait_for(paths: list[Path], procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Until every path exists; fails as soon as a part has exited."""
     deadline = time.monotonic() + timeout
     while not all(p.exists() for p in paths):
         dead = [p for p in procs if p.poll() is not None]
         if dead or time.monotonic() > deadline:
             missing = ", ".join(str(p) for p in paths if not p.exists())
             raise RuntimeError(f"demo parts did not start (waiting for {missing}); see the "
-                               "*.log and *.err files in the demo folder")
+                               "*.log and *.err files beside them")
         time.sleep(0.05)
+
+
+def demo_homes(homes: int) -> list[dict[str, Any]]:
+    """The first ``homes`` elder records of the shipped homes.yaml."""
+    if not 1 <= homes <= MAX_HOMES:
+        raise ConfigError(f"--homes must be between 1 and {MAX_HOMES}")
+    records = yaml.safe_load((SOURCE_CONFIG / "homes.yaml").read_text(encoding="utf-8"))
+    return list(records["homes"][:homes])
+
+
+def demo_station(port: int) -> dict[str, Any]:
+    """station.yaml for a station folder that holds homes.yaml."""
+    return {"station_id": "demo", "database": "station.db", "homes_file": "homes.yaml",
+            "broker": {"port": port}, "offline_after_s": 15, "escalate_after_s": 60}
 
 
 def demo_hub(hub: str, i: int, port: int) -> dict[str, object]:
@@ -72,10 +99,7 @@ def demo_hub(hub: str, i: int, port: int) -> dict[str, object]:
 
 def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[bytes]]]:
     """Start broker, station and homes; returns them for the caller to stop."""
-    if not 1 <= homes <= MAX_HOMES:
-        raise ConfigError(f"--homes must be between 1 and {MAX_HOMES}")
-    records = yaml.safe_load((SOURCE_CONFIG / "homes.yaml").read_text(encoding="utf-8"))
-    chosen = records["homes"][:homes]
+    chosen = demo_homes(homes)
     for leftover in ("hubs", "broker", "station"):
         shutil.rmtree(workdir / leftover, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -83,19 +107,18 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
     procs: list[subprocess.Popen[bytes]] = []
     try:
         station = workdir / "station"
-        _write_yaml(station / "homes.yaml", {"homes": chosen})
-        station_cfg = _write_yaml(station / "station.yaml", {
-            "station_id": "demo", "database": "station.db", "homes_file": "homes.yaml",
-            "broker": {"port": broker.port}, "offline_after_s": 15, "escalate_after_s": 60})
-        procs.append(_spawn(["station", "--config", str(station_cfg)], station / "station.log"))
-        _wait_for([station / "station.db"], procs, 15)
+        write_yaml(station / "homes.yaml", {"homes": chosen})
+        station_cfg = write_yaml(station / "station.yaml", demo_station(broker.port))
+        demo_user(station_cfg)
+        procs.append(spawn(["station", "--config", str(station_cfg)], station / "station.log"))
+        wait_for([station / "station.db-wal"], procs, 15)  # the service has opened the database
         sockets = []
         for i, home in enumerate(chosen):
             hub_dir = workdir / "hubs" / home["hub"]
-            hub_cfg = _write_yaml(hub_dir / "hub.yaml", demo_hub(home["hub"], i, broker.port))
-            procs.append(_spawn(["hub", "--config", str(hub_cfg)], hub_dir / "hub.log"))
+            hub_cfg = write_yaml(hub_dir / "hub.yaml", demo_hub(home["hub"], i, broker.port))
+            procs.append(spawn(["hub", "--config", str(hub_cfg)], hub_dir / "hub.log"))
             sockets.append(hub_dir / "sim.sock")
-        _wait_for(sockets, procs, 15)
+        wait_for(sockets, procs, 15)
         (workdir / "demo.json").write_text(json.dumps(
             {"broker_port": broker.port, "homes": [h["hub"] for h in chosen],
              "station_config": str(station_cfg), "pids": [p.pid for p in procs]}, indent=2))
@@ -103,6 +126,26 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
         stop(broker, procs)
         raise
     return broker, procs
+
+
+def demo_user(station_cfg: Path) -> Path:
+    """Make the demo's console account before the station starts, and a password file (0600)
+    beside station.yaml, so the demo console logs in by itself."""
+    from console.station.config import load_station_config
+    from console.station.store import StationStore
+    from console.station.users import Role
+
+    cfg = load_station_config(station_cfg)
+    store = StationStore(cfg.database, login=cfg.login)
+    try:
+        store.users.add(DEMO_USER, DEMO_DISPLAY, Role.SUPERVISOR, DEMO_PASSWORD,
+                        actor=f"os:{getpass.getuser()}", now=time.time())
+    finally:
+        store.close()
+    path = station_cfg.parent / "demo.password"
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(DEMO_PASSWORD + "\n")
+    return path
 
 
 def stop(broker: Mosquitto, procs: list[subprocess.Popen[bytes]]) -> None:
@@ -117,7 +160,7 @@ def stop(broker: Mosquitto, procs: list[subprocess.Popen[bytes]]) -> None:
     broker.stop()
 
 
-def run_demo(workdir: Path, *, homes: int, lang: str, officer: str, headless: bool) -> int:
+def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     from console.station.config import load_station_config
     from console.tui.app import ConsoleApp
 
@@ -125,7 +168,7 @@ def run_demo(workdir: Path, *, homes: int, lang: str, officer: str, headless: bo
     broker, procs = start(workdir, homes)
     hubs = json.loads((workdir / "demo.json").read_text())["homes"]
     hint = (f"In a second terminal:  .venv/bin/anxin sim {hubs[0]} press   (then: "
-            f".venv/bin/anxin sim {hubs[0]} prompts)")
+            f".venv/bin/anxin sim {hubs[0]} prompts). Console login: {DEMO_USER} / {DEMO_PASSWORD}")
     try:
         if headless:
             print(f"anxin demo: running on 127.0.0.1:{broker.port}. {hint}. Ctrl-C stops it.")
@@ -134,7 +177,8 @@ def run_demo(workdir: Path, *, homes: int, lang: str, officer: str, headless: bo
             print("anxin demo: a part stopped; see the logs in", workdir, file=sys.stderr)
             return 1
         cfg = load_station_config(workdir / "station" / "station.yaml")
-        app = ConsoleApp(cfg, officer=officer, language=lang, demo_dir=workdir)  # type: ignore[arg-type]
+        app = ConsoleApp(cfg, user=DEMO_USER, password_file=workdir / "station" / "demo.password",
+                         language=lang, demo_dir=workdir)  # type: ignore[arg-type]
         app.demo_hint = hint
         app.run()
         return 0

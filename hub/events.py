@@ -48,6 +48,7 @@ ALARM_TYPES: dict[str, AlarmType] = {
         AlarmType("sensor_silent", Priority.TECHNICAL, 381),
         AlarmType("tamper", Priority.TECHNICAL, 383),  # sensor tamper: a cover opened
         AlarmType("hub_offline", Priority.TECHNICAL, 381),
+        AlarmType("hub_fault", Priority.TECHNICAL, 300),  # system trouble, e.g. a damaged outbox
         AlarmType("walktest", Priority.INFO, 601),
     )
 }

@@ -13,18 +13,80 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Annotated, Any, Protocol
 
 import paho.mqtt.client as paho
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
-from hub.configfile import Strict
+from hub.configfile import ConfigError, ConfigPath, Strict
 
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
 OnConnection = Callable[[bool], None]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _certificate(path: Path) -> Path:
+    data = _read(path)
+    try:
+        x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise ValueError(f"{path} is not a PEM certificate") from None
+    return path
+
+
+def _private_key(path: Path) -> Path:
+    data = _read(path)
+    try:
+        serialization.load_pem_private_key(data, None)
+    except TypeError:
+        raise ValueError(f"{path} is encrypted; the hub starts unattended, so its key "
+                         "cannot have a passphrase") from None
+    except ValueError:
+        raise ValueError(f"{path} is not a PEM private key") from None
+    return path
+
+
+CertPath = Annotated[ConfigPath, AfterValidator(_certificate)]
+KeyPath = Annotated[ConfigPath, AfterValidator(_private_key)]
+
+
+class TlsConfig(Strict):
+    """Mutual TLS with the station's broker. The broker takes the certificate's Common Name
+    as this client's identity, and its ACL grants topics by it (docs/security.md)."""
+
+    ca: CertPath = Field(description="the station CA certificate (ca.crt): the broker's "
+                         "certificate must be signed by it and name the broker host")
+    cert: CertPath = Field(description="this client's certificate from `anxin ca issue-…`; "
+                           "its CN is the identity: the hub id, station:<id> or console:<name>")
+    key: KeyPath = Field(description="the private key of cert (unencrypted; keep it mode 0600)")
+
+    @model_validator(mode="after")
+    def _key_fits(self) -> TlsConfig:
+        cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        key = serialization.load_pem_private_key(self.key.read_bytes(), None)
+        if cert.public_key() != key.public_key():
+            raise ValueError(f"key: {self.key} is not the key of the certificate {self.cert}")
+        return self
+
+    @property
+    def identity(self) -> str:
+        """Who the broker will take this client for: the certificate's Common Name."""
+        cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(cns[0].value) if cns else ""
 
 
 class BrokerConfig(Strict):
@@ -36,6 +98,8 @@ class BrokerConfig(Strict):
                              "publishes the last will after 1.5x this with no traffic")
     username: str | None = None
     password: str | None = None
+    tls: TlsConfig | None = Field(None, description="connect over TLS with this client "
+                                  "certificate (port 8883 by convention); none: plain MQTT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +139,13 @@ class PahoTransport:
                         clean_session=not persistent_session)
         if broker.username:
             c.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            tls = broker.tls
+            try:  # verifies the broker's certificate and host name too (paho's defaults)
+                c.tls_set(ca_certs=str(tls.ca), certfile=str(tls.cert), keyfile=str(tls.key))
+            except OSError as e:  # ssl.SSLError included; the files changed since validation
+                raise ConfigError(f"broker.tls: cannot use certificate {tls.cert}, key {tls.key} "
+                                  f"and CA {tls.ca}: {e}") from None
         if will:
             c.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         c.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -153,6 +224,7 @@ class MemoryBroker:
     def __init__(self) -> None:
         self.clients: list[MemoryTransport] = []
         self.retained: dict[str, bytes] = {}
+        self.lose: Callable[[str, bytes], bool] | None = None  # fault injection: True drops it
 
     def client(self, will: Will | None = None) -> MemoryTransport:
         t = MemoryTransport(self, will)
@@ -160,6 +232,8 @@ class MemoryBroker:
         return t
 
     def route(self, topic: str, payload: bytes, retain: bool) -> None:
+        if self.lose and self.lose(topic, payload):
+            return
         if retain:
             self.retained[topic] = payload
         for c in self.clients:
@@ -186,8 +260,11 @@ class MemoryTransport:
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
         self.filters.append(topic)
+        self._retained(topic)
+
+    def _retained(self, filter_: str) -> None:
         for t, p in list(self._broker.retained.items()):
-            if topic_matches(topic, t):
+            if topic_matches(filter_, t):
                 self.deliver(t, p)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
@@ -195,7 +272,12 @@ class MemoryTransport:
             self._broker.route(topic, payload, retain)
 
     def deliver(self, topic: str, payload: bytes) -> None:
-        self._on_message(topic, payload)
+        """On the next loop turn, as paho's thread hands messages over: a reply never runs
+        inside the publish that caused it."""
+        try:
+            asyncio.get_running_loop().call_soon(self._on_message, topic, payload)
+        except RuntimeError:  # no loop: a plain synchronous unit test
+            self._on_message(topic, payload)
 
     def drop(self) -> None:
         """Simulate a lost connection: the broker publishes the last will."""
@@ -203,6 +285,12 @@ class MemoryTransport:
         self._on_connection(False)
         if self._will:
             self._broker.route(self._will.topic, self._will.payload, self._will.retain)
+
+    def reconnect(self) -> None:
+        self._connected = True
+        self._on_connection(True)
+        for f in self.filters:  # retained messages again, as a fresh subscription gets them
+            self._retained(f)
 
     def close(self) -> None:
         self._connected = False

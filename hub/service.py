@@ -28,6 +28,7 @@ from drivers.speaker import Speaker
 from drivers.speaker.sim import LogSpeaker
 from hub import simhome, wire
 from hub.alarms import Action, Say, ShowLed, feedback
+from hub.clockjump import JumpDetector
 from hub.config import HubConfig, load_hub_rules
 from hub.configfile import ConfigError
 from hub.events import ALARM_TYPES, CANCEL_KIND, AlarmState, Event, Priority
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 TransportFactory = Callable[[HubConfig, asyncio.AbstractEventLoop], Transport]
 SUPERVISION_MAX_SLEEP_S = 60.0
+PRUNE_EVERY_S = 3600.0
 RULES_MAX_SLEEP_S = 5.0  # also how often unacknowledged alarms are checked for escalation
 # what the elder may cancel: their own calls and well-being checks, never a hazard
 CANCELLABLE = frozenset({"panic", "fall", "wandering", "inactivity", "checkin_missed"})
@@ -65,7 +67,8 @@ class HubService:
         self._make_transport = transport
         self.hw = Hardware.build(cfg, pins)
         self.speaker: Speaker = speaker or LogSpeaker()
-        self.store = HubStore(cfg.data_dir / "hub.db")
+        self.store, self._store_damage = HubStore.open_or_recover(
+            cfg.data_dir / "hub.db", telemetry_max_bytes=int(cfg.outbox.telemetry_max_mb * 2**20))
         self.senses = Senses(cfg)
         self.decoder = AdvertDecoder(cfg.ble.keys)
         self.supervisor = Supervisor()
@@ -73,6 +76,8 @@ class HubService:
         for w in warnings:
             log.warning("%s", w)
         self.engine = Engine(rules, now=time.time(), category=cfg.elder_category, tz=cfg.tz)
+        self._clock = JumpDetector(time.time(), time.monotonic())
+        self._steps_before: dict[str, float] = {}  # open alarm -> clock steps seen before it was sent
         self._rules_changed = asyncio.Event()  # an event may have moved the rules' next deadline
         self._escalated: set[str] = set()  # alarms the elder was told are not acknowledged yet
         self._pressed_at: dict[str, float] = {}  # call button -> time of its latest press
@@ -91,12 +96,14 @@ class HubService:
         loop = asyncio.get_running_loop()
         self.link = Uplink(hub=self.cfg.hub_id, transport=self._make_transport(self.cfg, loop),
                            store=self.store, config=self.cfg.link,
-                           on_ack=self._delivered, on_update=self._station_update)
+                           on_ack=self._delivered, on_update=self._station_update,
+                           on_reachable=self._reachable)
         try:
             for alarm in self.store.open_alarms():  # after a restart, show where things stand
                 if _elder_facing(alarm.kind):
                     self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
             self.link.start()
+            self._reachable(False)  # until the station is reached
             now = time.time()
             for s in self.cfg.ble.sensors:
                 self.supervisor.watch(s.name, self.cfg.ble.silence_for(s), now)
@@ -104,9 +111,13 @@ class HubService:
                                        mains=self._mains,
                                        radar=self._radar, radar_status=self._radar_status,
                                        advert=self._advert, ble_status=self._ble_status))
-            self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules())]
+            self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules()),
+                            asyncio.create_task(self._prune())]
             for held in self.store.held():  # a restart ended their window: better sent than lost
                 self._release(held)
+            if self._store_damage:  # what was waiting in it may be lost: the station must know
+                self.raise_alarm(Event(kind="hub.store_damaged", source="hub", alarm="hub_fault",
+                                       data={"reason": self._store_damage[:500]}))
             if self.cfg.simulated:
                 sim = simhome.SimHome(self)
                 await sim.start()
@@ -219,9 +230,9 @@ class HubService:
     async def _supervise(self) -> None:
         while True:
             deadline = self.supervisor.next_deadline()
-            delay = SUPERVISION_MAX_SLEEP_S if deadline is None else deadline - time.time()
+            delay = SUPERVISION_MAX_SLEEP_S if deadline is None else deadline - self._now()
             await asyncio.sleep(min(max(delay, 0.0), SUPERVISION_MAX_SLEEP_S))
-            now = time.time()
+            now = self._now()
             for name, quiet in self.supervisor.due(now):
                 s = next(s for s in self.cfg.ble.sensors if s.name == name)
                 log.warning("sensor %s silent for %.0f s", name, quiet)
@@ -245,7 +256,7 @@ class HubService:
         if ev.kind == "button.press" and (call := self._open_call()):
             # pressed again while the call is open: the station hears it, no second alarm
             ev = dataclasses.replace(ev, kind="button.again", data={**ev.data, "ref": call})
-        actions = self.engine.handle(ev, time.time())  # overdue timers first, then this event
+        actions = self.engine.handle(ev, self._now())  # overdue timers first, then this event
         raised = self._do(actions)
         if ev.kind in CANCEL_GESTURES:
             ended_a_window = any(isinstance(a, CancelAlarm) for a in actions)
@@ -300,16 +311,31 @@ class HubService:
         """Sleep until the rules' next deadline (or an event moves it), then tick."""
         while True:
             deadline = self.engine.next_deadline()
-            delay = RULES_MAX_SLEEP_S if deadline is None else deadline - time.time()
+            delay = RULES_MAX_SLEEP_S if deadline is None else deadline - self._now()
             self._rules_changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(max(delay, 0.0), RULES_MAX_SLEEP_S)):
                     await self._rules_changed.wait()
             try:
-                self._do(self.engine.tick(time.time()))
+                self._do(self.engine.tick(self._now()))
                 self.escalate()
             except Exception:  # the rules must keep running whatever one tick met
                 log.exception("rule timers failed; trying again")
+
+    def _on_todays_clock(self, alarm: str, t: float) -> float:
+        """A time stored for an open alarm, moved by the clock steps since it was sent, so
+        ages (escalation, the cancel window) are real durations."""
+        return t + self._clock.total - self._steps_before.get(alarm, 0.0)
+
+    def _now(self) -> float:
+        """Wall-clock time, after shifting the duration timers if the clock was stepped."""
+        now = time.time()
+        if step := self._clock.check(now, time.monotonic()):
+            log.warning("the wall clock was stepped by %+.1f s; timers keep their lengths", step)
+            self.engine.clock_jumped(step)
+            self.supervisor.clock_jumped(step)
+            self._rules_changed.set()
+        return now
 
     def reload_rules(self) -> bool:
         """Load the rule files again; on any error the running rules stay, and it is logged."""
@@ -333,24 +359,25 @@ class HubService:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=priority, contact_id=contact_id))
         self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts, source=ev.source)
         log.info("alarm %s raised: %s from %s", ev.id, ev.alarm, ev.source)
-        self.link.send(ev.id, payload)
+        self._steps_before[ev.id] = self._clock.total
+        self.link.push()
         self._feedback(str(ev.alarm), AlarmState.SENT)
         if self.on_alarm_raised:
             self.on_alarm_raised(ev)
 
     def _release(self, alarm_id: str) -> None:
         """A held pre-alarm goes out: its window ran out, or a restart ended it."""
-        payload = self.store.release(alarm_id)
-        if payload is None:
+        if not self.store.release(alarm_id):
             return
         log.info("alarm %s released to the station", alarm_id)
-        self.link.send(alarm_id, payload)
+        self._steps_before[alarm_id] = self._clock.total
+        self.link.push()
         self._feedback(self.store.kind_of(alarm_id) or "", AlarmState.SENT)
 
     def _send(self, ev: Event) -> None:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
         self.store.put(ev.id, payload, alarm=False)
-        self.link.send(ev.id, payload)
+        self.link.push()
 
     def _cancel(self, ev: Event, before: float, quiet: bool = False) -> None:
         """The elder's cancel gesture: ends their own recent calls that no officer has taken,
@@ -360,7 +387,8 @@ class HubService:
             self.hw.siren.silence()
         cutoff = ev.ts - self.cfg.cancel_window_s
         open_alarms = self.store.open_alarms()
-        victims = [a for a in open_alarms if a.kind in CANCELLABLE and cutoff <= a.raised < before
+        victims = [a for a in open_alarms if a.kind in CANCELLABLE
+                   and cutoff <= self._on_todays_clock(a.id, a.raised) < before
                    and a.state in (AlarmState.SENT, AlarmState.DELIVERED)]
         if not victims:
             if not quiet and any(a.state in (AlarmState.CLAIMED, AlarmState.IN_CALL) for a in open_alarms):
@@ -375,11 +403,9 @@ class HubService:
         ts = time.time()
         cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
-        alarm = self.store.cancel_held(alarm_id, cancel.id, payload, ts)
-        if alarm is not None:
+        if self.store.cancel_held(alarm_id, cancel.id, payload, ts):
             log.info("alarm %s cancelled in its window (%s)", alarm_id, by)
-            self.link.send(alarm_id, alarm)
-            self.link.send(cancel.id, payload)
+            self.link.push()
 
     def _send_cancel(self, alarm_id: str, source: str, ts: float, by: str) -> None:
         cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
@@ -387,20 +413,23 @@ class HubService:
         self.store.put(cancel.id, payload, alarm=True)
         self.store.advance(alarm_id, AlarmState.CANCELLED, ts)
         self._escalated.discard(alarm_id)
+        self._steps_before.pop(alarm_id, None)
         log.info("alarm %s cancelled at home (%s)", alarm_id, by)
-        self.link.send(cancel.id, payload)
+        self.link.push()
 
     def escalate(self, now: float | None = None) -> None:
         """No station acknowledgement within escalate_s: the hub keeps retrying (the uplink
         does), tells the elder it is still trying, and sounds its siren."""
-        now = time.time() if now is None else now
+        now = self._now() if now is None else now
         cutoff = now - self.cfg.link.escalate_s
         for a in self.store.open_alarms():
-            if (a.state is AlarmState.SENT and a.sent is not None and a.sent <= cutoff
+            # a clock step since it was sent moved "now", not the moment it was sent
+            sent = None if a.sent is None else self._on_todays_clock(a.id, a.sent)
+            if (a.state is AlarmState.SENT and sent is not None and sent <= cutoff
                     and a.id not in self._escalated and _elder_facing(a.kind)):
                 self._escalated.add(a.id)
                 log.warning("alarm %s not acknowledged by the station after %.0f s: still trying",
-                            a.id, now - a.sent)
+                            a.id, now - sent)
                 self._apply([Say("still_trying"), ShowLed("fault")])
                 if self.hw.siren and not self.hw.siren.pattern:
                     self.hw.siren.sound("panic")
@@ -418,6 +447,8 @@ class HubService:
                 self._feedback(self.store.kind_of(i) or "", AlarmState.DELIVERED)
 
     def _station_update(self, u: wire.AlarmUpdate) -> None:
+        if u.state.closed:
+            self._steps_before.pop(u.id, None)
         if self.store.advance(u.id, u.state, u.ts):
             log.info("alarm %s %s at the station%s", u.id, u.state.value,
                      f" by {u.officer}" if u.officer else "")
@@ -434,7 +465,23 @@ class HubService:
             if isinstance(a, Say):
                 self.speaker.say(a.prompt, text(a.prompt, self.cfg.language))
             elif self.hw.led:
-                self.hw.led.show(a.pattern)
+                resting = a.pattern == "idle" and not self.link.reachable
+                self.hw.led.show("fault" if resting else a.pattern)
+
+    def _reachable(self, up: bool) -> None:
+        """The station came or went: a resting LED shows it (an alarm's own pattern stays)."""
+        if self.hw.led and self.hw.led.pattern in ("idle", "fault"):
+            self._apply([ShowLed("idle")])
+
+    async def _prune(self) -> None:
+        keep = self.cfg.outbox.keep_acked_days * 86400
+        while True:
+            try:
+                if n := self.store.prune(time.time() - keep):
+                    log.info("outbox: forgot %d acknowledged message(s)", n)
+            except Exception:
+                log.exception("pruning the outbox failed")
+            await asyncio.sleep(PRUNE_EVERY_S)
 
 
 def _elder_facing(kind: str) -> bool:

@@ -1,18 +1,30 @@
 """The hub's durable store: the outbox of messages for the station, and alarm states.
 
 Alarms are committed with ``synchronous=FULL`` (WAL) before the elder is told the call is
-sent or anything is published, so a power cut after the prompt cannot lose them. Delivery
-is at-least-once: a row leaves the outbox only when the station acknowledges its id.
+sent or anything is published, so a power cut after the prompt cannot lose them. Telemetry
+commits without an fsync (``synchronous=NORMAL``): the OS batches those writes, which spares
+the SD card, and the next alarm commit or checkpoint makes them durable. Delivery is
+at-least-once: a row stays pending until the station acknowledges its id. The outbox has two
+lanes, alarms and telemetry, each delivered in order (see :mod:`hub.link`); pending telemetry
+is bounded by size, oldest dropped first, while alarms are never dropped or expired.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from hub.events import AlarmState
+
+log = logging.getLogger(__name__)
+
+Lane = Literal["alarm", "telemetry"]
+LANES: tuple[Lane, ...] = ("alarm", "telemetry")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -24,6 +36,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     acked REAL                              -- station's store time; NULL while pending
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE acked IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox(alarm, seq) WHERE acked IS NULL;
+CREATE TABLE IF NOT EXISTS meta (          -- epoch: this outbox's identity, so the station
+    key TEXT PRIMARY KEY,                   -- knows seq numbers restarted with a new database;
+    value TEXT NOT NULL                     -- dropped: telemetry rows dropped by the size bound
+);
 CREATE TABLE IF NOT EXISTS alarms (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -57,6 +74,10 @@ class Pending:
     payload: bytes
     alarm: bool
 
+    @property
+    def lane(self) -> Lane:
+        return "alarm" if self.alarm else "telemetry"
+
 
 @dataclass(frozen=True, slots=True)
 class OpenAlarm:
@@ -69,9 +90,10 @@ class OpenAlarm:
 
 
 class HubStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, telemetry_max_bytes: int = 64 << 20) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.telemetry_max_bytes = telemetry_max_bytes
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -83,8 +105,38 @@ class HubStore:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}
             if "source" not in columns:  # a hub.db from before devices were named on alarms
                 self._db.execute("ALTER TABLE alarms ADD COLUMN source TEXT NOT NULL DEFAULT ''")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (uuid.uuid4().hex[:16],))
+            self.epoch: str = self._meta("epoch")
+            self._telemetry_bytes = int(self._db.execute(
+                "SELECT coalesce(sum(length(payload)), 0) FROM outbox "
+                "WHERE acked IS NULL AND alarm = 0").fetchone()[0])
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{path}: cannot open the hub database: {e}") from None
+
+    @classmethod
+    def open_or_recover(cls, path: Path, **kw: Any) -> tuple[HubStore, str | None]:
+        """Open the store; a damaged one is moved aside (kept for inspection) and a fresh one
+        started, because a hub that refuses to start protects nobody. The second value says
+        what happened, for the technical alarm the hub then raises."""
+        try:
+            return cls(path, **kw), None
+        except StoreError as e:
+            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{path}{suffix}")
+                if part.exists():
+                    part.rename(f"{aside}{suffix}")
+            log.error("%s; moved it to %s and started a new one", e, aside)
+            return cls(path, **kw), f"{e}; moved to {aside.name}"
+
+    def _meta(self, key: str, default: str = "") -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    @property
+    def dropped(self) -> int:
+        """Telemetry messages dropped by the size bound, ever (reported in heartbeats)."""
+        return int(self._meta("dropped", "0"))
 
     def close(self) -> None:
         self._db.close()
@@ -98,16 +150,46 @@ class HubStore:
         one fsync, not two.
         """
         now = time.time() if now is None else now
+        if not alarm:
+            self._put_telemetry(id, payload, now)
+            return
         with self._tx():
             self._db.execute(
-                "INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,?,?)",
-                (id, payload, int(alarm), now))
+                "INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
+                (id, payload, now))
             if alarm_kind:
                 self._db.execute(
                     "INSERT OR IGNORE INTO alarms(id, kind, state, raised, source) VALUES (?,?,?,?,?)",
                     (id, alarm_kind, AlarmState.SENT.value, now, source))
                 self._log(id, AlarmState.RAISED, now if raised is None else raised, now)
                 self._log(id, AlarmState.SENT, now, now)
+
+    def _put_telemetry(self, id: str, payload: bytes, now: float) -> None:
+        with self._tx(durable=False):
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,0,?)",
+                (id, payload, now))
+            self._telemetry_bytes += len(payload) if cur.rowcount else 0
+            if self._telemetry_bytes > self.telemetry_max_bytes:
+                self._trim_telemetry()
+
+    def _trim_telemetry(self) -> None:
+        """Drop the oldest pending telemetry until a tenth of the bound is free again, so the
+        trim (and its log line) comes once per batch, not with every message."""
+        target = self.telemetry_max_bytes * 9 // 10
+        freed, upto, n = 0, 0, 0
+        rows = self._db.execute("SELECT seq, length(payload) FROM outbox "
+                                "WHERE acked IS NULL AND alarm = 0 ORDER BY seq")
+        for seq, size in rows:
+            if self._telemetry_bytes - freed <= target:
+                break
+            freed, upto, n = freed + size, seq, n + 1
+        self._db.execute("DELETE FROM outbox WHERE acked IS NULL AND alarm = 0 AND seq <= ?", (upto,))
+        self._db.execute("INSERT INTO meta VALUES ('dropped', ?) ON CONFLICT(key) DO UPDATE SET "
+                         "value = CAST(value AS INTEGER) + excluded.value", (str(n),))
+        self._telemetry_bytes -= freed
+        log.warning("outbox: telemetry over its %d-byte bound; dropped the oldest %d message(s) "
+                    "(alarms are never dropped)", self.telemetry_max_bytes, n)
 
     def hold(self, id: str, payload: bytes, *, alarm_kind: str, raised: float, source: str = "",
              now: float | None = None) -> None:
@@ -120,37 +202,36 @@ class HubStore:
                 (id, alarm_kind, AlarmState.RAISED.value, now, source))
             self._log(id, AlarmState.RAISED, raised, now)
 
-    def release(self, id: str, now: float | None = None) -> bytes | None:
-        """Move a held alarm into the outbox (one commit); None if it is not held."""
+    def release(self, id: str, now: float | None = None) -> bool:
+        """Move a held alarm into the outbox (one commit); False if it is not held."""
         now = time.time() if now is None else now
         with self._tx():
             return self._release(id, now)
 
-    def _release(self, id: str, now: float) -> bytes | None:
+    def _release(self, id: str, now: float) -> bool:
         row = self._db.execute("SELECT payload FROM held WHERE id = ?", (id,)).fetchone()
         if row is None:
-            return None
+            return False
         self._db.execute("DELETE FROM held WHERE id = ?", (id,))
         self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
                          (id, row[0], now))
         self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.SENT.value, id))
         self._log(id, AlarmState.SENT, now, now)
-        return bytes(row[0])
+        return True
 
     def cancel_held(self, id: str, cancel_id: str, cancel_payload: bytes, ts: float,
-                    now: float | None = None) -> bytes | None:
+                    now: float | None = None) -> bool:
         """A held alarm cancelled in its window: in one commit it goes to the outbox followed by
         its cancellation, so a power cut cannot send the alarm without the cancel."""
         now = time.time() if now is None else now
         with self._tx():
-            payload = self._release(id, now)
-            if payload is None:
-                return None
+            if not self._release(id, now):
+                return False
             self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
                              (cancel_id, cancel_payload, now))
             self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.CANCELLED.value, id))
             self._log(id, AlarmState.CANCELLED, ts, now)
-        return payload
+        return True
 
     def held(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT id FROM held ORDER BY rowid")]
@@ -161,18 +242,41 @@ class HubStore:
             "ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [Pending(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
+    def lane(self, lane: Lane, *, after: int = 0, limit: int = 500) -> list[Pending]:
+        """Pending messages of one lane past seq ``after``, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, id, payload, alarm FROM outbox WHERE acked IS NULL AND alarm = ? "
+            "AND seq > ? ORDER BY seq LIMIT ?", (int(lane == "alarm"), after, limit)).fetchall()
+        return [Pending(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+    def prev_pending(self, lane: Lane, seq: int) -> int:
+        """The pending message before ``seq`` in its lane (0: none). The station stores a
+        message only when that one is already stored, which keeps each lane in order."""
+        row = self._db.execute("SELECT max(seq) FROM outbox WHERE acked IS NULL AND alarm = ? "
+                               "AND seq < ?", (int(lane == "alarm"), seq)).fetchone()
+        return int(row[0] or 0)
+
+    def prune(self, before: float) -> int:
+        """Forget acknowledged messages created before ``before``; the alarms table keeps the
+        alarms' history. Returns how many went."""
+        with self._tx():
+            return self._db.execute("DELETE FROM outbox WHERE acked IS NOT NULL AND created < ?",
+                                    (before,)).rowcount
+
     def pending_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM outbox WHERE acked IS NULL").fetchone()[0])
 
     def ack(self, ids: list[str], station_ts: float) -> list[str]:
         """Mark ids delivered; return those that were pending (a repeated ack returns [])."""
         fresh = []
-        with self._tx():
+        with self._tx(durable=False):  # a lost ack only means a resend, which the station ignores
             for i in ids:
-                cur = self._db.execute(
-                    "UPDATE outbox SET acked = ? WHERE id = ? AND acked IS NULL", (station_ts, i))
-                if cur.rowcount:
+                row = self._db.execute(
+                    "UPDATE outbox SET acked = ? WHERE id = ? AND acked IS NULL "
+                    "RETURNING alarm, length(payload)", (station_ts, i)).fetchall()
+                if row:
                     fresh.append(i)
+                    self._telemetry_bytes -= 0 if row[0][0] else row[0][1]
         return fresh
 
     def advance(self, alarm: str, state: AlarmState, ts: float, now: float | None = None) -> bool:
@@ -216,18 +320,28 @@ class HubStore:
         self._db.execute("INSERT OR IGNORE INTO alarm_log VALUES (?,?,?,?)",
                          (alarm, state.value, ts, seen))
 
-    def _tx(self) -> _Tx:
-        return _Tx(self._db)
+    def _tx(self, *, durable: bool = True) -> _Tx:
+        return _Tx(self._db, durable)
 
 
 class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (sqlite3's own context is implicit)."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (sqlite3's own context is implicit).
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    Not durable: committed without an fsync (synchronous=NORMAL, WAL); the next durable
+    commit or checkpoint writes it to disk. Only for what may be lost in a power cut.
+    """
+
+    def __init__(self, db: sqlite3.Connection, durable: bool) -> None:
+        self._db, self._durable = db, durable
 
     def __enter__(self) -> None:
+        if not self._durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            if not self._durable:
+                self._db.execute("PRAGMA synchronous=FULL")

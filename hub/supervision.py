@@ -44,6 +44,11 @@ class Supervisor:
                 out.append((name, now - w.last))
         return out
 
+    def clock_jumped(self, step: float) -> None:
+        """The wall clock was stepped: silence is measured in real time, not across the step."""
+        for w in self._watches.values():
+            w.last += step
+
     def next_deadline(self) -> float | None:
         pending = [w.last + w.limit_s for w in self._watches.values() if not w.silent]
         return min(pending, default=None)

@@ -8,10 +8,22 @@ version (``v``) is refused.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from hub.events import AlarmState, Event
 
@@ -19,11 +31,22 @@ VERSION: Literal[1] = 1
 PREFIX = f"anxin/v{VERSION}"
 MAX_PAYLOAD = 64 * 1024  # bytes; alarms are small, anything larger is refused unread
 HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_HUB_ID = re.compile(HUB_ID_PATTERN)
+_HUB_ID = re.compile(HUB_ID_PATTERN)  # use fullmatch: Python's $ also matches before a final newline
 
 HubId = Annotated[str, Field(pattern=HUB_ID_PATTERN)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=2000)]
+# A time: finite, not negative (the last wills say 0.0) and before 2100, past any clock a hub
+# can have, so every stored time can be printed. Earlier than real is accepted: a hub without
+# a real-time clock counts from 1970 until it finds the network, and its alarms still count.
+MAX_TS = 4_102_444_800.0  # 2100-01-01 UTC
+Ts = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False)]
+MAX_COUNT = 2**53  # counters and sequence numbers: exact in any JSON reader, fit SQLite's INTEGER
+# An event's free-form data is stored and shown as it came: small, shallow and plain.
+MAX_DATA_ITEMS = 32  # keys of one object, items of one list
+MAX_DATA_DEPTH = 3  # objects or lists inside one another, data itself included
+MAX_DATA_KEY = 64  # characters of a key
+MAX_DATA_TEXT = 2000  # characters of a string value, as Text
 
 
 class WireError(ValueError):
@@ -47,22 +70,62 @@ class Status(_Msg):
     type: Literal["status"] = "status"
     hub: HubId
     online: bool
-    ts: float
+    ts: Ts
 
 
 class Heartbeat(_Msg):
     type: Literal["heartbeat"] = "heartbeat"
     hub: HubId
-    ts: float
-    seq: int = Field(ge=0)
-    pending: int = Field(ge=0, description="alarms and events not yet acknowledged")
+    ts: Ts
+    seq: int = Field(ge=0, le=MAX_COUNT)
+    pending: int = Field(ge=0, le=MAX_COUNT, description="alarms and events not yet acknowledged")
+    dropped: int = Field(0, ge=0, le=MAX_COUNT, description="telemetry ever dropped by the outbox size bound")
 
 
 class AlarmInfo(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    kind: str
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
     priority: int = Field(ge=1, le=4)
     contact_id: int = Field(ge=0, le=999)
+
+
+class Seq(BaseModel):
+    """Where a message stands in its lane of the hub's outbox; the station stores a message
+    only after the one before it (``prev``), so each lane arrives in order."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    epoch: Annotated[str, Field(min_length=1, max_length=32)] = Field(
+        description="the outbox's identity: numbering restarts with a new hub database")
+    lane: Literal["alarm", "telemetry"]
+    n: int = Field(ge=1, le=MAX_COUNT, description="outbox sequence number (shared by both lanes)")
+    prev: int = Field(ge=0, le=MAX_COUNT, description="the lane's previous unacknowledged message; 0: none")
+
+
+def _plain_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The station stores an event's data and shows parts of it: it must stay within bounds."""
+    _check_data(data, "", 1)
+    return data
+
+
+def _check_data(value: object, where: str, depth: int) -> None:
+    """Raise ValueError naming the place in ``data`` that breaks the MAX_DATA_* bounds."""
+    at = f"{where}: " if where else ""
+    if isinstance(value, dict | list):
+        if depth > MAX_DATA_DEPTH:
+            raise ValueError(f"{at}objects and lists nested more than {MAX_DATA_DEPTH} deep")
+        if len(value) > MAX_DATA_ITEMS:
+            raise ValueError(f"{at}more than {MAX_DATA_ITEMS} items")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, v in items:
+            if isinstance(k, str) and not 0 < len(k) <= MAX_DATA_KEY:
+                raise ValueError(f"{at}a key must have 1 to {MAX_DATA_KEY} characters")
+            _check_data(v, f"{where}.{k}" if where else str(k), depth + 1)
+    elif isinstance(value, str) and len(value) > MAX_DATA_TEXT:
+        raise ValueError(f"{at}text longer than {MAX_DATA_TEXT} characters")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{at}numbers must be finite")
+    elif isinstance(value, int) and abs(value) > MAX_COUNT:
+        raise ValueError(f"{at}integer beyond ±{MAX_COUNT}")
 
 
 class EventMsg(_Msg):
@@ -73,10 +136,11 @@ class EventMsg(_Msg):
     id: Id
     kind: Annotated[str, Field(min_length=1, max_length=64)]
     source: Annotated[str, Field(max_length=64)]
-    ts: float
+    ts: Ts
     alarm: AlarmInfo | None = None
     ref: Id | None = Field(None, description="alarm id this event refers to (e.g. a cancel)")
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Annotated[dict[str, Any], AfterValidator(_plain_data)] = Field(default_factory=dict)
+    seq: Seq | None = Field(None, description="set by the uplink as it publishes")
 
 
 # --- station -> hub -------------------------------------------------------------------------
@@ -87,7 +151,16 @@ class Ack(_Msg):
 
     type: Literal["ack"] = "ack"
     ids: Annotated[list[Id], Field(min_length=1, max_length=1000)]
-    ts: float
+    ts: Ts
+
+
+class Resend(_Msg):
+    """A message arrived after a gap in its lane: send the lane again from its oldest
+    unacknowledged message (the station stored nothing past the gap)."""
+
+    type: Literal["resend"] = "resend"
+    lane: Literal["alarm", "telemetry"]
+    ts: Ts
 
 
 class AlarmUpdate(_Msg):
@@ -96,7 +169,7 @@ class AlarmUpdate(_Msg):
     type: Literal["alarm"] = "alarm"
     id: Id
     state: AlarmState
-    ts: float
+    ts: Ts
     officer: Annotated[str, Field(max_length=64)] | None = None
     outcome: Annotated[str, Field(max_length=64)] | None = None
 
@@ -107,7 +180,7 @@ class AlarmUpdate(_Msg):
 class StationStatus(_Msg):
     type: Literal["station"] = "station"
     online: bool
-    ts: float
+    ts: Ts
 
 
 class Changed(_Msg):
@@ -118,16 +191,47 @@ class Changed(_Msg):
     id: Id
 
 
+# A password or session token: hidden in repr and logs, sent in clear only inside the JSON.
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=256),
+                   PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")]
+SECRET_FIELDS = ("password", "token")
+Username = Annotated[str, Field(min_length=1, max_length=32)]
+
+
 class Request(_Msg):
+    """A console asks the station to act. ``login`` (user, password) opens a session; claim,
+    resolve and logout carry its token, from which the station takes the officer and role."""
+
     type: Literal["request"] = "request"
     req: Id
     console: Id
-    op: Literal["claim", "resolve"]
-    ts: float = Field(description="console time; stale requests are refused")
-    alarm: Id
-    officer: Annotated[str, Field(min_length=1, max_length=64)]
+    op: Literal["login", "logout", "claim", "resolve"]
+    ts: Ts = Field(description="console time; stale requests are refused")
+    alarm: Id | None = None
+    token: Secret | None = None
+    user: Username | None = None
+    password: Secret | None = None
     outcome: Annotated[str, Field(max_length=64)] | None = None
     notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_op(self) -> Request:
+        need = {"login": ("user", "password"), "claim": ("alarm",), "resolve": ("alarm",)}
+        missing = [f for f in need.get(self.op, ()) if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"op {self.op!r} needs {' and '.join(missing)}")
+        return self
+
+
+class SessionInfo(BaseModel):
+    """A console's login: the token for its requests, and who is logged in."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    token: Secret
+    user: Username
+    display: Annotated[str, Field(min_length=1, max_length=64)]
+    role: Annotated[str, Field(max_length=16)] = Field(description="duty, supervisor or admin")
+    expires: Ts
 
 
 class Reply(_Msg):
@@ -135,10 +239,28 @@ class Reply(_Msg):
     req: Id
     ok: bool
     error: Text | None = None
+    code: Annotated[str, Field(max_length=32)] | None = Field(
+        None, description="why not, for the console to say in its language: bad_login, locked, "
+        "login_required")
+    session: SessionInfo | None = Field(None, description="the answer to a login")
+
+
+def redacted(payload: bytes) -> bytes:
+    """A refused request made fit to keep: secrets masked. One that is not a JSON object is
+    not kept at all, since a password could be anywhere in it."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
+        obj = None
+    if not isinstance(obj, dict):
+        return b"(not a JSON object; not kept, as it may hold a password)"
+    return json.dumps({k: "***" if k in SECRET_FIELDS else v for k, v in obj.items()},
+                      ensure_ascii=False).encode()
 
 
 Message = Annotated[
-    Status | Heartbeat | EventMsg | Ack | AlarmUpdate | StationStatus | Changed | Request | Reply,
+    Status | Heartbeat | EventMsg | Ack | Resend | AlarmUpdate | StationStatus | Changed | Request
+    | Reply,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
@@ -157,7 +279,10 @@ def decode(payload: bytes) -> Message:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise WireError(f"{where}: {first['msg']} ({e.error_count()} error(s))") from None
+        # a refused tag is quoted whole: keep the reason short and on one line for the logs
+        msg = "".join(c if c.isprintable() else repr(c)[1:-1]
+                      for c in first["msg"].removeprefix("Value error, ")[:200])
+        raise WireError(f"{where}: {msg} ({e.error_count()} error(s))") from None
 
 
 def decode_as(payload: bytes, kind: type[M]) -> M:
@@ -171,14 +296,14 @@ def decode_as(payload: bytes, kind: type[M]) -> M:
 # --- topics ---------------------------------------------------------------------------------
 
 HUB_UP = ("status", "heartbeat", "event")  # published by the hub
-HUB_DOWN = ("ack", "alarm")  # published by the station to the hub
+HUB_DOWN = ("ack", "resend", "alarm")  # published by the station to the hub
 STATION_STATUS = f"{PREFIX}/station/status"
 STATION_CHANGED = f"{PREFIX}/station/changed"
 STATION_REQUEST = f"{PREFIX}/station/request"
 
 
 def hub_topic(hub: str, leaf: str) -> str:
-    if not _HUB_ID.match(hub):
+    if not _HUB_ID.fullmatch(hub):
         raise WireError(f"bad hub id {hub!r}: must match {HUB_ID_PATTERN}")
     return f"{PREFIX}/hub/{hub}/{leaf}"
 
@@ -194,19 +319,27 @@ def reply_topic(console: str) -> str:
 def parse_hub_topic(topic: str) -> tuple[str, str]:
     """Split ``anxin/v1/hub/<hub>/<leaf>`` into (hub, leaf), or raise WireError."""
     parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:3]) != f"{PREFIX}/hub" or not _HUB_ID.match(parts[3]):
-        raise WireError(f"not a hub topic: {topic!r}")
+    if len(parts) != 5 or "/".join(parts[:3]) != f"{PREFIX}/hub" or not _HUB_ID.fullmatch(parts[3]):
+        raise WireError(f"not a hub topic: {topic[:100]!r}")
     return parts[3], parts[4]
+
+
+def sequenced(payload: bytes, seq: Seq) -> bytes:
+    """A stored event message stamped with its place in the lane as it is published."""
+    return encode(decode_as(payload, EventMsg).model_copy(update={"seq": seq}))
 
 
 def event_msg(hub: str, ev: Event, *, priority: int | None = None,
               contact_id: int | None = None) -> EventMsg:
-    """The wire form of an event; a rule may override its alarm's priority and Contact ID."""
+    """The wire form of an event; a rule may override its alarm's priority and Contact ID.
+
+    Texts in its data are cut to MAX_DATA_TEXT: a ``reason`` is an exception's message, and an
+    alarm must not fail to go out over the length of its explanation."""
     t = ev.alarm_type
     alarm = AlarmInfo(kind=t.kind, priority=priority or int(t.priority),
                       contact_id=t.contact_id if contact_id is None else contact_id) if t else None
     return EventMsg(
-        hub=hub, id=ev.id, kind=ev.kind, source=ev.source, ts=ev.ts, alarm=alarm,
-        ref=ev.data.get("ref"), data={k: v for k, v in ev.data.items() if k != "ref"},
+        hub=hub, id=ev.id, kind=ev.kind, source=ev.source, ts=ev.ts, alarm=alarm, ref=ev.data.get("ref"),
+        data={k: v[:MAX_DATA_TEXT] if isinstance(v, str) else v for k, v in ev.data.items() if k != "ref"},
     )
 

@@ -51,3 +51,12 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str 
             return result
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Console passwords hashed at a tiny scrypt cost: the real one (~0.6 s a hash) would
+    dominate the tests. tests/test_console_users.py checks the real cost once."""
+    from console.station import users
+
+    monkeypatch.setattr(users, "SCRYPT", users.ScryptParams(n=2**4, r=8, p=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import pytest
@@ -9,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.ble.advert import BTHOME_UUID, MIBEACON_UUID, Advert, Protocol
-from drivers.ble.decode import NOTHING, AdvertDecoder, BleReading, Decoded, Rejected, Unknown, Value
+from drivers.ble.decode import (
+    MAX_AD_DATA,
+    NOTHING,
+    AdvertDecoder,
+    BleReading,
+    Decoded,
+    Rejected,
+    Unknown,
+    Value,
+)
 from drivers.ble.sim import BTHOME_OBJECTS, MI_PRESS, MIBEACON_OBJECTS, Pair, SimSensor, mibeacon_packet
 
 PLAIN_MAC = "A4:C1:38:8D:18:B2"
@@ -232,3 +242,34 @@ def test_random_service_data_never_raises(frames: list[tuple[str, str, bytes, fl
         assert isinstance(result, Decoded)
         assert sum(x is not None for x in (result.rejected, result.unknown)) + bool(result.readings) <= 1
     assert sum(decoder.rejected.values()) <= len(frames)
+
+
+WINDOW_OPEN = bytes.fromhex("402d01")
+STRANGER = "11:22:33:44:55:66"
+
+
+@pytest.mark.parametrize("service_data, manufacturer_data", [
+    (WINDOW_OPEN.ljust(MAX_AD_DATA + 1, b"\0"), b""), (WINDOW_OPEN, bytes(MAX_AD_DATA + 1))],
+    ids=["service data", "manufacturer data"])
+def test_oversize_data_refused_before_any_parser(service_data: bytes, manufacturer_data: bytes) -> None:
+    """No advertising structure holds more than 255 bytes: such data was made up, not received."""
+    decoder = AdvertDecoder({PLAIN_MAC: None})
+    oversize = Advert(mac=PLAIN_MAC, rssi=-60, name=None, service_data={BTHOME_UUID: service_data},
+                      manufacturer_data={0x0499: manufacturer_data}, time=1000.0)
+    assert decoder.decode(oversize) == Decoded(rejected=Rejected(PLAIN_MAC, "oversize"))
+    assert decoder.decode(dataclasses.replace(oversize, mac=STRANGER)) == NOTHING
+    assert decoder.rejected == {(PLAIN_MAC, "oversize"): 1} and not decoder.unknown
+    at_limit = dataclasses.replace(oversize, service_data={BTHOME_UUID: WINDOW_OPEN},
+                                   manufacturer_data={0x0499: bytes(MAX_AD_DATA)})
+    assert decoder.decode(at_limit) == readings((PLAIN_MAC, "window", True))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from(MACS), st.sampled_from([BTHOME_UUID, MIBEACON_UUID]),
+       st.binary(min_size=MAX_AD_DATA + 1, max_size=1024), st.binary(max_size=MAX_AD_DATA))
+def test_any_oversize_advert_is_refused_or_ignored(mac: str, uuid: str, big: bytes, small: bytes) -> None:
+    decoder = AdvertDecoder({PLAIN_MAC: None, BT_MAC: BT_KEY, MI_MAC: MI_KEY})
+    for service, manufacturer in ((big, small), (small, big)):
+        got = decoder.decode(Advert(mac=mac, rssi=-60, name=None, service_data={uuid: service},
+                                    manufacturer_data={0x0499: manufacturer}, time=1000.0))
+        assert got == (NOTHING if mac == STRANGER else Decoded(rejected=Rejected(mac, "oversize")))

@@ -78,7 +78,7 @@ def test_hub_reload_checks_rules_before_signalling(tmp_path: Path,
     hupped = tmp_path / "hupped"
     fake_hub = subprocess.Popen([sys.executable, "-c", "import signal, sys, time; signal.signal("
                                  "signal.SIGHUP, lambda *_: open(sys.argv[1], 'w').close()); time.sleep(30)",
-                                 str(hupped), "anxin-hub-stand-in"])
+                                 str(hupped), "hub.cli", "hub"])  # looks like python -m hub.cli hub
     try:
         (tmp_path / "hub.pid").write_text(f"{fake_hub.pid}\n")
         assert main(["hub", "reload", "--config", str(hub)]) == 2  # bad rules: nothing signalled

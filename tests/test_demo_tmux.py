@@ -53,11 +53,12 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) -> None:
     session, folder = demo
-    wait_screen(session, "居家终端", "h001", "h002", "h003", "在线", "秒前")
+    # the demo console logs in as the demo supervisor by itself
+    wait_screen(session, "主管: 演示主管", "居家终端", "h001", "h002", "h003", "在线", "秒前")
     assert sim(folder, "h001", "press").strip() == "pressed bedside"
     wait_screen(session, "王秀英", "青石镇桃源村三组12号", "紧急呼叫", "待接警")
     tmux("send-keys", "-t", session, "c")
-    wait_screen(session, "已接警")
+    wait_screen(session, "已接警", "演示主管")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         keys = [p["key"] for p in json.loads(sim(folder, "h001", "prompts"))]
@@ -65,3 +66,14 @@ def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) 
             break
         time.sleep(0.2)
     assert keys == ["call_sent", "station_has_it", "officer_on_line"]
+    station_yaml = str(folder / "station" / "station.yaml")
+    audit = subprocess.run([*ANXIN, "audit", "show", "--config", station_yaml], check=True,
+                           capture_output=True, text=True, cwd=REPO).stdout
+    trail = [tuple(line.split()[3:5]) for line in audit.splitlines()]
+    assert trail[0][0].startswith("os:")  # who ran `anxin demo` made the demo's account
+    assert trail[1:] == [("homes.yaml", "elder.record")] * 3 + [("demo", "login"),
+                                                                 ("demo", "alarm.claim")]
+    assert trail[0][1] == "user.add"
+    verified = subprocess.run([*ANXIN, "audit", "verify", "--config", station_yaml],
+                              capture_output=True, text=True, cwd=REPO)
+    assert verified.returncode == 0 and verified.stdout.startswith("OK: 6 entries, head ")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.roster import Roster
@@ -16,12 +19,18 @@ from hub.config import HubConfig
 from hub.events import AlarmState
 from hub.mqtt import PahoTransport
 from hub.service import HubService
+from tests.accounts import add_users, log_in
 from tests.conftest import eventually
 
 
 def heard(hub: HubService) -> list[str]:
     assert isinstance(hub.speaker, LogSpeaker)
     return [key for _, key, _ in hub.speaker.heard]
+
+
+@pytest.fixture(autouse=True)
+def officers(station_cfg: StationConfig, cheap_passwords: None) -> None:
+    add_users(station_cfg.database, ("zhang", "张三", Role.DUTY), ("li", "李四", Role.DUTY))
 
 
 def screen_text(app: ConsoleApp) -> str:
@@ -32,9 +41,11 @@ def screen_text(app: ConsoleApp) -> str:
 async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
                                          hub_cfg: Callable[..., HubConfig]) -> None:
     async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
-        app = ConsoleApp(station_cfg, officer="张三")
+        app = ConsoleApp(station_cfg)
         async with app.run_test(size=(100, 30)) as pilot:
             await eventually(lambda: app.station_online, what="station online in the console")
+            await log_in(pilot, app, "zhang")
+            assert "值班员: 张三" in app.sub_title
             await eventually(lambda: hub.link.connected, what="hub connected")
             await asyncio.to_thread(SimPins(hub.pins).click, 17)
 
@@ -52,7 +63,8 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
 
             await pilot.press("c")
             await eventually(lambda: "officer_on_line" in heard(hub), what="claimed prompt")
-            assert station.store.alarm(alarm.id).officer == "张三"  # type: ignore[union-attr]
+            claimed = station.store.alarm(alarm.id)
+            assert claimed and (claimed.claimed_by, claimed.officer) == ("zhang", "张三")
             assert hub.hw.led is not None and hub.hw.led.pattern == "talking"
 
             await pilot.press("r")
@@ -64,6 +76,8 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
             assert done is not None and done.state is AlarmState.RESOLVED
             assert (done.outcome, done.notes) == ("onsite_help", "door opened by neighbour")
             await eventually(lambda: app.query_one(AlarmQueue).row_count == 0, what="queue empty")
+            trail = [(e.actor, e.action) for e in station.store.audit_entries(target=alarm.id)]
+            assert trail == [("zhang", "alarm.claim"), ("zhang", "alarm.resolve")]
 
         assert heard(hub) == ["call_sent", "station_has_it", "officer_on_line", "resolved"]
         steps = [s for s, _, _ in hub.store.timeline(alarm.id)]
@@ -74,8 +88,10 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
 async def test_two_consoles_claim_only_once(station_cfg: StationConfig,
                                             hub_cfg: Callable[..., HubConfig]) -> None:
     async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
-        a, b = ConsoleApp(station_cfg, officer="张三"), ConsoleApp(station_cfg, officer="李四")
+        a, b = ConsoleApp(station_cfg), ConsoleApp(station_cfg)
         async with a.run_test(size=(100, 30)) as pa, b.run_test(size=(100, 30)) as pb:
+            await log_in(pa, a, "zhang")
+            await log_in(pb, b, "li")
             await eventually(lambda: a.station_online and b.station_online and hub.link.connected)
             await asyncio.to_thread(SimPins(hub.pins).click, 17)
             await eventually(lambda: a.query_one(AlarmQueue).row_count == 1 and
@@ -94,8 +110,9 @@ async def test_consoles_see_station_service_stop_and_homes_go_offline(
         station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
     station = StationService(station_cfg)
     await station.__aenter__()
-    app = ConsoleApp(station_cfg, officer="张三")
-    async with app.run_test(size=(100, 30)):
+    app = ConsoleApp(station_cfg)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await log_in(pilot, app, "zhang")
         async with HubService(hub_cfg()):
             await eventually(lambda: app.query_one(Roster).homes["h001"].online,
                              what="h001 online in the roster")
@@ -134,7 +151,7 @@ async def test_hub_away_during_claim_hears_it_when_back(
             await asyncio.to_thread(SimPins(hub.pins).click, 17)
             await eventually(lambda: "station_has_it" in heard(hub), what="delivered")
         alarm = station.store.open_alarms()[0]
-        station.store.claim(alarm.id, "张三")  # while the hub is away (and drop its session)
+        station.store.claim(alarm.id, "zhang", "张三")  # while the hub is away (and drop its session)
         async with HubService(cfg, speaker=LogSpeaker()) as back:
             await eventually(lambda: "officer_on_line" in heard(back), what="claim after return")
             assert back.store.open_alarms()[0].state is AlarmState.CLAIMED

@@ -11,7 +11,7 @@ import random
 import struct
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from drivers.radar import micradar as mc
@@ -200,3 +200,24 @@ def test_seeded_fuzz_100k_streams() -> None:
         totals.update(d.errors)
     assert recovered > 60_000
     assert {"head_checksum", "data_checksum", "checksum", "footer", "length"} <= set(totals)
+
+
+@props
+@given(st.data(), families, st.integers(MAX_DATA_LEN + 1, 0xFFFF))
+def test_any_length_over_the_limit_is_refused_without_waiting(data: st.DataObject, family: str,
+                                                              length: int) -> None:
+    """Every LEN past the limit is refused on the header alone: nothing waits for up to 64 KiB
+    that will never be a frame, and the frame after it is read at once."""
+    if family == "T":
+        head = struct.pack(">BHHH", 0x01, 0, length, data.draw(st.integers(0, 0xFFFF)))
+        head += bytes([tf.checksum(head)])
+        sof = tf.FORMAT.sof
+    else:
+        sof = mc.FORMAT.sof
+        head = sof + data.draw(st.binary(min_size=2, max_size=2)) + length.to_bytes(2, "big")
+    assume(sof[0] not in head[1:])  # no second candidate inside the refused header
+    frame, reading = data.draw(FRAMES[family])
+    d = decoder(family)
+    assert d.feed(head) == [] and d.pending < len(sof)
+    assert d.feed(frame) == [reading]
+    assert (d.errors, d.pending) == ({"length": 1}, 0)

@@ -59,17 +59,20 @@ def test_station_deduplicates_and_claims_atomically(tmp_path: Path) -> None:
     assert s.store_event(alarm_msg("e1", "h1"))
     assert not s.store_event(alarm_msg("e1", "h1"))  # at-least-once delivery repeats
     assert s.count("alarms") == 1
-    assert s.claim("e1", "张三").officer == "张三"
+    claimed = s.claim("e1", "zhang", "张三")
+    assert (claimed.claimed_by, claimed.officer) == ("zhang", "张三")
     with pytest.raises(ClaimConflict, match="already claimed by 张三"):
-        s.claim("e1", "李四")
+        s.claim("e1", "li", "李四")
     with pytest.raises(ClaimConflict, match="already claimed by 张三"):
-        s.resolve("e1", "李四", "false_alarm")
-    row = s.resolve("e1", "张三", "safe_by_phone", "called")
+        s.resolve("e1", "li", "李四", "false_alarm")
+    with pytest.raises(ClaimConflict, match="already claimed by 张三"):
+        s.resolve("e1", "zhang2", "张三", "false_alarm")  # the same display name is not the same user
+    row = s.resolve("e1", "zhang", "张三", "safe_by_phone", "called")
     assert row.state is AlarmState.RESOLVED and row.outcome == "safe_by_phone"
     assert [st for st, *_ in s.alarm_log("e1")] == [
         AlarmState.RAISED, AlarmState.DELIVERED, AlarmState.CLAIMED, AlarmState.RESOLVED]
     with pytest.raises(ClaimConflict, match="no alarm"):
-        s.claim("nope", "张三")
+        s.claim("nope", "zhang", "张三")
 
 
 def test_queue_order_priority_then_group_then_age(tmp_path: Path) -> None:
@@ -100,7 +103,7 @@ def test_cancel_at_home_closes_an_untaken_alarm_and_notes_a_taken_one(tmp_path: 
     s = StationStore(tmp_path / "station.db")
     s.store_event(alarm_msg("a1", "h001"))
     s.store_event(alarm_msg("a2", "h001"))
-    s.claim("a2", "officer")
+    s.claim("a2", "officer", "Officer")
     assert s.store_event(cancel_msg("a1", "h001", 5.0))
     assert s.store_event(cancel_msg("a2", "h001", 6.0))
     a1, a2 = s.alarm("a1"), s.alarm("a2")
@@ -120,9 +123,9 @@ def test_held_alarm_is_stored_unsent_then_released_or_cancelled_in_one_go(tmp_pa
     s.hold("f2", b"F2", alarm_kind="fall", raised=99.0, now=100.0)
     assert s.pending() == [] and s.held() == ["f1", "f2"]
     assert [(a.state, a.sent) for a in s.open_alarms()] == [(AlarmState.RAISED, None)] * 2
-    assert s.release("f1", now=131.0) == b"F1"
-    assert s.release("f1", now=132.0) is None  # released once
-    assert s.cancel_held("f2", "c2", b"C2", ts=120.0, now=120.5) == b"F2"
+    assert s.release("f1", now=131.0)
+    assert not s.release("f1", now=132.0)  # released once
+    assert s.cancel_held("f2", "c2", b"C2", ts=120.0, now=120.5)
     assert [p.id for p in s.pending()] == ["f1", "f2", "c2"]  # the alarm, then its cancellation
     f1 = next(a for a in s.open_alarms() if a.id == "f1")
     assert (f1.state, f1.raised, f1.sent) == (AlarmState.SENT, 100.0, 131.0)  # escalation counts from sent

@@ -68,3 +68,57 @@ def test_every_alarm_kind_and_outcome_reads_in_both_languages() -> None:
     keys = [f"kind_{k}" for k in ALARM_TYPES] + [f"out_{o}" for o in OUTCOMES]
     missing = [k for k in keys if k not in STRINGS or not all(STRINGS[k])]
     assert missing == []
+
+
+STATUS = '{"v":1,"type":"status","hub":"h1","online":true,"ts":%s}'
+EVENT = '{"v":1,"type":"event","hub":"h1","id":"x","kind":"k","source":"s","ts":1,"data":%s}'
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (STATUS % "NaN", "ts: Input should be a finite number"),
+    (STATUS % "Infinity", "ts: Input should be a finite number"),
+    (STATUS % "1e999", "ts: Input should be a finite number"),  # the JSON parser makes it inf
+    (STATUS % "-1", "ts: Input should be greater than or equal to 0"),
+    (STATUS % (wire.MAX_TS + 1), "ts: Input should be less than or equal to 4102444800"),
+    (json.dumps({"v": 1, "type": "heartbeat", "hub": "h1", "ts": 1, "seq": 1, "pending": 2**64}),
+     "pending: Input should be less than or equal to 9007199254740992"),  # SQLite holds 8 bytes
+    (json.dumps({"v": 1, "type": "event", "hub": "h1", "id": "x", "kind": "k", "source": "s", "ts": 1,
+                 "alarm": {"kind": "x" * 65, "priority": 1, "contact_id": 100}}),
+     "alarm.kind: String should have at most 64 characters"),
+    (EVENT % '{"a":{"b":{"c":{}}}}', "data: a.b.c: objects and lists nested more than 3 deep"),
+    (EVENT % '{"a":[[[]]]}', "data: a.0.0: objects and lists nested more than 3 deep"),
+    (EVENT % json.dumps({f"k{i}": i for i in range(33)}), "data: more than 32 items"),
+    (EVENT % json.dumps({"a": list(range(33))}), "data: a: more than 32 items"),
+    (EVENT % json.dumps({"k" * 65: 1}), "data: a key must have 1 to 64 characters"),
+    (EVENT % json.dumps({"location": "x" * 2001}), "data: location: text longer than 2000 characters"),
+    (EVENT % '{"a":[1,NaN]}', "data: a.1: numbers must be finite"),
+    (EVENT % f'{{"a":{2**60}}}', "data: a: integer beyond ±9007199254740992"),
+    ('{"type":"ev\\nent"}', "Input tag 'ev\\nent' found"),  # a newline cannot split the log line
+])
+def test_values_past_the_documented_bounds_are_refused(payload: str, reason: str) -> None:
+    with pytest.raises(wire.WireError) as e:
+        wire.decode(payload.encode())
+    assert reason in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("ts", [0.0, 1.0, wire.MAX_TS])
+def test_times_of_a_last_will_and_an_unset_clock_are_accepted(ts: float) -> None:
+    """ts 0 is the last will's; a hub without a real-time clock counts from 1970 until it has
+    the network, and its alarms must still get through."""
+    assert wire.decode((STATUS % ts).encode()) == wire.Status(hub="h1", online=True, ts=ts)
+
+
+def test_a_hub_id_with_a_trailing_newline_is_no_hub_id() -> None:
+    with pytest.raises(wire.WireError, match="not a hub topic"):
+        wire.parse_hub_topic("anxin/v1/hub/h1\n/event")
+    with pytest.raises(wire.WireError, match="bad hub id"):
+        wire.hub_topic("h1\n", "event")
+
+
+def test_a_long_reason_is_cut_rather_than_the_alarm_lost() -> None:
+    """Reasons are exception messages of any length; the hub's own alarm must still encode."""
+    ev = Event(kind="hub.store_damaged", source="hub", ts=1000.0, alarm="hub_fault",
+               data={"reason": "x" * 5000, "rule": "hub_fault"})
+    msg = wire.decode_as(wire.encode(wire.event_msg("h001", ev)), wire.EventMsg)
+    assert msg.alarm and msg.alarm.kind == "hub_fault"
+    assert msg.data == {"reason": "x" * wire.MAX_DATA_TEXT, "rule": "hub_fault"}

@@ -50,6 +50,14 @@ class HomesFile(Strict):
     homes: list[Home]
 
 
+class LoginConfig(Strict):
+    """Console logins: how long a session lasts, and the lockout after failed passwords."""
+
+    session_h: float = Field(12, gt=0, le=24 * 7, description="a session lasts one shift")
+    lock_after: int = Field(5, ge=1, le=100, description="failed logins in a row that lock")
+    lock_s: float = Field(60, ge=1, le=24 * 3600, description="how long the lock lasts")
+
+
 class StationConfig(Strict):
     station_id: str = Field("station", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     language: Language = "zh_CN"
@@ -60,6 +68,7 @@ class StationConfig(Strict):
                                    "the home is shown offline")
     escalate_after_s: float = Field(60, ge=5, le=3600,
                                     description="an unclaimed alarm escalates after this")
+    login: LoginConfig = LoginConfig()
 
 
 def load_station_config(path: Path) -> StationConfig:

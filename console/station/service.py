@@ -1,8 +1,9 @@
 """The headless station service: the station's single writer, running 24/7 without a console.
 
 Hub events are stored durably, then acknowledged (at-least-once from the hub, de-duplicated
-here by event id). Consoles send claim/resolve requests; the service applies them atomically,
-tells the hub (so the elder hears it) and announces the change to every console.
+here by event id). Consoles log in, then send claim/resolve requests with their session token;
+the service applies them atomically for that user, tells the hub (so the elder hears it) and
+announces the change to every console.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from pydantic import SecretStr
+
 from console.station.config import StationConfig, load_homes
-from console.station.store import AlarmRow, ClaimConflict, StationStore
+from console.station.quota import RejectQuota
+from console.station.store import AlarmRow, ClaimConflict, OutOfOrder, StationStore
+from console.station.users import LoginRefused
 from hub import wire
 from hub.events import CANCEL_KIND, AlarmState
 from hub.mqtt import PahoTransport, Transport, Will
@@ -23,6 +28,8 @@ log = logging.getLogger(__name__)
 
 SHARE = "$share/anxin-station/"  # hub events are shared among station workers
 REQUEST_MAX_AGE_S = 10  # = the console's reply timeout: a claim it gave up on is not done later
+MAX_ACK_IDS = 1000  # wire.Ack's limit
+RESEND_ASK_GAP_S = 1.0  # at most one resend request per hub lane per second
 RESEND_CLOSED_S = 24 * 3600  # a returning hub is told of alarms closed this recently
 
 TransportFactory = Callable[[StationConfig, asyncio.AbstractEventLoop], Transport]
@@ -43,11 +50,16 @@ class StationService:
     def __init__(self, cfg: StationConfig, *, transport: TransportFactory = paho_transport) -> None:
         self.cfg = cfg
         self._make_transport = transport
-        self.store = StationStore(cfg.database)
+        self.store = StationStore(cfg.database, login=cfg.login)
         if cfg.homes_file:
-            self.store.load_homes(load_homes(cfg.homes_file))
+            self.store.load_homes(load_homes(cfg.homes_file), actor=cfg.homes_file.name)
         self.on_alarm_stored: Callable[[str], None] | None = None  # instrumentation: alarm id
+        self._rejects = RejectQuota()
+        self._resend_asked: dict[tuple[str, str], float] = {}  # (hub, lane) -> monotonic time
+        self._inbox: list[wire.EventMsg] = []  # events waiting for the next commit
         self._tasks: list[asyncio.Task[None]] = []
+        self._logins: set[asyncio.Task[None]] = set()
+        self._login_lock = asyncio.Lock()
 
     async def __aenter__(self) -> StationService:
         self.t = self._make_transport(self.cfg, asyncio.get_running_loop())
@@ -61,7 +73,7 @@ class StationService:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._logins]:
             task.cancel()
         if self.t.connected:
             self.t.publish(wire.STATION_STATUS,
@@ -95,23 +107,63 @@ class StationService:
             else:
                 raise wire.WireError(f"unexpected topic leaf {leaf!r}")
         except wire.WireError as e:
-            log.error("rejected message on %s: %s", topic, e)
-            self.store.reject(topic, str(e), payload)
+            self._reject(topic, e, payload)
+
+    def _reject(self, topic: str, error: wire.WireError, payload: bytes) -> None:
+        """Log and keep a refused message, up to the topic's budget; beyond it only count."""
+        n = self._rejects.take(topic, time.monotonic())
+        if n <= self._rejects.burst:
+            log.error("rejected message on %.200r: %s%s", topic, error,
+                      "; further ones on this topic are only counted for now" if n == self._rejects.burst
+                      else "")
+            self.store.reject(topic, str(error),
+                              wire.redacted(payload) if topic == wire.STATION_REQUEST else payload)
 
     def _event(self, msg: wire.EventMsg) -> None:
-        fresh = self.store.store_event(msg)
-        if fresh and msg.alarm and self.on_alarm_stored:
-            self.on_alarm_stored(msg.id)
-        self.t.publish(wire.hub_topic(msg.hub, "ack"),
-                       wire.encode(wire.Ack(ids=[msg.id], ts=time.time())))
-        if fresh and msg.alarm:
-            log.info("alarm %s from %s: %s", msg.id, msg.hub, msg.alarm.kind)
-            self._changed("alarm", msg.id)
-        elif fresh and msg.kind == CANCEL_KIND and msg.ref:
-            log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
-            self._changed("alarm", msg.ref)
-        elif not fresh:
-            log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
+        """Queue for the next loop turn: what arrived together is stored in one commit."""
+        if not self._inbox:
+            asyncio.get_running_loop().call_soon(self._ingest)
+        self._inbox.append(msg)
+
+    def _ingest(self) -> None:
+        """Store the queued events (one fsync), then acknowledge them, a message per hub."""
+        batch, self._inbox = self._inbox, []
+        try:
+            results = self.store.store_events(batch)
+        except Exception:  # nothing acknowledged: the hubs send them again
+            log.exception("storing %d event(s) failed; not acknowledged", len(batch))
+            return
+        acks: dict[str, list[str]] = {}
+        for msg, result in zip(batch, results, strict=True):
+            if isinstance(result, OutOfOrder):
+                self._ask_resend(msg.hub, result)
+                continue
+            acks.setdefault(msg.hub, []).append(msg.id)
+            if result and msg.alarm:
+                log.info("alarm %s from %s: %s", msg.id, msg.hub, msg.alarm.kind)
+                if self.on_alarm_stored:
+                    self.on_alarm_stored(msg.id)
+                self._changed("alarm", msg.id)
+            elif result and msg.kind == CANCEL_KIND and msg.ref:
+                log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
+                self._changed("alarm", msg.ref)
+            elif not result:
+                log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
+        now = time.time()
+        for hub, ids in acks.items():
+            for i in range(0, len(ids), MAX_ACK_IDS):
+                self.t.publish(wire.hub_topic(hub, "ack"),
+                               wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
+
+    def _ask_resend(self, hub: str, gap: OutOfOrder) -> None:
+        """Nothing past a gap is stored or acknowledged; the hub is asked, once a second at
+        most (the rest of its window is still arriving), to send the lane again."""
+        now = time.monotonic()
+        if now - self._resend_asked.get((hub, gap.lane), -RESEND_ASK_GAP_S) >= RESEND_ASK_GAP_S:
+            self._resend_asked[(hub, gap.lane)] = now
+            log.info("hub %s: %s; asking for the lane again", hub, gap)
+            self.t.publish(wire.hub_topic(hub, "resend"),
+                           wire.encode(wire.Resend(lane=gap.lane, ts=time.time())))
 
     def _status(self, msg: wire.Status) -> None:
         changed = self.store.set_online(msg.hub, msg.online, time.time())
@@ -128,23 +180,68 @@ class StationService:
                 self._tell_hub(a)
 
     def _request(self, req: wire.Request) -> None:
-        error = None
         if time.time() - req.ts > REQUEST_MAX_AGE_S:
-            error = "request expired before the station service could act on it"
+            log.info("%s from %s: expired", req.op, req.console)
+            self._reply(req, error="request expired before the station service could act on it")
+        elif req.op == "login":
+            task = asyncio.get_running_loop().create_task(self._login(req))
+            self._logins.add(task)
+            task.add_done_callback(self._logins.discard)
         else:
-            try:
+            self._act(req)
+
+    def _act(self, req: wire.Request) -> None:
+        """Claim, resolve or log out as the user of the request's session, with the role that
+        user has now (a role change or a disabled account takes effect at once)."""
+        now = time.time()
+        token = req.token.get_secret_value() if req.token else ""
+        user = self.store.users.session_user(token, now=now) if token else None
+        if user is None:
+            log.info("%s %s from %s: no valid session", req.op, req.alarm or "", req.console)
+            self._reply(req, code="login_required",
+                        error="not logged in, or the session has ended: log in again")
+            return
+        error = None
+        try:
+            if req.op == "logout":
+                self.store.users.logout(token, now=now)
+            else:
+                assert req.alarm  # the Request validator insists on it for claim and resolve
                 if req.op == "claim":
-                    row = self.store.claim(req.alarm, req.officer)
+                    row = self.store.claim(req.alarm, user.username, user.display, now)
                 else:
-                    row = self.store.resolve(req.alarm, req.officer, req.outcome or "",
-                                             req.notes or "")
+                    row = self.store.resolve(req.alarm, user.username, user.display,
+                                             req.outcome or "", req.notes or "", now,
+                                             may_take_over=user.role.may_take_over)
                 self._tell_hub(row)
                 self._changed("alarm", row.id)
-            except ClaimConflict as e:
-                error = str(e)
-        log.info("%s %s by %s: %s", req.op, req.alarm, req.officer, error or "ok")
-        self.t.publish(wire.reply_topic(req.console),
-                       wire.encode(wire.Reply(req=req.req, ok=error is None, error=error)))
+        except ClaimConflict as e:
+            error = str(e)
+        log.info("%s %s by %s: %s", req.op, req.alarm or "", user.username, error or "ok")
+        self._reply(req, error=error)
+
+    async def _login(self, req: wire.Request) -> None:
+        """The password check (scrypt, deliberately slow) runs off the event loop, so alarms
+        are not held up; one login at a time bounds its CPU and memory and keeps the failure
+        count in order."""
+        assert req.user and req.password  # the Request validator insists on them for login
+        users = self.store.users
+        async with self._login_lock:
+            try:
+                attempt = users.begin_login(req.user, now=time.time())
+                ok = await asyncio.to_thread(attempt.check, req.password.get_secret_value())
+                s = users.finish_login(attempt, ok, via=req.console, now=time.time())
+            except LoginRefused as e:
+                self._reply(req, error=str(e), code=e.code)
+                return
+        self._reply(req, session=wire.SessionInfo(
+            token=SecretStr(s.token), user=s.user.username, display=s.user.display,
+            role=s.user.role.value, expires=s.expires))
+
+    def _reply(self, req: wire.Request, *, error: str | None = None, code: str | None = None,
+               session: wire.SessionInfo | None = None) -> None:
+        self.t.publish(wire.reply_topic(req.console), wire.encode(
+            wire.Reply(req=req.req, ok=error is None, error=error, code=code, session=session)))
 
     def _tell_hub(self, a: AlarmRow) -> None:
         ts = (a.closed if a.state.closed else a.claimed) or a.received
@@ -158,13 +255,16 @@ class StationService:
 
     async def _supervise(self) -> None:
         """Homes silent past offline_after_s are shown offline (the last will may be late)."""
-        period = min(5.0, self.cfg.offline_after_s / 3)
+        period = min(1.0, self.cfg.offline_after_s / 5)  # shown at most a second late
         while True:
             await asyncio.sleep(period)
             now = time.time()
             for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now):
                 log.warning("hub %s silent for %.0f s: offline", hub, self.cfg.offline_after_s)
                 self._changed("home", hub)
+            for topic, n in self._rejects.ended(time.monotonic()):
+                log.error("%d more messages rejected on %.200r within %.0f s: counted, not logged "
+                          "or kept", n, topic, self._rejects.window_s)
 
 
 H = TypeVar("H", wire.EventMsg, wire.Status, wire.Heartbeat)

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from console.station.config import Category, Elder, Home
+from console.station import audit, users
+from console.station.config import Category, Elder, Home, LoginConfig
 from hub import wire
 from hub.events import CANCEL_KIND, AlarmState
 
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     claimed REAL,
     closed REAL,
     outcome TEXT,
-    notes TEXT
+    notes TEXT,
+    claimed_by TEXT                  -- username of the officer; `officer` is their display name
 );
 CREATE INDEX IF NOT EXISTS alarms_hub ON alarms(hub, raised);
 CREATE INDEX IF NOT EXISTS alarms_open ON alarms(state) WHERE state NOT IN ('resolved', 'cancelled');
@@ -65,6 +67,13 @@ CREATE TABLE IF NOT EXISTS alarm_log (  -- every step, stamped where it happened
     note TEXT
 );
 CREATE INDEX IF NOT EXISTS alarm_log_alarm ON alarm_log(alarm);
+CREATE TABLE IF NOT EXISTS lanes (     -- per hub and outbox lane: the last message stored
+    hub TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    epoch TEXT NOT NULL,             -- the hub outbox's identity (a new database restarts n)
+    last INTEGER NOT NULL,           -- highest seq n stored
+    PRIMARY KEY (hub, lane)
+);
 CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for inspection
     ts REAL NOT NULL,
     topic TEXT NOT NULL,
@@ -100,6 +109,7 @@ class AlarmRow:
     raised: float
     received: float
     officer: str | None
+    claimed_by: str | None
     claimed: float | None
     closed: float | None
     outcome: str | None
@@ -113,12 +123,21 @@ class AlarmRow:
         return (self.priority, rank, self.raised)
 
 
+class OutOfOrder(Exception):
+    """A message came before an earlier one of its lane: not stored, the hub must resend."""
+
+    def __init__(self, lane: Literal["alarm", "telemetry"], prev: int, last: int | None) -> None:
+        super().__init__(f"{lane} lane: message after {prev} arrived, but the last stored is {last}")
+        self.lane = lane
+
+
 class ClaimConflict(Exception):
     """The alarm cannot take that step (claimed by someone else, already closed, unknown)."""
 
 
 class StationStore:
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False,
+                 login: LoginConfig | None = None) -> None:
         self.path = path
         if readonly:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
@@ -128,8 +147,11 @@ class StationStore:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA)
+            if "claimed_by" not in {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}:
+                self._db.execute("ALTER TABLE alarms ADD COLUMN claimed_by TEXT")  # older databases
         self._db.execute("PRAGMA busy_timeout=5000")
+        self.users = users.Users(self._db, self._tx, login or LoginConfig())
 
     def close(self) -> None:
         self._db.close()
@@ -146,34 +168,85 @@ class StationStore:
 
     # --- writes (station service) -----------------------------------------------------------
 
-    def load_homes(self, homes: list[Home]) -> None:
+    def load_homes(self, homes: list[Home], *, actor: str = "homes.yaml",
+                   now: float | None = None) -> list[str]:
+        """Store the elder records; each home whose record changed gets an audit entry naming
+        the fields that changed (not their values: the record itself is the personal data).
+        Returns the hubs that changed."""
+        now = time.time() if now is None else now
+        changed = []
         with self._tx() as db:
             for h in homes:
+                new = h.elder.model_dump(mode="json")
+                row = db.execute("SELECT elder FROM homes WHERE hub = ?", (h.hub,)).fetchone()
+                old = json.loads(row[0]) if row and row[0] else None
+                if old == new:
+                    continue
                 db.execute("INSERT INTO homes(hub, elder) VALUES (?, ?) ON CONFLICT(hub) "
                            "DO UPDATE SET elder = excluded.elder", (h.hub, h.elder.model_dump_json()))
+                fields = sorted(new if old is None else
+                                (k for k in new.keys() | old.keys() if old.get(k) != new.get(k)))
+                audit.append(db, actor=actor, action="elder.record", target=h.hub,
+                             detail={"added": old is None, "fields": fields}, ts=now)
+                changed.append(h.hub)
+        return changed
 
     def store_event(self, msg: wire.EventMsg, now: float | None = None) -> bool:
-        """Store an event (and the alarm it raises) durably; False if it was a duplicate."""
+        """Store an event (and the alarm it raises) durably; False if it was a duplicate.
+
+        Raises OutOfOrder, storing nothing, when an earlier message of its lane is missing.
+        """
+        [result] = self.store_events([msg], now)
+        if isinstance(result, OutOfOrder):
+            raise result
+        return result
+
+    def store_events(self, msgs: list[wire.EventMsg],
+                     now: float | None = None) -> list[bool | OutOfOrder]:
+        """Store events in one durable commit (one fsync for a whole burst): per message True
+        (stored), False (a duplicate) or OutOfOrder (not stored: an earlier one is missing)."""
         now = time.time() if now is None else now
+        results: list[bool | OutOfOrder] = []
         with self._tx() as db:
-            cur = db.execute("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?)",
-                             (msg.id, msg.hub, msg.kind, msg.ts, now, msg.model_dump_json()))
-            if not cur.rowcount:
-                return False
-            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (msg.hub,))
-            if msg.alarm:
-                where = str(msg.data.get("location") or msg.data.get("room", ""))  # button, else room
-                db.execute(
-                    "INSERT INTO alarms(id, hub, kind, priority, contact_id, source, location, "
-                    "state, raised, received) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (msg.id, msg.hub, msg.alarm.kind, msg.alarm.priority, msg.alarm.contact_id,
-                     msg.source, where, AlarmState.DELIVERED.value, msg.ts, now))
-                db.executemany("INSERT INTO alarm_log VALUES (?,?,?,?,?)", [
-                    (msg.id, AlarmState.RAISED.value, msg.ts, msg.hub, None),
-                    (msg.id, AlarmState.DELIVERED.value, now, None, None)])
-            elif msg.kind == CANCEL_KIND and msg.ref:
-                self._cancel_from_home(db, msg)
+            for msg in msgs:
+                results.append(self._store_one(db, msg, now))
+        return results
+
+    def _store_one(self, db: sqlite3.Connection, msg: wire.EventMsg, now: float) -> bool | OutOfOrder:
+        if db.execute("SELECT 1 FROM events WHERE id = ?", (msg.id,)).fetchone():
+            return False
+        if msg.seq and (gap := self._in_order(db, msg.hub, msg.seq)):
+            return gap
+        db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
+                   (msg.id, msg.hub, msg.kind, msg.ts, now, msg.model_dump_json()))
+        db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (msg.hub,))
+        if msg.alarm:
+            where = str(msg.data.get("location") or msg.data.get("room", ""))  # button, else room
+            db.execute(
+                "INSERT INTO alarms(id, hub, kind, priority, contact_id, source, location, "
+                "state, raised, received) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (msg.id, msg.hub, msg.alarm.kind, msg.alarm.priority, msg.alarm.contact_id,
+                 msg.source, where, AlarmState.DELIVERED.value, msg.ts, now))
+            db.executemany("INSERT INTO alarm_log VALUES (?,?,?,?,?)", [
+                (msg.id, AlarmState.RAISED.value, msg.ts, msg.hub, None),
+                (msg.id, AlarmState.DELIVERED.value, now, None, None)])
+        elif msg.kind == CANCEL_KIND and msg.ref:
+            self._cancel_from_home(db, msg)
         return True
+
+    @staticmethod
+    def _in_order(db: sqlite3.Connection, hub: str, seq: wire.Seq) -> OutOfOrder | None:
+        """Accept a message whose predecessor is stored (or acknowledged: prev 0), and
+        remember it as the lane's last; otherwise say why not."""
+        row = db.execute("SELECT epoch, last FROM lanes WHERE hub = ? AND lane = ?",
+                         (hub, seq.lane)).fetchone()
+        last = row[1] if row and row[0] == seq.epoch else None
+        if seq.prev and (last is None or seq.prev > last):
+            return OutOfOrder(seq.lane, seq.prev, last)
+        db.execute("INSERT INTO lanes VALUES (?,?,?,?) ON CONFLICT(hub, lane) DO UPDATE SET "
+                   "epoch = excluded.epoch, last = max(CASE WHEN epoch = excluded.epoch THEN last "
+                   "ELSE 0 END, excluded.last)", (hub, seq.lane, seq.epoch, seq.n))
+        return None
 
     def _cancel_from_home(self, db: sqlite3.Connection, msg: wire.EventMsg) -> None:
         """The elder cancelled at home. An alarm no officer has taken yet closes as
@@ -190,34 +263,48 @@ class StationStore:
         state = AlarmState.CANCELLED.value if cur.rowcount else row[0]
         db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
                    (msg.ref, state, msg.ts, msg.hub, CANCELLED_AT_HOME))
+        audit.append(db, actor=msg.hub, action="alarm.cancel_at_home", target=msg.ref or "",
+                     detail={"event": msg.id, "closed": bool(cur.rowcount), "state": state},
+                     ts=time.time())
 
-    def claim(self, alarm: str, officer: str, now: float | None = None) -> AlarmRow:
-        """Atomically take an alarm; raises ClaimConflict if someone else has it."""
+    def claim(self, alarm: str, username: str, officer: str, now: float | None = None) -> AlarmRow:
+        """Atomically take an alarm for a user (``officer``: their display name); raises
+        ClaimConflict if someone else has it."""
         now = time.time() if now is None else now
         with self._tx() as db:
-            cur = db.execute("UPDATE alarms SET state = ?, officer = ?, claimed = ? "
-                             "WHERE id = ? AND state = ?", (AlarmState.CLAIMED.value, officer, now,
-                                                            alarm, AlarmState.DELIVERED.value))
+            cur = db.execute("UPDATE alarms SET state = ?, claimed_by = ?, officer = ?, claimed = ? "
+                             "WHERE id = ? AND state = ?", (AlarmState.CLAIMED.value, username,
+                                                            officer, now, alarm,
+                                                            AlarmState.DELIVERED.value))
             if not cur.rowcount:
                 raise ClaimConflict(self._why_not(alarm, "claim"))
             db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
                        (alarm, AlarmState.CLAIMED.value, now, officer, None))
+            audit.append(db, actor=username, action="alarm.claim", target=alarm,
+                         detail={"officer": officer}, ts=now)
         return self._must_get(alarm)
 
-    def resolve(self, alarm: str, officer: str, outcome: str, notes: str = "",
-                now: float | None = None) -> AlarmRow:
-        """Close an alarm with an outcome; only the officer who claimed it may."""
+    def resolve(self, alarm: str, username: str, officer: str, outcome: str, notes: str = "",
+                now: float | None = None, *, may_take_over: bool = False) -> AlarmRow:
+        """Close an alarm with an outcome: the user who claimed it may, and with
+        ``may_take_over`` (a supervisor) also one claimed by someone else."""
         now = time.time() if now is None else now
         with self._tx() as db:
-            cur = db.execute(
-                "UPDATE alarms SET state = ?, closed = ?, outcome = ?, notes = ? "
-                "WHERE id = ? AND state IN (?, ?) AND officer = ?",
-                (AlarmState.RESOLVED.value, now, outcome, notes, alarm,
-                 AlarmState.CLAIMED.value, AlarmState.IN_CALL.value, officer))
-            if not cur.rowcount:
-                raise ClaimConflict(self._why_not(alarm, "resolve", officer))
+            open_ = (AlarmState.CLAIMED.value, AlarmState.IN_CALL.value)
+            row = db.execute("SELECT claimed_by, officer FROM alarms WHERE id = ? AND state IN (?, ?)",
+                             (alarm, *open_)).fetchone()
+            if row is None or (row[0] != username and not may_take_over):
+                raise ClaimConflict(self._why_not(alarm, "resolve", username))
+            db.execute("UPDATE alarms SET state = ?, closed = ?, outcome = ?, notes = ?, "
+                       "claimed_by = ?, officer = ? WHERE id = ?",
+                       (AlarmState.RESOLVED.value, now, outcome, notes, username, officer, alarm))
             db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
                        (alarm, AlarmState.RESOLVED.value, now, officer, f"{outcome}: {notes}"))
+            if row[0] != username:
+                audit.append(db, actor=username, action="alarm.takeover", target=alarm,
+                             detail={"from": row[0], "from_officer": row[1]}, ts=now)
+            audit.append(db, actor=username, action="alarm.resolve", target=alarm,
+                         detail={"outcome": outcome, "notes": notes}, ts=now)
         return self._must_get(alarm)
 
     def set_online(self, hub: str, online: bool, now: float) -> bool:
@@ -257,8 +344,8 @@ class StationStore:
     # --- reads (service and consoles) -------------------------------------------------------
 
     _ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a.location, "
-                  "a.state, a.raised, a.received, a.officer, a.claimed, a.closed, a.outcome, "
-                  "a.notes, h.elder FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
+                  "a.state, a.raised, a.received, a.officer, a.claimed_by, a.claimed, a.closed, "
+                  "a.outcome, a.notes, h.elder FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
 
     def alarm(self, id: str) -> AlarmRow | None:
         row = self._db.execute(f"{self._ALARM_SQL} WHERE a.id = ?", (id,)).fetchone()
@@ -288,6 +375,13 @@ class StationStore:
                                 "FROM homes ORDER BY hub")
         return [_home(r) for r in rows]
 
+    def audit_entries(self, *, since: float | None = None,
+                      target: str | None = None) -> list[audit.Entry]:
+        return audit.entries(self._db, since=since, target=target)
+
+    def verify_audit(self, expect: str | None = None) -> audit.Verdict:
+        return audit.verify(self._db, expect)
+
     def count(self, table: str) -> int:
         assert table in ("events", "alarms", "rejected", "homes")
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -297,13 +391,13 @@ class StationStore:
         assert row is not None
         return row
 
-    def _why_not(self, alarm: str, op: str, officer: str | None = None) -> str:
+    def _why_not(self, alarm: str, op: str, username: str | None = None) -> str:
         a = self.alarm(alarm)
         if a is None:
             return f"no alarm {alarm}"
         if a.state.closed:
             return f"alarm is already {a.state.value}"
-        if a.officer and a.officer != officer:
+        if a.claimed_by and a.claimed_by != username:
             return f"already claimed by {a.officer}"
         return f"cannot {op} an alarm that is {a.state.value}"
 
@@ -315,8 +409,8 @@ def _elder(text: str | None) -> Elder | None:
 def _alarm(r: tuple[Any, ...]) -> AlarmRow:
     return AlarmRow(id=r[0], hub=r[1], kind=r[2], priority=r[3], contact_id=r[4], source=r[5],
                     location=r[6], state=AlarmState(r[7]), raised=r[8], received=r[9],
-                    officer=r[10], claimed=r[11], closed=r[12], outcome=r[13], notes=r[14],
-                    elder=_elder(r[15]))
+                    officer=r[10], claimed_by=r[11], claimed=r[12], closed=r[13], outcome=r[14],
+                    notes=r[15], elder=_elder(r[16]))
 
 
 def _home(r: tuple[Any, ...]) -> HomeRow:

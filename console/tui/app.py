@@ -2,7 +2,8 @@
 
 It reads the station database read-only and re-reads a row whenever the station service
 announces a change; claims and resolutions are requests to the service, which alone writes.
-So any number of consoles can run, and a claim by one shows at once in the others.
+So any number of consoles can run, and a claim by one shows at once in the others. Nothing
+is shown until the officer has logged in; the service acts for the logged-in user.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from console.station.config import StationConfig
 from console.station.store import StationStore
+from console.station.users import Role
 from console.tui.client import StationClient
 from console.tui.i18n import Texts
+from console.tui.screens.login import LoginScreen, reply_text
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.elder_card import ElderCard
@@ -42,11 +45,11 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, cfg: StationConfig, *, officer: str, language: Language = "zh_CN",
-                 demo_dir: Path | None = None,
+    def __init__(self, cfg: StationConfig, *, user: str = "", password_file: Path | None = None,
+                 language: Language = "zh_CN", demo_dir: Path | None = None,
                  client: Callable[..., StationClient] | None = None) -> None:
         super().__init__()
-        self.cfg, self.officer, self.demo_dir = cfg, officer, demo_dir
+        self.cfg, self.user, self.password_file, self.demo_dir = cfg, user, password_file, demo_dir
         self.texts = Texts(language)
         self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
         self.station_online: bool | None = None
@@ -69,23 +72,47 @@ class ConsoleApp(App[None]):
         self.store = StationStore(self.cfg.database, readonly=True)
         self.queue = self.query_one(AlarmQueue)
         self.roster = self.query_one(Roster)
-        self.queue.show(self.store.open_alarms())
-        self.roster.show(self.store.homes())
-        self._show_card()
         self.client = self._make_client(on_changed=self._changed, on_station=self._station)
         self.client.start()
         self.set_interval(1.0, self._tick)
-        self.queue.focus()
-        if self.demo_hint:
-            self.notify(self.demo_hint, timeout=20)
+        self._ask_login()
 
     async def on_unmount(self) -> None:
         if hasattr(self, "client"):
             self.client.close()
 
+    @property
+    def session(self) -> wire.SessionInfo | None:
+        return self.client.session if hasattr(self, "client") else None
+
+    def _ask_login(self) -> None:
+        self.push_screen(LoginScreen(self.texts, self.client.login, user=self.user,
+                                     password_file=self.password_file), self._logged_in)
+
+    def _logged_in(self, session: wire.SessionInfo | None) -> None:
+        assert session is not None  # the login screen is dismissed only with a session
+        self.user, self.role = session.user, Role(session.role)
+        self._relabel_bindings()
+        self.queue.show(self.store.open_alarms())
+        self.roster.show(self.store.homes())
+        self._show_card()
+        self.queue.focus()
+        if self.demo_hint:
+            self.notify(self.demo_hint, timeout=20)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Nothing that shows or changes alarms works before login."""
+        return self.session is not None or action not in ("claim", "resolve", "press", "language")
+
+    async def action_quit(self) -> None:
+        await self.client.logout()
+        self.exit()
+
     # --- live updates ---------------------------------------------------------------------
 
     def _changed(self, msg: wire.Changed) -> None:
+        if self.session is None:
+            return  # shown from the database at login
         if msg.what == "home":
             if home := self.store.home(msg.id):
                 self.roster.update_home(home)
@@ -131,7 +158,7 @@ class ConsoleApp(App[None]):
         if a is None:
             self.notify(self.texts("select_alarm"), severity="warning")
             return
-        reply = await self.client.request("claim", a.id, self.officer)
+        reply = await self.client.request("claim", a.id)
         self._report(reply, "claimed_ok", elder_name(a, self.texts))
 
     def action_resolve(self) -> None:
@@ -139,23 +166,28 @@ class ConsoleApp(App[None]):
         if a is None:
             self.notify(self.texts("select_alarm"), severity="warning")
             return
+        takeover = a.claimed_by is not None and a.claimed_by != self.user
+        if takeover and not self.role.may_take_over:
+            self.notify(self.texts("claimed_by_other", name=a.officer), severity="warning")
+            return
 
         async def done(result: tuple[str, str] | None) -> None:
             if result:
                 outcome, notes = result
-                reply = await self.client.request("resolve", a.id, self.officer,
-                                                  outcome=outcome, notes=notes)
+                reply = await self.client.request("resolve", a.id, outcome=outcome, notes=notes)
                 self._report(reply, "resolved_ok", elder_name(a, self.texts))
 
-        self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts)), done)
+        self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts), takeover=takeover),
+                         done)
 
     def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
         if reply.ok:
             self.notify(self.texts(ok_key, name=name))
-        elif reply.error is None:
-            self.notify(self.texts("no_reply"), severity="error")
-        else:
-            self.notify(self.texts("refused", error=reply.error), severity="error")
+            return
+        self.notify(reply_text(reply, self.texts), severity="error")
+        if reply.code == "login_required":
+            self.client.session = None
+            self._ask_login()
 
     def action_press(self) -> None:
         """Demo mode: press the call button of the home selected in the roster."""
@@ -191,7 +223,9 @@ class ConsoleApp(App[None]):
     def _relabel_bindings(self) -> None:
         t = self.texts
         self.title = t("title")
-        self.sub_title = f"{t('officer')}: {self.officer}  {time.strftime('%Y-%m-%d')}"
+        s = self.session
+        who = f"{t(f'role_{s.role}')}: {s.display}" if s else t("not_logged_in")
+        self.sub_title = f"{who}  {time.strftime('%Y-%m-%d')}"
         labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
                   "language": "bind_lang", "quit": "bind_quit"}
         demo = self.demo_dir is not None

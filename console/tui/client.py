@@ -1,7 +1,9 @@
 """The console's line to the station service over MQTT: changes in, requests out.
 
 Requests are answered on this console's own reply topic; a request with no answer within
-the timeout fails, so a dead station service is reported, never waited on forever.
+the timeout fails, so a dead station service is reported, never waited on forever. After a
+login the client holds the session token and sends it with every request; the password is
+sent once and not kept.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+
+from pydantic import SecretStr
 
 from hub import wire
 from hub.events import new_id
@@ -26,12 +30,15 @@ class StationClient:
         self._t = transport
         self._on_changed, self._on_station = on_changed, on_station
         self._waiting: dict[str, asyncio.Future[wire.Reply]] = {}
+        self.session: wire.SessionInfo | None = None
 
     @classmethod
     def over_mqtt(cls, broker: BrokerConfig, **kw: object) -> StationClient:
         console_id = f"console-{new_id()[:12]}"
         t = PahoTransport(broker=broker, client_id=f"anxin-{console_id}",
                           loop=asyncio.get_running_loop(), persistent_session=False)
+        if broker.tls:  # the broker's ACL lets a console read only replies to its identity
+            console_id = broker.tls.identity
         return cls(transport=t, console_id=console_id, **kw)  # type: ignore[arg-type]
 
     def start(self) -> None:
@@ -43,11 +50,28 @@ class StationClient:
     def close(self) -> None:
         self._t.close()
 
-    async def request(self, op: str, alarm: str, officer: str, *, outcome: str | None = None,
+    async def login(self, user: str, password: str, *, timeout: float = 10.0) -> wire.Reply:
+        reply = await self._send(wire.Request(
+            req=new_id(), console=self.console_id, op="login", ts=time.time(), user=user,
+            password=SecretStr(password)), timeout)
+        if reply.ok:
+            self.session = reply.session
+        return reply
+
+    async def logout(self, *, timeout: float = 2.0) -> None:
+        if self.session:
+            await self.request("logout", timeout=timeout)
+            self.session = None
+
+    async def request(self, op: str, alarm: str | None = None, *, outcome: str | None = None,
                       notes: str | None = None, timeout: float = 10.0) -> wire.Reply:
-        req = wire.Request(req=new_id(), console=self.console_id, op=op,
-                           ts=time.time(), alarm=alarm, officer=officer, outcome=outcome,
-                           notes=notes)
+        """Claim, resolve or log out, as the logged-in user."""
+        token = self.session.token if self.session else None
+        return await self._send(wire.Request(
+            req=new_id(), console=self.console_id, op=op, ts=time.time(), alarm=alarm,
+            token=token, outcome=outcome, notes=notes), timeout)
+
+    async def _send(self, req: wire.Request, timeout: float) -> wire.Reply:
         fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[req.req] = fut
         self._t.publish(wire.STATION_REQUEST, wire.encode(req))

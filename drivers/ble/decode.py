@@ -16,6 +16,8 @@ decrypt; this module decides which packets they see and reads what became of eac
   the library refused the frame before decrypting it).
 - Their value dicts accumulate across packets; only value objects that are new since the last
   update came from the packet at hand.
+- Service or manufacturer data longer than one advertising structure can hold is refused as
+  ``oversize`` before any parser sees it: no radio sends it, so it was made up.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from drivers.ble.advert import PROTOCOLS, Advert, Protocol
 log = logging.getLogger("anxin.ble")
 
 Value = bool | int | float | str
-Reason = Literal["plaintext", "replay", "decrypt_failed", "malformed"]
+Reason = Literal["plaintext", "replay", "decrypt_failed", "malformed", "oversize"]
 
 # library binary-sensor device class -> reading kind (value: bool)
 BINARY_KINDS: dict[str, str] = {
@@ -72,6 +74,9 @@ EVENT_KINDS: dict[tuple[str, str], tuple[str, Value]] = {
 RESTART_BELOW = 100  # a counter below this after a higher one: the sensor restarted (as bthome-ble)
 REPEAT_WINDOW_S = 4.0  # an identical plaintext packet within this is the sensor repeating itself
 MAX_UNKNOWN = 256  # unknown MACs kept for pairing; the neighbours' sensors must not grow it forever
+# Bytes of one service or manufacturer data value: an advertising structure's length is one byte
+# (legacy adverts hold 31 bytes in all, extended ones 255 per structure).
+MAX_AD_DATA = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +251,8 @@ class AdvertDecoder:
         if uuid is None:
             return NOTHING
         protocol, mac = PROTOCOLS[uuid], advert.mac
+        if any(len(d) > MAX_AD_DATA for d in (advert.service_data[uuid], *advert.manufacturer_data.values())):
+            return self._reject(mac, "oversize") if mac in self._keys else NOTHING
         head = _header(protocol, advert.service_data[uuid])
         if mac not in self._keys:
             return self._unknown(advert, protocol, head)

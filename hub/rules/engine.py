@@ -155,6 +155,20 @@ class Engine:
         self._earliest = due[0] if due else math.inf
         return due[0] if due else None
 
+    def clock_jumped(self, step: float) -> None:
+        """The wall clock was stepped by ``step`` seconds: waits and absences keep their
+        length (a fall is still asked about for 30 s, not an hour); daily deadlines stay at
+        their time of day, so a step past one fires it at the next tick."""
+        for w in self._windows.values():
+            w.deadline += step
+        for name, a in self._absence.items():
+            a.last += step
+            a.due = self._absence_due(self._by_name[name], a.last)
+        for d in self._daily.values():
+            d.last += step
+        self._now += step
+        self._earliest = -math.inf
+
     def replace(self, rules: RuleSet) -> list[RuleAction]:
         """Swap in reloaded rules, keeping the home state and the timers of rules still there.
 

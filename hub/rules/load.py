@@ -22,11 +22,13 @@ _ACTION_LISTS = ("actions", "then", "else")
 
 def load_rules(paths: Iterable[Path]) -> RuleSet:
     """Load rule files (a folder stands for its *.yaml files, in name order), or raise ConfigError."""
+    given = list(paths)
     files: list[Path] = []
-    for p in paths:
+    for p in given:
         files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     if not files:
-        raise ConfigError("no rule files: give at least one YAML file (e.g. config/rules/default.yaml)")
+        raise ConfigError(f"{', '.join(map(str, given)) or 'rules'}: no rule files: give at least one "
+                          "YAML file (e.g. config/rules/default.yaml)")
     rules: list[Rule] = []
     home: dict[str, Path] = {}
     errors: list[str] = []
@@ -43,7 +45,7 @@ def load_rules(paths: Iterable[Path]) -> RuleSet:
             rules.append(r)
     if errors:
         raise ConfigError("\n".join(errors))
-    return RuleSet(tuple(rules), tuple(files))
+    return RuleSet(tuple(rules), tuple(files), home)
 
 
 def parse_rules(path: Path, data: object) -> list[Rule]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -277,6 +277,8 @@ class RuleSet:
 
     rules: tuple[Rule, ...]
     files: tuple[Path, ...] = ()
+    origin: dict[str, Path] = field(default_factory=dict, compare=False, hash=False)
+    """rule name -> the file it came from, for errors found after loading"""
 
     @property
     def relays(self) -> frozenset[str]:

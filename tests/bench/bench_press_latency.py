@@ -31,11 +31,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.users import Role
 from drivers.gpio.sim import SimPins
 from hub.broker import Mosquitto
 from hub.config import HubConfig
 from hub.events import AlarmState
 from hub.service import HubService
+from tests.accounts import PASSWORD, add_users
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,13 +156,18 @@ async def measure(port: int, work: Path, n: int) -> tuple[list[float], list[floa
             ready.set()
             await stop.wait()
 
+    add_users(station_cfg.database, ("bench", "压测", Role.DUTY))  # the console logs in as it
+    password_file = work / "bench.password"
+    password_file.write_text(PASSWORD)
+    password_file.chmod(0o600)
     station = LoopThread(station_main)
     hub = LoopThread(hub_main)
     cfg_file = work / "station.yaml"
     cfg_file.write_text(json.dumps({"database": str(station_cfg.database),
                                     "broker": {"port": port}}))
-    console = subprocess.Popen([sys.executable, "-m", "tests.bench.console_probe", str(cfg_file)],
-                               cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    console = subprocess.Popen([sys.executable, "-m", "tests.bench.console_probe", str(cfg_file),
+                                str(password_file)], cwd=REPO, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
     assert console.stdout and console.stdin
     assert console.stdout.readline().strip() == "ready"
 

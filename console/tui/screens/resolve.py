@@ -18,14 +18,15 @@ class ResolveScreen(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, texts: Texts, elder: str) -> None:
+    def __init__(self, texts: Texts, elder: str, *, takeover: bool = False) -> None:
         super().__init__()
-        self.texts, self.elder = texts, elder
+        self.texts, self.elder, self.takeover = texts, elder, takeover
 
     def compose(self) -> ComposeResult:
         t = self.texts
         with Vertical(id="resolve"):
-            yield Label(f"{t('resolve_title')} · {self.elder}", id="resolve-title")
+            title = t("takeover_title" if self.takeover else "resolve_title")
+            yield Label(f"{title} · {self.elder}", id="resolve-title")
             yield OptionList(*(Option(t(f"out_{o}"), id=o) for o in OUTCOMES), id="outcome")
             yield Input(placeholder=t("notes"), id="notes", max_length=2000)
             with Horizontal(id="resolve-buttons"):

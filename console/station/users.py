@@ -1,0 +1,336 @@
+"""Console users: roles, scrypt password hashes, login with lockout, and shift sessions.
+
+Users live in the station database, so every station worker sees the same accounts and
+sessions. A password is kept only as a salted scrypt hash; a session token only as its
+SHA-256 (consoles can read the database, so neither must be usable from it). Every login,
+failed login, logout and user change goes into the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from console.station import audit
+from console.station.config import LoginConfig
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    display TEXT NOT NULL,           -- shown on the alarms this user claims
+    role TEXT NOT NULL,
+    password TEXT NOT NULL,          -- scrypt$n=…,r=…,p=…$salt$key: never the password itself
+    disabled INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,  -- failed logins since the last good one
+    locked_until REAL,
+    created REAL NOT NULL,
+    changed REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,     -- sha256 of the token; the token itself is only on the console
+    username TEXT NOT NULL,
+    console TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    ended REAL
+);
+"""
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+MAX_DISPLAY = 32
+
+
+class Role(StrEnum):
+    DUTY = "duty"  # 值班员: claims and resolves alarms
+    SUPERVISOR = "supervisor"  # 主管: also resolves (takes over) alarms claimed by others
+    ADMIN = "admin"  # 管理员: also manages users
+
+    @property
+    def may_take_over(self) -> bool:
+        return self is Role.SUPERVISOR
+
+    @property
+    def manages_users(self) -> bool:
+        return self is Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class ScryptParams:
+    n: int
+    r: int
+    p: int
+
+
+# OWASP's minimum for scrypt: N=2^17, r=8, p=1 (128 MiB, about 0.6 s on a 2-core station PC).
+SCRYPT = ScryptParams(n=2**17, r=8, p=1)
+
+
+def hash_password(password: str) -> str:
+    """A self-describing hash: ``scrypt$n=…,r=…,p=…$<salt>$<key>`` (base64)."""
+    salt = secrets.token_bytes(16)
+    key = _scrypt(password, salt, SCRYPT)
+    return (f"scrypt$n={SCRYPT.n},r={SCRYPT.r},p={SCRYPT.p}$"
+            f"{base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}")
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Constant-time check against a stored hash, with the parameters stored in it."""
+    try:
+        scheme, params, salt, key = encoded.split("$")
+        if scheme != "scrypt":
+            raise ValueError(f"unknown scheme {scheme!r}")
+        p = dict(kv.split("=") for kv in params.split(","))
+        cost = ScryptParams(int(p["n"]), int(p["r"]), int(p["p"]))
+        want = base64.b64decode(key, validate=True)
+        got = _scrypt(password, base64.b64decode(salt, validate=True), cost)
+    except (ValueError, KeyError) as e:
+        log.error("unreadable password hash (%s): treated as a wrong password", e)
+        return False
+    return hmac.compare_digest(got, want)
+
+
+def _scrypt(password: str, salt: bytes, c: ScryptParams) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, n=c.n, r=c.r, p=c.p, dklen=32,
+                          maxmem=256 * c.n * c.r * c.p + (1 << 20))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked for unknown users, so a wrong name takes as long as a wrong password."""
+    return hash_password(secrets.token_hex(16))
+
+
+def check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise UserError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserError(ValueError):
+    """A user change that cannot be made (unknown user, bad name, short password …)."""
+
+
+class LoginRefused(Exception):
+    """``code``, for the console to translate: bad_login (wrong name or password, or a
+    disabled account: the same answer for each), locked."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    display: str
+    role: Role
+    disabled: bool
+    created: float
+    changed: float
+    locked_until: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str  # given to the console once; stored only hashed
+    user: User
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """What the first half of a login read; the slow password check goes between the halves."""
+
+    username: str
+    user: User | None
+    password_hash: str | None  # None: no such user
+
+    def check(self, password: str) -> bool:
+        """Slow on purpose (scrypt); the station service runs it off its event loop."""
+        return verify_password(password, self.password_hash or _dummy_hash())
+
+
+Tx = Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+
+class Users:
+    """Accounts and sessions on the station database; ``tx`` opens a BEGIN IMMEDIATE
+    transaction on ``db`` (the store's), in which each change and its audit entry commit."""
+
+    def __init__(self, db: sqlite3.Connection, tx: Tx, policy: LoginConfig) -> None:
+        self._db, self._tx, self.policy = db, tx, policy
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    def get(self, username: str) -> User | None:
+        row = self._db.execute(f"SELECT {_USER_COLS} FROM users u WHERE username = ?",
+                               (username,)).fetchone()
+        return _user(row) if row else None
+
+    def all_users(self) -> list[User]:
+        return [_user(r) for r in self._db.execute(f"SELECT {_USER_COLS} FROM users u ORDER BY username")]
+
+    def any_admin(self) -> bool:
+        return self._db.execute("SELECT 1 FROM users WHERE role = ? AND disabled = 0",
+                                (Role.ADMIN.value,)).fetchone() is not None
+
+    def add(self, username: str, display: str, role: Role, password: str, *, actor: str,
+            now: float) -> User:
+        if not _USERNAME.match(username):
+            raise UserError(f"bad username {username!r}: must match {USERNAME_PATTERN}")
+        display = display.strip()
+        if not 1 <= len(display) <= MAX_DISPLAY or not display.isprintable():
+            raise UserError(f"a display name has 1 to {MAX_DISPLAY} printable characters")
+        check_password(password)
+        encoded = hash_password(password)
+        with self._tx() as db:
+            try:
+                db.execute("INSERT INTO users(username, display, role, password, created, changed) "
+                           "VALUES (?,?,?,?,?,?)", (username, display, role.value, encoded, now, now))
+            except sqlite3.IntegrityError:
+                raise UserError(f"user {username!r} already exists") from None
+            audit.append(db, actor=actor, action="user.add", target=username,
+                         detail={"display": display, "role": role.value}, ts=now)
+        return self._must(username)
+
+    def set_password(self, username: str, password: str, *, actor: str, now: float) -> None:
+        """A new password also ends the user's open sessions."""
+        check_password(password)
+        encoded = hash_password(password)
+        with self._tx() as db:
+            self._update(db, username, "password = ?, failed = 0, locked_until = NULL", encoded, now=now)
+            ended = self._end_sessions(db, username, now)
+            audit.append(db, actor=actor, action="user.passwd", target=username,
+                         detail={"sessions_ended": ended}, ts=now)
+
+    def set_role(self, username: str, role: Role, *, actor: str, now: float) -> None:
+        with self._tx() as db:
+            before = self._must(username).role
+            self._update(db, username, "role = ?", role.value, now=now)
+            audit.append(db, actor=actor, action="user.role", target=username,
+                         detail={"from": before.value, "to": role.value}, ts=now)
+
+    def set_disabled(self, username: str, disabled: bool, *, actor: str, now: float) -> None:
+        """Disabling ends the user's sessions, so enabling again does not revive them."""
+        with self._tx() as db:
+            self._update(db, username, "disabled = ?", int(disabled), now=now)
+            ended = self._end_sessions(db, username, now) if disabled else 0
+            audit.append(db, actor=actor, action="user.disable" if disabled else "user.enable",
+                         target=username, detail={"sessions_ended": ended} if disabled else {},
+                         ts=now)
+
+    @staticmethod
+    def _end_sessions(db: sqlite3.Connection, username: str, now: float) -> int:
+        return db.execute("UPDATE sessions SET ended = ? WHERE username = ? AND ended IS NULL",
+                          (now, username)).rowcount
+
+    def _update(self, db: sqlite3.Connection, username: str, assignments: str, value: object, *,
+                now: float) -> None:
+        if not db.execute(f"UPDATE users SET {assignments}, changed = ? WHERE username = ?",
+                          (value, now, username)).rowcount:
+            raise UserError(f"no user {username!r}")
+
+    def _must(self, username: str) -> User:
+        if (user := self.get(username)) is None:
+            raise UserError(f"no user {username!r}")
+        return user
+
+    # --- login ------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str, *, via: str, now: float) -> Session:
+        """Check a password and open a session; raises LoginRefused."""
+        attempt = self.begin_login(username, now=now)
+        return self.finish_login(attempt, attempt.check(password), via=via, now=now)
+
+    def begin_login(self, username: str, *, now: float) -> LoginAttempt:
+        """First half of a login: refuses a locked account without checking its password."""
+        user = self.get(username)
+        if user and user.locked_until and now < user.locked_until:
+            wait = user.locked_until - now
+            self._failed(username, "locked", now)
+            raise LoginRefused("locked", f"too many failed logins: try again in {wait:.0f} s")
+        row = self._db.execute("SELECT password FROM users WHERE username = ?", (username,)).fetchone()
+        return LoginAttempt(username, user, row[0] if row else None)
+
+    def finish_login(self, attempt: LoginAttempt, password_ok: bool, *, via: str,
+                     now: float) -> Session:
+        """Second half: count a failure (locking after ``lock_after`` in a row) or open a
+        session for ``session_h``. A disabled or unknown user gets the same answer as a
+        wrong password; the audit entry says which it was."""
+        user = attempt.user
+        if user is None or user.disabled or not password_ok:
+            why = "unknown user" if user is None else "disabled" if user.disabled else "wrong password"
+            self._failed(attempt.username, why, now)
+            raise LoginRefused("bad_login", "wrong username or password")
+        token, expires = secrets.token_urlsafe(32), now + self.policy.session_h * 3600
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE expires < ?", (now,))
+            db.execute("UPDATE users SET failed = 0, locked_until = NULL WHERE username = ?",
+                       (user.username,))
+            db.execute("INSERT INTO sessions VALUES (?,?,?,?,?,NULL)",
+                       (token_hash(token), user.username, via, now, expires))
+            audit.append(db, actor=user.username, action="login", target=user.username,
+                         detail={"console": via, "role": user.role.value}, ts=now)
+        log.info("login %s (%s) from %s", user.username, user.role.value, via)
+        return Session(token, user, expires)
+
+    def _failed(self, username: str, why: str, now: float) -> None:
+        with self._tx() as db:
+            detail: dict[str, Any] = {"reason": why}
+            if why in ("wrong password", "disabled"):
+                failed = db.execute("UPDATE users SET failed = failed + 1 WHERE username = ? "
+                                    "RETURNING failed", (username,)).fetchone()[0]
+                detail["failures"] = failed
+                if failed % self.policy.lock_after == 0:
+                    db.execute("UPDATE users SET locked_until = ? WHERE username = ?",
+                               (now + self.policy.lock_s, username))
+                    detail["locked_s"] = self.policy.lock_s
+            audit.append(db, actor=username, action="login.failed", target=username,
+                         detail=detail, ts=now)
+        log.warning("failed login for %r: %s%s", username, why,
+                    f"; locked for {self.policy.lock_s:.0f} s" if "locked_s" in detail else "")
+
+    def session_user(self, token: str, *, now: float) -> User | None:
+        """The user of a live session, with their current role; None if the token is
+        unknown, expired or logged out, or the user has been disabled since."""
+        row = self._db.execute(
+            f"SELECT {_USER_COLS} FROM sessions s JOIN users u USING (username) "
+            "WHERE s.token_hash = ? AND s.ended IS NULL AND s.expires > ? AND u.disabled = 0",
+            (token_hash(token), now)).fetchone()
+        return _user(row) if row else None
+
+    def logout(self, token: str, *, now: float) -> User | None:
+        user = self.session_user(token, now=now)
+        if user is None:
+            return None
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET ended = ? WHERE token_hash = ?", (now, token_hash(token)))
+            audit.append(db, actor=user.username, action="logout", target=user.username,
+                         detail={}, ts=now)
+        return user
+
+
+_USER_COLS = "u.username, u.display, u.role, u.disabled, u.created, u.changed, u.locked_until"
+
+
+def _user(r: tuple[Any, ...]) -> User:
+    return User(r[0], r[1], Role(r[2]), bool(r[3]), r[4], r[5], r[6])

@@ -1,0 +1,57 @@
+"""Render the station's Mosquitto configuration and ACL from config/mosquitto/.
+
+The templates stay readable files an administrator can review; this module only fills in
+paths and identities. In the ACL template, a paragraph (lines between blank lines) that
+mentions ``${station}`` or ``${console}`` is written once per such identity, and left out
+when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from hub.pki import console_identity, station_identity
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "mosquitto"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """The broker's side of TLS: the station CA that every client certificate must chain to,
+    and the broker's own certificate and key (``anxin ca issue-broker``)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def render_conf(tls: TlsFiles, *, port: int, acl_file: Path, persistence_location: Path,
+                log_dest: str, bind: str | None = None) -> str:
+    """mosquitto.conf: one TLS listener on ``port`` (all interfaces unless ``bind``)."""
+    return _template("mosquitto.conf").substitute(
+        listener=f"{port} {bind}" if bind else str(port),
+        cafile=tls.ca.resolve(), certfile=tls.cert.resolve(), keyfile=tls.key.resolve(),
+        acl_file=acl_file.resolve(),
+        persistence_location=f"{persistence_location.resolve()}/", log_dest=log_dest)
+
+
+def render_acl(*, stations: Sequence[str], consoles: Sequence[str] = ()) -> str:
+    """The ACL for these station ids and console names (hubs need no entry: a pattern
+    names each by its certificate)."""
+    users = {"station": [station_identity(s) for s in stations],
+             "console": [console_identity(c) for c in consoles]}
+    out = []
+    for para in _template("acl").template.split("\n\n"):
+        role = next((r for r in users if f"${{{r}}}" in para), None)
+        if role is None:
+            out.append(para)
+        else:
+            out += [para.replace(f"${{{role}}}", who) for who in users[role]]
+    return "\n\n".join(out)
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / name).read_text(encoding="utf-8"))

@@ -1,0 +1,36 @@
+"""Console accounts for tests: users made in a station database, and logging in on the
+console's login screen as an officer would."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from console.station.store import StationStore
+from console.station.users import Role
+from console.tui.app import ConsoleApp
+from console.tui.screens.login import LoginScreen
+from tests.conftest import eventually
+
+PASSWORD = "correcthorse7"  # letters and digits: Pilot types them key by key
+
+
+def add_users(db: Path, *users: tuple[str, str, Role]) -> None:
+    """(username, display name, role), all with PASSWORD."""
+    store = StationStore(db)
+    try:
+        for username, display, role in users:
+            store.users.add(username, display, role, PASSWORD, actor="test", now=time.time())
+    finally:
+        store.close()
+
+
+async def log_in(pilot: Pilot[None], app: ConsoleApp, username: str,
+                 password: str = PASSWORD) -> None:
+    """Type into the login screen and wait for the session; no username: it was filled in
+    (``--user``), and the password field has the focus."""
+    await eventually(lambda: isinstance(app.screen, LoginScreen), what="login screen")
+    await pilot.press(*([*username, "enter"] if username else []), *password, "enter")
+    await eventually(lambda: app.session is not None, what=f"{username} logged in")

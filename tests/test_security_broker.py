@@ -1,0 +1,405 @@
+"""The station broker lets in only certificates from the station CA, and each identity may
+use only its own topics: run against a real Mosquitto with config/mosquitto/ rendered.
+
+Attackers are bare paho clients speaking MQTT 5, so a refused publish is visible in its
+PUBACK. "Receives nothing" is proved with a sentinel: the same sender then publishes on a
+topic it may use, and once that has arrived, anything sent before it would have too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from console.station.config import StationConfig
+from console.station.service import SHARE, StationService
+from console.tui.client import StationClient
+from drivers.gpio.sim import SimPins
+from drivers.speaker.sim import LogSpeaker
+from hub import pki, wire
+from hub.broker import Mosquitto
+from hub.brokerconf import TlsFiles
+from hub.cli import main
+from hub.config import HubConfig, load_hub_config
+from hub.configfile import ConfigError
+from hub.mqtt import BrokerConfig
+from hub.service import HubService
+from hub.wire import hub_topic
+from tests.conftest import REPO, eventually
+
+WAIT_S = 5.0
+
+
+class Peer:
+    """A bare MQTT 5 client over TLS (or plain TCP with ``tls=None``)."""
+
+    def __init__(self, port: int, tls: tuple[Path, Path | None, Path | None] | None, *,
+                 will: str | None = None, protocol: int = paho.MQTTv5) -> None:
+        self.port = port
+        self.received: list[tuple[str, bytes]] = []
+        self.acks: dict[int, ReasonCode] = {}
+        self.connack: ReasonCode | None = None
+        self.gone = threading.Event()
+        self._answered = threading.Event()
+        self._lock = threading.Condition()
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"peer-{time.monotonic_ns()}",
+                        protocol=protocol)
+        if tls:
+            ca, cert, key = tls
+            c.tls_set(ca_certs=str(ca), certfile=cert and str(cert), keyfile=key and str(key))
+        if will:
+            c.will_set(will, b'{"forged": true}', qos=1, retain=True)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_publish = self._on_publish
+        self.client = c
+
+    def connect(self) -> bool:
+        """True once the broker accepted the connection; False if it closed it instead."""
+        try:
+            self.client.connect("127.0.0.1", self.port)
+        except OSError:  # the TLS handshake may fail inside connect()
+            return False
+        self.client.loop_start()
+        self._answered.wait(WAIT_S)
+        return self.connack is not None and not self.connack.is_failure and not self.gone.is_set()
+
+    def publish(self, topic: str, payload: bytes = b"{}", retain: bool = False) -> ReasonCode:
+        """Publish at QoS 1 and return the broker's PUBACK reason."""
+        mid = self.client.publish(topic, payload, qos=1, retain=retain).mid
+        with self._lock:
+            assert self._lock.wait_for(lambda: mid in self.acks, WAIT_S), f"no PUBACK for {topic}"
+            return self.acks[mid]
+
+    def subscribe(self, *filters: str) -> None:
+        done = threading.Event()
+        self.client.on_subscribe = lambda *_: done.set()
+        self.client.subscribe([(f, 1) for f in filters])
+        assert done.wait(WAIT_S), f"no SUBACK for {filters}"
+
+    def wait_for(self, topic: str) -> list[tuple[str, bytes]]:
+        """Everything received until a message on ``topic`` has arrived."""
+        with self._lock:
+            assert self._lock.wait_for(lambda: any(t == topic for t, _ in self.received), WAIT_S), \
+                f"nothing on {topic}; got {self.topics()}"
+            return list(self.received)
+
+    def topics(self) -> list[str]:
+        with self._lock:
+            return [t for t, _ in self.received]
+
+    def drop(self) -> None:
+        """Vanish without DISCONNECT, so the broker sends the last will."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if isinstance(sock, socket.socket):
+            sock.close()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        self.connack = rc
+        self._answered.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _rc: Any, _p: Any) -> None:
+        self.gone.set()
+        self._answered.set()
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append((msg.topic, bytes(msg.payload)))
+            self._lock.notify_all()
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
+        with self._lock:
+            self.acks[mid] = rc
+            self._lock.notify_all()
+
+
+class Pki:
+    """A station CA in a temporary folder, with a certificate per stem on demand."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "ca"
+        pki.init_ca(self.dir)
+        pki.issue_server(self.dir, ["127.0.0.1", "localhost"])
+        self.broker = TlsFiles(ca=self.dir / "ca.crt", cert=self.dir / "broker.crt",
+                               key=self.dir / "broker.key")
+
+    def files(self, identity: str) -> tuple[Path, Path, Path]:
+        stem = identity.replace(":", "-")
+        if not (self.dir / f"{stem}.crt").exists():
+            pki.issue_client(self.dir, identity, stem=stem)
+        return self.dir / "ca.crt", self.dir / f"{stem}.crt", self.dir / f"{stem}.key"
+
+    def tls(self, identity: str) -> dict[str, str]:
+        ca, cert, key = self.files(identity)
+        return {"ca": str(ca), "cert": str(cert), "key": str(key)}
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> Pki:
+    return Pki(tmp_path)
+
+
+@pytest.fixture
+def secure(tmp_path: Path, ca: Pki) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker", tls=ca.broker, consoles=["desk1"]) as b:
+        yield b
+
+
+@pytest.fixture
+def peer(secure: Mosquitto, ca: Pki) -> Iterator[Callable[..., Peer]]:
+    """Connected peers by identity; each is closed after the test."""
+    made: list[Peer] = []
+
+    def connect(identity: str, **kw: Any) -> Peer:
+        p = Peer(secure.port, ca.files(identity), **kw)
+        made.append(p)
+        assert p.connect(), f"{identity} could not connect: {p.connack}"
+        return p
+    yield connect
+    for p in made:
+        p.close()
+
+
+def station_like(peer: Callable[..., Peer]) -> Peer:
+    """The station's identity, subscribed the way StationService subscribes."""
+    station = peer("station:station")
+    station.subscribe(f"{SHARE}{wire.hub_wildcard('event')}",
+                      f"{SHARE}{wire.hub_wildcard('heartbeat')}", wire.hub_wildcard("status"),
+                      f"{SHARE}{wire.STATION_REQUEST}")
+    return station
+
+
+def test_hub_reaches_the_station_on_its_own_topics(peer: Callable[..., Peer]) -> None:
+    station = station_like(peer)
+    hub = peer("h001")
+    assert not hub.publish(hub_topic("h001", "status"), retain=True).is_failure
+    assert not hub.publish(hub_topic("h001", "heartbeat")).is_failure
+    assert not hub.publish(hub_topic("h001", "event")).is_failure
+    station.wait_for(hub_topic("h001", "event"))  # via $share/anxin-station/: no $share ACL entry
+    assert sorted(station.topics()) == sorted(hub_topic("h001", leaf) for leaf in wire.HUB_UP)
+
+
+def test_hub_cannot_publish_as_another_hub(peer: Callable[..., Peer]) -> None:
+    station = station_like(peer)
+    hub = peer("h001")
+    for leaf in wire.HUB_UP:
+        assert hub.publish(hub_topic("h002", leaf), retain=leaf == "status").getName() \
+            == "Not authorized", leaf
+    hub.publish(hub_topic("h001", "event"))  # the sentinel
+    assert station.wait_for(hub_topic("h001", "event")) == [(hub_topic("h001", "event"), b"{}")]
+    late = peer("station:station")  # no forged retained status waits for a newcomer either
+    late.subscribe(wire.hub_wildcard("status"), hub_topic("h001", "event"))
+    hub.publish(hub_topic("h001", "event"))
+    assert late.wait_for(hub_topic("h001", "event")) == [(hub_topic("h001", "event"), b"{}")]
+
+
+def test_hub_cannot_read_another_hubs_answers(peer: Callable[..., Peer]) -> None:
+    h2 = peer("h002")
+    h2.subscribe(*(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN))
+    snoop = peer("h001")
+    snoop.subscribe(*(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN),
+                    wire.hub_wildcard("ack"), "anxin/v1/#", "#")  # granted, but delivers nothing
+    station = peer("station:station")
+    for leaf in wire.HUB_DOWN:
+        station.publish(hub_topic("h002", leaf))
+    station.publish(wire.STATION_CHANGED)
+    station.publish(wire.reply_topic("console:desk1"))
+    station.publish(hub_topic("h001", "ack"))  # the sentinel, which h001 may read
+    h2.wait_for(hub_topic("h002", wire.HUB_DOWN[-1]))
+    assert sorted(h2.topics()) == sorted(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN)
+    snoop.wait_for(hub_topic("h001", "ack"))
+    assert set(snoop.topics()) == {hub_topic("h001", "ack")}  # a copy per matching filter
+
+
+@pytest.mark.parametrize("who", ["no certificate", "another CA", "plain TCP", "broker cert"])
+def test_strangers_cannot_connect(who: str, secure: Mosquitto, ca: Pki, tmp_path: Path,
+                                  peer: Callable[..., Peer]) -> None:
+    station = station_like(peer)
+    the_ca = ca.dir / "ca.crt"
+    if who == "no certificate":
+        tls: tuple[Path, Path | None, Path | None] | None = (the_ca, None, None)
+    elif who == "another CA":  # the right name is not enough: the CA must be the station's
+        pki.init_ca(tmp_path / "rogue")
+        issued = pki.issue_client(tmp_path / "rogue", "h001", stem="h001")
+        tls = (the_ca, issued.cert, issued.key)
+    elif who == "plain TCP":
+        tls = None
+    else:  # a server certificate is not a client identity
+        tls = (the_ca, ca.broker.cert, ca.broker.key)
+    stranger = Peer(secure.port, tls)
+    assert not stranger.connect()
+    assert stranger.connack is None  # turned away before MQTT: no session, nothing to send
+    stranger.close()
+    peer("h001").publish(hub_topic("h001", "event"))  # the broker is up and lets hubs in
+    assert station.wait_for(hub_topic("h001", "event")) == [(hub_topic("h001", "event"), b"{}")]
+
+
+def test_hub_cannot_speak_for_the_station(peer: Callable[..., Peer]) -> None:
+    h2 = peer("h002")
+    h2.subscribe(*(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN))
+    watcher = peer("station:station")
+    watcher.subscribe("anxin/v1/#")
+    hub = peer("h001")
+    forged = [hub_topic("h002", leaf) for leaf in wire.HUB_DOWN] + [
+        hub_topic("h001", "ack"), wire.STATION_STATUS, wire.STATION_CHANGED, wire.STATION_REQUEST,
+        wire.reply_topic("console:desk1")]
+    for topic in forged:
+        assert hub.publish(topic, retain=topic == wire.STATION_STATUS).getName() \
+            == "Not authorized", topic
+    hub.publish(hub_topic("h001", "heartbeat"))  # the sentinels
+    assert watcher.wait_for(hub_topic("h001", "heartbeat")) == [
+        (hub_topic("h001", "heartbeat"), b"{}")]
+    watcher.publish(hub_topic("h002", "ack"), b"real")
+    assert h2.wait_for(hub_topic("h002", "ack")) == [(hub_topic("h002", "ack"), b"real")]
+
+
+def test_a_last_will_on_another_hubs_topic_is_not_sent(peer: Callable[..., Peer]) -> None:
+    station = station_like(peer)
+    for will in (hub_topic("h002", "status"), hub_topic("h001", "status")):
+        peer("h001", will=will, protocol=paho.MQTTv311).drop()
+    station.wait_for(hub_topic("h001", "status"))  # the honest will arrives
+    assert station.topics() == [hub_topic("h001", "status")]
+
+
+def test_only_listed_consoles_send_requests_and_each_reads_its_own_replies(
+        peer: Callable[..., Peer]) -> None:
+    station = station_like(peer)
+    desk1, desk2 = peer("console:desk1"), peer("console:desk2")
+    desk1.subscribe(wire.reply_topic("console:desk1"), wire.reply_topic("console:desk2"),
+                    wire.STATION_CHANGED)
+    assert not desk1.publish(wire.STATION_REQUEST).is_failure
+    assert station.wait_for(wire.STATION_REQUEST)
+    assert desk2.publish(wire.STATION_REQUEST).getName() == "Not authorized"  # not in the ACL
+    peer("h001").publish(hub_topic("h001", "heartbeat"))
+    assert station.wait_for(hub_topic("h001", "heartbeat"))
+    assert station.topics().count(wire.STATION_REQUEST) == 1
+    station.publish(wire.reply_topic("console:desk2"))
+    station.publish(wire.STATION_CHANGED)
+    station.publish(wire.reply_topic("console:desk1"))
+    desk1.wait_for(wire.reply_topic("console:desk1"))
+    assert desk1.topics() == [wire.STATION_CHANGED, wire.reply_topic("console:desk1")]
+
+
+async def test_press_is_acknowledged_and_console_answered_over_tls(tmp_path: Path, ca: Pki,
+                                                         secure: Mosquitto) -> None:
+    """The real hub, station service and console client, each with its own certificate."""
+    broker = {"port": secure.port}
+    station_cfg = StationConfig.model_validate({
+        "database": str(tmp_path / "station.db"), "homes_file": str(REPO / "config/homes.yaml"),
+        "broker": {**broker, "tls": ca.tls("station:station")}})
+    hub_cfg = HubConfig.model_validate({
+        "hub_id": "h001", "data_dir": str(tmp_path / "h001"),
+        "broker": {**broker, "tls": ca.tls("h001")}, "link": {"heartbeat_s": 1, "retry_s": 1},
+        "gpio": {"backend": "sim"}, "buttons": [{"name": "bedside", "pin": 17}]})
+    async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
+        await eventually(lambda: hub.link.connected, what="hub connected over TLS")
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        alarm = (await eventually(station.store.open_alarms, what="alarm stored"))[0]
+        assert isinstance(hub.speaker, LogSpeaker)
+        heard = hub.speaker.heard
+        await eventually(lambda: "station_has_it" in [k for _, k, _ in heard], what="ack")
+        assert hub.store.pending_count() == 0
+
+        desk = BrokerConfig.model_validate({**broker, "tls": ca.tls("console:desk1")})
+        station_seen: list[bool | None] = []
+        console = StationClient.over_mqtt(desk, on_changed=lambda _: None,
+                                          on_station=station_seen.append)
+        console.start()
+        try:
+            assert console.console_id == "console:desk1"  # replies come to its identity
+            await eventually(lambda: True in station_seen, what="station online in the console")
+            # Not logged in, so refused; but answered: the request got out, the reply came back.
+            reply = await console.request("claim", alarm.id, timeout=WAIT_S)
+            assert not reply.ok and reply.error, "no answer within the timeout"
+        finally:
+            console.close()
+
+
+def _write_hub_yaml(folder: Path, tls: str) -> Path:
+    path = folder / "hub.yaml"
+    path.write_text(f"hub_id: h001\ndata_dir: .\nbuttons: [{{name: b, pin: 17}}]\n"
+                    f"broker: {{port: 8883, tls: {tls}}}\n")
+    return path
+
+
+def test_tls_config_paths_are_relative_to_the_file_and_checked(ca: Pki, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pki.issue_client(ca.dir, "h001", stem="h001", out=home / "tls")
+    pki.issue_client(ca.dir, "h002", stem="h002", out=home / "tls")
+    good = "{ca: tls/ca.crt, cert: tls/h001.crt, key: tls/h001.key}"
+    tls = load_hub_config(_write_hub_yaml(home, good)).broker.tls
+    assert tls is not None and tls.identity == "h001" and tls.key == home / "tls/h001.key"
+    cases = {
+        "{ca: tls/ca.crt, cert: tls/h003.crt, key: tls/h001.key}":
+            r"hub\.yaml: broker\.tls\.cert: .*cannot read .*tls/h003\.crt: No such file",
+        "{ca: tls/h001.key, cert: tls/h001.crt, key: tls/h001.key}":
+            r"broker\.tls\.ca: .*h001\.key is not a PEM certificate",
+        "{ca: tls/ca.crt, cert: tls/h001.crt, key: tls/h002.key}":
+            r"broker\.tls: .*h002\.key is not the key of the certificate",
+        "{ca: tls/ca.crt, cert: tls/h002.crt, key: tls/h002.key}":
+            r"broker\.tls\.cert: the certificate is for 'h002', not for hub_id 'h001'",
+    }
+    for bad, error in cases.items():
+        with pytest.raises(ConfigError, match=error):
+            load_hub_config(_write_hub_yaml(home, bad))
+
+
+def test_ca_keys_are_private_and_never_overwritten(tmp_path: Path) -> None:
+    ca_dir = tmp_path / "ca"
+    pki.init_ca(ca_dir)
+    issued = pki.issue_client(ca_dir, pki.console_identity("desk1"), stem="console-desk1",
+                              out=tmp_path / "desk1")
+    for key in (ca_dir / "ca.key", issued.key):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = issued.key.read_bytes()
+    with pytest.raises(pki.PkiError, match="refusing to overwrite"):
+        pki.issue_client(ca_dir, "console:desk1", stem="console-desk1", out=tmp_path / "desk1")
+    with pytest.raises(pki.PkiError, match="refusing to overwrite"):
+        pki.init_ca(ca_dir)
+    assert issued.key.read_bytes() == before
+    for bad in ("h001/ack", "#", "H001", ""):
+        with pytest.raises(pki.PkiError):
+            pki.hub_identity(bad)
+        with pytest.raises(pki.PkiError):
+            pki.console_identity(bad)
+
+
+def test_cli_issues_identities_and_renders_the_broker_config(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    ca_dir, out = tmp_path / "ca", tmp_path / "mosquitto"
+    assert main(["ca", "init", "--dir", str(ca_dir)]) == 0
+    assert main(["ca", "issue-broker", "--dir", str(ca_dir), "--host", "station.example",
+                 "--host", "192.0.2.7"]) == 0
+    assert main(["ca", "issue-hub", "h001", "--dir", str(ca_dir), "--out", str(tmp_path / "h001")]) == 0
+    assert main(["ca", "issue-station", "--dir", str(ca_dir)]) == 0
+    assert main(["ca", "issue-hub", "h001", "--dir", str(ca_dir), "--out", str(tmp_path / "h001")]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "h001").iterdir()) == ["ca.crt", "h001.crt", "h001.key"]
+    assert main(["broker-config", "--dir", str(ca_dir), "--out", str(out), "--port", "8883",
+                 "--console", "desk1", "--console", "desk2"]) == 0
+    conf = (out / "mosquitto.conf").read_text()
+    for line in ("listener 8883\n", "require_certificate true\n", "use_identity_as_username true\n",
+                 "allow_anonymous false\n", f"acl_file {out.resolve() / 'acl'}\n",
+                 f"keyfile {(ca_dir / 'broker.key').resolve()}\n"):
+        assert line in conf
+    acl = (out / "acl").read_text()
+    assert "${" not in acl and "${" not in conf
+    assert acl.count("user ") == 3 and "user station:station\n" in acl
+    assert "user console:desk2\ntopic write anxin/v1/station/request\n" in acl
