@@ -128,8 +128,10 @@ class Uplink:
             self._t.publish(wire.hub_topic(self.hub, "heartbeat"), wire.encode(hb), qos=0)
 
     def _retry(self) -> None:
-        """An acknowledgement retry_s late: the lane goes again (the station de-duplicates)."""
-        if not self._t.connected:
+        """An acknowledgement retry_s late: the lane goes again (the station de-duplicates).
+        Not while the station says it is down: the broker keeps what was sent for it, and
+        copies sent meanwhile would only queue up in front of its next alarm."""
+        if not self._t.connected or self._station_online is False:
             return
         cutoff = time.monotonic() - self._cfg.retry_s
         for name, lane in self._lanes.items():
@@ -148,6 +150,13 @@ class Uplink:
                 self._rewind(name, "connected")
         self._update_reachable()
 
+    def _station_back(self) -> None:
+        """The station is working through what the broker kept for it: give it retry_s from
+        now before anything counts as late."""
+        now = time.monotonic()
+        for lane in self._lanes.values():
+            lane.inflight = dict.fromkeys(lane.inflight, now)
+
     def _update_reachable(self) -> None:
         up = self._t.connected and self._station_online is not False
         if up != self._reachable:
@@ -159,7 +168,10 @@ class Uplink:
     def _message(self, topic: str, payload: bytes) -> None:
         try:
             if topic == wire.STATION_STATUS:
-                self._station_online = wire.decode_as(payload, wire.StationStatus).online
+                online = wire.decode_as(payload, wire.StationStatus).online
+                if online and self._station_online is False:
+                    self._station_back()
+                self._station_online = online
                 self._update_reachable()
                 return
             hub, leaf = wire.parse_hub_topic(topic)

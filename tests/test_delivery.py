@@ -7,6 +7,7 @@ tests/faults/ does the same against real processes and a real Mosquitto.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -182,3 +183,27 @@ async def test_a_damaged_outbox_is_moved_aside_and_reported(tmp_path: Path, dama
         [fault] = hub.store.open_alarms()
         assert fault.kind == "hub_fault"
     assert [p.name for p in path.parent.glob("hub.db.damaged-*")][:1], "kept for inspection"
+
+
+async def test_no_resends_pile_up_while_the_station_is_down(setup: Setup) -> None:
+    published: list[bytes] = []
+
+    def station_away(topic: str, payload: bytes) -> bool:
+        if topic.endswith("/event"):
+            published.append(payload)
+            return True  # the broker keeps it for the station (here: nobody gets it)
+        return False
+
+    setup.station.t.publish(wire.STATION_STATUS, wire.encode(
+        wire.StationStatus(online=False, ts=0.0)), retain=True)  # its last will
+    await eventually(lambda: not setup.hub.link.reachable, what="hub knows the station is down")
+    setup.broker.lose = station_away
+    events = [alarm("panic"), alarm("smoke")]
+    for ev in events:
+        setup.hub.raise_alarm(ev)
+    await asyncio.sleep(3.5)  # retry_s is 1 s
+    assert len(published) == len(events), "each sent once, no copies queued behind them"
+    setup.broker.lose = None
+    setup.station.t.publish(wire.STATION_STATUS, wire.encode(
+        wire.StationStatus(online=True, ts=0.0)), retain=True)
+    await eventually(lambda: setup.hub.store.pending_count() == 0, what="sent again, acknowledged")

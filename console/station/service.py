@@ -57,6 +57,7 @@ class StationService:
         self._rejects = RejectQuota()
         self._resend_asked: dict[tuple[str, str], float] = {}  # (hub, lane) -> monotonic time
         self._inbox: list[wire.EventMsg] = []  # events waiting for the next commit
+        self._up_since: float | None = None  # monotonic time the broker connection came up
         self._tasks: list[asyncio.Task[None]] = []
         self._logins: set[asyncio.Task[None]] = set()
         self._login_lock = asyncio.Lock()
@@ -83,6 +84,7 @@ class StationService:
         self.store.close()
 
     def _connection(self, up: bool) -> None:
+        self._up_since = time.monotonic() if up else None
         if up:
             self.t.publish(wire.STATION_STATUS,
                            wire.encode(wire.StationStatus(online=True, ts=time.time())),
@@ -254,12 +256,17 @@ class StationService:
                            wire.encode(wire.Changed(what=what, id=id)))
 
     async def _supervise(self) -> None:
-        """Homes silent past offline_after_s are shown offline (the last will may be late)."""
+        """Homes silent past offline_after_s are shown offline (the last will may be late).
+        Not until the station has itself been connected that long: the heartbeats of the
+        time it was away are still arriving, behind what the broker kept for it."""
         period = min(1.0, self.cfg.offline_after_s / 5)  # shown at most a second late
         while True:
             await asyncio.sleep(period)
             now = time.time()
-            for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now):
+            settled = self._up_since is not None and \
+                time.monotonic() - self._up_since >= self.cfg.offline_after_s
+            for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now) \
+                    if settled else []:
                 log.warning("hub %s silent for %.0f s: offline", hub, self.cfg.offline_after_s)
                 self._changed("home", hub)
             for topic, n in self._rejects.ended(time.monotonic()):
