@@ -105,8 +105,14 @@ class Uplink:
         now = time.monotonic()
         out = []
         for p in batch:  # the lane's state first: publishing may call back into the link
-            out.append(wire.sequenced(p.payload, wire.Seq(epoch=self._store.epoch, lane=name,
-                                                          n=p.seq, prev=prev)))
+            try:
+                out.append(wire.sequenced(p.payload, wire.Seq(epoch=self._store.epoch, lane=name,
+                                                              n=p.seq, prev=prev)))
+            except wire.WireError as e:  # e.g. stored by an older version with other limits
+                log.error("outbox message %s can no longer be sent (%s); set aside", p.id, e)
+                self._store.set_aside(p.id)
+                lane.upto = p.seq
+                continue
             lane.inflight[p.id] = now
             prev = lane.upto = p.seq
         for payload in out:

@@ -51,19 +51,19 @@ class Issued:
 
 
 def hub_identity(hub_id: str) -> str:
-    if not _HUB_ID.match(hub_id):
+    if not _HUB_ID.fullmatch(hub_id):
         raise PkiError(f"bad hub id {hub_id!r}: must match {HUB_ID_PATTERN}")
     return hub_id
 
 
 def station_identity(station_id: str) -> str:
-    if not _NAME.match(station_id):
+    if not _NAME.fullmatch(station_id):
         raise PkiError(f"bad station id {station_id!r}: must match {NAME_PATTERN}")
     return f"station:{station_id}"
 
 
 def console_identity(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise PkiError(f"bad console name {name!r}: must match {NAME_PATTERN}")
     return f"console:{name}"
 

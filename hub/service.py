@@ -77,10 +77,13 @@ class HubService:
             log.warning("%s", w)
         self.engine = Engine(rules, now=time.time(), category=cfg.elder_category, tz=cfg.tz)
         self._clock = JumpDetector(time.time(), time.monotonic())
-        self._steps_before: dict[str, float] = {}  # open alarm -> clock steps seen before it was sent
+        # open alarm -> clock steps seen by the time it was raised / sent (hub/clockjump.py)
+        self._steps_raised: dict[str, float] = {}
+        self._steps_sent: dict[str, float] = {}
         self._rules_changed = asyncio.Event()  # an event may have moved the rules' next deadline
         self._escalated: set[str] = set()  # alarms the elder was told are not acknowledged yet
-        self._pressed_at: dict[str, float] = {}  # call button -> time of its latest press
+        self._pressed_at: dict[str, tuple[float, float]] = {}  # call button -> (time of its
+        # latest press, clock steps seen by then)
         self._undecided: set[str] = set()  # pressed during a pre-alarm: hold (cancel) or call?
         self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,7 +106,7 @@ class HubService:
                 if _elder_facing(alarm.kind):
                     self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
             self.link.start()
-            self._reachable(False)  # until the station is reached
+            self._reachable(False)  # 'fault' until the broker is reached
             now = time.time()
             for s in self.cfg.ble.sensors:
                 self.supervisor.watch(s.name, self.cfg.ble.silence_for(s), now)
@@ -149,7 +152,8 @@ class HubService:
         if cfg.role == "cancel":
             self.handle(Event(kind="cancel.press", source=button, ts=ts))
             return
-        self._pressed_at[button] = ts
+        self._now()  # a clock step before this press is not one between it and its hold
+        self._pressed_at[button] = (ts, self._clock.total)
         if self.store.held():
             # the elder is being asked (a fall): a hold will mean "cancel", a short press "help";
             # which one is known at the hold or the release
@@ -161,12 +165,18 @@ class HubService:
         """A call button held down: cancels calls made before this press, never its own."""
         self._undecided.discard(button)
         self.handle(Event(kind="button.long", source=button, ts=ts,
-                          data={"pressed": self._pressed_at.get(button, ts)}))
+                          data={"pressed": self._press_time(button, ts)}))
 
     def release(self, button: str, ts: float) -> None:
         if button in self._undecided:  # released before hold_s: a call for help after all
             self._undecided.discard(button)
-            self.handle(self._call(button, self._pressed_at.get(button, ts)))
+            self.handle(self._call(button, self._press_time(button, ts)))
+
+    def _press_time(self, button: str, default: float) -> float:
+        """When the button went down, on the clock as it reads now (it may have been stepped)."""
+        self._now()
+        ts, steps = self._pressed_at.get(button, (default, self._clock.total))
+        return ts + self._clock.total - steps
 
     def _call(self, button: str, ts: float) -> Event:
         cfg = next(b for b in self.cfg.buttons if b.name == button)
@@ -287,6 +297,7 @@ class HubService:
                     payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
                                                          contact_id=cid))
                     self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts, source=ev.source)
+                    self._steps_raised[ev.id] = self._clock.total
                     log.info("alarm %s held: %s from %s (%s)", ev.id, ev.alarm, ev.source, a.rule)
                 else:
                     self.raise_alarm(ev, priority=prio, contact_id=cid)
@@ -322,10 +333,14 @@ class HubService:
             except Exception:  # the rules must keep running whatever one tick met
                 log.exception("rule timers failed; trying again")
 
-    def _on_todays_clock(self, alarm: str, t: float) -> float:
-        """A time stored for an open alarm, moved by the clock steps since it was sent, so
-        ages (escalation, the cancel window) are real durations."""
-        return t + self._clock.total - self._steps_before.get(alarm, 0.0)
+    def _on_todays_clock(self, t: float, steps_then: float | None) -> float:
+        """A time stored for an open alarm, moved by the clock steps since, so its age
+        (escalation, the cancel window) is a real duration. None: from before this start."""
+        return t + self._clock.total - (steps_then or 0.0)
+
+    def _forget_steps(self, alarm: str) -> None:
+        self._steps_raised.pop(alarm, None)
+        self._steps_sent.pop(alarm, None)
 
     def _now(self) -> float:
         """Wall-clock time, after shifting the duration timers if the clock was stepped."""
@@ -359,7 +374,7 @@ class HubService:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=priority, contact_id=contact_id))
         self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts, source=ev.source)
         log.info("alarm %s raised: %s from %s", ev.id, ev.alarm, ev.source)
-        self._steps_before[ev.id] = self._clock.total
+        self._steps_raised[ev.id] = self._steps_sent[ev.id] = self._clock.total
         self.link.push()
         self._feedback(str(ev.alarm), AlarmState.SENT)
         if self.on_alarm_raised:
@@ -370,7 +385,7 @@ class HubService:
         if not self.store.release(alarm_id):
             return
         log.info("alarm %s released to the station", alarm_id)
-        self._steps_before[alarm_id] = self._clock.total
+        self._steps_sent[alarm_id] = self._clock.total
         self.link.push()
         self._feedback(self.store.kind_of(alarm_id) or "", AlarmState.SENT)
 
@@ -388,7 +403,7 @@ class HubService:
         cutoff = ev.ts - self.cfg.cancel_window_s
         open_alarms = self.store.open_alarms()
         victims = [a for a in open_alarms if a.kind in CANCELLABLE
-                   and cutoff <= self._on_todays_clock(a.id, a.raised) < before
+                   and cutoff <= self._on_todays_clock(a.raised, self._steps_raised.get(a.id)) < before
                    and a.state in (AlarmState.SENT, AlarmState.DELIVERED)]
         if not victims:
             if not quiet and any(a.state in (AlarmState.CLAIMED, AlarmState.IN_CALL) for a in open_alarms):
@@ -404,6 +419,7 @@ class HubService:
         cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
         if self.store.cancel_held(alarm_id, cancel.id, payload, ts):
+            self._forget_steps(alarm_id)
             log.info("alarm %s cancelled in its window (%s)", alarm_id, by)
             self.link.push()
 
@@ -413,7 +429,7 @@ class HubService:
         self.store.put(cancel.id, payload, alarm=True)
         self.store.advance(alarm_id, AlarmState.CANCELLED, ts)
         self._escalated.discard(alarm_id)
-        self._steps_before.pop(alarm_id, None)
+        self._forget_steps(alarm_id)
         log.info("alarm %s cancelled at home (%s)", alarm_id, by)
         self.link.push()
 
@@ -424,7 +440,7 @@ class HubService:
         cutoff = now - self.cfg.link.escalate_s
         for a in self.store.open_alarms():
             # a clock step since it was sent moved "now", not the moment it was sent
-            sent = None if a.sent is None else self._on_todays_clock(a.id, a.sent)
+            sent = None if a.sent is None else self._on_todays_clock(a.sent, self._steps_sent.get(a.id))
             if (a.state is AlarmState.SENT and sent is not None and sent <= cutoff
                     and a.id not in self._escalated and _elder_facing(a.kind)):
                 self._escalated.add(a.id)
@@ -448,7 +464,7 @@ class HubService:
 
     def _station_update(self, u: wire.AlarmUpdate) -> None:
         if u.state.closed:
-            self._steps_before.pop(u.id, None)
+            self._forget_steps(u.id)
         if self.store.advance(u.id, u.state, u.ts):
             log.info("alarm %s %s at the station%s", u.id, u.state.value,
                      f" by {u.officer}" if u.officer else "")
@@ -469,8 +485,9 @@ class HubService:
                 self.hw.led.show("fault" if resting else a.pattern)
 
     def _reachable(self, up: bool) -> None:
-        """The station came or went: a resting LED shows it (an alarm's own pattern stays)."""
-        if self.hw.led and self.hw.led.pattern in ("idle", "fault"):
+        """The station came or went: a resting LED shows it (an open alarm's own pattern, or
+        its escalation's, stays)."""
+        if self.hw.led and not any(_elder_facing(a.kind) for a in self.store.open_alarms()):
             self._apply([ShowLed("idle")])
 
     async def _prune(self) -> None:

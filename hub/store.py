@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,                  -- encoded wire message
     alarm INTEGER NOT NULL,                 -- 1 if it raises or ends an alarm
     created REAL NOT NULL,
-    acked REAL                              -- station's store time; NULL while pending
+    acked REAL                              -- station's store time; NULL while pending, 0 set aside
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE acked IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_lane ON outbox(alarm, seq) WHERE acked IS NULL;
@@ -255,6 +255,12 @@ class HubStore:
         row = self._db.execute("SELECT max(seq) FROM outbox WHERE acked IS NULL AND alarm = ? "
                                "AND seq < ?", (int(lane == "alarm"), seq)).fetchone()
         return int(row[0] or 0)
+
+    def set_aside(self, id: str) -> None:
+        """Take a message that can no longer be sent (it fails today's wire checks) out of
+        its lane, so it cannot hold back the ones after it; it stays in the table to see."""
+        with self._tx():
+            self._db.execute("UPDATE outbox SET acked = 0 WHERE id = ? AND acked IS NULL", (id,))
 
     def prune(self, before: float) -> int:
         """Forget acknowledged messages created before ``before``; the alarms table keeps the

@@ -5,12 +5,15 @@ comes after escalate_s. tests/faults/ steps a real hub's clock with libfaketime.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
 from hub.clockjump import JumpDetector
+from hub.events import AlarmState
 from hub.rules.actions import SendAlarm
 from hub.supervision import Supervisor
+from tests.conftest import eventually
 from tests.test_hub_senses import Home, home  # noqa: F401  (the fixture)
 from tests.test_rules_engine import FALL, at, engine
 
@@ -57,3 +60,47 @@ async def test_a_step_forward_does_not_escalate_a_fresh_call(home: Home,  # noqa
     monkeypatch.setattr("hub.service.time.monotonic", lambda m=time.monotonic: m() + 31)
     home.hub.escalate()
     assert home.heard()[-1] == "still_trying"  # 31 s of real time did pass
+
+
+def step_clock(monkeypatch: pytest.MonkeyPatch, step: float) -> Callable[[], float]:
+    """Step the hub's wall clock (not its monotonic clock), as NTP does."""
+    real = time.time
+    monkeypatch.setattr("hub.service.time.time", lambda: real() + step)
+    monkeypatch.setattr("hub.store.time.time", lambda: real() + step)
+    return lambda: real() + step
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+async def test_a_hold_across_a_step_keeps_its_own_call_and_cancels_the_earlier_one(
+        home: Home, monkeypatch: pytest.MonkeyPatch, step: float) -> None:  # noqa: F811
+    home.hub.press("bedside", time.time())  # a call
+    home.hub.press("cord", time.time())  # joins it
+    home.hub.press("bedside", time.time())  # … and the bedside button goes down again
+    now = step_clock(monkeypatch, step)
+    home.hub.hold("bedside", now())  # NTP stepped the clock while it was held down
+    assert "panic" not in home.alarms(), "the hold cancelled the call made before it"
+    home.hub.press("cord", now())
+    assert "panic" in home.alarms()
+    home.hub.hold("cord", now())
+    assert "panic" in home.alarms(), "a hold never cancels the call its own press made"
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+async def test_a_fall_released_after_a_step_in_its_window_can_still_be_cancelled(
+        home: Home, monkeypatch: pytest.MonkeyPatch, step: float) -> None:  # noqa: F811
+    await home.do("fall")
+    await eventually(lambda: home.alarms().get("fall") is AlarmState.RAISED, what="held fall")
+    now = step_clock(monkeypatch, step)
+    home.hub._do(home.hub.engine.tick(home.hub._now() + 31))  # the 30 s run out: sent
+    assert home.alarms().get("fall") is AlarmState.SENT
+    home.hub.press("cancel", now())
+    assert "fall" not in home.alarms(), "the cancel button did not cancel the fall just sent"
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+async def test_a_hold_across_a_step_never_cancels_its_own_call(
+        home: Home, monkeypatch: pytest.MonkeyPatch, step: float) -> None:  # noqa: F811
+    home.hub.press("bedside", time.time())  # a call …
+    now = step_clock(monkeypatch, step)
+    home.hub.hold("bedside", now())  # … held down while NTP steps the clock
+    assert "panic" in home.alarms()

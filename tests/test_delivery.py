@@ -19,9 +19,9 @@ from console.station.config import StationConfig
 from console.station.service import StationService, station_will
 from console.station.store import OutOfOrder, StationStore
 from hub import wire
-from hub.config import HubConfig
+from hub.config import HubConfig, LinkConfig
 from hub.events import Event
-from hub.link import last_will
+from hub.link import Uplink, last_will
 from hub.mqtt import MemoryBroker, MemoryTransport
 from hub.service import HubService
 from hub.store import HubStore
@@ -207,3 +207,32 @@ async def test_no_resends_pile_up_while_the_station_is_down(setup: Setup) -> Non
     setup.station.t.publish(wire.STATION_STATUS, wire.encode(
         wire.StationStatus(online=True, ts=0.0)), retain=True)
     await eventually(lambda: setup.hub.store.pending_count() == 0, what="sent again, acknowledged")
+
+
+def test_a_message_that_no_longer_passes_the_wire_checks_does_not_block_its_lane(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    good = [wire.encode(wire.event_msg("h001", alarm())) for _ in range(2)]
+    old = json.loads(good[0]) | {"id": "old", "data": {"reason": "r" * 3000}}  # older, laxer limits
+    s.put("g1", good[0], alarm=True)
+    s.put("old", json.dumps(old).encode(), alarm=True)
+    s.put("g2", good[1], alarm=True)
+    broker = MemoryBroker()
+    seen: list[wire.EventMsg] = []
+    station = broker.client()
+    station.start(lambda t, p: seen.append(wire.decode_as(p, wire.EventMsg)), lambda up: None)
+    station.subscribe(wire.hub_wildcard("event"))
+    link = Uplink(hub="h001", transport=broker.client(), store=s, config=LinkConfig(),
+                  on_ack=lambda ids, ts: None, on_update=lambda u: None)
+    link._t.start(link._message, link._connection)  # connected: the lanes go out
+    assert [m.id for m in seen] == [json.loads(good[0])["id"], json.loads(good[1])["id"]]
+    assert seen[1].seq and seen[0].seq and seen[1].seq.prev == seen[0].seq.n  # chain skips it
+    assert [p.id for p in s.lane("alarm")] == ["g1", "g2"]  # set aside, kept in the table
+
+
+def test_the_station_keeps_how_much_telemetry_a_hub_dropped(tmp_path: Path) -> None:
+    s = StationStore(tmp_path / "st.db")
+    assert s.heartbeat("h1", pending=3, now=1.0, dropped=0) == (True, 0)
+    assert s.heartbeat("h1", pending=900, now=2.0, dropped=120) == (False, 120)  # news: logged
+    assert s.heartbeat("h1", pending=0, now=3.0, dropped=120) == (False, 0)
+    home = s.home("h1")
+    assert home and (home.pending, home.dropped) == (0, 120)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SHARE = "$share/anxin-station/"  # hub events are shared among station workers
 REQUEST_MAX_AGE_S = 10  # = the console's reply timeout: a claim it gave up on is not done later
+STATUS_EVERY_S = 5.0  # the station's retained online status is said again this often
 MAX_ACK_IDS = 1000  # wire.Ack's limit
 RESEND_ASK_GAP_S = 1.0  # at most one resend request per hub lane per second
 RESEND_CLOSED_S = 24 * 3600  # a returning hub is told of alarms closed this recently
@@ -86,9 +87,13 @@ class StationService:
     def _connection(self, up: bool) -> None:
         self._up_since = time.monotonic() if up else None
         if up:
-            self.t.publish(wire.STATION_STATUS,
-                           wire.encode(wire.StationStatus(online=True, ts=time.time())),
-                           retain=True)
+            self._say_online()
+
+    def _say_online(self) -> None:
+        """Retained, and again every few seconds: with several station workers, one that stops
+        leaves its offline will behind, which the others overwrite this way."""
+        self.t.publish(wire.STATION_STATUS,
+                       wire.encode(wire.StationStatus(online=True, ts=time.time())), retain=True)
 
     def _message(self, topic: str, payload: bytes) -> None:
         try:
@@ -102,7 +107,10 @@ class StationService:
                 self._status(_from(hub, wire.decode_as(payload, wire.Status)))
             elif leaf == "heartbeat":
                 hb = _from(hub, wire.decode_as(payload, wire.Heartbeat))
-                back = self.store.heartbeat(hub, hb.pending, time.time())
+                back, dropped = self.store.heartbeat(hub, hb.pending, time.time(), hb.dropped)
+                if dropped:
+                    log.warning("hub %s dropped %d telemetry message(s) over its outbox bound "
+                                "(%d in all); alarms are never dropped", hub, dropped, hb.dropped)
                 self._changed("home", hub, back)
                 if back:
                     self._catch_up(hub)
@@ -260,9 +268,13 @@ class StationService:
         Not until the station has itself been connected that long: the heartbeats of the
         time it was away are still arriving, behind what the broker kept for it."""
         period = min(1.0, self.cfg.offline_after_s / 5)  # shown at most a second late
+        said = time.monotonic()
         while True:
             await asyncio.sleep(period)
             now = time.time()
+            if self.t.connected and time.monotonic() - said >= STATUS_EVERY_S:
+                self._say_online()
+                said = time.monotonic()
             settled = self._up_since is not None and \
                 time.monotonic() - self._up_since >= self.cfg.offline_after_s
             for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now) \

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS homes (
     online INTEGER NOT NULL DEFAULT 0,
     status_ts REAL,                  -- station time of the last online/offline change
     last_heartbeat REAL,             -- station time the last heartbeat arrived
-    pending INTEGER NOT NULL DEFAULT 0  -- messages the hub reported not yet acknowledged
+    pending INTEGER NOT NULL DEFAULT 0, -- messages the hub reported not yet acknowledged
+    dropped INTEGER NOT NULL DEFAULT 0  -- telemetry the hub's outbox size bound ever dropped
 );
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,             -- the hub's event id: de-duplication key
@@ -94,6 +95,7 @@ class HomeRow:
     status_ts: float | None
     last_heartbeat: float | None
     pending: int
+    dropped: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,8 @@ class StationStore:
             self._db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA)
             if "claimed_by" not in {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}:
                 self._db.execute("ALTER TABLE alarms ADD COLUMN claimed_by TEXT")  # older databases
+            if "dropped" not in {r[1] for r in self._db.execute("PRAGMA table_info(homes)")}:
+                self._db.execute("ALTER TABLE homes ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0")
         self._db.execute("PRAGMA busy_timeout=5000")
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
 
@@ -315,15 +319,17 @@ class StationStore:
                              "online != ?", (int(online), now, hub, int(online)))
         return bool(cur.rowcount)
 
-    def heartbeat(self, hub: str, pending: int, now: float) -> bool:
-        """Record a heartbeat; True if it brought the home back online."""
+    def heartbeat(self, hub: str, pending: int, now: float, dropped: int = 0) -> tuple[bool, int]:
+        """Record a heartbeat; returns whether it brought the home back online, and how much
+        telemetry its outbox dropped since the last one."""
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
             back = db.execute("UPDATE homes SET online = 1, status_ts = ? WHERE hub = ? AND "
                               "online = 0", (now, hub)).rowcount
-            db.execute("UPDATE homes SET last_heartbeat = ?, pending = ? WHERE hub = ?",
-                       (now, pending, hub))
-        return bool(back)
+            before = db.execute("SELECT dropped FROM homes WHERE hub = ?", (hub,)).fetchone()[0]
+            db.execute("UPDATE homes SET last_heartbeat = ?, pending = ?, dropped = ? WHERE hub = ?",
+                       (now, pending, dropped, hub))
+        return bool(back), max(0, dropped - before)
 
     def mark_silent_offline(self, cutoff: float, now: float) -> list[str]:
         """Homes online but silent since before ``cutoff`` go offline; returns their ids."""
@@ -366,12 +372,12 @@ class StationStore:
         return [(AlarmState(s), ts, actor, note) for s, ts, actor, note in rows]
 
     def home(self, hub: str) -> HomeRow | None:
-        row = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending "
+        row = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending, dropped "
                                "FROM homes WHERE hub = ?", (hub,)).fetchone()
         return _home(row) if row else None
 
     def homes(self) -> list[HomeRow]:
-        rows = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending "
+        rows = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending, dropped "
                                 "FROM homes ORDER BY hub")
         return [_home(r) for r in rows]
 
@@ -414,4 +420,4 @@ def _alarm(r: tuple[Any, ...]) -> AlarmRow:
 
 
 def _home(r: tuple[Any, ...]) -> HomeRow:
-    return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5])
+    return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5], r[6])

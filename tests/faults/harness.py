@@ -583,6 +583,8 @@ class Rig:
         assert not tally.cancel_not_applied, (
             f"cancelled at home, open at the station: {tally.cancel_not_applied}")
         assert not tally.disorder, f"stored out of order: {tally.disorder[:10]}"
+        sent, stored, dropped = tally.telemetry
+        assert stored == sent - dropped, f"telemetry lost: {sent} sent, {dropped} dropped, {stored} stored"
         return tally
 
     def count(self, fault: str, drain_s: float, extra: dict[str, str]) -> Tally:
