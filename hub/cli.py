@@ -240,6 +240,8 @@ def parser() -> argparse.ArgumentParser:
 
     from hub import ca_cli
     ca_cli.register(sub)
+    from hub import provision
+    provision.register(sub)
 
     from console.station import cli as station_cli
     station_cli.register(sub)

@@ -41,6 +41,7 @@ from hub.rules.engine import Engine
 from hub.senses import Senses
 from hub.store import HubStore
 from hub.supervision import Supervisor
+from hub.systemd import supervised
 
 log = logging.getLogger(__name__)
 
@@ -514,6 +515,7 @@ async def run_hub(cfg: HubConfig, stop: asyncio.Event) -> None:
         pid = cfg.data_dir / "hub.pid"
         pid.write_text(f"{os.getpid()}\n")
         try:
-            await stop.wait()
+            async with supervised(f"hub {cfg.hub_id}"):
+                await stop.wait()
         finally:
             pid.unlink(missing_ok=True)

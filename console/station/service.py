@@ -23,6 +23,7 @@ from console.station.users import LoginRefused
 from hub import wire
 from hub.events import CANCEL_KIND, AlarmState
 from hub.mqtt import PahoTransport, Transport, Will
+from hub.systemd import supervised
 
 log = logging.getLogger(__name__)
 
@@ -297,5 +298,5 @@ def _from(hub: str, msg: H) -> H:
 
 
 async def run_station(cfg: StationConfig, stop: asyncio.Event) -> None:
-    async with StationService(cfg):
+    async with StationService(cfg), supervised(f"station {cfg.station_id}"):
         await stop.wait()
