@@ -6,17 +6,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from console.station.store import StationStore
 from console.tui.client import StationClient
+from hub import demo
 from hub.broker import Mosquitto
+from hub.demo import write_yaml
 from hub.mqtt import BrokerConfig
 from tests.conftest import eventually
 
@@ -24,13 +24,9 @@ OFFLINE_AFTER_S = 6
 
 
 def spawn(tmp: Path, role: str, cfg: dict[str, object]) -> subprocess.Popen[bytes]:
-    path = tmp / role / f"{role}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    log = path.with_suffix(".log")
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-file", str(log),
-                             role, "--config", str(path)], stdin=subprocess.DEVNULL,
-                            stderr=open(path.with_suffix(".err"), "wb"))
+    """``anxin ROLE`` as its own process, as the demo starts its parts."""
+    path = write_yaml(tmp / role / f"{role}.yaml", cfg)
+    return demo.spawn([role, "--config", str(path)], path.with_suffix(".log"))
 
 
 @pytest.fixture

@@ -16,17 +16,14 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from hub import wire
 from hub.broker import Mosquitto
 from hub.config import HubConfig
+from hub.demo import spawn, write_yaml
 from hub.events import AlarmState, Event
 from hub.service import HubService
 from hub.store import HubStore
@@ -72,12 +69,10 @@ async def run(work: Path, hours: float, per_minute: float, alarms: int) -> None:
     with Mosquitto(work / "broker") as broker:
         hub_cfg = hub_cfg.model_copy(update={"broker": hub_cfg.broker.model_copy(
             update={"port": broker.port})})
-        station_yaml = work / "station.yaml"
-        station_yaml.write_text(yaml.safe_dump({"database": str(work / "station.db"),
-                                                "broker": {"port": broker.port}}))
-        station = subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-level", "warning",
-                                    "--log-file", str(work / "station.log"), "station", "--config",
-                                    str(station_yaml)])
+        station_yaml = write_yaml(work / "station.yaml", {"database": str(work / "station.db"),
+                                                          "broker": {"port": broker.port}})
+        station = spawn(["--log-level", "warning", "station", "--config", str(station_yaml)],
+                        work / "station.log")
         try:
             while not (work / "station.db").exists():
                 await asyncio.sleep(0.05)
