@@ -15,7 +15,7 @@ from string import Template
 
 from hub.pki import console_identity, station_identity
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "config" / "mosquitto"
+TEMPLATES = Path(__file__).resolve().parent / "shipped" / "mosquitto"  # config/mosquitto, as package data
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +28,22 @@ class TlsFiles:
     key: Path
 
 
-def render_conf(tls: TlsFiles, *, port: int, acl_file: Path, persistence_location: Path,
-                log_dest: str, bind: str | None = None) -> str:
-    """mosquitto.conf: one TLS listener on ``port`` (all interfaces unless ``bind``)."""
-    return _template("mosquitto.conf").substitute(
+def render_conf(tls: TlsFiles, *, port: int, acl_file: Path, persistence_location: Path | None,
+                log_dest: str | None, bind: str | None = None) -> str:
+    """mosquitto.conf: one TLS listener on ``port`` (all interfaces unless ``bind``).
+
+    A setting given as None is left out. That makes a file for Debian's
+    /etc/mosquitto/conf.d: its mosquitto.conf sets persistence_location and log_dest before
+    including conf.d, and Mosquitto refuses to start on a second persistence_location."""
+    data = f"{persistence_location.resolve()}/" if persistence_location else None
+    settings = {"persistence_location": data, "log_dest": log_dest}
+    text = _template("mosquitto.conf").substitute(
         listener=f"{port} {bind}" if bind else str(port),
         cafile=tls.ca.resolve(), certfile=tls.cert.resolve(), keyfile=tls.key.resolve(),
-        acl_file=acl_file.resolve(),
-        persistence_location=f"{persistence_location.resolve()}/", log_dest=log_dest)
+        acl_file=acl_file.resolve(), **{k: v or "" for k, v in settings.items()})
+    left_out = {k for k, v in settings.items() if v is None}
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line.split(" ", 1)[0] not in left_out)
 
 
 def render_acl(*, stations: Sequence[str], consoles: Sequence[str] = ()) -> str:

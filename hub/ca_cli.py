@@ -82,6 +82,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="mosquitto's persistence folder")
     s.add_argument("--log-dest", default="file /var/log/mosquitto/mosquitto.log",
                    help="mosquitto log_dest (default: Debian's log file)")
+    s.add_argument("--conf-d", action="store_true", help="write a file for Debian's "
+                   "/etc/mosquitto/conf.d (link it there as anxin.conf): without "
+                   "persistence_location and log_dest, which Debian's mosquitto.conf sets "
+                   "(--data and --log-dest are then not used)")
     s.set_defaults(fn=cmd_broker_config)
 
 
@@ -138,8 +142,11 @@ def cmd_broker_config(a: argparse.Namespace) -> int:
     conf, acl = a.out / "mosquitto.conf", a.out / "acl"
     acl.write_text(acl_text, encoding="utf-8")
     conf.write_text(render_conf(tls, port=a.port, bind=a.bind, acl_file=acl,
-                                persistence_location=a.data, log_dest=a.log_dest), encoding="utf-8")
-    print(f"anxin broker-config: wrote {conf} and {acl}; run `mosquitto -c {conf}`")
+                                persistence_location=None if a.conf_d else a.data,
+                                log_dest=None if a.conf_d else a.log_dest), encoding="utf-8")
+    run = ("link it as /etc/mosquitto/conf.d/anxin.conf and restart mosquitto" if a.conf_d
+           else f"run `mosquitto -c {conf}`")
+    print(f"anxin broker-config: wrote {conf} and {acl}; {run}")
     return 0
 
 

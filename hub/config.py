@@ -15,7 +15,9 @@ from hub.rules import load_rules
 from hub.rules.model import Category, RuleSet
 from hub.wire import HUB_ID_PATTERN
 
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "config" / "rules"  # the shipped set
+# The shipped set: hub/shipped links to the repository's config/, so a wheel carries it as
+# package data and a non-editable install (systemd/install.sh) finds it too.
+DEFAULT_RULES = Path(__file__).resolve().parent / "shipped" / "rules"
 Backend = Literal["real", "sim"]
 Pin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
