@@ -52,29 +52,20 @@ def cmd_hub(a: argparse.Namespace) -> int:
 def _reload(cfg: HubConfig) -> int:
     """Check the rules here first, so the installer sees the errors; then signal the hub."""
     from hub.config import load_hub_rules
+    from hub.running import NotRunning, running_hub
 
     rules, warnings = load_hub_rules(cfg)  # ConfigError: reported by main(), nothing is signalled
     for w in warnings:
         print(f"anxin hub reload: warning: {w}", file=sys.stderr)
-    pid_file = cfg.data_dir / "hub.pid"
     try:
-        pid = int(pid_file.read_text())
-        if not _is_hub(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")):
-            raise ValueError(f"process {pid} is not an Anxin hub (a stale pid file?)")
+        pid = running_hub(cfg.data_dir)
         os.kill(pid, signal.SIGHUP)
-    except (OSError, ValueError) as e:
-        print(f"anxin hub reload: no running hub found through {pid_file} ({e})", file=sys.stderr)
+    except (NotRunning, OSError) as e:
+        print(f"anxin hub reload: {e}", file=sys.stderr)
         return 1
     n = len(rules.rules)
     print(f"anxin hub reload: {n} rule(s) checked; hub {pid} is reloading them")
     return 0
-
-
-def _is_hub(argv: list[str]) -> bool:
-    """``anxin hub …`` or ``python -m hub.cli … hub …``: not merely any command naming "hub"."""
-    entry = next((i for i, arg in enumerate(argv)
-                  if Path(arg).name == "anxin" or arg == "hub.cli"), None)
-    return entry is not None and "hub" in argv[entry + 1:]
 
 
 def cmd_station(a: argparse.Namespace) -> int:
@@ -120,27 +111,6 @@ def cmd_sim(a: argparse.Namespace) -> int:
         return 1
     print(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
     return 0
-
-
-def cmd_pair(a: argparse.Namespace) -> int:
-    from hub import pair
-    from hub.config import load_hub_config
-    from hub.simctl import SimError
-
-    cfg = load_hub_config(a.config)
-    if cfg.ble.backend == "sim":
-        try:
-            print(pair.report(cfg, pair.from_running_sim(cfg), None))
-        except SimError as e:
-            print(f"anxin pair: {e}", file=sys.stderr)
-            return 1
-        return 0
-    print(f"anxin pair: scanning on {cfg.ble.adapter} for {a.seconds:.0f} s …")
-    strangers, heard, trouble = asyncio.run(pair.scan(cfg, a.seconds))
-    if trouble:
-        print(f"anxin pair: Bluetooth trouble: {trouble}", file=sys.stderr)
-    print(pair.report(cfg, strangers, heard))
-    return 1 if trouble and not heard and not strangers else 0
 
 
 def cmd_check_config(a: argparse.Namespace) -> int:
@@ -229,11 +199,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--demo-dir", type=Path, default=DEFAULT_DEMO_DIR)
     s.set_defaults(fn=cmd_sim)
 
-    s = sub.add_parser("pair", help="list BLE sensors in range that hub.yaml does not know")
-    s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
-    s.add_argument("--seconds", type=float, default=15.0, help="how long to scan")
-    s.set_defaults(fn=cmd_pair)
-
     s = sub.add_parser("check-config", help="validate hub, station, homes or rules YAML files")
     s.add_argument("files", nargs="+", type=Path, metavar="FILE")
     s.set_defaults(fn=cmd_check_config)
@@ -242,6 +207,10 @@ def parser() -> argparse.ArgumentParser:
     ca_cli.register(sub)
     from hub import provision
     provision.register(sub)
+    from hub import pair
+    pair.register(sub)
+    from hub import radar_cli
+    radar_cli.register(sub)
 
     from console.station import cli as station_cli
     station_cli.register(sub)

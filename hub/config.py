@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from drivers.radar.models import model as radar_model
+from drivers.radar.setup import Wanted
 from hub.configfile import ConfigError, ConfigPath, Strict, load
 from hub.mqtt import BrokerConfig
 from hub.prompts import Language
@@ -101,6 +103,26 @@ class RadarConfig(Strict):
                              "without a valid frame")
     keepalive_s: float = Field(20, ge=1, le=600, description="query the radar when it has "
                                "said nothing for this long")
+    height_m: float | None = Field(None, description="mounting height, set on the radar at "
+                                   "every start (`anxin radar height`); range per model")
+    sensitivity: int | None = Field(None, description="fall sensitivity, set on the radar at "
+                                    "every start (`anxin radar sensitivity`); scale per model")
+
+    @field_validator("height_m", "sensitivity")
+    @classmethod
+    def _model_takes_it(cls, v: float | None, info: ValidationInfo) -> float | None:
+        """The model's own command encoders hold its ranges: one place, as the radar is told."""
+        if v is not None and "model" in info.data:
+            commands = radar_model(info.data["model"]).commands
+            if info.field_name == "height_m":
+                commands.set_install_height(v)
+            else:
+                commands.set_sensitivity(int(v))
+        return v
+
+    @property
+    def settings(self) -> Wanted:
+        return Wanted(install_height_m=self.height_m, sensitivity=self.sensitivity)
 
 
 def _mac(v: str) -> str:

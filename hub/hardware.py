@@ -100,7 +100,7 @@ class Hardware:
                 self.sim_radar = SimRadar(model=cfg.radar.model, link=cfg.data_dir / "radar.tty")
                 port = str(cfg.data_dir / "radar.tty")
             self.radar = RadarPort(port=port, model=cfg.radar.model, silence_s=cfg.radar.silence_s,
-                                   keepalive_s=cfg.radar.keepalive_s,
+                                   keepalive_s=cfg.radar.keepalive_s, settings=cfg.radar.settings,
                                    on_reading=lambda r: loop.call_soon_threadsafe(to.radar, r, time.time()),
                                    on_status=handover(to.radar_status))
             self.radar.start()

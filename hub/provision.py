@@ -5,17 +5,19 @@ writes the key, the certificate, the CA certificate and the broker address into 
 mode 0600. On the hub, ``apply`` writes the three PEM files into the TLS folder and points
 hub.yaml at them. One file means the installer cannot pair a hub with another hub's key, and
 the result is validated with the hub's own config loader before anything is replaced, so a
-hub is never left with a hub.yaml it will refuse at boot.
+hub is never left with a hub.yaml it will refuse at boot; hub.yaml keeps its comments
+(hub/configedit.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import pwd
-import shutil
 import sys
 import tempfile
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +28,8 @@ from pydantic import AfterValidator, Field
 
 from hub import pki
 from hub.ca_cli import CA_HELP
-from hub.config import HubConfig
+from hub.config import HubConfig, load_hub_rules
+from hub.configedit import edit, write_atomic
 from hub.configfile import ConfigError, Strict, load, load_yaml, validate
 from hub.wire import HUB_ID_PATTERN
 
@@ -87,7 +90,10 @@ def issue(ca_dir: Path, hub_id: str, *, host: str, port: int, out: Path, days: i
     header = (f"# Anxin provisioning bundle for hub {hub_id}. It holds the hub's PRIVATE KEY:\n"
               "# copy it to the hub, run `sudo anxin provision apply FILE` there, then delete it.\n")
     text = header + yaml.dump(bundle.model_dump(), Dumper=_PemDumper, sort_keys=False)
-    _write_atomic(out, text.encode(), mode=0o600, replace=force)
+    try:
+        write_atomic(out, text.encode(), mode=0o600, replace=force)
+    except FileExistsError:
+        raise ProvisionError(f"refusing to overwrite {out} (use --force to replace it)") from None
     return bundle
 
 
@@ -113,39 +119,39 @@ def apply(bundle_path: Path, config: Path, tls_dir: Path, *, owner: str,
         raise ProvisionError(f"{config}: hub_id is {old!r} but {bundle_path} is for "
                              f"{bundle.hub_id!r}; wrong bundle? (use --force to re-provision "
                              "this hub under the new id)")
-    broker = data.get("broker")
-    if not isinstance(broker, dict):
-        broker = {}
     tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     final = {k: tls_dir.resolve() / name for k, name in TLS_FILES.items()}
     with tempfile.TemporaryDirectory(dir=tls_dir, prefix=".staged-") as tmp:
         staged = {k: Path(tmp).resolve() / name for k, name in TLS_FILES.items()}
         for k, path in staged.items():
-            _write_atomic(path, getattr(bundle, k).encode(), mode=0o600, replace=False)
+            write_atomic(path, getattr(bundle, k).encode(), mode=0o600, replace=False)
             os.chown(path, user.pw_uid, user.pw_gid)
-
-        def updated(files: dict[str, Path]) -> dict[str, Any]:
-            tls = {k: str(p) for k, p in files.items()}
-            host, port = bundle.broker.host, bundle.broker.port
-            return {**data, "hub_id": bundle.hub_id,
-                    "broker": {**broker, "host": host, "port": port, "tls": tls}}
-
-        try:  # the hub's own checks, before anything is replaced
-            validate(config, updated(staged), HubConfig)
+        checked = copy.deepcopy(data)
+        _point_at(checked, bundle, staged)
+        try:  # the hub's own checks with the staged TLS files, before any file is replaced
+            load_hub_rules(validate(config, checked, HubConfig))
         except ConfigError as e:
             raise ProvisionError(f"{bundle_path} was not applied; with it, {e}") from None
         for k, path in staged.items():
             os.replace(path, final[k])
     os.chown(tls_dir, user.pw_uid, user.pw_gid)
     done = [f"wrote {final[k]} (mode 0600, owner {owner})" for k in TLS_FILES]
-    backup = config.with_name(config.name + ".bak")
-    shutil.copy2(config, backup)
+    backup = edit(config, lambda doc: _point_at(doc, bundle, final))
     done.append(f"saved the previous {config.name} as {backup}")
-    text = yaml.safe_dump(updated(final), sort_keys=False, allow_unicode=True)
-    _write_atomic(config, text.encode(), mode=config.stat().st_mode & 0o777, replace=True)
     done.append(f"set hub_id: {bundle.hub_id}, broker: {bundle.broker.host}:{bundle.broker.port} "
-                f"over TLS in {config} (its comments were not kept; they are in {backup.name})")
+                f"over TLS in {config} (its comments are kept)")
     return done
+
+
+def _point_at(doc: MutableMapping[str, Any], bundle: Bundle, files: dict[str, Path]) -> None:
+    """Set hub_id and the broker's address and TLS files in a parsed hub.yaml, keeping the
+    broker's other keys (keepalive, credentials)."""
+    doc["hub_id"] = bundle.hub_id
+    if not isinstance(doc.get("broker"), MutableMapping):
+        doc["broker"] = {}
+    broker = doc["broker"]
+    broker["host"], broker["port"] = bundle.broker.host, bundle.broker.port
+    broker["tls"] = {k: str(p) for k, p in files.items()}
 
 
 class _PemDumper(yaml.SafeDumper):
@@ -154,27 +160,6 @@ class _PemDumper(yaml.SafeDumper):
 
 _PemDumper.add_representer(str, lambda d, v: d.represent_scalar(
     "tag:yaml.org,2002:str", v, style="|" if "\n" in v else None))
-
-
-def _write_atomic(path: Path, data: bytes, *, mode: int, replace: bool) -> None:
-    """Write beside path and rename, so a reader (or a power cut) sees the old file or the new
-    one, never half of one; the mode is set before the name appears. Without replace, an
-    existing path is an error rather than overwritten."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if path exists: no check-then-write race
-    except FileExistsError:
-        raise ProvisionError(f"refusing to overwrite {path} (use --force to replace it)") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.ble.sim import SimSensor
 from drivers.gpio.sim import SimPins
+from drivers.radar.port import RadarUnavailable
+from drivers.radar.setup import ACTIONS, RadarError, Wanted, run
 from hub import simctl
 from hub.config import SensorConfig
 from hub.simctl import SimError
@@ -191,7 +193,7 @@ class SimHome:
         return [{"ts": ts, "key": key, "text": t} for ts, key, t in heard]
 
     async def strangers(self, _: list[str]) -> list[dict[str, Any]]:
-        return [dataclasses.asdict(u) for u in self.hub.decoder.unknown.values()]
+        return [{**dataclasses.asdict(u), "data": u.data.hex()} for u in self.hub.decoder.unknown.values()]
 
     async def stranger(self, args: list[str]) -> str:
         """A neighbour's sensor comes into range (encrypted unless ``plain``)."""
@@ -209,6 +211,24 @@ class SimHome:
         self.hub.hw.relays[args[0]].set(args[1] == "on")
         return f"relay {args[0]} {args[1]}"
 
+    async def radar_cmd(self, args: list[str]) -> dict[str, Any]:
+        """`anxin radar` for this home: the radar is held by the hub, so the hub talks to it."""
+        port = self.hub.hw.radar
+        if port is None:
+            raise SimError("this home has no radar")
+        if not args or args[0] not in ACTIONS:
+            raise SimError(f"usage: radar-cmd {'|'.join(ACTIONS)} [VALUE]")
+        action, value = args[0], float(args[1]) if len(args) > 1 else None
+        try:
+            report = await asyncio.to_thread(run, action, value, port.commands, port.ask)
+        except (RadarError, RadarUnavailable) as e:
+            raise SimError(str(e)) from None
+        if action in ("height", "sensitivity"):  # what the CLI now records: kept after a replug too
+            kept = port.settle.wanted if port.settle else Wanted()
+            port.settle_to(dataclasses.replace(kept, **(
+                {"install_height_m": value} if action == "height" else {"sensitivity": report.sensitivity})))
+        return dataclasses.asdict(report)
+
     def handlers(self) -> dict[str, simctl.Handler]:
         h: dict[str, simctl.Handler] = {
             "press": self.press, "cord": self.cord, "hold": self.hold, "cancel": self.cancel,
@@ -217,7 +237,7 @@ class SimHome:
             "sensor-silent": lambda a: self.silence(a, True),
             "sensor-resume": lambda a: self.silence(a, False),
             "state": self.show_state, "prompts": self.prompts, "relay": self.relay,
-            "stranger": self.stranger, "strangers": self.strangers,
+            "stranger": self.stranger, "strangers": self.strangers, "radar-cmd": self.radar_cmd,
         }
         h.update({verb: partial(self.sensor, verb) for verb in SENSOR_VERBS})
         h.update({verb: partial(self.radar, verb) for verb in RADAR_CONTROLS})
@@ -241,4 +261,5 @@ VERBS_HELP = ("press [BUTTON], cord, hold [BUTTON] [S], cancel; " + ", ".join(RA
               + "; " + ", ".join(SENSOR_VERBS)
               + ", ble-button [SENSOR] [press|double|long], battery-low [SENSOR] [PCT], "
               "sensor-silent/-resume [SENSOR], stranger [plain]; mains-fail, mains-ok; "
-              "relay NAME on|off; state, prompts")
+              "relay NAME on|off; radar-cmd show|height M|sensitivity N|firmware|reset "
+              "(what `anxin radar` uses); state, prompts")

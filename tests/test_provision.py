@@ -65,7 +65,12 @@ async def test_provisioned_hub_reaches_the_station_over_tls(tmp_path: Path) -> N
         assert _mode(cfg.broker.tls.key) == 0o600 and cfg.broker.tls.key.stat().st_uid == os.getuid()
         assert [b.name for b in cfg.buttons] == ["bedside", "cord", "cancel"]  # the rest is kept
         assert cfg.radar and cfg.radar.model == "mr60fda2" and len(cfg.ble.sensors) == 3
-        assert "# Example hub configuration" in (home / "hub.yaml.bak").read_text(encoding="utf-8")
+        old = (home / "hub.yaml.bak").read_text(encoding="utf-8")
+        new = (home / "hub.yaml").read_text(encoding="utf-8")
+        assert old == (REPO / "config/hub.yaml").read_text(encoding="utf-8")
+        for line in old.splitlines():  # every comment and every untouched line is kept as it was
+            if "#" in line and not line.lstrip().startswith(("host:", "port:")):
+                assert line in new.splitlines(), line
 
         station = Peer(broker.port, ca.files("station:station"))
         assert station.connect()

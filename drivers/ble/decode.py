@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import inf
 from typing import Literal, NamedTuple, TypeVar
 
@@ -101,6 +101,9 @@ class Unknown:
     rssi: int
     protocol: Protocol
     encrypted: bool
+    # the service data of this sighting: `anxin pair` guesses the type from it and checks a
+    # bindkey by decrypting it; not part of the sensor's identity
+    data: bytes = field(default=b"", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +258,7 @@ class AdvertDecoder:
             return self._reject(mac, "oversize") if mac in self._keys else NOTHING
         head = _header(protocol, advert.service_data[uuid])
         if mac not in self._keys:
-            return self._unknown(advert, protocol, head)
+            return self._unknown(advert, uuid, head)
         if head is None:
             return self._reject(mac, "malformed")
         if not head.has_objects:
@@ -270,10 +273,11 @@ class AdvertDecoder:
         self.rejected[mac, reason] += 1
         return Decoded(rejected=Rejected(mac, reason))
 
-    def _unknown(self, advert: Advert, protocol: Protocol, head: _Header | None) -> Decoded:
+    def _unknown(self, advert: Advert, uuid: str, head: _Header | None) -> Decoded:
         if head is None:  # a stranger's garbage is not worth listing
             return NOTHING
-        unknown = Unknown(advert.mac, advert.name, advert.rssi, protocol, head.encrypted)
+        unknown = Unknown(advert.mac, advert.name, advert.rssi, PROTOCOLS[uuid], head.encrypted,
+                          advert.service_data[uuid])
         if advert.mac in self.unknown or len(self.unknown) < MAX_UNKNOWN:
             self.unknown[advert.mac] = unknown
         return Decoded(unknown=unknown)

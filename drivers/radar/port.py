@@ -6,7 +6,9 @@ unplugged): the thread reports ``lost`` once with the reason, retries every ``re
 reports ``open`` when the port is back. The radar can fall quiet: the thread sends the
 model's keepalive query when nothing has been heard for ``keepalive_s`` (some modules only
 report on change), reports ``silent`` once when no valid frame has arrived for ``silence_s``
-(a technical alarm) and ``talking`` when frames resume.
+(a technical alarm) and ``talking`` when frames resume. With ``settings``, each open
+brings the module to them and confirms them (drivers/radar/setup.py), so a replaced radar
+gets the home's mounting height and sensitivity.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import serial  # type: ignore[import-untyped]  # pyserial ships no type informat
 
 from drivers.radar.models import model as model_spec
 from drivers.radar.readings import Reading
+from drivers.radar.setup import Settle, Wanted
 
 log = logging.getLogger("anxin.radar")
 
@@ -57,11 +60,15 @@ class RadarPort:
         self, *, port: str, model: str, on_reading: Callable[[Reading], object],
         on_status: Callable[[PortStatus], object], silence_s: float = 60.0, keepalive_s: float = 20.0,
         reopen_s: float = 2.0, open_serial: Callable[[str], serial.Serial] = open_uart,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, settings: Wanted | None = None,
     ) -> None:
         spec = model_spec(model)
         self.port = port
         self.commands = spec.commands
+        self.settle: Settle | None = None  # the settings each open brings the module to
+        if settings is not None:
+            self.settle_to(settings)
+        self._taps: list[Callable[[Reading], object]] = []  # ask()s waiting for an answer
         self.decoder = spec.decoder()  # its frames / skipped / errors counters are the port's statistics
         self._on_reading = on_reading
         self._on_status = on_status
@@ -93,6 +100,29 @@ class RadarPort:
                 self._serial.write(frame)
             except (OSError, serial.SerialException) as e:
                 raise RadarUnavailable(f"radar port {self.port}: write failed ({e})") from e
+
+    def ask(self, frame: bytes, until: Callable[[Reading], bool], timeout: float) -> bool:
+        """Send frame, then give every reading to ``until`` (on the reader thread, as well as
+        to on_reading) until it returns True; False if it has not within timeout."""
+        answered = threading.Event()
+
+        def tap(r: Reading) -> None:
+            if not answered.is_set() and until(r):
+                answered.set()
+
+        with self._lock:
+            self._taps.append(tap)
+        try:
+            self.send(frame)
+            return answered.wait(timeout)
+        finally:
+            with self._lock:
+                self._taps.remove(tap)
+
+    def settle_to(self, settings: Wanted) -> None:
+        """From the next open on, bring the module to these settings (ValueError if the model
+        cannot take them). The current open is left alone: call this after setting them."""
+        self.settle = Settle(self.commands, settings, self._said) if settings != Wanted() else None
 
     def close(self) -> None:
         self._stop.set()
@@ -141,7 +171,11 @@ class RadarPort:
     def _pump(self, ser: serial.Serial) -> str:
         """Read until the port fails or close() is called; returns why it stopped."""
         heard = asked = self._clock()  # last valid frame (or the open), last keepalive sent
-        if (failed := self._write(ser, self.commands.keepalive())) is not None:
+        settle = self.settle
+        if settle is not None:
+            settle.opened()
+        first = settle.due(heard) if settle else None  # settings and a query: a keepalive too
+        if (failed := self._write(ser, first or self.commands.keepalive())) is not None:
             return failed
         while not self._stop.is_set():
             try:
@@ -159,6 +193,15 @@ class RadarPort:
                         self._status("talking", "frames again")
                 for r in readings:
                     self._call(self._on_reading, r)
+                    with self._lock:
+                        taps = list(self._taps)
+                    for tap in taps:
+                        self._call(tap, r)
+                    if settle is not None:
+                        settle.feed(r)
+            frame = settle.due(now) if settle is not None else None
+            if frame is not None and (failed := self._write(ser, frame)) is not None:
+                return failed
             if now - heard >= self._keepalive_s and now - asked >= self._keepalive_s:
                 asked = now
                 if (failed := self._write(ser, self.commands.keepalive())) is not None:
@@ -187,6 +230,9 @@ class RadarPort:
                         ", ".join(f"{k} {v}" for k, v in new.most_common()), self.decoder.skipped)
         self._errors_logged = errors.copy()
         self._logged_at = now
+
+    def _said(self, ok: bool, line: str) -> None:
+        log.log(logging.INFO if ok else logging.WARNING, "radar %s: %s", self.port, line)
 
     def _status(self, state: Literal["open", "lost", "silent", "talking"], reason: str) -> None:
         log.info("radar %s: %s (%s)", self.port, state, reason)
