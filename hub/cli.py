@@ -211,6 +211,8 @@ def parser() -> argparse.ArgumentParser:
     pair.register(sub)
     from hub import radar_cli
     radar_cli.register(sub)
+    from hub import walktest
+    walktest.register(sub)
 
     from console.station import cli as station_cli
     station_cli.register(sub)

@@ -55,6 +55,7 @@ ALARM_TYPES: dict[str, AlarmType] = {
 
 
 CANCEL_KIND = "alarm.cancel"  # event kind that ends an alarm from the home; data.ref names it
+WALKTEST = "walktest"  # alarm kind of walk-test events: a record at the station, never an alarm
 
 
 class AlarmState(StrEnum):

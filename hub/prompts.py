@@ -37,6 +37,11 @@ PROMPTS: dict[str, dict[Language, str]] = {
                         "en": "A duty officer is already handling your call. Please wait."},
     "gas_advice": {"zh_CN": "检测到燃气泄漏，请开窗通风，不要开关电器",
                    "en": "Gas detected. Open the windows and do not touch any switches."},
+    # walk test (`anxin walktest`): heard by the installer, not the elder
+    "walktest_on": {"zh_CN": "测试模式已开启", "en": "Walk test mode is on."},
+    "walktest_seen": {"zh_CN": "测试收到", "en": "Test received."},
+    "walktest_speaker": {"zh_CN": "这是扬声器测试", "en": "This is a speaker test."},
+    "walktest_off": {"zh_CN": "测试模式已结束", "en": "Walk test mode has ended."},
 }
 
 

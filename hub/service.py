@@ -3,7 +3,10 @@
 Everything runs on one asyncio loop; driver callbacks arrive from their own threads and are
 handed over by :mod:`hub.hardware`. Readings become events (:mod:`hub.senses`); the rule
 engine (:mod:`hub.rules`) decides locally what they mean (alarms, siren, relays, prompts);
-everything that raised no alarm goes to the station as telemetry.
+everything that raised no alarm goes to the station as telemetry. In walk-test mode
+(:mod:`hub.walktest_mode`, started through the control socket, :mod:`hub.control`) the
+devices' events are tests instead: walk-test events for the station, a chirp and a short
+prompt for the installer, no rules.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hub.alarms import Action, Say, ShowLed, feedback
 from hub.clockjump import JumpDetector
 from hub.config import HubConfig, load_hub_rules
 from hub.configfile import ConfigError
+from hub.control import Control
 from hub.events import ALARM_TYPES, CANCEL_KIND, AlarmState, Event, Priority
 from hub.hardware import Hardware, Inputs
 from hub.link import Uplink, last_will
@@ -42,6 +46,7 @@ from hub.senses import Senses
 from hub.store import HubStore
 from hub.supervision import Supervisor
 from hub.systemd import supervised
+from hub.walktest_mode import WalkTestMode
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,7 @@ RULES_MAX_SLEEP_S = 5.0  # also how often unacknowledged alarms are checked for 
 # what the elder may cancel: their own calls and well-being checks, never a hazard
 CANCELLABLE = frozenset({"panic", "fall", "wandering", "inactivity", "checkin_missed"})
 CANCEL_GESTURES = frozenset({"cancel.press", "button.long"})
+CHIRP_S = 0.3  # the siren's beep for each device seen in walk-test mode
 
 
 def paho_transport(cfg: HubConfig, loop: asyncio.AbstractEventLoop) -> Transport:
@@ -89,6 +95,9 @@ class HubService:
         self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
         self._tasks: list[asyncio.Task[None]] = []
         self._sim: simhome.SimHome | None = None
+        self.walktest = WalkTestMode()
+        self._walktest_ends: asyncio.TimerHandle | None = None
+        self._control = Control(self)
         self.on_alarm_raised: Callable[[Event], None] | None = None  # for instrumentation
         self.on_event: Callable[[Event], None] | None = None  # every hub event, for tests
 
@@ -117,6 +126,7 @@ class HubService:
                                        advert=self._advert, ble_status=self._ble_status))
             self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules()),
                             asyncio.create_task(self._prune())]
+            await self._control.start()
             for held in self.store.held():  # a restart ended their window: better sent than lost
                 self._release(held)
             if self._store_damage:  # what was waiting in it may be lost: the station must know
@@ -136,6 +146,8 @@ class HubService:
 
     async def __aexit__(self, *_: object) -> None:
         """Inputs first, then the loops that act on them, then the uplink and the store."""
+        self.end_walktest("the hub stopped")
+        self._control.close()
         if self._sim:
             self._sim.close()
         await self.hw.close()
@@ -211,6 +223,9 @@ class HubService:
         sensor = self.senses.sensor(advert.mac)
         if sensor is None:
             return
+        battery = next((int(r.value) for r in result.readings
+                        if r.kind == "battery" and isinstance(r.value, int | float)), None)
+        self.walktest.heard(sensor.name, advert.rssi, battery)
         if self.supervisor.heard(sensor.name, advert.time):
             self._handle_all(self.senses.status(sensor.name, sensor.room, "silent", True,
                                                 advert.time, type=sensor.type))
@@ -264,6 +279,9 @@ class HubService:
         no alarm goes to the station as telemetry."""
         if self.on_event:
             self.on_event(ev)
+        if self.walktest.takes(ev, time.monotonic()):
+            self._walktest_seen(ev)
+            return
         if ev.kind == "button.press" and (call := self._open_call()):
             # pressed again while the call is open: the station hears it, no second alarm
             ev = dataclasses.replace(ev, kind="button.again", data={**ev.data, "ref": call})
@@ -454,6 +472,7 @@ class HubService:
     # --- the station's answers ---------------------------------------------------------------
 
     def _delivered(self, ids: list[str], station_ts: float) -> None:
+        self.walktest.acked(ids, time.monotonic())
         for i in self.store.ack(ids, station_ts):
             if self.store.advance(i, AlarmState.DELIVERED, station_ts):
                 log.info("alarm %s delivered to the station", i)
@@ -480,16 +499,75 @@ class HubService:
     def _apply(self, actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, Say):
-                self.speaker.say(a.prompt, text(a.prompt, self.cfg.language))
+                self.say(a.prompt)
             elif self.hw.led:
                 resting = a.pattern == "idle" and not self.link.reachable
                 self.hw.led.show("fault" if resting else a.pattern)
+
+    def say(self, prompt: str) -> str:
+        """Speak a prompt (a key of hub.prompts) in the home's language; returns its text."""
+        said = text(prompt, self.cfg.language)
+        self.speaker.say(prompt, said)
+        return said
 
     def _reachable(self, up: bool) -> None:
         """The station came or went: a resting LED shows it (an open alarm's own pattern, or
         its escalation's, stays)."""
         if self.hw.led and not any(_elder_facing(a.kind) for a in self.store.open_alarms()):
             self._apply([ShowLed("idle")])
+
+    # --- walk-test mode ------------------------------------------------------------------------
+
+    def start_walktest(self, seconds: float, installer: str) -> None:
+        """Device events become tests until ``seconds`` from now (or end_walktest); a repeated
+        start sets a new end. The station is told, so duty staff see the home is in a test."""
+        ev = self.walktest.start(seconds=seconds, installer=installer, now=time.time(),
+                                 mono=time.monotonic())
+        self.send_walktest(ev)
+        if self._walktest_ends:
+            self._walktest_ends.cancel()
+        self._walktest_ends = asyncio.get_running_loop().call_later(
+            seconds, self.end_walktest, "its time ran out")
+        log.warning("walk-test mode on for %.0f min (installer %r): device events are tests, "
+                    "not alarms", seconds / 60, installer)
+        self.say("walktest_on")
+
+    def end_walktest(self, reason: str) -> None:
+        """Back to normal. What the devices reported during the test never reached the rules,
+        so the senses forget it: a detector still in alarm (smoke, mains off) raises its real
+        alarm at its next reading."""
+        ev = self.walktest.stop(reason, time.time())
+        if ev is None:
+            return
+        if self._walktest_ends:
+            self._walktest_ends.cancel()
+            self._walktest_ends = None
+        self.send_walktest(ev)
+        log.warning("walk-test mode off: %s", reason)
+        self.senses = Senses(self.cfg)
+        if self.hw.mains:
+            self._mains(self.hw.mains_ok, time.time())
+        self.say("walktest_off")
+
+    def send_walktest(self, ev: Event) -> None:
+        """A walk-test event goes in the alarm lane (it must not wait behind a telemetry
+        backlog, and its acknowledgement times the round trip), without an alarm row."""
+        self.store.put(ev.id, wire.encode(wire.event_msg(self.cfg.hub_id, ev)), alarm=True)
+        self.walktest.sent(ev.id, time.monotonic())
+        self.link.push()
+
+    def _walktest_seen(self, ev: Event) -> None:
+        """A device tested: the station records it; the installer hears a chirp and a prompt."""
+        test, announce = self.walktest.record(ev, time.monotonic())
+        self.send_walktest(test)
+        log.info("walk test: %s %s", ev.source, ev.kind)
+        if announce:
+            self.say("walktest_seen")
+            siren = self.hw.siren
+            if siren and siren.pattern is None:  # never over a real alarm's cadence
+                siren.sound("chirp")
+                asyncio.get_running_loop().call_later(
+                    CHIRP_S, lambda: siren.silence() if siren.pattern == "chirp" else None)
 
     async def _prune(self) -> None:
         keep = self.cfg.outbox.keep_acked_days * 86400

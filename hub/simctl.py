@@ -2,6 +2,7 @@
 
 One line in (``press bedside``), one JSON line out. Only a hub running simulated hardware
 opens it, on a Unix socket in its data directory, so nothing on the network can reach it.
+Every hub's control socket for installer tools (hub/control.py) speaks the same protocol.
 """
 
 from __future__ import annotations
@@ -49,15 +50,19 @@ async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
     return await asyncio.start_unix_server(client, path=str(path))
 
 
-def call(path: Path, command: str, timeout: float = 30.0) -> Any:
-    """Send one command to a simulated hub and return its result (blocking)."""
+SIM_HINT = "is the demo (or `anxin hub` with gpio.backend: sim) running?"
+
+
+def call(path: Path, command: str, timeout: float = 30.0, *, who: str = "simulated hub",
+         hint: str = SIM_HINT) -> Any:
+    """Send one command to a simulated hub (or, with ``who`` and ``hint`` for the messages,
+    to the hub's control socket, hub/control.py) and return its result (blocking)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         try:
             s.connect(str(path))
         except OSError as e:
-            raise SimError(f"no simulated hub listening on {path} ({e.strerror}); "
-                           "is the demo (or `anxin hub` with gpio.backend: sim) running?") from None
+            raise SimError(f"no {who} listening on {path} ({e.strerror}); {hint}") from None
         data = b""
         try:
             s.sendall(command.encode() + b"\n")
@@ -67,11 +72,11 @@ def call(path: Path, command: str, timeout: float = 30.0) -> Any:
                     break
                 data += chunk
         except OSError as e:
-            raise SimError(f"the simulated hub did not answer {command!r} ({e})") from None
+            raise SimError(f"the {who} did not answer {command!r} ({e})") from None
     try:
         reply = json.loads(data)
     except json.JSONDecodeError:
-        raise SimError(f"the simulated hub gave no answer to {command!r}; see its log") from None
+        raise SimError(f"the {who} gave no answer to {command!r}; see its log") from None
     if not reply["ok"]:
         raise SimError(reply["error"])
     return reply["result"]

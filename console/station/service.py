@@ -21,7 +21,7 @@ from console.station.quota import RejectQuota
 from console.station.store import AlarmRow, ClaimConflict, OutOfOrder, StationStore
 from console.station.users import LoginRefused
 from hub import wire
-from hub.events import CANCEL_KIND, AlarmState
+from hub.events import CANCEL_KIND, WALKTEST, AlarmState
 from hub.mqtt import PahoTransport, Transport, Will
 from hub.systemd import supervised
 
@@ -150,7 +150,10 @@ class StationService:
                 self._ask_resend(msg.hub, result)
                 continue
             acks.setdefault(msg.hub, []).append(msg.id)
-            if result and msg.alarm:
+            if result and msg.alarm and msg.alarm.kind == WALKTEST:  # a record, never an alarm
+                log.info("walk test at %s: %s %s", msg.hub, msg.source, msg.kind)
+                self._changed("home", msg.hub)
+            elif result and msg.alarm:
                 log.info("alarm %s from %s: %s", msg.id, msg.hub, msg.alarm.kind)
                 if self.on_alarm_stored:
                     self.on_alarm_stored(msg.id)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from console.station import audit, users
 from console.station.config import Category, Elder, Home, LoginConfig
 from hub import wire
-from hub.events import CANCEL_KIND, AlarmState
+from hub.events import CANCEL_KIND, WALKTEST, AlarmState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS homes (
@@ -29,7 +29,10 @@ CREATE TABLE IF NOT EXISTS homes (
     status_ts REAL,                  -- station time of the last online/offline change
     last_heartbeat REAL,             -- station time the last heartbeat arrived
     pending INTEGER NOT NULL DEFAULT 0, -- messages the hub reported not yet acknowledged
-    dropped INTEGER NOT NULL DEFAULT 0  -- telemetry the hub's outbox size bound ever dropped
+    dropped INTEGER NOT NULL DEFAULT 0, -- telemetry the hub's outbox size bound ever dropped
+    walktest_until REAL,             -- station time the home's walk-test mode ends; NULL: none
+    walktest_by TEXT,                -- the installer who started it
+    walktest_last TEXT               -- id of the home's latest walk test (walktests.id)
 );
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,             -- the hub's event id: de-duplication key
@@ -75,6 +78,16 @@ CREATE TABLE IF NOT EXISTS lanes (     -- per hub and outbox lane: the last mess
     last INTEGER NOT NULL,           -- highest seq n stored
     PRIMARY KEY (hub, lane)
 );
+CREATE TABLE IF NOT EXISTS walktests (  -- walk-test events: the record of each test, never alarms
+    id TEXT PRIMARY KEY,             -- the hub's event id
+    hub TEXT NOT NULL,
+    kind TEXT NOT NULL,              -- the device's own event (button.press), or walktest.start,
+    source TEXT NOT NULL,            -- .end, .ping, .report from the hub itself (source 'hub')
+    ts REAL NOT NULL,                -- hub time
+    received REAL NOT NULL,          -- station time
+    data TEXT NOT NULL               -- the event's data as JSON (room, location, rssi, battery, …)
+);
+CREATE INDEX IF NOT EXISTS walktests_hub ON walktests(hub, ts);
 CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for inspection
     ts REAL NOT NULL,
     topic TEXT NOT NULL,
@@ -85,6 +98,26 @@ CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for 
 
 CANCELLED_AT_HOME = "cancelled_at_home"  # outcome code of an alarm the elder cancelled
 OPEN_STATES = tuple(s.value for s in AlarmState if not s.closed)
+WALKTEST_MAX_S = 24 * 3600  # a walk-test mode is shown at most this long, whatever a hub says
+_HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.pending, h.dropped, "
+             "h.walktest_until, h.walktest_by, w.id, w.hub, w.kind, w.source, w.ts, w.data "
+             "FROM homes h LEFT JOIN walktests w ON w.id = h.walktest_last")
+
+
+@dataclass(frozen=True, slots=True)
+class WalkTestRow:
+    """One walk-test event: a device the installer worked, or the hub's own (mode, report)."""
+
+    id: str
+    hub: str
+    kind: str
+    source: str
+    ts: float  # hub time
+    data: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        return str(self.data.get("location") or self.data.get("room") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +129,12 @@ class HomeRow:
     last_heartbeat: float | None
     pending: int
     dropped: int
+    walktest_until: float | None = None  # station time its walk-test mode ends
+    walktest_by: str | None = None
+    walktest_last: WalkTestRow | None = None
+
+    def in_walktest(self, now: float) -> bool:
+        return self.walktest_until is not None and now < self.walktest_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +191,11 @@ class StationStore:
             self._db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA)
             if "claimed_by" not in {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}:
                 self._db.execute("ALTER TABLE alarms ADD COLUMN claimed_by TEXT")  # older databases
-            if "dropped" not in {r[1] for r in self._db.execute("PRAGMA table_info(homes)")}:
-                self._db.execute("ALTER TABLE homes ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0")
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(homes)")}
+            for column, decl in (("dropped", "INTEGER NOT NULL DEFAULT 0"), ("walktest_until", "REAL"),
+                                 ("walktest_by", "TEXT"), ("walktest_last", "TEXT")):
+                if column not in have:  # older databases
+                    self._db.execute(f"ALTER TABLE homes ADD COLUMN {column} {decl}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
 
@@ -224,7 +266,9 @@ class StationStore:
         db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
                    (msg.id, msg.hub, msg.kind, msg.ts, now, msg.model_dump_json()))
         db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (msg.hub,))
-        if msg.alarm:
+        if msg.alarm and msg.alarm.kind == WALKTEST:
+            self._walktest(db, msg, now)
+        elif msg.alarm:
             where = str(msg.data.get("location") or msg.data.get("room", ""))  # button, else room
             db.execute(
                 "INSERT INTO alarms(id, hub, kind, priority, contact_id, source, location, "
@@ -237,6 +281,34 @@ class StationStore:
         elif msg.kind == CANCEL_KIND and msg.ref:
             self._cancel_from_home(db, msg)
         return True
+
+    @staticmethod
+    def _walktest(db: sqlite3.Connection, msg: wire.EventMsg, now: float) -> None:
+        """A walk test is kept as a record of the home, never as an alarm: it cannot enter the
+        queue or ring. The mode's start and end set how the home is shown; they and the
+        commissioning report go into the audit log."""
+        db.execute("INSERT INTO walktests VALUES (?,?,?,?,?,?,?)",
+                   (msg.id, msg.hub, msg.kind, msg.source, msg.ts, now,
+                    json.dumps(msg.data, ensure_ascii=False)))
+        d = msg.data
+        if msg.kind == "walktest.start":
+            minutes = d.get("minutes")
+            seconds = float(minutes) * 60 if isinstance(minutes, int | float) else WALKTEST_MAX_S
+            installer = str(d.get("installer", ""))[:64]
+            db.execute("UPDATE homes SET walktest_until = ?, walktest_by = ? WHERE hub = ?",
+                       (now + min(max(seconds, 0.0), WALKTEST_MAX_S), installer, msg.hub))
+            detail: dict[str, Any] = {"event": msg.id, "installer": installer, "minutes": minutes}
+        elif msg.kind == "walktest.end":
+            db.execute("UPDATE homes SET walktest_until = NULL WHERE hub = ?", (msg.hub,))
+            detail = {"event": msg.id, "reason": str(d.get("reason", ""))[:200]}
+        else:
+            db.execute("UPDATE homes SET walktest_last = ? WHERE hub = ?", (msg.id, msg.hub))
+            if msg.kind != "walktest.report":
+                return
+            detail = {"event": msg.id, **{k: d.get(k) for k in ("result", "passed", "checks",
+                                                                  "installer")}}
+        audit.append(db, actor=msg.hub, action=msg.kind, target=msg.hub, detail=detail,
+                     ts=time.time())
 
     @staticmethod
     def _in_order(db: sqlite3.Connection, hub: str, seq: wire.Seq) -> OutOfOrder | None:
@@ -372,14 +444,17 @@ class StationStore:
         return [(AlarmState(s), ts, actor, note) for s, ts, actor, note in rows]
 
     def home(self, hub: str) -> HomeRow | None:
-        row = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending, dropped "
-                               "FROM homes WHERE hub = ?", (hub,)).fetchone()
+        row = self._db.execute(f"{_HOME_SQL} WHERE h.hub = ?", (hub,)).fetchone()
         return _home(row) if row else None
 
     def homes(self) -> list[HomeRow]:
-        rows = self._db.execute("SELECT hub, elder, online, status_ts, last_heartbeat, pending, dropped "
-                                "FROM homes ORDER BY hub")
-        return [_home(r) for r in rows]
+        return [_home(r) for r in self._db.execute(f"{_HOME_SQL} ORDER BY h.hub")]
+
+    def walktests(self, hub: str, *, since: float = 0.0) -> list[WalkTestRow]:
+        """The home's walk tests from ``since`` (hub time), oldest first."""
+        rows = self._db.execute("SELECT id, hub, kind, source, ts, data FROM walktests "
+                                "WHERE hub = ? AND ts >= ? ORDER BY ts", (hub, since))
+        return [_walktest(r) for r in rows]
 
     def audit_entries(self, *, since: float | None = None,
                       target: str | None = None) -> list[audit.Entry]:
@@ -420,4 +495,9 @@ def _alarm(r: tuple[Any, ...]) -> AlarmRow:
 
 
 def _home(r: tuple[Any, ...]) -> HomeRow:
-    return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5], r[6])
+    return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
+                   _walktest(r[9:]) if r[9] else None)
+
+
+def _walktest(r: tuple[Any, ...]) -> WalkTestRow:
+    return WalkTestRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))

@@ -1,4 +1,5 @@
-"""The roster of homes: who is online, when each was last heard from."""
+"""The roster of homes: who is online, when each was last heard from, and its walk tests
+(测试: a home in walk-test mode, the device last tested, the commissioning result)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import time
 
 from rich.text import Text
 
-from console.station.store import HomeRow
+from console.station.store import HomeRow, WalkTestRow
 from console.tui.i18n import Texts
+from console.tui.widgets.fmt import clock
 from console.tui.widgets.table import LabelledTable
 
-COLUMNS = ("hub", "elder", "category", "address", "online", "heartbeat", "pending")
+COLUMNS = ("hub", "elder", "category", "address", "online", "heartbeat", "pending", "walktest")
 
 
 class Roster(LabelledTable):
@@ -43,6 +45,8 @@ class Roster(LabelledTable):
         now = time.time()
         for h in self.homes.values():
             self.update_cell(h.hub, "heartbeat", self._heartbeat(h, now))
+            if h.walktest_until is not None:  # the mode's end shows without a message
+                self.update_cell(h.hub, "walktest", self._walktest(h, now))
 
     @property
     def selected(self) -> str | None:
@@ -65,4 +69,24 @@ class Roster(LabelledTable):
             else Text(t("offline"), style="bold white on red"),
             self._heartbeat(h, now),
             str(h.pending) if h.pending else "",
+            self._walktest(h, now),
         ]
+
+    def _walktest(self, h: HomeRow, now: float) -> Text | str:
+        t, last = self.texts, h.walktest_last
+        if h.in_walktest(now):
+            assert h.walktest_until is not None
+            shown = t("walktest_on", until=clock(h.walktest_until)[:5])
+            return Text(f"{shown} {self._tested(last, 'walktest_latest')}" if last else shown,
+                        style="bold magenta")
+        return self._tested(last) if last else ""
+
+    def _tested(self, w: WalkTestRow, device_key: str = "walktest_event") -> str:
+        t, at = self.texts, clock(w.ts)
+        if w.kind == "walktest.report":
+            d = w.data
+            return t("walktest_report", time=at, result=t(f"walktest_{d.get('result')}"),
+                     passed=d.get("passed", "?"), checks=d.get("checks", "?"))
+        if w.kind == "walktest.ping":
+            return t("walktest_ping", time=at)
+        return t(device_key, device=w.source, where=w.where, time=at)
