@@ -213,6 +213,8 @@ def parser() -> argparse.ArgumentParser:
     radar_cli.register(sub)
     from hub import walktest
     walktest.register(sub)
+    from hub import doctor
+    doctor.register(sub)
 
     from console.station import cli as station_cli
     station_cli.register(sub)

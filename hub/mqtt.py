@@ -135,17 +135,7 @@ class PahoTransport:
         self._connected = False
         self._closed = False
         # A persistent session makes the broker queue QoS 1 messages while we are away.
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                        clean_session=not persistent_session)
-        if broker.username:
-            c.username_pw_set(broker.username, broker.password)
-        if broker.tls:
-            tls = broker.tls
-            try:  # verifies the broker's certificate and host name too (paho's defaults)
-                c.tls_set(ca_certs=str(tls.ca), certfile=str(tls.cert), keyfile=str(tls.key))
-            except OSError as e:  # ssl.SSLError included; the files changed since validation
-                raise ConfigError(f"broker.tls: cannot use certificate {tls.cert}, key {tls.key} "
-                                  f"and CA {tls.ca}: {e}") from None
+        c = paho_client(broker, client_id, persistent_session=persistent_session)
         if will:
             c.will_set(will.topic, will.payload, qos=1, retain=will.retain)
         c.reconnect_delay_set(min_delay=1, max_delay=10)
@@ -153,7 +143,6 @@ class PahoTransport:
         # max_queued_messages_set() before connecting stops a publish from another thread
         # waking the network thread, so it waits for the 1 s select timeout
         # (tests/bench/bench_press_latency.py shows it).
-        c.on_socket_open = _no_delay
         c.on_connect = self._paho_connect
         c.on_disconnect = self._paho_disconnect
         c.on_message = self._paho_message
@@ -209,6 +198,24 @@ class PahoTransport:
             log.info("broker %s:%s %s", self._broker.host, self._broker.port,
                      "connected" if up else "disconnected")
             self._on_connection(up)
+
+
+def paho_client(broker: BrokerConfig, client_id: str, *, persistent_session: bool) -> paho.Client:
+    """A paho client with the broker's credentials and TLS, not yet connected. Shared by the
+    transport and `anxin doctor`, so the doctor's test login is the one the hub makes."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                    clean_session=not persistent_session)
+    if broker.username:
+        c.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        tls = broker.tls
+        try:  # verifies the broker's certificate and host name too (paho's defaults)
+            c.tls_set(ca_certs=str(tls.ca), certfile=str(tls.cert), keyfile=str(tls.key))
+        except OSError as e:  # ssl.SSLError included; the files changed since validation
+            raise ConfigError(f"broker.tls: cannot use certificate {tls.cert}, key {tls.key} "
+                              f"and CA {tls.ca}: {e}") from None
+    c.on_socket_open = _no_delay
+    return c
 
 
 def _no_delay(_c: paho.Client, _u: Any, sock: Any) -> None:
