@@ -38,9 +38,10 @@ def test_shipped_defaults() -> None:
 
 
 def test_event_kinds_match_docs() -> None:
-    """EVENT_KINDS mirrors the table of docs/events.md."""
-    table = [line.split("|")[1] for line in (REPO / "docs/events.md").read_text().splitlines()
-             if line.startswith("| `")]
+    """EVENT_KINDS mirrors the table of docs/events.md (the hub's own walk-test events, which
+    rules never see, are listed after it)."""
+    rule_kinds = (REPO / "docs/events.md").read_text().split("## Walk tests")[0]
+    table = [line.split("|")[1] for line in rule_kinds.splitlines() if line.startswith("| `")]
     assert {k for cell in table for k in re.findall(r"`([a-z]+\.[a-z]+)`", cell)} == EVENT_KINDS
 
 

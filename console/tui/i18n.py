@@ -100,6 +100,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kind_battery_low": ("电池电量低", "Low battery"),
     "kind_sensor_silent": ("传感器失联", "Sensor silent"),
     "kind_hub_offline": ("终端离线", "Hub offline"),
+    "kind_walktest": ("安装测试", "Walk test"),  # walk-test records in a home's history
     "kind_leak": ("漏水", "Water leak"),
     "kind_tamper": ("设备被拆动", "Tamper"),
     "kind_hub_fault": ("终端故障", "Hub fault"),
