@@ -135,7 +135,7 @@ write_once() {  # STEP DEST MODE TEMPLATE_FILE DESCRIPTION
 # --- the system ---------------------------------------------------------------------------
 os_field() { sed -n "s/^$1=//p" "${ANXIN_OS_RELEASE:-/etc/os-release}" 2>/dev/null | tr -d '"' | head -n1; }
 OS_ID=$(os_field ID) OS_VERSION=$(os_field VERSION_ID) OS_NAME=$(os_field PRETTY_NAME)
-MODEL=$(tr -d '\0' 2>/dev/null </proc/device-tree/model || true)
+MODEL=${ANXIN_DT_MODEL-$(tr -d '\0' 2>/dev/null </proc/device-tree/model || true)}  # ANXIN_DT_MODEL: tests
 printf 'Anxin %s install from %s on %s%s\n' "$ROLE" "$SRC" "${OS_NAME:-an unknown system}" "${MODEL:+ ($MODEL)}"
 [ -z "$P" ] || printf 'into %s: no root, no system changes; system steps are shown as "would run"\n' "$P"
 case "$OS_ID:$OS_VERSION" in
@@ -199,6 +199,27 @@ if [ "$ROLE" = hub ]; then
   else
     run uart raspi-config nonint do_serial_hw 0
     run uart raspi-config nonint do_serial_cons 1
+    REBOOT=1
+  fi
+  # Which overlay frees GPIO 14/15 as /dev/ttyAMA0 (the PL011) depends on the model.
+  overlay=""
+  case "$MODEL" in
+    "Raspberry Pi 5"*|"Raspberry Pi Compute Module 5"*) overlay="dtparam=uart0=on" ;;  # Bluetooth has its own UART
+    "Raspberry Pi 3"*|"Raspberry Pi 4"*|"Raspberry Pi Zero 2"*|"Raspberry Pi Compute Module 4"*)
+      overlay="dtoverlay=miniuart-bt" ;;  # Bluetooth holds the PL011: move it to the mini-UART (disable-bt would lose the BLE sensors)
+  esac
+  boot_config=$P/boot/firmware/config.txt
+  [ -e "$boot_config" ] || [ -z "$P" ] || [ ! -e "$P/boot/config.txt" ] || boot_config=$P/boot/config.txt
+  if [ -z "$overlay" ]; then
+    [ -z "$MODEL" ] || say uart "no overlay known for $MODEL: check that the radar's UART is /dev/ttyAMA0 (anxin doctor)"
+  elif grep -qx "$overlay" "$boot_config" 2>/dev/null; then
+    ok uart "$overlay in $boot_config"
+  elif [ -n "$P" ]; then
+    say uart "would run: echo $overlay >> $boot_config"
+  else
+    [ -e "$boot_config" ] || die "no $boot_config: is this Raspberry Pi OS Bookworm?"
+    printf '\n# Anxin: the fall radar on GPIO 14/15 (/dev/ttyAMA0)\n%s\n' "$overlay" >>"$boot_config"
+    changed uart "added $overlay to $boot_config"
     REBOOT=1
   fi
 fi

@@ -290,3 +290,21 @@ def test_the_script_is_shellcheck_clean() -> None:
 def test_help_exits_0() -> None:
     r = subprocess.run(["bash", str(REPO / SCRIPT), "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("usage: sudo bash systemd/install.sh hub|station")
+
+
+@pytest.mark.parametrize(("model", "line"), [
+    ("Raspberry Pi 4 Model B Rev 1.5", "dtoverlay=miniuart-bt"),  # Bluetooth gives up the PL011
+    ("Raspberry Pi Zero 2 W Rev 1.0", "dtoverlay=miniuart-bt"),
+    ("Raspberry Pi 5 Model B Rev 1.0", "dtparam=uart0=on"),  # Bluetooth has its own UART
+])
+def test_the_radar_uart_overlay_suits_the_pi_model(installed: Installed, model: str, line: str) -> None:
+    boot = installed.root / "boot/firmware/config.txt"
+    boot.unlink(missing_ok=True)
+    r = install(installed.src, "hub", "--prefix", str(installed.root), env={"ANXIN_DT_MODEL": model})
+    assert r.returncode == 0, r.stderr
+    assert f"would run: echo {line} >> {boot}" in lines(r.stdout, "uart")
+    boot.parent.mkdir(parents=True, exist_ok=True)
+    boot.write_text(f"[all]\n{line}\n")
+    r = install(installed.src, "hub", "--prefix", str(installed.root), env={"ANXIN_DT_MODEL": model})
+    assert f"ok, already {line} in {boot}" in lines(r.stdout, "uart")
+    boot.unlink()
