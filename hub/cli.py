@@ -114,6 +114,7 @@ def cmd_sim(a: argparse.Namespace) -> int:
 
 
 def cmd_check_config(a: argparse.Namespace) -> int:
+    from console.casework.county import CountyRules
     from console.station.config import HomesFile, StationConfig, load_homes
     from hub.config import HubConfig, load_hub_rules
     from hub.configfile import validate
@@ -140,10 +141,13 @@ def cmd_check_config(a: argparse.Namespace) -> int:
                 if cfg.homes_file:
                     load_homes(cfg.homes_file)
                 kind = "station config"
+            elif "county" in keys:
+                county = validate(path, data, CountyRules)
+                kind = f"county rules; {len(county.response.kinds)} alarm plan(s)"
             else:
                 raise ConfigError(f"{path}: cannot tell what this is: a hub config has hub_id, "
                                   "a station config has database, a homes file has homes, "
-                                  "a rules file has rules")
+                                  "a rules file has rules, county rules have county")
             print(f"{path}: ok ({kind})")
         except ConfigError as e:
             bad += 1

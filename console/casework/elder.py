@@ -1,0 +1,140 @@
+"""The elder's record (电子档案): who they are, how to reach them, what the care rules look at.
+
+A superset of the station's ``Elder`` (name, age, category, address, directions, conditions,
+contacts keep their meaning), so a homes.yaml written for it still loads. ``category`` is the
+group in effect, stored so the queue and roster sort without the county rules; the rules
+recompute it from the facts here (``category.assign``), and an ``override`` records a person's
+decision against them. Least data needed: the last four characters of the ID card, not the
+number.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
+
+from console.station.config import Category
+from hub.configfile import Strict
+
+_PHONE = re.compile(r"^\+?[0-9](?:[0-9 -]*[0-9])?$")
+
+
+def _phone(v: str) -> str:
+    v = v.strip()
+    digits = sum(c.isdigit() for c in v)
+    if not _PHONE.match(v) or not 3 <= digits <= 15:
+        raise ValueError(f"{v!r} is not a phone number: write 3 to 15 digits, with spaces or '-' "
+                         "between groups and an optional leading '+' (138-0000-0001)")
+    return v
+
+
+def _id_tail(v: str) -> str:
+    v = v.strip().upper()
+    if not re.fullmatch(r"[0-9]{3}[0-9X]", v):
+        raise ValueError(f"{v!r}: give the last 4 characters of the ID card (digits; the last "
+                         "may be X), never the whole number")
+    return v
+
+
+def _file_no(v: str) -> str:
+    v = v.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", v):
+        raise ValueError(f"{v!r} is not a file number: letters, digits, '-' and '_', at most 32 "
+                         "(QS-2024-0012)")
+    return v
+
+
+def _birth_date(v: date) -> date:
+    if v.year < 1890:
+        raise ValueError(f"{v.isoformat()} is before 1890: check the year")
+    return v
+
+
+Phone = Annotated[str, AfterValidator(_phone)]
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Items = Annotated[list[Item], Field(default_factory=list, max_length=32)]
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+class Ability(StrEnum):
+    """Result of the elder's ability assessment (老年人能力评估, GB/T 42195-2022 levels);
+    the county rules group by it (seed 003 二(一): 重度失能/完全失能 key, 中度失能 secondary)."""
+
+    INTACT = "intact"  # 能力完好
+    MILD = "mild"  # 轻度失能
+    MODERATE = "moderate"  # 中度失能
+    SEVERE = "severe"  # 重度失能
+    COMPLETE = "complete"  # 完全失能
+
+
+class Contact(Strict):
+    name: str = Field(min_length=1, max_length=32)
+    relation: str = Field("", max_length=16, description="儿子, 邻居, 网格员 …")
+    phone: Phone
+
+
+class Override(Strict):
+    """A person's decision to put the elder in another group than the rules give; the store
+    writes it to the audit log with the rules' category and reasons it went against."""
+
+    category: Category
+    reason: str = Field(min_length=2, max_length=256, description="why, in the officer's words")
+    by: str = Field(min_length=1, max_length=32, description="username of who decided")
+    at: AwareDatetime
+
+
+class ElderRecord(Strict):
+    name: str = Field(min_length=1, max_length=32)
+    age: int | None = Field(None, ge=0, le=130, description="only when the birth date is unknown")
+    category: Category = Field(description="group in effect: the rules' or the override's")
+    address: str = Field(min_length=1, max_length=128)
+    directions: str = Field("", max_length=256, description="landmarks, how to find the door")
+    conditions: Items
+    contacts: list[Contact] = Field(default_factory=list, max_length=8,
+                                    description="in the order to call")
+    birth_date: Annotated[date, AfterValidator(_birth_date)] | None = None
+    sex: Sex | None = None
+    id_tail: Annotated[str, AfterValidator(_id_tail)] | None = None
+    file_no: Annotated[str, AfterValidator(_file_no)] | None = Field(
+        None, description="the county's file number (档案编号)")
+    phone: Phone | None = Field(None, description="the elder's own phone, for phone visits")
+    identifying: str = Field("", max_length=256,
+                             description="photo description or how to recognise the elder")
+    disability_grade: int | None = Field(None, ge=1, le=4, description="残疾等级; 1 is the most severe")
+    ability: Ability | None = Field(None, description="None: not assessed")
+    bedridden: bool = Field(False, description="long-term bed-ridden (长期卧床)")
+    dementia: bool = Field(False, description="失智")
+    living_alone: bool = Field(False, description="独居")
+    limited_mobility: bool = Field(False, description="行动不便, not assessed as moderate yet")
+    medicines: Items
+    allergies: Items
+    key_holder: Contact | None = Field(None, description="who has a key to the door")
+    grid_worker: Contact | None = Field(None, description="the community grid worker (网格员)")
+    override: Override | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.age is not None and self.birth_date is not None:
+            raise ValueError("give the birth date or the age, not both: the age is worked out "
+                             "from the birth date")
+        if self.override and self.override.category is not self.category:
+            raise ValueError(f"category is {self.category.value} but the override sets "
+                             f"{self.override.category.value}: the override is the category in effect")
+        return self
+
+    def age_on(self, day: date) -> int | None:
+        """Age in whole years on ``day``: from the birth date when known, else the age given."""
+        return self.age if self.birth_date is None else age_on(self.birth_date, day)
+
+
+def age_on(birth: date, day: date) -> int:
+    """Whole years from ``birth`` to ``day`` (a 29 February birthday counts from 1 March)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))

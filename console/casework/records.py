@@ -1,0 +1,73 @@
+"""The rows casework works on: visits, follow-ups and alarms, as the store will hand them over.
+
+Plain frozen dataclasses, not database rows, so the schedule and the ledger can be computed and
+tested without a database, and the store is free to keep them however it likes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from console.casework.county import CountyRules
+from console.station.config import Category
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRecord:
+    elder: str  # how the caller keys elders: the hub id
+    name: str
+    category: Category  # the elder's group on the day of the visit
+    day: date
+    mode: str  # a mode key of the county rules
+    by: str  # who visited
+    contents: tuple[str, ...] = ()  # content keys covered, in the rules' order
+    reached: bool = True  # False: tried (nobody answered the phone): recorded, not counted as a visit
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Something a visit found that someone must act on (a hazard to fix, a benefit to apply for)."""
+
+    elder: str
+    name: str
+    content: str  # the content key it came from
+    text: str
+    opened: date
+    closed: date | None = None
+
+    def open_on(self, day: date) -> bool:
+        return self.opened <= day and (self.closed is None or self.closed > day)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    id: str
+    hub: str
+    name: str  # the elder's name; "" for a hub without a record
+    category: Category | None
+    kind: str  # an ALARM_TYPES key
+    raised: float  # when the station stored it, epoch s: the answer clock starts here
+    claimed: float | None = None
+    closed: float | None = None  # resolved or cancelled
+    outcome: str | None = None
+    officer: str = ""
+
+
+def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[str]:
+    """What is wrong with a visit before it is saved; empty when it can be."""
+    problems = []
+    if visit.day > today:
+        problems.append(f"visit date {visit.day} is in the future")
+    modes = [m.key for m in rules.visits.modes]
+    if visit.mode not in modes:
+        problems.append(f"unknown visit mode {visit.mode!r} (modes: {', '.join(modes)})")
+    contents = [c.key for c in rules.visits.contents]
+    if bad := [c for c in visit.contents if c not in contents]:
+        problems.append(f"unknown visit content {', '.join(bad)} (contents: {', '.join(contents)})")
+    if not visit.by.strip():
+        problems.append("who visited is missing")
+    if visit.reached and not visit.contents:
+        problems.append("a visit that reached the elder covers at least one content item")
+    return problems
