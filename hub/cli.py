@@ -213,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
     provision.register(sub)
     from hub import pair
     pair.register(sub)
+    from hub import audio_cli, prompts_render
+    audio_cli.register(sub)
+    prompts_render.register(sub)
     from hub import radar_cli
     radar_cli.register(sub)
     from hub import walktest

@@ -20,6 +20,7 @@ from hub.wire import HUB_ID_PATTERN
 # The shipped set: hub/shipped links to the repository's config/, so a wheel carries it as
 # package data and a non-editable install (systemd/install.sh) finds it too.
 DEFAULT_RULES = Path(__file__).resolve().parent / "shipped" / "rules"
+DEFAULT_PROMPTS = Path(__file__).resolve().parent / "shipped" / "prompts"  # config/prompts
 Backend = Literal["real", "sim"]
 Pin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]

@@ -1,7 +1,7 @@
 """What the elder hears, by key, in Mandarin (default) and English.
 
-Texts follow design.md. Issue 7 renders them to audio files; until then a speaker backend
-receives the key and the text.
+Texts follow design.md. Each is rendered to config/prompts/<language>/<key>.wav (espeak-ng)
+for the audio speaker; the log speaker receives the key and the text.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ PROMPTS: dict[str, dict[Language, str]] = {
     "call_sent": {"zh_CN": "求助已发出", "en": "Your call for help has been sent."},
     "station_has_it": {"zh_CN": "服务站已收到，请稍候",
                        "en": "The service station has your call. Please wait."},
+    # claimed: an officer has it, the microphone is still closed; said when the call opens
+    "officer_claimed": {"zh_CN": "值班员已接警，马上与您通话",
+                        "en": "A duty officer has your call and will speak with you shortly."},
     "officer_on_line": {"zh_CN": "值班员已接听，请直接说话",
                         "en": "A duty officer is on the line. Please speak."},
+    # an announced call (online visit, or a call the elder did not ask for): after the chime
+    "visit_call": {"zh_CN": "服务站来电，请直接说话",
+                   "en": "The service station is calling you. Please speak."},
+    "call_ended": {"zh_CN": "通话已结束", "en": "The call has ended."},
     "resolved": {"zh_CN": "服务站已处理完毕，祝您安康",
                  "en": "The station has closed your call. Take care."},
     "cancelled": {"zh_CN": "求助已取消", "en": "Your call for help has been cancelled."},
@@ -42,6 +49,9 @@ PROMPTS: dict[str, dict[Language, str]] = {
     "walktest_seen": {"zh_CN": "测试收到", "en": "Test received."},
     "walktest_speaker": {"zh_CN": "这是扬声器测试", "en": "This is a speaker test."},
     "walktest_off": {"zh_CN": "测试模式已结束", "en": "Walk test mode has ended."},
+    # the demo: what a simulated elder says into the hub's microphone during a call
+    "demo_elder": {"zh_CN": "我在卫生间摔倒了，起不来了",
+                   "en": "I fell in the bathroom and I cannot get up."},
 }
 
 

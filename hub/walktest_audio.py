@@ -1,10 +1,10 @@
 """Play and record at the same time: the microphone test's audio I/O.
 
-Backends: :class:`SoundCard`, the hub's sound card through sounddevice (PortAudio; a raw
-stream, so numpy is not needed), and :class:`SimulatedRoom`, which carries what is played to
-the microphone with a delay, a loss and the room's noise, as a simulated home's air (or,
-told to, carries nothing: a dead microphone, or no audio device at all). Both take and
-return 16-bit mono samples.
+Backends: :class:`SoundCard`, the hub's sound card (drivers/audio's :class:`SoundDevice`: the
+devices hub.yaml names or the system's, resampled when the card runs only at 48 kHz), and
+:class:`SimulatedRoom`, which carries what is played to the microphone with a delay, a loss
+and the room's noise, as a simulated home's air (or, told to, carries nothing: a dead
+microphone, or no audio device at all). Both take and return 16-bit mono samples.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from __future__ import annotations
 import random
 import threading
 from array import array
-from typing import Any, Protocol
+from typing import Protocol
+
+import numpy as np
+
+from drivers.audio import RATE, AudioUnavailable, NoDevice
+from drivers.audio.device import Device, SoundDevice
 
 NO_DEVICE = "no audio device"
 MARGIN_S = 3.0  # past the recording's own length before the sound card counts as stuck
@@ -33,55 +38,49 @@ class Air(Protocol):
 
 
 class SoundCard:
-    """The default input and output device (the hub's USB card or HAT), full duplex."""
+    """The hub's sound card (its USB speakerphone or HAT), full duplex."""
 
-    def __init__(self, rate: int = 48000) -> None:
-        self.rate = rate  # USB cards often do 48 kHz only (hardware.md, "Audio")
+    def __init__(self, input: Device = None, output: Device = None) -> None:
+        self.input, self.output = input, output
+        self.rate = RATE  # SoundDevice resamples when the card runs only at 48 or 44.1 kHz
 
     def unavailable(self) -> str | None:
         try:
-            import sounddevice as sd  # type: ignore[import-untyped]
-        except OSError as e:  # libportaudio2 missing
-            return f"{NO_DEVICE} (PortAudio: {e})"
-        try:
-            sd.query_devices(kind="input")
-            sd.query_devices(kind="output")
-        except sd.PortAudioError:  # no default device: none at all, or PortAudio sees none
+            SoundDevice(self.rate, input=self.input, output=self.output)
+        except NoDevice:
             return NO_DEVICE
-        try:
-            sd.check_input_settings(samplerate=self.rate, channels=1, dtype="int16")
-            sd.check_output_settings(samplerate=self.rate, channels=1, dtype="int16")
-        except (sd.PortAudioError, ValueError) as e:
-            return f"the sound card cannot play and record {self.rate} Hz mono 16-bit ({e})"
+        except AudioUnavailable as e:  # PortAudio missing, or the card refuses every rate
+            return str(e)
         return None
 
     def playrec(self, samples: array[int]) -> array[int]:
-        import sounddevice as sd
-
-        out = samples.tobytes()
-        heard = bytearray()
+        try:
+            card = SoundDevice(self.rate, input=self.input, output=self.output)
+        except AudioUnavailable as e:
+            raise AudioError(str(e)) from None
+        out = np.frombuffer(samples, dtype=np.int16)
+        heard: list[np.ndarray] = []
         pos = 0
         done = threading.Event()
 
-        def callback(indata: Any, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+        def block(mic: np.ndarray) -> np.ndarray:
             nonlocal pos
-            chunk = out[pos:pos + len(outdata)]
-            outdata[:] = chunk + bytes(len(outdata) - len(chunk))
-            pos += len(outdata)
-            heard.extend(bytes(indata))
+            heard.append(mic.copy())
+            pos += card.block
             if pos >= len(out):
-                raise sd.CallbackStop
+                done.set()
+            return out[pos - card.block:pos]
 
         try:
-            with sd.RawStream(samplerate=self.rate, channels=1, dtype="int16", callback=callback,
-                              finished_callback=done.set):
-                if not done.wait(len(samples) / self.rate + MARGIN_S):
-                    raise AudioError("the sound card stopped playing and recording")
-        except sd.PortAudioError as e:
+            card.start(block)
+        except AudioUnavailable as e:
             raise AudioError(str(e)) from None
-        rec = array("h")
-        rec.frombytes(bytes(heard[:len(out)]))
-        return rec
+        try:
+            if not done.wait(len(out) / self.rate + MARGIN_S):
+                raise AudioError("the sound card stopped playing and recording")
+        finally:
+            card.stop()
+        return array("h", np.concatenate(heard)[:len(out)].tobytes())
 
 
 class SimulatedRoom:

@@ -1,8 +1,8 @@
 """The loudspeaker that speaks prompts to the elder.
 
 Backends: :class:`drivers.speaker.sim.LogSpeaker` records and logs what would be heard (the
-simulation); the audio backend that plays the rendered prompt files arrives with two-way
-voice (issue 7).
+simulation); :class:`drivers.speaker.audio.AudioSpeaker` plays the rendered prompt files
+(``anxin prompts render``) on a :class:`drivers.audio.speakerphone.Speakerphone`.
 """
 
 from __future__ import annotations
