@@ -25,7 +25,7 @@ Action = Say | ShowLed
 _FEEDBACK: dict[AlarmState, tuple[str | None, str]] = {
     AlarmState.SENT: ("call_sent", "calling"),
     AlarmState.DELIVERED: ("station_has_it", "acknowledged"),
-    AlarmState.CLAIMED: ("officer_on_line", "talking"),
+    AlarmState.CLAIMED: ("officer_claimed", "talking"),  # officer_on_line: when the call opens
     AlarmState.IN_CALL: (None, "talking"),
     AlarmState.RESOLVED: ("resolved", "idle"),
     AlarmState.CANCELLED: ("cancelled", "idle"),

@@ -80,10 +80,18 @@ def cmd_station(a: argparse.Namespace) -> int:
 def cmd_console(a: argparse.Namespace) -> int:
     from console.station.config import load_station_config
     from console.tui.app import ConsoleApp
+    from drivers.audio import AudioUnavailable
+    from hub.call_phone import console_phone
 
     cfg = load_station_config(a.config)
+    try:
+        phone = console_phone(a.audio)
+    except AudioUnavailable as e:  # the desk still takes alarms; it cannot talk until fixed
+        print(f"anxin console: no headset, voice calls are off: {e} (`anxin audio devices` "
+              "lists what this PC has; --audio loopback runs calls without sound)", file=sys.stderr)
+        phone = None
     ConsoleApp(cfg, user=a.user, password_file=a.password_file, language=a.lang or cfg.language,
-               demo_dir=a.demo_dir).run()
+               demo_dir=a.demo_dir, phone=phone).run()
     return 0
 
 
@@ -181,6 +189,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["zh_CN", "en"], help="interface language (default: config)")
     s.add_argument("--demo-dir", type=Path, help="demo mode: a key presses a simulated home's "
                    "button")
+    s.add_argument("--audio", choices=["device", "loopback"], default="device",
+                   help="the officer's headset for voice calls: device (this PC's sound card, "
+                   "the default; without one the console runs with calls off) or loopback (no "
+                   "sound: tests, the demo, an SSH session)")
     s.set_defaults(fn=cmd_console)
 
     s = sub.add_parser("demo", help="start broker, simulated homes, station and console")

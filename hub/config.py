@@ -89,9 +89,40 @@ class MainsConfig(Strict):
     active_high: bool = Field(True, description="the level that means mains is present")
 
 
+AudioDevice = Annotated[int | str, Field(description="a device's index or part of its name, "
+                                        "as `anxin doctor` lists them")]
+
+
 class SpeakerConfig(Strict):
-    backend: Literal["log"] = Field("log", description="log: write prompts to the log (audio "
-                                    "playback arrives with two-way voice)")
+    """The speakerphone: prompts, the announcement chime, and both ways of a voice call."""
+
+    backend: Literal["log", "audio", "sim"] = Field("log", description="log: prompts only "
+                                                    "written to the log, no voice calls; audio: "
+                                                    "the sound card; sim: a simulated room "
+                                                    "(tests, demo)")
+    input: AudioDevice | None = Field(None, description="audio: the microphone (default: the "
+                                      "system's)")
+    output: AudioDevice | None = Field(None, description="audio: the loudspeaker (default: the "
+                                       "system's)")
+    volume: float = Field(1.0, ge=0, le=2, description="gain on the officer's voice in a call "
+                          "(prompts play as rendered; the ALSA mixer sets the overall level)")
+    prompts: ConfigPath = Field(DEFAULT_PROMPTS, description="rendered prompts: "
+                                "<language>/<key>.wav and tones/<name>.wav")
+    sim_voice: ConfigPath | None = Field(None, description="sim: a WAV file the simulated "
+                                         "microphone plays over and over (the elder speaking)")
+
+
+class VoiceConfig(Strict):
+    """Two-way voice calls with the station (docs/protocol.md, "Voice")."""
+
+    bitrate: int = Field(20_000, ge=6_000, le=24_000, description="Opus bitrate of the hub's "
+                         "microphone, bit/s")
+    silence_s: float = Field(20, ge=3, le=300, description="end a call when nothing has come "
+                             "from the station for this long (its console is gone)")
+    max_call_s: float = Field(1800, ge=60, le=4 * 3600, description="the longest call")
+    announce_s: float = Field(20, ge=5, le=60, description="the announcement before the "
+                              "microphone opens must have played within this, or the call ends "
+                              "(no_audio): it never opens unannounced")
 
 
 class RadarConfig(Strict):
@@ -187,6 +218,7 @@ class HubConfig(Strict):
     relays: list[RelayConfig] = Field(default_factory=list)
     mains: MainsConfig | None = None
     speaker: SpeakerConfig = SpeakerConfig()
+    voice: VoiceConfig = VoiceConfig()
     radar: RadarConfig | None = None
     ble: BleConfig = BleConfig()
     sim_socket: ConfigPath | None = Field(None, description="the control socket that `anxin "

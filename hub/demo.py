@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from hub.broker import Mosquitto
+from hub.config import DEFAULT_PROMPTS
 from hub.configfile import ConfigError
 
 SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -76,11 +77,14 @@ def demo_station(port: int) -> dict[str, Any]:
 
 
 def demo_hub(hub: str, i: int, port: int) -> dict[str, object]:
-    """A fully equipped simulated home; the radar model and BLE protocol vary between homes."""
+    """A fully equipped simulated home; the radar model and BLE protocol vary between homes.
+    Its speakerphone is a simulated room whose elder says `demo_elder` into the microphone,
+    so an officer who calls hears someone."""
     mac = f"A4:C1:38:{i:02X}:00:"
     return {
         "hub_id": hub, "data_dir": ".", "broker": {"port": port},
         "link": {"heartbeat_s": 5, "retry_s": 5}, "gpio": {"backend": "sim"},
+        "speaker": {"backend": "sim", "sim_voice": str(DEFAULT_PROMPTS / "zh_CN" / "demo_elder.wav")},
         "buttons": [{"name": "bedside", "pin": 17, "location": "卧室床头"},
                     {"name": "cord", "pin": 27, "location": "卫生间拉绳"},
                     {"name": "cancel", "pin": 23, "role": "cancel"}],
@@ -163,6 +167,8 @@ def stop(broker: Mosquitto, procs: list[subprocess.Popen[bytes]]) -> None:
 def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     from console.station.config import load_station_config
     from console.tui.app import ConsoleApp
+    from drivers.audio import AudioUnavailable
+    from hub.call_phone import console_phone
 
     print(f"anxin demo: starting broker, station and {homes} simulated homes in {workdir} …")
     broker, procs = start(workdir, homes)
@@ -177,8 +183,13 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
             print("anxin demo: a part stopped; see the logs in", workdir, file=sys.stderr)
             return 1
         cfg = load_station_config(workdir / "station" / "station.yaml")
+        try:  # the officer hears the simulated elder on this PC's headset, if it has one
+            phone = console_phone("device")
+        except AudioUnavailable as e:
+            print(f"anxin demo: calls use a silent loopback headset ({e})")
+            phone = console_phone("loopback")
         app = ConsoleApp(cfg, user=DEMO_USER, password_file=workdir / "station" / "demo.password",
-                         language=lang, demo_dir=workdir)  # type: ignore[arg-type]
+                         language=lang, demo_dir=workdir, phone=phone)  # type: ignore[arg-type]
         app.demo_hint = hint
         app.run()
         return 0

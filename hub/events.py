@@ -55,6 +55,10 @@ ALARM_TYPES: dict[str, AlarmType] = {
 
 
 CANCEL_KIND = "alarm.cancel"  # event kind that ends an alarm from the home; data.ref names it
+# Alarm kinds raised by the elder asking for help: the officer's call on one is its answer
+# (officer_on_line, then the microphone opens). Every other call is announced first (chime
+# and visit_call), so the microphone never opens unannounced.
+ELDER_CALLS = frozenset({"panic"})
 WALKTEST = "walktest"  # alarm kind of walk-test events: a record at the station, never an alarm
 
 

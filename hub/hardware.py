@@ -2,8 +2,8 @@
 
 Driver callbacks arrive on driver threads (gpiozero, the radar's reader) and are handed to
 the hub's asyncio loop here, so the service sees every reading on its own loop, in order.
-The simulated backends are real components (a pty radar, injected BLE adverts, mock pins),
-chosen per device by ``backend: sim``.
+The simulated backends are real components (a pty radar, injected BLE adverts, mock pins, a
+loopback room for the speakerphone), chosen per device by ``backend: sim``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from typing import Any
 from bleak import BleakScanner
 from gpiozero.pins import Factory
 
+from drivers.audio import AudioUnavailable
+from drivers.audio.device import SoundDevice
+from drivers.audio.loopback import LoopbackAudio
+from drivers.audio.speakerphone import Speakerphone
 from drivers.ble.scanner import BleScanner, ScanStatus
 from drivers.ble.sim import SimScanner
 from drivers.gpio.button import PushButton
@@ -28,7 +32,10 @@ from drivers.gpio.relay import Relay
 from drivers.gpio.siren import Siren
 from drivers.radar.port import PortStatus, RadarPort
 from drivers.radar.sim import SimRadar
-from hub.config import HubConfig
+from drivers.speaker import Speaker
+from drivers.speaker.audio import AudioSpeaker
+from drivers.speaker.sim import LogSpeaker
+from hub.config import HubConfig, SpeakerConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +67,20 @@ class Hardware:
     sim_radar: SimRadar | None = None
     ble: BleScanner | None = None
     sim_ble: SimScanner | None = None
+    phone: Speakerphone | None = None  # prompts and voice calls; None: prompts are only logged
+    speaker: Speaker = field(default_factory=LogSpeaker)
 
     @classmethod
     def build(cls, cfg: HubConfig, pins: Factory | None = None) -> Hardware:
         hw = cls(cfg, pins or pin_factory(cfg.gpio.backend))
+        if cfg.speaker.backend != "log":
+            try:
+                hw.phone = Speakerphone(_audio_device(cfg.speaker))
+            except (AudioUnavailable, ValueError) as e:  # ValueError: sim_voice is no WAV
+                # the alarms matter more than the voice: the hub starts without it
+                log.error("speaker: %s; prompts are only logged and voice calls refused", e)
+        if hw.phone:
+            hw.speaker = AudioSpeaker(hw.phone, cfg.speaker.prompts, cfg.language)
         if hw.cfg.status_led:
             hw.led = StatusLed(pin=cfg.status_led.pin, pin_factory=hw.pins) if cfg.status_led else None
         if cfg.siren:
@@ -120,7 +137,19 @@ class Hardware:
     async def close(self) -> None:
         if self.ble:
             await self.ble.stop()
+        if self.phone:
+            self.phone.close()
         for dev in (self.radar, self.sim_radar, self.mains, self.led, self.siren,
                     *self.buttons, *self.relays.values()):
             if dev is not None:
                 dev.close()
+
+
+def _audio_device(cfg: SpeakerConfig) -> SoundDevice | LoopbackAudio:
+    if cfg.backend == "audio":
+        return SoundDevice(input=cfg.input, output=cfg.output)
+    if cfg.sim_voice and not cfg.sim_voice.is_file():
+        log.warning("speaker.sim_voice %s does not exist: the simulated room is silent",
+                    cfg.sim_voice)
+        return LoopbackAudio()
+    return LoopbackAudio(source=cfg.sim_voice)

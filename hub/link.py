@@ -8,7 +8,9 @@ message carries its place in its lane (:class:`hub.wire.Seq`); the station store
 only after the one before it, and asks for a lane again (``…/resend``) when it sees a gap.
 A lane is also sent again from its oldest unacknowledged message when an acknowledgement is
 ``retry_s`` late (go-back-N). The hub watches the station's retained status too, so it
-knows, and shows on its LED, when the station is unreachable.
+knows, and shows on its LED, when the station is unreachable. Voice calls ride the same
+session: call control from the station (``…/call``, QoS 1) and voice packets both ways
+(``…/voice/down`` in, ``…/voice/up`` out, QoS 0, binary).
 """
 
 from __future__ import annotations
@@ -49,10 +51,14 @@ class Uplink:
         on_ack: Callable[[list[str], float], None],
         on_update: Callable[[wire.AlarmUpdate], None],
         on_reachable: Callable[[bool], None] = lambda up: None,
+        on_call: Callable[[wire.CallControl], None] = lambda c: None,
+        on_voice: Callable[[bytes], None] = lambda data: None,
     ) -> None:
         self.hub = hub
         self._t, self._store, self._cfg = transport, store, config
         self._on_ack, self._on_update, self._on_reachable = on_ack, on_update, on_reachable
+        self._on_call, self._on_voice = on_call, on_voice
+        self._voice_up = wire.hub_topic(hub, wire.VOICE_UP)
         self._hb_seq = 0
         self._lanes: dict[Lane, _Lane] = {"alarm": _Lane(ALARM_WINDOW),
                                           "telemetry": _Lane(config.window)}
@@ -73,6 +79,7 @@ class Uplink:
     def start(self) -> None:
         for leaf in wire.HUB_DOWN:
             self._t.subscribe(wire.hub_topic(self.hub, leaf), qos=1)
+        self._t.subscribe(wire.hub_topic(self.hub, wire.VOICE_DOWN), qos=0)
         self._t.subscribe(wire.STATION_STATUS, qos=1)
         self._t.start(self._message, self._connection)
         self._tasks = [asyncio.create_task(self._every(self._cfg.heartbeat_s, self.heartbeat)),
@@ -87,6 +94,11 @@ class Uplink:
                             wire.encode(wire.Status(hub=self.hub, online=False, ts=time.time())),
                             qos=1, retain=True)
         self._t.close()
+
+    def publish_voice(self, packet: bytes) -> None:
+        """One voice packet from the microphone (any thread); dropped while disconnected."""
+        if self._t.connected:
+            self._t.publish(self._voice_up, packet, qos=0)
 
     def push(self) -> None:
         """Publish what the outbox holds that is not on its way yet: call after every commit."""
@@ -196,6 +208,10 @@ class Uplink:
                     self._rewind(name, "the station saw a gap")
             elif leaf == "alarm":
                 self._on_update(wire.decode_as(payload, wire.AlarmUpdate))
+            elif leaf == wire.VOICE_DOWN:
+                self._on_voice(payload)
+            elif leaf == "call":
+                self._on_call(wire.decode_as(payload, wire.CallControl))
             else:
                 raise wire.WireError(f"unexpected topic leaf {leaf!r}")
         except wire.WireError as e:

@@ -6,7 +6,8 @@ engine (:mod:`hub.rules`) decides locally what they mean (alarms, siren, relays,
 everything that raised no alarm goes to the station as telemetry. In walk-test mode
 (:mod:`hub.walktest_mode`, started through the control socket, :mod:`hub.control`) the
 devices' events are tests instead: walk-test events for the station, a chirp and a short
-prompt for the installer, no rules.
+prompt for the installer, no rules. Voice calls (:mod:`hub.call`) are started and ended by
+the station; the speakerphone announces each before its microphone opens.
 """
 
 from __future__ import annotations
@@ -23,19 +24,21 @@ from typing import Any
 
 from gpiozero.pins import Factory
 
+from drivers.audio import AudioUnavailable
 from drivers.ble.advert import Advert
 from drivers.ble.decode import AdvertDecoder
 from drivers.ble.scanner import ScanStatus
 from drivers.radar.port import PortStatus
 from drivers.speaker import Speaker
-from drivers.speaker.sim import LogSpeaker
+from drivers.speaker.audio import AudioSpeaker
 from hub import simhome, wire
 from hub.alarms import Action, Say, ShowLed, feedback
+from hub.call import Announce, CallMachine, CloseMic, Effect, EndReason, Limits, OpenMic, Report
 from hub.clockjump import JumpDetector
 from hub.config import HubConfig, load_hub_rules
 from hub.configfile import ConfigError
 from hub.control import Control
-from hub.events import ALARM_TYPES, CANCEL_KIND, AlarmState, Event, Priority
+from hub.events import ALARM_TYPES, CANCEL_KIND, ELDER_CALLS, AlarmState, Event, Priority
 from hub.hardware import Hardware, Inputs
 from hub.link import Uplink, last_will
 from hub.mqtt import PahoTransport, Transport
@@ -46,6 +49,8 @@ from hub.senses import Senses
 from hub.store import HubStore
 from hub.supervision import Supervisor
 from hub.systemd import supervised
+from hub.voice.call_audio import CallAudio
+from hub.voice.packet import VoiceError, decode_packet
 from hub.walktest_mode import WalkTestMode
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,8 @@ RULES_MAX_SLEEP_S = 5.0  # also how often unacknowledged alarms are checked for 
 CANCELLABLE = frozenset({"panic", "fall", "wandering", "inactivity", "checkin_missed"})
 CANCEL_GESTURES = frozenset({"cancel.press", "button.long"})
 CHIRP_S = 0.3  # the siren's beep for each device seen in walk-test mode
+CALLS_MAX_SLEEP_S = 5.0
+ANNOUNCE_POLL_S = 0.02  # how often the end of the announcement is checked: one audio block
 
 
 def paho_transport(cfg: HubConfig, loop: asyncio.AbstractEventLoop) -> Transport:
@@ -73,7 +80,7 @@ class HubService:
         self.cfg = cfg
         self._make_transport = transport
         self.hw = Hardware.build(cfg, pins)
-        self.speaker: Speaker = speaker or LogSpeaker()
+        self.speaker: Speaker = speaker or self.hw.speaker
         self.store, self._store_damage = HubStore.open_or_recover(
             cfg.data_dir / "hub.db", telemetry_max_bytes=int(cfg.outbox.telemetry_max_mb * 2**20))
         self.senses = Senses(cfg)
@@ -98,6 +105,13 @@ class HubService:
         self.walktest = WalkTestMode()
         self._walktest_ends: asyncio.TimerHandle | None = None
         self._control = Control(self)
+        v = cfg.voice
+        self.calls = CallMachine(Limits(silence_s=v.silence_s, max_s=v.max_call_s,
+                                        announce_s=v.announce_s))
+        self.call_audio: CallAudio | None = None  # the open call's audio
+        self._calls_changed = asyncio.Event()
+        self._announcing: asyncio.Task[None] | None = None  # waits for the announcement to end
+        self.voice_rejected = 0  # voice/down packets that were not voice packets
         self.on_alarm_raised: Callable[[Event], None] | None = None  # for instrumentation
         self.on_event: Callable[[Event], None] | None = None  # every hub event, for tests
 
@@ -110,7 +124,8 @@ class HubService:
         self.link = Uplink(hub=self.cfg.hub_id, transport=self._make_transport(self.cfg, loop),
                            store=self.store, config=self.cfg.link,
                            on_ack=self._delivered, on_update=self._station_update,
-                           on_reachable=self._reachable)
+                           on_reachable=self._reachable, on_call=self._call_control,
+                           on_voice=self._voice_down)
         try:
             for alarm in self.store.open_alarms():  # after a restart, show where things stand
                 if _elder_facing(alarm.kind):
@@ -125,7 +140,7 @@ class HubService:
                                        radar=self._radar, radar_status=self._radar_status,
                                        advert=self._advert, ble_status=self._ble_status))
             self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules()),
-                            asyncio.create_task(self._prune())]
+                            asyncio.create_task(self._prune()), asyncio.create_task(self._run_calls())]
             await self._control.start()
             for held in self.store.held():  # a restart ended their window: better sent than lost
                 self._release(held)
@@ -145,7 +160,11 @@ class HubService:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        """Inputs first, then the loops that act on them, then the uplink and the store."""
+        """The microphone first; inputs, then the loops that act on them, then the uplink and
+        the store."""
+        self._carry(self.calls.end(None, EndReason.HUB_STOPPED, time.monotonic()))
+        if self._announcing:
+            self._announcing.cancel()
         self.end_walktest("the hub stopped")
         self._control.close()
         if self._sim:
@@ -288,8 +307,11 @@ class HubService:
         actions = self.engine.handle(ev, self._now())  # overdue timers first, then this event
         raised = self._do(actions)
         if ev.kind in CANCEL_GESTURES:
+            # during a voice call the gesture hangs up: the elder can always close the microphone
+            hung_up = self._carry(self.calls.end(None, EndReason.ELDER_HANGUP, time.monotonic()))
             ended_a_window = any(isinstance(a, CancelAlarm) for a in actions)
-            self._cancel(ev, before=float(ev.data.get("pressed", ev.ts)), quiet=ended_a_window)
+            self._cancel(ev, before=float(ev.data.get("pressed", ev.ts)),
+                         quiet=ended_a_window or hung_up)
         elif ev.id not in raised:
             self._send(ev)
         self._rules_changed.set()
@@ -332,8 +354,12 @@ class HubService:
                     log.warning("relay %s %s", name, "energised" if on else "released")
                 else:
                     log.error("a rule switches relay %r, which hub.yaml does not have", name)
-            case OpenCall():
-                log.info("a rule opens a voice call: two-way voice is not built yet")
+            case OpenCall(alarm_id=alarm):
+                # only an officer can start a call: the station hears that the rule asks for one
+                log.info("a rule asks the station for a voice call%s",
+                         f" on alarm {alarm}" if alarm else "")
+                self._send_in_order(Event(kind="call.request", source="hub",
+                                          data={"ref": alarm} if alarm else {}))
             case Say() | ShowLed():
                 self._apply([a])
 
@@ -411,6 +437,12 @@ class HubService:
     def _send(self, ev: Event) -> None:
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
         self.store.put(ev.id, payload, alarm=False)
+        self.link.push()
+
+    def _send_in_order(self, ev: Event) -> None:
+        """An event about an alarm or a call, in the alarm lane: after the alarm it refers
+        to, never behind a telemetry backlog (the walk-test events go the same way)."""
+        self.store.put(ev.id, wire.encode(wire.event_msg(self.cfg.hub_id, ev)), alarm=True)
         self.link.push()
 
     def _cancel(self, ev: Event, before: float, quiet: bool = False) -> None:
@@ -515,6 +547,128 @@ class HubService:
         its escalation's, stays)."""
         if self.hw.led and not any(_elder_facing(a.kind) for a in self.store.open_alarms()):
             self._apply([ShowLed("idle")])
+
+    # --- voice calls ---------------------------------------------------------------------------
+
+    def _call_control(self, msg: wire.CallControl) -> None:
+        now = time.monotonic()
+        if msg.op == "end":
+            self._carry(self.calls.end(msg.call, EndReason.HANGUP, now))
+        elif self.hw.phone is None or not isinstance(self.speaker, AudioSpeaker):
+            log.warning("call %s refused: this hub has no speakerphone (speaker.backend: %s)",
+                        msg.call, self.cfg.speaker.backend)
+            self._report(Report("call.end", msg.call, msg.alarm, msg.visit, EndReason.NO_AUDIO))
+        else:
+            elder_called = msg.alarm is not None and self.store.kind_of(msg.alarm) in ELDER_CALLS
+            self._carry(self.calls.start(msg.call, alarm=msg.alarm, visit=msg.visit,
+                                         announce=msg.announce or not elder_called, now=now))
+
+    def _carry(self, effects: list[Effect]) -> bool:
+        """Carry out what the call machine decided; True if it decided anything."""
+        for e in effects:
+            try:
+                match e:
+                    case Announce():
+                        self._announce(e)
+                    case OpenMic(call=call):
+                        self._open_mic(call)
+                    case CloseMic():
+                        self._close_mic()
+                    case Report():
+                        self._report(e)
+                    case Say():
+                        self._apply([e])
+            except Exception:  # the call must still end and be reported
+                log.exception("call step %s failed", e)
+        if effects:
+            self._calls_changed.set()
+        return bool(effects)
+
+    def _announce(self, a: Announce) -> None:
+        """Queue the announcement and open the microphone once it has been played. Without
+        its audio files the call ends: the microphone is never opened unannounced."""
+        assert isinstance(self.speaker, AudioSpeaker) and self.hw.phone
+        clip = self.speaker.clips.get(a.prompt)
+        if clip is None or (a.tone and a.tone not in self.speaker.tones):
+            log.error("call %s: the announcement (%s %s) has no audio file; call refused", a.call,
+                      a.tone or "", a.prompt)
+            self._carry(self.calls.end(a.call, EndReason.NO_AUDIO, time.monotonic()))
+            return
+        length = self.speaker.tone(a.tone) if a.tone else 0.0
+        self.say(a.prompt)
+        length += len(clip) / self.hw.phone.rate
+        self._announcing = asyncio.get_running_loop().create_task(self._when_said(a.call, length))
+
+    async def _when_said(self, call: str, length: float) -> None:
+        phone = self.hw.phone
+        assert phone is not None
+        await asyncio.sleep(length)  # the speaker's thread has handed it over by then
+        while not phone.idle():
+            await asyncio.sleep(ANNOUNCE_POLL_S)
+        self._carry(self.calls.announced(call, time.monotonic()))
+
+    def _open_mic(self, call: str) -> None:
+        assert self.hw.phone is not None
+        audio = CallAudio(self.hw.phone, call, self.link.publish_voice, speakerphone_echo=True,
+                          bitrate=self.cfg.voice.bitrate)
+        audio.volume = self.cfg.speaker.volume
+        try:
+            audio.start()
+        except (AudioUnavailable, RuntimeError) as e:
+            log.error("call %s: the microphone would not open: %s", call, e)
+            self._carry(self.calls.end(call, EndReason.NO_AUDIO, time.monotonic()))
+            return
+        self.call_audio = audio
+        alarm = self.calls.call.alarm if self.calls.call else None
+        log.info("call %s: microphone open (%s)", call, f"alarm {alarm}" if alarm else "visit")
+        if alarm and self.store.advance(alarm, AlarmState.IN_CALL, time.time()):
+            self._feedback(self.store.kind_of(alarm) or "", AlarmState.IN_CALL)
+        elif self.hw.led:
+            self._apply([ShowLed("talking")])
+
+    def _close_mic(self) -> None:
+        if self.call_audio:
+            stats = self.call_audio.stats
+            self.call_audio.stop()
+            log.info("call %s: microphone closed; sent %d packets, received %d, lost %d",
+                     self.call_audio.call, stats["sent_packets"], stats["received_packets"],
+                     stats["lost"])
+            self.call_audio = None
+        if self.hw.phone and self.hw.phone.mic_open:  # never: the speakerphone is ours alone
+            log.error("the microphone is still open after the call; closing it")
+            self.hw.phone.end_call()
+        if not any(_elder_facing(a.kind) for a in self.store.open_alarms()):
+            self._apply([ShowLed("idle")])
+
+    def _report(self, r: Report) -> None:
+        data = {"call": r.call, "ref": r.alarm, "visit": r.visit,
+                "reason": r.reason.value if r.reason else None, "seconds": r.seconds}
+        log.info("%s %s %s", r.kind, r.call, r.reason or "")
+        self._send_in_order(Event(kind=r.kind, source="hub",
+                                  data={k: v for k, v in data.items() if v is not None}))
+
+    def _voice_down(self, data: bytes) -> None:
+        """A packet from the officer: to the open call's audio, if it is that call's."""
+        try:
+            call = decode_packet(data).call
+        except VoiceError as e:
+            self.voice_rejected += 1
+            if self.voice_rejected == 1:
+                log.warning("refused a voice packet (%s); further ones are only counted", e)
+            return
+        if self.calls.packet(call, time.monotonic()) and self.call_audio:
+            self.call_audio.on_packet(data)
+
+    async def _run_calls(self) -> None:
+        """The call's timeouts: sleep until its next deadline, or until the call changes."""
+        while True:
+            deadline = self.calls.next_deadline()
+            delay = CALLS_MAX_SLEEP_S if deadline is None else deadline - time.monotonic()
+            self._calls_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(max(delay, 0.0), CALLS_MAX_SLEEP_S)):
+                    await self._calls_changed.wait()
+            self._carry(self.calls.tick(time.monotonic()))
 
     # --- walk-test mode ------------------------------------------------------------------------
 

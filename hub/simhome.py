@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drivers.audio.loopback import LoopbackAudio
 from drivers.ble.sim import SimSensor
 from drivers.gpio.sim import SimPins
 from drivers.radar.port import RadarUnavailable
@@ -186,7 +188,20 @@ class SimHome:
                 "open_alarms": [{"id": a.id, "kind": a.kind, "state": a.state.value}
                                 for a in hub.store.open_alarms()],
                 "ble_rejected": {f"{mac} {why}": n for (mac, why), n in hub.decoder.rejected.items()},
-                "ble_unknown": sorted(hub.decoder.unknown)}
+                "ble_unknown": sorted(hub.decoder.unknown),
+                "call": {"id": c.id, "phase": c.phase.value, "alarm": c.alarm, "visit": c.visit}
+                if (c := hub.calls.call) else None,
+                "mic_open": bool(hw.phone and hw.phone.mic_open),
+                "voice": hub.call_audio.stats if hub.call_audio else None}
+
+    async def played(self, args: list[str]) -> str:
+        """Write what the simulated loudspeaker played (prompts, the officer's voice) to a WAV."""
+        device = self.hub.hw.phone.device if self.hub.hw.phone else None
+        if not isinstance(device, LoopbackAudio) or len(args) != 1:
+            raise SimError("usage: played FILE.wav (with speaker.backend: sim)")
+        path = Path(args[0]).expanduser().resolve()
+        await asyncio.to_thread(device.write_played, path)
+        return f"wrote {len(device.played) / device.rate:.1f} s to {path}"
 
     async def prompts(self, _: list[str]) -> list[dict[str, Any]]:
         heard = getattr(self.hub.speaker, "heard", [])
@@ -237,6 +252,7 @@ class SimHome:
             "sensor-silent": lambda a: self.silence(a, True),
             "sensor-resume": lambda a: self.silence(a, False),
             "state": self.show_state, "prompts": self.prompts, "relay": self.relay,
+            "played": self.played,
             "stranger": self.stranger, "strangers": self.strangers, "radar-cmd": self.radar_cmd,
         }
         h.update({verb: partial(self.sensor, verb) for verb in SENSOR_VERBS})
@@ -262,4 +278,5 @@ VERBS_HELP = ("press [BUTTON], cord, hold [BUTTON] [S], cancel; " + ", ".join(RA
               + ", ble-button [SENSOR] [press|double|long], battery-low [SENSOR] [PCT], "
               "sensor-silent/-resume [SENSOR], stranger [plain]; mains-fail, mains-ok; "
               "relay NAME on|off; radar-cmd show|height M|sensitivity N|firmware|reset "
-              "(what `anxin radar` uses); state, prompts")
+              "(what `anxin radar` uses); state (with the voice call), prompts; played FILE.wav "
+              "(what the simulated loudspeaker played: prompts and the officer's voice)")

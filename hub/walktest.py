@@ -270,7 +270,7 @@ def cmd_walktest(a: argparse.Namespace) -> int:
     def out(line: str) -> None:
         print(line, flush=True)
 
-    air: Air = SimulatedRoom() if cfg.simulated else SoundCard()
+    air: Air = SimulatedRoom() if cfg.simulated else SoundCard(cfg.speaker.input, cfg.speaker.output)
     walk = Walk(cfg, SocketHub(cfg), Keys(sys.stdin), air, out=out, timeout_s=a.timeout_s)
     try:
         report = walk.run(a.installer, a.minutes)

@@ -174,6 +174,28 @@ class AlarmUpdate(_Msg):
     outcome: Annotated[str, Field(max_length=64)] | None = None
 
 
+class CallControl(_Msg):
+    """The station starts or ends a voice call at a hub (two-way voice). A call is for an open
+    alarm (``alarm``) or an online visit (``visit``: a free reference, until a visit ledger
+    exists). ``announce``: the hub plays the announcement chime and ``visit_call`` before it
+    opens the microphone; the hub announces anyway unless the call follows an alarm the elder
+    raised, so the microphone is never opened silently."""
+
+    type: Literal["call"] = "call"
+    op: Literal["start", "end"]
+    call: Id
+    alarm: Id | None = None
+    visit: Id | None = None
+    announce: bool = True
+    ts: Ts
+
+    @model_validator(mode="after")
+    def _one_purpose(self) -> CallControl:
+        if self.op == "start" and (self.alarm is None) == (self.visit is None):
+            raise ValueError("a call start needs exactly one of alarm and visit")
+        return self
+
+
 # --- station <-> consoles -------------------------------------------------------------------
 
 
@@ -184,7 +206,8 @@ class StationStatus(_Msg):
 
 
 class Changed(_Msg):
-    """Something in the station database changed; consoles re-read that row."""
+    """Something in the station database changed; consoles re-read that row (a call on an
+    alarm is announced as its alarm, an online visit's call as its home)."""
 
     type: Literal["changed"] = "changed"
     what: Literal["alarm", "home"]
@@ -199,15 +222,21 @@ Username = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class Request(_Msg):
-    """A console asks the station to act. ``login`` (user, password) opens a session; claim,
-    resolve and logout carry its token, from which the station takes the officer and role."""
+    """A console asks the station to act. ``login`` (user, password) opens a session; the other
+    ops carry its token, from which the station takes the officer and role. ``call_start``
+    calls the home of a claimed ``alarm``, or ``hub`` for an online visit; ``call_end`` hangs
+    up ``call``."""
 
     type: Literal["request"] = "request"
     req: Id
     console: Id
-    op: Literal["login", "logout", "claim", "resolve"]
+    op: Literal["login", "logout", "claim", "resolve", "call_start", "call_end"]
     ts: Ts = Field(description="console time; stale requests are refused")
     alarm: Id | None = None
+    hub: HubId | None = Field(None, description="call_start without alarm: the home to visit")
+    visit: Id | None = Field(None, description="call_start for a visit: the visit record's "
+                             "reference (free until a visit ledger exists)")
+    call: Id | None = Field(None, description="call_end: the call to hang up")
     token: Secret | None = None
     user: Username | None = None
     password: Secret | None = None
@@ -216,10 +245,13 @@ class Request(_Msg):
 
     @model_validator(mode="after")
     def _fields_of_op(self) -> Request:
-        need = {"login": ("user", "password"), "claim": ("alarm",), "resolve": ("alarm",)}
+        need = {"login": ("user", "password"), "claim": ("alarm",), "resolve": ("alarm",),
+                "call_end": ("call",)}
         missing = [f for f in need.get(self.op, ()) if getattr(self, f) is None]
         if missing:
             raise ValueError(f"op {self.op!r} needs {' and '.join(missing)}")
+        if self.op == "call_start" and (self.alarm is None) == (self.hub is None):
+            raise ValueError("op 'call_start' needs exactly one of alarm and hub")
         return self
 
 
@@ -241,8 +273,9 @@ class Reply(_Msg):
     error: Text | None = None
     code: Annotated[str, Field(max_length=32)] | None = Field(
         None, description="why not, for the console to say in its language: bad_login, locked, "
-        "login_required")
+        "login_required, not_yours, hub_offline, hub_busy, no_call")
     session: SessionInfo | None = Field(None, description="the answer to a login")
+    call: Id | None = Field(None, description="the answer to a call_start: the call's id")
 
 
 def redacted(payload: bytes) -> bytes:
@@ -259,8 +292,8 @@ def redacted(payload: bytes) -> bytes:
 
 
 Message = Annotated[
-    Status | Heartbeat | EventMsg | Ack | Resend | AlarmUpdate | StationStatus | Changed | Request
-    | Reply,
+    Status | Heartbeat | EventMsg | Ack | Resend | AlarmUpdate | CallControl | StationStatus
+    | Changed | Request | Reply,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
@@ -296,7 +329,10 @@ def decode_as(payload: bytes, kind: type[M]) -> M:
 # --- topics ---------------------------------------------------------------------------------
 
 HUB_UP = ("status", "heartbeat", "event")  # published by the hub
-HUB_DOWN = ("ack", "resend", "alarm")  # published by the station to the hub
+HUB_DOWN = ("ack", "resend", "alarm", "call")  # published by the station to the hub
+# Two-way voice: binary packets (hub.voice.packet), QoS 0. Up: the hub's microphone, to the
+# console in the call and the station's recorder; down: the console's headset, to the hub.
+VOICE_UP, VOICE_DOWN = "voice/up", "voice/down"
 STATION_STATUS = f"{PREFIX}/station/status"
 STATION_CHANGED = f"{PREFIX}/station/changed"
 STATION_REQUEST = f"{PREFIX}/station/request"
@@ -317,11 +353,14 @@ def reply_topic(console: str) -> str:
 
 
 def parse_hub_topic(topic: str) -> tuple[str, str]:
-    """Split ``anxin/v1/hub/<hub>/<leaf>`` into (hub, leaf), or raise WireError."""
+    """Split ``anxin/v1/hub/<hub>/<leaf>`` into (hub, leaf), or raise WireError; the voice
+    leaves are two levels (``voice/up``, ``voice/down``)."""
     parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:3]) != f"{PREFIX}/hub" or not _HUB_ID.fullmatch(parts[3]):
+    voice = len(parts) == 6 and "/".join(parts[4:]) in (VOICE_UP, VOICE_DOWN)
+    if (len(parts) != 5 and not voice) or "/".join(parts[:3]) != f"{PREFIX}/hub" \
+            or not _HUB_ID.fullmatch(parts[3]):
         raise WireError(f"not a hub topic: {topic[:100]!r}")
-    return parts[3], parts[4]
+    return parts[3], "/".join(parts[4:])
 
 
 def sequenced(payload: bytes, seq: Seq) -> bytes:

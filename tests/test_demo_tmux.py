@@ -62,10 +62,10 @@ def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         keys = [p["key"] for p in json.loads(sim(folder, "h001", "prompts"))]
-        if "officer_on_line" in keys:
+        if "officer_claimed" in keys:
             break
         time.sleep(0.2)
-    assert keys == ["call_sent", "station_has_it", "officer_on_line"]
+    assert keys == ["call_sent", "station_has_it", "officer_claimed"]
     station_yaml = str(folder / "station" / "station.yaml")
     audit = subprocess.run([*ANXIN, "audit", "show", "--config", station_yaml], check=True,
                            capture_output=True, text=True, cwd=REPO).stdout

@@ -62,7 +62,7 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
             assert "青石镇桃源村三组12号" in row and "重点" in row and "紧急呼叫" in row
 
             await pilot.press("c")
-            await eventually(lambda: "officer_on_line" in heard(hub), what="claimed prompt")
+            await eventually(lambda: "officer_claimed" in heard(hub), what="claimed prompt")
             claimed = station.store.alarm(alarm.id)
             assert claimed and (claimed.claimed_by, claimed.officer) == ("zhang", "张三")
             assert hub.hw.led is not None and hub.hw.led.pattern == "talking"
@@ -79,7 +79,7 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
             trail = [(e.actor, e.action) for e in station.store.audit_entries(target=alarm.id)]
             assert trail == [("zhang", "alarm.claim"), ("zhang", "alarm.resolve")]
 
-        assert heard(hub) == ["call_sent", "station_has_it", "officer_on_line", "resolved"]
+        assert heard(hub) == ["call_sent", "station_has_it", "officer_claimed", "resolved"]
         steps = [s for s, _, _ in hub.store.timeline(alarm.id)]
         assert steps == [AlarmState.RAISED, AlarmState.SENT, AlarmState.DELIVERED,
                          AlarmState.CLAIMED, AlarmState.RESOLVED]
@@ -153,5 +153,5 @@ async def test_hub_away_during_claim_hears_it_when_back(
         alarm = station.store.open_alarms()[0]
         station.store.claim(alarm.id, "zhang", "张三")  # while the hub is away (and drop its session)
         async with HubService(cfg, speaker=LogSpeaker()) as back:
-            await eventually(lambda: "officer_on_line" in heard(back), what="claim after return")
+            await eventually(lambda: "officer_claimed" in heard(back), what="claim after return")
             assert back.store.open_alarms()[0].state is AlarmState.CLAIMED

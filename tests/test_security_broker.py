@@ -403,3 +403,34 @@ def test_cli_issues_identities_and_renders_the_broker_config(tmp_path: Path,
     assert "${" not in acl and "${" not in conf
     assert acl.count("user ") == 3 and "user station:station\n" in acl
     assert "user console:desk2\ntopic write anxin/v1/station/request\n" in acl
+
+
+def test_a_console_talks_with_a_home_and_a_hub_only_on_its_own_voice_topics(
+        peer: Callable[..., Peer]) -> None:
+    """Voice: a listed console sends the officer's voice to a home and hears the home's; a hub
+    sends only its own microphone and hears only its own calls; an unlisted console nothing."""
+    up, down = wire.VOICE_UP, wire.VOICE_DOWN
+    h1, h2 = peer("h001"), peer("h002")
+    h1.subscribe(hub_topic("h001", down), hub_topic("h001", "call"), hub_topic("h002", down),
+                 hub_topic("h002", up))
+    h2.subscribe(hub_topic("h002", down), hub_topic("h002", up))
+    desk1, desk2 = peer("console:desk1"), peer("console:desk2")
+    desk1.subscribe(hub_topic("h001", up), hub_topic("h002", up))
+    desk2.subscribe(hub_topic("h001", up))
+    station = station_like(peer)
+
+    assert not desk1.publish(hub_topic("h001", down), b"officer").is_failure
+    assert h1.wait_for(hub_topic("h001", down)) == [(hub_topic("h001", down), b"officer")]
+    assert desk2.publish(hub_topic("h001", down), b"stranger").getName() == "Not authorized"
+    assert desk1.publish(hub_topic("h001", "call")).getName() == "Not authorized"  # the station's
+    for topic in (hub_topic("h002", up), hub_topic("h002", down), hub_topic("h001", down)):
+        assert h1.publish(topic, b"forged").getName() == "Not authorized", topic
+    assert not h1.publish(hub_topic("h001", up), b"elder").is_failure
+    assert desk1.wait_for(hub_topic("h001", up)) == [(hub_topic("h001", up), b"elder")]
+    station.publish(hub_topic("h001", "call"))
+    h1.wait_for(hub_topic("h001", "call"))
+    assert not h2.publish(hub_topic("h002", up), b"h2").is_failure  # the sentinel: by now what
+    desk1.wait_for(hub_topic("h002", up))  # was forged before it would have arrived too
+    assert h2.topics() == []  # a hub does not hear its own microphone, nor anything forged
+    assert h1.topics() == [hub_topic("h001", down), hub_topic("h001", "call")]
+    assert desk2.topics() == []  # not in the ACL: hears no home

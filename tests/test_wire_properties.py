@@ -54,15 +54,21 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     wire.Resend: st.builds(wire.Resend, lane=lanes, ts=times),
     wire.AlarmUpdate: st.builds(wire.AlarmUpdate, id=ids, state=st.sampled_from(AlarmState), ts=times,
                                 officer=st.none() | short, outcome=st.none() | short),
+    wire.CallControl: st.one_of(*(  # alarm or visit: what a start needs, and an end may carry
+        st.builds(wire.CallControl, op=st.sampled_from(["start", "end"]), call=ids,
+                  announce=st.booleans(), ts=times, **{purpose: ids})
+        for purpose in ("alarm", "visit"))),
     wire.StationStatus: st.builds(wire.StationStatus, online=st.booleans(), ts=times),
     wire.Changed: st.builds(wire.Changed, what=st.sampled_from(["alarm", "home"]), id=ids),
-    wire.Request: st.builds(  # alarm, user and password always set: every op has what it needs
-        wire.Request, req=ids, console=ids, op=st.sampled_from(["login", "logout", "claim", "resolve"]),
+    wire.Request: st.builds(  # alarm, user, password, call always set: every op has what it needs
+        wire.Request, req=ids, console=ids, op=st.sampled_from(get_args(
+            wire.Request.model_fields["op"].annotation)),
         ts=times, alarm=ids, token=st.none() | secrets, user=st.text(min_size=1, max_size=32),
-        password=secrets, outcome=st.none() | short, notes=st.none() | st.text(max_size=300)),
+        password=secrets, outcome=st.none() | short, notes=st.none() | st.text(max_size=300),
+        visit=st.none() | ids, call=ids),
     wire.Reply: st.builds(
         wire.Reply, req=ids, ok=st.booleans(), error=st.none() | st.text(max_size=300),
-        code=st.none() | st.text(max_size=32),
+        code=st.none() | st.text(max_size=32), call=st.none() | ids,
         session=st.none() | st.builds(wire.SessionInfo, token=secrets, user=st.text(min_size=1, max_size=32),
                                       display=st.text(min_size=1, max_size=64),
                                       role=st.text(max_size=16), expires=times)),
@@ -211,7 +217,8 @@ hub_like = st.text(alphabet="ab09_-A/ \n", max_size=66) | st.builds(
 
 @props
 @given(st.text(max_size=120) | st.builds("anxin/v1/hub/{}/{}".format, hubs | hub_like,
-                                         st.sampled_from(wire.HUB_UP + wire.HUB_DOWN) | hub_like))
+                                         st.sampled_from(wire.HUB_UP + wire.HUB_DOWN + (
+                                             wire.VOICE_UP, wire.VOICE_DOWN)) | hub_like))
 def test_topics_parse_or_raise_wire_error(topic: str) -> None:
     """A topic that parses names a hub id the models accept too (one regex judged two ways)."""
     try:

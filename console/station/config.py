@@ -69,6 +69,15 @@ class StationConfig(Strict):
     escalate_after_s: float = Field(60, ge=5, le=3600,
                                     description="an unclaimed alarm escalates after this")
     login: LoginConfig = LoginConfig()
+    calls_dir: ConfigPath | None = Field(None, description="call recordings (Ogg/Opus), one "
+                                         "file a call; default: calls/ beside the database")
+    call_answer_s: float = Field(30, ge=5, le=300, description="a call the home has neither "
+                                 "opened nor refused this long after its start is ended "
+                                 "(no_answer)")
+
+    @property
+    def recordings(self) -> Path:
+        return self.calls_dir or self.database.parent / "calls"
 
 
 def load_station_config(path: Path) -> StationConfig:

@@ -3,7 +3,9 @@
 Hub events are stored durably, then acknowledged (at-least-once from the hub, de-duplicated
 here by event id). Consoles log in, then send claim/resolve requests with their session token;
 the service applies them atomically for that user, tells the hub (so the elder hears it) and
-announces the change to every console.
+announces the change to every console. Voice calls are started and ended here too (a call on
+a claimed alarm, or an online visit), and recorded (:mod:`console.station.recorder`); the
+voice itself goes between the console and the hub through the broker.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from console.station.calls import CallRefused, CallRow
 from console.station.config import StationConfig, load_homes
 from console.station.quota import RejectQuota
-from console.station.store import AlarmRow, ClaimConflict, OutOfOrder, StationStore
-from console.station.users import LoginRefused
+from console.station.recorder import Recorder
+from console.station.store import CALL_EVENTS, AlarmRow, ClaimConflict, OutOfOrder, StationStore
+from console.station.users import LoginRefused, User
 from hub import wire
-from hub.events import CANCEL_KIND, WALKTEST, AlarmState
+from hub.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
 from hub.mqtt import PahoTransport, Transport, Will
 from hub.systemd import supervised
+from hub.voice import FRAME_MS
+from hub.voice.packet import VoiceError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ STATUS_EVERY_S = 5.0  # the station's retained online status is said again this 
 MAX_ACK_IDS = 1000  # wire.Ack's limit
 RESEND_ASK_GAP_S = 1.0  # at most one resend request per hub lane per second
 RESEND_CLOSED_S = 24 * 3600  # a returning hub is told of alarms closed this recently
+INCOMPLETE = "incomplete: the station service stopped during the call"
 
 TransportFactory = Callable[[StationConfig, asyncio.AbstractEventLoop], Transport]
 
@@ -63,6 +70,8 @@ class StationService:
         self._tasks: list[asyncio.Task[None]] = []
         self._logins: set[asyncio.Task[None]] = set()
         self._login_lock = asyncio.Lock()
+        self.recorder = Recorder()
+        self._recording: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> StationService:
         self.t = self._make_transport(self.cfg, asyncio.get_running_loop())
@@ -70,14 +79,21 @@ class StationService:
         self.t.subscribe(f"{SHARE}{wire.hub_wildcard('heartbeat')}", qos=0)
         self.t.subscribe(wire.hub_wildcard("status"))  # not shared: retained state for all
         self.t.subscribe(f"{SHARE}{wire.STATION_REQUEST}")
+        for leaf in (wire.VOICE_UP, wire.VOICE_DOWN):  # not shared: the worker that started a
+            self.t.subscribe(wire.hub_wildcard(leaf), qos=0)  # call records it
+        for c in self.store.calls.interrupted(INCOMPLETE):
+            log.warning("call %s with %s was being recorded when the station stopped: its "
+                        "recording %s is incomplete", c.id, c.hub, c.recording)
         self.t.start(self._message, self._connection)
         self._tasks.append(asyncio.create_task(self._supervise()))
         log.info("station %s up, database %s", self.cfg.station_id, self.cfg.database)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for task in [*self._tasks, *self._logins]:
+        for task in [*self._tasks, *self._logins, *filter(None, [self._recording])]:
             task.cancel()
+        for rec in self.recorder.close_all():  # the calls go on without the station
+            self.store.calls.recorded(rec.call, rec.seconds, INCOMPLETE)
         if self.t.connected:
             self.t.publish(wire.STATION_STATUS,
                            wire.encode(wire.StationStatus(online=False, ts=time.time())),
@@ -102,7 +118,12 @@ class StationService:
                 self._request(wire.decode_as(payload, wire.Request))
                 return
             hub, leaf = wire.parse_hub_topic(topic)
-            if leaf == "event":
+            if leaf in (wire.VOICE_UP, wire.VOICE_DOWN):
+                try:
+                    self.recorder.packet(hub, leaf, payload)
+                except VoiceError as e:
+                    raise wire.WireError(f"not a voice packet: {e}") from None
+            elif leaf == "event":
                 self._event(_from(hub, wire.decode_as(payload, wire.EventMsg)))
             elif leaf == "status":
                 self._status(_from(hub, wire.decode_as(payload, wire.Status)))
@@ -161,6 +182,10 @@ class StationService:
             elif result and msg.kind == CANCEL_KIND and msg.ref:
                 log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
+            elif result and msg.kind in CALL_EVENTS:
+                self._hub_call_event(msg)
+            elif result and msg.kind == "call.request" and msg.ref:
+                self._changed("alarm", msg.ref)
             elif not result:
                 log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
         now = time.time()
@@ -184,6 +209,8 @@ class StationService:
         self._changed("home", msg.hub, changed)
         if msg.online:
             self._catch_up(msg.hub)
+        elif call := self.store.calls.open_call(msg.hub):
+            self._end_call(call.id, "hub_offline", actor="station")
 
     def _catch_up(self, hub: str) -> None:
         """A hub that was away may have missed lifecycle steps: send them again (it ignores
@@ -215,10 +242,15 @@ class StationService:
             self._reply(req, code="login_required",
                         error="not logged in, or the session has ended: log in again")
             return
-        error = None
+        error = code = call = None
         try:
             if req.op == "logout":
                 self.store.users.logout(token, now=now)
+            elif req.op == "call_start":
+                call = self._start_call(req, user, now).id
+            elif req.op == "call_end":
+                assert req.call  # the Request validator insists on it
+                self._hang_up(req.call, user)
             else:
                 assert req.alarm  # the Request validator insists on it for claim and resolve
                 if req.op == "claim":
@@ -227,12 +259,17 @@ class StationService:
                     row = self.store.resolve(req.alarm, user.username, user.display,
                                              req.outcome or "", req.notes or "", now,
                                              may_take_over=user.role.may_take_over)
+                    if (on := self.store.calls.open_call(row.hub)) and on.alarm == row.id:
+                        self._end_call(on.id, "hangup", actor=user.username)
                 self._tell_hub(row)
                 self._changed("alarm", row.id)
         except ClaimConflict as e:
             error = str(e)
-        log.info("%s %s by %s: %s", req.op, req.alarm or "", user.username, error or "ok")
-        self._reply(req, error=error)
+        except CallRefused as e:
+            error, code = str(e), e.code
+        log.info("%s %s by %s: %s", req.op, req.alarm or req.hub or req.call or "", user.username,
+                 error or "ok")
+        self._reply(req, error=error, code=code, call=call)
 
     async def _login(self, req: wire.Request) -> None:
         """The password check (scrypt, deliberately slow) runs off the event loop, so alarms
@@ -253,9 +290,89 @@ class StationService:
             role=s.user.role.value, expires=s.expires))
 
     def _reply(self, req: wire.Request, *, error: str | None = None, code: str | None = None,
-               session: wire.SessionInfo | None = None) -> None:
+               session: wire.SessionInfo | None = None, call: str | None = None) -> None:
         self.t.publish(wire.reply_topic(req.console), wire.encode(
-            wire.Reply(req=req.req, ok=error is None, error=error, code=code, session=session)))
+            wire.Reply(req=req.req, ok=error is None, error=error, code=code, session=session,
+                       call=call)))
+
+    # --- voice calls ----------------------------------------------------------------------
+
+    def _start_call(self, req: wire.Request, user: User, now: float) -> CallRow:
+        """Record the call (refused: CallRefused), start its recording, ring the hub."""
+        call = new_id()
+        path = self.cfg.recordings / f"{call}.ogg"
+        visit = None if req.alarm else req.visit or call  # the call is the visit's record for now
+        row = self.store.calls.start(call, hub=req.hub or "", alarm=req.alarm, visit=visit,
+                                     console=req.console, username=user.username,
+                                     officer=user.display, recording=str(path), now=now)
+        alarm = self.store.alarm(row.alarm) if row.alarm else None
+        try:
+            self.recorder.open(call, row.hub, path)
+        except (OSError, RuntimeError) as e:  # a full disk must not stop the call
+            log.error("call %s cannot be recorded: %s", call, e)
+            self.store.calls.recorded(call, 0.0, f"not recorded: {e}"[:200])
+        if self.recorder.recordings and self._recording is None:
+            self._recording = asyncio.get_running_loop().create_task(self._record())
+        self.t.publish(wire.hub_topic(row.hub, "call"), wire.encode(wire.CallControl(
+            op="start", call=call, alarm=row.alarm, visit=row.visit, ts=now,
+            announce=alarm is None or alarm.kind not in ELDER_CALLS)))
+        self._call_changed(row)
+        return row
+
+    def _hang_up(self, call: str, user: User) -> None:
+        row = self.store.calls.get(call)
+        if row is None or (row.username != user.username and not user.role.may_take_over):
+            raise CallRefused("not_yours", "only the officer on the call can hang it up")
+        if not self._end_call(call, "hangup", actor=user.username):
+            raise CallRefused("no_call", "the call has already ended")
+
+    def _end_call(self, call: str, reason: str, *, actor: str) -> bool:
+        """End a call the station knows as open: tell the hub, close the recording."""
+        row = self.store.calls.end(call, reason, actor=actor, now=time.time())
+        if row is None:
+            return False
+        log.info("call %s with %s ended: %s (%s)", call, row.hub, reason, actor)
+        self.t.publish(wire.hub_topic(row.hub, "call"), wire.encode(wire.CallControl(
+            op="end", call=call, alarm=row.alarm, visit=row.visit, ts=time.time())))
+        self._stop_recording(call)
+        self._call_changed(row)
+        return True
+
+    def _hub_call_event(self, msg: wire.EventMsg) -> None:
+        """call.open / call.end from the hub, already stored (store.calls.from_hub)."""
+        row = self.store.calls.get(str(msg.data.get("call", "")))
+        if row is None or row.hub != msg.hub:
+            log.warning("hub %s reports %s for a call it does not have", msg.hub, msg.kind)
+            return
+        log.info("call %s with %s: %s %s", row.id, row.hub, msg.kind, msg.data.get("reason", ""))
+        if row.ended is not None:
+            self._stop_recording(row.id)
+        self._call_changed(row)
+
+    def _stop_recording(self, call: str) -> None:
+        if rec := self.recorder.close(call):
+            self.store.calls.recorded(call, rec.seconds, None if rec.frames else "nothing recorded")
+
+    def _call_changed(self, row: CallRow) -> None:
+        """Consoles re-read the call with its alarm, or for a visit with its home."""
+        if row.alarm:
+            self._changed("alarm", row.alarm)
+        else:
+            self._changed("home", row.hub)
+
+    async def _record(self) -> None:
+        """Write the recordings' frames as they fall due; stops with the last recording."""
+        try:
+            while self.recorder.recordings:
+                await asyncio.sleep(FRAME_MS / 1000)
+                try:
+                    self.recorder.tick()
+                except Exception:  # e.g. a full disk: the calls and the service go on
+                    log.exception("writing the call recordings failed; stopping them")
+                    for rec in self.recorder.close_all():
+                        self.store.calls.recorded(rec.call, rec.seconds, "incomplete: write failed")
+        finally:
+            self._recording = None
 
     def _tell_hub(self, a: AlarmRow) -> None:
         ts = (a.closed if a.state.closed else a.claimed) or a.received
@@ -285,6 +402,11 @@ class StationService:
                     if settled else []:
                 log.warning("hub %s silent for %.0f s: offline", hub, self.cfg.offline_after_s)
                 self._changed("home", hub)
+                if call := self.store.calls.open_call(hub):
+                    self._end_call(call.id, "hub_offline", actor="station")
+            for c in self.store.calls.open_calls():
+                if c.answered is None and now - c.started > self.cfg.call_answer_s:
+                    self._end_call(c.id, "no_answer", actor="station")
             for topic, n in self._rejects.ended(time.monotonic()):
                 log.error("%d more messages rejected on %.200r within %.0f s: counted, not logged "
                           "or kept", n, topic, self._rejects.window_s)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from console.station import audit, users
+from console.station import audit, calls, users
 from console.station.config import Category, Elder, Home, LoginConfig
 from hub import wire
 from hub.events import CANCEL_KIND, WALKTEST, AlarmState
@@ -97,6 +97,8 @@ CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for 
 """
 
 CANCELLED_AT_HOME = "cancelled_at_home"  # outcome code of an alarm the elder cancelled
+CALL_REQUESTED = "call_requested"  # alarm_log note: a hub rule asked for a voice call
+CALL_EVENTS = ("call.open", "call.end")  # the hub's reports on a call (docs/events.md)
 OPEN_STATES = tuple(s.value for s in AlarmState if not s.closed)
 WALKTEST_MAX_S = 24 * 3600  # a walk-test mode is shown at most this long, whatever a hub says
 _HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.pending, h.dropped, "
@@ -188,7 +190,7 @@ class StationStore:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA)
+            self._db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA + calls.SCHEMA)
             if "claimed_by" not in {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}:
                 self._db.execute("ALTER TABLE alarms ADD COLUMN claimed_by TEXT")  # older databases
             have = {r[1] for r in self._db.execute("PRAGMA table_info(homes)")}
@@ -198,6 +200,7 @@ class StationStore:
                     self._db.execute(f"ALTER TABLE homes ADD COLUMN {column} {decl}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
+        self.calls = calls.Calls(self._db, self._tx)
 
     def close(self) -> None:
         self._db.close()
@@ -280,6 +283,11 @@ class StationStore:
                 (msg.id, AlarmState.DELIVERED.value, now, None, None)])
         elif msg.kind == CANCEL_KIND and msg.ref:
             self._cancel_from_home(db, msg)
+        elif msg.kind in CALL_EVENTS:
+            calls.Calls.from_hub(db, msg.hub, msg.kind, msg.data, msg.ts, now)
+        elif msg.kind == "call.request" and msg.ref:
+            db.execute("INSERT INTO alarm_log SELECT id, state, ?, ?, ? FROM alarms "
+                       "WHERE id = ? AND hub = ?", (msg.ts, msg.hub, CALL_REQUESTED, msg.ref, msg.hub))
         return True
 
     @staticmethod

@@ -3,7 +3,9 @@
 It reads the station database read-only and re-reads a row whenever the station service
 announces a change; claims and resolutions are requests to the service, which alone writes.
 So any number of consoles can run, and a claim by one shows at once in the others. Nothing
-is shown until the officer has logged in; the service acts for the logged-in user.
+is shown until the officer has logged in; the service acts for the logged-in user. With a
+headset (``phone``), the officer calls the home of a claimed alarm, or visits a home from
+the roster online; the call bar shows the call.
 """
 
 from __future__ import annotations
@@ -22,16 +24,23 @@ from textual.widgets import DataTable, Footer, Header, Static
 from console.station.config import StationConfig
 from console.station.store import StationStore
 from console.station.users import Role
+from console.tui.call_line import CallLine
 from console.tui.client import StationClient
 from console.tui.i18n import Texts
 from console.tui.screens.login import LoginScreen, reply_text
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
+from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.elder_card import ElderCard
 from console.tui.widgets.fmt import elder_name
 from console.tui.widgets.roster import Roster
 from hub import simctl, wire
+from hub.events import AlarmState
 from hub.prompts import Language
+from hub.voice.call_audio import Phone
+
+CALL_ACTIONS = ("answer", "visit", "hangup", "mute", "volume_up", "volume_down")
+IN_CALL_ACTIONS = ("hangup", "mute", "volume_up", "volume_down")
 
 
 class ConsoleApp(App[None]):
@@ -39,6 +48,12 @@ class ConsoleApp(App[None]):
     BINDINGS = [
         Binding("c", "claim", "claim"),
         Binding("r", "resolve", "resolve"),
+        Binding("a", "answer", "call"),
+        Binding("v", "visit", "visit"),
+        Binding("h", "hangup", "hang up"),
+        Binding("m", "mute", "mute"),
+        Binding("plus,equals_sign", "volume_up", "vol+", key_display="+"),
+        Binding("minus", "volume_down", "vol-", key_display="-"),
         Binding("p", "press", "press", show=False),
         Binding("tab", "focus_next", "switch", show=False),
         Binding("l", "language", "lang"),
@@ -47,9 +62,11 @@ class ConsoleApp(App[None]):
 
     def __init__(self, cfg: StationConfig, *, user: str = "", password_file: Path | None = None,
                  language: Language = "zh_CN", demo_dir: Path | None = None,
-                 client: Callable[..., StationClient] | None = None) -> None:
+                 client: Callable[..., StationClient] | None = None,
+                 phone: Phone | None = None) -> None:
         super().__init__()
         self.cfg, self.user, self.password_file, self.demo_dir = cfg, user, password_file, demo_dir
+        self.phone = phone  # the officer's headset; None: this console cannot call
         self.texts = Texts(language)
         self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
         self.station_online: bool | None = None
@@ -60,6 +77,7 @@ class ConsoleApp(App[None]):
         t = self.texts
         yield Header(show_clock=True)
         yield Static(t("station_unknown"), id="banner")
+        yield CallBar(id="callbar")
         yield Static(t("alarms"), classes="section", id="alarms-title")
         yield AlarmQueue(t, self.cfg.escalate_after_s, id="queue")
         yield ElderCard(id="card")
@@ -74,10 +92,14 @@ class ConsoleApp(App[None]):
         self.roster = self.query_one(Roster)
         self.client = self._make_client(on_changed=self._changed, on_station=self._station)
         self.client.start()
+        self.line = CallLine(self.client, self.phone)
+        self._show_call()
         self.set_interval(1.0, self._tick)
         self._ask_login()
 
     async def on_unmount(self) -> None:
+        if hasattr(self, "line"):
+            self.line.close()
         if hasattr(self, "client"):
             self.client.close()
 
@@ -101,10 +123,15 @@ class ConsoleApp(App[None]):
             self.notify(self.demo_hint, timeout=20)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Nothing that shows or changes alarms works before login."""
+        """Nothing that shows or changes alarms works before login. The call controls show
+        while a call is on, the keys that start one while none is."""
+        if action in CALL_ACTIONS:
+            live = hasattr(self, "line") and self.line.live
+            return self.session is not None and live == (action in IN_CALL_ACTIONS)
         return self.session is not None or action not in ("claim", "resolve", "press", "language")
 
     async def action_quit(self) -> None:
+        await self.line.hang_up()
         await self.client.logout()
         self.exit()
 
@@ -113,6 +140,8 @@ class ConsoleApp(App[None]):
     def _changed(self, msg: wire.Changed) -> None:
         if self.session is None:
             return  # shown from the database at login
+        if self.line.call and self.line.update(self.store.calls.get(self.line.call.id)):
+            self._show_call()
         if msg.what == "home":
             if home := self.store.home(msg.id):
                 self.roster.update_home(home)
@@ -142,10 +171,23 @@ class ConsoleApp(App[None]):
     def _tick(self) -> None:
         self.queue.tick()
         self.roster.tick()
+        if self.line.call:
+            self._show_call()
 
     def _show_card(self) -> None:
         a = self.queue.selected
-        self.query_one(ElderCard).show(a, self.store.alarm_log(a.id) if a else [], self.texts)
+        self.query_one(ElderCard).show(a, self.store.alarm_log(a.id) if a else [], self.texts,
+                                       self.store.calls.for_alarm(a.id) if a else [])
+
+    def _show_call(self) -> None:
+        c = self.line.call
+        alarm = self.store.alarm(c.alarm) if c and c.alarm else None
+        home = self.store.home(c.hub) if c and not alarm else None
+        name = elder_name(alarm, self.texts) if alarm else \
+            home.elder.name if home and home.elder else c.hub if c else ""
+        if not self.query_one(CallBar).show(c, name, self.texts):
+            self.line.dismiss()
+        self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#queue")
     def _highlighted(self) -> None:
@@ -183,11 +225,63 @@ class ConsoleApp(App[None]):
     def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
         if reply.ok:
             self.notify(self.texts(ok_key, name=name))
-            return
+        else:
+            self._refused(reply)
+
+    def _refused(self, reply: wire.Reply) -> None:
         self.notify(reply_text(reply, self.texts), severity="error")
         if reply.code == "login_required":
             self.client.session = None
             self._ask_login()
+
+    async def action_answer(self) -> None:
+        """Call the home of the selected alarm, which must be claimed by this officer."""
+        a = self.queue.selected
+        if a is None:
+            self.notify(self.texts("select_alarm"), severity="warning")
+        elif a.claimed_by != self.user or a.state not in (AlarmState.CLAIMED, AlarmState.IN_CALL):
+            self.notify(self.texts("call_not_claimed"), severity="warning")
+        else:
+            await self._call(a.hub, alarm=a.id)
+
+    async def action_visit(self) -> None:
+        """An online visit: call the home selected in the roster (it hears the chime first)."""
+        hub = self.roster.selected
+        if hub is None:
+            self.notify(self.texts("select_home"), severity="warning")
+        else:
+            await self._call(hub)
+
+    async def _call(self, hub: str, alarm: str | None = None) -> None:
+        if self.phone is None:
+            self.notify(self.texts("call_no_audio"), severity="warning")
+            return
+        if self.line.live:
+            self.notify(self.texts("call_already"), severity="warning")
+            return
+        reply = await self.line.start(alarm=alarm, hub=hub)
+        if reply.ok:
+            self._show_call()
+        else:
+            self._refused(reply)
+
+    async def action_hangup(self) -> None:
+        reply = await self.line.hang_up()
+        self._show_call()
+        if reply is not None and not reply.ok and reply.code != "no_call":
+            self._refused(reply)
+
+    def action_mute(self) -> None:
+        self.line.mute()
+        self._show_call()
+
+    def action_volume_up(self) -> None:
+        self.line.volume(+1)
+        self._show_call()
+
+    def action_volume_down(self) -> None:
+        self.line.volume(-1)
+        self._show_call()
 
     def action_press(self) -> None:
         """Demo mode: press the call button of the home selected in the roster."""
@@ -219,6 +313,7 @@ class ConsoleApp(App[None]):
         self.query_one("#homes-title", Static).update(self.texts("homes"))
         self._station(self.station_online)
         self._show_card()
+        self._show_call()
 
     def _relabel_bindings(self) -> None:
         t = self.texts
@@ -227,7 +322,8 @@ class ConsoleApp(App[None]):
         who = f"{t(f'role_{s.role}')}: {s.display}" if s else t("not_logged_in")
         self.sub_title = f"{who}  {time.strftime('%Y-%m-%d')}"
         labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
-                  "language": "bind_lang", "quit": "bind_quit"}
+                  "language": "bind_lang", "quit": "bind_quit",
+                  **{a: f"bind_{a}" for a in CALL_ACTIONS}}
         demo = self.demo_dir is not None
         # Textual has no API to relabel a binding; its map of key -> bindings is replaced.
         for key, bindings in list(self._bindings.key_to_bindings.items()):

@@ -3,7 +3,8 @@
 Requests are answered on this console's own reply topic; a request with no answer within
 the timeout fails, so a dead station service is reported, never waited on forever. After a
 login the client holds the session token and sends it with every request; the password is
-sent once and not kept.
+sent once and not kept. During a call the client also carries its voice: it hears the
+hub's ``voice/up`` and speaks on its ``voice/down`` (binary, QoS 0).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class StationClient:
         self._on_changed, self._on_station = on_changed, on_station
         self._waiting: dict[str, asyncio.Future[wire.Reply]] = {}
         self.session: wire.SessionInfo | None = None
+        self._heard: set[str] = set()  # voice/up topics subscribed (the transport cannot drop one)
+        self._voice: tuple[str, Callable[[bytes], None]] | None = None  # (topic, the call's ear)
 
     @classmethod
     def over_mqtt(cls, broker: BrokerConfig, **kw: object) -> StationClient:
@@ -63,13 +66,31 @@ class StationClient:
             await self.request("logout", timeout=timeout)
             self.session = None
 
-    async def request(self, op: str, alarm: str | None = None, *, outcome: str | None = None,
-                      notes: str | None = None, timeout: float = 10.0) -> wire.Reply:
-        """Claim, resolve or log out, as the logged-in user."""
+    async def request(self, op: str, alarm: str | None = None, *, timeout: float = 10.0,
+                      **fields: str | None) -> wire.Reply:
+        """Claim, resolve, call or log out, as the logged-in user; ``fields`` are the
+        request's (outcome, notes, hub, visit, call)."""
         token = self.session.token if self.session else None
-        return await self._send(wire.Request(
-            req=new_id(), console=self.console_id, op=op, ts=time.time(), alarm=alarm,
-            token=token, outcome=outcome, notes=notes), timeout)
+        return await self._send(wire.Request.model_validate({
+            "req": new_id(), "console": self.console_id, "op": op, "ts": time.time(),
+            "alarm": alarm, "token": token, **fields}), timeout)
+
+    def listen(self, hub: str, ear: Callable[[bytes], None] | None) -> None:
+        """Hand the hub's voice packets to ``ear`` (None: to nobody). Only one call at a time
+        is heard; packets of any other are dropped unread."""
+        topic = wire.hub_topic(hub, wire.VOICE_UP)
+        if ear is None:
+            self._voice = None
+            return
+        if topic not in self._heard:
+            self._heard.add(topic)
+            self._t.subscribe(topic, qos=0)
+        self._voice = (topic, ear)
+
+    def speak(self, hub: str) -> Callable[[bytes], None]:
+        """The publish function for the officer's voice packets to ``hub`` (any thread)."""
+        topic = wire.hub_topic(hub, wire.VOICE_DOWN)
+        return lambda packet: self._t.publish(topic, packet, qos=0)
 
     async def _send(self, req: wire.Request, timeout: float) -> wire.Reply:
         fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
@@ -87,6 +108,10 @@ class StationClient:
             self._on_station(None)  # we cannot know while our own link is down
 
     def _message(self, topic: str, payload: bytes) -> None:
+        if topic in self._heard:
+            if self._voice and self._voice[0] == topic:
+                self._voice[1](payload)
+            return
         try:
             msg = wire.decode(payload)
         except wire.WireError as e:

@@ -147,7 +147,8 @@ class RelayAction(Strict):
 
 
 class CallAction(Strict):
-    call: Literal["station"] = Field(description="open a voice call to the station")
+    call: Literal["station"] = Field(description="ask the station for a voice call (an officer "
+                                     "starts it; the alarm shows the request)")
 
 
 AnyAction = SayAction | LedAction | AlarmAction | SirenAction | RelayAction | CallAction

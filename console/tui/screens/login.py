@@ -16,7 +16,8 @@ from console.tui.i18n import Texts
 from hub import wire
 
 Login = Callable[[str, str], Awaitable[wire.Reply]]
-ERROR_CODES = ("bad_login", "locked", "login_required")  # codes with their own text in i18n
+ERROR_CODES = ("bad_login", "locked", "login_required",  # codes with their own text in i18n
+               "not_yours", "hub_offline", "hub_busy", "no_call")
 
 
 def read_password_file(path: Path) -> str:

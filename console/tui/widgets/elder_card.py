@@ -1,19 +1,23 @@
-"""The card of the selected alarm: who, where, how to get there, whom to call."""
+"""The card of the selected alarm: who, where, how to get there, whom to call, and the voice
+calls made on it with their recordings."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from console.station.store import CANCELLED_AT_HOME, AlarmRow
+from console.station.calls import CallRow
+from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, AlarmRow
 from console.tui.i18n import Texts
-from console.tui.widgets.fmt import clock, elder_name
+from console.tui.widgets.fmt import clock, duration, elder_name
 from hub.events import AlarmState
+
+NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED)  # alarm_log notes shown on the timeline
 
 
 class ElderCard(Static):
     def show(self, a: AlarmRow | None, log: list[tuple[AlarmState, float, str | None, str | None]],
-             t: Texts) -> None:
+             t: Texts, calls: list[CallRow] | None = None) -> None:
         if a is None:
             self.update(Text(t("no_alarm"), style="dim"))
             return
@@ -37,6 +41,14 @@ class ElderCard(Static):
                 out.append(f"\n{t('card_contacts')}: {people}")
         steps = "  →  ".join(f"{t(f'state_{s.value}')} {clock(ts)}" + (f" {who}" if who and
                              s is not AlarmState.RAISED else "") + (f" ({t(f'note_{note}')})" if
-                             note == CANCELLED_AT_HOME else "") for s, ts, who, note in log)
+                             note in NOTES else "") for s, ts, who, note in log)
         out.append(f"\n{t('card_timeline')}: {steps}", style="cyan")
+        for c in calls or []:
+            out.append(f"\n{t('card_calls')}: " + t(
+                "card_call", time=clock(c.started), officer=c.officer,
+                duration=duration(c.duration) if c.duration is not None else "",
+                reason=t(f"reason_{c.reason}") if c.reason else t("state_in_call")))
+            if c.recording and c.recorded:
+                out.append(f"  {t('card_recording')} {c.recording}"
+                           + (f" ({t('card_incomplete')})" if c.recording_note else ""), style="dim")
         self.update(out)
