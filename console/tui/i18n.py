@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from console.tui.i18n_desk import STRINGS as DESK_STRINGS
+from console.tui.i18n_records import STRINGS as RECORDS_STRINGS
 from hub.prompts import Language
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -163,6 +165,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "out_family_informed": ("已通知家属处理", "Family informed and handling"),
     "out_false_alarm": ("误报", "False alarm"),
 }
+
+# Each area of the console keeps its strings in its own table, merged here.
+STRINGS |= DESK_STRINGS | RECORDS_STRINGS
 
 OUTCOMES = ("safe_by_phone", "onsite_help", "transferred_120", "transferred_119",
             "family_informed", "false_alarm")
