@@ -225,12 +225,17 @@ class Request(_Msg):
     """A console asks the station to act. ``login`` (user, password) opens a session; the other
     ops carry its token, from which the station takes the officer and role. ``call_start``
     calls the home of a claimed ``alarm``, or ``hub`` for an online visit; ``call_end`` hangs
-    up ``call``."""
+    up ``call``. The duty-desk ops: ``alarm_step`` stamps a ``step`` of the county response
+    plan, ``alarm_note`` adds ``notes`` to an alarm's timeline; ``elder_save`` creates or edits
+    the elder ``record`` of ``hub``, ``elder_override`` sets its ``category`` against the rules
+    (null: clears it) with ``notes`` the reason, ``visit_save`` records a visit ``record`` at
+    ``hub``, ``followup_close`` closes ``followup`` with ``notes``."""
 
     type: Literal["request"] = "request"
     req: Id
     console: Id
-    op: Literal["login", "logout", "claim", "resolve", "call_start", "call_end"]
+    op: Literal["login", "logout", "claim", "resolve", "call_start", "call_end", "alarm_step",
+                "alarm_note", "elder_save", "elder_override", "visit_save", "followup_close"]
     ts: Ts = Field(description="console time; stale requests are refused")
     alarm: Id | None = None
     hub: HubId | None = Field(None, description="call_start without alarm: the home to visit")
@@ -242,11 +247,22 @@ class Request(_Msg):
     password: Secret | None = None
     outcome: Annotated[str, Field(max_length=64)] | None = None
     notes: Text | None = None
+    step: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        None, description="alarm_step: a step key of the county response plan")
+    record: Annotated[dict[str, Any], AfterValidator(_plain_data)] | None = Field(
+        None, description="elder_save: an ElderRecord; visit_save: a visit (docs/protocol.md); "
+        "within the bounds of an event's data")
+    category: Literal["key", "secondary", "general"] | None = Field(
+        None, description="elder_override: the group; null clears the override")
+    followup: Id | None = Field(None, description="followup_close: the follow-up's id")
 
     @model_validator(mode="after")
     def _fields_of_op(self) -> Request:
         need = {"login": ("user", "password"), "claim": ("alarm",), "resolve": ("alarm",),
-                "call_end": ("call",)}
+                "call_end": ("call",), "alarm_step": ("alarm", "step"),
+                "alarm_note": ("alarm", "notes"), "elder_save": ("hub", "record"),
+                "elder_override": ("hub",), "visit_save": ("hub", "record"),
+                "followup_close": ("followup",)}
         missing = [f for f in need.get(self.op, ()) if getattr(self, f) is None]
         if missing:
             raise ValueError(f"op {self.op!r} needs {' and '.join(missing)}")

@@ -3,15 +3,21 @@ console's login screen as an officer would."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from textual.pilot import Pilot
 
+from console.station.config import StationConfig
 from console.station.store import StationStore
 from console.station.users import Role
 from console.tui.app import ConsoleApp
+from console.tui.client import StationClient
 from console.tui.screens.login import LoginScreen
+from hub import wire
 from tests.conftest import eventually
 
 PASSWORD = "correcthorse7"  # letters and digits: Pilot types them key by key
@@ -34,3 +40,21 @@ async def log_in(pilot: Pilot[None], app: ConsoleApp, username: str,
     await eventually(lambda: isinstance(app.screen, LoginScreen), what="login screen")
     await pilot.press(*([*username, "enter"] if username else []), *password, "enter")
     await eventually(lambda: app.session is not None, what=f"{username} logged in")
+
+
+@asynccontextmanager
+async def desk(cfg: StationConfig, user: str, *, on_changed: Callable[[wire.Changed], None] =
+               lambda _: None) -> AsyncIterator[StationClient]:
+    """A console's line to the station, logged in as ``user`` (no screen, no headset). It logs
+    in once the station's status says online: a request sent before the station has subscribed
+    would go to nobody (a console's requests are not queued for a station not yet there)."""
+    up = asyncio.Event()
+    c = StationClient.over_mqtt(cfg.broker, on_changed=on_changed,
+                                on_station=lambda online: up.set() if online else None)
+    c.start()
+    try:
+        await asyncio.wait_for(up.wait(), 10)
+        assert (await c.login(user, PASSWORD, timeout=5)).ok
+        yield c
+    finally:
+        c.close()

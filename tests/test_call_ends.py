@@ -15,10 +15,10 @@ from console.station.users import Role
 from drivers.gpio.sim import SimPins
 from hub.config import HubConfig
 from hub.service import HubService
-from tests.accounts import add_users
+from tests.accounts import add_users, desk
 from tests.callkit import home_with_voice
 from tests.conftest import eventually
-from tests.test_call_refusals import desk, online
+from tests.test_call_refusals import online
 
 BUTTONS = [{"name": "bedside", "pin": 17}, {"name": "cancel", "pin": 23, "role": "cancel"}]
 

@@ -4,8 +4,7 @@ console can say, over a real Mosquitto with the real station service and hubs.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.users import Role
-from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
 from hub import wire
 from hub.config import HubConfig
@@ -21,7 +19,7 @@ from hub.events import new_id
 from hub.mqtt import PahoTransport
 from hub.service import HubService
 from hub.voice.packet import VoicePacket, encode_packet
-from tests.accounts import PASSWORD, add_users
+from tests.accounts import add_users, desk
 from tests.callkit import home_with_voice
 from tests.conftest import eventually
 
@@ -29,18 +27,6 @@ from tests.conftest import eventually
 @pytest.fixture(autouse=True)
 def officers(station_cfg: StationConfig, cheap_passwords: None) -> None:
     add_users(station_cfg.database, ("zhang", "张三", Role.DUTY), ("li", "李四", Role.DUTY))
-
-
-@asynccontextmanager
-async def desk(cfg: StationConfig, user: str) -> AsyncIterator[StationClient]:
-    """A console's line to the station, logged in as ``user`` (no screen, no headset)."""
-    c = StationClient.over_mqtt(cfg.broker, on_changed=lambda _: None, on_station=lambda _: None)
-    c.start()
-    try:
-        assert (await c.login(user, PASSWORD, timeout=15)).ok  # generous: a loaded CI machine
-        yield c
-    finally:
-        c.close()
 
 
 async def intruder(cfg: StationConfig) -> PahoTransport:

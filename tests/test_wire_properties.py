@@ -39,6 +39,7 @@ def nest(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 data = st.dictionaries(keys, nest(nest(leaves)), max_size=6)  # MAX_DATA_DEPTH levels at most
 lanes = st.sampled_from(["alarm", "telemetry"])
 
+HOME_OPS = ("elder_save", "elder_override", "visit_save")
 MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     wire.Status: st.builds(wire.Status, hub=hubs, online=st.booleans(), ts=times),
     wire.Heartbeat: st.builds(wire.Heartbeat, hub=hubs, ts=times, seq=counts, pending=counts,
@@ -60,12 +61,19 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         for purpose in ("alarm", "visit"))),
     wire.StationStatus: st.builds(wire.StationStatus, online=st.booleans(), ts=times),
     wire.Changed: st.builds(wire.Changed, what=st.sampled_from(["alarm", "home"]), id=ids),
-    wire.Request: st.builds(  # alarm, user, password, call always set: every op has what it needs
-        wire.Request, req=ids, console=ids, op=st.sampled_from(get_args(
-            wire.Request.model_fields["op"].annotation)),
-        ts=times, alarm=ids, token=st.none() | secrets, user=st.text(min_size=1, max_size=32),
-        password=secrets, outcome=st.none() | short, notes=st.none() | st.text(max_size=300),
-        visit=st.none() | ids, call=ids),
+    wire.Request: st.one_of(
+        st.builds(  # alarm, user, password, call, step, notes always set: each op has what it needs
+            wire.Request, req=ids, console=ids, op=st.sampled_from(
+                [op for op in get_args(wire.Request.model_fields["op"].annotation)
+                 if op not in HOME_OPS]),
+            ts=times, alarm=ids, token=st.none() | secrets, user=st.text(min_size=1, max_size=32),
+            password=secrets, outcome=st.none() | short, notes=st.text(min_size=1, max_size=300),
+            visit=st.none() | ids, call=ids, step=st.text(min_size=1, max_size=32), followup=ids),
+        st.builds(  # the ops on a home's records
+            wire.Request, req=ids, console=ids, op=st.sampled_from(HOME_OPS), ts=times,
+            token=secrets, hub=st.from_regex(wire.HUB_ID_PATTERN, fullmatch=True),
+            record=st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4),
+            category=st.none() | st.sampled_from(["key", "secondary", "general"]))),
     wire.Reply: st.builds(
         wire.Reply, req=ids, ok=st.booleans(), error=st.none() | st.text(max_size=300),
         code=st.none() | st.text(max_size=32), call=st.none() | ids,

@@ -14,8 +14,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from console.casework.county import CountyRules
-from console.casework.elder import ElderRecord, Override
-from console.station.config import Category
+from console.casework.elder import Category, ElderRecord, Override
 
 
 class Assignment(NamedTuple):

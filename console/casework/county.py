@@ -16,8 +16,7 @@ from typing import Self, TypeVar
 
 from pydantic import Field, model_validator
 
-from console.casework.elder import Ability, ElderRecord
-from console.station.config import Category
+from console.casework.elder import Ability, Category, ElderRecord
 from hub.configfile import Strict, load
 from hub.events import ALARM_TYPES
 from hub.prompts import Language

@@ -17,7 +17,6 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
-from console.station.config import Category
 from hub.configfile import Strict
 
 _PHONE = re.compile(r"^\+?[0-9](?:[0-9 -]*[0-9])?$")
@@ -57,6 +56,18 @@ def _birth_date(v: date) -> date:
 Phone = Annotated[str, AfterValidator(_phone)]
 Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Items = Annotated[list[Item], Field(default_factory=list, max_length=32)]
+
+
+class Category(StrEnum):
+    """Care group from the county visiting-care rules; orders alarms of equal priority."""
+
+    KEY = "key"  # 重点: age >= 80, severe disability, grade 1-2, bed-ridden, dementia
+    SECONDARY = "secondary"  # 次重点
+    GENERAL = "general"  # 一般
+
+    @property
+    def rank(self) -> int:
+        return list(Category).index(self)
 
 
 class Sex(StrEnum):

@@ -24,9 +24,8 @@ from pydantic import ValidationError
 
 from console.casework.category import assign, set_override
 from console.casework.county import CountyRules
-from console.casework.elder import Ability, ElderRecord, Sex, age_on
+from console.casework.elder import Ability, Category, ElderRecord, Sex, age_on
 from console.casework.sheets import Cell, Sheet, SheetError, column_letter, read_rows, write_csv, write_xlsx
-from console.station.config import Category
 from hub.prompts import Language
 from hub.wire import HUB_ID_PATTERN
 

@@ -19,9 +19,9 @@ from functools import partial
 from pathlib import Path
 
 from console.casework.county import CountyRules
+from console.casework.elder import Category
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.sheets import Cell, Sheet, read_rows, write_csv, write_xlsx
-from console.station.config import Category
 from hub.events import ALARM_TYPES, WALKTEST, Priority
 from hub.prompts import Language
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from console.casework.county import CountyRules
-from console.station.config import Category
+from console.casework.elder import Category
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class VisitRecord:
     contents: tuple[str, ...] = ()  # content keys covered, in the rules' order
     reached: bool = True  # False: tried (nobody answered the phone): recorded, not counted as a visit
     notes: str = ""
+    id: str = ""  # the store's reference ("" before it is stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class FollowUp:
     text: str
     opened: date
     closed: date | None = None
+    id: str = ""  # the store's reference, for closing it ("" before it is stored)
+    visit: str = ""  # id of the visit that found it
 
     def open_on(self, day: date) -> bool:
         return self.opened <= day and (self.closed is None or self.closed > day)

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from console.casework.county import CountyRules, Period
+from console.casework.elder import Category
 from console.casework.records import VisitRecord
-from console.station.config import Category
 
 
 class Need(StrEnum):

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
 
+from console.casework.elder import Category as Category
+from console.casework.elder import Contact as Contact
+from console.casework.elder import ElderRecord
 from hub.configfile import ConfigError, ConfigPath, Strict, load
 from hub.mqtt import BrokerConfig
 from hub.prompts import Language
 from hub.wire import HUB_ID_PATTERN
 
-
-class Category(StrEnum):
-    """Care group from the county visiting-care rules; orders alarms of equal priority."""
-
-    KEY = "key"  # 重点: age >= 80, severe disability, grade 1-2, bed-ridden, dementia
-    SECONDARY = "secondary"  # 次重点
-    GENERAL = "general"  # 一般
-
-    @property
-    def rank(self) -> int:
-        return list(Category).index(self)
+# The shipped county rules: hub/shipped links to the repository's config/ (as hub.config's
+# DEFAULT_RULES; the console may not import hub.config).
+DEFAULT_COUNTY = Path(__file__).resolve().parents[2] / "hub" / "shipped" / "county.yaml"
 
 
-class Contact(Strict):
-    name: str = Field(max_length=32)
-    relation: str = Field("", max_length=16)
-    phone: str = Field(pattern=r"^[0-9+\- ]{3,20}$")
-
-
-class Elder(Strict):
-    name: str = Field(min_length=1, max_length=32)
-    age: int | None = Field(None, ge=0, le=130)
-    category: Category
-    address: str = Field(min_length=1, max_length=128)
-    directions: str = Field("", max_length=256, description="landmarks, how to find the door")
-    conditions: list[str] = Field(default_factory=list)
-    contacts: list[Contact] = Field(default_factory=list, description="in the order to call")
+# The station keeps the casework record: one record of an elder, everywhere.
+Elder = ElderRecord
 
 
 class Home(Strict):
@@ -63,7 +45,12 @@ class StationConfig(Strict):
     language: Language = "zh_CN"
     database: ConfigPath = Field(Path("/var/lib/anxin/station.db"))
     broker: BrokerConfig = BrokerConfig()
-    homes_file: ConfigPath | None = Field(None, description="elder records, loaded at start")
+    homes_file: ConfigPath | None = Field(None, description="elder records, loaded at start: "
+                                          "creates missing homes; an entry edited in the file "
+                                          "replaces the stored record, others are left as edited "
+                                          "at the console")
+    county_file: ConfigPath = Field(DEFAULT_COUNTY, description="county care rules: groups, "
+                                    "visits, alarm outcomes and response plans")
     offline_after_s: float = Field(90, ge=5, le=3600, description="no heartbeat this long: "
                                    "the home is shown offline")
     escalate_after_s: float = Field(60, ge=5, le=3600,

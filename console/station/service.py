@@ -18,10 +18,13 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from console.casework.county import load_county
+from console.station import desk_ops
 from console.station.calls import CallRefused, CallRow
 from console.station.config import StationConfig, load_homes
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
+from console.station.records_store import OpRefused
 from console.station.store import CALL_EVENTS, AlarmRow, ClaimConflict, OutOfOrder, StationStore
 from console.station.users import LoginRefused, User
 from hub import wire
@@ -59,6 +62,7 @@ class StationService:
     def __init__(self, cfg: StationConfig, *, transport: TransportFactory = paho_transport) -> None:
         self.cfg = cfg
         self._make_transport = transport
+        self.rules = load_county(cfg.county_file)
         self.store = StationStore(cfg.database, login=cfg.login)
         if cfg.homes_file:
             self.store.load_homes(load_homes(cfg.homes_file), actor=cfg.homes_file.name)
@@ -66,6 +70,7 @@ class StationService:
         self._rejects = RejectQuota()
         self._resend_asked: dict[tuple[str, str], float] = {}  # (hub, lane) -> monotonic time
         self._inbox: list[wire.EventMsg] = []  # events waiting for the next commit
+        self._beats: dict[str, wire.Heartbeat] = {}  # heartbeats waiting for the next commit
         self._up_since: float | None = None  # monotonic time the broker connection came up
         self._tasks: list[asyncio.Task[None]] = []
         self._logins: set[asyncio.Task[None]] = set()
@@ -128,14 +133,7 @@ class StationService:
             elif leaf == "status":
                 self._status(_from(hub, wire.decode_as(payload, wire.Status)))
             elif leaf == "heartbeat":
-                hb = _from(hub, wire.decode_as(payload, wire.Heartbeat))
-                back, dropped = self.store.heartbeat(hub, hb.pending, time.time(), hb.dropped)
-                if dropped:
-                    log.warning("hub %s dropped %d telemetry message(s) over its outbox bound "
-                                "(%d in all); alarms are never dropped", hub, dropped, hb.dropped)
-                self._changed("home", hub, back)
-                if back:
-                    self._catch_up(hub)
+                self._heartbeat(_from(hub, wire.decode_as(payload, wire.Heartbeat)))
             else:
                 raise wire.WireError(f"unexpected topic leaf {leaf!r}")
         except wire.WireError as e:
@@ -194,6 +192,28 @@ class StationService:
                 self.t.publish(wire.hub_topic(hub, "ack"),
                                wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
 
+    def _heartbeat(self, hb: wire.Heartbeat) -> None:
+        """Queue for the next loop turn: the heartbeats that arrived together go in one commit
+        (a hub's later one replaces its earlier)."""
+        if not self._beats:
+            asyncio.get_running_loop().call_soon(self._store_heartbeats)
+        self._beats[hb.hub] = hb
+
+    def _store_heartbeats(self) -> None:
+        beats, self._beats = list(self._beats.values()), {}
+        try:
+            results = self.store.heartbeats([(b.hub, b.pending, b.dropped) for b in beats], time.time())
+        except Exception:  # the next heartbeat says it again
+            log.exception("storing %d heartbeat(s) failed", len(beats))
+            return
+        for hb, (back, dropped) in zip(beats, results, strict=True):
+            if dropped:
+                log.warning("hub %s dropped %d telemetry message(s) over its outbox bound "
+                            "(%d in all); alarms are never dropped", hb.hub, dropped, hb.dropped)
+            self._changed("home", hb.hub, back)
+            if back:
+                self._catch_up(hb.hub)
+
     def _ask_resend(self, hub: str, gap: OutOfOrder) -> None:
         """Nothing past a gap is stored or acknowledged; the hub is asked, once a second at
         most (the rest of its window is still arriving), to send the lane again."""
@@ -232,8 +252,9 @@ class StationService:
             self._act(req)
 
     def _act(self, req: wire.Request) -> None:
-        """Claim, resolve or log out as the user of the request's session, with the role that
-        user has now (a role change or a disabled account takes effect at once)."""
+        """Claim, resolve, call, work the desk or log out as the user of the request's session,
+        with the role that user has now (a role change or a disabled account takes effect at
+        once)."""
         now = time.time()
         token = req.token.get_secret_value() if req.token else ""
         user = self.store.users.session_user(token, now=now) if token else None
@@ -244,7 +265,10 @@ class StationService:
             return
         error = code = call = None
         try:
-            if req.op == "logout":
+            if req.op in desk_ops.DESK_OPS:
+                for what, id in desk_ops.apply(self.store, self.rules, req, user, now):
+                    self._changed(what, id)
+            elif req.op == "logout":
                 self.store.users.logout(token, now=now)
             elif req.op == "call_start":
                 call = self._start_call(req, user, now).id
@@ -256,6 +280,7 @@ class StationService:
                 if req.op == "claim":
                     row = self.store.claim(req.alarm, user.username, user.display, now)
                 else:
+                    desk_ops.check_outcome(self.rules, req.outcome or "")
                     row = self.store.resolve(req.alarm, user.username, user.display,
                                              req.outcome or "", req.notes or "", now,
                                              may_take_over=user.role.may_take_over)
@@ -265,7 +290,7 @@ class StationService:
                 self._changed("alarm", row.id)
         except ClaimConflict as e:
             error = str(e)
-        except CallRefused as e:
+        except (CallRefused, OpRefused) as e:
             error, code = str(e), e.code
         log.info("%s %s by %s: %s", req.op, req.alarm or req.hub or req.call or "", user.username,
                  error or "ok")
@@ -374,6 +399,14 @@ class StationService:
         finally:
             self._recording = None
 
+    def escalate(self, now: float) -> list[str]:
+        """Flag open alarms no one has claimed within escalate_after_s; consoles show them."""
+        ids = self.store.escalate(now - self.cfg.escalate_after_s, now)
+        for id in ids:
+            log.warning("alarm %s unclaimed for %.0f s: escalated", id, self.cfg.escalate_after_s)
+            self._changed("alarm", id)
+        return ids
+
     def _tell_hub(self, a: AlarmRow) -> None:
         ts = (a.closed if a.state.closed else a.claimed) or a.received
         self.t.publish(wire.hub_topic(a.hub, "alarm"), wire.encode(
@@ -404,6 +437,7 @@ class StationService:
                 self._changed("home", hub)
                 if call := self.store.calls.open_call(hub):
                     self._end_call(call.id, "hub_offline", actor="station")
+            self.escalate(now)
             for c in self.store.calls.open_calls():
                 if c.answered is None and now - c.started > self.cfg.call_answer_s:
                     self._end_call(c.id, "no_answer", actor="station")

@@ -2,22 +2,34 @@
 
 The station service is the only writer. Consoles open it read-only and re-read rows when the
 service announces a change, so a console can start, stop or run twice without affecting
-what is stored. Alarm writes use ``synchronous=FULL`` before the hub is acknowledged.
+what is stored. Alarm writes use ``synchronous=FULL`` before the hub is acknowledged; heartbeats, which the
+next one replaces, commit with ``synchronous=NORMAL`` (no fsync of their own: a power cut loses
+at most the last few, never an alarm).
+
+Elder records come from homes.yaml at start and from the consoles (``elder_save``). The file
+creates the homes it lists that are missing; for a home already stored, its entry replaces the
+stored record only when the entry itself changed since it was last applied (its hash is kept
+as ``seed``), so a record edited at the console survives a restart with the same file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from console.station import audit, calls, users
+from console.casework.records import AlarmRecord, FollowUp, VisitRecord
+from console.casework.schedule import History
+from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, Home, LoginConfig
+from console.station.records_store import OpRefused
 from hub import wire
 from hub.events import CANCEL_KIND, WALKTEST, AlarmState
 
@@ -32,7 +44,9 @@ CREATE TABLE IF NOT EXISTS homes (
     dropped INTEGER NOT NULL DEFAULT 0, -- telemetry the hub's outbox size bound ever dropped
     walktest_until REAL,             -- station time the home's walk-test mode ends; NULL: none
     walktest_by TEXT,                -- the installer who started it
-    walktest_last TEXT               -- id of the home's latest walk test (walktests.id)
+    walktest_last TEXT,              -- id of the home's latest walk test (walktests.id)
+    seed TEXT,                       -- sha256 of the homes.yaml entry last applied to `elder`
+    added REAL                       -- station time the elder record was first stored
 );
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,             -- the hub's event id: de-duplication key
@@ -59,10 +73,12 @@ CREATE TABLE IF NOT EXISTS alarms (
     closed REAL,
     outcome TEXT,
     notes TEXT,
-    claimed_by TEXT                  -- username of the officer; `officer` is their display name
+    claimed_by TEXT,                 -- username of the officer; `officer` is their display name
+    escalated REAL                   -- station time it was flagged unclaimed past the limit
 );
 CREATE INDEX IF NOT EXISTS alarms_hub ON alarms(hub, raised);
 CREATE INDEX IF NOT EXISTS alarms_open ON alarms(state) WHERE state NOT IN ('resolved', 'cancelled');
+CREATE INDEX IF NOT EXISTS alarms_unclaimed ON alarms(received) WHERE state = 'delivered';
 CREATE TABLE IF NOT EXISTS alarm_log (  -- every step, stamped where it happened
     alarm TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -71,6 +87,14 @@ CREATE TABLE IF NOT EXISTS alarm_log (  -- every step, stamped where it happened
     note TEXT
 );
 CREATE INDEX IF NOT EXISTS alarm_log_alarm ON alarm_log(alarm);
+CREATE TABLE IF NOT EXISTS alarm_steps (  -- the response checklist: county plan steps stamped
+    alarm TEXT NOT NULL,
+    step TEXT NOT NULL,              -- a step key of the county response plan
+    ts REAL NOT NULL,                -- station time
+    officer TEXT NOT NULL,           -- display name
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarm_steps_alarm ON alarm_steps(alarm);
 CREATE TABLE IF NOT EXISTS lanes (     -- per hub and outbox lane: the last message stored
     hub TEXT NOT NULL,
     lane TEXT NOT NULL,
@@ -98,9 +122,15 @@ CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for 
 
 CANCELLED_AT_HOME = "cancelled_at_home"  # outcome code of an alarm the elder cancelled
 CALL_REQUESTED = "call_requested"  # alarm_log note: a hub rule asked for a voice call
+ESCALATED = "escalated"  # alarm_log note: unclaimed past the station's limit
 CALL_EVENTS = ("call.open", "call.end")  # the hub's reports on a call (docs/events.md)
 OPEN_STATES = tuple(s.value for s in AlarmState if not s.closed)
 WALKTEST_MAX_S = 24 * 3600  # a walk-test mode is shown at most this long, whatever a hub says
+ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.close",
+            "button.press", "button.long", "button.again", "cancel.press")  # someone moved
+SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
+                 "battery", "device", "button", "fall", "cancel")  # kinds a device reports
+HOME_STATE_EVENTS = 5000  # home_state reads the home's latest events, at most this many
 _HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.pending, h.dropped, "
              "h.walktest_until, h.walktest_by, w.id, w.hub, w.kind, w.source, w.ts, w.data "
              "FROM homes h LEFT JOIN walktests w ON w.id = h.walktest_last")
@@ -158,12 +188,47 @@ class AlarmRow:
     outcome: str | None
     notes: str | None
     elder: Elder | None
+    escalated: float | None = None  # station time it was flagged unclaimed past the limit
 
     @property
-    def order(self) -> tuple[int, int, float]:
-        """Queue order: priority, then the elder's care group, then age (oldest first)."""
+    def order(self) -> tuple[int, int, int, float]:
+        """Queue order: priority, then the elder's care group, then the elder's age (the
+        oldest first), then when it was raised."""
         rank = self.elder.category.rank if self.elder else len(Category)
-        return (self.priority, rank, self.raised)
+        age = self.elder.age_on(date.fromtimestamp(self.received)) if self.elder else None
+        return (self.priority, rank, -(age or 0), self.raised)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """A step of the response checklist, stamped when the officer did it."""
+
+    step: str
+    ts: float
+    officer: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRow:
+    name: str  # the event source: the device's name in hub.yaml
+    kind: str  # door, smoke, presence … (the device's type when it said so)
+    battery: int | None  # percent, last reported
+    last_seen: float  # hub time of its last event
+    silent: bool  # supervision reported it silent, and not back since
+
+
+@dataclass(frozen=True, slots=True)
+class HomeState:
+    """What the home's devices last said, for the elder's card."""
+
+    presence: bool | None  # someone in range; None: no presence sensor has spoken
+    presence_since: float | None
+    doors: dict[str, tuple[bool, float]]  # name -> (open, hub time)
+    last_activity: float | None  # hub time someone last moved, opened a door or pressed
+    sensors: list[SensorRow]
+    online: bool
+    last_heartbeat: float | None
 
 
 class OutOfOrder(Exception):
@@ -191,49 +256,75 @@ class StationStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA + calls.SCHEMA)
-            if "claimed_by" not in {r[1] for r in self._db.execute("PRAGMA table_info(alarms)")}:
-                self._db.execute("ALTER TABLE alarms ADD COLUMN claimed_by TEXT")  # older databases
-            have = {r[1] for r in self._db.execute("PRAGMA table_info(homes)")}
-            for column, decl in (("dropped", "INTEGER NOT NULL DEFAULT 0"), ("walktest_until", "REAL"),
-                                 ("walktest_by", "TEXT"), ("walktest_last", "TEXT")):
-                if column not in have:  # older databases
-                    self._db.execute(f"ALTER TABLE homes ADD COLUMN {column} {decl}")
+            self._db.executescript(records_store.SCHEMA)
+            self._migrate()
         self._db.execute("PRAGMA busy_timeout=5000")
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
         self.calls = calls.Calls(self._db, self._tx)
+        self.records = records_store.Records(self._db, self._tx)
+
+    def _migrate(self) -> None:
+        """Columns added since a database was made (older databases)."""
+        added = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL")),
+                 "homes": (("dropped", "INTEGER NOT NULL DEFAULT 0"), ("walktest_until", "REAL"),
+                           ("walktest_by", "TEXT"), ("walktest_last", "TEXT"), ("seed", "TEXT"),
+                           ("added", "REAL"))}
+        for table, columns in added.items():
+            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, decl in columns:
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                    if (table, column) == ("homes", "added"):  # join date unknown: from now
+                        self._db.execute("UPDATE homes SET added = ? WHERE elder IS NOT NULL",
+                                         (time.time(),))
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction; not ``durable``: committed without an fsync of its own (the
+        next durable commit carries it to disk)."""
+        if not durable:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if not durable:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     # --- writes (station service) -----------------------------------------------------------
 
     def load_homes(self, homes: list[Home], *, actor: str = "homes.yaml",
                    now: float | None = None) -> list[str]:
-        """Store the elder records; each home whose record changed gets an audit entry naming
-        the fields that changed (not their values: the record itself is the personal data).
+        """Store the elder records of homes.yaml: a missing home is created, a stored one
+        replaced only when its entry in the file changed since it was last applied (see the
+        module docstring). Each home whose record changed gets an audit entry naming the fields
+        that changed (not their values: the record itself is the personal data).
         Returns the hubs that changed."""
         now = time.time() if now is None else now
         changed = []
         with self._tx() as db:
             for h in homes:
                 new = h.elder.model_dump(mode="json")
-                row = db.execute("SELECT elder FROM homes WHERE hub = ?", (h.hub,)).fetchone()
+                seed = hashlib.sha256(audit.canonical(new).encode()).hexdigest()
+                row = db.execute("SELECT elder, seed FROM homes WHERE hub = ?", (h.hub,)).fetchone()
                 old = json.loads(row[0]) if row and row[0] else None
+                if old is not None and row[1] == seed:
+                    continue  # the file's entry is as last applied: the stored record stands
+                db.execute("INSERT INTO homes(hub, elder, seed, added) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT(hub) DO UPDATE SET elder = excluded.elder, seed = "
+                           "excluded.seed, added = coalesce(added, excluded.added)",
+                           (h.hub, h.elder.model_dump_json(), seed, now))
                 if old == new:
                     continue
-                db.execute("INSERT INTO homes(hub, elder) VALUES (?, ?) ON CONFLICT(hub) "
-                           "DO UPDATE SET elder = excluded.elder", (h.hub, h.elder.model_dump_json()))
-                fields = sorted(new if old is None else
+                fields = sorted(h.elder.model_dump(exclude_defaults=True) if old is None else
                                 (k for k in new.keys() | old.keys() if old.get(k) != new.get(k)))
                 audit.append(db, actor=actor, action="elder.record", target=h.hub,
                              detail={"added": old is None, "fields": fields}, ts=now)
@@ -391,6 +482,56 @@ class StationStore:
                          detail={"outcome": outcome, "notes": notes}, ts=now)
         return self._must_get(alarm)
 
+    def step_alarm(self, alarm: str, step: str, username: str, officer: str, notes: str = "",
+                   now: float | None = None, *, may_take_over: bool = False) -> StepRow:
+        """Stamp a step of the response checklist on an open alarm the user has claimed (a
+        supervisor: any claimed one). The step key is checked against the plan by the caller."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            self._mine(db, alarm, username, may_take_over)
+            db.execute("INSERT INTO alarm_steps VALUES (?,?,?,?,?)", (alarm, step, now, officer, notes))
+            audit.append(db, actor=username, action="alarm.step", target=alarm,
+                         detail={"step": step, "notes": notes}, ts=now)
+        return StepRow(step, now, officer, notes)
+
+    def note_alarm(self, alarm: str, username: str, officer: str, notes: str,
+                   now: float | None = None) -> None:
+        """A free note on the alarm's timeline, open or closed (what was learnt afterwards)."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            row = db.execute("SELECT state FROM alarms WHERE id = ?", (alarm,)).fetchone()
+            if row is None:
+                raise OpRefused("no_alarm", f"no alarm {alarm}")
+            db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)", (alarm, row[0], now, officer, notes))
+            audit.append(db, actor=username, action="alarm.note", target=alarm,
+                         detail={"notes": notes}, ts=now)
+
+    def escalate(self, cutoff: float, now: float) -> list[str]:
+        """Flag alarms still unclaimed that were stored before ``cutoff`` (station time), once
+        each; returns their ids. Each is noted on its timeline and audited."""
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM alarms WHERE state = 'delivered' AND escalated IS NULL "
+                "AND received < ? ORDER BY received", (cutoff,))]  # literal: the partial index
+            for id in ids:
+                db.execute("UPDATE alarms SET escalated = ? WHERE id = ?", (now, id))
+                db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
+                           (id, AlarmState.DELIVERED.value, now, None, ESCALATED))
+                audit.append(db, actor="station", action="alarm.escalate", target=id,
+                             detail={"unclaimed_s": round(now - cutoff, 1)}, ts=now)
+        return ids
+
+    def _mine(self, db: sqlite3.Connection, alarm: str, username: str, may_take_over: bool) -> None:
+        row = db.execute("SELECT state, claimed_by, officer FROM alarms WHERE id = ?", (alarm,)).fetchone()
+        if row is None:
+            raise OpRefused("no_alarm", f"no alarm {alarm}")
+        if AlarmState(row[0]).closed:
+            raise OpRefused("closed", f"alarm is already {row[0]}")
+        if row[1] is None:
+            raise OpRefused("not_claimed", "claim the alarm first")
+        if row[1] != username and not may_take_over:
+            raise OpRefused("not_yours", f"already claimed by {row[2]}")
+
     def set_online(self, hub: str, online: bool, now: float) -> bool:
         """Record availability; True if it changed."""
         with self._tx() as db:
@@ -402,14 +543,23 @@ class StationStore:
     def heartbeat(self, hub: str, pending: int, now: float, dropped: int = 0) -> tuple[bool, int]:
         """Record a heartbeat; returns whether it brought the home back online, and how much
         telemetry its outbox dropped since the last one."""
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
-            back = db.execute("UPDATE homes SET online = 1, status_ts = ? WHERE hub = ? AND "
-                              "online = 0", (now, hub)).rowcount
-            before = db.execute("SELECT dropped FROM homes WHERE hub = ?", (hub,)).fetchone()[0]
-            db.execute("UPDATE homes SET last_heartbeat = ?, pending = ?, dropped = ? WHERE hub = ?",
-                       (now, pending, dropped, hub))
-        return bool(back), max(0, dropped - before)
+        [result] = self.heartbeats([(hub, pending, dropped)], now)
+        return result
+
+    def heartbeats(self, beats: list[tuple[str, int, int]], now: float) -> list[tuple[bool, int]]:
+        """Record heartbeats (hub, pending, dropped) in one commit without an fsync of its own:
+        with 10 000 homes they arrive hundreds a second, and the next one says the same."""
+        results = []
+        with self._tx(durable=False) as db:
+            for hub, pending, dropped in beats:
+                db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
+                back = db.execute("UPDATE homes SET online = 1, status_ts = ? WHERE hub = ? AND "
+                                  "online = 0", (now, hub)).rowcount
+                before = db.execute("SELECT dropped FROM homes WHERE hub = ?", (hub,)).fetchone()[0]
+                db.execute("UPDATE homes SET last_heartbeat = ?, pending = ?, dropped = ? "
+                           "WHERE hub = ?", (now, pending, dropped, hub))
+                results.append((bool(back), max(0, dropped - before)))
+        return results
 
     def mark_silent_offline(self, cutoff: float, now: float) -> list[str]:
         """Homes online but silent since before ``cutoff`` go offline; returns their ids."""
@@ -431,20 +581,40 @@ class StationStore:
 
     _ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a.location, "
                   "a.state, a.raised, a.received, a.officer, a.claimed_by, a.claimed, a.closed, "
-                  "a.outcome, a.notes, h.elder FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
+                  "a.outcome, a.notes, h.elder, a.escalated FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
 
     def alarm(self, id: str) -> AlarmRow | None:
         row = self._db.execute(f"{self._ALARM_SQL} WHERE a.id = ?", (id,)).fetchone()
-        return _alarm(row) if row else None
+        return self._alarm(row) if row else None
 
     def open_alarms(self) -> list[AlarmRow]:
         marks = ",".join("?" * len(OPEN_STATES))
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.state IN ({marks})", OPEN_STATES)
-        return sorted((_alarm(r) for r in rows), key=lambda a: a.order)
+        return sorted(map(self._alarm, rows), key=lambda a: a.order)
 
     def alarms_for_hub(self, hub: str, *, open_only: bool = True) -> list[AlarmRow]:
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised", (hub,))
-        return [a for a in map(_alarm, rows) if not (open_only and a.state.closed)]
+        return [a for a in map(self._alarm, rows) if not (open_only and a.state.closed)]
+
+    def alarm_history(self, hub: str, limit: int = 50) -> list[AlarmRow]:
+        """The home's alarms, open and closed, newest first."""
+        rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised DESC LIMIT ?",
+                                (hub, limit))
+        return list(map(self._alarm, rows))
+
+    def alarm_steps(self, alarm: str) -> list[StepRow]:
+        rows = self._db.execute("SELECT step, ts, officer, note FROM alarm_steps WHERE alarm = ? "
+                                "ORDER BY rowid", (alarm,))
+        return [StepRow(*r) for r in rows]
+
+    def alarm_records(self, since: float, until: float) -> list[AlarmRecord]:
+        """Alarms stored from ``since`` to before ``until`` (station time), for the ledger."""
+        rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.received >= ? AND a.received < ? "
+                                "ORDER BY a.received", (since, until))
+        return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
+                            category=a.elder.category if a.elder else None, kind=a.kind,
+                            raised=a.received, claimed=a.claimed, closed=a.closed, outcome=a.outcome,
+                            officer=a.officer or "") for a in map(self._alarm, rows)]
 
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
         rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "
@@ -453,10 +623,63 @@ class StationStore:
 
     def home(self, hub: str) -> HomeRow | None:
         row = self._db.execute(f"{_HOME_SQL} WHERE h.hub = ?", (hub,)).fetchone()
-        return _home(row) if row else None
+        return self._home(row) if row else None
 
     def homes(self) -> list[HomeRow]:
-        return [_home(r) for r in self._db.execute(f"{_HOME_SQL} ORDER BY h.hub")]
+        return [self._home(r) for r in self._db.execute(f"{_HOME_SQL} ORDER BY h.hub")]
+
+    def elder(self, hub: str) -> Elder | None:
+        return self.records.elder(hub)
+
+    def elders(self) -> list[tuple[str, Elder]]:
+        return self.records.elders()
+
+    def visits(self, hub: str | None = None, since: date | None = None,
+               until: date | None = None) -> list[VisitRecord]:
+        return self.records.visits(hub, since, until)
+
+    def followups(self, open_only: bool = True) -> list[FollowUp]:
+        return self.records.followups(open_only)
+
+    def visit_histories(self, now: float | None = None) -> list[History]:
+        return self.records.visit_histories(time.time() if now is None else now)
+
+    def home_state(self, hub: str) -> HomeState:
+        """The home's devices as their latest events say (at most HOME_STATE_EVENTS read); a
+        hub never heard of is offline with nothing known."""
+        home = self._db.execute("SELECT online, last_heartbeat FROM homes WHERE hub = ?",
+                                (hub,)).fetchone() or (0, None)
+        rows = self._db.execute(
+            "SELECT kind, ts, json_extract(payload, '$.source'), json_extract(payload, '$.data') "
+            "FROM events WHERE hub = ? ORDER BY ts DESC LIMIT ?", (hub, HOME_STATE_EVENTS)).fetchall()
+        presence: tuple[bool | None, float | None] = (None, None)
+        doors: dict[str, tuple[bool, float]] = {}
+        activity = None
+        sensors: dict[str, dict[str, Any]] = {}
+        for kind, ts, source, data_text in rows:  # newest first: the first word on a thing wins
+            data = json.loads(data_text) if data_text else {}
+            family, _, state = kind.partition(".")
+            if activity is None and kind in ACTIVITY:
+                activity = ts
+            if presence[0] is None and kind in ("presence.on", "presence.off"):
+                presence = (state == "on", ts)
+            if family == "door":
+                doors.setdefault(str(data.get("location") or data.get("room") or source),
+                                 (state == "open", ts))
+            if family not in SENSOR_EVENTS or not source or source == "hub":
+                continue
+            s = sensors.setdefault(source, {"kind": None, "battery": None, "seen": ts, "silent": None})
+            if s["kind"] is None and (isinstance(data.get("type"), str) or family not in (
+                    "battery", "device", "tamper")):
+                s["kind"] = data.get("type") if isinstance(data.get("type"), str) else family
+            if s["battery"] is None and family == "battery" and isinstance(data.get("percent"), int):
+                s["battery"] = data["percent"]
+            if s["silent"] is None and kind in ("device.silent", "device.back"):
+                s["silent"] = state == "silent"
+        return HomeState(presence[0], presence[1], doors, activity,
+                         [SensorRow(name, s["kind"] or "", s["battery"], s["seen"], bool(s["silent"]))
+                          for name, s in sorted(sensors.items())],
+                         bool(home[0]), home[1])
 
     def walktests(self, hub: str, *, since: float = 0.0) -> list[WalkTestRow]:
         """The home's walk tests from ``since`` (hub time), oldest first."""
@@ -475,6 +698,16 @@ class StationStore:
         assert table in ("events", "alarms", "rejected", "homes")
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
+    def _alarm(self, r: tuple[Any, ...]) -> AlarmRow:
+        return AlarmRow(id=r[0], hub=r[1], kind=r[2], priority=r[3], contact_id=r[4], source=r[5],
+                        location=r[6], state=AlarmState(r[7]), raised=r[8], received=r[9],
+                        officer=r[10], claimed_by=r[11], claimed=r[12], closed=r[13], outcome=r[14],
+                        notes=r[15], elder=self.records.parse(r[16]), escalated=r[17])
+
+    def _home(self, r: tuple[Any, ...]) -> HomeRow:
+        return HomeRow(r[0], self.records.parse(r[1]), bool(r[2]), r[3], r[4], r[5], r[6], r[7],
+                       r[8], _walktest(r[9:]) if r[9] else None)
+
     def _must_get(self, alarm: str) -> AlarmRow:
         row = self.alarm(alarm)
         assert row is not None
@@ -491,20 +724,6 @@ class StationStore:
         return f"cannot {op} an alarm that is {a.state.value}"
 
 
-def _elder(text: str | None) -> Elder | None:
-    return Elder.model_validate(json.loads(text)) if text else None
-
-
-def _alarm(r: tuple[Any, ...]) -> AlarmRow:
-    return AlarmRow(id=r[0], hub=r[1], kind=r[2], priority=r[3], contact_id=r[4], source=r[5],
-                    location=r[6], state=AlarmState(r[7]), raised=r[8], received=r[9],
-                    officer=r[10], claimed_by=r[11], claimed=r[12], closed=r[13], outcome=r[14],
-                    notes=r[15], elder=_elder(r[16]))
-
-
-def _home(r: tuple[Any, ...]) -> HomeRow:
-    return HomeRow(r[0], _elder(r[1]), bool(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
-                   _walktest(r[9:]) if r[9] else None)
 
 
 def _walktest(r: tuple[Any, ...]) -> WalkTestRow:

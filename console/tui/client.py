@@ -67,9 +67,9 @@ class StationClient:
             self.session = None
 
     async def request(self, op: str, alarm: str | None = None, *, timeout: float = 10.0,
-                      **fields: str | None) -> wire.Reply:
-        """Claim, resolve, call or log out, as the logged-in user; ``fields`` are the
-        request's (outcome, notes, hub, visit, call)."""
+                      **fields: object) -> wire.Reply:
+        """Any op but login, as the logged-in user; ``fields`` are the request's (outcome,
+        notes, hub, visit, call, step, record (a JSON object), category, followup)."""
         token = self.session.token if self.session else None
         return await self._send(wire.Request.model_validate({
             "req": new_id(), "console": self.console_id, "op": op, "ts": time.time(),
