@@ -5,30 +5,43 @@ announces a change; claims and resolutions are requests to the service, which al
 So any number of consoles can run, and a claim by one shows at once in the others. Nothing
 is shown until the officer has logged in; the service acts for the logged-in user. With a
 headset (``phone``), the officer calls the home of a claimed alarm, or visits a home from
-the roster online; the call bar shows the call.
+the roster online; the call bar shows the call. Enter on an alarm (or claiming it) opens the
+alarm screen, where the officer works through the county's response plan. New alarms sound a
+tone pattern per priority through the headset; an alarm left unclaimed past the station's limit
+flashes and sounds again until someone takes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from console.casework.county import load_county
 from console.station.config import StationConfig
-from console.station.store import StationStore
+from console.station.store import AlarmRow, StationStore
 from console.station.users import Role
+from console.tui.alarm_sound import REPEAT_S, Ringer
 from console.tui.call_line import CallLine
 from console.tui.client import StationClient
 from console.tui.i18n import Texts
+from console.tui.records_context import Records
+from console.tui.screens.alarm import AlarmScreen
+from console.tui.screens.import_records import ImportScreen
+from console.tui.screens.ledger import LedgerScreen
 from console.tui.screens.login import LoginScreen, reply_text
 from console.tui.screens.resolve import ResolveScreen
+from console.tui.screens.roster import RosterScreen
+from console.tui.screens.visits import VisitsScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.elder_card import ElderCard
@@ -39,6 +52,8 @@ from hub.events import AlarmState
 from hub.prompts import Language
 from hub.voice.call_audio import Phone
 
+RECORDS_SCREENS = {"roster": "desk_cmd_roster", "visits": "desk_cmd_visits",
+                   "ledger": "bind_ledger", "import_records": "desk_cmd_import"}  # action -> label key
 CALL_ACTIONS = ("answer", "visit", "hangup", "mute", "volume_up", "volume_down")
 IN_CALL_ACTIONS = ("hangup", "mute", "volume_up", "volume_down")
 
@@ -48,6 +63,8 @@ class ConsoleApp(App[None]):
     BINDINGS = [
         Binding("c", "claim", "claim"),
         Binding("r", "resolve", "resolve"),
+        Binding("o", "open_alarm", "open", show=False),
+        Binding("slash", "filter", "filter", key_display="/"),
         Binding("a", "answer", "call"),
         Binding("v", "visit", "visit"),
         Binding("h", "hangup", "hang up"),
@@ -56,6 +73,10 @@ class ConsoleApp(App[None]):
         Binding("minus", "volume_down", "vol-", key_display="-"),
         Binding("p", "press", "press", show=False),
         Binding("tab", "focus_next", "switch", show=False),
+        Binding("f2", "roster", "homes"),
+        Binding("f3", "visits", "visits"),
+        Binding("t", "ledger", "ledger"),
+        Binding("f4", "import_records", "import", show=False),
         Binding("l", "language", "lang"),
         Binding("q", "quit", "quit"),
     ]
@@ -63,7 +84,7 @@ class ConsoleApp(App[None]):
     def __init__(self, cfg: StationConfig, *, user: str = "", password_file: Path | None = None,
                  language: Language = "zh_CN", demo_dir: Path | None = None,
                  client: Callable[..., StationClient] | None = None,
-                 phone: Phone | None = None) -> None:
+                 phone: Phone | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.cfg, self.user, self.password_file, self.demo_dir = cfg, user, password_file, demo_dir
         self.phone = phone  # the officer's headset; None: this console cannot call
@@ -72,6 +93,11 @@ class ConsoleApp(App[None]):
         self.station_online: bool | None = None
         self.on_alarm_shown: Callable[[str], None] | None = None  # instrumentation
         self.demo_hint: str | None = None  # shown once at start in demo mode
+        self.clock = clock  # wall clock of the timers; tests pass a fake one
+        self.rules = load_county(cfg.county_file)
+        self.ringer = Ringer(phone, lambda: self.bell())  # looked up per ring: tests replace bell
+        self._rung_escalated: set[str] = set()  # alarms whose escalation was announced
+        self._last_repeat = 0.0
 
     def compose(self) -> ComposeResult:
         t = self.texts
@@ -79,7 +105,8 @@ class ConsoleApp(App[None]):
         yield Static(t("station_unknown"), id="banner")
         yield CallBar(id="callbar")
         yield Static(t("alarms"), classes="section", id="alarms-title")
-        yield AlarmQueue(t, self.cfg.escalate_after_s, id="queue")
+        yield Input(placeholder=t("desk_filter"), id="queue-filter", classes="hidden")
+        yield AlarmQueue(t, self.cfg.escalate_after_s, clock=self.clock, id="queue")
         yield ElderCard(id="card")
         yield Static(t("homes"), classes="section", id="homes-title")
         yield Roster(t, id="roster")
@@ -90,6 +117,8 @@ class ConsoleApp(App[None]):
         self.store = StationStore(self.cfg.database, readonly=True)
         self.queue = self.query_one(AlarmQueue)
         self.roster = self.query_one(Roster)
+        self.card, self.callbar = self.query_one(ElderCard), self.query_one(CallBar)
+        self.banner = self.query_one("#banner", Static)
         self.client = self._make_client(on_changed=self._changed, on_station=self._station)
         self.client.start()
         self.line = CallLine(self.client, self.phone)
@@ -122,13 +151,60 @@ class ConsoleApp(App[None]):
         if self.demo_hint:
             self.notify(self.demo_hint, timeout=20)
 
+    @property
+    def alarm_screen(self) -> AlarmScreen | None:
+        return self.screen if isinstance(self.screen, AlarmScreen) else None
+
+    def current_alarm(self) -> AlarmRow | None:
+        """The alarm the keys act on: the open alarm screen's, else the queue's selection."""
+        return self.alarm_screen.alarm if self.alarm_screen else self.queue.selected
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The desk's actions in the command palette (ctrl+p), in the console's language."""
+        yield from super().get_system_commands(screen)
+        if self.session is None:
+            return
+        t = self.texts
+        for action, key in (("open_alarm", "desk_cmd_open"), ("claim", "bind_claim"),
+                            ("resolve", "bind_resolve"), ("filter", "desk_cmd_filter"),
+                            ("answer", "bind_answer"), ("visit", "bind_visit"),
+                            ("language", "bind_lang")):
+            if self.check_action(action, ()):
+                yield SystemCommand(t(key), t(f"{key}_help"), getattr(self, f"action_{action}"))
+        yield from self.records_commands(screen)
+
+    def records_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The records screens (roster, visits, ledger, import) in the command palette."""
+        t = self.texts
+        for action, key in RECORDS_SCREENS.items():
+            yield SystemCommand(t(key), t(f"{key}_help"), getattr(self, f"action_{action}"))
+
+    def _records(self) -> Records:
+        s = self.session
+        return Records(self.store, self.client, self.texts, self.rules, s.user if s else "",
+                       s.role if s else "", datetime.now().astimezone().tzinfo or UTC,
+                       call=self._call)
+
+    def action_roster(self) -> None:
+        self.push_screen(RosterScreen(self._records()))
+
+    def action_visits(self) -> None:
+        self.push_screen(VisitsScreen(self._records()))
+
+    def action_ledger(self) -> None:
+        self.push_screen(LedgerScreen(self._records()))
+
+    def action_import_records(self) -> None:
+        self.push_screen(ImportScreen(self._records()))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Nothing that shows or changes alarms works before login. The call controls show
         while a call is on, the keys that start one while none is."""
         if action in CALL_ACTIONS:
             live = hasattr(self, "line") and self.line.live
             return self.session is not None and live == (action in IN_CALL_ACTIONS)
-        return self.session is not None or action not in ("claim", "resolve", "press", "language")
+        return self.session is not None or action not in ("claim", "resolve", "press", "language",
+                                                          "open_alarm", "filter", *RECORDS_SCREENS)
 
     async def action_quit(self) -> None:
         await self.line.hang_up()
@@ -145,13 +221,17 @@ class ConsoleApp(App[None]):
         if msg.what == "home":
             if home := self.store.home(msg.id):
                 self.roster.update_home(home)
+            if (screen := self.alarm_screen) and screen.alarm.hub == msg.id:
+                screen.reload()
             return
-        known = any(a.id == msg.id for a in self.queue.alarms)
+        known = any(a.id == msg.id for a in self.queue._all)
         self.queue.show(self.store.open_alarms())
         self._show_card()
         alarm = self.store.alarm(msg.id)
+        if (screen := self.alarm_screen) and msg.id == screen.alarm_id:
+            screen.reload()
         if alarm and not known and not alarm.state.closed:
-            self.bell()
+            self.ringer.ring(alarm.priority)
             self.notify(self.texts("new_alarm", name=elder_name(alarm, self.texts),
                                    kind=self.texts(f"kind_{alarm.kind}")),
                         severity="error" if alarm.priority == 1 else "warning")
@@ -161,7 +241,7 @@ class ConsoleApp(App[None]):
 
     def _station(self, online: bool | None) -> None:
         self.station_online = online
-        banner = self.query_one("#banner", Static)
+        banner = self.banner
         key = {True: "station_online", False: "station_offline", None: "station_unknown"}[online]
         banner.update(self.texts(key))
         banner.set_class(online is False, "offline")
@@ -170,13 +250,29 @@ class ConsoleApp(App[None]):
 
     def _tick(self) -> None:
         self.queue.tick()
+        self._escalation()
         self.roster.tick()
         if self.line.call:
             self._show_call()
 
+    def _escalation(self) -> None:
+        """Announce each alarm that escalates once (notice, supervisor flag), and sound the
+        most urgent escalated one every ``REPEAT_S`` until all are claimed."""
+        late = self.queue.escalated()
+        for a in late:
+            if a.id not in self._rung_escalated:
+                self._rung_escalated.add(a.id)
+                self.notify(self.texts("desk_escalated", name=elder_name(a, self.texts),
+                                       kind=self.texts(f"kind_{a.kind}")), severity="error")
+                self._last_repeat = 0.0
+        now = self.clock()
+        if late and now - self._last_repeat >= REPEAT_S:
+            self._last_repeat = now
+            self.ringer.ring(min(a.priority for a in late))
+
     def _show_card(self) -> None:
         a = self.queue.selected
-        self.query_one(ElderCard).show(a, self.store.alarm_log(a.id) if a else [], self.texts,
+        self.card.show(a, self.store.alarm_log(a.id) if a else [], self.texts,
                                        self.store.calls.for_alarm(a.id) if a else [])
 
     def _show_call(self) -> None:
@@ -185,7 +281,9 @@ class ConsoleApp(App[None]):
         home = self.store.home(c.hub) if c and not alarm else None
         name = elder_name(alarm, self.texts) if alarm else \
             home.elder.name if home and home.elder else c.hub if c else ""
-        if not self.query_one(CallBar).show(c, name, self.texts):
+        shown = [bar.show(c, name, self.texts) for bar in
+                 {self.callbar, *(self.alarm_screen.query(CallBar) if self.alarm_screen else ())}]
+        if not all(shown):
             self.line.dismiss()
         self.refresh_bindings()
 
@@ -193,18 +291,60 @@ class ConsoleApp(App[None]):
     def _highlighted(self) -> None:
         self._show_card()
 
+    @on(DataTable.RowSelected, "#queue")
+    def _selected(self) -> None:
+        self.action_open_alarm()
+
+    def action_open_alarm(self) -> None:
+        """Open the alarm screen of the selected alarm."""
+        a = self.queue.selected
+        if a is None:
+            self.notify(self.texts("select_alarm"), severity="warning")
+        elif self.alarm_screen is None:
+            self.push_screen(AlarmScreen(a, self.store, self.rules, self.texts, self._desk_request,
+                                         escalate_after_s=self.cfg.escalate_after_s,
+                                         clock=self.clock))
+
+    async def _desk_request(self, op: str, alarm: str, **fields: object) -> wire.Reply:
+        reply = await self.client.request(op, alarm, **fields)  # type: ignore[arg-type]
+        if not reply.ok:
+            self._refused(reply)
+        return reply
+
+    def action_filter(self) -> None:
+        """Show the queue's filter box: the queue narrows as the officer types."""
+        box = self.query_one("#queue-filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    @on(Input.Changed, "#queue-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self.queue.set_filter(event.value)
+
+    @on(Input.Submitted, "#queue-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.add_class("hidden")
+        self.queue.focus()
+
     # --- actions --------------------------------------------------------------------------
 
     async def action_claim(self) -> None:
-        a = self.queue.selected
+        """Claim the alarm (the station makes it atomic) and open its screen."""
+        a = self.current_alarm()
         if a is None:
             self.notify(self.texts("select_alarm"), severity="warning")
             return
         reply = await self.client.request("claim", a.id)
         self._report(reply, "claimed_ok", elder_name(a, self.texts))
+        if reply.ok:
+            if self.alarm_screen:
+                self.alarm_screen.reload()
+            else:
+                self.action_open_alarm()
 
     def action_resolve(self) -> None:
-        a = self.queue.selected
+        a = self.current_alarm()
         if a is None:
             self.notify(self.texts("select_alarm"), severity="warning")
             return
@@ -218,9 +358,13 @@ class ConsoleApp(App[None]):
                 outcome, notes = result
                 reply = await self.client.request("resolve", a.id, outcome=outcome, notes=notes)
                 self._report(reply, "resolved_ok", elder_name(a, self.texts))
+                if reply.ok and (screen := self.alarm_screen) and screen.alarm_id == a.id:
+                    screen.dismiss(None)
 
-        self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts), takeover=takeover),
-                         done)
+        outcomes = [(o, self.rules.outcome(o).text(self.texts.language))
+                    for o in self.rules.plan(a.kind).outcomes]
+        self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts), outcomes,
+                                       takeover=takeover), done)
 
     def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
         if reply.ok:
@@ -236,7 +380,7 @@ class ConsoleApp(App[None]):
 
     async def action_answer(self) -> None:
         """Call the home of the selected alarm, which must be claimed by this officer."""
-        a = self.queue.selected
+        a = self.current_alarm()
         if a is None:
             self.notify(self.texts("select_alarm"), severity="warning")
         elif a.claimed_by != self.user or a.state not in (AlarmState.CLAIMED, AlarmState.IN_CALL):
@@ -309,8 +453,12 @@ class ConsoleApp(App[None]):
         self._relabel_bindings()
         self.queue.relabel(self.texts)
         self.roster.relabel(self.texts)
-        self.query_one("#alarms-title", Static).update(self.texts("alarms"))
-        self.query_one("#homes-title", Static).update(self.texts("homes"))
+        main = self.screen_stack[0] if len(self.screen_stack) > 1 else self.screen
+        main.query_one("#alarms-title", Static).update(self.texts("alarms"))
+        main.query_one("#homes-title", Static).update(self.texts("homes"))
+        main.query_one("#queue-filter", Input).placeholder = self.texts("desk_filter")
+        if self.alarm_screen:
+            self.alarm_screen.relabel(self.texts)
         self._station(self.station_online)
         self._show_card()
         self._show_call()
@@ -322,7 +470,8 @@ class ConsoleApp(App[None]):
         who = f"{t(f'role_{s.role}')}: {s.display}" if s else t("not_logged_in")
         self.sub_title = f"{who}  {time.strftime('%Y-%m-%d')}"
         labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
-                  "language": "bind_lang", "quit": "bind_quit",
+                  "filter": "desk_bind_filter", "open_alarm": "desk_cmd_open",
+                  "language": "bind_lang", "quit": "bind_quit", **RECORDS_SCREENS,
                   **{a: f"bind_{a}" for a in CALL_ACTIONS}}
         demo = self.demo_dir is not None
         # Textual has no API to relabel a binding; its map of key -> bindings is replaced.

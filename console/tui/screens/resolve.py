@@ -1,4 +1,4 @@
-"""Close an alarm: choose the outcome, add notes."""
+"""Close an alarm: choose the outcome (the county's codes, this alarm type's first), add notes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from console.tui.i18n import OUTCOMES, Texts
+from console.tui.i18n import Texts
 
 
 class ResolveScreen(ModalScreen[tuple[str, str] | None]):
@@ -18,16 +18,18 @@ class ResolveScreen(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, texts: Texts, elder: str, *, takeover: bool = False) -> None:
+    def __init__(self, texts: Texts, elder: str, outcomes: list[tuple[str, str]], *,
+                 takeover: bool = False) -> None:
+        """``outcomes``: (code, label) in the order offered."""
         super().__init__()
-        self.texts, self.elder, self.takeover = texts, elder, takeover
+        self.texts, self.elder, self.takeover, self.outcomes = texts, elder, takeover, outcomes
 
     def compose(self) -> ComposeResult:
         t = self.texts
         with Vertical(id="resolve"):
             title = t("takeover_title" if self.takeover else "resolve_title")
             yield Label(f"{title} · {self.elder}", id="resolve-title")
-            yield OptionList(*(Option(t(f"out_{o}"), id=o) for o in OUTCOMES), id="outcome")
+            yield OptionList(*(Option(label, id=code) for code, label in self.outcomes), id="outcome")
             yield Input(placeholder=t("notes"), id="notes", max_length=2000)
             with Horizontal(id="resolve-buttons"):
                 yield Button(t("ok"), variant="primary", id="ok")
@@ -45,7 +47,7 @@ class ResolveScreen(ModalScreen[tuple[str, str] | None]):
     def _ok(self) -> None:
         ol = self.query_one(OptionList)
         index = ol.highlighted if ol.highlighted is not None else 0
-        self.dismiss((OUTCOMES[index], self.query_one(Input).value.strip()))
+        self.dismiss((self.outcomes[index][0], self.query_one(Input).value.strip()))
 
     @on(Button.Pressed, "#cancel")
     def action_dismiss_none(self) -> None:

@@ -1,11 +1,17 @@
 """The card of the selected alarm: who, where, how to get there, whom to call, and the voice
-calls made on it with their recordings."""
+calls made on it with their recordings; ``elder_details`` is the full record the alarm screen
+shows."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from rich.text import Text
 from textual.widgets import Static
 
+from console.casework.category import effective
+from console.casework.county import CountyRules
+from console.casework.elder import ElderRecord
 from console.station.calls import CallRow
 from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, AlarmRow
 from console.tui.i18n import Texts
@@ -52,3 +58,41 @@ class ElderCard(Static):
                 out.append(f"  {t('card_recording')} {c.recording}"
                            + (f" ({t('card_incomplete')})" if c.recording_note else ""), style="dim")
         self.update(out)
+
+
+def elder_details(e: ElderRecord, rules: CountyRules, today: date, t: Texts) -> Text:
+    """The whole card for the alarm screen, in the order an officer needs it: who (and how to
+    recognise them), where and how to get in, why they are in their group, their health, then
+    whom to call."""
+    lang = t.language
+    eff = effective(e, rules, today)
+    out = Text()
+    out.append(e.name, style="bold")
+    if (age := e.age_on(today)) is not None:
+        out.append("  " + t("card_age", n=age))
+    if e.sex:
+        out.append("  " + t(f"desk_sex_{e.sex.value}"))
+    out.append(f"  {t(f'cat_{e.category.value}')}", style="bold magenta")
+    if eff.override:
+        why = t("desk_override", reason=eff.override.reason, by=eff.override.by)
+    else:
+        why = "、".join(rules.criterion(k).text(lang) for k in eff.rules.reasons)
+    out.append(f" ({why})", style="magenta")
+    if e.identifying:
+        out.append(f"\n{t('desk_identifying')}: {e.identifying}")
+    out.append(f"\n{t('desk_address')}: {e.address}", style="bold")
+    if e.directions:
+        out.append(f"\n{t('card_directions')}: {e.directions}")
+    for key, items in (("card_conditions", e.conditions), ("desk_medicines", e.medicines),
+                       ("desk_allergies", e.allergies)):
+        if items:
+            out.append(f"\n{t(key)}: {', '.join(items)}",
+                       style="bold red" if key == "desk_allergies" else "")
+    for i, c in enumerate(e.contacts, 1):
+        out.append(f"\n{t('desk_contact', n=i)}: {c.name}({c.relation}) {c.phone}")
+    for key, who in (("desk_key_holder", e.key_holder), ("desk_grid_worker", e.grid_worker)):
+        if who:
+            out.append(f"\n{t(key)}: {who.name}({who.relation}) {who.phone}", style="cyan")
+    if e.phone:
+        out.append(f"\n{t('desk_own_phone')}: {e.phone}")
+    return out

@@ -1,12 +1,18 @@
 """The roster of homes: who is online, when each was last heard from, and its walk tests
-(测试: a home in walk-test mode, the device last tested, the commissioning result)."""
+(测试: a home in walk-test mode, the device last tested, the commissioning result); and the
+lines of the full roster with its filters, which must answer within 100 ms over 10 000 homes."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 
+from console.casework.elder import Category, ElderRecord
+from console.casework.search import ElderIndex
 from console.station.store import HomeRow, WalkTestRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock
@@ -90,3 +96,77 @@ class Roster(LabelledTable):
         if w.kind == "walktest.ping":
             return t("walktest_ping", time=at)
         return t(device_key, device=w.source, where=w.where, time=at)
+
+
+# --- the full roster (screens/roster.py): every home, filtered and sorted as typed -----------
+
+LOW_BATTERY_PCT = 15  # the hub's own low mark (ble.battery_low_percent) by default
+SORTS = ("attention", "hub", "category", "heartbeat", "activity", "battery")
+
+
+@dataclass(frozen=True, slots=True)
+class RosterLine:
+    """One home as the full roster shows it: the home, its elder and its sensors at a glance."""
+
+    hub: str
+    elder: ElderRecord | None
+    online: bool
+    heartbeat: float | None
+    sensors: int
+    silent: int
+    battery: float | None  # the lowest battery of its sensors, %
+    activity: float | None
+    overdue: int | None  # days a visit is overdue; None: not overdue
+
+    @property
+    def low_battery(self) -> bool:
+        return self.battery is not None and self.battery <= LOW_BATTERY_PCT
+
+    @property
+    def category(self) -> Category | None:
+        return self.elder.category if self.elder else None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterQuery:
+    text: str = ""
+    online: bool | None = None
+    category: Category | None = None
+    low_battery: bool = False
+    overdue: bool = False
+    sort: str = "attention"
+
+
+def select(lines: dict[str, RosterLine], index: ElderIndex, q: RosterQuery) -> list[str]:
+    """The hubs to show, in order: with text, the search's ranking unless another sort is
+    chosen; a home without a record is found by its hub id."""
+    text = "".join(q.text.split()).lower()
+    if text:
+        hubs = index.search(text, limit=len(lines))
+        hubs += [h for h, line in lines.items() if line.elder is None and text in h.lower()]
+    else:
+        hubs = list(lines)
+    shown = [lines[h] for h in hubs if h in lines and _wanted(lines[h], q)]
+    if text and q.sort == "attention":
+        return [line.hub for line in shown]
+    return [line.hub for line in sorted(shown, key=_SORT_KEYS[q.sort])]
+
+
+def _wanted(line: RosterLine, q: RosterQuery) -> bool:
+    return ((q.online is None or line.online is q.online)
+            and (q.category is None or line.category is q.category)
+            and (not q.low_battery or line.low_battery)
+            and (not q.overdue or line.overdue is not None))
+
+
+_NONE_RANK = len(Category)
+_SORT_KEYS: dict[str, Callable[[RosterLine], tuple[Any, ...]]] = {
+    # offline first, then overdue visits, then the most urgent group
+    "attention": lambda h: (h.online, h.overdue is None, -(h.overdue or 0),
+                            h.category.rank if h.category else _NONE_RANK, h.hub),
+    "hub": lambda h: (h.hub,),
+    "category": lambda h: (h.category.rank if h.category else _NONE_RANK, h.hub),
+    "heartbeat": lambda h: (h.heartbeat or 0.0, h.hub),  # the longest silent first
+    "activity": lambda h: (h.activity or 0.0, h.hub),
+    "battery": lambda h: (h.battery if h.battery is not None else 101.0, h.hub),
+}

@@ -1,0 +1,209 @@
+"""The alarm screen: everything the officer works an alarm with, on one screen.
+
+Left, what to know: the elder's whole card, the home's live state, earlier alarms of the home
+and how they ended. Right, what to do: the county's response plan for this alarm type as a
+checklist (each step stamped at the station with its time), free notes, and the timeline of
+what was done. Claim, resolve and the call controls are the app's keys and work here too. It
+reads the station database like the rest of the console and is redrawn when the station says
+the alarm or the home changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import date
+from typing import Protocol
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from console.casework.county import CountyRules
+from console.station.store import AlarmRow, HomeState, StepRow
+from console.tui.i18n import STRINGS, Texts
+from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
+from console.tui.widgets.call_bar import CallBar
+from console.tui.widgets.checklist import Checklist
+from console.tui.widgets.elder_card import elder_details
+from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.home_state import home_state_text
+from hub import wire
+from hub.events import AlarmState
+
+# StationClient.request(op, alarm, **fields), reporting a refusal itself (the app's, which also
+# asks for a new login when the session ended)
+Request = Callable[..., Awaitable[wire.Reply]]
+
+
+class DeskReads(Protocol):
+    """The station store's reads this screen needs (StationStore, read-only)."""
+
+    def alarm(self, id: str) -> AlarmRow | None: ...
+    def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]: ...
+    def home_state(self, hub: str) -> HomeState | None: ...
+    def alarm_steps(self, alarm: str) -> list[StepRow]: ...
+    def alarm_history(self, hub: str, limit: int = 50) -> list[AlarmRow]: ...
+
+
+class AlarmScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+        Binding("space", "stamp", "step"),
+        Binding("n", "note", "note"),
+    ]
+
+    def __init__(self, alarm: AlarmRow, store: DeskReads, rules: CountyRules, texts: Texts,
+                 request: Request, *, escalate_after_s: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.alarm, self.store, self.rules, self.texts = alarm, store, rules, texts
+        self.request, self.escalate_after_s, self.clock = request, escalate_after_s, clock
+
+    @property
+    def alarm_id(self) -> str:
+        return self.alarm.id
+
+    def compose(self) -> ComposeResult:
+        yield Header()  # the time that matters here is the alarm's, in the title
+        yield CallBar(id="alarm-callbar")
+        yield Static(id="alarm-title")
+        with Horizontal(id="alarm-body"):
+            with VerticalScroll(id="alarm-left"):
+                yield Static(id="alarm-card")
+                yield Static(classes="section", id="home-title")
+                yield Static(id="alarm-home")
+                yield Static(classes="section", id="history-title")
+                yield Static(id="alarm-history")
+            with Vertical(id="alarm-right"):
+                yield Static(classes="section", id="plan-title")
+                yield Checklist(id="checklist")
+                yield Input(id="alarm-note", max_length=2000)
+                yield Static(id="alarm-timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.relabel(self.texts)
+        self.query_one(Checklist).focus()
+        self.set_interval(1.0, self._title)
+
+    def relabel(self, texts: Texts) -> None:
+        """Draw everything again in ``texts``' language (also after a language switch)."""
+        self.texts = t = texts
+        for key in ("back", "stamp", "note"):
+            self._relabel(key, t(f"desk_bind_{key}"))
+        self.query_one("#home-title", Static).update(t("desk_home_state"))
+        self.query_one("#history-title", Static).update(t("desk_history"))
+        self.query_one("#alarm-note", Input).placeholder = t("desk_note_placeholder")
+        self.reload()
+
+    def _relabel(self, action: str, label: str) -> None:
+        for key, bindings in list(self._bindings.key_to_bindings.items()):
+            self._bindings.key_to_bindings[key] = [replace(b, description=label)
+                                                   if b.action == action else b for b in bindings]
+
+    def reload(self) -> None:
+        """Read the alarm, its steps, the home and its history again from the database."""
+        t, now = self.texts, self.clock()
+        self.alarm = self.store.alarm(self.alarm.id) or self.alarm
+        a = self.alarm
+        plan = self.rules.plan(a.kind)
+        self.query_one("#plan-title", Static).update(
+            f"{t('desk_plan')} · {plan.label.text(t.language)}")
+        self.query_one(Checklist).show(plan, self.store.alarm_steps(a.id), t)
+        card = elder_details(a.elder, self.rules, date.fromtimestamp(now), t) if a.elder else \
+            Text(elder_name(a, t), style="bold")
+        if a.location:
+            card.append(f"\n{t('card_location')}: {a.location}")
+        self.query_one("#alarm-card", Static).update(card)
+        state = self.store.home_state(a.hub)
+        self.query_one("#alarm-home", Static).update(
+            home_state_text(state, t, now) if state else Text(t("desk_no_home"), style="dim"))
+        self.query_one("#alarm-history", Static).update(self._history())
+        self.query_one("#alarm-timeline", Static).update(self._timeline())
+        self._title()
+
+    def _title(self) -> None:
+        t, a, now = self.texts, self.alarm, self.clock()
+        out = Text()
+        out.append(f" P{a.priority} ", style=PRIORITY_STYLE.get(a.priority, ""))
+        out.append(f" {t(f'kind_{a.kind}')} · {elder_name(a, t)} · ", style="bold")
+        out.append(t(f"state_{a.state.value}"),
+                   style="bold red" if a.state is AlarmState.DELIVERED else "bold green")
+        if a.officer:
+            out.append(f" {a.officer}")
+        waited = (a.claimed or now) - a.received
+        out.append(f"  {t('col_wait')} {duration(waited)}")
+        if is_escalated(a, now, self.escalate_after_s):
+            out.append(f"  {t('escalated')} {t('desk_supervisor_flag')}",
+                       style="bold white on red" if int(now) % 2 else "bold red reverse")
+        self.query_one("#alarm-title", Static).update(out)
+
+    def _history(self) -> Text:
+        t, out = self.texts, Text()
+        past = [h for h in self.store.alarm_history(self.alarm.hub) if h.id != self.alarm.id]
+        if not past:
+            return Text(t("desk_no_history"), style="dim")
+        for h in past:
+            day = time.strftime("%m-%d %H:%M", time.localtime(h.raised))
+            outcome = self._outcome(h.outcome) if h.outcome else t(f"state_{h.state.value}")
+            out.append(f"{day} {t(f'kind_{h.kind}')} → {outcome}"
+                       + (f" ({h.officer})" if h.officer else "") + "\n")
+        out.rstrip()
+        return out
+
+    def _outcome(self, code: str) -> str:
+        """An outcome's label from the county rules; an old code they no longer list as itself."""
+        try:
+            return self.rules.outcome(code).text(self.texts.language)
+        except KeyError:
+            return code
+
+    def _timeline(self) -> Text:
+        t, out = self.texts, Text(style="cyan")
+        for state, ts, who, note in self.store.alarm_log(self.alarm.id):
+            out.append(f"{clock(ts)} {t(f'state_{state.value}')}"
+                       + (f" {who}" if who and state is not AlarmState.RAISED else "")
+                       + (f": {t(f'note_{note}') if f'note_{note}' in STRINGS else note}"
+                          if note else "") + "\n")
+        out.rstrip()
+        return out
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_stamp(self) -> None:
+        if step := self.query_one(Checklist).current:
+            self.post_message(Checklist.Stamp(step))
+
+    def action_note(self) -> None:
+        self.query_one("#alarm-note", Input).focus()
+
+    @on(Checklist.Stamp)
+    async def _stamp(self, event: Checklist.Stamp) -> None:
+        if event.step in self.query_one(Checklist).done:
+            return
+        await self._send("alarm_step", "desk_step_ok", step=event.step)
+
+    @on(Input.Submitted, "#alarm-note")
+    async def _note(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text and await self._send("alarm_note", "desk_note_ok", notes=text):
+            event.input.value = ""
+            self.query_one(Checklist).focus()
+
+    async def _send(self, op: str, ok_key: str, **fields: str) -> bool:
+        reply = await self.request(op, self.alarm.id, **fields)
+        if not reply.ok:
+            return False
+        self.notify(self.texts(ok_key))
+        self.reload()
+        return True
+

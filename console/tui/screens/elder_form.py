@@ -1,0 +1,220 @@
+"""Create or edit an elder's record: each problem shown under its field, the group the county
+rules give (and why) shown as the facts are typed, and a supervisor's override with its reason.
+
+The record is checked here with ``ElderRecord`` before it is sent (``elder_save``); the station
+checks it again and recomputes the group. An override is its own request (``elder_override``),
+audited with the reason, and only supervisors and administrators see the field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
+
+from console.casework.category import effective
+from console.casework.elder import Ability, Category, ElderRecord, Sex
+from console.tui.records_context import Records, label_bindings
+from hub.wire import HUB_ID_PATTERN
+
+TEXT_FIELDS = ("name", "birth_date", "age", "phone", "id_tail", "file_no", "address", "directions",
+               "identifying", "disability_grade")
+LIST_FIELDS = ("conditions", "medicines", "allergies")
+FLAGS = ("bedridden", "dementia", "living_alone", "limited_mobility")
+_SPLIT = re.compile(r"[、,，;；]+")
+RULES = "rules"  # the override select's value for "as the rules give"
+
+
+class ElderForm(Screen[bool]):
+    """Dismissed with True when the record was saved."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "save"),
+        Binding("escape", "close", "close"),
+    ]
+    DEFAULT_CSS = """
+    ElderForm .field { height: auto; }
+    ElderForm Label { margin-top: 1; }
+    ElderForm .error { color: $error; height: auto; }
+    ElderForm #elder-category { margin-top: 1; text-style: bold; }
+    ElderForm #elder-contacts { height: 5; }
+    ElderForm .flags { height: auto; }
+    ElderForm #elder-buttons { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, records: Records, hub: str | None) -> None:
+        super().__init__()
+        self.records, self.hub = records, hub
+        self.record = records.store.elder(hub) if hub else None
+
+    def compose(self) -> ComposeResult:
+        t, e = self.records.texts, self.record
+        title = t("elder_edit", name=e.name) if e else t("elder_new")
+        yield Static(f"{title} · {self.hub or ''}", classes="section")
+        with VerticalScroll():
+            if self.hub is None:
+                yield from self._field("hub", Input(id="f-hub"))
+            for name in TEXT_FIELDS:
+                value = getattr(e, name) if e else None
+                yield from self._field(name, Input("" if value is None else str(value), id=f"f-{name}"))
+            yield from self._field("sex", Select(
+                [(t(f"sex_{s.value}"), s.value) for s in Sex], id="f-sex",
+                value=e.sex.value if e and e.sex else Select.NULL))
+            yield from self._field("ability", Select(
+                [(t(f"ability_{a.value}"), a.value) for a in Ability], id="f-ability",
+                value=e.ability.value if e and e.ability else Select.NULL))
+            with Horizontal(classes="flags"):
+                for flag in FLAGS:
+                    yield Checkbox(t(f"field_{flag}"), bool(e and getattr(e, flag)), id=f"f-{flag}")
+            for name in LIST_FIELDS:
+                yield from self._field(name, Input("、".join(getattr(e, name)) if e else "", id=f"f-{name}"))
+            contacts = "\n".join(f"{c.name} {c.relation} {c.phone}" for c in e.contacts) if e else ""
+            yield from self._field("contacts", TextArea(contacts, id="elder-contacts"))
+            yield Static("", id="elder-category")
+            if self.records.may_override:
+                current = e.override.category.value if e and e.override else RULES
+                yield from self._field("override", Select(
+                    [(t("override_rules"), RULES), *((t(f"cat_{c.value}"), c.value) for c in Category)],
+                    allow_blank=False, value=current, id="f-override"))
+                yield Input(e.override.reason if e and e.override else "", id="f-reason",
+                            placeholder=t("override_reason"))
+            with Horizontal(id="elder-buttons"):
+                yield Button(t("save"), variant="primary", id="save")
+                yield Button(t("cancel"), id="cancel")
+        yield Footer()
+
+    def _field(self, name: str, widget: Any) -> ComposeResult:
+        yield Label(self.records.texts(f"field_{name}"))
+        yield widget
+        yield Static("", classes="error", id=f"err-{name}")
+
+    def on_mount(self) -> None:
+        label_bindings(self, self.records.texts)
+        self._show_category()
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self._show_category()
+
+    def _show_category(self) -> None:
+        """The group the rules give for what is typed so far, and the county's reasons."""
+        t, r = self.records.texts, self.records
+        try:
+            record = ElderRecord.model_validate(self._data(Category.GENERAL, with_override=False))
+        except (ValidationError, ValueError):
+            self.query_one("#elder-category", Static).update(Text(t("elder_category_pending"), style="dim"))
+            return
+        eff = effective(record, r.rules, r.today())
+        reasons = "、".join(r.label("criterion", k) for k in eff.rules.reasons)
+        self.query_one("#elder-category", Static).update(
+            t("elder_category", category=t(f"cat_{eff.category.value}"), reasons=reasons))
+
+    def _data(self, category: Category, *, with_override: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = self.record.model_dump() if self.record else {}
+        for name in TEXT_FIELDS:
+            value = self.query_one(f"#f-{name}", Input).value.strip()
+            data[name] = value or None
+        for name in ("directions", "identifying"):
+            data[name] = data[name] or ""
+        for name in ("sex", "ability"):
+            chosen = self.query_one(f"#f-{name}", Select).value
+            data[name] = None if chosen is Select.NULL else chosen
+        for flag in FLAGS:
+            data[flag] = self.query_one(f"#f-{flag}", Checkbox).value
+        for name in LIST_FIELDS:
+            data[name] = [p.strip() for p in _SPLIT.split(self.query_one(f"#f-{name}", Input).value)
+                          if p.strip()]
+        data["contacts"] = [_contact(line) for line in
+                            self.query_one("#elder-contacts", TextArea).text.splitlines() if line.strip()]
+        data["category"] = category
+        if not with_override:
+            data["override"] = None
+        return data
+
+    def _errors(self, errors: dict[str, str]) -> None:
+        for static in self.query(".error").results(Static):
+            static.update(errors.get((static.id or "").removeprefix("err-"), ""))
+
+    def _hub(self) -> str | None:
+        if self.hub:
+            return self.hub
+        hub = self.query_one("#f-hub", Input).value.strip()
+        return hub if re.match(HUB_ID_PATTERN, hub) else None
+
+    async def action_save(self) -> None:
+        r, t = self.records, self.records.texts
+        errors: dict[str, str] = {}
+        hub = self._hub()
+        if hub is None:
+            errors["hub"] = t("err_hub_id")
+        override, reason = self._override()
+        if override is not None and len(reason) < 2:
+            errors["override"] = t("err_override_reason")
+        record: ElderRecord | None = None
+        try:
+            record = ElderRecord.model_validate(self._data(Category.GENERAL, with_override=False))
+        except ValidationError as e:
+            for err in e.errors():
+                field = str(err["loc"][0]) if err["loc"] else "name"
+                where = f"{t('elder_contact_line', n=int(err['loc'][1]) + 1)}: " \
+                    if field == "contacts" and len(err["loc"]) > 1 else ""
+                errors.setdefault(field if self._has_error_slot(field) else "name",
+                                  where + err["msg"].removeprefix("Value error, "))
+        self._errors(errors)
+        if errors or record is None or hub is None:
+            self.notify(t("elder_fix"), severity="warning")
+            return
+        kept = self.record.override if self.record else None
+        category = kept.category if kept else effective(record, r.rules, r.today()).category
+        record = record.model_copy(update={"category": category, "override": kept})
+        reply = await r.client.request("elder_save", hub=hub, record=record.model_dump(mode="json"))
+        if not reply.ok:
+            self.notify(r.refused(reply), severity="error")
+            return
+        if override is not None:
+            reply = await r.client.request("elder_override", hub=hub,
+                                           category=None if override == RULES else override, notes=reason)
+            if not reply.ok:
+                self.notify(r.refused(reply), severity="error")
+                return
+        self.notify(t("elder_saved", name=record.name))
+        self.dismiss(True)
+
+    def _override(self) -> tuple[str | None, str]:
+        """The group chosen against the rules when it changed (``rules``: clear it), and why."""
+        if not self.records.may_override:
+            return None, ""
+        value = self.query_one("#f-override", Select).value
+        kept = self.record.override.category.value if self.record and self.record.override else RULES
+        if value == kept:
+            return None, ""
+        return str(value), self.query_one("#f-reason", Input).value.strip()
+
+    def _has_error_slot(self, field: str) -> bool:
+        return bool(self.query(f"#err-{field}"))
+
+    @on(Button.Pressed, "#save")
+    async def _save_pressed(self) -> None:
+        await self.action_save()
+
+    @on(Button.Pressed, "#cancel")
+    def action_close(self) -> None:
+        self.dismiss(False)
+
+
+def _contact(line: str) -> dict[str, str]:
+    """``王建国 儿子 138-0000-0001``: the name first, the phone last, the relation between."""
+    parts = line.replace(",", " ").replace("，", " ").split()
+    if len(parts) == 1:
+        return {"name": parts[0], "relation": "", "phone": ""}
+    return {"name": parts[0], "relation": " ".join(parts[1:-1]), "phone": parts[-1]}

@@ -1,0 +1,191 @@
+"""The monthly work ledger (工作台账): one month's figures on screen, exported for the county.
+
+The figures are casework.ledger's, built here from the station database for the month chosen,
+so the screen and the exported files cannot disagree. The answer rates sit beside the
+telecare reference and turn red below it: that is what a supervisor looks for first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from console.casework.elder import Category
+from console.casework.ledger import OPEN, REFERENCE_PCT, Ledger, Month, build, export_csv, export_xlsx, word
+from console.casework.sheets import SheetError
+from console.tui.records_context import Records, label_bindings
+
+DEFAULT_FOLDER = Path("~/anxin-ledger")
+
+
+def previous(month: Month) -> Month:
+    return Month(month.year - 1, 12) if month.month == 1 else Month(month.year, month.month - 1)
+
+
+class LedgerScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "prev_month", "prev month"),
+        Binding("n", "next_month", "next month"),
+        Binding("e", "export", "export"),
+        Binding("f", "folder", "folder"),
+        Binding("escape", "close", "close"),
+    ]
+    DEFAULT_CSS = """
+    LedgerScreen #ledger-figures { height: 1fr; }
+    LedgerScreen #ledger-figures Static { padding: 0 1; }
+    LedgerScreen #ledger-status { height: auto; padding: 0 1; }
+    LedgerScreen #ledger-status.error { color: $error; text-style: bold; }
+    """
+
+    def __init__(self, records: Records, folder: Path = DEFAULT_FOLDER) -> None:
+        """``folder`` is where exports go unless the officer types another one."""
+        super().__init__()
+        self.records = records
+        self.folder = folder
+        today = records.today()
+        self.month = Month(today.year, today.month)
+        self.ledger: Ledger | None = None
+
+    def compose(self) -> ComposeResult:
+        t = self.records.texts
+        yield Static("", classes="section", id="ledger-title")
+        with VerticalScroll(id="ledger-figures"):
+            for part in ("visits", "followups", "alarms", "answer"):
+                yield Static(id=f"ledger-{part}")
+        yield Input(str(self.folder), placeholder=t("ledger_folder"), id="ledger-folder",
+                    tooltip=t("ledger_folder"))
+        yield Static("", id="ledger-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        label_bindings(self, self.records.texts)
+        self.show(self.month)
+        self.query_one("#ledger-figures").focus()
+
+    def show(self, month: Month) -> None:
+        r = self.records
+        start, end = month.span(r.tz)
+        self.month = month
+        self.ledger = build(month, roster={hub: e.category for hub, e in r.store.elders()},
+                            visits=r.store.visits(since=month.first, until=month.last),
+                            alarms=r.store.alarm_records(start, end),
+                            followups=r.store.followups(open_only=False), tz=r.tz)
+        self.query_one("#ledger-title", Static).update(r.texts("ledger_title", month=month))
+        for part, render in (("visits", self._visits), ("followups", self._followups),
+                             ("alarms", self._alarms), ("answer", self._answer)):
+            self.query_one(f"#ledger-{part}", Static).update(render(self.ledger))
+
+    def _word(self, key: str) -> str:
+        return word(key, self.records.texts.language)
+
+    def _visits(self, ledger: Ledger) -> RenderableType:
+        r, t = self.records, self.records.texts
+        modes = [m.key for m in r.rules.visits.modes]
+        table = Table(title=self._word("visits"), title_justify="left", box=None, pad_edge=False)
+        table.add_column(self._word("category"))
+        for m in modes:
+            table.add_column(r.label("mode", m), justify="right")
+        table.add_column(self._word("total"), justify="right")
+        table.add_column(self._word("coverage_pct"), justify="right")
+        for c in Category:
+            counts = [ledger.visits.get((c, m), 0) for m in modes]
+            roster, visited = ledger.roster.get(c, 0), ledger.visited.get(c, 0)
+            coverage = f"{visited}/{roster} {100 * visited / roster:.1f}" if roster else "-"
+            table.add_row(t(f"cat_{c.value}"), *map(str, counts), str(sum(counts)), coverage)
+        totals = [sum(n for (_, mode), n in ledger.visits.items() if mode == m) for m in modes]
+        table.add_row(self._word("total"), *map(str, totals), str(sum(ledger.visits.values())), "",
+                      style="bold")
+        return Group(table, f"{self._word('not_reached')}: {ledger.not_reached}")
+
+    def _followups(self, ledger: Ledger) -> RenderableType:
+        return Text.assemble((self._word("followups"), "bold"), "  ", "  ·  ".join(
+            f"{self._word(k)} {n}" for k, n in (("opened", ledger.followups_opened),
+                                                ("closed", ledger.followups_closed),
+                                                ("open", ledger.followups_open))))
+
+    def _alarms(self, ledger: Ledger) -> RenderableType:
+        r = self.records
+        table = Table(title=self._word("alarms"), title_justify="left", box=None, pad_edge=False)
+        table.add_column(self._word("kind"), no_wrap=True)
+        table.add_column(self._word("outcome"), ratio=1)
+        table.add_column(self._word("total"), justify="right")
+        for kind in dict.fromkeys(k for k, _ in sorted(ledger.alarms)):
+            outcomes = {o: n for (k, o), n in sorted(ledger.alarms.items()) if k == kind}
+            table.add_row(r.rules.kind_label(kind).text(r.texts.language), "  ".join(
+                f"{self._word('alarm_open') if o == OPEN else r.label('outcome', o)} {n}"
+                for o, n in outcomes.items()), str(sum(outcomes.values())))
+        table.add_row(self._word("total"), "", str(sum(ledger.alarms.values())), style="bold")
+        return table
+
+    def _answer(self, ledger: Ledger) -> RenderableType:
+        a, t = ledger.answer, self.records.texts
+        table = Table(title=self._word("answer"), title_justify="left", box=None, pad_edge=False,
+                      show_header=False)
+        table.add_column()
+        table.add_column(justify="right")
+        table.add_column()
+        table.add_row(self._word("counted"), str(a.counted), "")
+        for s, reference in REFERENCE_PCT.items():
+            pct = a.pct(s)
+            below = pct is not None and pct < reference
+            table.add_row(self._word(f"within_{s}s_pct"),
+                          Text("-" if pct is None else f"{pct:.1f}", style="bold red" if below else ""),
+                          Text.assemble(t("ledger_reference", pct=reference),
+                                        (f"  {t('ledger_below')}", "bold red") if below else ""))
+        table.add_row(self._word("unclaimed"), str(a.unclaimed), "")
+        for key, value in (("median_s", a.median_s), ("p90_s", a.p90_s)):
+            table.add_row(self._word(key), "-" if value is None else f"{value:.1f}", "")
+        return table
+
+    def action_prev_month(self) -> None:
+        self.show(previous(self.month))
+
+    def action_next_month(self) -> None:
+        self.show(self.month.next())
+
+    def action_folder(self) -> None:
+        self.query_one("#ledger-folder", Input).focus()
+
+    @on(Input.Submitted, "#ledger-folder")
+    async def action_export(self) -> None:
+        """The workbook and the four CSV tables, in the console's language, to the folder typed
+        (made if missing); a folder that cannot be written is named with why, never a crash."""
+        r, t = self.records, self.records.texts
+        if self.ledger is None:
+            return
+        ledger, lang = self.ledger, t.language
+        folder = Path(self.query_one("#ledger-folder", Input).value.strip() or str(self.folder)).expanduser()
+
+        def write() -> list[Path]:
+            folder.mkdir(parents=True, exist_ok=True)
+            xlsx = export_xlsx(ledger, r.rules, folder / f"ledger-{ledger.month}.xlsx", r.tz, lang)
+            return [xlsx, *export_csv(ledger, r.rules, folder, r.tz, lang)]
+
+        status = self.query_one("#ledger-status", Static)
+        try:
+            written = await asyncio.to_thread(write)
+        except (OSError, SheetError) as e:
+            error = f"{folder}: {e.strerror or e}" if isinstance(e, OSError) else str(e)
+            message = t("ledger_bad_folder", error=error)
+            status.update(message)
+            status.add_class("error")
+            self.notify(message, severity="error", timeout=10)
+            return
+        message = t("ledger_exported", files=f"{folder}: {', '.join(p.name for p in written)}")
+        status.update(message)
+        status.remove_class("error")
+        self.notify(message, timeout=10)
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,63 @@
+"""The response plan as a checklist: the county's steps for this alarm type, each stamped with
+the time and the officer when done (``alarm_step`` at the station), the hint for this type
+beside it. Enter or a click on a step asks for it to be stamped; the screen sends the request,
+so what shows is always what the station stored."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from console.casework.county import Plan
+from console.station.store import StepRow
+from console.tui.i18n import Texts
+from console.tui.widgets.fmt import clock
+
+
+class Checklist(DataTable[Text | str]):
+    class Stamp(Message):
+        """The officer asks for ``step`` to be stamped done."""
+
+        def __init__(self, step: str) -> None:
+            super().__init__()
+            self.step = step
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        self.plan: Plan | None = None
+        self.done: dict[str, StepRow] = {}
+
+    def on_mount(self) -> None:
+        self.add_columns("", "", "")
+
+    def show(self, plan: Plan, steps: list[StepRow], t: Texts) -> None:
+        """Draw the plan with the stamped steps, keeping the cursor; the cursor moves to the
+        first step not done when the plan is first shown."""
+        first = self.plan is None
+        self.plan, self.done = plan, {s.step: s for s in steps}
+        row = self.cursor_row
+        self.clear()
+        lang = t.language
+        for i, p in enumerate(plan.steps, 1):
+            s = self.done.get(p.key)
+            mark = Text(f"✓ {clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
+            label = Text(f"{i}. {p.label.text(lang)}", style="dim" if s else "bold")
+            hint = p.hint.text(lang) if p.hint else ""
+            if s and (s.officer or s.note):
+                hint = " ".join(x for x in (s.officer, s.note) if x)
+            self.add_row(mark, label, hint, key=p.key)
+        if first:
+            row = next((i for i, p in enumerate(plan.steps) if p.key not in self.done), 0)
+        self.move_cursor(row=min(row, len(plan.steps) - 1))
+
+    @property
+    def current(self) -> str | None:
+        if self.plan is None or not 0 <= self.cursor_row < len(self.plan.steps):
+            return None
+        return self.plan.steps[self.cursor_row].key
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value and event.row_key.value not in self.done:
+            self.post_message(self.Stamp(event.row_key.value))

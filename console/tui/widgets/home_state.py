@@ -1,0 +1,44 @@
+"""The home's live state on the alarm screen: is anyone there, doors, the last sign of life,
+each sensor with its battery, and whether the hub itself is heard from. What the officer
+reads before calling: a home where the door opened a minute ago is a different call from one
+silent since last night."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from console.station.store import HomeState
+from console.tui.i18n import STRINGS, Texts
+from console.tui.widgets.fmt import clock
+
+LOW_BATTERY = 20  # % and below: shown in red, someone should bring a battery
+
+
+def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
+    out = Text()
+    out.append(t("online") if s.online else t("offline"),
+               style="bold green" if s.online else "bold white on red")
+    out.append(f"  {t('desk_heartbeat')} {_ago(s.last_heartbeat, t, now)}")
+    since = s.presence_since
+    key = {True: "desk_present", False: "desk_absent", None: "desk_presence_unknown"}[s.presence]
+    out.append(f"\n{t(key)}" + (f" {t('desk_since', time=clock(since))}" if since else ""),
+               style="bold")
+    out.append(f"\n{t('desk_last_activity')}: {_ago(s.last_activity, t, now)}")
+    for name, (is_open, ts) in sorted(s.doors.items()):
+        out.append(f"\n{name}: ")
+        out.append(t("desk_door_open" if is_open else "desk_door_closed"),
+                   style="bold yellow" if is_open else "")
+        out.append(f" {clock(ts)}", style="dim")
+    for d in s.sensors:
+        label = t(f"desk_sensor_{d.kind}") if f"desk_sensor_{d.kind}" in STRINGS else d.kind
+        out.append(f"\n{d.name} ({label})", style="red" if d.silent else "")
+        if d.battery is not None:
+            out.append(f" {t('desk_battery', n=d.battery)}",
+                       style="bold red" if d.battery <= LOW_BATTERY else "")
+        out.append(f" {_ago(d.last_seen, t, now)}" + (f" {t('desk_silent')}" if d.silent else ""),
+                   style="bold red" if d.silent else "dim")
+    return out
+
+
+def _ago(ts: float | None, t: Texts, now: float) -> str:
+    return t("never") if ts is None else t("ago", n=max(0, int(now - ts)))

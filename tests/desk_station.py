@@ -1,0 +1,77 @@
+"""A station for console tests without MQTT: the console's client, answered by a real station
+database (StationStore, the same file the console reads read-only), each request recorded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from console.station.config import Home
+from console.station.store import StationStore
+from hub import wire
+from hub.events import Event, new_id
+
+
+class DeskStation:
+    def __init__(self, db: Path, homes: list[Home], *, user: str = "zhang",
+                 display: str = "张三", role: str = "duty") -> None:
+        self.store = StationStore(db)
+        self.store.load_homes(homes)
+        self.requests: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.user, self.display = user, display
+        self.session = wire.SessionInfo(token=SecretStr("t" * 32), user=user, display=display,
+                                        role=role, expires=time.time() + 3600)
+        self.on_changed: Callable[[wire.Changed], None] = lambda _: None
+
+    def client(self, *, on_changed: Callable[[wire.Changed], None],
+               on_station: Callable[[bool | None], None]) -> DeskStation:
+        """The factory ConsoleApp takes as ``client``."""
+        self.on_changed = on_changed
+        on_station(True)
+        return self
+
+    def raise_alarm(self, hub: str, kind: str = "panic", priority: int = 1,
+                    now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        ev = Event(kind="button.press", source="bedside", ts=now, alarm=kind, id=new_id())
+        self.store.store_event(wire.event_msg(hub, ev, priority=priority), now=now)
+        self.on_changed(wire.Changed(what="alarm", id=ev.id))
+        return ev.id
+
+    # --- what the console calls ----------------------------------------------------------------
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    async def login(self, user: str, password: str, **_: object) -> wire.Reply:
+        return wire.Reply(req=new_id(), ok=True, session=self.session)
+
+    async def logout(self, **_: object) -> None:
+        pass
+
+    def listen(self, hub: str, ear: object) -> None:
+        pass
+
+    async def request(self, op: str, alarm: str | None = None, **fields: Any) -> wire.Reply:
+        self.requests.append((op, alarm, fields))
+        assert alarm is not None
+        s, u, d = self.store, self.user, self.display
+        if op == "claim":
+            s.claim(alarm, u, d)
+        elif op == "alarm_step":
+            s.step_alarm(alarm, fields["step"], u, d, fields.get("notes") or "")
+        elif op == "alarm_note":
+            s.note_alarm(alarm, u, d, fields["notes"])
+        elif op == "resolve":
+            s.resolve(alarm, u, d, fields["outcome"], fields.get("notes") or "")
+        else:
+            raise AssertionError(f"unexpected request {op}")
+        self.on_changed(wire.Changed(what="alarm", id=alarm))
+        return wire.Reply(req=new_id(), ok=True)

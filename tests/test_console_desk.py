@@ -1,0 +1,213 @@
+"""The alarm desk in the console, driven by Pilot over a real station database: the queue's
+order, its timers and escalation (on a fake clock), the tone per priority, and the alarm
+screen's workflow claim -> steps -> note -> resolve with a county outcome."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from console.casework.elder import Contact, ElderRecord
+from console.station.config import Category, Home, StationConfig
+from console.tui.alarm_sound import PATTERNS, REPEAT_S, Ringer, pattern
+from console.tui.app import ConsoleApp
+from console.tui.i18n import STRINGS
+from console.tui.i18n_desk import STRINGS as DESK
+from console.tui.screens.alarm import AlarmScreen
+from console.tui.screens.resolve import ResolveScreen
+from console.tui.widgets.alarm_queue import AlarmQueue
+from console.tui.widgets.checklist import Checklist
+from hub import wire
+from tests.accounts import log_in
+from tests.conftest import eventually
+from tests.desk_station import DeskStation
+
+T0 = 1_790_000_000.0
+
+
+def elder(name: str, category: Category, age: int | None, **more: object) -> ElderRecord:
+    return ElderRecord.model_validate({"name": name, "category": category, "age": age,
+                                       "address": f"青石镇{name}家", **more})
+
+
+HOMES = [
+    Home(hub="h001", elder=elder("王秀英", Category.KEY, 82, directions="村口大槐树往东第三家",
+                                 identifying="短白发，戴眼镜", medicines=["硝苯地平"],
+                                 allergies=["青霉素"], conditions=["高血压"],
+                                 contacts=[Contact(name="李明", relation="儿子", phone="138-0000-0001"),
+                                           Contact(name="李红", relation="女儿", phone="139-0000-0002")],
+                                 key_holder=Contact(name="赵大妈", relation="邻居", phone="137-0000-0003"),
+                                 grid_worker=Contact(name="陈网格", relation="网格员",
+                                                     phone="136-0000-0004"))),
+    Home(hub="h002", elder=elder("张建国", Category.KEY, 90)),
+    Home(hub="h003", elder=elder("刘桂兰", Category.SECONDARY, 95)),
+    Home(hub="h004", elder=elder("赵四", Category.KEY, None)),
+]
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> DeskStation:
+    return DeskStation(tmp_path / "station.db", HOMES)
+
+
+def console(station: DeskStation, tmp_path: Path, clock: Clock | None = None,
+            language: str = "zh_CN") -> ConsoleApp:
+    cfg = StationConfig(database=tmp_path / "station.db", escalate_after_s=60)
+    app = ConsoleApp(cfg, user="zhang", language=language,  # type: ignore[arg-type]
+                     client=station.client,  # type: ignore[arg-type]  # a fake StationClient
+                     clock=clock or time.time)
+    return app
+
+
+async def logged_in(app: ConsoleApp) -> None:
+    """The user is given (``--user``): the password alone logs in (the fake takes any)."""
+    await log_in(app._pilot, app, "")  # type: ignore[attr-defined]
+
+
+def test_every_desk_string_has_both_languages() -> None:
+    assert all(len(v) == 2 and all(v) for v in DESK.values())
+    assert set(DESK) <= set(STRINGS)
+
+
+def test_each_priority_sounds_different() -> None:
+    clips = {p: pattern(p, 16000) for p in PATTERNS}
+    assert all(c.dtype == np.int16 and 0 < len(c) < 16000 for c in clips.values())
+    assert len({c.tobytes() for c in clips.values()}) == len(PATTERNS)
+    assert np.abs(clips[1]).max() < 32767 * 0.31  # at LEVEL, never clipped
+
+
+def test_the_ringer_falls_back_to_the_bell() -> None:
+    rang: list[None] = []
+
+    class Broken:
+        rate = 16000
+
+        def play(self, clip: np.ndarray) -> float:
+            raise OSError("card gone")
+
+    for player in (None, Broken()):
+        r = Ringer(player, lambda: rang.append(None))
+        r.ring(1)
+        assert r.played == [1]
+    assert len(rang) == 2
+
+
+async def test_queue_order_timer_and_escalation(station: DeskStation, tmp_path: Path) -> None:
+    clock = Clock(T0)
+    app = console(station, tmp_path, clock)
+    played: list[int] = []
+    async with app.run_test(size=(120, 30)) as pilot:
+        app._pilot = pilot  # type: ignore[attr-defined]
+        await logged_in(app)
+        app.ringer.ring = played.append  # type: ignore[method-assign,assignment]
+        ids = {hub: station.raise_alarm(hub, now=T0 + i) for i, hub in
+               enumerate(("h004", "h003", "h001", "h002"))}
+        low = station.raise_alarm("h001", kind="battery_low", priority=4, now=T0 + 5)
+        queue = app.query_one(AlarmQueue)
+        # priority, then care group, then the oldest elder (unknown age last), then raised
+        assert [a.id for a in queue.alarms] == [ids["h002"], ids["h001"], ids["h004"],
+                                               ids["h003"], low]
+        assert played == [1, 1, 1, 1, 4]  # a tone per new alarm, by its priority
+
+        clock.now = T0 + 42
+        await pilot.pause(1.2)
+        assert str(queue.get_cell(ids["h003"], "wait")) == "0:41"
+        assert not queue.escalated()
+
+        played.clear()
+        clock.now = T0 + 61.5  # h004 and h003 (stored at T0, T0 + 1) are over the 60 s limit
+        await pilot.pause(1.2)
+        wait = str(queue.get_cell(ids["h004"], "wait"))
+        assert "超时" in wait and "⚑主管" in wait
+        assert [a.id for a in queue.escalated()] == [ids["h004"], ids["h003"]]
+        assert played == [1]  # sounded once now, then every REPEAT_S
+        clock.now += REPEAT_S
+        await pilot.pause(1.2)
+        assert played == [1, 1]
+        # the station's own flag escalates too, whatever this console's timer says
+        station.store.escalate(cutoff=T0 + 3, now=T0 + 62)
+        assert {a.id for a in queue.escalated(now=T0)} == set()
+        app._changed(wire.Changed(what="alarm", id=ids["h001"]))
+        assert {a.id for a in queue.escalated(now=T0)} == {ids["h004"], ids["h003"], ids["h001"]}
+
+        await pilot.press("slash", *"刘")
+        assert [a.id for a in queue.alarms] == [ids["h003"]]
+
+
+async def test_claim_steps_note_resolve_on_the_alarm_screen(station: DeskStation,
+                                                            tmp_path: Path) -> None:
+    app = console(station, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app._pilot = pilot  # type: ignore[attr-defined]
+        await logged_in(app)
+        old = station.raise_alarm("h001", now=time.time() - 86400)
+        station.store.claim(old, "zhang", "张三")
+        station.store.resolve(old, "zhang", "张三", "false_alarm")
+        alarm = station.raise_alarm("h001", kind="fall")
+        app.query_one(AlarmQueue).focus()
+        await pilot.press("c")  # claim: the alarm screen opens
+        await eventually(lambda: isinstance(app.screen, AlarmScreen), what="alarm screen")
+        screen = app.screen
+        assert isinstance(screen, AlarmScreen)
+        text = lambda id: str(screen.query_one(id).render())  # noqa: E731
+        card = text("#alarm-card")
+        for seen in ("王秀英", "82岁", "重点", "年满80周岁", "短白发，戴眼镜", "村口大槐树往东第三家",
+                     "硝苯地平", "青霉素", "联系人1: 李明(儿子) 138-0000-0001",
+                     "联系人2: 李红(女儿)", "钥匙保管人: 赵大妈", "网格员: 陈网格"):
+            assert seen in card, seen
+        assert "误报" in text("#alarm-history")
+        assert "已接警 张三" in text("#alarm-title")
+
+        checklist = screen.query_one(Checklist)
+        assert [s.key for s in checklist.plan.steps][:3] == ["receive", "locate", "assess"]  # type: ignore[union-attr]
+        await pilot.press("enter")  # stamp the first step
+        await pilot.press("down", "space")  # and the second
+        await eventually(lambda: len(checklist.done) == 2, what="two steps stamped")
+        assert str(checklist.get_cell("receive", checklist.ordered_columns[0].key)).startswith("✓")
+
+        await pilot.press("n", *"老人说没受伤", "enter")
+        await eventually(lambda: "老人说没受伤" in text("#alarm-timeline"), what="the note")
+
+        await pilot.press("r")
+        await eventually(lambda: isinstance(app.screen, ResolveScreen), what="resolve")
+        resolve = app.screen
+        assert isinstance(resolve, ResolveScreen)
+        assert [o for o, _ in resolve.outcomes][:3] == ["onsite_help", "transferred_120",
+                                                       "safe_by_phone"]  # the fall plan's first
+        await pilot.press("down", "down", "enter", "enter")
+        await eventually(lambda: not isinstance(app.screen, AlarmScreen | ResolveScreen),
+                         what="back to the queue")
+        assert [(op, a) for op, a, _ in station.requests] == [
+            ("claim", alarm), ("alarm_step", alarm), ("alarm_step", alarm),
+            ("alarm_note", alarm), ("resolve", alarm)]
+        assert [f.get("step") for _, _, f in station.requests[1:3]] == ["receive", "locate"]
+        row = station.store.alarm(alarm)
+        assert row and row.outcome == "safe_by_phone" and row.state.closed
+
+
+async def test_the_alarm_screen_in_english(station: DeskStation, tmp_path: Path) -> None:
+    app = console(station, tmp_path, language="en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app._pilot = pilot  # type: ignore[attr-defined]
+        await logged_in(app)
+        station.raise_alarm("h001", kind="smoke")
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, AlarmScreen), what="alarm screen")
+        screen = app.screen
+        assert "Response plan · Smoke" in str(screen.query_one("#plan-title").render())
+        assert "Key holder: 赵大妈" in str(screen.query_one("#alarm-card").render())
+        await pilot.press("l")
+        assert "处置预案 · 烟雾" in str(screen.query_one("#plan-title").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AlarmScreen)

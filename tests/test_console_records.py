@@ -1,0 +1,159 @@
+"""The records screens: the full roster (filters at 10 000 homes), an elder's history, the
+elder form with its checks and override, and the import of a county sheet."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from textual.widgets import Input, Select, Static, TextArea
+
+from console.casework.importer import write_elders
+from console.tui.i18n import STRINGS
+from console.tui.i18n_records import STRINGS as RECORDS
+from console.tui.screens.elder_form import ElderForm
+from console.tui.screens.history import HistoryScreen
+from console.tui.screens.import_records import ImportScreen
+from console.tui.screens.roster import RosterScreen
+from console.tui.widgets.vtable import VirtualTable
+from tests.records_fakes import TODAY, FakeClient, FakeStore, Host, Sensor, State, elder, records
+from tests.test_casework_search import population
+
+
+def shown(table: VirtualTable) -> str:
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+def test_every_records_string_has_both_languages() -> None:
+    for key, (zh, en) in RECORDS.items():
+        assert zh.strip() and en.strip(), key
+        assert STRINGS[key] == (zh, en), f"{key} is shadowed or shadows the main table"
+
+
+async def test_roster_of_10000_homes_filters_within_100_ms() -> None:
+    people = dict(population(10_000))
+    store = FakeStore(people, online={"h00007": False},
+                      states={"h00009": State(TODAY.timestamp() - 600,
+                                              [Sensor("door", "door", 9, 0, False),
+                                               Sensor("pir", "motion", 80, 0, True)])})
+    screen = RosterScreen(records(store))
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        table = screen.query_one(VirtualTable)
+        assert table.row_count == 10_000
+        assert table.selected == "h00007"  # offline homes come first
+        assert "离线" in shown(table)
+        name = people["h00042"].name
+        timings = []
+        for query in ("王", name, "h0004", "wxy", "138", ""):
+            screen.query_one(Input).value = query
+            await pilot.pause()
+            timings.append(screen.filter_ms)
+        print(f"\nroster filter over 10 000 homes: median {statistics.median(timings):.1f} ms, "
+              f"max {max(timings):.1f} ms (target <= 100 ms)")
+        screen.query_one(Input).value = name
+        await pilot.pause()
+        assert "h00042" in table.keys
+        assert all(name in people[h].name for h in table.keys if h in people)
+        screen.query_one(Input).value = ""
+        table.focus()
+        await pilot.press("b")  # low batteries only
+        assert table.keys == ["h00009"]
+        assert "1/2正常 9%" in shown(table)
+        await pilot.press("b", "o")  # offline only
+        assert table.keys == ["h00007"]
+        assert "显示 1/10000 户" in str(screen.query_one("#roster-status", Static).content)
+        t0 = time.perf_counter()
+        await pilot.press("o", "o", "pagedown", "pagedown", "end")
+        assert table.cursor == 9_999 and time.perf_counter() - t0 < 5
+
+
+async def test_roster_opens_the_elders_history_with_alarms_and_visits() -> None:
+    from console.casework.records import VisitRecord
+    store = FakeStore({"h001": elder("王秀英", age=85, phone="138-0000-0001"), "h002": elder("张德福")},
+                      visit_rows=[VisitRecord("h001", "王秀英", "key", TODAY.date(), "phone", "zhang",  # type: ignore[arg-type]
+                                              ("health",), notes="血压正常")])
+    screen = RosterScreen(records(store))
+    app = Host(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"wxy", "enter")
+        table = screen.query_one(VirtualTable)
+        assert table.keys == ["h001"]
+        await pilot.press("enter")
+        assert isinstance(app.screen, HistoryScreen)
+        text = str(app.screen.query_one("#history", Static).content)
+        assert "王秀英" in text and "电话探访" in text and "健康管理" in text and "血压正常" in text
+        assert "80周岁以上" in text or "依据" in text
+
+
+async def test_elder_form_shows_errors_at_the_field_then_saves_with_the_rules_group() -> None:
+    client = FakeClient()
+    screen = ElderForm(records(FakeStore({}), client), None)
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        screen.query_one("#f-hub", Input).value = "h009"
+        screen.query_one("#f-name", Input).value = "李桂兰"
+        screen.query_one("#f-address", Input).value = "青石镇东山村5组8号"
+        screen.query_one("#f-phone", Input).value = "12ab"
+        screen.query_one("#elder-contacts", TextArea).text = "李强 儿子 139-0000-0002\n王芳 女儿 x"
+        await pilot.press("ctrl+s")
+        assert "not a phone number" in str(screen.query_one("#err-phone", Static).content)
+        assert "第2行" in str(screen.query_one("#err-contacts", Static).content)
+        assert client.sent == []
+        screen.query_one("#f-phone", Input).value = "0531-8888-1234"
+        screen.query_one("#elder-contacts", TextArea).text = "李强 儿子 139-0000-0002"
+        screen.query_one("#f-birth_date", Input).value = "1940-05-01"
+        await pilot.pause()
+        assert "重点" in str(screen.query_one("#elder-category", Static).content)  # 86 years old
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [sent] = client.sent
+        assert sent["op"] == "elder_save" and sent["hub"] == "h009"
+        assert sent["record"]["category"] == "key" and sent["record"]["contacts"][0]["relation"] == "儿子"
+
+
+async def test_override_needs_a_reason_and_only_a_supervisor_sees_it() -> None:
+    store = FakeStore({"h001": elder("王秀英", age=70)})
+    duty = ElderForm(records(store), "h001")
+    async with Host(duty).run_test(size=(80, 24)):
+        assert not duty.query("#f-override")
+    client = FakeClient()
+    screen = ElderForm(records(store, client, role="supervisor"), "h001")
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        screen.query_one("#f-override", Select).value = "key"
+        await pilot.press("ctrl+s")
+        assert "原因" in str(screen.query_one("#err-override", Static).content)
+        assert client.sent == []
+        screen.query_one("#f-reason", Input).value = "独居且近期跌倒两次"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert [s["op"] for s in client.sent] == ["elder_save", "elder_override"]
+        assert client.sent[0]["record"]["category"] == "general"
+        assert client.sent[1] == {"op": "elder_override", "hub": "h001", "category": "key",
+                                  "notes": "独居且近期跌倒两次"}
+
+
+async def test_import_shows_bad_rows_and_sends_the_good_ones(tmp_path: Path) -> None:
+    sheet = tmp_path / "elders.csv"
+    write_elders(sheet, [("h101", elder("赵大爷", age=81)), ("h102", elder("钱奶奶", age=75))])
+    lines = sheet.read_text(encoding="utf-8-sig").splitlines()
+    lines.append(lines[1].replace("h101", "h103").replace("81", "abc"))  # a bad age
+    lines.append(lines[1])  # h101 twice
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    client = FakeClient(refuse={})
+    screen = ImportScreen(records(FakeStore({"h001": elder("王秀英")}), client))
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        screen.query_one(Input).value = str(sheet)
+        await pilot.press("enter")
+        await pilot.pause()
+        summary = str(screen.query_one("#import-summary", Static).content)
+        errors = str(screen.query_one("#import-errors", Static).content)
+        assert "1 行可导入" in summary and "row 4" in errors and "row 5" in errors
+        await pilot.click("#send")
+        await pilot.pause()
+        assert [(s["op"], s["hub"]) for s in client.sent] == [("elder_save", "h102")]
+        assert "已提交 1 条" in str(screen.query_one("#import-summary", Static).content)
+        template = tmp_path / "template.xlsx"
+        screen.query_one(Input).value = str(template)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert template.exists()
