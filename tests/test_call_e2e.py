@@ -58,6 +58,23 @@ def bar(app: ConsoleApp) -> str:
     return str(w.render()) if w.display else ""
 
 
+def loudspeaker_at_first_mic_block(monkeypatch: pytest.MonkeyPatch, phone: Speakerphone,
+                                   home: LoopbackAudio) -> list[np.ndarray]:
+    """Filled, when the hub's microphone gives its first block, with what the loudspeaker had
+    played by then: the announcement must be in it."""
+    first_mic: list[np.ndarray] = []
+    real_start = phone.start_call
+
+    def spy(on_mic: Callable[[np.ndarray], None], far: Callable[[], np.ndarray]) -> None:
+        def heard(block: np.ndarray) -> None:
+            if not first_mic:
+                first_mic.append(home.played)
+            on_mic(block)
+        real_start(heard, far)
+    monkeypatch.setattr(phone, "start_call", spy)
+    return first_mic
+
+
 async def test_claim_call_talk_hang_up_and_the_recording(
         tmp_path: Path, station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,16 +86,7 @@ async def test_claim_call_talk_hang_up_and_the_recording(
         home = room(hub)
         phone = hub.hw.phone
         assert phone is not None and not phone.mic_open
-        first_mic: list[np.ndarray] = []  # what the loudspeaker had played when the mic opened
-        real_start = phone.start_call
-
-        def spy(on_mic: Callable[[np.ndarray], None], far: Callable[[], np.ndarray]) -> None:
-            def heard(block: np.ndarray) -> None:
-                if not first_mic:
-                    first_mic.append(home.played)
-                on_mic(block)
-            real_start(heard, far)
-        monkeypatch.setattr(phone, "start_call", spy)
+        first_mic = loudspeaker_at_first_mic_block(monkeypatch, phone, home)
 
         app = ConsoleApp(station_cfg, phone=Speakerphone(headset))
         async with app.run_test(size=(120, 34)) as pilot:
@@ -174,16 +182,7 @@ async def test_an_online_visit_rings_with_the_chime_and_prompt_before_the_mic(
     async with StationService(station_cfg) as station, HubService(cfg) as hub:
         home, phone = room(hub), hub.hw.phone
         assert phone is not None
-        first_mic: list[np.ndarray] = []
-        real_start = phone.start_call
-
-        def spy(on_mic: Callable[[np.ndarray], None], far: Callable[[], np.ndarray]) -> None:
-            def heard(block: np.ndarray) -> None:
-                if not first_mic:
-                    first_mic.append(home.played)
-                on_mic(block)
-            real_start(heard, far)
-        monkeypatch.setattr(phone, "start_call", spy)
+        first_mic = loudspeaker_at_first_mic_block(monkeypatch, phone, home)
         app = ConsoleApp(station_cfg, phone=Speakerphone(LoopbackAudio()))
         async with app.run_test(size=(120, 34)) as pilot:
             await log_in(pilot, app, "zhang")
