@@ -44,7 +44,8 @@ async def test_overdue_visit_is_recorded_with_checklist_and_followups() -> None:
         assert sent["op"] == "visit_save" and sent["hub"] == "h001"
         assert sent["record"]["contents"] == ["health", "home_safety"]
         assert sent["record"]["followups"] == [{"content": "home_safety", "text": "门口台阶松动"}]
-        assert sent["record"]["mode"] == "phone" and sent["record"]["by"] == "zhang"
+        assert sent["record"]["mode"] == "phone" and "by" not in sent["record"]
+        assert not {"elder", "name", "category"} & set(sent["record"])
 
 
 async def test_online_visit_calls_through_the_console_and_followup_closes() -> None:

@@ -91,9 +91,9 @@ class VisitForm(Screen[bool]):
         if problems := visit_problems(visit, r.rules, r.today()):
             self.query_one("#visit-errors", Static).update(t("visit_fix", problems="; ".join(problems)))
             return
+        # the station adds the elder's name and group, and as `by` the officer's display name
         record: dict[str, Any] = {
-            "elder": visit.elder, "name": visit.name, "category": visit.category.value,
-            "day": visit.day.isoformat(), "mode": visit.mode, "by": visit.by,
+            "day": visit.day.isoformat(), "mode": visit.mode,
             "contents": list(visit.contents), "reached": visit.reached, "notes": visit.notes,
             "followups": followups}
         reply = await r.client.request("visit_save", hub=self.hub, record=record)
