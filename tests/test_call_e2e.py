@@ -190,7 +190,7 @@ async def test_an_online_visit_rings_with_the_chime_and_prompt_before_the_mic(
                              and app.roster.homes.get("h001") and app.roster.homes["h001"].online,
                              what="h001 online")
             app.roster.focus()
-            app.roster.move_cursor(row=list(app.roster.homes).index("h001"))
+            app.roster.cursor = app.roster.keys.index("h001")
             await pilot.press("v")
             await eventually(lambda: first_mic, what="the microphone opened")
             assert heard_in_order(first_mic[0]) == ["announce", "visit_call"]

@@ -122,13 +122,13 @@ async def test_queue_order_timer_and_escalation(station: DeskStation, tmp_path: 
 
         clock.now = T0 + 42
         await pilot.pause(1.2)
-        assert str(queue.get_cell(ids["h003"], "wait")) == "0:41"
+        assert str(queue.cell(ids["h003"], "wait")) == "0:41"
         assert not queue.escalated()
 
         played.clear()
         clock.now = T0 + 61.5  # h004 and h003 (stored at T0, T0 + 1) are over the 60 s limit
         await pilot.pause(1.2)
-        wait = str(queue.get_cell(ids["h004"], "wait"))
+        wait = str(queue.cell(ids["h004"], "wait"))
         assert "超时" in wait and "⚑主管" in wait
         assert [a.id for a in queue.escalated()] == [ids["h004"], ids["h003"]]
         assert played == [1]  # sounded once now, then every REPEAT_S

@@ -35,7 +35,7 @@ def officers(station_cfg: StationConfig, cheap_passwords: None) -> None:
 
 def screen_text(app: ConsoleApp) -> str:
     queue = app.query_one(AlarmQueue)
-    return "\n".join(" ".join(str(c) for c in queue.get_row_at(i)) for i in range(queue.row_count))
+    return "\n".join(" ".join(str(c) for c in queue.row(key)) for key in queue.keys)
 
 
 async def test_press_to_claim_to_resolve(station_cfg: StationConfig,

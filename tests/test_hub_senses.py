@@ -77,6 +77,8 @@ async def home(tmp_path: Path) -> AsyncIterator[Home]:
     broker = MemoryBroker()
     async with HubService(home_config(tmp_path),
                           transport=lambda cfg, _: broker.client(last_will(cfg.hub_id))) as hub:
+        radar = hub.hw.radar  # its reader thread opens the pty; a frame played before is lost
+        await eventually(lambda: radar is None or radar.is_open, what="the radar's port open")
         yield Home(hub)
 
 

@@ -33,7 +33,7 @@ def officer(station_cfg: StationConfig, cheap_passwords: None) -> None:
 
 
 def roster_cell(app: ConsoleApp, hub: str) -> str:
-    return str(app.query_one(Roster).get_cell(hub, "walktest"))
+    return str(app.query_one(Roster).cell(hub, "walktest"))
 
 
 async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(

@@ -24,7 +24,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from console.casework.county import load_county
 from console.station.config import StationConfig
@@ -47,6 +47,7 @@ from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.elder_card import ElderCard
 from console.tui.widgets.fmt import elder_name
 from console.tui.widgets.roster import Roster
+from console.tui.widgets.vtable import VirtualTable
 from hub import simctl, wire
 from hub.events import AlarmState
 from hub.prompts import Language
@@ -287,11 +288,11 @@ class ConsoleApp(App[None]):
             self.line.dismiss()
         self.refresh_bindings()
 
-    @on(DataTable.RowHighlighted, "#queue")
+    @on(VirtualTable.Highlighted, "#queue")
     def _highlighted(self) -> None:
         self._show_card()
 
-    @on(DataTable.RowSelected, "#queue")
+    @on(VirtualTable.Chosen, "#queue")
     def _selected(self) -> None:
         self.action_open_alarm()
 

@@ -119,6 +119,12 @@ class RadarPort:
             with self._lock:
                 self._taps.remove(tap)
 
+    @property
+    def is_open(self) -> bool:
+        """The port is open: what the radar sends from now on is read (earlier bytes may be
+        flushed by the open)."""
+        return self._serial is not None
+
     def settle_to(self, settings: Wanted) -> None:
         """From the next open on, bring the module to these settings (ValueError if the model
         cannot take them). The current open is left alone: call this after setting them."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import ClassVar
 
 from rich.text import Text
 
@@ -21,7 +22,6 @@ from console.tui.widgets.fmt import clock, duration, elder_name
 from console.tui.widgets.table import LabelledTable
 from hub.events import AlarmState
 
-COLUMNS = ("priority", "time", "wait", "elder", "category", "address", "kind", "state", "officer")
 PRIORITY_STYLE = {1: "bold white on red", 2: "bold black on yellow", 3: "bold black on cyan",
                   4: "dim"}
 FLASH = ("bold white on red", "bold red reverse")  # escalated cells alternate each second
@@ -41,42 +41,42 @@ def is_escalated(a: AlarmRow, now: float, limit_s: float) -> bool:
 
 
 class AlarmQueue(LabelledTable):
-    """One row per open alarm, keyed by alarm id."""
+    """One row per open alarm, keyed by alarm id; the timers and the flashing are worked out
+    when drawn, so the second's tick only fits the columns to the few open alarms and repaints."""
 
-    COLUMNS = COLUMNS
+    COLUMNS: ClassVar[dict[str, int]] = {
+        "priority": 4, "time": 8, "wait": 4, "elder": 6, "category": 4, "address": 8, "kind": 4,
+        "state": 4, "officer": 4}
 
     def __init__(self, texts: Texts, escalate_after_s: float, *,
-                 clock: Callable[[], float] = time.time, **kw: object) -> None:
-        super().__init__(texts, **kw)
+                 clock: Callable[[], float] = time.time, **kw: str | None) -> None:
         self.escalate_after_s = escalate_after_s
         self.clock = clock
         self.alarms: list[AlarmRow] = []  # shown, in queue order
         self._all: list[AlarmRow] = []  # open, before the filter
+        self._by_id: dict[str, AlarmRow] = {}
+        self._shown: list[list[Text | str]] = []  # the cells as last drawn, to fit the columns
         self.filter = ""  # shows only alarms whose elder, address, hub or kind contains it
+        super().__init__(texts, **kw)
 
-    def redraw(self) -> None:
-        self.show(self._all)
+    def labels(self, column: str) -> list[str]:
+        """What the column shows now: the queue is short, so its columns fit their cells."""
+        i = list(self.COLUMNS).index(column)
+        return [str(cells[i]) for cells in self._shown]
 
     @property
-    def selected(self) -> AlarmRow | None:
-        if not self.alarms or self.cursor_row < 0 or self.cursor_row >= len(self.alarms):
-            return None
-        return self.alarms[self.cursor_row]
+    def selected(self) -> AlarmRow | None:  # type: ignore[override]  # the alarm, not its id
+        return self._by_id.get(self.current or "")
 
     def show(self, alarms: list[AlarmRow]) -> None:
         """Replace the rows, keeping the cursor on the same alarm."""
-        keep = self.selected.id if self.selected else None
         self._all = alarms
-        now = self.clock()
-        today = date.fromtimestamp(now)
+        today = date.fromtimestamp(self.clock())
         self.alarms = sorted((a for a in alarms if self._matches(a)),
                              key=lambda a: queue_key(a, today))
-        self.clear()
-        for a in self.alarms:
-            self.add_row(*self._cells(a, now), key=a.id)
-        ids = [a.id for a in self.alarms]
-        if keep in ids:
-            self.move_cursor(row=ids.index(keep))
+        self._by_id = {a.id: a for a in self.alarms}
+        self.set_rows(list(self._by_id))
+        self._fit()
 
     def set_filter(self, text: str) -> None:
         self.filter = text.strip().lower()
@@ -96,10 +96,15 @@ class AlarmQueue(LabelledTable):
 
     def tick(self) -> None:
         """Advance the waiting timers and flash escalated alarms (once a second)."""
-        now = self.clock()
-        for a in self.alarms:
-            self.update_cell(a.id, "wait", self._wait(a, now))
-            self.update_cell(a.id, "priority", self._priority(a, now))
+        self._fit()
+
+    def relabel(self, texts: Texts) -> None:
+        self.texts = texts
+        self._fit()
+
+    def _fit(self) -> None:
+        self._shown = [self.row(a.id) for a in self.alarms]
+        self.set_columns(self._columns())
 
     def overdue(self, a: AlarmRow, now: float) -> bool:
         return is_escalated(a, now, self.escalate_after_s)
@@ -119,8 +124,8 @@ class AlarmQueue(LabelledTable):
                         style=FLASH[int(now) % 2])
         return Text(label, style="bold")
 
-    def _cells(self, a: AlarmRow, now: float) -> list[Text | str]:
-        t = self.texts
+    def row(self, id: str) -> list[Text | str]:
+        t, a, now = self.texts, self._by_id[id], self.clock()
         return [
             self._priority(a, now),
             clock(a.raised),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 
@@ -18,54 +18,48 @@ from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock
 from console.tui.widgets.table import LabelledTable
 
-COLUMNS = ("hub", "elder", "category", "address", "online", "heartbeat", "pending", "walktest")
-
 
 class Roster(LabelledTable):
-    COLUMNS = COLUMNS
+    """Every home, in the station's order; the cells (heartbeat ages, the end of a walk test)
+    are worked out when drawn, so the second's tick only repaints."""
 
-    def __init__(self, texts: Texts, **kw: object) -> None:
-        super().__init__(texts, **kw)
+    COLUMNS: ClassVar[dict[str, int]] = {
+        "hub": 8, "elder": 10, "category": 4, "address": 28, "online": 4, "heartbeat": 10,
+        "pending": 4, "walktest": 60}
+
+    def __init__(self, texts: Texts, **kw: str | None) -> None:
         self.homes: dict[str, HomeRow] = {}
+        super().__init__(texts, **kw)
 
-    def redraw(self) -> None:
-        self.show(list(self.homes.values()))
+    def labels(self, column: str) -> list[str]:
+        t = self.texts
+        if column == "category":
+            return [t(f"cat_{c.value}") for c in Category]
+        return [t("online"), t("offline")] if column == "online" else []
 
     def show(self, homes: list[HomeRow]) -> None:
-        self.clear()
         self.homes = {h.hub: h for h in homes}
-        now = time.time()
-        for h in homes:
-            self.add_row(*self._cells(h, now), key=h.hub)
+        self.set_rows(list(self.homes))
 
     def update_home(self, h: HomeRow) -> None:
-        if h.hub not in self.homes:
-            self.homes[h.hub] = h
-            self.add_row(*self._cells(h, time.time()), key=h.hub)
-            return
+        known = h.hub in self.homes
         self.homes[h.hub] = h
-        for key, value in zip(COLUMNS, self._cells(h, time.time()), strict=True):
-            self.update_cell(h.hub, key, value)
+        if known:
+            self.refresh()
+        else:
+            self.keys.append(h.hub)
+            self._resize()
 
     def tick(self) -> None:
-        now = time.time()
-        for h in self.homes.values():
-            self.update_cell(h.hub, "heartbeat", self._heartbeat(h, now))
-            if h.walktest_until is not None:  # the mode's end shows without a message
-                self.update_cell(h.hub, "walktest", self._walktest(h, now))
-
-    @property
-    def selected(self) -> str | None:
-        keys = list(self.homes)
-        return keys[self.cursor_row] if 0 <= self.cursor_row < len(keys) else None
+        self.refresh()
 
     def _heartbeat(self, h: HomeRow, now: float) -> str:
         if h.last_heartbeat is None:
             return self.texts("never")
         return self.texts("ago", n=int(now - h.last_heartbeat))
 
-    def _cells(self, h: HomeRow, now: float) -> list[Text | str]:
-        t = self.texts
+    def row(self, hub: str) -> list[Text | str]:
+        t, h, now = self.texts, self.homes[hub], time.time()
         return [
             h.hub,
             h.elder.name if h.elder else t("unregistered"),

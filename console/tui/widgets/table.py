@@ -1,33 +1,49 @@
-"""A row-cursor DataTable whose column headings follow the console language."""
+"""A VirtualTable with keyed columns headed in the console language.
+
+The desk's queue and roster were DataTables, which measure every cell when a row is added and
+render every visible cell again after any change: 10 000 homes took over 1 s at login, and the
+timers' tick re-rendered the queue each second, delaying new alarms. Here a column is as wide
+as its least width, its heading or any of its fixed labels in the current language, and
+cells are made when a line is drawn, so a tick or a change only repaints.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.tui.i18n import Texts
+from console.tui.widgets.vtable import VirtualTable
 
 
-class LabelledTable(DataTable[Text | str]):
-    COLUMNS: tuple[str, ...] = ()  # column keys; headings are the i18n keys "col_<key>"
+class LabelledTable(VirtualTable):
+    COLUMNS: ClassVar[dict[str, int]] = {}  # key -> least width; headings are the keys "col_<key>"
 
-    def __init__(self, texts: Texts, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+    def __init__(self, texts: Texts, **kw: str | None) -> None:
         self.texts = texts
+        super().__init__(self._columns(), self.row, **kw)
 
-    def on_mount(self) -> None:
-        self._columns()
+    def _columns(self) -> list[tuple[str, int]]:
+        columns = []
+        for key, least in self.COLUMNS.items():
+            heading = self.texts(f"col_{key}")
+            columns.append((heading, max(least, *map(cell_len, [heading, *self.labels(key)]))))
+        return columns
 
-    def _columns(self) -> None:
-        for key in self.COLUMNS:
-            self.add_column(self.texts(f"col_{key}"), key=key)
+    def labels(self, column: str) -> list[str]:
+        """The fixed texts a column shows, so that it fits the longest in either language."""
+        return []
 
     def relabel(self, texts: Texts) -> None:
         self.texts = texts
-        self.clear(columns=True)
-        self._columns()
-        self.redraw()
+        self.set_columns(self._columns())
 
-    def redraw(self) -> None:
-        """Fill the rows again from what the widget holds."""
+    def row(self, key: str) -> Sequence[Text | str]:
+        """The cells of a row as drawn now."""
         raise NotImplementedError
+
+    def cell(self, key: str, column: str) -> Text | str:
+        return self.row(key)[list(self.COLUMNS).index(column)]

@@ -65,7 +65,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def set_rows(self, keys: list[str]) -> None:
         """Show these rows in this order; the cursor stays on its row when it is still shown."""
-        kept = self.selected
+        kept = self.current
         self.keys = keys
         self._resize()
         index = keys.index(kept) if kept is not None and kept in keys else 0
@@ -73,8 +73,15 @@ class VirtualTable(ScrollView, can_focus=True):
         self.cursor = index
 
     @property
-    def selected(self) -> str | None:
+    def current(self) -> str | None:
+        """The key of the row under the cursor."""
         return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
+
+    @property
+    def selected(self) -> str | None:
+        """What the row under the cursor stands for; a subclass may say more (the queue: its
+        alarm)."""
+        return self.current
 
     @property
     def row_count(self) -> int:
@@ -94,7 +101,7 @@ class VirtualTable(ScrollView, can_focus=True):
         elif new >= top + height:
             self.scroll_to(y=new - height + 1, animate=False)
         self.refresh()
-        self.post_message(self.Highlighted(self, self.selected))
+        self.post_message(self.Highlighted(self, self.current))
 
     def action_move(self, step: int) -> None:
         if self.keys:
@@ -104,8 +111,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self.action_move(direction * max(1, self.size.height - 2))
 
     def action_choose(self) -> None:
-        if self.selected is not None:
-            self.post_message(self.Chosen(self, self.selected))
+        if self.current is not None:
+            self.post_message(self.Chosen(self, self.current))
 
     def on_click(self, event: events.Click) -> None:
         row = event.y - 1 + self.scroll_offset.y
