@@ -111,6 +111,47 @@ async def test_elder_form_shows_errors_at_the_field_then_saves_with_the_rules_gr
         assert sent["record"]["category"] == "key" and sent["record"]["contacts"][0]["relation"] == "儿子"
 
 
+async def test_elder_form_edits_the_key_holder_and_grid_worker_at_80x24() -> None:
+    client = FakeClient()
+    store = FakeStore({"h001": elder("王秀英", age=82, key_holder={
+        "name": "李婶", "relation": "邻居", "phone": "+86 139 0000 0002"})})
+    screen = ElderForm(records(store, client), "h001")
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        key, grid = screen.query_one("#f-key_holder", Input), screen.query_one("#f-grid_worker", Input)
+        assert (key.value, grid.value) == ("李婶 邻居 +86 139 0000 0002", "")
+        grid.focus()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        assert screen.region.contains_region(grid.region)  # the form scrolls to the field
+        key.value = "赵大妈 邻居"  # no phone
+        grid.value = "陈网格 137-0000-0004"
+        await pilot.press("ctrl+s")
+        assert "not a phone number" in str(screen.query_one("#err-key_holder", Static).content)
+        assert str(screen.query_one("#err-grid_worker", Static).content) == ""
+        assert client.sent == []
+        key.value = "赵大妈 邻居 137-0000-0003"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [sent] = client.sent
+        assert sent["record"]["key_holder"] == {"name": "赵大妈", "relation": "邻居",
+                                                "phone": "137-0000-0003"}
+        assert sent["record"]["grid_worker"] == {"name": "陈网格", "relation": "", "phone": "137-0000-0004"}
+
+
+async def test_elder_form_keeps_a_grouped_phone_and_clears_an_emptied_contact() -> None:
+    client = FakeClient()
+    kept = {"name": "李婶", "relation": "邻居", "phone": "+86 139 0000 0002"}
+    store = FakeStore({"h001": elder("王秀英", age=82, key_holder=kept,
+                                     grid_worker={"name": "李梅", "phone": "13900000003"})})
+    screen = ElderForm(records(store, client), "h001")
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        screen.query_one("#f-grid_worker", Input).value = " "
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [sent] = client.sent
+        assert sent["record"]["key_holder"] == kept and sent["record"]["grid_worker"] is None
+
+
 async def test_override_needs_a_reason_and_only_a_supervisor_sees_it() -> None:
     store = FakeStore({"h001": elder("王秀英", age=70)})
     duty = ElderForm(records(store), "h001")

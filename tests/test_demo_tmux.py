@@ -77,3 +77,9 @@ def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) 
     verified = subprocess.run([*ANXIN, "audit", "verify", "--config", station_yaml],
                               capture_output=True, text=True, cwd=REPO)
     assert verified.returncode == 0 and verified.stdout.startswith("OK: 6 entries, head ")
+    tmux("send-keys", "-t", session, "Enter")  # the alarm screen: who, where, what to do
+    screen = wait_screen(session, "处置预案", "接收呼叫", "钥匙保管人", "王建国", "门口有棵枣树")
+    assert "待接警" not in screen and "青石镇桃源村三组12号" in screen
+    tmux("send-keys", "-t", session, "Escape")
+    wait_screen(session, "居家终端", "已接警")
+    assert "处置预案" not in tmux("capture-pane", "-p", "-t", session)

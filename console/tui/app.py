@@ -57,6 +57,9 @@ RECORDS_SCREENS = {"roster": "desk_cmd_roster", "visits": "desk_cmd_visits",
                    "ledger": "bind_ledger", "import_records": "desk_cmd_import"}  # action -> label key
 CALL_ACTIONS = ("answer", "visit", "hangup", "mute", "volume_up", "volume_down")
 IN_CALL_ACTIONS = ("hangup", "mute", "volume_up", "volume_down")
+# the keys of the queue and the alarm screen (login first; hidden on the records screens)
+DESK_ACTIONS = ("claim", "resolve", "press", "language", "open_alarm", "filter", "answer", "visit",
+                *RECORDS_SCREENS)
 
 
 class ConsoleApp(App[None]):
@@ -200,12 +203,18 @@ class ConsoleApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Nothing that shows or changes alarms works before login. The call controls show
-        while a call is on, the keys that start one while none is."""
+        while a call is on, the keys that start one while none is. The desk's own keys act on
+        the queue and the alarm screen only: a records screen shows its own keys (a call's
+        controls stay, wherever it was started)."""
+        if action not in IN_CALL_ACTIONS and action in DESK_ACTIONS and not self._at_desk():
+            return False
         if action in CALL_ACTIONS:
             live = hasattr(self, "line") and self.line.live
             return self.session is not None and live == (action in IN_CALL_ACTIONS)
-        return self.session is not None or action not in ("claim", "resolve", "press", "language",
-                                                          "open_alarm", "filter", *RECORDS_SCREENS)
+        return self.session is not None or action not in DESK_ACTIONS
+
+    def _at_desk(self) -> bool:
+        return len(self.screen_stack) <= 1 or isinstance(self.screen, AlarmScreen)
 
     async def action_quit(self) -> None:
         await self.line.hang_up()
@@ -469,7 +478,7 @@ class ConsoleApp(App[None]):
         self.title = t("title")
         s = self.session
         who = f"{t(f'role_{s.role}')}: {s.display}" if s else t("not_logged_in")
-        self.sub_title = f"{who}  {time.strftime('%Y-%m-%d')}"
+        self.sub_title = f"{who}  {time.strftime('%Y-%m-%d', time.localtime(self.clock()))}"
         labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
                   "filter": "desk_bind_filter", "open_alarm": "desk_cmd_open",
                   "language": "bind_lang", "quit": "bind_quit", **RECORDS_SCREENS,

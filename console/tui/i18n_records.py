@@ -92,6 +92,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "field_medicines": ("用药", "Medicines"),
     "field_allergies": ("过敏", "Allergies"),
     "field_contacts": ("紧急联系人（每行：姓名 关系 电话）", "Contacts (a line each: name relation phone)"),
+    "field_key_holder": ("钥匙保管人（姓名 关系 电话）", "Key holder (name relation phone)"),
+    "field_grid_worker": ("网格员（姓名 电话）", "Grid worker (name phone)"),
     "field_override": ("人工调整类别（仅主管、管理员）", "Set the group by hand (supervisors, admins)"),
     "sex_female": ("女", "female"),
     "sex_male": ("男", "male"),

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from console.casework.category import effective
-from console.casework.elder import Ability, Category, ElderRecord, Sex
+from console.casework.elder import Ability, Category, Contact, ElderRecord, Sex
 from console.tui.records_context import Records, label_bindings
 from hub.wire import HUB_ID_PATTERN
 
@@ -29,7 +29,9 @@ TEXT_FIELDS = ("name", "birth_date", "age", "phone", "id_tail", "file_no", "addr
                "identifying", "disability_grade")
 LIST_FIELDS = ("conditions", "medicines", "allergies")
 FLAGS = ("bedridden", "dementia", "living_alone", "limited_mobility")
+PEOPLE = ("key_holder", "grid_worker")  # one contact each, written as a line of the contacts
 _SPLIT = re.compile(r"[、,，;；]+")
+_PHONE_GROUP = re.compile(r"\+?[0-9][0-9-]*")
 RULES = "rules"  # the override select's value for "as the rules give"
 
 
@@ -76,8 +78,11 @@ class ElderForm(Screen[bool]):
                     yield Checkbox(t(f"field_{flag}"), bool(e and getattr(e, flag)), id=f"f-{flag}")
             for name in LIST_FIELDS:
                 yield from self._field(name, Input("、".join(getattr(e, name)) if e else "", id=f"f-{name}"))
-            contacts = "\n".join(f"{c.name} {c.relation} {c.phone}" for c in e.contacts) if e else ""
+            contacts = "\n".join(_line(c) for c in e.contacts) if e else ""
             yield from self._field("contacts", TextArea(contacts, id="elder-contacts"))
+            for name in PEOPLE:
+                person = getattr(e, name) if e else None
+                yield from self._field(name, Input(_line(person) if person else "", id=f"f-{name}"))
             yield Static("", id="elder-category")
             if self.records.may_override:
                 current = e.override.category.value if e and e.override else RULES
@@ -136,6 +141,9 @@ class ElderForm(Screen[bool]):
                           if p.strip()]
         data["contacts"] = [_contact(line) for line in
                             self.query_one("#elder-contacts", TextArea).text.splitlines() if line.strip()]
+        for name in PEOPLE:
+            line = self.query_one(f"#f-{name}", Input).value
+            data[name] = _contact(line) if line.strip() else None
         data["category"] = category
         if not with_override:
             data["override"] = None
@@ -212,9 +220,19 @@ class ElderForm(Screen[bool]):
         self.dismiss(False)
 
 
+def _line(c: Contact) -> str:
+    return " ".join(p for p in (c.name, c.relation, c.phone) if p)
+
+
 def _contact(line: str) -> dict[str, str]:
-    """``王建国 儿子 138-0000-0001``: the name first, the phone last, the relation between."""
+    """``王建国 儿子 138-0000-0001``: the name first, the phone last, the relation between. A
+    phone written in groups (+86 139 0000 0002) is every trailing group of digits, so it is
+    read back whole rather than its last group taken for the phone."""
     parts = line.replace(",", " ").replace("，", " ").split()
     if len(parts) == 1:
         return {"name": parts[0], "relation": "", "phone": ""}
-    return {"name": parts[0], "relation": " ".join(parts[1:-1]), "phone": parts[-1]}
+    end = len(parts)
+    while end > 1 and _PHONE_GROUP.fullmatch(parts[end - 1]):
+        end -= 1
+    end = min(end, len(parts) - 1)  # no digits at the end: the last word is checked as the phone
+    return {"name": parts[0], "relation": " ".join(parts[1:end]), "phone": " ".join(parts[end:])}
