@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -26,12 +27,11 @@ from console.casework.search import ElderIndex
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
-from console.tui.widgets.fmt import clock
 from console.tui.widgets.roster import SORTS, RosterLine, RosterQuery, select
 from console.tui.widgets.vtable import VirtualTable
 
 COLUMNS = (("hub", 8), ("elder", 8), ("category", 6), ("online", 6), ("heartbeat", 10),
-           ("sensors", 12), ("activity", 10), ("visit", 8), ("address", 28))
+           ("sensors", 12), ("activity", 11), ("visit", 8), ("address", 28))
 ONLINE_CYCLE: tuple[bool | None, ...] = (None, False, True)
 CATEGORY_CYCLE: tuple[Category | None, ...] = (None, *Category)
 T = TypeVar("T")
@@ -119,7 +119,6 @@ class RosterScreen(Screen[None]):
         if q.overdue:
             parts.append(t("roster_overdue"))
         parts.append(t("roster_sorted", sort=t(f"sort_{q.sort}")))
-        parts.append(f"{self.filter_ms:.0f} ms")
         self.query_one("#roster-status", Static).update(" · ".join(parts))
 
     def _columns(self) -> list[tuple[str, int]]:
@@ -137,10 +136,15 @@ class RosterScreen(Screen[None]):
             Text(t("online"), style="green") if h.online else Text(t("offline"), style="bold white on red"),
             t("ago", n=int(now - h.heartbeat)) if h.heartbeat else t("never"),
             sensors if h.sensors else "-",
-            clock(h.activity) if h.activity else "-",
+            self._when(h.activity) if h.activity else "-",
             Text(t("roster_days_overdue", n=h.overdue), style="bold yellow") if h.overdue is not None else "",
             e.address if e else "-",
         ]
+
+    def _when(self, ts: float) -> str:
+        """Today's time of day; an earlier day's date too, so old activity does not look recent."""
+        at = datetime.fromtimestamp(ts, self.records.tz)
+        return at.strftime("%H:%M:%S" if at.date() == self.records.today() else "%m-%d %H:%M")
 
     def _change(self, **kw: Any) -> None:
         self.query_state = replace(self.query_state, **kw)
