@@ -148,7 +148,7 @@ async def test_roster_finds_by_pinyin_and_the_elder_form_saves_at_the_station(
         form.query_one("#f-phone", Input).value = "12ab"
         form.query_one("#f-medicines", Input).value = "硝苯地平缓释片、阿司匹林"
         await pilot.press("ctrl+s")
-        assert "not a phone number" in text(form, "#err-phone")
+        assert "「12ab」不是电话号码" in text(form, "#err-phone")
         await pilot.pause(0.3)
         assert app.screen is form and station.store.elder("h001") == before
         assert audit(station, "h001", t0) == []

@@ -7,15 +7,19 @@ import statistics
 import time
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from textual.widgets import Input, Select, Static, TextArea
 
+from console.casework.elder import ElderRecord
 from console.casework.importer import write_elders
-from console.tui.i18n import STRINGS
+from console.tui.i18n import STRINGS, Texts
 from console.tui.i18n_records import STRINGS as RECORDS
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
 from console.tui.screens.import_records import ImportScreen
 from console.tui.screens.roster import RosterScreen
+from console.tui.validation import field_message
 from console.tui.widgets.vtable import VirtualTable
 from tests.records_fakes import TODAY, FakeClient, FakeStore, Host, Sensor, State, elder, records
 from tests.test_casework_search import population
@@ -96,7 +100,7 @@ async def test_elder_form_shows_errors_at_the_field_then_saves_with_the_rules_gr
         screen.query_one("#f-phone", Input).value = "12ab"
         screen.query_one("#elder-contacts", TextArea).text = "李强 儿子 139-0000-0002\n王芳 女儿 x"
         await pilot.press("ctrl+s")
-        assert "not a phone number" in str(screen.query_one("#err-phone", Static).content)
+        assert "「12ab」不是电话号码" in str(screen.query_one("#err-phone", Static).content)
         assert "第2行" in str(screen.query_one("#err-contacts", Static).content)
         assert client.sent == []
         screen.query_one("#f-phone", Input).value = "0531-8888-1234"
@@ -126,7 +130,7 @@ async def test_elder_form_edits_the_key_holder_and_grid_worker_at_80x24() -> Non
         key.value = "赵大妈 邻居"  # no phone
         grid.value = "陈网格 137-0000-0004"
         await pilot.press("ctrl+s")
-        assert "not a phone number" in str(screen.query_one("#err-key_holder", Static).content)
+        assert "不是电话号码" in str(screen.query_one("#err-key_holder", Static).content)
         assert str(screen.query_one("#err-grid_worker", Static).content) == ""
         assert client.sent == []
         key.value = "赵大妈 邻居 137-0000-0003"
@@ -198,3 +202,17 @@ async def test_import_shows_bad_rows_and_sends_the_good_ones(tmp_path: Path) -> 
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert template.exists()
+
+
+def test_field_errors_are_worded_in_the_console_language() -> None:
+    with pytest.raises(ValidationError) as bad:
+        ElderRecord.model_validate({"name": "王秀英", "category": "key", "address": "青石镇", "age": 131,
+                                    "contacts": [{"name": "王建国", "phone": "12ab"}]})
+    errors = {e["loc"][0]: e for e in bad.value.errors()}
+    zh, en = Texts("zh_CN"), Texts("en")
+    assert field_message(errors["age"], zh) == "不能大于130"
+    assert field_message(errors["age"], en) == "at most 130"
+    assert field_message(errors["contacts"], zh).startswith("「12ab」不是电话号码")
+    assert field_message(errors["contacts"], en).startswith("'12ab' is not a phone number")
+    unknown = {**errors["age"], "type": "no_such_type", "msg": "Value error, as the validator said"}
+    assert field_message(unknown, zh) == "as the validator said"  # a type the console cannot word yet

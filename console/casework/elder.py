@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError  # a type per error: the console says it in its language
 
 from hub.configfile import Strict
 
@@ -26,30 +27,32 @@ def _phone(v: str) -> str:
     v = v.strip()
     digits = sum(c.isdigit() for c in v)
     if not _PHONE.match(v) or not 3 <= digits <= 15:
-        raise ValueError(f"{v!r} is not a phone number: write 3 to 15 digits, with spaces or '-' "
-                         "between groups and an optional leading '+' (138-0000-0001)")
+        raise PydanticCustomError("phone", "'{value}' is not a phone number: write 3 to 15 digits, "
+                                  "with spaces or '-' between groups and an optional leading '+' "
+                                  "(138-0000-0001)", {"value": v})
     return v
 
 
 def _id_tail(v: str) -> str:
     v = v.strip().upper()
     if not re.fullmatch(r"[0-9]{3}[0-9X]", v):
-        raise ValueError(f"{v!r}: give the last 4 characters of the ID card (digits; the last "
-                         "may be X), never the whole number")
+        raise PydanticCustomError("id_tail", "'{value}': give the last 4 characters of the ID card "
+                                  "(digits; the last may be X), never the whole number", {"value": v})
     return v
 
 
 def _file_no(v: str) -> str:
     v = v.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", v):
-        raise ValueError(f"{v!r} is not a file number: letters, digits, '-' and '_', at most 32 "
-                         "(QS-2024-0012)")
+        raise PydanticCustomError("file_no", "'{value}' is not a file number: letters, digits, '-' "
+                                  "and '_', at most 32 (QS-2024-0012)", {"value": v})
     return v
 
 
 def _birth_date(v: date) -> date:
     if v.year < 1890:
-        raise ValueError(f"{v.isoformat()} is before 1890: check the year")
+        raise PydanticCustomError("birth_year", "{value} is before 1890: check the year",
+                                  {"value": v.isoformat()})
     return v
 
 
@@ -134,8 +137,8 @@ class ElderRecord(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.age is not None and self.birth_date is not None:
-            raise ValueError("give the birth date or the age, not both: the age is worked out "
-                             "from the birth date")
+            raise PydanticCustomError("age_and_birth", "give the birth date or the age, not both: "
+                                      "the age is worked out from the birth date")
         if self.override and self.override.category is not self.category:
             raise ValueError(f"category is {self.category.value} but the override sets "
                              f"{self.override.category.value}: the override is the category in effect")

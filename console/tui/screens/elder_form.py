@@ -23,6 +23,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from console.casework.category import effective
 from console.casework.elder import Ability, Category, Contact, ElderRecord, Sex
 from console.tui.records_context import Records, label_bindings
+from console.tui.validation import field_message
 from hub.wire import HUB_ID_PATTERN
 
 TEXT_FIELDS = ("name", "birth_date", "age", "phone", "id_tail", "file_no", "address", "directions",
@@ -177,7 +178,7 @@ class ElderForm(Screen[bool]):
                 where = f"{t('elder_contact_line', n=int(err['loc'][1]) + 1)}: " \
                     if field == "contacts" and len(err["loc"]) > 1 else ""
                 errors.setdefault(field if self._has_error_slot(field) else "name",
-                                  where + err["msg"].removeprefix("Value error, "))
+                                  where + field_message(err, t))
         self._errors(errors)
         if errors or record is None or hub is None:
             self.notify(t("elder_fix"), severity="warning")
