@@ -13,6 +13,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk_bind_filter": ("筛选", "Filter"),
     "desk_cmd_open": ("打开报警", "Open alarm"),
     "desk_cmd_open_help": ("打开所选报警的处置页面", "Open the selected alarm's screen"),
+    "desk_rules_differ": ("按县规则应为{category}：{reasons}", "the county rules say {category}: {reasons}"),
     "desk_cmd_roster": ("全部住户", "All homes"),
     "desk_cmd_roster_help": ("住户名单：筛选、排序、查看和编辑档案",
                              "The roster: filter, sort, open and edit records"),

@@ -12,9 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from console.casework.category import effective
-from console.casework.elder import ElderRecord
 from console.tui.records_context import Records, label_bindings
+from console.tui.widgets.elder_card import elder_details
 from console.tui.widgets.fmt import clock
 
 
@@ -46,7 +45,7 @@ class HistoryScreen(Screen[None]):
             f"{e.name if e else t('unregistered')} · {self.hub}")
         out = Text()
         if e is not None:
-            out.append_text(describe(e, r))
+            out.append_text(elder_details(e, r.rules, r.today(), t))  # the alarm screen's card
         out.append(f"\n\n{t('history_alarms')}\n", style="bold")
         for a in r.store.alarm_history(self.hub):
             outcome = r.label("outcome", a.outcome) if a.outcome else ""
@@ -70,30 +69,3 @@ class HistoryScreen(Screen[None]):
     def action_close(self) -> None:
         self.dismiss()
 
-
-def describe(e: ElderRecord, r: Records) -> Text:
-    """The record as the officer reads it: who, the group and the county's reasons, contacts."""
-    t = r.texts
-    eff = effective(e, r.rules, r.today())
-    out = Text()
-    out.append(e.name, style="bold")
-    age = e.age_on(r.today())
-    if age is not None:
-        out.append("  " + t("card_age", n=age))
-    out.append(f"  {t(f'cat_{eff.category.value}')}", style="bold magenta")
-    reasons = "、".join(r.label("criterion", k) for k in eff.rules.reasons)
-    out.append(f"  {t('elder_reason', reasons=reasons)}")
-    if eff.override:
-        out.append("  " + t("elder_overridden", reason=eff.override.reason, by=eff.override.by),
-                   style="yellow")
-    out.append(f"\n{e.address}")
-    if e.phone:
-        out.append(f"  ☎ {e.phone}")
-    if e.directions:
-        out.append(f"\n{t('card_directions')}: {e.directions}", style="dim")
-    if e.conditions:
-        out.append(f"\n{t('card_conditions')}: {', '.join(e.conditions)}")
-    if e.contacts:
-        out.append(f"\n{t('card_contacts')}: " + "; ".join(
-            f"{c.name}({c.relation}) {c.phone}" for c in e.contacts))
-    return out

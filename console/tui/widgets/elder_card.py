@@ -73,10 +73,13 @@ def elder_details(e: ElderRecord, rules: CountyRules, today: date, t: Texts) -> 
     if e.sex:
         out.append("  " + t(f"desk_sex_{e.sex.value}"))
     out.append(f"  {t(f'cat_{e.category.value}')}", style="bold magenta")
+    reasons = "、".join(rules.criterion(k).text(lang) for k in eff.rules.reasons)
     if eff.override:
         why = t("desk_override", reason=eff.override.reason, by=eff.override.by)
+    elif eff.category is not e.category:  # stored as homes.yaml gave it, not as the rules say
+        why = t("desk_rules_differ", category=t(f"cat_{eff.category.value}"), reasons=reasons)
     else:
-        why = "、".join(rules.criterion(k).text(lang) for k in eff.rules.reasons)
+        why = reasons
     out.append(f" ({why})", style="magenta")
     if e.identifying:
         out.append(f"\n{t('desk_identifying')}: {e.identifying}")
