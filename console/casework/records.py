@@ -58,19 +58,36 @@ class AlarmRecord:
     officer: str = ""
 
 
-def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[str]:
+class Problem(str):
+    """One problem: its English text (what the station sends back), with a code and values so
+    the console can word it in its own language (``vprob_<code>``)."""
+
+    code: str
+    values: dict[str, str]
+
+    def __new__(cls, code: str, text: str, **values: str) -> Problem:
+        p = super().__new__(cls, text)
+        p.code, p.values = code, values
+        return p
+
+
+def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[Problem]:
     """What is wrong with a visit before it is saved; empty when it can be."""
     problems = []
     if visit.day > today:
-        problems.append(f"visit date {visit.day} is in the future")
+        problems.append(Problem("future_day", f"visit date {visit.day} is in the future",
+                                day=str(visit.day)))
     modes = [m.key for m in rules.visits.modes]
     if visit.mode not in modes:
-        problems.append(f"unknown visit mode {visit.mode!r} (modes: {', '.join(modes)})")
+        problems.append(Problem("unknown_mode", f"unknown visit mode {visit.mode!r} (modes: "
+                                f"{', '.join(modes)})", mode=visit.mode))
     contents = [c.key for c in rules.visits.contents]
     if bad := [c for c in visit.contents if c not in contents]:
-        problems.append(f"unknown visit content {', '.join(bad)} (contents: {', '.join(contents)})")
+        problems.append(Problem("unknown_content", f"unknown visit content {', '.join(bad)} "
+                                f"(contents: {', '.join(contents)})", contents=", ".join(bad)))
     if not visit.by.strip():
-        problems.append("who visited is missing")
+        problems.append(Problem("no_visitor", "who visited is missing"))
     if visit.reached and not visit.contents:
-        problems.append("a visit that reached the elder covers at least one content item")
+        problems.append(Problem("no_content", "a visit that reached the elder covers at least "
+                                "one content item"))
     return problems

@@ -208,7 +208,7 @@ class Records:
                                 mode=form.mode, by=form.by.strip() or officer,
                                 contents=tuple(form.contents), reached=form.reached,
                                 notes=form.notes, id=new_id())
-            problems = visit_problems(visit, rules, _day(now))
+            problems: list[str] = [*visit_problems(visit, rules, _day(now))]
             contents = {c.key for c in rules.visits.contents}
             problems += [f"follow-up {i}: unknown content {f.content!r}"
                          for i, f in enumerate(form.followups) if f.content not in contents]

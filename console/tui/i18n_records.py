@@ -144,6 +144,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bind_ledger": ("工作台账", "Ledger"),
     "bind_ledger_help": ("按月查看并导出工作台账（CSV、XLSX）",
                          "See a month's ledger and export it (CSV, XLSX)"),
+    # a visit's problems before it is sent (casework.records.visit_problems)
+    "vprob_future_day": ("探访日期 {day} 在今天之后", "visit date {day} is in the future"),
+    "vprob_unknown_mode": ("未知的探访方式 {mode}", "unknown visit mode {mode}"),
+    "vprob_unknown_content": ("未知的探访内容 {contents}", "unknown visit content {contents}"),
+    "vprob_no_visitor": ("缺少探访人", "who visited is missing"),
+    "vprob_no_content": ("见到了老人的探访，请至少勾选一项探访内容",
+                         "a visit that reached the elder covers at least one content item"),
     # validation messages under a form's fields, by pydantic error type (console/tui/validation.py)
     "verr_phone": ("「{value}」不是电话号码：写3到15位数字，分段可用空格或“-”，可以“+”开头（138-0000-0001）",
                    "'{value}' is not a phone number: 3 to 15 digits, spaces or '-' between groups, "

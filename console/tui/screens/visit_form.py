@@ -89,7 +89,8 @@ class VisitForm(Screen[bool]):
         r, t = self.records, self.records.texts
         visit, followups = self.payload()
         if problems := visit_problems(visit, r.rules, r.today()):
-            self.query_one("#visit-errors", Static).update(t("visit_fix", problems="; ".join(problems)))
+            worded = [t(f"vprob_{p.code}", **p.values) for p in problems]
+            self.query_one("#visit-errors", Static).update(t("visit_fix", problems="; ".join(worded)))
             return
         # the station adds the elder's name and group, and as `by` the officer's display name
         record: dict[str, Any] = {
