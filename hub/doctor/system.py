@@ -28,6 +28,8 @@ from typing import Any, Literal
 import serial  # type: ignore[import-untyped]  # pyserial ships no type information
 from paho.mqtt.reasoncodes import ReasonCode
 
+from drivers.audio import AudioUnavailable
+from drivers.audio.device import portaudio
 from drivers.gpio.pins import pin_factory
 from drivers.radar.models import model as model_spec
 from drivers.radar.port import open_uart
@@ -55,10 +57,6 @@ class AudioDevice:
     name: str
     inputs: int  # channels
     outputs: int
-
-
-class AudioUnavailable(Exception):
-    """PortAudio (libportaudio2) does not load."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +159,9 @@ def _stderr_silenced() -> Iterator[None]:
 def sounddevice_devices() -> list[AudioDevice]:
     """The sound devices PortAudio sees (what the voice path will open)."""
     with _stderr_silenced():
+        sounddevice = portaudio()  # the audio driver's loader: AudioUnavailable says the fix
         try:
-            import sounddevice  # type: ignore[import-untyped]  # loads libportaudio2 on import
-
             found = sounddevice.query_devices()
-        except OSError as e:  # the library is missing
-            raise AudioUnavailable(str(e)) from None
         except Exception as e:  # sounddevice.PortAudioError: PortAudio could not start
             raise AudioUnavailable(f"{type(e).__name__}: {e}") from None
     return [AudioDevice(str(d["name"]), int(d["max_input_channels"]), int(d["max_output_channels"]))
