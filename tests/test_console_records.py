@@ -21,6 +21,7 @@ from console.tui.screens.import_records import ImportScreen
 from console.tui.screens.roster import RosterScreen
 from console.tui.validation import field_message
 from console.tui.widgets.vtable import VirtualTable
+from hub.prompts import Language
 from tests.records_fakes import TODAY, FakeClient, FakeStore, Host, Sensor, State, elder, records
 from tests.test_casework_search import population
 
@@ -192,7 +193,9 @@ async def test_import_shows_bad_rows_and_sends_the_good_ones(tmp_path: Path) -> 
         await pilot.pause()
         summary = str(screen.query_one("#import-summary", Static).content)
         errors = str(screen.query_one("#import-errors", Static).content)
-        assert "1 行可导入" in summary and "row 4" in errors and "row 5" in errors
+        assert "1 行可导入" in summary
+        assert "elders.csv 第4行 年龄 (F)：「abc」不是年龄：请填周岁（整数）" in errors
+        assert "elders.csv 第5行 终端编号 (A)：h101 与第 2 行重复；本行不导入" in errors
         await pilot.click("#send")
         await pilot.pause()
         assert [(s["op"], s["hub"]) for s in client.sent] == [("elder_save", "h102")]
@@ -202,6 +205,48 @@ async def test_import_shows_bad_rows_and_sends_the_good_ones(tmp_path: Path) -> 
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert template.exists()
+
+
+BAD_ROWS = """终端编号,档案编号,姓名,出生日期,年龄,住址,残疾等级,能力评估,联系人1姓名,联系人1电话
+H 2,QS-1,王秀英,1940-13-01,,桃源村,五级,半失能,王建国,call me
+h003,QS-1,,2030-01-01,,,,,,
+h004,QS-4,刘桂兰,1950-01-01,60,柳湾村,,,,
+h005,QS-5,陈永年,1945-02-03,,东山村,,,,
+h005,QS-6,赵大爷,1944-05-06,,河西街,,,,
+"""
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("zh_CN", ["「H 2」不是终端编号", "「1940-13-01」不是日期", "「五级」：残疾等级请填 1 到 4",
+               "「半失能」：请填 能力完好, 轻度失能, 中度失能, 重度失能, 完全失能 之一",
+               "「call me」不是电话号码",
+               "出生日期 2030-01-01 在今天（2026-11-20）之后", "第3行 姓名 (C)：必填", "第3行 住址 (F)：必填",
+               "年龄 60 与出生日期 1950-01-01 不符（到 2026-11-20 是 76 岁）",
+               "第5行 终端编号 (A)：h005 与第 6 行重复；本行不导入"]),
+    ("en", ["'H 2' is not a hub id", "'1940-13-01' is not a date", "'五级': write the disability grade",
+            "'半失能': write one of 能力完好", "'call me' is not a phone number",
+            "row 3, column 姓名 (C): required",
+            "age 60 does not match the birth date 1950-01-01 (76 on 2026-11-20)"]),
+])
+async def test_import_problems_are_worded_in_the_console_language(
+        tmp_path: Path, language: Language, expected: list[str]) -> None:
+    sheet = tmp_path / "elders.csv"
+    sheet.write_text(BAD_ROWS, encoding="utf-8")
+    screen = ImportScreen(records(FakeStore({}), FakeClient(refuse={}), language=language))
+    async with Host(screen).run_test(size=(100, 30)) as pilot:
+        screen.query_one(Input).value = str(sheet)
+        await pilot.press("enter")
+        await pilot.pause()
+        errors = str(screen.query_one("#import-errors", Static).content)
+        assert [e for e in expected if e not in errors] == []
+        if language == "zh_CN":  # nothing fell back to the English text
+            assert not [line for line in errors.splitlines() if "write" in line or " is " in line]
+        sheet.write_text("姓名,电话\n", encoding="utf-8")
+        await pilot.press("enter")
+        await pilot.pause()
+        summary = str(screen.query_one("#import-summary", Static).content)
+        assert summary.startswith("无法读取：elders.csv：不认识的列 电话 (B)" if language == "zh_CN"
+                                  else "Cannot read it: elders.csv: unknown column(s) 电话 (B)")
 
 
 def test_field_errors_are_worded_in_the_console_language() -> None:

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from console.casework.category import assign, set_override
 from console.casework.county import CountyRules
 from console.casework.elder import Ability, Category, ElderRecord, Sex, age_on
+from console.casework.problem import Problem
 from console.casework.sheets import Cell, Sheet, SheetError, column_letter, read_rows, write_csv, write_xlsx
 from hub.prompts import Language
 from hub.wire import HUB_ID_PATTERN
@@ -106,6 +108,7 @@ ALIASES: dict[str, dict[str, Any]] = {  # other spellings seen in county sheets
 }
 _GRADES = {"一": 1, "二": 2, "三": 3, "四": 4}
 _SPLIT = re.compile(r"[、,，;；/\n]+")
+_REQUIRED = Problem("missing", "required, but empty")
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 
 
@@ -113,11 +116,11 @@ _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日
 class RowError:
     file: str
     row: int
-    column: str  # the header as in the file, and its letter: 出生日期 (E)
-    problem: str
+    column: str  # the header as in the file, and its letter: 出生日期 (E); "" for the whole row
+    problem: Problem
 
     def __str__(self) -> str:
-        return f"{self.file}, row {self.row}, column {self.column}: {self.problem}"
+        return f"{self.file}, row {self.row}, column {self.column or '(the row)'}: {self.problem}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,8 @@ def read_elders(path: Path, rules: CountyRules, *, today: date, now: datetime, a
     rows = read_rows(path)
     header = next(rows, None)
     if not header:
-        raise SheetError(f"{path.name}: empty: the first row should hold the column headers")
+        raise SheetError(Problem("empty_sheet", f"{path.name}: empty: the first row should hold the "
+                                 "column headers", file=path.name))
     columns, labels = _columns(path.name, header)
     result = ImportResult()
     parsed = []
@@ -182,15 +186,19 @@ def _columns(file: str, header: list[Cell]) -> tuple[dict[int, Column], dict[str
         if (c := known.get(name)) is None:
             unknown.append(label)
         elif c.field in labels:
-            raise SheetError(f"{file}: column {label} is the same as column {labels[c.field]}")
+            raise SheetError(Problem("same_column", f"{file}: column {label} is the same as column "
+                                     f"{labels[c.field]}", file=file, label=label, other=labels[c.field]))
         else:
             columns[i], labels[c.field] = c, label
     if unknown:
-        raise SheetError(f"{file}: unknown column(s) {', '.join(unknown)}; the columns are "
-                         f"{'、'.join(c.zh_CN for c in COLUMNS if c.contact is None)}、"
-                         "联系人1姓名、联系人1关系、联系人1电话 … (or their English names)")
+        known_names = "、".join(c.zh_CN for c in COLUMNS if c.contact is None) + \
+            "、联系人1姓名、联系人1关系、联系人1电话 …"
+        raise SheetError(Problem("unknown_columns", f"{file}: unknown column(s) {', '.join(unknown)}; "
+                                 f"the columns are {known_names} (or their English names)",
+                                 file=file, columns=", ".join(unknown), known=known_names))
     if missing := [c.zh_CN for c in COLUMNS if c.required and c.field not in labels]:
-        raise SheetError(f"{file}: required column(s) missing: {', '.join(missing)}")
+        raise SheetError(Problem("missing_columns", f"{file}: required column(s) missing: "
+                                 f"{', '.join(missing)}", file=file, columns=", ".join(missing)))
     return columns, labels
 
 
@@ -198,21 +206,22 @@ def _row(file: str, n: int, row: list[Cell], columns: dict[int, Column], labels:
          rules: CountyRules, today: date, now: datetime, actor: str,
          errors: list[RowError]) -> Imported | None:
     """One row as a record in its group, or None with its problems added to ``errors``."""
-    problems: list[tuple[str, str]] = []  # (field, what is wrong)
+    problems: list[tuple[str, Problem]] = []  # (field, what is wrong)
     data: dict[str, Any] = {}
     for i, c in columns.items():
         v = row[i] if i < len(row) else None
         if v is None:
             if c.required:
-                problems.append((c.field, "required, but empty"))
+                problems.append((c.field, _REQUIRED))
             continue
         try:
             data[c.field] = _value(c.field, v)
-        except ValueError as e:
-            problems.append((c.field, str(e)))
+        except BadCell as e:
+            problems.append((c.field, e.problem))
     hub, given = data.pop("hub", None), data.pop("category", None)
     if hub is not None and not re.fullmatch(HUB_ID_PATTERN, hub):
-        problems.append(("hub", f"{hub!r} is not a hub id: lower-case letters, digits, '-' and '_'"))
+        problems.append(("hub", Problem("hub_id", f"{hub!r} is not a hub id: lower-case letters, "
+                                        "digits, '-' and '_'", value=hub)))
     _check_age(data, today, problems)
     nested, contact_columns = _nest(data)
     record = None
@@ -220,7 +229,7 @@ def _row(file: str, n: int, row: list[Cell], columns: dict[int, Column], labels:
         record = ElderRecord.model_validate({**nested, "category": Category.GENERAL})
     except ValidationError as e:
         found = {f for f, _ in problems}
-        problems += [(f, _message(err["msg"])) for err in e.errors()
+        problems += [(f, _problem(err)) for err in e.errors()
                      if (f := _field(err["loc"], contact_columns)) not in found]
     if record is None or problems:
         at = {c.field: i for i, c in columns.items()}  # left to right, as the officer reads the row
@@ -234,12 +243,20 @@ def _row(file: str, n: int, row: list[Cell], columns: dict[int, Column], labels:
     return Imported(n, hub, record)
 
 
+class BadCell(ValueError):
+    """A cell that cannot be what its column holds; the problem says what to write instead."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
 def _value(field: str, v: Cell) -> Any:
-    """A cell as the record's field wants it; ValueError saying what to write instead."""
+    """A cell as the record's field wants it; BadCell saying what to write instead."""
     if field == "birth_date":
         return _date(v)
     if field == "age":
-        return _int(v, "an age in years")
+        return _age(v)
     if field == "disability_grade":
         return _grade(v)
     if field in FLAGS:
@@ -261,10 +278,10 @@ def _text(v: Cell) -> str:
     return str(v).strip()
 
 
-def _int(v: Cell, what: str) -> int:
+def _age(v: Cell) -> int:
     text = _text(v)
     if not text.isdigit():
-        raise ValueError(f"{text!r} is not {what}")
+        raise BadCell(Problem("not_age", f"{text!r} is not an age in years", value=text))
     return int(text)
 
 
@@ -272,7 +289,8 @@ def _grade(v: Cell) -> int:
     text = _text(v).removesuffix("级")
     grade = _GRADES.get(text) or (int(text) if text.isdigit() else None)
     if grade not in (1, 2, 3, 4):
-        raise ValueError(f"{_text(v)!r}: write the disability grade as 1 to 4 (or 一级 … 四级)")
+        raise BadCell(Problem("bad_grade", f"{_text(v)!r}: write the disability grade as 1 to 4 "
+                              "(or 一级 … 四级)", value=_text(v)))
     return grade
 
 
@@ -288,7 +306,7 @@ def _date(v: Cell) -> date:
             return date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
         pass
-    raise ValueError(f"{text!r} is not a date: write it as 1940-03-05")
+    raise BadCell(Problem("not_date", f"{text!r} is not a date: write it as 1940-03-05", value=text))
 
 
 def _word(kind: str, v: Cell) -> Any:
@@ -298,25 +316,28 @@ def _word(kind: str, v: Cell) -> Any:
             return value
     if text in ALIASES[kind]:
         return ALIASES[kind][text]
-    choices = ", ".join(zh for zh, _ in WORDS[kind].values())
-    raise ValueError(f"{_text(v)!r}: write one of {choices} (or in English: "
-                     f"{', '.join(en for _, en in WORDS[kind].values())})")
+    zh, en = (", ".join(words[lang] for words in WORDS[kind].values()) for lang in (0, 1))
+    raise BadCell(Problem("bad_choice", f"{_text(v)!r}: write one of {zh} (or in English: {en})",
+                          value=_text(v), choices_zh=zh, choices_en=en))
 
 
-def _check_age(data: dict[str, Any], today: date, problems: list[tuple[str, str]]) -> None:
+def _check_age(data: dict[str, Any], today: date, problems: list[tuple[str, Problem]]) -> None:
     """A birth date in the future is a typo; an age beside a birth date must agree with it
-    (within a year: the sheet may have been filled in last year) and is then dropped."""
+    (within a year: the sheet may have been filled in last year); it is dropped either way, the
+    record keeps the birth date only."""
     birth, age = data.get("birth_date"), data.get("age")
     if birth is None:
         return
     if birth > today:
-        problems.append(("birth_date", f"{birth} is after today ({today})"))
+        problems.append(("birth_date", Problem("future_birth", f"{birth} is after today ({today})",
+                                               birth=birth, today=today)))
     elif age is not None:
         real = age_on(birth, today)
         if abs(real - age) > 1:
-            problems.append(("age", f"age {age} does not match the birth date {birth} ({real} on {today})"))
-        else:
-            del data["age"]
+            problems.append(("age", Problem("age_mismatch", f"age {age} does not match the birth date "
+                                            f"{birth} ({real} on {today})",
+                                            age=age, birth=birth, real=real, today=today)))
+        del data["age"]
 
 
 def _nest(data: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
@@ -348,14 +369,16 @@ def _field(loc: tuple[int | str, ...], contact_columns: list[int]) -> str:
     return ".".join(parts)
 
 
-def _message(msg: str) -> str:
-    msg = msg.removeprefix("Value error, ")
-    return "required, but empty" if msg == "Field required" else msg
+def _problem(err: ErrorDetails) -> Problem:
+    """The record's own check, coded by pydantic's error type (the console's ``verr_<type>``)."""
+    if err["type"] == "missing":
+        return _REQUIRED
+    return Problem(err["type"], err["msg"].removeprefix("Value error, "), **err.get("ctx", {}))
 
 
 def _canonical(field: str) -> str:
     """A field's zh_CN header, for a problem in a column the file does not have."""
-    return next((c.zh_CN for c in COLUMNS if c.field == field), field or "(the row)")
+    return next((c.zh_CN for c in COLUMNS if c.field == field), field)
 
 
 def _duplicates(file: str, rows: list[Imported], labels: dict[str, str], known_hubs: Collection[str],
@@ -370,14 +393,19 @@ def _duplicates(file: str, rows: list[Imported], labels: dict[str, str], known_h
                 seen[v].append(imp.row)
         for v, ns in seen.items():
             for n in ns:
-                said = [f"also in row {', '.join(str(m) for m in ns if m != n)}"] if len(ns) > 1 else []
-                said += ["already at the station"] if v in known else []
-                if said:
-                    out.append(RowError(file, n, labels.get(fld) or _canonical(fld),
-                                        f"{v} is {' and '.join(said)}; the row is not imported"))
+                if (problem := _duplicate(v, [m for m in ns if m != n], v in known)) is not None:
+                    out.append(RowError(file, n, labels.get(fld) or _canonical(fld), problem))
                     bad.add(n)
     out.sort(key=lambda e: e.row)
     return bad
+
+
+def _duplicate(value: str, rows: list[int], at_station: bool) -> Problem | None:
+    others = ", ".join(str(m) for m in rows)
+    said = ([f"also in row {others}"] if rows else []) + (["already at the station"] if at_station else [])
+    code = "dup_both" if rows and at_station else "dup_rows" if rows else "dup_station"
+    return Problem(code, f"{value} is {' and '.join(said)}; the row is not imported",
+                   value=value, rows=others) if said else None
 
 
 def _cell(hub: str | None, r: ElderRecord, field: str, language: Language) -> Cell:

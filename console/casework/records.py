@@ -11,6 +11,7 @@ from datetime import date
 
 from console.casework.county import CountyRules
 from console.casework.elder import Category
+from console.casework.problem import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +57,6 @@ class AlarmRecord:
     closed: float | None = None  # resolved or cancelled
     outcome: str | None = None
     officer: str = ""
-
-
-class Problem(str):
-    """One problem: its English text (what the station sends back), with a code and values so
-    the console can word it in its own language (``vprob_<code>``)."""
-
-    code: str
-    values: dict[str, str]
-
-    def __new__(cls, code: str, text: str, **values: str) -> Problem:
-        p = super().__new__(cls, text)
-        p.code, p.values = code, values
-        return p
 
 
 def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[Problem]:

@@ -24,6 +24,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
+from console.casework.problem import Problem
+
 Cell = str | int | float | date | datetime | None
 MAX_BYTES = 50 * 1024 * 1024  # a county's records are a few MB; more is a wrong file
 MAX_ROWS = 100_000
@@ -32,7 +34,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # XML cannot hold these;
 
 
 class SheetError(Exception):
-    """A file that cannot be read as a table; str() names the file and what is wrong."""
+    """A file that cannot be used as a whole; str() names the file and what is wrong, in
+    English, and ``problem`` carries the code the console words it by."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,8 @@ def read_rows(path: Path) -> Iterator[list[Cell]]:
     elif suffix in (".xlsx", ".xlsm"):
         yield from _xlsx_rows(path)
     else:
-        raise SheetError(f"{path.name}: not a .csv or .xlsx file (save it from Excel or WPS as one)")
+        raise SheetError(Problem("not_sheet", f"{path.name}: not a .csv or .xlsx file (save it from "
+                                 "Excel or WPS as one)", file=path.name))
 
 
 def _csv_cell(v: Cell) -> str:
@@ -116,14 +124,16 @@ def _csv_rows(path: Path) -> Iterator[list[Cell]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise SheetError(f"{path.name}: neither UTF-8 nor GBK text; save it again as CSV (UTF-8)")
+        raise SheetError(Problem("encoding", f"{path.name}: neither UTF-8 nor GBK text; save it "
+                                 "again as CSV (UTF-8)", file=path.name))
     try:
         for n, row in enumerate(csv.reader(io.StringIO(text, newline=""))):
             if n > MAX_ROWS:
-                raise SheetError(f"{path.name}: more than {MAX_ROWS} rows")
+                raise _too_many_rows(path)
             yield _trim([_uncsv(v) for v in row])
     except csv.Error as e:
-        raise SheetError(f"{path.name}: not readable as CSV: {e}") from None
+        raise SheetError(Problem("bad_csv", f"{path.name}: not readable as CSV: {e}",
+                                 file=path.name, error=e)) from None
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[Cell]]:
@@ -131,12 +141,13 @@ def _xlsx_rows(path: Path) -> Iterator[list[Cell]]:
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as e:
-        raise SheetError(f"{path.name}: not an Excel workbook (.xlsx): {e}") from None
+        raise SheetError(Problem("bad_xlsx", f"{path.name}: not an Excel workbook (.xlsx): {e}",
+                                 file=path.name, error=e)) from None
     try:
         ws = wb.worksheets[0]
         for n, row in enumerate(ws.iter_rows(values_only=True)):
             if n > MAX_ROWS:
-                raise SheetError(f"{path.name}: more than {MAX_ROWS} rows")
+                raise _too_many_rows(path)
             yield _trim([_unxl(v) for v in row])
     finally:
         wb.close()
@@ -147,10 +158,17 @@ def _read_bytes(path: Path) -> bytes:
         with path.open("rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except OSError as e:
-        raise SheetError(f"{path.name}: cannot read: {e.strerror or e}") from None
+        raise SheetError(Problem("unreadable", f"{path.name}: cannot read: {e.strerror or e}",
+                                 file=path.name, error=e.strerror or e)) from None
     if len(raw) > MAX_BYTES:
-        raise SheetError(f"{path.name}: larger than {MAX_BYTES // 1024 // 1024} MB")
+        mb = MAX_BYTES // 1024 // 1024
+        raise SheetError(Problem("too_large", f"{path.name}: larger than {mb} MB", file=path.name, mb=mb))
     return raw
+
+
+def _too_many_rows(path: Path) -> SheetError:
+    return SheetError(Problem("too_many_rows", f"{path.name}: more than {MAX_ROWS} rows",
+                              file=path.name, max=MAX_ROWS))
 
 
 def _uncsv(v: str) -> Cell:

@@ -21,6 +21,7 @@ from textual.widgets import Button, Footer, Input, Static
 from console.casework.importer import ImportResult, read_elders, write_elders
 from console.casework.sheets import SheetError
 from console.tui.records_context import Records, label_bindings
+from console.tui.validation import problem_text
 
 
 class ImportScreen(Screen[bool]):
@@ -75,10 +76,12 @@ class ImportScreen(Screen[bool]):
                 known_hubs=[h for h, _ in known], known_files=[e.file_no for _, e in known if e.file_no])
         except (SheetError, OSError) as e:
             self.result = None
-            self._show(t("import_bad_file", error=e), [])
+            self._show(t("import_bad_file", error=problem_text(e.problem, t) if isinstance(e, SheetError)
+                         else e.strerror or e), [])
             return
         res = self.result
-        problems = [str(e) for e in [*res.errors, *res.duplicates]]
+        problems = [t("import_row_problem", file=e.file, row=e.row, column=e.column or t("import_whole_row"),
+                      problem=problem_text(e.problem, t)) for e in [*res.errors, *res.duplicates]]
         problems += [t("import_no_hub", row=i.row) for i in res.records if i.hub is None]
         good = sum(i.hub is not None for i in res.records)
         self._show(t("import_summary", good=good, bad=len(res.errors), dup=len(res.duplicates)), problems)
@@ -115,8 +118,8 @@ class ImportScreen(Screen[bool]):
         t = self.records.texts
         try:
             path = await asyncio.to_thread(write_elders, self.path, [], language=t.language)
-        except (SheetError, OSError) as e:
-            self.notify(t("import_bad_file", error=e), severity="error")
+        except OSError as e:
+            self.notify(t("template_failed", error=e.strerror or e), severity="error")
             return
         self.notify(t("template_written", path=path))
 

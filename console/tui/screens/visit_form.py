@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton,
 from console.casework.elder import Category
 from console.casework.records import VisitRecord, visit_problems
 from console.tui.records_context import Records, label_bindings
+from console.tui.validation import problem_text
 
 
 class VisitForm(Screen[bool]):
@@ -89,7 +90,7 @@ class VisitForm(Screen[bool]):
         r, t = self.records, self.records.texts
         visit, followups = self.payload()
         if problems := visit_problems(visit, r.rules, r.today()):
-            worded = [t(f"vprob_{p.code}", **p.values) for p in problems]
+            worded = [problem_text(p, t) for p in problems]
             self.query_one("#visit-errors", Static).update(t("visit_fix", problems="; ".join(worded)))
             return
         # the station adds the elder's name and group, and as `by` the officer's display name
