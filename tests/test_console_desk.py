@@ -172,8 +172,11 @@ async def test_claim_steps_note_resolve_on_the_alarm_screen(station: DeskStation
         checklist = screen.query_one(Checklist)
         assert [s.key for s in checklist.plan.steps][:3] == ["receive", "locate", "assess"]  # type: ignore[union-attr]
         await pilot.press("enter")  # stamp the first step
-        await pilot.press("down", "space")  # and the second
+        await pilot.press("down")  # the highlighted step's hint shows in full below the list
+        await eventually(lambda: text("#plan-hint") == "核对住址、指路说明和钥匙保管人", what="the hint")
+        await pilot.press("space")  # and stamp the second
         await eventually(lambda: len(checklist.done) == 2, what="two steps stamped")
+        await eventually(lambda: text("#plan-hint") == "张三", what="who did it, once stamped")
         assert str(checklist.get_cell("receive", checklist.ordered_columns[0].key)).startswith("✓")
 
         await pilot.press("n", *"老人说没受伤", "enter")

@@ -73,6 +73,32 @@ async def test_roster_of_10000_homes_filters_within_100_ms() -> None:
         assert table.cursor == 9_999 and time.perf_counter() - t0 < 5
 
 
+@pytest.mark.parametrize(("size", "hidden"), [((80, 24), ["Activity", "Heartbeat"]), ((120, 30), [])])
+async def test_roster_in_english_keeps_its_words_whole_and_the_address_in_sight(
+        size: tuple[int, int], hidden: list[str]) -> None:
+    """English words are longer than Chinese ones: the columns widen to them, and on a narrow
+    terminal the least needed columns give way so the address still shows."""
+    store = FakeStore({"h001": elder("王秀英", category="secondary", address="12 Old Well Lane, Qingshi")},
+                      online={"h001": False})
+    screen = RosterScreen(records(store, language="en"))
+    async with Host(screen).run_test(size=size):
+        table = screen.query_one(VirtualTable)
+        text = shown(table)
+        assert "secondary" in text and "OFFLINE" in text and "12 Old Well" in text
+        assert "…" not in text.split("12 Old Well")[0]  # no word before the address is cut
+        for heading in ["Activity", "Heartbeat", "Sensors"]:
+            assert (heading in text) is (heading not in hidden)
+        assert len(text.splitlines()[0].rstrip()) <= size[0]
+
+
+def test_how_long_ago_is_told_in_whole_units() -> None:
+    zh, en = Texts("zh_CN"), Texts("en")
+    assert [en.ago(s) for s in (-3, 59, 119, 120, 7199, 7200, 172_799, 172_800, 86_400 * 40)] == [
+        "0s ago", "59s ago", "119s ago", "2 min ago", "119 min ago", "2 h ago", "47 h ago",
+        "2 d ago", "40 d ago"]
+    assert zh.ago(90) == "90秒前" and zh.ago(600) == "10分钟前" and zh.ago(86_400 * 3) == "3天前"
+
+
 async def test_roster_opens_the_elders_history_with_alarms_and_visits() -> None:
     from console.casework.records import VisitRecord
     store = FakeStore({"h001": elder("王秀英", age=85, phone="138-0000-0001"), "h002": elder("张德福")},

@@ -42,13 +42,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col_officer": ("接警人", "Officer"),
     "col_hub": ("终端", "Hub"),
     "col_online": ("在线", "Online"),
-    "col_heartbeat": ("最后心跳", "Last heartbeat"),
+    "col_heartbeat": ("最后心跳", "Heartbeat"),
     "col_pending": ("待送达", "Pending"),
     "col_walktest": ("测试", "Walk test"),
     "online": ("在线", "online"),
     "offline": ("离线", "OFFLINE"),
     "never": ("从未", "never"),
     "ago": ("{n}秒前", "{n}s ago"),
+    "ago_min": ("{n}分钟前", "{n} min ago"),
+    "ago_h": ("{n}小时前", "{n} h ago"),
+    "ago_d": ("{n}天前", "{n} d ago"),
     "unregistered": ("未登记", "unregistered"),
     "escalated": ("超时", "OVERDUE"),
     "bind_claim": ("接警", "Claim"),
@@ -184,3 +187,12 @@ class Texts:
         pair = STRINGS.get(key)
         s = pair[self._i] if pair else key
         return s.format(**fmt) if fmt else s
+
+    def ago(self, seconds: float) -> str:
+        """How long ago, in whole units: seconds up to two minutes (a heartbeat's health is told
+        in seconds), then minutes, hours and days rather than "86400s ago"."""
+        n = max(0, int(seconds))
+        for key, unit, below in (("ago", 1, 120), ("ago_min", 60, 7200), ("ago_h", 3600, 172800)):
+            if n < below:
+                return self(key, n=n // unit)
+        return self("ago_d", n=n // 86400)

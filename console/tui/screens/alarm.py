@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console.casework.county import CountyRules
 from console.station.store import AlarmRow, HomeState, StepRow
@@ -83,6 +83,7 @@ class AlarmScreen(Screen[None]):
             with Vertical(id="alarm-right"):
                 yield Static(classes="section", id="plan-title")
                 yield Checklist(id="checklist")
+                yield Static(id="plan-hint")
                 yield Input(id="alarm-note", max_length=2000)
                 yield Static(id="alarm-timeline")
         yield Footer()
@@ -116,6 +117,7 @@ class AlarmScreen(Screen[None]):
         self.query_one("#plan-title", Static).update(
             f"{t('desk_plan')} · {plan.label.text(t.language)}")
         self.query_one(Checklist).show(plan, self.store.alarm_steps(a.id), t)
+        self._hint()
         card = elder_details(a.elder, self.rules, date.fromtimestamp(now), t) if a.elder else \
             Text(elder_name(a, t), style="bold")
         if a.location:
@@ -185,6 +187,12 @@ class AlarmScreen(Screen[None]):
 
     def action_note(self) -> None:
         self.query_one("#alarm-note", Input).focus()
+
+    @on(DataTable.RowHighlighted, "#checklist")
+    def _hint(self) -> None:
+        checklist = self.query_one(Checklist)
+        step = checklist.current
+        self.query_one("#plan-hint", Static).update(checklist.detail(step) if step else "")
 
     @on(Checklist.Stamp)
     async def _stamp(self, event: Checklist.Stamp) -> None:

@@ -28,10 +28,12 @@ from console.tui.records_context import Records, label_bindings
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
 from console.tui.widgets.roster import SORTS, RosterLine, RosterQuery, select
+from console.tui.widgets.table import fitted
 from console.tui.widgets.vtable import VirtualTable
 
-COLUMNS = (("hub", 8), ("elder", 8), ("category", 6), ("online", 6), ("heartbeat", 10),
-           ("sensors", 12), ("activity", 11), ("visit", 8), ("address", 28))
+COLUMNS = {"hub": 8, "elder": 8, "category": 4, "online": 4, "heartbeat": 8, "sensors": 12,
+           "activity": 11, "visit": 8, "address": 14}
+NARROW = ("activity", "heartbeat", "sensors")  # hidden in turn on a narrow terminal: the address shows
 ONLINE_CYCLE: tuple[bool | None, ...] = (None, False, True)
 CATEGORY_CYCLE: tuple[Category | None, ...] = (None, *Category)
 T = TypeVar("T")
@@ -67,7 +69,8 @@ class RosterScreen(Screen[None]):
         yield Static(t("roster_title"), classes="section")
         yield Input(placeholder=t("roster_find"), id="roster-filter")
         yield Static("", id="roster-status")
-        yield VirtualTable(self._columns(), self._cells, id="roster-table")
+        yield VirtualTable(self._columns(), self._cells, id="roster-table",
+                           narrow=[list(COLUMNS).index(c) for c in NARROW])
         yield Footer()
 
     def on_mount(self) -> None:
@@ -122,7 +125,17 @@ class RosterScreen(Screen[None]):
         self.query_one("#roster-status", Static).update(" · ".join(parts))
 
     def _columns(self) -> list[tuple[str, int]]:
-        return [(self.records.texts(f"col_{key}"), width) for key, width in COLUMNS]
+        return fitted(self.records.texts, COLUMNS, self._labels)
+
+    def _labels(self, column: str) -> list[str]:
+        t = self.records.texts
+        return {
+            "category": [t(f"cat_{c.value}") for c in Category],
+            "online": [t("online"), t("offline")],
+            "heartbeat": [t("never"), t.ago(7199)],
+            "sensors": [t("roster_sensors", ok=9, n=9) + " 100%"],
+            "visit": [t("roster_days_overdue", n=999)],
+        }.get(column, [])
 
     def _cells(self, hub: str) -> list[Text | str]:
         t, h, now = self.records.texts, self.lines[hub], time.time()
@@ -134,7 +147,7 @@ class RosterScreen(Screen[None]):
             h.hub, e.name if e else t("unregistered"),
             t(f"cat_{e.category.value}") if e else "-",
             Text(t("online"), style="green") if h.online else Text(t("offline"), style="bold white on red"),
-            t("ago", n=int(now - h.heartbeat)) if h.heartbeat else t("never"),
+            t.ago(now - h.heartbeat) if h.heartbeat else t("never"),
             sensors if h.sensors else "-",
             self._when(h.activity) if h.activity else "-",
             Text(t("roster_days_overdue", n=h.overdue), style="bold yellow") if h.overdue is not None else "",

@@ -12,15 +12,17 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from console.casework.elder import Category
 from console.casework.records import FollowUp
-from console.casework.schedule import Due, agenda
+from console.casework.schedule import Due, Need, agenda
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.visit_form import VisitForm
+from console.tui.widgets.table import fitted
 from console.tui.widgets.vtable import VirtualTable
 
 LISTS = ("overdue", "due", "followups")
-DUE_COLUMNS = (("hub", 8), ("elder", 8), ("category", 6), ("due", 10), ("late", 6), ("need", 8))
-FOLLOWUP_COLUMNS = (("hub", 8), ("elder", 8), ("content", 10), ("text", 30), ("opened", 10))
+DUE_COLUMNS = {"hub": 8, "elder": 8, "category": 4, "due": 10, "late": 4, "need": 8}
+FOLLOWUP_COLUMNS = {"hub": 8, "elder": 8, "content": 8, "opened": 10, "text": 20}
 
 
 class VisitsScreen(Screen[None]):
@@ -74,14 +76,22 @@ class VisitsScreen(Screen[None]):
             else t(f"visits_{w}", n=len(self.lists[w])) for w in LISTS))
         columns = FOLLOWUP_COLUMNS if which == "followups" else DUE_COLUMNS
         table = self.query_one(VirtualTable)
-        table.set_columns([(t(f"col_{k}"), w) for k, w in columns])
+        table.set_columns(fitted(t, columns, self._labels))
         table.set_rows(self.lists[which])
+
+    def _labels(self, column: str) -> list[str]:
+        r, t = self.records, self.records.texts
+        return {
+            "category": [t(f"cat_{c.value}") for c in Category],
+            "need": [t(f"need_{n.value}") for n in Need],
+            "content": [c.text(t.language) for c in r.rules.visits.contents],
+        }.get(column, [])
 
     def _cells(self, key: str) -> list[Text | str]:
         r, t = self.records, self.records.texts
         if self.which == "followups":
             f = self.followups[key]
-            return [f.elder, f.name, r.label("content", f.content), f.text, f.opened.isoformat()]
+            return [f.elder, f.name, r.label("content", f.content), f.opened.isoformat(), f.text]
         d = self.due[key]
         e = r.store.elder(key)
         late = d.days_overdue(r.today())

@@ -1,7 +1,8 @@
 """The response plan as a checklist: the county's steps for this alarm type, each stamped with
 the time and the officer when done (``alarm_step`` at the station), the hint for this type
 beside it. Enter or a click on a step asks for it to be stamped; the screen sends the request,
-so what shows is always what the station stored."""
+so what shows is always what the station stored. A narrow terminal cuts the hint column, so
+the screen also shows the highlighted step's ``detail`` in full below the list."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from console.casework.county import Plan
 from console.station.store import StepRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock
+from hub.prompts import Language
 
 
 class Checklist(DataTable[Text | str]):
@@ -27,6 +29,7 @@ class Checklist(DataTable[Text | str]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
         self.plan: Plan | None = None
         self.done: dict[str, StepRow] = {}
+        self.language: Language = "zh_CN"
 
     def on_mount(self) -> None:
         self.add_columns("", "", "")
@@ -38,18 +41,24 @@ class Checklist(DataTable[Text | str]):
         self.plan, self.done = plan, {s.step: s for s in steps}
         row = self.cursor_row
         self.clear()
-        lang = t.language
+        self.language = lang = t.language
         for i, p in enumerate(plan.steps, 1):
             s = self.done.get(p.key)
             mark = Text(f"✓ {clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
             label = Text(f"{i}. {p.label.text(lang)}", style="dim" if s else "bold")
-            hint = p.hint.text(lang) if p.hint else ""
-            if s and (s.officer or s.note):
-                hint = " ".join(x for x in (s.officer, s.note) if x)
-            self.add_row(mark, label, hint, key=p.key)
+            self.add_row(mark, label, self.detail(p.key), key=p.key)
         if first:
             row = next((i for i, p in enumerate(plan.steps) if p.key not in self.done), 0)
         self.move_cursor(row=min(row, len(plan.steps) - 1))
+
+    def detail(self, step: str) -> str:
+        """The step's hint, or once stamped who did it and their note."""
+        assert self.plan is not None
+        s = self.done.get(step)
+        if s and (s.officer or s.note):
+            return " ".join(x for x in (s.officer, s.note) if x)
+        hint = next(p.hint for p in self.plan.steps if p.key == step)
+        return hint.text(self.language) if hint else ""
 
     @property
     def current(self) -> str | None:

@@ -41,4 +41,4 @@ def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
 
 
 def _ago(ts: float | None, t: Texts, now: float) -> str:
-    return t("never") if ts is None else t("ago", n=max(0, int(now - ts)))
+    return t("never") if ts is None else t.ago(now - ts)

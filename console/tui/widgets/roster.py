@@ -35,7 +35,7 @@ class Roster(LabelledTable):
         t = self.texts
         if column == "category":
             return [t(f"cat_{c.value}") for c in Category]
-        return [t("online"), t("offline")] if column == "online" else []
+        return {"online": [t("online"), t("offline")], "heartbeat": [t("never"), t.ago(7199)]}.get(column, [])
 
     def show(self, homes: list[HomeRow]) -> None:
         self.homes = {h.hub: h for h in homes}
@@ -56,7 +56,7 @@ class Roster(LabelledTable):
     def _heartbeat(self, h: HomeRow, now: float) -> str:
         if h.last_heartbeat is None:
             return self.texts("never")
-        return self.texts("ago", n=int(now - h.last_heartbeat))
+        return self.texts.ago(now - h.last_heartbeat)
 
     def row(self, hub: str) -> list[Text | str]:
         t, h, now = self.texts, self.homes[hub], time.time()
