@@ -14,7 +14,7 @@ from textual.app import App
 from textual.screen import Screen
 
 from console.casework.county import load_county
-from console.casework.elder import ElderRecord
+from console.casework.elder import Category, ElderRecord
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History, histories
 from console.station.config import DEFAULT_COUNTY
@@ -63,6 +63,9 @@ class FakeStore:
 
     def elder(self, hub: str) -> ElderRecord | None:
         return self.records.get(hub)
+
+    def roster_at(self, end: float) -> dict[str, Category]:
+        return {hub: r.category for hub, r in self.records.items()}  # every elder since self.since
 
     def home_state(self, hub: str) -> State:
         return self.states.get(hub, State(None, []))

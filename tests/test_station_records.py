@@ -199,6 +199,26 @@ def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
     assert not nothing.online and nothing.sensors == [] and nothing.presence is None
 
 
+def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(tmp_path: Path) -> None:
+    """The ledger of a past month counts the roster of that month, not today's."""
+    s = StationStore(tmp_path / "station.db")
+    joined = time.time() - 40 * 86400
+    end = joined + 10 * 86400  # the end of the past month
+    s.load_homes(HOMES[:3], now=joined)
+    s.load_homes(HOMES, now=end + 86400)  # h004 and h005 join after it
+    then = {"h001": Category.KEY, "h002": Category.SECONDARY, "h003": Category.GENERAL}
+    assert s.roster_at(end) == then
+    s.records.override("h001", Category.GENERAL, "子女已接回同住，每日有人照看", RULES, actor="wang",
+                       now=end + 2 * 86400)  # a supervisor's change of group
+    moved = HOMES[1].model_copy(update={"elder": HOMES[1].elder.model_copy(update={"category": Category.KEY})})
+    s.load_homes([moved], now=end + 3 * 86400)  # and one in homes.yaml
+    s.load_homes([moved.model_copy(update={"elder": moved.elder.model_copy(update={"category": Category.GENERAL})})],
+                 now=end + 4 * 86400)  # changed twice: the first change says what it was then
+    assert s.roster_at(end) == then
+    now = s.roster_at(time.time())
+    assert (now["h001"], now["h002"], len(now)) == (Category.GENERAL, Category.GENERAL, 5)
+
+
 def test_queue_order_priority_group_then_the_oldest_elder(tmp_path: Path) -> None:
     s = StationStore(tmp_path / "station.db")
     s.load_homes(HOMES)  # h001 王秀英 86 key, h004 陈永年 91 key, h003 general

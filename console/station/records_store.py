@@ -256,6 +256,21 @@ class Records:
         rows = self._db.execute(f"SELECT {_FOLLOWUP_COLS} FROM followups{where} ORDER BY opened, id")
         return [_followup(r) for r in rows]
 
+    def roster_at(self, end: float) -> dict[str, Category]:
+        """Each elder on the roster just before ``end`` (a station time) and their group then,
+        so a past month's ledger counts that month's roster: homes added later are left out,
+        and a group changed since is read back from the first change's audit entry (every
+        change of group is audited with its ``from``). Homes stored before the join date was
+        kept count from the day of that upgrade, as ``schedule.agenda`` counts them."""
+        since: dict[str, Category] = {}
+        for hub, detail in self._db.execute(
+                "SELECT target, detail FROM audit WHERE action LIKE 'elder.category%' AND ts >= ? "
+                "ORDER BY seq", (end,)):
+            since.setdefault(hub, Category(json.loads(detail)["from"]))
+        rows = self._db.execute("SELECT hub, elder FROM homes WHERE elder IS NOT NULL AND "
+                                "(added IS NULL OR added < ?)", (end,))
+        return {hub: since.get(hub, rec.category) for hub, text in rows if (rec := self.parse(text))}
+
     def visit_histories(self, now: float) -> list[History]:
         """Each elder's group, join date and last visits, for ``schedule.agenda``."""
         rows = self._db.execute(

@@ -328,6 +328,10 @@ class StationStore:
                                 (k for k in new.keys() | old.keys() if old.get(k) != new.get(k)))
                 audit.append(db, actor=actor, action="elder.record", target=h.hub,
                              detail={"added": old is None, "fields": fields}, ts=now)
+                if old is not None and old.get("category") != new["category"]:
+                    # as the desk's changes of group are: a past month's roster reads it back
+                    audit.append(db, actor=actor, action="elder.category", target=h.hub,
+                                 detail={"from": old.get("category"), "to": new["category"]}, ts=now)
                 changed.append(h.hub)
         return changed
 
@@ -640,6 +644,9 @@ class StationStore:
 
     def followups(self, open_only: bool = True) -> list[FollowUp]:
         return self.records.followups(open_only)
+
+    def roster_at(self, end: float) -> dict[str, Category]:
+        return self.records.roster_at(end)
 
     def visit_histories(self, now: float | None = None) -> list[History]:
         return self.records.visit_histories(time.time() if now is None else now)

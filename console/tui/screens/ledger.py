@@ -77,7 +77,7 @@ class LedgerScreen(Screen[None]):
         r = self.records
         start, end = month.span(r.tz)
         self.month = month
-        self.ledger = build(month, roster={hub: e.category for hub, e in r.store.elders()},
+        self.ledger = build(month, roster=r.store.roster_at(end),
                             visits=r.store.visits(since=month.first, until=month.last),
                             alarms=r.store.alarm_records(start, end),
                             followups=r.store.followups(open_only=False), tz=r.tz)
