@@ -210,10 +210,11 @@ def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(t
     assert s.roster_at(end) == then
     s.records.override("h001", Category.GENERAL, "子女已接回同住，每日有人照看", RULES, actor="wang",
                        now=end + 2 * 86400)  # a supervisor's change of group
-    moved = HOMES[1].model_copy(update={"elder": HOMES[1].elder.model_copy(update={"category": Category.KEY})})
-    s.load_homes([moved], now=end + 3 * 86400)  # and one in homes.yaml
-    s.load_homes([moved.model_copy(update={"elder": moved.elder.model_copy(update={"category": Category.GENERAL})})],
-                 now=end + 4 * 86400)  # changed twice: the first change says what it was then
+    def in_group(group: Category) -> Any:
+        return HOMES[1].model_copy(update={"elder": HOMES[1].elder.model_copy(update={"category": group})})
+
+    s.load_homes([in_group(Category.KEY)], now=end + 3 * 86400)  # and one in homes.yaml,
+    s.load_homes([in_group(Category.GENERAL)], now=end + 4 * 86400)  # twice: the first says
     assert s.roster_at(end) == then
     now = s.roster_at(time.time())
     assert (now["h001"], now["h002"], len(now)) == (Category.GENERAL, Category.GENERAL, 5)
