@@ -3,7 +3,7 @@ read back to the same numbers."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import openpyxl
@@ -24,13 +24,14 @@ NOV = Month(2026, 11)
 K, S, G = Category.KEY, Category.SECONDARY, Category.GENERAL
 
 
-def ts(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=CST).timestamp()
+def ts(text: str, tz: tzinfo = CST) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=tz).timestamp()
 
 
 def alarm(n: int, kind: str, raised: str, wait: float | None, outcome: str | None = "safe_by_phone",
-          closed_after: float | None = 300) -> AlarmRecord:
-    t = ts(raised)
+          closed_after: float | None = 300, *, tz: tzinfo = CST) -> AlarmRecord:
+    """王秀英's alarm ``a<n>`` raised at local time ``raised``, claimed ``wait`` s later."""
+    t = ts(raised, tz)
     return AlarmRecord(f"a{n}", "h001", "王秀英", K, kind, t, None if wait is None else t + wait,
                        None if closed_after is None else t + closed_after, outcome, "演示主管")
 

@@ -4,33 +4,23 @@ back to the same figures, or says why it could not be written."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 from textual.widgets import Input, Static
 
 from console.casework.ledger import read_figures
-from console.casework.records import AlarmRecord, FollowUp, VisitRecord
+from console.casework.records import FollowUp, VisitRecord
 from console.station.config import Category
 from console.tui.screens.ledger import LedgerScreen
+from tests import test_casework_ledger as casework_ledger
 from tests.records_fakes import FakeStore, Host, elder, records
 
 K, S = Category.KEY, Category.SECONDARY
-
-
-def ts(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-def alarm(n: int, kind: str, raised: str, wait: float | None, outcome: str | None = "safe_by_phone",
-          closed_after: float | None = 300) -> AlarmRecord:
-    t = ts(raised)
-    return AlarmRecord(f"a{n}", "h001", "王秀英", K, kind, t, None if wait is None else t + wait,
-                       None if closed_after is None else t + closed_after, outcome, "zhang")
-
-
-WAITS = [5, 10, 20, 30, 40, 50, 55, 59, 70, 200]  # 8 of 10 within 60 s, 9 within 180 s
+WAITS = casework_ledger.WAITS  # 8 of 10 within 60 s, 9 within 180 s
+alarm = partial(casework_ledger.alarm, tz=UTC)  # in the fake records' station time zone
 
 
 def store() -> FakeStore:
