@@ -342,6 +342,10 @@ def test_noise_and_a_looped_source_make_up_the_mic() -> None:
     room.start(listening(mics))
     room.step(4)
     assert np.array_equal(np.concatenate(mics), np.resize(source, 1280))
+    room.speak(source[::-1].copy())  # someone else starts talking: from its first sample
+    mics.clear()
+    room.step(2)
+    assert np.array_equal(np.concatenate(mics), np.resize(source[::-1], 640))
     noisy = LoopbackAudio(noise_db=-40.0, realtime=False, seed=3)
     mics.clear()
     noisy.start(listening(mics))

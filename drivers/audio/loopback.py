@@ -62,6 +62,14 @@ class LoopbackAudio:
         with self._lock:
             return np.concatenate(self._played) if self._played else np.zeros(0, np.int16)
 
+    def speak(self, source: np.ndarray) -> None:
+        """Someone in the room starts talking: the microphone hears ``source`` (looped) from
+        the next block, wherever the stream was (a test's voice is then timed from here, not
+        from whatever sound opened the stream before)."""
+        with self._lock:
+            self._source = fit(source, len(source)) if len(source) else None
+            self._src_pos = 0
+
     def write_played(self, path: Path) -> None:
         write_wav(path, self.played, self.rate)
 
