@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
     s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
     s.add_argument("--headless", action="store_true",
-                   help="no console: keep the demo running until Ctrl-C")
+                   help="no console: keep the demo running until Ctrl-C or SIGTERM")
     s.set_defaults(fn=cmd_demo)
 
     from hub.simhome import VERBS_HELP

@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -164,12 +165,18 @@ def stop(broker: Mosquitto, procs: list[subprocess.Popen[bytes]]) -> None:
     broker.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     from console.station.config import load_station_config
     from console.tui.app import ConsoleApp
     from drivers.audio import AudioUnavailable
     from hub.call_phone import console_phone
 
+    if headless:  # stopped like a service (kill, systemd, timeout): stop its parts too
+        signal.signal(signal.SIGTERM, _interrupt)
     print(f"anxin demo: starting broker, station and {homes} simulated homes in {workdir} …")
     broker, procs = start(workdir, homes)
     hubs = json.loads((workdir / "demo.json").read_text())["homes"]
