@@ -11,15 +11,16 @@ import pytest
 from pydantic import ValidationError
 from textual.widgets import Input, Select, Static, TextArea
 
-from console.casework.elder import ElderRecord
+from console.casework.elder import Category, ElderRecord
 from console.casework.importer import write_elders
 from console.tui.i18n import STRINGS, Texts
 from console.tui.i18n_records import STRINGS as RECORDS
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
 from console.tui.screens.import_records import ImportScreen
-from console.tui.screens.roster import RosterScreen
+from console.tui.screens.roster import ONLINE_CYCLE, RosterScreen
 from console.tui.validation import field_message
+from console.tui.widgets.roster import SORTS, RosterQuery, select
 from console.tui.widgets.vtable import VirtualTable
 from hub.prompts import Language
 from tests.records_fakes import TODAY, FakeClient, FakeStore, Host, Sensor, State, elder, records
@@ -71,6 +72,26 @@ async def test_roster_of_10000_homes_filters_within_100_ms() -> None:
         t0 = time.perf_counter()
         await pilot.press("o", "o", "pagedown", "pagedown", "end")
         assert table.cursor == 9_999 and time.perf_counter() - t0 < 5
+
+
+async def test_roster_filters_pick_from_the_kept_orders_and_match_a_fresh_sort() -> None:
+    people = dict(population(2_000))
+    store = FakeStore(people, online={"h00007": False, "h01500": False})
+    screen = RosterScreen(records(store))
+    async with Host(screen).run_test(size=(80, 24)) as pilot:
+        kept: dict[str, list[str]] = {}
+        for q in [RosterQuery(sort=s, online=o, category=c) for s in SORTS
+                  for o in ONLINE_CYCLE for c in (None, Category.KEY)]:
+            fresh = select(screen.lines, screen.index, q)
+            assert select(screen.lines, screen.index, q, kept) == fresh
+            place = {h: i for i, h in enumerate(kept[q.sort])}
+            assert fresh == sorted(fresh, key=place.__getitem__)
+        assert set(kept) == set(SORTS) and all(len(o) == 2_000 for o in kept.values())
+        first = select(screen.lines, screen.index, RosterQuery(online=False), kept)
+        assert first[:2] == ["h00007", "h01500"] and len(first) == 2
+        screen.query_one(Input).value = "h01500"  # with text the search ranks, the kept orders aside
+        await pilot.pause()
+        assert screen.query_one(VirtualTable).keys[0] == "h01500"
 
 
 @pytest.mark.parametrize(("size", "hidden"), [((80, 24), ["Activity", "Heartbeat"]), ((120, 30), [])])

@@ -77,6 +77,7 @@ class RosterScreen(Screen[None]):
         label_bindings(self, self.records.texts)
         self.reload()
         self.query_one(VirtualTable).focus()
+        self.call_after_refresh(_settle)
 
     def reload(self) -> None:
         """Read every home again (after an edit or an import)."""
@@ -96,6 +97,7 @@ class RosterScreen(Screen[None]):
                 overdue=overdue.get(h.hub))
         gc.unfreeze()  # the previous load's rows may go now
         self.lines = lines
+        self.orders: dict[str, list[str]] = {}  # every home sorted each way, while lines stand
         self.index = ElderIndex((hub, line.elder) for hub, line in lines.items() if line.elder)
         # 10 000 homes' rows and index are long-lived: kept out of the collector's full scans,
         # which otherwise stall a keystroke's filter by 100-200 ms
@@ -106,7 +108,7 @@ class RosterScreen(Screen[None]):
     def apply(self) -> None:
         t0 = time.perf_counter()
         table = self.query_one(VirtualTable)
-        table.set_rows(select(self.lines, self.index, self.query_state))
+        table.set_rows(select(self.lines, self.index, self.query_state, self.orders))
         self.filter_ms = 1000 * (time.perf_counter() - t0)
         self._status()
 
@@ -216,6 +218,14 @@ class RosterScreen(Screen[None]):
             self.query_one(VirtualTable).focus()
         else:
             self.dismiss()
+
+
+def _settle() -> None:
+    """Drawing the screen the first time leaves tens of thousands of Textual's objects in
+    cycles, and the screen's widgets live as long as it does: collect and freeze them now,
+    before the first keystroke, rather than in its filter."""
+    gc.collect()
+    gc.freeze()
 
 
 def _next(cycle: tuple[T, ...], value: T) -> T:

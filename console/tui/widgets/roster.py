@@ -131,17 +131,24 @@ class RosterQuery:
     sort: str = "attention"
 
 
-def select(lines: dict[str, RosterLine], index: ElderIndex, q: RosterQuery) -> list[str]:
+def select(lines: dict[str, RosterLine], index: ElderIndex, q: RosterQuery,
+           orders: dict[str, list[str]] | None = None) -> list[str]:
     """The hubs to show, in order: with text, the search's ranking unless another sort is
-    chosen; a home without a record is found by its hub id."""
+    chosen; a home without a record is found by its hub id. ``orders`` keeps every home sorted
+    each way asked for, for the caller to pass again while ``lines`` stay the same: without
+    text, a filter then only picks from it (sorting 10 000 homes at each key took 30-60 ms)."""
     text = "".join(q.text.split()).lower()
-    if text:
-        hubs = index.search(text, limit=len(lines))
-        hubs += [h for h, line in lines.items() if line.elder is None and text in h.lower()]
-    else:
-        hubs = list(lines)
+    if not text:
+        order = orders.get(q.sort) if orders is not None else None
+        if order is None:
+            order = [line.hub for line in sorted(lines.values(), key=_SORT_KEYS[q.sort])]
+            if orders is not None:
+                orders[q.sort] = order
+        return [h for h in order if _wanted(lines[h], q)]
+    hubs = index.search(text, limit=len(lines))
+    hubs += [h for h, line in lines.items() if line.elder is None and text in h.lower()]
     shown = [lines[h] for h in hubs if h in lines and _wanted(lines[h], q)]
-    if text and q.sort == "attention":
+    if q.sort == "attention":
         return [line.hub for line in shown]
     return [line.hub for line in sorted(shown, key=_SORT_KEYS[q.sort])]
 
