@@ -114,6 +114,7 @@ class Transport(Protocol):
 
     def start(self, on_message: OnMessage, on_connection: OnConnection) -> None: ...
     def subscribe(self, topic: str, qos: int = 1) -> None: ...
+    def unsubscribe(self, topic: str) -> None: ...
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
     def close(self) -> None: ...
     @property
@@ -163,6 +164,10 @@ class PahoTransport:
         self._subs[topic] = qos
         if self._connected:
             self._client.subscribe(topic, qos)
+
+    def unsubscribe(self, topic: str) -> None:
+        if self._subs.pop(topic, None) is not None and self._connected:
+            self._client.unsubscribe(topic)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -268,6 +273,9 @@ class MemoryTransport:
     def subscribe(self, topic: str, qos: int = 1) -> None:
         self.filters.append(topic)
         self._retained(topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        self.filters = [f for f in self.filters if f != topic]
 
     def _retained(self, filter_: str) -> None:
         for t, p in list(self._broker.retained.items()):

@@ -12,8 +12,12 @@ import pytest
 from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.users import Role
+from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
+from hub import wire
+from hub.broker import Mosquitto
 from hub.config import HubConfig
+from hub.mqtt import BrokerConfig, PahoTransport
 from hub.service import HubService
 from tests.accounts import add_users, desk
 from tests.callkit import home_with_voice
@@ -57,3 +61,40 @@ async def test_a_hub_that_stops_ends_its_call(
         call = await eventually(lambda: (c := station.store.calls.get(reply.call or "")) and
                                 c.ended and c, what="ended at the station")
         assert call.reason in ("hub_stopped", "hub_offline")  # whichever the station heard first
+
+
+async def test_a_console_stops_hearing_a_hub_when_its_call_ends(broker: Mosquitto,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker stops sending a hub's voice to the console once its call ends (a console
+    used to stay subscribed to every hub it had called, its packets dropped unread)."""
+    cfg = BrokerConfig(port=broker.port)
+    loop = asyncio.get_running_loop()
+    line = PahoTransport(broker=cfg, client_id="anxin-console-test", loop=loop, persistent_session=False)
+    arrived: list[str] = []
+    real_start = line.start
+    monkeypatch.setattr(line, "start", lambda on_message, on_connection: real_start(
+        lambda topic, payload: (arrived.append(topic), on_message(topic, payload)), on_connection))
+    changed: list[wire.Changed] = []
+    console = StationClient(transport=line, console_id="desk-1", on_changed=changed.append,
+                            on_station=lambda up: None)
+    hub = PahoTransport(broker=cfg, client_id="anxin-h001", loop=loop)
+    console.start()
+    hub.start(lambda topic, payload: None, lambda up: None)
+    up = wire.hub_topic("h001", wire.VOICE_UP)
+    try:
+        await eventually(lambda: line.connected and hub.connected, what="both connected")
+        heard: list[bytes] = []
+        console.listen("h001", heard.append)
+        await eventually(lambda: hub.publish(up, b"\x01", qos=0) or heard, what="the call heard")
+        console.listen("h001", None)  # the call ended
+        await asyncio.sleep(0.3)
+        arrived.clear()
+        for _ in range(20):
+            hub.publish(up, b"\x02", qos=0)
+        # published after the packets on the same connection: when it is in, they would be too
+        hub.publish(wire.STATION_CHANGED, wire.encode(wire.Changed(what="home", id="h001")))
+        await eventually(lambda: changed, what="the marker")
+        assert arrived == [wire.STATION_CHANGED] and b"\x02" not in heard
+    finally:
+        console.close()
+        hub.close()

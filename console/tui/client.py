@@ -32,7 +32,6 @@ class StationClient:
         self._on_changed, self._on_station = on_changed, on_station
         self._waiting: dict[str, asyncio.Future[wire.Reply]] = {}
         self.session: wire.SessionInfo | None = None
-        self._heard: set[str] = set()  # voice/up topics subscribed (the transport cannot drop one)
         self._voice: tuple[str, Callable[[bytes], None]] | None = None  # (topic, the call's ear)
 
     @classmethod
@@ -76,15 +75,16 @@ class StationClient:
             "alarm": alarm, "token": token, **fields}), timeout)
 
     def listen(self, hub: str, ear: Callable[[bytes], None] | None) -> None:
-        """Hand the hub's voice packets to ``ear`` (None: to nobody). Only one call at a time
-        is heard; packets of any other are dropped unread."""
+        """Hand the hub's voice packets to ``ear``; None stops hearing that hub (the broker stops
+        sending its packets here). Only one call at a time is heard; packets of any other, or
+        late ones of a call ended, are dropped unread."""
         topic = wire.hub_topic(hub, wire.VOICE_UP)
         if ear is None:
-            self._voice = None
+            if self._voice and self._voice[0] == topic:
+                self._voice = None
+            self._t.unsubscribe(topic)
             return
-        if topic not in self._heard:
-            self._heard.add(topic)
-            self._t.subscribe(topic, qos=0)
+        self._t.subscribe(topic, qos=0)
         self._voice = (topic, ear)
 
     def speak(self, hub: str) -> Callable[[bytes], None]:
@@ -108,7 +108,7 @@ class StationClient:
             self._on_station(None)  # we cannot know while our own link is down
 
     def _message(self, topic: str, payload: bytes) -> None:
-        if topic in self._heard:
+        if topic.endswith(f"/{wire.VOICE_UP}"):
             if self._voice and self._voice[0] == topic:
                 self._voice[1](payload)
             return
