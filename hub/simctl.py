@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,8 +27,22 @@ class SimError(Exception):
 
 
 async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
+    """Answer commands on ``path``, which appears only once it is listening: tools (and the
+    tests) take the file as the sign the hub is up, and a socket file bound but not yet
+    listening refuses them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    bound = path.with_name(f".{os.getpid()}.sock")  # short: a socket path has 107 bytes at most
+    bound.unlink(missing_ok=True)
+    try:
+        sock.bind(str(bound))
+        sock.listen(100)
+        os.replace(bound, path)
+    except BaseException:
+        sock.close()
+        bound.unlink(missing_ok=True)
+        raise
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -47,7 +62,7 @@ async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
         finally:
             writer.close()
 
-    return await asyncio.start_unix_server(client, path=str(path))
+    return await asyncio.start_unix_server(client, sock=sock)
 
 
 SIM_HINT = "is the demo (or `anxin hub` with gpio.backend: sim) running?"
