@@ -28,7 +28,7 @@ from console.tui.records_context import Records, label_bindings
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
 from console.tui.widgets.roster import SORTS, RosterLine, RosterQuery, select
-from console.tui.widgets.table import fitted
+from console.tui.widgets.table import fitted, shared_labels
 from console.tui.widgets.vtable import VirtualTable
 
 COLUMNS = {"hub": 8, "elder": 8, "category": 4, "online": 4, "heartbeat": 8, "sensors": 12,
@@ -132,9 +132,7 @@ class RosterScreen(Screen[None]):
     def _labels(self, column: str) -> list[str]:
         t = self.records.texts
         return {
-            "category": [t(f"cat_{c.value}") for c in Category],
-            "online": [t("online"), t("offline")],
-            "heartbeat": [t("never"), t.ago(7199)],
+            **shared_labels(t),
             "sensors": [t("roster_sensors", ok=9, n=9) + " 100%"],
             "visit": [t("roster_days_overdue", n=999)],
         }.get(column, [])

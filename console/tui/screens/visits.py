@@ -12,12 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from console.casework.elder import Category
 from console.casework.records import FollowUp
 from console.casework.schedule import Due, Need, agenda
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.visit_form import VisitForm
-from console.tui.widgets.table import fitted
+from console.tui.widgets.table import fitted, shared_labels
 from console.tui.widgets.vtable import VirtualTable
 
 LISTS = ("overdue", "due", "followups")
@@ -82,7 +81,7 @@ class VisitsScreen(Screen[None]):
     def _labels(self, column: str) -> list[str]:
         r, t = self.records, self.records.texts
         return {
-            "category": [t(f"cat_{c.value}") for c in Category],
+            "category": shared_labels(t)["category"],
             "need": [t(f"need_{n.value}") for n in Need],
             "content": [c.text(t.language) for c in r.rules.visits.contents],
         }.get(column, [])

@@ -16,7 +16,7 @@ from console.casework.search import ElderIndex
 from console.station.store import HomeRow, WalkTestRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock
-from console.tui.widgets.table import LabelledTable
+from console.tui.widgets.table import LabelledTable, shared_labels
 
 
 class Roster(LabelledTable):
@@ -32,10 +32,7 @@ class Roster(LabelledTable):
         super().__init__(texts, **kw)
 
     def labels(self, column: str) -> list[str]:
-        t = self.texts
-        if column == "category":
-            return [t(f"cat_{c.value}") for c in Category]
-        return {"online": [t("online"), t("offline")], "heartbeat": [t("never"), t.ago(7199)]}.get(column, [])
+        return shared_labels(self.texts).get(column, [])
 
     def show(self, homes: list[HomeRow]) -> None:
         self.homes = {h.hub: h for h in homes}

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from rich.cells import cell_len
 from rich.text import Text
 
+from console.casework.elder import Category
 from console.tui.i18n import Texts
 from console.tui.widgets.vtable import VirtualTable
 
@@ -29,6 +30,13 @@ def fitted(texts: Texts, columns: Mapping[str, int],
         heading = texts(f"col_{key}")
         out.append((heading, max(least, *map(cell_len, [heading, *labels(key)]))))
     return out
+
+
+def shared_labels(t: Texts) -> dict[str, list[str]]:
+    """The fixed texts of the columns several tables show (group, online, heartbeat age)."""
+    return {"category": [t(f"cat_{c.value}") for c in Category],
+            "online": [t("online"), t("offline")],
+            "heartbeat": [t("never"), t.ago(7199)]}
 
 
 class LabelledTable(VirtualTable):
