@@ -1,4 +1,4 @@
-"""The rig fixture, and the fault table at the end of the session (quotable from CI logs)."""
+"""The rig and faked-clock fixtures, and the fault table at the end of the session (quotable from CI logs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.faults.fakeclock import WallClock, find_libfaketime
 from tests.faults.harness import RESULTS, Rig
 
 
@@ -29,6 +30,16 @@ def make_rig(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture
 def rig(make_rig: Callable[..., Rig]) -> Rig:
     return make_rig()
+
+
+@pytest.fixture
+def clock(tmp_path: Path) -> WallClock:
+    lib = find_libfaketime()
+    if lib is None:
+        pytest.skip("libfaketime is not installed (apt install faketime; .ci/setup does)")
+    c = WallClock(lib, tmp_path / "faketime")
+    c.check()
+    return c
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

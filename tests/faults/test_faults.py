@@ -10,11 +10,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from tests.faults.fakeclock import WallClock, find_libfaketime
+from tests.faults.fakeclock import WallClock
 from tests.faults.harness import CONNECTED, KEEPALIVE_S, Rig, integrity, read_hub
 from tests.faults.harness import DURATIONS as D
 
@@ -79,16 +78,6 @@ def test_station_restart_with_full_backlog(rig: Rig) -> None:
         rig.wait(D.settle_s)
     rig.finish("station-backlog", new_call_during_drain=f"{latency:.2f}s")
     assert latency < 5, f"a call raised while the backlog drained took {latency:.1f} s"
-
-
-@pytest.fixture
-def clock(tmp_path: Path) -> WallClock:
-    lib = find_libfaketime()
-    if lib is None:
-        pytest.skip("libfaketime is not installed (apt install faketime; .ci/setup does)")
-    c = WallClock(lib, tmp_path / "faketime")
-    c.check()
-    return c
 
 
 def test_clock_jump(make_rig: Callable[..., Rig], clock: WallClock) -> None:
