@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from console.station.calls import CALL_ENDED
 from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.users import Role
@@ -17,6 +18,7 @@ from drivers.gpio.sim import SimPins
 from hub import wire
 from hub.broker import Mosquitto
 from hub.config import HubConfig
+from hub.events import AlarmState
 from hub.mqtt import BrokerConfig, PahoTransport
 from hub.service import HubService
 from tests.accounts import add_users, desk
@@ -98,3 +100,31 @@ async def test_a_console_stops_hearing_a_hub_when_its_call_ends(broker: Mosquitt
     finally:
         console.close()
         hub.close()
+
+
+async def test_an_alarm_is_in_call_only_while_its_call_is_open(
+        tmp_path: Path, station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
+    """Hung up, the alarm is the officer's again ("claimed"), with the end on its timeline; a
+    second call puts it in a call again."""
+    cfg = home_with_voice(lambda **kw: hub_cfg(buttons=BUTTONS, **kw), tmp_path, None, silence_s=30)
+    async with StationService(station_cfg) as station, HubService(cfg) as hub, \
+            desk(station_cfg, "zhang") as zhang:
+        await online(station, "h001")
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        alarm = (await eventually(station.store.open_alarms, what="alarm"))[0].id
+        assert (await zhang.request("claim", alarm, timeout=5)).ok
+
+        def state() -> AlarmState | None:
+            return a.state if (a := station.store.alarm(alarm)) else None
+
+        for _ in range(2):
+            reply = await zhang.request("call_start", alarm, timeout=5)
+            await eventually(lambda: state() is AlarmState.IN_CALL, what="in call")
+            assert (await zhang.request("call_end", call=reply.call, timeout=5)).ok
+            assert state() is AlarmState.CLAIMED
+            await eventually(lambda: not hub.calls.mic_open, what="the hub's mic closed")
+        log = station.store.alarm_log(alarm)
+        assert [(s, who, note) for s, _, who, note in log][-4:] == [
+            (AlarmState.IN_CALL, "张三", None), (AlarmState.CLAIMED, "张三", CALL_ENDED)] * 2
+        assert hub.store.open_alarms()[0].state is AlarmState.IN_CALL  # the hub's own never goes back
+        assert (await zhang.request("resolve", alarm, outcome="false_alarm", timeout=5)).ok

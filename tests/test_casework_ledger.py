@@ -29,11 +29,11 @@ def ts(text: str, tz: tzinfo = CST) -> float:
 
 
 def alarm(n: int, kind: str, raised: str, wait: float | None, outcome: str | None = "safe_by_phone",
-          closed_after: float | None = 300, *, tz: tzinfo = CST) -> AlarmRecord:
+          closed_after: float | None = 300, *, tz: tzinfo = CST, notes: str = "") -> AlarmRecord:
     """王秀英's alarm ``a<n>`` raised at local time ``raised``, claimed ``wait`` s later."""
     t = ts(raised, tz)
     return AlarmRecord(f"a{n}", "h001", "王秀英", K, kind, t, None if wait is None else t + wait,
-                       None if closed_after is None else t + closed_after, outcome, "演示主管")
+                       None if closed_after is None else t + closed_after, outcome, "演示主管", notes)
 
 
 WAITS = [5, 10, 20, 30, 40, 50, 55, 59, 70, 200]
@@ -42,7 +42,8 @@ ALARMS = [
       for i, w in enumerate(WAITS)),
     alarm(20, "panic", "2026-11-12T09:00:00", None, "cancelled_at_home", 30),  # a mistaken press: left out
     alarm(21, "panic", "2026-11-12T10:00:00", None, "cancelled_at_home", 100),  # waited unanswered: counts
-    alarm(22, "battery_low", "2026-11-13T10:00:00", None, "maintenance", 4000),  # technical: not a call
+    alarm(22, "battery_low", "2026-11-13T10:00:00", None, "maintenance", 4000,  # technical: not a call
+          notes="grid worker went round"),
     alarm(23, "walktest", "2026-11-14T10:00:00", None, None, 1),  # a walk test: not in the ledger
     alarm(24, "smoke", "2026-11-30T23:59:59", 12, None, None),  # the month's last second, still open
     alarm(25, "smoke", "2026-10-31T23:59:59", 12),  # October
@@ -153,3 +154,6 @@ def test_csv_export_in_english_reads_back_to_the_same_figures(ledger: Ledger, tm
     assert rows[1][4:8] == ["Home visit", "李梅", "yes", "Health、Home safety、Emergency help"]
     summary = list(read_rows(paths[0]))
     assert ["Visits · key group · Home visit", "1", "visits.key.home"] in summary
+    alarms = list(read_rows(paths[2]))
+    assert alarms[0][9:] == ["Officer", "Notes", "Id"]
+    assert [r[10] for r in alarms[1:]].count("grid worker went round") == 1  # the officer's notes

@@ -185,7 +185,9 @@ def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
     for i, (kind, source, data) in enumerate([
             ("presence.on", "radar", {}), ("door.open", "front", {"location": "大门", "type": "door"}),
             ("battery.level", "front", {"percent": 80}), ("door.close", "front", {"location": "大门"}),
-            ("device.silent", "smoke1", {"type": "smoke"}), ("battery.level", "front", {"percent": 75})]):
+            ("device.silent", "smoke1", {"type": "smoke"}), ("battery.level", "front", {"percent": 75}),
+            ("smoke.on", "kitchen_smoke", {"room": "厨房"}), ("leak.on", "bath_leak", {"room": "卫生间"}),
+            ("leak.off", "bath_leak", {"room": "卫生间"})]):
         s.store_event(wire.EventMsg(hub="h001", id=f"e{i}", kind=kind, source=source, ts=t + i, data=data))
     st = s.home_state("h001")
     assert (st.presence, st.presence_since) == (True, t)
@@ -195,6 +197,8 @@ def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
     assert (front.kind, front.battery, front.last_seen) == ("door", 75, t + 5)
     assert sensors["smoke1"].silent and sensors["smoke1"].kind == "smoke"
     assert "radar" in sensors
+    assert (sensors["kitchen_smoke"].room, sensors["kitchen_smoke"].alarming) == ("厨房", True)
+    assert (sensors["bath_leak"].room, sensors["bath_leak"].alarming) == ("卫生间", False)  # dried since
     nothing = s.home_state("nohub")
     assert not nothing.online and nothing.sensors == [] and nothing.presence is None
 

@@ -228,7 +228,7 @@ def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = 
         outcome = _outcome(rules, a.outcome, language) or (w("alarm_open") if a.closed is None else None)
         return [_local(a.raised, tz), a.hub, a.name, w(f"cat_{a.category}") if a.category else None,
                 rules.kind_label(a.kind).text(language), wait, _local(a.claimed, tz), _local(a.closed, tz),
-                outcome, a.officer, a.id]
+                outcome, a.officer, a.notes, a.id]
 
     return [
         sheet("sheet_summary", {"item": 40, "value": 12, "code": 36},
@@ -238,7 +238,8 @@ def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = 
               [[v.day, v.elder, v.name, w(f"cat_{v.category}"), _mode(rules, v.mode, language), v.by,
                 w("yes" if v.reached else "no"), content(v.contents), v.notes] for v in ledger.visit_rows]),
         sheet("sheet_alarms", {"raised": 20, "hub": 8, "elder": 10, "category": 10, "kind": 14, "wait_s": 12,
-                               "claimed": 20, "closed_at": 20, "outcome": 18, "officer": 10, "id": 34},
+                               "claimed": 20, "closed_at": 20, "outcome": 18, "officer": 10, "notes": 30,
+                               "id": 34},
               [alarm(a) for a in ledger.alarm_rows]),
         sheet("sheet_followups", {"opened_on": 12, "hub": 8, "elder": 10, "content": 14, "text": 48,
                                   "closed_on": 12},

@@ -57,6 +57,7 @@ class AlarmRecord:
     closed: float | None = None  # resolved or cancelled
     outcome: str | None = None
     officer: str = ""
+    notes: str = ""  # the officer's notes at resolving
 
 
 def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[Problem]:

@@ -5,7 +5,8 @@ A call is started by the station service for a console user, either on an alarm 
 has claimed or as an online visit to a home. Each start and end is audited in the same
 transaction. The end is whatever came first: the officer's hangup, the hub's ``call.end``
 (timeout, the elder's hangup, busy …) or the station's own supervision (no answer, hub
-offline); a later end changes only the duration the hub measured.
+offline); a later end changes only the duration the hub measured. An alarm is ``in_call`` only
+while its call is open: the end returns it to ``claimed``, noted on its timeline.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ CREATE INDEX IF NOT EXISTS calls_open ON calls(hub) WHERE ended IS NULL;
 CREATE INDEX IF NOT EXISTS calls_alarm ON calls(alarm);
 """
 
+CALL_ENDED = "call_ended"  # alarm_log note: the alarm's call ended, the officer still has it
 CALL_STATES = (AlarmState.CLAIMED.value, AlarmState.IN_CALL.value)  # an alarm one may call on
 _COLS = ("id, hub, alarm, visit, console, username, officer, started, answered, ended, reason, "
          "duration, recording, recorded, recording_note")
@@ -118,11 +120,15 @@ class Calls:
     def _end(db: sqlite3.Connection, call: str, reason: str, actor: str, now: float,
              hub: str | None = None) -> bool:
         cur = db.execute("UPDATE calls SET ended = ?, reason = ? WHERE id = ? AND ended IS NULL "
-                         "AND (? IS NULL OR hub = ?) RETURNING alarm, hub",
+                         "AND (? IS NULL OR hub = ?) RETURNING alarm, hub, officer",
                          (now, reason, call, hub, hub)).fetchall()
         if not cur:
             return False
-        alarm, hub_ = cur[0]
+        alarm, hub_, officer = cur[0]
+        if alarm and db.execute("UPDATE alarms SET state = ? WHERE id = ? AND state = ?",
+                                (AlarmState.CLAIMED.value, alarm, AlarmState.IN_CALL.value)).rowcount:
+            db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
+                       (alarm, AlarmState.CLAIMED.value, now, officer, CALL_ENDED))
         audit.append(db, actor=actor, action="call.end", target=alarm or hub_,
                      detail={"call": call, "reason": reason}, ts=now)
         return True

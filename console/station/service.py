@@ -25,7 +25,7 @@ from console.station.config import StationConfig, load_homes
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
-from console.station.store import CALL_EVENTS, AlarmRow, ClaimConflict, OutOfOrder, StationStore
+from console.station.store import CALL_EVENTS, AlarmRow, OutOfOrder, StationStore
 from console.station.users import LoginRefused, User
 from hub import wire
 from hub.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
@@ -288,9 +288,7 @@ class StationService:
                         self._end_call(on.id, "hangup", actor=user.username)
                 self._tell_hub(row)
                 self._changed("alarm", row.id)
-        except ClaimConflict as e:
-            error = str(e)
-        except (CallRefused, OpRefused) as e:
+        except (CallRefused, OpRefused) as e:  # a ClaimConflict is an OpRefused
             error, code = str(e), e.code
         log.info("%s %s by %s: %s", req.op, req.alarm or req.hub or req.call or "", user.username,
                  error or "ok")

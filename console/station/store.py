@@ -130,6 +130,7 @@ ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.c
             "button.press", "button.long", "button.again", "cancel.press")  # someone moved
 SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
                  "battery", "device", "button", "fall", "cancel")  # kinds a device reports
+HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or off
 HOME_STATE_EVENTS = 5000  # home_state reads the home's latest events, at most this many
 _HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.pending, h.dropped, "
              "h.walktest_until, h.walktest_by, w.id, w.hub, w.kind, w.source, w.ts, w.data "
@@ -216,6 +217,8 @@ class SensorRow:
     battery: int | None  # percent, last reported
     last_seen: float  # hub time of its last event
     silent: bool  # supervision reported it silent, and not back since
+    room: str = ""  # where hub.yaml puts it
+    alarming: bool = False  # a smoke, gas, CO or leak sensor whose last word was "on"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +242,9 @@ class OutOfOrder(Exception):
         self.lane = lane
 
 
-class ClaimConflict(Exception):
-    """The alarm cannot take that step (claimed by someone else, already closed, unknown)."""
+class ClaimConflict(OpRefused):
+    """The alarm cannot take that step: ``code`` no_alarm, closed, taken (claimed by someone
+    else) or not_claimed (resolving what nobody has claimed)."""
 
 
 class StationStore:
@@ -456,7 +460,7 @@ class StationStore:
                                                             officer, now, alarm,
                                                             AlarmState.DELIVERED.value))
             if not cur.rowcount:
-                raise ClaimConflict(self._why_not(alarm, "claim"))
+                raise ClaimConflict(*self._why_not(alarm, "claim"))
             db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
                        (alarm, AlarmState.CLAIMED.value, now, officer, None))
             audit.append(db, actor=username, action="alarm.claim", target=alarm,
@@ -473,7 +477,7 @@ class StationStore:
             row = db.execute("SELECT claimed_by, officer FROM alarms WHERE id = ? AND state IN (?, ?)",
                              (alarm, *open_)).fetchone()
             if row is None or (row[0] != username and not may_take_over):
-                raise ClaimConflict(self._why_not(alarm, "resolve", username))
+                raise ClaimConflict(*self._why_not(alarm, "resolve", username))
             db.execute("UPDATE alarms SET state = ?, closed = ?, outcome = ?, notes = ?, "
                        "claimed_by = ?, officer = ? WHERE id = ?",
                        (AlarmState.RESOLVED.value, now, outcome, notes, username, officer, alarm))
@@ -600,6 +604,9 @@ class StationStore:
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised", (hub,))
         return [a for a in map(self._alarm, rows) if not (open_only and a.state.closed)]
 
+    def alarm_calls(self, alarm: str) -> list[calls.CallRow]:
+        return self.calls.for_alarm(alarm)
+
     def alarm_history(self, hub: str, limit: int = 50) -> list[AlarmRow]:
         """The home's alarms, open and closed, newest first."""
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised DESC LIMIT ?",
@@ -618,7 +625,7 @@ class StationStore:
         return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
                             category=a.elder.category if a.elder else None, kind=a.kind,
                             raised=a.received, claimed=a.claimed, closed=a.closed, outcome=a.outcome,
-                            officer=a.officer or "") for a in map(self._alarm, rows)]
+                            officer=a.officer or "", notes=a.notes or "") for a in map(self._alarm, rows)]
 
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
         rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "
@@ -675,7 +682,12 @@ class StationStore:
                                  (state == "open", ts))
             if family not in SENSOR_EVENTS or not source or source == "hub":
                 continue
-            s = sensors.setdefault(source, {"kind": None, "battery": None, "seen": ts, "silent": None})
+            s = sensors.setdefault(source, {"kind": None, "battery": None, "seen": ts, "silent": None,
+                                            "room": None, "alarming": None})
+            if s["room"] is None and isinstance(data.get("room"), str):
+                s["room"] = data["room"]
+            if s["alarming"] is None and family in HAZARDS and state in ("on", "off"):
+                s["alarming"] = state == "on"
             if s["kind"] is None and (isinstance(data.get("type"), str) or family not in (
                     "battery", "device", "tamper")):
                 s["kind"] = data.get("type") if isinstance(data.get("type"), str) else family
@@ -684,7 +696,8 @@ class StationStore:
             if s["silent"] is None and kind in ("device.silent", "device.back"):
                 s["silent"] = state == "silent"
         return HomeState(presence[0], presence[1], doors, activity,
-                         [SensorRow(name, s["kind"] or "", s["battery"], s["seen"], bool(s["silent"]))
+                         [SensorRow(name, s["kind"] or "", s["battery"], s["seen"], bool(s["silent"]),
+                                    s["room"] or "", bool(s["alarming"]))
                           for name, s in sorted(sensors.items())],
                          bool(home[0]), home[1])
 
@@ -720,15 +733,16 @@ class StationStore:
         assert row is not None
         return row
 
-    def _why_not(self, alarm: str, op: str, username: str | None = None) -> str:
+    def _why_not(self, alarm: str, op: str, username: str | None = None) -> tuple[str, str]:
+        """(code, message) of a refused claim or resolve."""
         a = self.alarm(alarm)
         if a is None:
-            return f"no alarm {alarm}"
+            return "no_alarm", f"no alarm {alarm}"
         if a.state.closed:
-            return f"alarm is already {a.state.value}"
+            return "closed", f"alarm is already {a.state.value}"
         if a.claimed_by and a.claimed_by != username:
-            return f"already claimed by {a.officer}"
-        return f"cannot {op} an alarm that is {a.state.value}"
+            return "taken", f"already claimed by {a.officer}"
+        return "not_claimed", f"cannot {op} an alarm that is {a.state.value}"
 
 
 
