@@ -7,6 +7,9 @@ in the demo folder so ``anxin sim`` can find the homes from a second terminal.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import getpass
 import json
 import os
@@ -14,6 +17,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,12 +48,17 @@ def write_yaml(path: Path, data: object) -> Path:
 
 
 def spawn(args: list[str], log: Path, *, launcher: Sequence[str] = ANXIN,
-          env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+          env: Mapping[str, str] | None = None,
+          own_session: bool = False) -> subprocess.Popen[bytes]:
     """Start one part (``anxin ARGS``) as its own process, logging to ``log`` and its stderr
-    beside it (``.err``); ``launcher`` and ``env`` let a test wrap it (e.g. with a faked clock)."""
+    beside it (``.err``); ``launcher`` and ``env`` let a test wrap it (e.g. with a faked clock).
+    ``own_session``: out of the terminal's reach (its Ctrl-C, its hangup), so only whoever
+    started it stops it, with SIGTERM: a hub takes SIGHUP for "reload", it would outlive a
+    closed terminal."""
     return subprocess.Popen([*launcher, "--log-file", str(log), *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=open(log.with_suffix(".err"), "wb"), env=env)
+                            stderr=open(log.with_suffix(".err"), "wb"), env=env,
+                            start_new_session=own_session)
 
 
 def wait_for(paths: list[Path], procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
@@ -108,26 +118,30 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
     for leftover in ("hubs", "broker", "station"):
         shutil.rmtree(workdir / leftover, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(workdir / "broker").start()
+    broker = Mosquitto(workdir / "broker")
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        broker.start()
         station = workdir / "station"
         write_yaml(station / "homes.yaml", {"homes": chosen})
         station_cfg = write_yaml(station / "station.yaml", demo_station(broker.port))
         demo_user(station_cfg)
-        procs.append(spawn(["station", "--config", str(station_cfg)], station / "station.log"))
+        procs.append(spawn(["station", "--config", str(station_cfg)], station / "station.log",
+                           own_session=True))
         wait_for([station / "station.db-wal"], procs, 15)  # the service has opened the database
         sockets = []
         for i, home in enumerate(chosen):
             hub_dir = workdir / "hubs" / home["hub"]
             hub_cfg = write_yaml(hub_dir / "hub.yaml", demo_hub(home["hub"], i, broker.port))
-            procs.append(spawn(["hub", "--config", str(hub_cfg)], hub_dir / "hub.log"))
+            procs.append(spawn(["hub", "--config", str(hub_cfg)], hub_dir / "hub.log",
+                               own_session=True))
             sockets.append(hub_dir / "sim.sock")
         wait_for(sockets, procs, 15)
         (workdir / "demo.json").write_text(json.dumps(
             {"broker_port": broker.port, "homes": [h["hub"] for h in chosen],
              "station_config": str(station_cfg), "pids": [p.pid for p in procs]}, indent=2))
     except BaseException:
+        Stopper.ignore()  # the demo ends: a second signal must not cut this short
         stop(broker, procs)
         raise
     return broker, procs
@@ -154,6 +168,7 @@ def demo_user(station_cfg: Path) -> Path:
 
 
 def stop(broker: Mosquitto, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop the parts and reap them: SIGTERM, SIGKILL for any still there after 5 s."""
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -162,11 +177,70 @@ def stop(broker: Mosquitto, procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait(5)
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()
     broker.stop()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+CONSOLE_EXIT_S = 5  # how long a signalled console has to quit before the demo ends without it
+
+
+def terminal_gone() -> bool:
+    """Whether the demo's terminal has hung up (closed window, ``tmux kill-session``): then
+    every operation on it fails with EIO."""
+    try:
+        termios.tcgetattr(sys.__stdin__.fileno())  # type: ignore[union-attr]
+    except termios.error as e:
+        return bool(e.args and e.args[0] == errno.EIO)
+    except (AttributeError, OSError, ValueError):  # no stdin, or a closed one
+        return False
+    return False
+
+
+class Stopper:
+    """What SIGTERM (a service manager, ``kill``), SIGHUP (its terminal closed: a closed window,
+    ``tmux kill-session``, a dropped SSH session) and SIGINT do to the demo: end it like Ctrl-C
+    (headless) or like quitting the console, stopping its parts on the way out.
+
+    Left to their default, SIGTERM and SIGHUP would end the demo on the spot and leave the
+    broker and the homes running (a hub takes SIGHUP as "reload its rules")."""
+
+    def __init__(self) -> None:
+        self.app: Any = None  # the console, once it runs
+        self.parts: tuple[Mosquitto, list[subprocess.Popen[bytes]]] | None = None
+        self.exiting = False
+
+    def install(self) -> None:
+        for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) != signal.SIG_IGN:  # `nohup anxin demo` outlives its terminal
+                signal.signal(sig, self)
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.app is None or self.parts is None:  # headless, or no console yet
+            raise KeyboardInterrupt
+        if self.exiting:  # a second signal: the first one is being dealt with
+            return
+        self.exiting = True
+        # The console quits as on `q`, restoring the terminal if there still is one. It may be
+        # anywhere in its event loop now: the loop is asked to, it is not done here.
+        with contextlib.suppress(RuntimeError):  # no loop: not running yet, or not any more
+            asyncio.get_running_loop().call_soon_threadsafe(self.app.exit)
+        # But the parts stop now, not once the console is out: Textual can hang on its way out
+        # when its terminal has gone (its output queue full, its writer dead of the hangup).
+        stop(*self.parts)
+        if terminal_gone():  # hung up: no screen to restore, and Textual would hang on it
+            os._exit(0)
+        # and a console that does hang does not keep the demo process: it is only a UI now
+        watchdog = threading.Timer(CONSOLE_EXIT_S, os._exit, (0,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    @staticmethod
+    def ignore() -> None:
+        """While the parts stop: a second signal (a closed terminal after a SIGTERM, a second
+        Ctrl-C) must not cut that short and leave some of them running."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
@@ -175,14 +249,19 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     from drivers.audio import AudioUnavailable
     from hub.call_phone import console_phone
 
-    if headless:  # stopped like a service (kill, systemd, timeout): stop its parts too
-        signal.signal(signal.SIGTERM, _interrupt)
+    stopper = Stopper()
+    stopper.install()
     print(f"anxin demo: starting broker, station and {homes} simulated homes in {workdir} …")
-    broker, procs = start(workdir, homes)
-    hubs = json.loads((workdir / "demo.json").read_text())["homes"]
-    hint = (f"In a second terminal:  .venv/bin/anxin sim {hubs[0]} press   (then: "
-            f".venv/bin/anxin sim {hubs[0]} prompts). Console login: {DEMO_USER} / {DEMO_PASSWORD}")
     try:
+        broker, procs = start(workdir, homes)
+    except KeyboardInterrupt:  # start() has stopped what it had started
+        return 0
+    try:
+        stopper.parts = broker, procs
+        hubs = json.loads((workdir / "demo.json").read_text())["homes"]
+        hint = (f"In a second terminal:  .venv/bin/anxin sim {hubs[0]} press   (then: "
+                f".venv/bin/anxin sim {hubs[0]} prompts). Console login: {DEMO_USER} / "
+                f"{DEMO_PASSWORD}")
         if headless:
             print(f"anxin demo: running on 127.0.0.1:{broker.port}. {hint}. Ctrl-C stops it.")
             while all(p.poll() is None for p in procs):
@@ -197,10 +276,12 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
             phone = console_phone("loopback")
         app = ConsoleApp(cfg, user=DEMO_USER, password_file=workdir / "station" / "demo.password",
                          language=lang, demo_dir=workdir, phone=phone)  # type: ignore[arg-type]
-        app.demo_hint = hint
+        app.demo_hint = {"hub": hubs[0], "user": DEMO_USER, "password": DEMO_PASSWORD}
+        stopper.app = app
         app.run()
         return 0
     except KeyboardInterrupt:
         return 0
     finally:
+        stopper.ignore()
         stop(broker, procs)

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from console.station.config import Home
+from console.station.records_store import OpRefused
 from console.station.store import StationStore
 from hub import wire
 from hub.events import Event, new_id
@@ -62,6 +63,14 @@ class DeskStation:
     async def request(self, op: str, alarm: str | None = None, **fields: Any) -> wire.Reply:
         self.requests.append((op, alarm, fields))
         assert alarm is not None
+        try:
+            self._apply(op, alarm, fields)
+        except OpRefused as e:  # as the station service answers (a ClaimConflict is one)
+            return wire.Reply(req=new_id(), ok=False, error=str(e), code=e.code)
+        self.on_changed(wire.Changed(what="alarm", id=alarm))
+        return wire.Reply(req=new_id(), ok=True)
+
+    def _apply(self, op: str, alarm: str, fields: dict[str, Any]) -> None:
         s, u, d = self.store, self.user, self.display
         if op == "claim":
             s.claim(alarm, u, d)
@@ -73,5 +82,3 @@ class DeskStation:
             s.resolve(alarm, u, d, fields["outcome"], fields.get("notes") or "")
         else:
             raise AssertionError(f"unexpected request {op}")
-        self.on_changed(wire.Changed(what="alarm", id=alarm))
-        return wire.Reply(req=new_id(), ok=True)

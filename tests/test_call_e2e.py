@@ -18,6 +18,7 @@ from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.users import Role
 from console.tui.app import ConsoleApp
+from console.tui.screens.alarm import AlarmScreen
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.elder_card import ElderCard
 from drivers.audio import RATE
@@ -144,7 +145,10 @@ async def test_claim_call_talk_hang_up_and_the_recording(
             t_end = time.monotonic()
             assert not headset_open(app)
             await eventually(lambda: "通话结束 王秀英：已挂断" in bar(app), what="bar: ended")
-            assert {"answer", "visit"} <= shown(app)
+            assert "answer" in shown(app)  # call again; no online visit from the alarm screen
+            assert "visit" not in shown(app) and isinstance(app.screen, AlarmScreen)
+            await eventually(lambda: (a := station.store.alarm(alarm.id)) is not None
+                             and a.state is AlarmState.CLAIMED, what="the alarm no longer in a call")
 
             [call] = await eventually(lambda: [c for c in station.store.calls.for_alarm(alarm.id)
                                                if c.recorded is not None], what="recorded")

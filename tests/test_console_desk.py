@@ -5,10 +5,13 @@ screen's workflow claim -> steps -> note -> resolve with a county outcome."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.pilot import Pilot
 
 from console.casework.elder import Contact, ElderRecord
 from console.station.config import Category, Home, StationConfig
@@ -70,6 +73,18 @@ def console(station: DeskStation, tmp_path: Path, clock: Clock | None = None,
     return app
 
 
+@asynccontextmanager
+async def at_desk(station: DeskStation, tmp_path: Path, *, size: tuple[int, int] = (100, 30),
+                  clock: Clock | None = None, language: str = "zh_CN"
+                  ) -> AsyncIterator[tuple[ConsoleApp, Pilot[None]]]:
+    """The console over ``station``, logged in as zhang, at ``size``."""
+    app = console(station, tmp_path, clock, language)
+    async with app.run_test(size=size) as pilot:
+        app._pilot = pilot  # type: ignore[attr-defined]
+        await logged_in(app)
+        yield app, pilot
+
+
 async def logged_in(app: ConsoleApp) -> None:
     """The user is given (``--user``): the password alone logs in (the fake takes any)."""
     await log_in(app._pilot, app, "")  # type: ignore[attr-defined]
@@ -128,8 +143,8 @@ async def test_queue_order_timer_and_escalation(station: DeskStation, tmp_path: 
         played.clear()
         clock.now = T0 + 61.5  # h004 and h003 (stored at T0, T0 + 1) are over the 60 s limit
         await pilot.pause(1.2)
-        wait = str(queue.cell(ids["h004"], "wait"))
-        assert "超时" in wait and "⚑主管" in wait
+        assert str(queue.cell(ids["h004"], "wait")) == "1:01"  # the state says it is overdue
+        assert str(queue.cell(ids["h004"], "state")) == "超时 ⚑主管"
         assert [a.id for a in queue.escalated()] == [ids["h004"], ids["h003"]]
         assert played == [1]  # sounded once now, then every REPEAT_S
         clock.now += REPEAT_S
@@ -171,12 +186,17 @@ async def test_claim_steps_note_resolve_on_the_alarm_screen(station: DeskStation
 
         checklist = screen.query_one(Checklist)
         assert [s.key for s in checklist.plan.steps][:3] == ["receive", "locate", "assess"]  # type: ignore[union-attr]
-        await pilot.press("enter")  # stamp the first step
-        await pilot.press("down")  # the highlighted step's hint shows in full below the list
+        await pilot.press("enter")  # stamp the first step: the cursor goes on to the second
+        await eventually(lambda: checklist.current == "locate", what="on to the next step")
+        # the highlighted step's hint shows in full below the list
         await eventually(lambda: text("#plan-hint") == "核对住址、指路说明和钥匙保管人", what="the hint")
         await pilot.press("space")  # and stamp the second
         await eventually(lambda: len(checklist.done) == 2, what="two steps stamped")
+        await pilot.press("up")
         await eventually(lambda: text("#plan-hint") == "张三", what="who did it, once stamped")
+        await pilot.press("space")  # stamped already: it says by whom, and sends nothing
+        await eventually(lambda: any("这一步已完成" in str(n.message) for n in app._notifications),
+                         what="already done")
         assert str(checklist.get_cell("receive", checklist.ordered_columns[0].key)).startswith("✓")
 
         await pilot.press("n", *"老人说没受伤", "enter")

@@ -109,6 +109,6 @@ async def test_unwritable_folder_is_an_error_on_screen(tmp_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         status = screen.query_one("#ledger-status", Static)
-        assert str(status.content).startswith("无法导出：") and "file/ledger" in str(status.content)
+        assert str(status.content) == f"无法导出：{tmp_path / 'file'} 是一个文件，不是文件夹"
         assert status.has_class("error") and screen.is_current
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]

@@ -122,9 +122,15 @@ def test_how_long_ago_is_told_in_whole_units() -> None:
 
 async def test_roster_opens_the_elders_history_with_alarms_and_visits() -> None:
     from console.casework.records import VisitRecord
+    from console.station.store import AlarmRow
+    from hub.events import AlarmState
+    t = TODAY.timestamp() - 86_400
+    fall = AlarmRow("a1", "h001", "fall", 1, 0, "radar", "卧室", AlarmState.RESOLVED, t, t, "张三", "zhang",
+                    t + 20, t + 900, "onsite_help", "网格员已上门，无大碍", None)
     store = FakeStore({"h001": elder("王秀英", age=85, phone="138-0000-0001"), "h002": elder("张德福")},
                       visit_rows=[VisitRecord("h001", "王秀英", "key", TODAY.date(), "phone", "zhang",  # type: ignore[arg-type]
-                                              ("health",), notes="血压正常")])
+                                              ("health",), notes="血压正常")],
+                      history_rows={"h001": [fall]})
     screen = RosterScreen(records(store))
     app = Host(screen)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -135,6 +141,7 @@ async def test_roster_opens_the_elders_history_with_alarms_and_visits() -> None:
         assert isinstance(app.screen, HistoryScreen)
         text = str(app.screen.query_one("#history", Static).content)
         assert "王秀英" in text and "电话探访" in text and "健康管理" in text and "血压正常" in text
+        assert "跌倒" in text and "张三" in text and "网格员已上门，无大碍" in text  # the resolve notes
         assert "按县规则应为重点：年满80周岁" in text  # the fake stores her as general; the rules say key
 
 
@@ -239,7 +246,7 @@ async def test_import_shows_bad_rows_and_sends_the_good_ones(tmp_path: Path) -> 
         await pilot.press("enter")
         await pilot.pause()
         summary = str(screen.query_one("#import-summary", Static).content)
-        errors = str(screen.query_one("#import-errors", Static).content)
+        errors = "\n".join(screen.problems)
         assert "1 行可导入" in summary
         assert "elders.csv 第4行 年龄 (F)：「abc」不是年龄：请填周岁（整数）" in errors
         assert "elders.csv 第5行 终端编号 (A)：h101 与第 2 行重复；本行不导入" in errors
@@ -264,13 +271,13 @@ h005,QS-6,赵大爷,1944-05-06,,河西街,,,,
 
 
 @pytest.mark.parametrize("language, expected", [
-    ("zh_CN", ["「H 2」不是终端编号", "「1940-13-01」不是日期", "「五级」：残疾等级请填 1 到 4",
+    ("zh_CN", ["「H 2」不是终端编号", "没有这一天：1940-13-01", "「五级」：残疾等级请填 1 到 4",
                "「半失能」：请填 能力完好, 轻度失能, 中度失能, 重度失能, 完全失能 之一",
                "「call me」不是电话号码",
                "出生日期 2030-01-01 在今天（2026-11-20）之后", "第3行 姓名 (C)：必填", "第3行 住址 (F)：必填",
                "年龄 60 与出生日期 1950-01-01 不符（到 2026-11-20 是 76 岁）",
                "第5行 终端编号 (A)：h005 与第 6 行重复；本行不导入"]),
-    ("en", ["'H 2' is not a hub id", "'1940-13-01' is not a date", "'五级': write the disability grade",
+    ("en", ["'H 2' is not a hub id", "no such date: 1940-13-01", "'五级': write the disability grade",
             "'半失能': write one of 能力完好", "'call me' is not a phone number",
             "row 3, column 姓名 (C): required",
             "age 60 does not match the birth date 1950-01-01 (76 on 2026-11-20)"]),
@@ -284,7 +291,7 @@ async def test_import_problems_are_worded_in_the_console_language(
         screen.query_one(Input).value = str(sheet)
         await pilot.press("enter")
         await pilot.pause()
-        errors = str(screen.query_one("#import-errors", Static).content)
+        errors = "\n".join(screen.problems)
         assert [e for e in expected if e not in errors] == []
         if language == "zh_CN":  # nothing fell back to the English text
             assert not [line for line in errors.splitlines() if "write" in line or " is " in line]

@@ -1,30 +1,95 @@
-"""The headless demo stops like a service: SIGTERM stops the broker, the station and the homes
-it started, so none is left running."""
+"""The demo stops with every part it started: SIGTERM (a service manager), SIGHUP (its terminal
+closed) or quitting the console stop the broker, the station and the homes and reap them, so
+none is left running; headless and with the console in a real terminal (tmux)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
+ANXIN = [sys.executable, "-m", "hub.cli"]
+
+
+def state(pid: int) -> str | None:
+    """The process's state letter (R, S, Z, …), None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
 
 def alive(pid: int) -> bool:
+    """Running, or a zombie nobody reaped: either is a part left behind."""
+    return state(pid) is not None
+
+
+def running(pid: int) -> bool:
+    s = state(pid)
+    return s is not None and s != "Z"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, …), from /proc."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        up = todo.pop()
+        kids = [p for p, pp in parent.items() if pp == up]
+        found += kids
+        todo += kids
+    return found
+
+
+def cmdline(pid: int) -> str:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
-def test_sigterm_stops_the_headless_demo_and_its_parts(tmp_path: Path) -> None:
+def gone_within(pids: list[int], timeout: float) -> list[int]:
+    """The pids still there (running or an unreaped zombie) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def kill_leftovers(pids: list[int]) -> None:
+    for pid in pids:
+        if running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("sig", "group"), [(signal.SIGTERM, False), (signal.SIGHUP, False),
+                                            (signal.SIGHUP, True)],
+                         ids=["SIGTERM", "SIGHUP", "SIGHUP-to-its-process-group"])
+def test_a_signal_stops_the_headless_demo_and_its_parts(tmp_path: Path, sig: int,
+                                                        group: bool) -> None:
+    """SIGTERM as a service manager sends it; SIGHUP as a closed terminal does, to the demo or
+    to its whole (foreground) process group."""
     demo = subprocess.Popen([sys.executable, "-m", "hub.cli", "demo", "--headless", "--homes", "1",
                              "--dir", str(tmp_path / "demo")], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     pids: list[int] = []
     try:
         assert demo.stdout is not None
@@ -33,13 +98,89 @@ def test_sigterm_stops_the_headless_demo_and_its_parts(tmp_path: Path) -> None:
             line = demo.stdout.readline()
             assert line, "the demo ended before it ran:\n" + "".join(lines)
             lines.append(line)
-        pids = json.loads((tmp_path / "demo" / "demo.json").read_text())["pids"]
-        assert pids and all(alive(p) for p in pids)
-        demo.send_signal(signal.SIGTERM)
+        started = json.loads((tmp_path / "demo" / "demo.json").read_text())["pids"]
+        pids = descendants(demo.pid)  # the station, the home and the broker
+        assert set(started) < set(pids) and any("mosquitto" in cmdline(p) for p in pids)
+        assert all(running(p) for p in pids)
+        if group:
+            os.killpg(demo.pid, sig)
+        else:
+            demo.send_signal(sig)
         assert demo.wait(20) == 0
         assert not [p for p in pids if alive(p)]  # stopped and reaped, not left to init
     finally:  # a failed run leaves nothing behind either
         if demo.poll() is None:
             demo.kill()
-        for pid in filter(alive, pids):
-            os.kill(pid, signal.SIGKILL)
+            demo.wait()
+        kill_leftovers(pids)
+
+
+class Tmux:
+    """A tmux server of the test's own: nobody else's sessions, and a pane that stays on the
+    screen when its command ends, so a demo that fails to start shows why."""
+
+    def __init__(self, folder: Path) -> None:
+        self.socket = f"anxin-{folder.name}-{os.getpid()}"
+        self.conf = folder / "tmux.conf"
+        self.conf.write_text("set -g remain-on-exit on\n")
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.conf), *args],
+                              check=check, capture_output=True, text=True).stdout
+
+    def wait_screen(self, *needles: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self("capture-pane", "-p", "-t", "demo")
+            if all(n in screen for n in needles):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"never saw {needles} on the screen:\n{screen}")
+
+
+@pytest.fixture
+def console_demo(tmp_path: Path) -> Iterator[tuple[Tmux, int, list[int]]]:
+    """The demo with its console in a tmux session, up and logged in: tmux, the demo's pid
+    and the pids of every process it started."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    tmux = Tmux(tmp_path)
+    cmd = " ".join([*ANXIN, "demo", "--dir", str(tmp_path / "demo")])
+    tmux("new-session", "-d", "-s", "demo", "-x", "110", "-y", "32", "-c", str(REPO), cmd)
+    pids: list[int] = []
+    pane = int(tmux("list-panes", "-t", "demo", "-F", "#{pane_pid}").split()[0])
+    try:
+        tmux.wait_screen("主管: 演示主管", "居家终端", "h001", "h002", "h003", "在线", timeout=30)
+        demo = next(p for p in [pane, *descendants(pane)] if " demo --dir " in cmdline(p))
+        started = json.loads((tmp_path / "demo" / "demo.json").read_text())["pids"]
+        pids = descendants(demo)
+        assert set(started) < set(pids) and any("mosquitto" in cmdline(p) for p in pids)
+        assert len(started) == 4 and all(running(p) for p in pids)
+        yield tmux, demo, pids
+    finally:
+        pids = pids or descendants(pane)  # a demo that failed to come up leaves nothing either
+        tmux("kill-server", check=False)
+        kill_leftovers(pids)
+
+
+@pytest.mark.parametrize("how", ["kill-session", "SIGHUP", "SIGTERM", "quit"])
+def test_the_console_demo_stops_its_parts(console_demo: tuple[Tmux, int, list[int]],
+                                          how: str) -> None:
+    """Closing its terminal (tmux kill-session hangs it up), SIGHUP, SIGTERM or quitting the
+    console (q): the broker, the station and the homes all stop, and the demo ends."""
+    tmux, demo, pids = console_demo
+    if how == "kill-session":
+        tmux("kill-session", "-t", "demo")
+    elif how == "quit":
+        tmux("send-keys", "-t", "demo", "q")
+    else:
+        os.kill(demo, getattr(signal, how))
+    left = gone_within(pids, 15)
+    assert not left, f"left running: {[(p, state(p), cmdline(p)) for p in left]}"
+    deadline = time.monotonic() + 10  # a console that hangs on its way out: 5 s, then ended
+    while running(demo) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(demo), "the demo itself kept running"
+    if how != "kill-session":  # the terminal is as it was: the console left the alt screen
+        assert "主管: 演示主管" not in tmux("capture-pane", "-p", "-t", "demo")

@@ -99,7 +99,7 @@ async def test_two_consoles_claim_only_once(station_cfg: StationConfig,
             await pa.press("c")
             await eventually(lambda: "张三" in screen_text(b), what="A's claim shown in B")
             await pb.press("c")
-            await eventually(lambda: any("already claimed by 张三" in str(n.message)
+            await eventually(lambda: any("张三 已接警" in str(n.message)
                                          for n in b._notifications), what="B refused")
             alarm = station.store.open_alarms()[0]
             assert alarm.officer == "张三"

@@ -23,26 +23,28 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from console.casework.county import load_county
 from console.station.config import StationConfig
-from console.station.store import AlarmRow, StationStore
+from console.station.store import CANCELLED_AT_HOME, AlarmRow, StationStore
 from console.station.users import Role
 from console.tui.alarm_sound import REPEAT_S, Ringer
 from console.tui.call_line import CallLine
 from console.tui.client import StationClient
-from console.tui.i18n import Texts
+from console.tui.i18n import STRINGS, Texts
 from console.tui.records_context import Records
 from console.tui.screens.alarm import AlarmScreen
+from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.import_records import ImportScreen
 from console.tui.screens.ledger import LedgerScreen
 from console.tui.screens.login import LoginScreen, reply_text
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.screens.roster import RosterScreen
 from console.tui.screens.visits import VisitsScreen
-from console.tui.widgets.alarm_queue import AlarmQueue
+from console.tui.widgets.alarm_queue import AlarmQueue, QueueFilter
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.elder_card import ElderCard
 from console.tui.widgets.fmt import elder_name
@@ -55,6 +57,7 @@ from hub.voice.call_audio import Phone
 
 RECORDS_SCREENS = {"roster": "desk_cmd_roster", "visits": "desk_cmd_visits",
                    "ledger": "bind_ledger", "import_records": "desk_cmd_import"}  # action -> label key
+QUEUE_ONLY = ("filter", "visit", *RECORDS_SCREENS)  # the queue's keys the alarm screen has not
 CALL_ACTIONS = ("answer", "visit", "hangup", "mute", "volume_up", "volume_down")
 IN_CALL_ACTIONS = ("hangup", "mute", "volume_up", "volume_down")
 # the keys of the queue and the alarm screen (login first; hidden on the records screens)
@@ -81,8 +84,11 @@ class ConsoleApp(App[None]):
         Binding("f3", "visits", "visits"),
         Binding("t", "ledger", "ledger"),
         Binding("f4", "import_records", "import", show=False),
-        Binding("l", "language", "lang"),
-        Binding("q", "quit", "quit"),
+        # kept out of the footer, which has room for the desk's keys only (ctrl+p lists them)
+        Binding("l", "language", "lang", show=False),
+        Binding("q", "quit", "quit", show=False),
+        # Textual's own (added when the app has none) would stay labelled "palette"
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True),
     ]
 
     def __init__(self, cfg: StationConfig, *, user: str = "", password_file: Path | None = None,
@@ -96,7 +102,7 @@ class ConsoleApp(App[None]):
         self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
         self.station_online: bool | None = None
         self.on_alarm_shown: Callable[[str], None] | None = None  # instrumentation
-        self.demo_hint: str | None = None  # shown once at start in demo mode
+        self.demo_hint: dict[str, str] | None = None  # demo mode: hub, user, password to tell once
         self.clock = clock  # wall clock of the timers; tests pass a fake one
         self.rules = load_county(cfg.county_file)
         self.ringer = Ringer(phone, lambda: self.bell())  # looked up per ring: tests replace bell
@@ -109,18 +115,19 @@ class ConsoleApp(App[None]):
         yield Static(t("station_unknown"), id="banner")
         yield CallBar(id="callbar")
         yield Static(t("alarms"), classes="section", id="alarms-title")
-        yield Input(placeholder=t("desk_filter"), id="queue-filter", classes="hidden")
+        yield QueueFilter(placeholder=t("desk_filter"), id="queue-filter", classes="hidden")
         yield AlarmQueue(t, self.cfg.escalate_after_s, clock=self.clock, id="queue")
         yield ElderCard(id="card")
         yield Static(t("homes"), classes="section", id="homes-title")
         yield Roster(t, id="roster")
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
         self._relabel_bindings()
         self.store = StationStore(self.cfg.database, readonly=True)
         self.queue = self.query_one(AlarmQueue)
         self.roster = self.query_one(Roster)
+        self.roster.read = self.store.home  # heartbeats are not announced: read when drawn
         self.card, self.callbar = self.query_one(ElderCard), self.query_one(CallBar)
         self.banner = self.query_one("#banner", Static)
         self.client = self._make_client(on_changed=self._changed, on_station=self._station)
@@ -153,7 +160,7 @@ class ConsoleApp(App[None]):
         self._show_card()
         self.queue.focus()
         if self.demo_hint:
-            self.notify(self.demo_hint, timeout=20)
+            self.notify(self.texts("demo_hint", **self.demo_hint), timeout=10)
 
     @property
     def alarm_screen(self) -> AlarmScreen | None:
@@ -163,9 +170,17 @@ class ConsoleApp(App[None]):
         """The alarm the keys act on: the open alarm screen's, else the queue's selection."""
         return self.alarm_screen.alarm if self.alarm_screen else self.queue.selected
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=self.texts("palette_find")))
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The desk's actions in the command palette (ctrl+p), in the console's language."""
-        yield from super().get_system_commands(screen)
+        """The desk's actions in the command palette (ctrl+p), and Textual's own (theme, keys,
+        screenshot …), all in the console's language."""
+        t = self.texts
+        for c in super().get_system_commands(screen):
+            key = f"sys_{c.title.lower()}"
+            yield c._replace(title=t(key), help=t(f"{key}_help")) if key in STRINGS else c
         if self.session is None:
             return
         t = self.texts
@@ -205,9 +220,12 @@ class ConsoleApp(App[None]):
         """Nothing that shows or changes alarms works before login. The call controls show
         while a call is on, the keys that start one while none is. The desk's own keys act on
         the queue and the alarm screen only: a records screen shows its own keys (a call's
-        controls stay, wherever it was started)."""
+        controls stay, wherever it was started); the alarm screen leaves out the queue's filter,
+        the online visit and the records screens."""
         if action not in IN_CALL_ACTIONS and action in DESK_ACTIONS and not self._at_desk():
             return False
+        if action in QUEUE_ONLY and isinstance(self.screen, AlarmScreen):
+            return False  # the alarm screen's footer keeps to the alarm
         if action in CALL_ACTIONS:
             live = hasattr(self, "line") and self.line.live
             return self.session is not None and live == (action in IN_CALL_ACTIONS)
@@ -217,6 +235,21 @@ class ConsoleApp(App[None]):
         return len(self.screen_stack) <= 1 or isinstance(self.screen, AlarmScreen)
 
     async def action_quit(self) -> None:
+        """Leave the desk; asked first while alarms are open or a call is on (a stray q
+        must not leave the station unwatched)."""
+        n = len(self.store.open_alarms())
+        if not (n or self.line.live):
+            await self._leave()
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self._leave()
+
+        question = self.texts("quit_on_call") if self.line.live else self.texts("quit_confirm", n=n)
+        self.push_screen(ConfirmScreen(self.texts, question), answered)
+
+    async def _leave(self) -> None:
         await self.line.hang_up()
         await self.client.logout()
         self.exit()
@@ -248,6 +281,9 @@ class ConsoleApp(App[None]):
             if self.on_alarm_shown:
                 hook = self.on_alarm_shown
                 self.call_after_refresh(hook, msg.id)
+        elif alarm and known and alarm.outcome == CANCELLED_AT_HOME:  # gone from the queue: say why
+            self.notify(self.texts("cancelled_at_home_toast", name=elder_name(alarm, self.texts),
+                                   kind=self.texts(f"kind_{alarm.kind}")))
 
     def _station(self, online: bool | None) -> None:
         self.station_online = online
@@ -283,7 +319,7 @@ class ConsoleApp(App[None]):
     def _show_card(self) -> None:
         a = self.queue.selected
         self.card.show(a, self.store.alarm_log(a.id) if a else [], self.texts,
-                                       self.store.calls.for_alarm(a.id) if a else [])
+                                       self.store.alarm_calls(a.id) if a else [])
 
     def _show_call(self) -> None:
         c = self.line.call
@@ -346,6 +382,9 @@ class ConsoleApp(App[None]):
             self.notify(self.texts("select_alarm"), severity="warning")
             return
         reply = await self.client.request("claim", a.id)
+        if reply.code == "taken" and (now := self.store.alarm(a.id)) and now.officer:
+            self.notify(self.texts("err_taken_by", name=now.officer), severity="error")  # say who
+            return
         self._report(reply, "claimed_ok", elder_name(a, self.texts))
         if reply.ok:
             if self.alarm_screen:
@@ -358,6 +397,9 @@ class ConsoleApp(App[None]):
         if a is None:
             self.notify(self.texts("select_alarm"), severity="warning")
             return
+        if a.state is AlarmState.DELIVERED:  # the station would refuse, after the notes were typed
+            self.notify(self.texts("resolve_not_claimed"), severity="warning")
+            return
         takeover = a.claimed_by is not None and a.claimed_by != self.user
         if takeover and not self.role.may_take_over:
             self.notify(self.texts("claimed_by_other", name=a.officer), severity="warning")
@@ -367,7 +409,8 @@ class ConsoleApp(App[None]):
             if result:
                 outcome, notes = result
                 reply = await self.client.request("resolve", a.id, outcome=outcome, notes=notes)
-                self._report(reply, "resolved_ok", elder_name(a, self.texts))
+                self._report(reply, "resolved_ok", " · ".join((
+                    elder_name(a, self.texts), self.texts(f"kind_{a.kind}"), dict(outcomes)[outcome])))
                 if reply.ok and (screen := self.alarm_screen) and screen.alarm_id == a.id:
                     screen.dismiss(None)
 
@@ -481,7 +524,8 @@ class ConsoleApp(App[None]):
         self.sub_title = f"{who}  {time.strftime('%Y-%m-%d', time.localtime(self.clock()))}"
         labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
                   "filter": "desk_bind_filter", "open_alarm": "desk_cmd_open",
-                  "language": "bind_lang", "quit": "bind_quit", **RECORDS_SCREENS,
+                  "language": "bind_lang", "quit": "bind_quit", "command_palette": "bind_palette",
+                  **RECORDS_SCREENS, "roster": "bind_roster",
                   **{a: f"bind_{a}" for a in CALL_ACTIONS}}
         demo = self.demo_dir is not None
         # Textual has no API to relabel a binding; its map of key -> bindings is replaced.

@@ -25,12 +25,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console.casework.county import CountyRules
+from console.station.calls import CallRow
 from console.station.store import AlarmRow, HomeState, StepRow
-from console.tui.i18n import STRINGS, Texts
+from console.tui.i18n import Texts
 from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.checklist import Checklist
-from console.tui.widgets.elder_card import elder_details
+from console.tui.widgets.elder_card import call_lines, elder_details, timeline_entry
 from console.tui.widgets.fmt import clock, duration, elder_name
 from console.tui.widgets.home_state import home_state_text
 from hub import wire
@@ -49,6 +50,7 @@ class DeskReads(Protocol):
     def home_state(self, hub: str) -> HomeState | None: ...
     def alarm_steps(self, alarm: str) -> list[StepRow]: ...
     def alarm_history(self, hub: str, limit: int = 50) -> list[AlarmRow]: ...
+    def alarm_calls(self, alarm: str) -> list[CallRow]: ...
 
 
 class AlarmScreen(Screen[None]):
@@ -64,6 +66,7 @@ class AlarmScreen(Screen[None]):
         super().__init__()
         self.alarm, self.store, self.rules, self.texts = alarm, store, rules, texts
         self.request, self.escalate_after_s, self.clock = request, escalate_after_s, clock
+        self._home: HomeState | None = None
 
     @property
     def alarm_id(self) -> str:
@@ -86,12 +89,12 @@ class AlarmScreen(Screen[None]):
                 yield Static(id="plan-hint")
                 yield Input(id="alarm-note", max_length=2000)
                 yield Static(id="alarm-timeline")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.relabel(self.texts)
         self.query_one(Checklist).focus()
-        self.set_interval(1.0, self._title)
+        self.set_interval(1.0, self._tick)
 
     def relabel(self, texts: Texts) -> None:
         """Draw everything again in ``texts``' language (also after a language switch)."""
@@ -123,12 +126,18 @@ class AlarmScreen(Screen[None]):
         if a.location:
             card.append(f"\n{t('card_location')}: {a.location}")
         self.query_one("#alarm-card", Static).update(card)
-        state = self.store.home_state(a.hub)
-        self.query_one("#alarm-home", Static).update(
-            home_state_text(state, t, now) if state else Text(t("desk_no_home"), style="dim"))
+        self._home = self.store.home_state(a.hub)
         self.query_one("#alarm-history", Static).update(self._history())
         self.query_one("#alarm-timeline", Static).update(self._timeline())
+        self._tick()
+
+    def _tick(self) -> None:
+        """Each second: the title's wait, and the home's "… ago" (its state is read again
+        when the station says the home changed)."""
         self._title()
+        t, now = self.texts, self.clock()
+        self.query_one("#alarm-home", Static).update(
+            home_state_text(self._home, t, now) if self._home else Text(t("desk_no_home"), style="dim"))
 
     def _title(self) -> None:
         t, a, now = self.texts, self.alarm, self.clock()
@@ -169,11 +178,9 @@ class AlarmScreen(Screen[None]):
     def _timeline(self) -> Text:
         t, out = self.texts, Text(style="cyan")
         for state, ts, who, note in self.store.alarm_log(self.alarm.id):
-            out.append(f"{clock(ts)} {t(f'state_{state.value}')}"
-                       + (f" {who}" if who and state is not AlarmState.RAISED else "")
-                       + (f": {t(f'note_{note}') if f'note_{note}' in STRINGS else note}"
-                          if note else "") + "\n")
+            out.append(f"{clock(ts)} {timeline_entry(state, who, note, t, self._outcome)}\n")
         out.rstrip()
+        out.append(call_lines(self.store.alarm_calls(self.alarm.id), t))
         return out
 
     # --- actions ----------------------------------------------------------------------------
@@ -196,7 +203,8 @@ class AlarmScreen(Screen[None]):
 
     @on(Checklist.Stamp)
     async def _stamp(self, event: Checklist.Stamp) -> None:
-        if event.step in self.query_one(Checklist).done:
+        if done := self.query_one(Checklist).done.get(event.step):
+            self.notify(self.texts("desk_step_done", time=clock(done.ts), officer=done.officer))
             return
         await self._send("alarm_step", "desk_step_ok", step=event.step)
 

@@ -23,6 +23,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from console.casework.category import effective
 from console.casework.elder import Ability, Category, Contact, ElderRecord, Sex
 from console.tui.records_context import Records, label_bindings
+from console.tui.screens.confirm import ConfirmScreen
 from console.tui.validation import field_message
 from hub.wire import HUB_ID_PATTERN
 
@@ -57,6 +58,7 @@ class ElderForm(Screen[bool]):
         super().__init__()
         self.records, self.hub = records, hub
         self.record = records.store.elder(hub) if hub else None
+        self.loaded: list[object] = []  # what the fields held when the form opened
 
     def compose(self) -> ComposeResult:
         t, e = self.records.texts, self.record
@@ -95,7 +97,7 @@ class ElderForm(Screen[bool]):
             with Horizontal(id="elder-buttons"):
                 yield Button(t("save"), variant="primary", id="save")
                 yield Button(t("cancel"), id="cancel")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _field(self, name: str, widget: Any) -> ComposeResult:
         yield Label(self.records.texts(f"field_{name}"))
@@ -105,6 +107,17 @@ class ElderForm(Screen[bool]):
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
         self._show_category()
+        self.loaded = self._typed()
+
+    def _typed(self) -> list[object]:
+        """Every field's value as it stands, to tell whether anything was changed."""
+        return [w.text if isinstance(w, TextArea) else w.value
+                for w in self.query("Input, Select, Checkbox, TextArea").results()
+                if isinstance(w, Input | Select | Checkbox | TextArea)]
+
+    @property
+    def changed(self) -> bool:
+        return self._typed() != self.loaded
 
     @on(Input.Changed)
     @on(Checkbox.Changed)
@@ -218,7 +231,17 @@ class ElderForm(Screen[bool]):
 
     @on(Button.Pressed, "#cancel")
     def action_close(self) -> None:
-        self.dismiss(False)
+        """Esc (or Cancel) closes the form; when something was changed it asks first, and
+        Enter, n or Esc on the question go back to the form."""
+        if not self.changed:
+            self.dismiss(False)
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.dismiss(False)
+
+        self.app.push_screen(ConfirmScreen(self.records.texts, self.records.texts("elder_discard")), answered)
 
 
 def _line(c: Contact) -> str:

@@ -32,7 +32,7 @@ class HistoryScreen(Screen[None]):
         yield Static(self.hub, classes="section", id="history-title")
         with VerticalScroll():
             yield Static(id="history")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
@@ -50,7 +50,8 @@ class HistoryScreen(Screen[None]):
         for a in r.store.alarm_history(self.hub):
             outcome = r.label("outcome", a.outcome) if a.outcome else ""
             out.append(f"{r.day(a.raised)} {clock(a.raised)}  {t(f'kind_{a.kind}')}  "
-                       f"{t(f'state_{a.state.value}')}  {outcome}  {a.officer or ''}\n")
+                       f"{t(f'state_{a.state.value}')}  {outcome}  {a.officer or ''}"
+                       + (f"  {a.notes}" if a.notes else "") + "\n")
         out.append(f"\n{t('history_visits')}\n", style="bold")
         for v in sorted(r.store.visits(hub=self.hub), key=lambda v: v.day, reverse=True):
             reached = "" if v.reached else f" ({t('visit_not_reached')})"

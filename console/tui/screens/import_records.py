@@ -8,9 +8,13 @@ the 64 KiB limit), and the station checks it again. The template is the same col
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,7 +25,7 @@ from textual.widgets import Button, Footer, Input, Static
 from console.casework.importer import ImportResult, read_elders, write_elders
 from console.casework.sheets import SheetError
 from console.tui.records_context import Records, label_bindings
-from console.tui.validation import problem_text
+from console.tui.validation import os_errno, os_error_text, problem_text
 
 
 class ImportScreen(Screen[bool]):
@@ -44,6 +48,7 @@ class ImportScreen(Screen[bool]):
         self.records = records
         self.result: ImportResult | None = None
         self.sent = False
+        self.problems: list[str] = []  # what #import-errors shows, a line each
 
     def compose(self) -> ComposeResult:
         t = self.records.texts
@@ -55,41 +60,64 @@ class ImportScreen(Screen[bool]):
         yield Static("", id="import-summary")
         with VerticalScroll():
             yield Static("", id="import-errors")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
         self.query_one(Input).focus()
 
     @property
-    def path(self) -> Path:
-        return Path(self.query_one(Input).value.strip()).expanduser()
+    def path(self) -> Path | None:
+        """The path typed; None when nothing is."""
+        typed = self.query_one(Input).value.strip()
+        return Path(typed).expanduser() if typed else None
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#read")
     async def action_read(self) -> None:
         r, t = self.records, self.records.texts
+        path = self.path
+        if path is None:
+            self.result = None
+            self._show(t("import_no_path"), [])
+            return
         known = r.store.elders()
         try:
             self.result = await asyncio.to_thread(
-                read_elders, self.path, r.rules, today=r.today(), now=r.now(), actor=r.user,
+                read_elders, path, r.rules, today=r.today(), now=r.now(), actor=r.user,
                 known_hubs=[h for h, _ in known], known_files=[e.file_no for _, e in known if e.file_no])
         except (SheetError, OSError) as e:
             self.result = None
+            if isinstance(e, SheetError) and (n := os_errno(e.problem)) is not None:
+                e = OSError(n, os.strerror(n))  # told with the whole path, not the file's name alone
             self._show(t("import_bad_file", error=problem_text(e.problem, t) if isinstance(e, SheetError)
-                         else e.strerror or e), [])
+                         else os_error_text(e, t, path)), [])
             return
         res = self.result
-        problems = [t("import_row_problem", file=e.file, row=e.row, column=e.column or t("import_whole_row"),
-                      problem=problem_text(e.problem, t)) for e in [*res.errors, *res.duplicates]]
-        problems += [t("import_no_hub", row=i.row) for i in res.records if i.hub is None]
+        problems = [(t("import_row_column", row=e.row, column=e.column or t("import_whole_row")),
+                     problem_text(e.problem, t)) for e in [*res.errors, *res.duplicates]]
+        problems += [(t("import_row", row=i.row), t("import_no_hub")) for i in res.records if i.hub is None]
         good = sum(i.hub is not None for i in res.records)
-        self._show(t("import_summary", good=good, bad=len(res.errors), dup=len(res.duplicates)), problems)
+        self._show(t("import_summary", good=good, bad=len(res.errors), dup=len(res.duplicates)), problems,
+                   path.name)
         self.query_one("#send", Button).disabled = good == 0
 
-    def _show(self, summary: str, problems: list[str]) -> None:
+    def _show(self, summary: str, problems: list[tuple[str, str]], file: str | None = None) -> None:
+        """The summary, then the file's name and each problem in it as where (row and column,
+        kept on one line) and what (wrapped beside it, under itself), so that a column's name
+        is never cut in two. ``problems`` keeps them as lines of text, the file named in each."""
+        t = self.records.texts
+        self.problems = [t("import_line", what=what,
+                           where=t("import_in_file", file=file, where=where) if file else where)
+                         for where, what in problems]
         self.query_one("#import-summary", Static).update(summary)
-        self.query_one("#import-errors", Static).update("\n".join(problems))
+        grid = Table.grid(padding=(0, 1, 0, 0))
+        grid.add_column(no_wrap=True, overflow="ellipsis", max_width=40)
+        grid.add_column(ratio=1, overflow="fold")
+        for where, what in problems:
+            grid.add_row(Text(t("import_where", where=where)), Text(what))
+        shown = Group(Text(t("import_where", where=file), style="bold"), grid) if file else grid
+        self.query_one("#import-errors", Static).update(shown if problems else "")
 
     @on(Button.Pressed, "#send")
     async def action_send(self) -> None:
@@ -105,7 +133,7 @@ class ImportScreen(Screen[bool]):
             if reply.ok:
                 sent += 1
             else:
-                refused.append(t("import_row_refused", row=imp.row, error=r.refused(reply)))
+                refused.append((t("import_row", row=imp.row), r.refused(reply)))
         self.sent = self.sent or sent > 0
         self.result = None
         self.query_one("#send", Button).disabled = True
@@ -114,14 +142,34 @@ class ImportScreen(Screen[bool]):
                     severity="error" if refused else "information")
 
     async def action_template(self) -> None:
-        """Write the empty column set to the path typed (.xlsx or .csv)."""
+        """Write the empty column set to the path typed (.xlsx or .csv; any other name gets
+        .xlsx). With no path, or a folder, it is 老人档案模板.xlsx there (the current folder
+        when none is typed), numbered; a file already there (the sheet just read, perhaps) is
+        never written over."""
         t = self.records.texts
-        try:
-            path = await asyncio.to_thread(write_elders, self.path, [], language=t.language)
-        except OSError as e:
-            self.notify(t("template_failed", error=e.strerror or e), severity="error")
+        path = template_path(self.path, t("template_name"))
+        if path.exists():
+            self.notify(t("template_exists", path=path), severity="error", timeout=10)
             return
-        self.notify(t("template_written", path=path))
+        try:
+            path = await asyncio.to_thread(write_elders, path, [], language=t.language)
+        except OSError as e:
+            self.notify(t("template_failed", error=os_error_text(e, t, path)), severity="error", timeout=10)
+            return
+        self.notify(t("template_written", path=path.absolute()), timeout=10)
 
     def action_close(self) -> None:
         self.dismiss(self.sent)
+
+
+def template_path(typed: Path | None, name: str) -> Path:
+    """Where the template goes: the file typed (with .xlsx unless it names .csv or .xlsx), or
+    ``name`` in the folder typed or the current one, as ``name-2`` … when that is taken."""
+    if typed is not None and not typed.is_dir():
+        return typed if typed.suffix.lower() in (".csv", ".xlsx") else typed.with_name(typed.name + ".xlsx")
+    folder = typed or Path()
+    path, n = folder / name, 1
+    while path.exists():
+        n += 1
+        path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+    return path

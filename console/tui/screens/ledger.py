@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import ClassVar
+from weakref import WeakKeyDictionary
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
@@ -25,8 +26,11 @@ from console.casework.elder import Category
 from console.casework.ledger import OPEN, REFERENCE_PCT, Ledger, Month, build, export_csv, export_xlsx, word
 from console.casework.sheets import SheetError
 from console.tui.records_context import Records, label_bindings
+from console.tui.validation import os_error_text, problem_text
 
 DEFAULT_FOLDER = Path("~/anxin-ledger")
+# the folder last exported to, per console (app): the screen opens on it again
+_LAST_FOLDER: WeakKeyDictionary[App[object], Path] = WeakKeyDictionary()
 
 
 def previous(month: Month) -> Month:
@@ -48,8 +52,9 @@ class LedgerScreen(Screen[None]):
     LedgerScreen #ledger-status.error { color: $error; text-style: bold; }
     """
 
-    def __init__(self, records: Records, folder: Path = DEFAULT_FOLDER) -> None:
-        """``folder`` is where exports go unless the officer types another one."""
+    def __init__(self, records: Records, folder: Path | None = None) -> None:
+        """``folder`` is where exports go unless the officer types another one; by default the
+        folder this console last exported to, else ~/anxin-ledger."""
         super().__init__()
         self.records = records
         self.folder = folder
@@ -63,13 +68,15 @@ class LedgerScreen(Screen[None]):
         with VerticalScroll(id="ledger-figures"):
             for part in ("visits", "followups", "alarms", "answer"):
                 yield Static(id=f"ledger-{part}")
-        yield Input(str(self.folder), placeholder=t("ledger_folder"), id="ledger-folder",
-                    tooltip=t("ledger_folder"))
+        yield Input(placeholder=t("ledger_folder"), id="ledger-folder", tooltip=t("ledger_folder"))
         yield Static("", id="ledger-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
+        if self.folder is None:
+            self.folder = _LAST_FOLDER.get(self.app, DEFAULT_FOLDER)
+        self.query_one("#ledger-folder", Input).value = str(self.folder)
         self.show(self.month)
         self.query_one("#ledger-figures").focus()
 
@@ -98,10 +105,8 @@ class LedgerScreen(Screen[None]):
             table.add_column(r.label("mode", m), justify="right")
         table.add_column(self._word("total"), justify="right")
         table.add_column(self._word("coverage_pct"), justify="right")
-        for c in Category:
+        for c, coverage in zip(Category, coverages(ledger), strict=True):
             counts = [ledger.visits.get((c, m), 0) for m in modes]
-            roster, visited = ledger.roster.get(c, 0), ledger.visited.get(c, 0)
-            coverage = f"{visited}/{roster} {100 * visited / roster:.1f}" if roster else "-"
             table.add_row(t(f"cat_{c.value}"), *map(str, counts), str(sum(counts)), coverage)
         totals = [sum(n for (_, mode), n in ledger.visits.items() if mode == m) for m in modes]
         table.add_row(self._word("total"), *map(str, totals), str(sum(ledger.visits.values())), "",
@@ -165,7 +170,8 @@ class LedgerScreen(Screen[None]):
         if self.ledger is None:
             return
         ledger, lang = self.ledger, t.language
-        folder = Path(self.query_one("#ledger-folder", Input).value.strip() or str(self.folder)).expanduser()
+        typed = self.query_one("#ledger-folder", Input).value.strip()
+        folder = Path(typed or str(self.folder or DEFAULT_FOLDER)).expanduser()
 
         def write() -> list[Path]:
             folder.mkdir(parents=True, exist_ok=True)
@@ -176,16 +182,34 @@ class LedgerScreen(Screen[None]):
         try:
             written = await asyncio.to_thread(write)
         except (OSError, SheetError) as e:
-            error = f"{folder}: {e.strerror or e}" if isinstance(e, OSError) else str(e)
+            error = (os_error_text(e, t, e.filename or folder) if isinstance(e, OSError)
+                     else problem_text(e.problem, t))
             message = t("ledger_bad_folder", error=error)
             status.update(message)
             status.add_class("error")
             self.notify(message, severity="error", timeout=10)
             return
+        if typed:
+            self.folder = Path(typed)
+        _LAST_FOLDER[self.app] = self.folder or DEFAULT_FOLDER
         message = t("ledger_exported", files=f"{folder}: {', '.join(p.name for p in written)}")
         status.update(message)
         status.remove_class("error")
         self.notify(message, timeout=10)
 
     def action_close(self) -> None:
+        """Esc in the folder field leaves the field for the figures; Esc there leaves."""
+        if self.focused is self.query_one("#ledger-folder", Input):
+            self.query_one("#ledger-figures").focus()
+            return
         self.dismiss()
+
+
+def coverages(ledger: Ledger) -> list[str]:
+    """Each group's visited/roster and percentage, padded so that the slashes and the decimal
+    points line up down the column (``1/1 100.0`` over ``0/1   0.0``); ``-`` for an empty group."""
+    parts = {c: (str(ledger.visited.get(c, 0)), str(n), f"{100 * ledger.visited.get(c, 0) / n:.1f}")
+             for c in Category if (n := ledger.roster.get(c, 0))}
+    widths = [max((len(p[i]) for p in parts.values()), default=0) for i in range(3)]
+    return [f"{p[0]:>{widths[0]}}/{p[1]:<{widths[1]}} {p[2]:>{widths[2]}}" if (p := parts.get(c)) else "-"
+            for c in Category]

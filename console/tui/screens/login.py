@@ -17,7 +17,8 @@ from hub import wire
 
 Login = Callable[[str, str], Awaitable[wire.Reply]]
 ERROR_CODES = ("bad_login", "locked", "login_required",  # codes with their own text in i18n
-               "not_yours", "hub_offline", "hub_busy", "no_call")
+               "not_yours", "hub_offline", "hub_busy", "no_call", "no_alarm", "closed", "taken",
+               "not_claimed", "not_allowed", "unknown_hub")
 
 
 def read_password_file(path: Path) -> str:

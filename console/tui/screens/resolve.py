@@ -16,7 +16,7 @@ from console.tui.i18n import Texts
 class ResolveScreen(ModalScreen[tuple[str, str] | None]):
     """Returns (outcome code, notes), or None if the officer backs out."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss_none", show=False)]
 
     def __init__(self, texts: Texts, elder: str, outcomes: list[tuple[str, str]], *,
                  takeover: bool = False) -> None:

@@ -27,7 +27,7 @@ from console.casework.search import ElderIndex
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
-from console.tui.widgets.roster import SORTS, RosterLine, RosterQuery, select
+from console.tui.widgets.roster import SORTS, RosterLine, RosterQuery, reread, select
 from console.tui.widgets.table import fitted, shared_labels
 from console.tui.widgets.vtable import VirtualTable
 
@@ -71,13 +71,24 @@ class RosterScreen(Screen[None]):
         yield Static("", id="roster-status")
         yield VirtualTable(self._columns(), self._cells, id="roster-table",
                            narrow=[list(COLUMNS).index(c) for c in NARROW])
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
         self.reload()
         self.query_one(VirtualTable).focus()
         self.call_after_refresh(_settle)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """The homes on screen read again (heartbeats are not announced), their ages moved on."""
+        read = getattr(self.records.store, "home", None)  # StationStore.home; not in RecordStore
+        if self.is_current:
+            table = self.query_one(VirtualTable)
+            if read is not None:
+                top = table.scroll_offset.y
+                reread(self.lines, table.keys[top:top + table.size.height], read)
+            table.refresh()
 
     def reload(self) -> None:
         """Read every home again (after an edit or an import)."""

@@ -63,10 +63,11 @@ class VisitForm(Screen[bool]):
             with Horizontal(id="visit-buttons"):
                 yield Button(t("save"), variant="primary", id="save")
                 yield Button(t("cancel"), id="cancel")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
+        self.query_one(RadioSet).focus()  # the first field, not the scrolling form around it
 
     @property
     def mode(self) -> str:

@@ -1,5 +1,8 @@
 """The visit lists: overdue (most overdue first), due today, and open follow-ups. Tab moves
-between them; a visit is recorded for the elder selected, a follow-up closed with a note."""
+between them; a visit is recorded for the elder selected, a follow-up closed with a note.
+
+The screen opens on the first list that has anyone in it, with its first row selected, so
+``n`` records a visit at once; a list left empty (its last visit recorded) gives way the same."""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ class VisitsScreen(Screen[None]):
     def __init__(self, records: Records) -> None:
         super().__init__()
         self.records = records
-        self.which = "overdue"
+        self.which: str | None = None  # the list shown; None until the first has been chosen
         self.due: dict[str, Due] = {}
         self.followups: dict[str, FollowUp] = {}
         self.lists: dict[str, list[str]] = {}
@@ -51,7 +54,7 @@ class VisitsScreen(Screen[None]):
         yield Static("", id="visits-which")
         yield VirtualTable([], self._cells, id="visits-table")
         yield Input(placeholder=t("followup_notes"), id="followup-notes")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
@@ -65,6 +68,8 @@ class VisitsScreen(Screen[None]):
         self.followups = {f.id: f for f in r.store.followups(open_only=True)}
         self.lists = {"overdue": [d.elder for d in a.overdue], "due": [d.elder for d in a.due],
                       "followups": list(self.followups)}
+        if self.which is None or not self.lists[self.which]:
+            self.which = next((w for w in LISTS if self.lists[w]), self.which or LISTS[0])
         self.show(self.which)
 
     def show(self, which: str) -> None:
@@ -98,12 +103,13 @@ class VisitsScreen(Screen[None]):
                 Text(str(late), style="bold yellow") if late else "", t(f"need_{d.need.value}")]
 
     def action_next_list(self) -> None:
-        self.show(LISTS[(LISTS.index(self.which) + 1) % len(LISTS)])
+        self.show(LISTS[(LISTS.index(self.which or LISTS[0]) + 1) % len(LISTS)])
+        self.query_one(VirtualTable).focus()
 
     def action_record_visit(self) -> None:
         key = self.query_one(VirtualTable).selected
         if key is None:
-            self.notify(self.records.texts("select_home"), severity="warning")
+            self.notify(self.records.texts("visits_empty"), severity="warning")
             return
         hub = self.followups[key].elder if self.which == "followups" else key
         self.app.push_screen(VisitForm(self.records, hub), lambda saved: self.reload() if saved else None)

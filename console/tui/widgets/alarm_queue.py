@@ -4,6 +4,16 @@ flash as escalated with the supervisor flag.
 
 An alarm counts as escalated when the station flagged it (``escalated``) or when this console's
 own timer says the limit has passed: a console whose station is slow to say so still warns.
+
+The state and the officer come before the address, which takes the width left over and is the
+column cut, then hidden, on a narrow terminal: claimed or waiting must always show. An
+escalated alarm's state reads 超时 ⚑主管 (it is still waiting, and the supervisor is flagged);
+the columns whose texts change while an alarm waits (the timer, the state) are as wide as their
+longest text from the start, so nothing moves sideways when an alarm escalates.
+
+The filter (``/``, ``QueueFilter``) finds an alarm by its elder the way the roster's find does
+(name, pinyin initials, phone, address, hub: ``ElderIndex``) or by its kind; while it hides
+alarms, the box says how many it shows of how many, and whether any it hides is urgent.
 """
 
 from __future__ import annotations
@@ -14,7 +24,11 @@ from datetime import date
 from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.widgets import Input
 
+from console.casework.search import ElderIndex
 from console.station.config import Category
 from console.station.store import AlarmRow
 from console.tui.i18n import Texts
@@ -45,8 +59,10 @@ class AlarmQueue(LabelledTable):
     when drawn, so the second's tick only fits the columns to the few open alarms and repaints."""
 
     COLUMNS: ClassVar[dict[str, int]] = {
-        "priority": 4, "time": 8, "wait": 4, "elder": 6, "category": 4, "address": 8, "kind": 4,
-        "state": 4, "officer": 4}
+        "priority": 4, "time": 8, "wait": 4, "elder": 6, "category": 4, "kind": 4, "state": 4,
+        "officer": 6, "address": 8}
+    NARROW: ClassVar[tuple[str, ...]] = ("address", "time", "category")  # hidden in turn when short
+    LONGEST_WAIT = 59 * 60 + 59  # "59:59": the widest timer (an hour shows as 1h00)
 
     def __init__(self, texts: Texts, escalate_after_s: float, *,
                  clock: Callable[[], float] = time.time, **kw: str | None) -> None:
@@ -56,13 +72,26 @@ class AlarmQueue(LabelledTable):
         self._all: list[AlarmRow] = []  # open, before the filter
         self._by_id: dict[str, AlarmRow] = {}
         self._shown: list[list[Text | str]] = []  # the cells as last drawn, to fit the columns
-        self.filter = ""  # shows only alarms whose elder, address, hub or kind contains it
-        super().__init__(texts, **kw)
+        self.filter = ""  # shows only alarms whose elder (as the roster finds), hub or kind matches
+        self._found: set[str] = set()  # the hubs whose elder the filter finds
+        super().__init__(texts, narrow=[list(self.COLUMNS).index(c) for c in self.NARROW], **kw)
 
     def labels(self, column: str) -> list[str]:
-        """What the column shows now: the queue is short, so its columns fit their cells."""
+        """What the column shows now (the queue is short, so its columns fit their cells), and
+        the texts it may come to show without a new alarm: the timer escalated, every state.
+        The address is as wide as the room left (the last column takes it), cut when short."""
+        if column == "address":
+            return []
         i = list(self.COLUMNS).index(column)
-        return [str(cells[i]) for cells in self._shown]
+        shown = [str(cells[i]) for cells in self._shown]
+        t = self.texts
+        if column == "wait":
+            shown.append(duration(self.LONGEST_WAIT))
+        elif column == "state":
+            shown += [t(f"state_{s.value}") for s in AlarmState if not s.closed] + [self._overdue_label()]
+        elif column == "category":
+            shown += [t(f"cat_{c.value}") for c in Category]
+        return shown
 
     @property
     def selected(self) -> AlarmRow | None:  # type: ignore[override]  # the alarm, not its id
@@ -71,6 +100,7 @@ class AlarmQueue(LabelledTable):
     def show(self, alarms: list[AlarmRow]) -> None:
         """Replace the rows, keeping the cursor on the same alarm."""
         self._all = alarms
+        self._found = self._search(alarms) if self.filter else set()
         today = date.fromtimestamp(self.clock())
         self.alarms = sorted((a for a in alarms if self._matches(a)),
                              key=lambda a: queue_key(a, today))
@@ -85,14 +115,46 @@ class AlarmQueue(LabelledTable):
     def _matches(self, a: AlarmRow) -> bool:
         if not self.filter:
             return True
+        if a.hub in self._found:
+            return True
         hay = [a.hub, a.kind, self.texts(f"kind_{a.kind}")]
         if a.elder:
             hay += [a.elder.name, a.elder.address]
         return any(self.filter in h.lower() for h in hay)
 
-    def escalated(self, now: float | None = None) -> list[AlarmRow]:
+    def _search(self, alarms: list[AlarmRow]) -> set[str]:
+        """The hubs whose elder the roster's search finds by the filter (name, pinyin initials,
+        phone, address, hub), over the open alarms' elders: a few, indexed as the queue changes."""
+        index = ElderIndex({a.hub: a.elder for a in alarms if a.elder}.items())
+        return set(index.search(self.filter, limit=len(index)))
+
+    def hidden(self, now: float | None = None) -> tuple[int, int]:
+        """How many open alarms the filter hides, and how many of those are urgent (P1 or
+        escalated)."""
         now = self.clock() if now is None else now
-        return [a for a in self.alarms if is_escalated(a, now, self.escalate_after_s)]
+        out = [a for a in self._all if a.id not in self._by_id]
+        return len(out), sum(a.priority == 1 or self.overdue(a, now) for a in out)
+
+    def count_text(self) -> Text:
+        """"显示 1/3" while the filter hides alarms, with a warning when a hidden one is urgent;
+        empty without a filter."""
+        if not self.filter:
+            return Text()
+        t = self.texts
+        out = Text(t("desk_filter_count", shown=len(self.alarms), total=len(self._all)),
+                   style="bold")
+        _, urgent = self.hidden()
+        if urgent:
+            out.append(" ")
+            out.append(f" {t('desk_filter_hidden_urgent', n=urgent)} ", style="bold white on red")
+        return out
+
+    def escalated(self, now: float | None = None) -> list[AlarmRow]:
+        """The escalated alarms, those shown first in queue order: one the filter hides is
+        still announced and sounded."""
+        now = self.clock() if now is None else now
+        hidden = [a for a in self._all if a.id not in self._by_id]
+        return [a for a in [*self.alarms, *hidden] if is_escalated(a, now, self.escalate_after_s)]
 
     def tick(self) -> None:
         """Advance the waiting timers and flash escalated alarms (once a second)."""
@@ -105,6 +167,17 @@ class AlarmQueue(LabelledTable):
     def _fit(self) -> None:
         self._shown = [self.row(a.id) for a in self.alarms]
         self.set_columns(self._columns())
+        self._say_count()
+
+    def _say_count(self) -> None:
+        """Tell the filter box above (if any) what the filter hides."""
+        if not self.is_attached:
+            return
+        try:
+            box = self.screen.query_one(QueueFilter)
+        except NoMatches:
+            return
+        box.show_count(self.count_text())
 
     def overdue(self, a: AlarmRow, now: float) -> bool:
         return is_escalated(a, now, self.escalate_after_s)
@@ -118,11 +191,17 @@ class AlarmQueue(LabelledTable):
     def _wait(self, a: AlarmRow, now: float) -> Text:
         if a.state is not AlarmState.DELIVERED:
             return Text(duration((a.claimed or now) - a.received), style="dim")
-        label = duration(now - a.received)
+        return Text(duration(now - a.received),
+                    style=FLASH[int(now) % 2] if self.overdue(a, now) else "bold")
+
+    def _state(self, a: AlarmRow, now: float) -> Text:
         if self.overdue(a, now):
-            return Text(f"{label} {self.texts('escalated')} {self.texts('desk_supervisor_flag')}",
-                        style=FLASH[int(now) % 2])
-        return Text(label, style="bold")
+            return Text(self._overdue_label(), style=FLASH[int(now) % 2])
+        return Text(self.texts(f"state_{a.state.value}"),
+                    style="bold red" if a.state is AlarmState.DELIVERED else "bold green")
+
+    def _overdue_label(self) -> str:
+        return f"{self.texts('escalated')} {self.texts('desk_supervisor_flag')}"
 
     def row(self, id: str) -> list[Text | str]:
         t, a, now = self.texts, self._by_id[id], self.clock()
@@ -132,9 +211,29 @@ class AlarmQueue(LabelledTable):
             self._wait(a, now),
             Text(elder_name(a, t), style="bold"),
             t(f"cat_{a.elder.category.value}") if a.elder else "-",
-            a.elder.address if a.elder else "-",
             t(f"kind_{a.kind}"),
-            Text(t(f"state_{a.state.value}"),
-                 style="bold red" if a.state is AlarmState.DELIVERED else "bold green"),
+            self._state(a, now),
             a.officer or "",
+            a.elder.address if a.elder else "-",
         ]
+
+
+class QueueFilter(Input):
+    """The queue's filter box (``/``). Enter goes back to the queue with the filter kept; Escape
+    clears the filter, hides the box and gives the keys back to the queue, so the next ``c``
+    claims rather than types. While the filter hides alarms its title says how many."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", show=False)]
+
+    def show_count(self, text: Text) -> None:
+        self.border_title = text if text.plain else None
+
+    def action_close(self) -> None:
+        self.value = ""
+        self.add_class("hidden")
+        try:
+            queue = self.screen.query_one(AlarmQueue)
+        except NoMatches:
+            return
+        queue.set_filter("")
+        queue.focus()

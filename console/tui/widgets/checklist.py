@@ -1,6 +1,6 @@
 """The response plan as a checklist: the county's steps for this alarm type, each stamped with
 the time and the officer when done (``alarm_step`` at the station), the hint for this type
-beside it. Enter or a click on a step asks for it to be stamped; the screen sends the request,
+beside it. Enter or a click on a step asks for it to be stamped (or who did it); the screen sends the request,
 so what shows is always what the station stored. A narrow terminal cuts the hint column, so
 the screen also shows the highlighted step's ``detail`` in full below the list."""
 
@@ -36,8 +36,9 @@ class Checklist(DataTable[Text | str]):
 
     def show(self, plan: Plan, steps: list[StepRow], t: Texts) -> None:
         """Draw the plan with the stamped steps, keeping the cursor; the cursor moves to the
-        first step not done when the plan is first shown."""
-        first = self.plan is None
+        first step not done when the plan is first shown, and on to the next step not done
+        when the one under it has just been stamped."""
+        first, before = self.plan is None, set(self.done)
         self.plan, self.done = plan, {s.step: s for s in steps}
         row = self.cursor_row
         self.clear()
@@ -49,6 +50,8 @@ class Checklist(DataTable[Text | str]):
             self.add_row(mark, label, self.detail(p.key), key=p.key)
         if first:
             row = next((i for i, p in enumerate(plan.steps) if p.key not in self.done), 0)
+        elif 0 <= row < len(plan.steps) and plan.steps[row].key in set(self.done) - before:
+            row = next((i for i, p in enumerate(plan.steps) if i > row and p.key not in self.done), row)
         self.move_cursor(row=min(row, len(plan.steps) - 1))
 
     def detail(self, step: str) -> str:
@@ -68,5 +71,5 @@ class Checklist(DataTable[Text | str]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if event.row_key.value and event.row_key.value not in self.done:
+        if event.row_key.value:  # a step done already: the screen says by whom
             self.post_message(self.Stamp(event.row_key.value))

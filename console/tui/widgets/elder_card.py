@@ -4,6 +4,7 @@ shows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from rich.text import Text
@@ -11,14 +12,49 @@ from textual.widgets import Static
 
 from console.casework.category import effective
 from console.casework.county import CountyRules
-from console.casework.elder import ElderRecord
-from console.station.calls import CallRow
-from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, AlarmRow
+from console.casework.elder import Contact, ElderRecord
+from console.station.calls import CALL_ENDED, CallRow
+from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock, duration, elder_name
 from hub.events import AlarmState
 
-NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED)  # alarm_log notes shown on the timeline
+NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED)  # alarm_log notes that are events
+
+
+def timeline_entry(state: AlarmState, who: str | None, note: str | None, t: Texts,
+                   outcome: Callable[[str], str] = str) -> str:
+    """One entry of an alarm's log, without its time. A coded note is the event itself (the
+    state it left unchanged is not repeated); an officer's free note reads as a note, not as
+    the state again; a resolution gives its outcome's label and the notes."""
+    if note in NOTES:
+        return t(f"note_{note}") + (f" {who}" if who and note != ESCALATED else "")
+    label = t(f"state_{state.value}") + (f" {who}" if who and state is not AlarmState.RAISED else "")
+    if not note:
+        return label
+    if state is AlarmState.RESOLVED:
+        code, _, notes = note.partition(": ")
+        return f"{label}: {outcome(code)}" + (f" · {notes}" if notes else "")
+    return f"{t('desk_note_entry')} {who or ''}: {note}"
+
+
+def call_lines(calls: list[CallRow], t: Texts) -> Text:
+    """The voice calls made on an alarm, each with how it ended and its recording."""
+    out = Text()
+    for c in calls:
+        out.append(f"\n{t('card_calls')}: " + t(
+            "card_call", time=clock(c.started), officer=c.officer,
+            duration=duration(c.duration) if c.duration is not None else "",
+            reason=t(f"reason_{c.reason}") if c.reason else t("state_in_call")))
+        if c.recording and c.recorded:
+            out.append(f"  {t('card_recording')} {c.recording}"
+                       + (f" ({t('card_incomplete')})" if c.recording_note else ""), style="dim")
+    return out
+
+
+def person(c: Contact) -> str:
+    """A contact as the card lists them: name (relation) phone; no empty brackets."""
+    return f"{c.name}({c.relation}) {c.phone}" if c.relation else f"{c.name} {c.phone}"
 
 
 class ElderCard(Static):
@@ -31,8 +67,8 @@ class ElderCard(Static):
         out.append(f"{elder_name(a, t)}  ", style="bold")
         if a.elder:
             e = a.elder
-            if e.age is not None:
-                out.append(t("card_age", n=e.age) + "  ")
+            if (age := e.age_on(date.today())) is not None:
+                out.append(t("card_age", n=age) + "  ")
             out.append(t(f"cat_{e.category.value}"), style="bold magenta")
             out.append(f"  {t(f'kind_{a.kind}')}", style="bold red")
             out.append(f"\n{e.address}")
@@ -43,20 +79,11 @@ class ElderCard(Static):
             if e.conditions:
                 out.append(f"\n{t('card_conditions')}: {', '.join(e.conditions)}")
             if e.contacts:
-                people = "; ".join(f"{c.name}({c.relation}) {c.phone}" for c in e.contacts)
+                people = "; ".join(person(c) for c in e.contacts)
                 out.append(f"\n{t('card_contacts')}: {people}")
-        steps = "  →  ".join(f"{t(f'state_{s.value}')} {clock(ts)}" + (f" {who}" if who and
-                             s is not AlarmState.RAISED else "") + (f" ({t(f'note_{note}')})" if
-                             note in NOTES else "") for s, ts, who, note in log)
+        steps = "  →  ".join(f"{clock(ts)} {timeline_entry(s, who, note, t)}" for s, ts, who, note in log)
         out.append(f"\n{t('card_timeline')}: {steps}", style="cyan")
-        for c in calls or []:
-            out.append(f"\n{t('card_calls')}: " + t(
-                "card_call", time=clock(c.started), officer=c.officer,
-                duration=duration(c.duration) if c.duration is not None else "",
-                reason=t(f"reason_{c.reason}") if c.reason else t("state_in_call")))
-            if c.recording and c.recorded:
-                out.append(f"  {t('card_recording')} {c.recording}"
-                           + (f" ({t('card_incomplete')})" if c.recording_note else ""), style="dim")
+        out.append(call_lines(calls or [], t))
         self.update(out)
 
 
@@ -92,10 +119,10 @@ def elder_details(e: ElderRecord, rules: CountyRules, today: date, t: Texts) -> 
             out.append(f"\n{t(key)}: {', '.join(items)}",
                        style="bold red" if key == "desk_allergies" else "")
     for i, c in enumerate(e.contacts, 1):
-        out.append(f"\n{t('desk_contact', n=i)}: {c.name}({c.relation}) {c.phone}")
+        out.append(f"\n{t('desk_contact', n=i)}: {person(c)}")
     for key, who in (("desk_key_holder", e.key_holder), ("desk_grid_worker", e.grid_worker)):
         if who:
-            out.append(f"\n{t(key)}: {who.name}({who.relation}) {who.phone}", style="cyan")
+            out.append(f"\n{t(key)}: {person(who)}", style="cyan")
     if e.phone:
         out.append(f"\n{t('desk_own_phone')}: {e.phone}")
     return out

@@ -31,7 +31,10 @@ def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
         out.append(f" {clock(ts)}", style="dim")
     for d in s.sensors:
         label = t(f"desk_sensor_{d.kind}") if f"desk_sensor_{d.kind}" in STRINGS else d.kind
-        out.append(f"\n{d.name} ({label})", style="red" if d.silent else "")
+        # the room says where; the installer's device name only when hub.yaml gave no room
+        out.append(f"\n{d.room or d.name} {label}", style="red" if d.silent else "")
+        if d.alarming:
+            out.append(f" {t('desk_sensor_alarming')}", style="bold white on red")
         if d.battery is not None:
             out.append(f" {t('desk_battery', n=d.battery)}",
                        style="bold red" if d.battery <= LOW_BATTERY else "")

@@ -5,8 +5,8 @@ lines of the full roster with its filters, which must answer within 100 ms over 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,17 +18,27 @@ from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock
 from console.tui.widgets.table import LabelledTable, shared_labels
 
+FRESH_S = 1.0  # a home on screen is read again when drawn this long after it was last read
+
 
 class Roster(LabelledTable):
     """Every home, in the station's order; the cells (heartbeat ages, the end of a walk test)
-    are worked out when drawn, so the second's tick only repaints."""
+    are worked out when drawn, so the second's tick only repaints.
+
+    The station announces a home (``Changed``) when it goes offline or comes back, not at each
+    heartbeat (10 000 homes beat hundreds of times a second): the last heartbeat and the
+    outbox backlog are read from the database instead (``read``), for the rows on screen only,
+    at most once a second each, as they are drawn."""
 
     COLUMNS: ClassVar[dict[str, int]] = {
         "hub": 8, "elder": 10, "category": 4, "address": 28, "online": 4, "heartbeat": 10,
         "pending": 4, "walktest": 60}
 
-    def __init__(self, texts: Texts, **kw: str | None) -> None:
+    def __init__(self, texts: Texts, *, read: Callable[[str], HomeRow | None] | None = None,
+                 **kw: str | None) -> None:
         self.homes: dict[str, HomeRow] = {}
+        self.read = read  # the home as the database has it now; None: only as told
+        self._read_at: dict[str, float] = {}  # hub -> when (monotonic) it was last read
         super().__init__(texts, **kw)
 
     def labels(self, column: str) -> list[str]:
@@ -36,11 +46,14 @@ class Roster(LabelledTable):
 
     def show(self, homes: list[HomeRow]) -> None:
         self.homes = {h.hub: h for h in homes}
+        read_at = time.monotonic()
+        self._read_at = dict.fromkeys(self.homes, read_at)
         self.set_rows(list(self.homes))
 
     def update_home(self, h: HomeRow) -> None:
         known = h.hub in self.homes
         self.homes[h.hub] = h
+        self._read_at[h.hub] = time.monotonic()
         if known:
             self.refresh()
         else:
@@ -48,7 +61,20 @@ class Roster(LabelledTable):
             self._resize()
 
     def tick(self) -> None:
+        """Repaint the rows on screen: their ages move on, and drawing reads again the homes
+        last read over a second ago."""
         self.refresh()
+
+    def home(self, hub: str) -> HomeRow:
+        """The home as last read, read again first if that was ``FRESH_S`` ago."""
+        h = self.homes[hub]
+        if self.read is not None:
+            now = time.monotonic()
+            if now - self._read_at.get(hub, float("-inf")) >= FRESH_S:
+                self._read_at[hub] = now
+                if (fresh := self.read(hub)) is not None:
+                    self.homes[hub] = h = fresh
+        return h
 
     def _heartbeat(self, h: HomeRow, now: float) -> str:
         if h.last_heartbeat is None:
@@ -56,7 +82,7 @@ class Roster(LabelledTable):
         return self.texts.ago(now - h.last_heartbeat)
 
     def row(self, hub: str) -> list[Text | str]:
-        t, h, now = self.texts, self.homes[hub], time.time()
+        t, h, now = self.texts, self.home(hub), time.time()
         return [
             h.hub,
             h.elder.name if h.elder else t("unregistered"),
@@ -148,6 +174,16 @@ def select(lines: dict[str, RosterLine], index: ElderIndex, q: RosterQuery,
     if q.sort == "attention":
         return [line.hub for line in shown]
     return [line.hub for line in sorted(shown, key=_SORT_KEYS[q.sort])]
+
+
+def reread(lines: dict[str, RosterLine], hubs: Iterable[str],
+           read: Callable[[str], HomeRow | None]) -> None:
+    """Bring the lines of these hubs (those on screen) up to the database's heartbeat and
+    online state, which the station does not announce at each heartbeat. The order shown stays
+    until the next filter: rows do not jump under the officer's cursor."""
+    for hub in hubs:
+        if hub in lines and (h := read(hub)) is not None:
+            lines[hub] = replace(lines[hub], online=h.online, heartbeat=h.last_heartbeat)
 
 
 def _wanted(line: RosterLine, q: RosterQuery) -> bool:
