@@ -58,6 +58,9 @@ class FakeStore:
         return [HomeRow(hub, r, self.online.get(hub, True), None, TODAY.timestamp() - 30, 0, 0)
                 for hub, r in self.records.items()]
 
+    def home(self, hub: str) -> HomeRow | None:
+        return next((h for h in self.homes() if h.hub == hub), None)
+
     def elders(self) -> list[tuple[str, ElderRecord]]:
         return list(self.records.items())
 

@@ -82,12 +82,10 @@ class RosterScreen(Screen[None]):
 
     def _tick(self) -> None:
         """The homes on screen read again (heartbeats are not announced), their ages moved on."""
-        read = getattr(self.records.store, "home", None)  # StationStore.home; not in RecordStore
         if self.is_current:
             table = self.query_one(VirtualTable)
-            if read is not None:
-                top = table.scroll_offset.y
-                reread(self.lines, table.keys[top:top + table.size.height], read)
+            top = table.scroll_offset.y
+            reread(self.lines, table.keys[top:top + table.size.height], self.records.store.home)
             table.refresh()
 
     def reload(self) -> None:
