@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,44 +18,16 @@ from typing import Any
 
 from drivers.radar.setup import ACTIONS
 from hub import demo_dir
+from hub.argtypes import number
 from hub.simhome import RADAR_CONTROLS, SENSOR_VERBS
 
 MAX_HOLD_S = 60.0
 
 
-def percent(text: str) -> int:
-    """A battery level: a whole number from 0 to 100."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if not 0 <= n <= 100:
-        raise argparse.ArgumentTypeError(f"a battery level is a whole number from 0 to 100, "
-                                         f"not {text!r}")
-    return n
-
-
-def seconds(text: str) -> float:
-    """How long to hold a button: more than 0, at most MAX_HOLD_S."""
-    try:
-        s = float(text)
-    except ValueError:
-        s = math.nan
-    if not 0 < s <= MAX_HOLD_S:
-        raise argparse.ArgumentTypeError(f"seconds are a number above 0 and at most "
-                                         f"{MAX_HOLD_S:g}, not {text!r}")
-    return s
-
-
-def number(text: str) -> float:
-    """A radar setting; its range per model is the hub's to check (it knows the model)."""
-    try:
-        x = float(text)
-    except ValueError:
-        x = math.nan
-    if not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"a number, not {text!r}")
-    return x
+percent = number("a battery level is a whole number from 0 to 100", lambda n: 0 <= n <= 100, int)
+seconds = number(f"seconds are a number above 0 and at most {MAX_HOLD_S:g}",
+                 lambda s: 0 < s <= MAX_HOLD_S, float)
+value = number("a number", lambda _: True, float)  # a radar setting: the hub knows its range
 
 
 def wav_path(text: str) -> str:
@@ -110,7 +81,7 @@ VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
                                  Arg("STATE", "on or off", choices=("on", "off"), optional=False))),
     "radar-cmd": ("what `anxin radar` asks the radar, through the hub",
                   (Arg("ACTION", "what to do", choices=ACTIONS, optional=False),
-                   Arg("VALUE", "height in m, or sensitivity", number))),
+                   Arg("VALUE", "height in m, or sensitivity", value))),
     "state": ("open alarms, LED, siren, relays, mains, outbox, refused BLE packets and the "
               "voice call", ()),
     "prompts": ("what the elder has heard, in order", ()),
