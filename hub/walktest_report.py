@@ -127,9 +127,8 @@ class Report:
                   if r.detail else r.check.label)
                  for i, r in enumerate(self.results, 1)]
         widths = [max(width(row[c]) for row in rows) for c in range(4)]  # the details run on
-        table = [" ".join([pad(a, widths[0], right=True), "", pad(b, widths[1]), "",
-                           pad(c, widths[2]), "", pad(d, widths[3]), "", e]).rstrip()
-                 for a, b, c, d, e in rows]
+        table = ["  ".join([pad(a, widths[0], right=True), pad(b, widths[1]), pad(c, widths[2]),
+                            pad(d, widths[3]), e]).rstrip() for a, b, c, d, e in rows]
         rtt = self.station_rtt_ms
         counts = w("counts_sep").join(w("count", status=w(f"status_{s}"), n=n)
                                       for s, n in self.counts().items())
