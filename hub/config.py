@@ -68,6 +68,12 @@ class ButtonConfig(Strict):
     hold_s: float = Field(3.0, ge=1, le=10, description="holding a call button this long "
                           "cancels a call made by an earlier press")
 
+    @property
+    def pull_cord(self) -> bool:
+        """A pull cord (a bathroom's): wired as a button, but pulled. Told by its name or
+        location, so existing configs need nothing new."""
+        return "cord" in self.name.lower() or "拉绳" in self.location
+
 
 class LedConfig(Strict):
     pin: Pin

@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import yaml
 
+from hub import demo_dir
 from hub.broker import Mosquitto
 from hub.config import DEFAULT_PROMPTS
 from hub.configfile import ConfigError
@@ -243,6 +245,17 @@ class Stopper:
             signal.signal(sig, signal.SIG_IGN)
 
 
+def headless_hint(workdir: Path, hub: str) -> str:
+    """What to type in a second terminal: the demo's folder is in each command, so they work
+    whichever demo `anxin sim` would find by itself."""
+    venv = ".venv/bin/anxin"
+    sim = f"{venv} sim" if workdir == demo_dir.DEFAULT else f"{venv} sim --demo-dir {quote(str(workdir))}"
+    station = workdir / "station"
+    return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts). The console: "
+            f"{venv} console --config {quote(str(station / 'station.yaml'))} --password-file "
+            f"{quote(str(station / 'demo.password'))} --user {DEMO_USER} (password {DEMO_PASSWORD}).")
+
+
 def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     from console.station.config import load_station_config
     from console.tui.app import ConsoleApp
@@ -258,12 +271,11 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
         return 0
     try:
         stopper.parts = broker, procs
+        demo_dir.record(workdir)
         hubs = json.loads((workdir / "demo.json").read_text())["homes"]
-        hint = (f"In a second terminal:  .venv/bin/anxin sim {hubs[0]} press   (then: "
-                f".venv/bin/anxin sim {hubs[0]} prompts). Console login: {DEMO_USER} / "
-                f"{DEMO_PASSWORD}")
         if headless:
-            print(f"anxin demo: running on 127.0.0.1:{broker.port}. {hint}. Ctrl-C stops it.")
+            print(f"anxin demo: running on 127.0.0.1:{broker.port}. {headless_hint(workdir, hubs[0])} "
+                  "Ctrl-C stops it.")
             while all(p.poll() is None for p in procs):
                 time.sleep(0.5)
             print("anxin demo: a part stopped; see the logs in", workdir, file=sys.stderr)
@@ -285,3 +297,4 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     finally:
         stopper.ignore()
         stop(broker, procs)
+        demo_dir.forget(workdir)

@@ -302,3 +302,9 @@ async def test_a_condition_still_present_after_a_restart_raises_no_second_alarm(
     await eventually(lambda: any(b'"ref"' in p.payload and b"battery.low" in p.payload
                                  for p in hub.store.pending()), what="the repeat sent as telemetry")
     assert [a.kind for a in hub.store.open_alarms()].count("battery_low") == 1
+
+
+async def test_anxin_sim_offers_every_verb_the_home_takes(home: Home) -> None:
+    from hub.sim_cli import VERBS
+
+    assert set(VERBS) == set(home.sim.handlers())
