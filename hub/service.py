@@ -331,8 +331,10 @@ class HubService:
             case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
                 triggers.add(str(ev.data.get("trigger_id", "")))
                 if same := self.store.open_alarm(str(ev.alarm), ev.source):
-                    # still open (e.g. a battery still low after a restart): no second alarm,
-                    # the station hears the repeat
+                    # still open (e.g. a battery still low after a restart, a second fall): no
+                    # second alarm, the station hears the repeat, and the rule's wait must
+                    # not cancel (nor say it cancelled) what it never raised
+                    self.engine.merged(ev.id, same)
                     self._send(dataclasses.replace(ev, alarm=None, data={**ev.data, "ref": same}))
                 elif hold:
                     payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,

@@ -200,6 +200,29 @@ async def test_fall_cancelled_by_the_elder_reaches_the_station_as_cancelled(home
     assert alarm_at < cancel_at  # the station stores the alarm, then its cancellation
 
 
+async def test_a_second_fall_while_the_first_alarm_is_open_is_never_said_cancelled(home: Home) -> None:
+    """Issue 17, 11: the second fall joins the open alarm; when it clears, nothing was
+    cancelled, so the elder must not hear 求助已取消 while help is on its way."""
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall pre-alarm")
+    first = home.hub.store.open_alarms()[0].id
+    home.hub._do(home.hub.engine.tick(time.time() + 31))
+    assert home.alarms()["fall"] is AlarmState.SENT
+    await home.do("getup")
+    await eventually(lambda: home.kinds().count("fall.cleared") == 1, what="first fall cleared")
+    await home.do("fall")
+    await eventually(lambda: home.kinds().count("fall.detected") == 2, what="second fall")
+    await home.do("getup")
+    await eventually(lambda: home.kinds().count("fall.cleared") == 2, what="second fall cleared")
+    await asyncio.sleep(0.1)
+    assert "cancelled" not in home.heard()
+    assert [(a.id, a.state) for a in home.hub.store.open_alarms()] == [(first, AlarmState.SENT)]
+    repeats = [p.payload for p in home.hub.store.pending() if b'"kind":"fall.detected"' in p.payload
+               and first.encode() in p.payload and b'"alarm"' not in p.payload]
+    assert len(repeats) == 1  # the station hears the second fall, on the open alarm
+    assert not any(CANCEL_KIND.encode() in p.payload for p in home.hub.store.pending())
+
+
 async def test_unacknowledged_call_escalates_at_home(home: Home) -> None:
     await home.do("press")  # no station on this in-memory broker: nothing acknowledges it
     await eventually(lambda: "panic" in home.alarms(), what="panic")
