@@ -190,7 +190,8 @@ class Engine:
         for name, w in list(self._windows.items()):
             if not ((r := keep.get(name)) and r.wait):
                 del self._windows[name]
-                out += [SendAlarm(a.event.id, name) for a in w.alarms if a.hold and a.event.id not in w.merged]
+                out += [SendAlarm(a.event.id, name) for a in w.alarms
+                        if a.hold and a.event.id not in w.merged]
         self._latched = {(n, d) for n, d in self._latched if n in keep and keep[n].once_until}
         self._absence = {n: a for n, a in self._absence.items() if n in keep and keep[n].absence}
         self._daily = {n: d for n, d in self._daily.items() if n in keep and keep[n].daily}
