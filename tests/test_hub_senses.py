@@ -299,7 +299,7 @@ async def test_a_hold_after_the_cancel_window_says_why_it_cannot_cancel(home: Ho
     for gesture in ("hold cord", "cancel"):
         heard = len(home.heard())
         await home.do(gesture)
-        await eventually(lambda: len(home.heard()) > heard, what=f"an answer to {gesture}")
+        await eventually(lambda n=heard: len(home.heard()) > n, what=f"an answer to {gesture}")
         assert home.heard()[heard:] == ["cannot_cancel"]
     assert home.alarms()["panic"] is AlarmState.SENT
     assert not any(CANCEL_KIND.encode() in p.payload for p in home.hub.store.pending())
