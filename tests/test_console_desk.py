@@ -166,11 +166,8 @@ async def test_a_press_again_shows_rings_and_moves_the_alarm_ahead(station: Desk
     """Issue 17, 12: the elder pressed again while waiting: the queue says so (再次呼叫 ×N),
     rings again, and the alarm goes ahead of its priority (a P2 becomes P1)."""
     clock = Clock(T0)
-    app = console(station, tmp_path, clock)
     played: list[int] = []
-    async with app.run_test(size=(120, 30)) as pilot:
-        app._pilot = pilot  # type: ignore[attr-defined]
-        await logged_in(app)
+    async with at_desk(station, tmp_path, size=(120, 30), clock=clock) as (app, pilot):
         app.ringer.ring = played.append  # type: ignore[method-assign,assignment]
         h002, h001 = (station.raise_alarm(hub, now=T0 + i) for i, hub in enumerate(("h002", "h001")))
         h003 = station.raise_alarm("h003", priority=2, now=T0 + 2)  # a rule's own priority
