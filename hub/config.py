@@ -219,6 +219,9 @@ class HubConfig(Strict):
     buttons: list[ButtonConfig] = Field(min_length=1)
     cancel_window_s: float = Field(60, ge=0, le=600, description="how long after a call the "
                                    "elder can still cancel it")
+    reassure_s: float = Field(60, ge=0, le=600, description="while a life alarm waits at the "
+                              "station for an officer, the elder hears please_wait this often "
+                              "(after the last thing they heard about it); 0: never")
     status_led: LedConfig | None = None
     siren: SirenConfig | None = None
     relays: list[RelayConfig] = Field(default_factory=list)
