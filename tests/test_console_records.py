@@ -255,7 +255,7 @@ async def test_import_shows_bad_rows_and_sends_the_good_ones(tmp_path: Path) -> 
         assert [(s["op"], s["hub"]) for s in client.sent] == [("elder_save", "h102")]
         assert "已提交 1 条" in str(screen.query_one("#import-summary", Static).content)
         template = tmp_path / "template.xlsx"
-        screen.query_one(Input).value = str(template)
+        screen.query_one("#template-folder", Input).value = str(template)
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert template.exists()

@@ -124,6 +124,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "template_exists": ("{path} 已存在，不会覆盖：请换一个文件名或文件夹",
                         "{path} is there already and is not written over: give another name or folder"),
     "template_name": ("老人档案模板.xlsx", "elders-template.xlsx"),
+    "template_folder": ("空白模板导出到此文件夹（Ctrl+T）", "Blank template goes into this folder (ctrl+t)"),
     # a file or folder that cannot be used (console/tui/validation.py: os_error_text)
     "oserr_denied": ("没有权限：{path}", "permission denied: {path}"),
     "oserr_no_folder": ("找不到文件夹：{path}", "no such folder: {path}"),
