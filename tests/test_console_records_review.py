@@ -123,8 +123,7 @@ async def test_elder_form_esc_asks_before_changes_are_discarded() -> None:
     ("zh_CN", "1940-13-45", "没有这一天：1940-13-45"),
     ("zh_CN", "1941-02-29", "没有这一天：1941-02-29"),
     ("en", "1940-13-45", "no such date: 1940-13-45"),
-    ("zh_CN", "1940-5-1", "日期格式：年-月-日"),  # a real day in another form: the form to use
-    ("zh_CN", "abc", "日期格式：年-月-日"),
+    ("zh_CN", "abc", "「abc」不是日期：请写成 1940-03-05"),
 ])
 async def test_impossible_birth_date_is_told_as_no_such_day(
         language: Language, typed: str, said: str) -> None:
@@ -317,8 +316,9 @@ async def test_import_problem_lines_keep_the_column_name_whole(tmp_path: Path, w
         assert shown[1].startswith(where) and "「12ab」不是电话号码" in shown[1]
         # the problem wraps beside the place, under itself
         assert len(shown) > 2 and all(ln.startswith(" " * cell_len(where)) for ln in shown[2:])
-        assert screen.problems == ["elders.csv " + where + "「12ab」不是电话号码：写3到15位数字，"
-                                   "分段可用空格或“-”，可以“+”开头（138-0000-0001）"]
+        assert screen.problems == ["elders.csv " + where + "「12ab」不是电话号码：手机是13到19开头的11位"
+                                   "数字（138-0000-0001）；座机要带区号（0571-88881234、010-1234567），"
+                                   "分机号写在“-”或“转”之后"]
 
 
 def test_os_errors_are_worded_with_the_path_in_both_languages(tmp_path: Path) -> None:
