@@ -63,7 +63,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "elder_age_is": ("{age}岁", "age {age}"),
     "elder_category_change": ("保存后类别由{old}改为{new}", "saving moves the group from {old} to {new}"),
     "elder_saved_moved": ("已保存档案：{name}；{change}", "Record saved: {name}; {change}"),
-    "elder_category_pending": ("填写必填项后显示类别", "The group shows once the required fields are filled"),
+    "elder_category_pending": ("各项填写无误后显示类别", "The group shows once every field is right"),
     "elder_contact_line": ("第{n}行", "line {n}"),
     "elder_fix": ("请按提示修改后再保存", "Correct the fields marked, then save"),
     "elder_saved": ("已保存档案：{name}", "Record saved: {name}"),
