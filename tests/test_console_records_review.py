@@ -123,8 +123,7 @@ async def test_elder_form_esc_asks_before_changes_are_discarded() -> None:
     ("zh_CN", "1940-13-45", "没有这一天：1940-13-45"),
     ("zh_CN", "1941-02-29", "没有这一天：1941-02-29"),
     ("en", "1940-13-45", "no such date: 1940-13-45"),
-    ("zh_CN", "1940-5-1", "日期格式：年-月-日"),  # a real day in another form: the form to use
-    ("zh_CN", "abc", "日期格式：年-月-日"),
+    ("zh_CN", "abc", "「abc」不是日期：请写成 1940-03-05"),
 ])
 async def test_impossible_birth_date_is_told_as_no_such_day(
         language: Language, typed: str, said: str) -> None:
@@ -200,31 +199,49 @@ async def test_ledger_coverage_lines_up() -> None:
 
 # 5. the import (F4)
 
-async def test_template_with_no_path_goes_to_a_named_file_here_and_never_over_a_file(
+async def test_template_goes_into_the_chosen_folder_not_where_the_console_started(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    screen = ImportScreen(records(FakeStore({})))
+    """F4, ctrl+t: into the folder field's folder (made if missing), numbered, never over a
+    file; the folder chosen is where this console's ledger and next template go too."""
+    home, started = tmp_path / "home", tmp_path / "started-here"
+    started.mkdir()
+    monkeypatch.chdir(started)
+    monkeypatch.setenv("HOME", str(home))
+    r = records(FakeStore({}))
+    screen = ImportScreen(r)
     app = Host(screen)
     async with app.run_test(size=(80, 24)) as pilot:
+        folder = screen.query_one("#template-folder", Input)
+        assert folder.value == "~/anxin-ledger"
         await pilot.press("ctrl+t")
         await pilot.pause()
         await pilot.press("ctrl+t")
         await pilot.pause()
-        assert (tmp_path / "老人档案模板.xlsx").exists() and (tmp_path / "老人档案模板-2.xlsx").exists()
-        assert notes(app) == [f"模板已导出：{tmp_path / '老人档案模板.xlsx'}",
-                              f"模板已导出：{tmp_path / '老人档案模板-2.xlsx'}"]
+        default = home / "anxin-ledger"
+        assert notes(app) == [f"模板已导出：{default / '老人档案模板.xlsx'}",
+                              f"模板已导出：{default / '老人档案模板-2.xlsx'}"]
+        chosen = tmp_path / "county/templates"
+        folder.value = str(chosen)
+        folder.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert notes(app)[-1] == f"模板已导出：{chosen / '老人档案模板.xlsx'}"
+        assert (chosen / "老人档案模板.xlsx").is_file() and list(started.iterdir()) == []
         sheet = tmp_path / "elders.csv"
         write_elders(sheet, [("h101", elder("赵大爷", age=81))])
         before = sheet.read_bytes()
-        screen.query_one(Input).value = str(sheet)  # the sheet just read: not written over
+        folder.value = str(sheet)  # a file named: written as such, but never over one
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert sheet.read_bytes() == before
         assert notes(app)[-1] == f"{sheet} 已存在，不会覆盖：请换一个文件名或文件夹"
-        screen.query_one(Input).value = str(tmp_path)  # a folder: the template goes in it
-        await pilot.press("ctrl+t")
-        await pilot.pause()
-        assert notes(app)[-1] == f"模板已导出：{tmp_path / '老人档案模板-3.xlsx'}"
+        await pilot.press("escape")
+        for again in (ImportScreen(r), LedgerScreen(r)):  # both open on the folder last written
+            await app.push_screen(again)
+            await pilot.pause()
+            assert again.query_one("#template-folder, #ledger-folder", Input).value == str(chosen)
+            again.dismiss()
+            await pilot.pause()
 
 
 @pytest.mark.parametrize(("language", "said"), [
@@ -247,7 +264,7 @@ async def test_file_errors_are_worded_in_the_console_language_with_the_path(
     async with app.run_test(size=(100, 30)) as pilot:
         path, summary = screen.query_one(Input), screen.query_one("#import-summary", Static)
         shown = []
-        path.value = str(blocker / "template.xlsx")
+        screen.query_one("#template-folder", Input).value = str(blocker / "template.xlsx")
         await pilot.press("ctrl+t")
         await pilot.pause()
         shown.append(notes(app)[-1])
@@ -299,8 +316,9 @@ async def test_import_problem_lines_keep_the_column_name_whole(tmp_path: Path, w
         assert shown[1].startswith(where) and "「12ab」不是电话号码" in shown[1]
         # the problem wraps beside the place, under itself
         assert len(shown) > 2 and all(ln.startswith(" " * cell_len(where)) for ln in shown[2:])
-        assert screen.problems == ["elders.csv " + where + "「12ab」不是电话号码：写3到15位数字，"
-                                   "分段可用空格或“-”，可以“+”开头（138-0000-0001）"]
+        assert screen.problems == ["elders.csv " + where + "「12ab」不是电话号码：手机是13到19开头的11位"
+                                   "数字（138-0000-0001）；座机要带区号（0571-88881234、010-1234567），"
+                                   "分机号写在“-”或“转”之后"]
 
 
 def test_os_errors_are_worded_with_the_path_in_both_languages(tmp_path: Path) -> None:

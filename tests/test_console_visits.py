@@ -34,7 +34,7 @@ async def test_overdue_visit_is_recorded_with_checklist_and_followups() -> None:
         form = app.screen
         assert isinstance(form, VisitForm)
         await pilot.press("ctrl+s")  # reached but nothing covered
-        assert "请至少勾选一项探访内容" in str(form.query_one("#visit-errors", Static).content)
+        assert "请至少勾选一项探访内容" in str(form.query_one("#err-contents", Static).content)
         form.query_one("#c-health", Checkbox).value = True
         form.query_one("#c-home_safety", Checkbox).value = True
         form.query_one("#fu-home_safety", Input).value = "门口台阶松动"

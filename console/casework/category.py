@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from console.casework.county import CountyRules
-from console.casework.elder import Category, ElderRecord, Override
+from console.casework.elder import STORED, Category, ElderRecord, Override
 
 
 class Assignment(NamedTuple):
@@ -97,9 +97,11 @@ def clear_override(record: ElderRecord, rules: CountyRules, today: date, *, by: 
 
 
 def _with(record: ElderRecord, category: Category, override: Override | None) -> ElderRecord:
+    """The record in another group; its facts were checked when they were entered (a stored
+    record kept under older rules can still change group)."""
     data = record.model_dump()
     data.update(category=category, override=override)
-    return ElderRecord.model_validate(data)
+    return ElderRecord.model_validate(data, context=STORED)
 
 
 def _detail(before: Category, eff: Effective) -> dict[str, Any]:

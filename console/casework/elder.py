@@ -6,31 +6,88 @@ group in effect, stored so the queue and roster sort without the county rules; t
 recompute it from the facts here (``category.assign``), and an ``override`` records a person's
 decision against them. Least data needed: the last four characters of the ID card, not the
 number.
+
+What is entered is checked harder than what is read back: a record the station stored under
+older rules (a phone of any 3 to 15 digits, an age up to 130) must stay readable, so the phone's
+shape and the age's bound are not checked in the ``STORED`` validation context; such a record
+is put right when someone next edits it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Self
+from types import MappingProxyType
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError  # a type per error: the console says it in its language
 
+from console.casework import phone
+from console.casework.problem import Problem
 from hub.configfile import Strict
 
-_PHONE = re.compile(r"^\+?[0-9](?:[0-9 -]*[0-9])?$")
+MAX_AGE = 120  # an age (given, or worked out from the birth date) beyond this is a typo
+STORED = MappingProxyType({"stored": True})  # the validation context of a record read back
+# a date as county sheets and officers write it: 1940-03-05, 1940/3/5, 1940.3.5, 1940年3月5日, 19400305
+DATE_SHAPE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?|(\d{4})(\d{2})(\d{2})")
 
 
-def _phone(v: str) -> str:
+def _entered(info: ValidationInfo) -> bool:
+    return not (isinstance(info.context, Mapping) and info.context.get("stored"))
+
+
+def _phone(v: str, info: ValidationInfo) -> str:
     v = v.strip()
-    digits = sum(c.isdigit() for c in v)
-    if not _PHONE.match(v) or not 3 <= digits <= 15:
-        raise PydanticCustomError("phone", "'{value}' is not a phone number: write 3 to 15 digits, "
-                                  "with spaces or '-' between groups and an optional leading '+' "
-                                  "(138-0000-0001)", {"value": v})
+    if not _entered(info) or phone.parse(v):
+        return v
+    if phone.is_service(v):
+        raise PydanticCustomError("phone_service", "'{value}' is a service number, not a person's: "
+                                  "give a mobile or landline", {"value": v})
+    raise PydanticCustomError("phone", "'{value}' is not a mainland phone number: a mobile is 11 "
+                              "digits from 13… to 19… (138-0000-0001); a landline starts with its "
+                              "area code (0571-88881234, 010-1234567), an extension after '-' or "
+                              "转", {"value": v})
+
+
+def _age(v: int, info: ValidationInfo) -> int:
+    if _entered(info) and v > MAX_AGE:
+        raise PydanticCustomError("age_range", "{value} is not a plausible age: give 0 to {max}",
+                                  {"value": v, "max": MAX_AGE})
     return v
+
+
+def day_written(text: str) -> date | None:
+    """The day written in one of the shapes of ``DATE_SHAPE``; None for any other text, or for
+    a day the calendar does not have (1940-02-30)."""
+    if not (m := DATE_SHAPE.fullmatch(text.strip())):
+        return None
+    year, month, day = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _date_text(v: Any) -> Any:
+    """A birth date typed as text, in any shape people write one; anything else (a number taken
+    for a timestamp by pydantic, "abc") is refused as not a date, with the text it was."""
+    if not isinstance(v, str):
+        return v
+    if (day := day_written(v)) is None:
+        raise PydanticCustomError("not_date", "'{value}' is not a date: write it as 1940-03-05",
+                                  {"value": v.strip()})
+    return day
 
 
 def _id_tail(v: str) -> str:
@@ -47,6 +104,17 @@ def _file_no(v: str) -> str:
         raise PydanticCustomError("file_no", "'{value}' is not a file number: letters, digits, '-' "
                                   "and '_', at most 32 (QS-2024-0012)", {"value": v})
     return v
+
+
+def birth_problem(birth: date, today: date) -> Problem | None:
+    """A birth date after ``today``, or one that makes the elder older than MAX_AGE: a typo
+    either way (the record alone cannot tell, it does not know today)."""
+    if birth > today:
+        return Problem("future_birth", f"{birth} is after today ({today})", birth=birth, today=today)
+    if (age := age_on(birth, today)) > MAX_AGE:
+        return Problem("birth_too_old", f"{birth} makes the elder {age} years old on {today}: "
+                       "check the year", birth=birth, age=age, today=today)
+    return None
 
 
 def _birth_date(v: date) -> date:
@@ -107,14 +175,15 @@ class Override(Strict):
 
 class ElderRecord(Strict):
     name: str = Field(min_length=1, max_length=32)
-    age: int | None = Field(None, ge=0, le=130, description="only when the birth date is unknown")
+    age: Annotated[int, Field(ge=0), AfterValidator(_age)] | None = Field(
+        None, description="only when the birth date is unknown")
     category: Category = Field(description="group in effect: the rules' or the override's")
     address: str = Field(min_length=1, max_length=128)
     directions: str = Field("", max_length=256, description="landmarks, how to find the door")
     conditions: Items
     contacts: list[Contact] = Field(default_factory=list, max_length=8,
                                     description="in the order to call")
-    birth_date: Annotated[date, AfterValidator(_birth_date)] | None = None
+    birth_date: Annotated[date, BeforeValidator(_date_text), AfterValidator(_birth_date)] | None = None
     sex: Sex | None = None
     id_tail: Annotated[str, AfterValidator(_id_tail)] | None = None
     file_no: Annotated[str, AfterValidator(_file_no)] | None = Field(

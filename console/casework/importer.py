@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails
 
 from console.casework.category import assign, set_override
 from console.casework.county import CountyRules
-from console.casework.elder import Ability, Category, ElderRecord, Sex, age_on
+from console.casework.elder import Ability, Category, ElderRecord, Sex, age_on, birth_problem, day_written
 from console.casework.problem import Problem
 from console.casework.sheets import Cell, Sheet, SheetError, column_letter, read_rows, write_csv, write_xlsx
 from hub.prompts import Language
@@ -109,7 +109,6 @@ ALIASES: dict[str, dict[str, Any]] = {  # other spellings seen in county sheets
 _GRADES = {"一": 1, "二": 2, "三": 3, "四": 4}
 _SPLIT = re.compile(r"[、,，;；/\n]+")
 _REQUIRED = Problem("missing", "required, but empty")
-_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,13 +299,9 @@ def _date(v: Cell) -> date:
     if isinstance(v, date):
         return v
     text = _text(v)
-    m = _DATE.fullmatch(text) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
-    try:
-        if m:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        pass
-    raise BadCell(Problem("not_date", f"{text!r} is not a date: write it as 1940-03-05", value=text))
+    if (day := day_written(text)) is None:
+        raise BadCell(Problem("not_date", f"{text!r} is not a date: write it as 1940-03-05", value=text))
+    return day
 
 
 def _word(kind: str, v: Cell) -> Any:
@@ -322,15 +317,14 @@ def _word(kind: str, v: Cell) -> Any:
 
 
 def _check_age(data: dict[str, Any], today: date, problems: list[tuple[str, Problem]]) -> None:
-    """A birth date in the future is a typo; an age beside a birth date must agree with it
-    (within a year: the sheet may have been filled in last year); it is dropped either way, the
-    record keeps the birth date only."""
+    """A birth date in the future or too far back is a typo; an age beside a birth date must
+    agree with it (within a year: the sheet may have been filled in last year); it is dropped
+    either way, the record keeps the birth date only."""
     birth, age = data.get("birth_date"), data.get("age")
     if birth is None:
         return
-    if birth > today:
-        problems.append(("birth_date", Problem("future_birth", f"{birth} is after today ({today})",
-                                               birth=birth, today=today)))
+    if problem := birth_problem(birth, today):
+        problems.append(("birth_date", problem))
     elif age is not None:
         real = age_on(birth, today)
         if abs(real - age) > 1:

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError
 
 from console.casework import category
 from console.casework.county import CountyRules
-from console.casework.elder import Category, ElderRecord
+from console.casework.elder import STORED, Category, ElderRecord
 from console.casework.records import FollowUp, VisitRecord, visit_problems
 from console.casework.schedule import History
 from console.station import audit
@@ -123,7 +123,7 @@ class Records:
         if (rec := self._parsed.get(text)) is None:
             if len(self._parsed) > 50_000:
                 self._parsed.clear()
-            rec = self._parsed[text] = ElderRecord.model_validate_json(text)
+            rec = self._parsed[text] = ElderRecord.model_validate_json(text, context=STORED)
         return rec
 
     def elder(self, hub: str) -> ElderRecord | None:

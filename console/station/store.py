@@ -223,7 +223,7 @@ class SensorRow:
     battery: int | None  # percent, last reported
     last_seen: float  # hub time of its last event
     silent: bool  # supervision reported it silent, and not back since
-    room: str = ""  # where hub.yaml puts it
+    room: str = ""  # where hub.yaml puts it: a sensor's room, a button's location
     alarming: bool = False  # a smoke, gas, CO or leak sensor whose last word was "on"
 
 
@@ -708,8 +708,9 @@ class StationStore:
                 continue
             s = sensors.setdefault(source, {"kind": None, "battery": None, "seen": ts, "silent": None,
                                             "room": None, "alarming": None})
-            if s["room"] is None and isinstance(data.get("room"), str):
-                s["room"] = data["room"]
+            where = data.get("room") or data.get("location")  # a sensor's room, a button's place
+            if s["room"] is None and isinstance(where, str):
+                s["room"] = where
             if s["alarming"] is None and family in HAZARDS and state in ("on", "off"):
                 s["alarming"] = state == "on"
             if s["kind"] is None and (isinstance(data.get("type"), str) or family not in (

@@ -41,6 +41,7 @@ from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.import_records import ImportScreen
 from console.tui.screens.ledger import LedgerScreen
 from console.tui.screens.login import LoginScreen, reply_text
+from console.tui.screens.palette import Palette
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.screens.roster import RosterScreen
 from console.tui.screens.visits import VisitsScreen
@@ -172,7 +173,7 @@ class ConsoleApp(App[None]):
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
-            self.push_screen(CommandPalette(id="--command-palette", placeholder=self.texts("palette_find")))
+            self.push_screen(Palette(self.texts))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The desk's actions in the command palette (ctrl+p), and Textual's own (theme, keys,
@@ -264,6 +265,9 @@ class ConsoleApp(App[None]):
         if msg.what == "home":
             if home := self.store.home(msg.id):
                 self.roster.update_home(home)
+            if any(a.hub == msg.id for a in self.queue._all):  # its record, edited: read it again
+                self.queue.show(self.store.open_alarms())
+                self._show_card()
             if (screen := self.alarm_screen) and screen.alarm.hub == msg.id:
                 screen.reload()
             return

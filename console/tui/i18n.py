@@ -129,6 +129,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "Demo: in a second terminal run .venv/bin/anxin sim {hub} press to press the call "
                   "button; desk login {user} / {password}"),
     "palette_find": ("查找命令…", "Find a command…"),
+    "palette_no_match": ("没有匹配的命令", "No command matches"),
     "sys_theme": ("配色主题", "Theme"), "sys_theme_help": ("换一种配色（深色/浅色终端）",
                                                      "Change the colours (for a dark or light terminal)"),
     "sys_quit": ("退出值班台", "Quit"), "sys_quit_help": ("退出（有未处置的报警时先确认）",

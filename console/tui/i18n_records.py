@@ -60,7 +60,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "elder_overridden": ("人工调整：{reason}（{by}）", "set by hand: {reason} ({by})"),
     "elder_category": ("按县规则类别：{category}（依据：{reasons}）",
                        "Group by the county rules: {category} (because: {reasons})"),
-    "elder_category_pending": ("填写必填项后显示类别", "The group shows once the required fields are filled"),
+    "elder_age_is": ("{age}岁", "age {age}"),
+    "elder_category_change": ("保存后类别由{old}改为{new}", "saving moves the group from {old} to {new}"),
+    "elder_saved_moved": ("已保存档案：{name}；{change}", "Record saved: {name}; {change}"),
+    "elder_category_pending": ("各项填写无误后显示类别", "The group shows once every field is right"),
     "elder_contact_line": ("第{n}行", "line {n}"),
     "elder_fix": ("请按提示修改后再保存", "Correct the fields marked, then save"),
     "elder_saved": ("已保存档案：{name}", "Record saved: {name}"),
@@ -124,6 +127,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "template_exists": ("{path} 已存在，不会覆盖：请换一个文件名或文件夹",
                         "{path} is there already and is not written over: give another name or folder"),
     "template_name": ("老人档案模板.xlsx", "elders-template.xlsx"),
+    "template_folder": ("空白模板导出到此文件夹（Ctrl+T）", "Blank template goes into this folder (ctrl+t)"),
     # a file or folder that cannot be used (console/tui/validation.py: os_error_text)
     "oserr_denied": ("没有权限：{path}", "permission denied: {path}"),
     "oserr_no_folder": ("找不到文件夹：{path}", "no such folder: {path}"),
@@ -207,6 +211,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "prob_hub_id": ("「{value}」不是终端编号：只能用小写字母、数字、“-”和“_”",
                     "'{value}' is not a hub id: lower-case letters, digits, '-' and '_'"),
     "prob_future_birth": ("出生日期 {birth} 在今天（{today}）之后", "{birth} is after today ({today})"),
+    "prob_birth_too_old": ("按出生日期 {birth}，老人到 {today} 已 {age} 岁：请核对年份",
+                           "{birth} makes the elder {age} on {today}: check the year"),
     "prob_age_mismatch": ("年龄 {age} 与出生日期 {birth} 不符（到 {today} 是 {real} 岁）",
                           "age {age} does not match the birth date {birth} ({real} on {today})"),
     "prob_dup_rows": ("{value} 与第 {rows} 行重复；本行不导入",
@@ -216,9 +222,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "prob_dup_both": ("{value} 与第 {rows} 行重复，且站里已有；本行不导入",
                       "{value} is also in row {rows} and already at the station; the row is not imported"),
     # validation messages under a form's fields, by pydantic error type (console/tui/validation.py)
-    "verr_phone": ("「{value}」不是电话号码：写3到15位数字，分段可用空格或“-”，可以“+”开头（138-0000-0001）",
-                   "'{value}' is not a phone number: 3 to 15 digits, spaces or '-' between groups, "
-                   "an optional leading '+' (138-0000-0001)"),
+    "verr_phone": ("「{value}」不是电话号码：手机是13到19开头的11位数字（138-0000-0001）；座机要带区号"
+                   "（0571-88881234、010-1234567），分机号写在“-”或“转”之后",
+                   "'{value}' is not a mainland phone number: a mobile is 11 digits from 13… to 19… "
+                   "(138-0000-0001); a landline starts with its area code (0571-88881234, "
+                   "010-1234567), an extension after '-' or 转"),
+    "verr_phone_service": ("「{value}」是服务号码，不是个人电话：请填手机或座机",
+                           "'{value}' is a service number, not a person's: give a mobile or landline"),
+    "verr_age_range": ("{value}岁不合常理：年龄请填0到{max}",
+                       "{value} is not a plausible age: give 0 to {max}"),
     "verr_id_tail": ("「{value}」：只填身份证后4位（数字，最后一位可以是X），不要填完整号码",
                      "'{value}': the last 4 characters of the ID card (digits; the last may be X), "
                      "never the whole number"),

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from datetime import date
 from pathlib import Path
 
 from pydantic_core import ErrorDetails
 
+from console.casework.elder import DATE_SHAPE, day_written
 from console.casework.problem import Problem
 from console.tui.i18n import STRINGS, Texts
 
-# a date written in the right shape (1940-13-45, 1940/2/30, 1940年2月30日, 19400230) whose day
-# does not exist: said as such, not as a format to follow
-_DATE_SHAPE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?|(\d{4})(\d{2})(\d{2})")
 _DATE_ERRORS = ("date_parsing", "date_from_datetime_parsing", "not_date")
 
 # errno -> the string that says it (oserr_<name>); a path is named in each
@@ -71,15 +67,11 @@ def field_message(err: ErrorDetails, t: Texts) -> str:
 
 def no_such_date(value: object) -> str | None:
     """``value`` when it is written as a date (year, month, day) that the calendar does not
-    have: 1940-13-45, 1941-02-29; None for anything else."""
-    if not isinstance(value, str) or not (m := _DATE_SHAPE.fullmatch(value.strip())):
+    have: 1940-13-45, 1941-02-29 (said as such, not as a format to follow); None for anything
+    else."""
+    if not isinstance(value, str) or not DATE_SHAPE.fullmatch(value.strip()) or day_written(value):
         return None
-    year, month, day = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
-    try:
-        date(int(year), int(month), int(day))
-    except ValueError:
-        return value.strip()
-    return None
+    return value.strip()
 
 
 def os_error_text(e: OSError, t: Texts, path: Path | str | None = None) -> str:

@@ -1,5 +1,7 @@
-"""Create or edit an elder's record: each problem shown under its field, the group the county
-rules give (and why) shown as the facts are typed, and a supervisor's override with its reason.
+"""Create or edit an elder's record: each problem shown under its field (ctrl+s brings the first
+into sight), the group the county rules give (and why) shown as the facts are typed, beside the
+age and above the override, and a supervisor's override with its reason. A save that moves the
+elder to another group says so before (beside the age) and after: a group never changes silently.
 
 The record is checked here with ``ElderRecord`` before it is sent (``elder_save``); the station
 checks it again and recomputes the group. An override is its own request (``elder_override``),
@@ -18,13 +20,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from console.casework.category import effective
-from console.casework.elder import Ability, Category, Contact, ElderRecord, Sex
+from console.casework.elder import Ability, Category, Contact, ElderRecord, Sex, birth_problem
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.confirm import ConfirmScreen
-from console.tui.validation import field_message
+from console.tui.validation import field_message, problem_text
+from console.tui.widgets.form import Tick, bring_into_view
 from hub.wire import HUB_ID_PATTERN
 
 TEXT_FIELDS = ("name", "birth_date", "age", "phone", "id_tail", "file_no", "address", "directions",
@@ -49,6 +53,7 @@ class ElderForm(Screen[bool]):
     ElderForm Label { margin-top: 1; }
     ElderForm .error { color: $error; height: auto; }
     ElderForm #elder-category { margin-top: 1; text-style: bold; }
+    ElderForm #age-group { height: auto; }
     ElderForm #elder-contacts { height: 5; }
     ElderForm .flags { height: auto; }
     ElderForm #elder-buttons { height: auto; margin-top: 1; }
@@ -70,6 +75,8 @@ class ElderForm(Screen[bool]):
             for name in TEXT_FIELDS:
                 value = getattr(e, name) if e else None
                 yield from self._field(name, Input("" if value is None else str(value), id=f"f-{name}"))
+                if name == "age":
+                    yield Static("", id="age-group")
             yield from self._field("sex", Select(
                 [(t(f"sex_{s.value}"), s.value) for s in Sex], id="f-sex",
                 value=e.sex.value if e and e.sex else Select.NULL))
@@ -78,7 +85,7 @@ class ElderForm(Screen[bool]):
                 value=e.ability.value if e and e.ability else Select.NULL))
             with Horizontal(classes="flags"):
                 for flag in FLAGS:
-                    yield Checkbox(t(f"field_{flag}"), bool(e and getattr(e, flag)), id=f"f-{flag}")
+                    yield Tick(t(f"field_{flag}"), bool(e and getattr(e, flag)), id=f"f-{flag}")
             for name in LIST_FIELDS:
                 yield from self._field(name, Input("、".join(getattr(e, name)) if e else "", id=f"f-{name}"))
             contacts = "\n".join(_line(c) for c in e.contacts) if e else ""
@@ -126,17 +133,34 @@ class ElderForm(Screen[bool]):
         self._show_category()
 
     def _show_category(self) -> None:
-        """The group the rules give for what is typed so far, and the county's reasons."""
+        """The group the rules give for what is typed so far, and the county's reasons; beside
+        the age also the age it is worked out from, and whether saving changes the group."""
         t, r = self.records.texts, self.records
         try:
             record = ElderRecord.model_validate(self._data(Category.GENERAL, with_override=False))
         except (ValidationError, ValueError):
-            self.query_one("#elder-category", Static).update(Text(t("elder_category_pending"), style="dim"))
+            pending = Text(t("elder_category_pending"), style="dim")
+            self.query_one("#elder-category", Static).update(pending)
+            self.query_one("#age-group", Static).update(pending)
             return
         eff = effective(record, r.rules, r.today())
         reasons = "、".join(r.label("criterion", k) for k in eff.rules.reasons)
-        self.query_one("#elder-category", Static).update(
-            t("elder_category", category=t(f"cat_{eff.category.value}"), reasons=reasons))
+        line = Text(t("elder_category", category=t(f"cat_{eff.category.value}"), reasons=reasons))
+        if change := self._change(eff.category):
+            line.append(f"  {change}", style="bold yellow")
+        self.query_one("#elder-category", Static).update(line)
+        age = record.age_on(r.today())
+        self.query_one("#age-group", Static).update(
+            Text.assemble(t("elder_age_is", age=age) if age is not None else "", " → ", line))
+
+    def _change(self, rules: Category) -> str:
+        """What saving does to the stored group when the rules now give ``rules`` (an override
+        kept on the record holds the group where it is); "" when it stays."""
+        old = self.record
+        if old is None or old.override is not None or old.category is rules:
+            return ""
+        t = self.records.texts
+        return t("elder_category_change", old=t(f"cat_{old.category.value}"), new=t(f"cat_{rules.value}"))
 
     def _data(self, category: Category, *, with_override: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = self.record.model_dump() if self.record else {}
@@ -164,8 +188,21 @@ class ElderForm(Screen[bool]):
         return data
 
     def _errors(self, errors: dict[str, str]) -> None:
+        """Each error under its field; the first (down the form) brought into sight."""
+        first: Static | None = None
         for static in self.query(".error").results(Static):
             static.update(errors.get((static.id or "").removeprefix("err-"), ""))
+            if first is None and (static.id or "").removeprefix("err-") in errors:
+                first = static
+        if first is not None:
+            bring_into_view(first, self._before(first))
+
+    @staticmethod
+    def _before(error: Widget) -> Widget | None:
+        """The field an error slot is under (``_field`` yields the label, the field, the slot)."""
+        siblings = list(error.parent.children) if error.parent else []
+        i = siblings.index(error)
+        return siblings[i - 1] if i else None
 
     def _hub(self) -> str | None:
         if self.hub:
@@ -192,12 +229,15 @@ class ElderForm(Screen[bool]):
                     if field == "contacts" and len(err["loc"]) > 1 else ""
                 errors.setdefault(field if self._has_error_slot(field) else "name",
                                   where + field_message(err, t))
+        if record and record.birth_date and (problem := birth_problem(record.birth_date, r.today())):
+            errors["birth_date"] = problem_text(problem, t)
         self._errors(errors)
         if errors or record is None or hub is None:
             self.notify(t("elder_fix"), severity="warning")
             return
         kept = self.record.override if self.record else None
         category = kept.category if kept else effective(record, r.rules, r.today()).category
+        change = self._change(category)
         record = record.model_copy(update={"category": category, "override": kept})
         reply = await r.client.request("elder_save", hub=hub, record=record.model_dump(mode="json"))
         if not reply.ok:
@@ -209,7 +249,8 @@ class ElderForm(Screen[bool]):
             if not reply.ok:
                 self.notify(r.refused(reply), severity="error")
                 return
-        self.notify(t("elder_saved", name=record.name))
+        self.notify(t("elder_saved_moved", name=record.name, change=change) if change
+                    else t("elder_saved", name=record.name))
         self.dismiss(True)
 
     def _override(self) -> tuple[str | None, str]:

@@ -2,7 +2,8 @@
 
 The file is read on this console (casework.importer), so the errors are shown before anything
 reaches the station; each good row goes as its own ``elder_save`` (a request stays far below
-the 64 KiB limit), and the station checks it again. The template is the same column set.
+the 64 KiB limit), and the station checks it again. The template is the same column set,
+written into the folder field's folder (widgets/export_folder.py, shared with the ledger).
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from console.casework.importer import ImportResult, read_elders, write_elders
 from console.casework.sheets import SheetError
 from console.tui.records_context import Records, label_bindings
 from console.tui.validation import os_errno, os_error_text, problem_text
+from console.tui.widgets.export_folder import FolderField
+
+TEMPLATE_TYPES = (".csv", ".xlsx")  # a folder field ending so names the template's file itself
 
 
 class ImportScreen(Screen[bool]):
@@ -39,6 +43,7 @@ class ImportScreen(Screen[bool]):
     ]
     DEFAULT_CSS = """
     ImportScreen #import-buttons { height: auto; }
+    ImportScreen #template-label { padding: 0 1; color: $text-muted; }
     ImportScreen #import-summary { height: auto; text-style: bold; padding: 0 1; }
     ImportScreen #import-errors { color: $error; padding: 0 1; }
     """
@@ -60,19 +65,21 @@ class ImportScreen(Screen[bool]):
         yield Static("", id="import-summary")
         with VerticalScroll():
             yield Static("", id="import-errors")
+        yield Label(t("template_folder"), id="template-label")  # the field is never empty
+        yield FolderField(t("template_folder"), id="template-folder")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
-        self.query_one(Input).focus()
+        self.query_one("#import-path", Input).focus()
 
     @property
     def path(self) -> Path | None:
         """The path typed; None when nothing is."""
-        typed = self.query_one(Input).value.strip()
+        typed = self.query_one("#import-path", Input).value.strip()
         return Path(typed).expanduser() if typed else None
 
-    @on(Input.Submitted)
+    @on(Input.Submitted, "#import-path")
     @on(Button.Pressed, "#read")
     async def action_read(self) -> None:
         r, t = self.records, self.records.texts
@@ -141,35 +148,42 @@ class ImportScreen(Screen[bool]):
         self.notify(t("import_sent", n=sent, failed=len(refused)),
                     severity="error" if refused else "information")
 
+    @on(Input.Submitted, "#template-folder")
     async def action_template(self) -> None:
-        """Write the empty column set to the path typed (.xlsx or .csv; any other name gets
-        .xlsx). With no path, or a folder, it is 老人档案模板.xlsx there (the current folder
-        when none is typed), numbered; a file already there (the sheet just read, perhaps) is
-        never written over."""
+        """Write the empty column set as 老人档案模板.xlsx into the folder typed (made if
+        missing), numbered when that name is taken; a name ending .csv or .xlsx is the file
+        itself, and a file already there (the sheet just read, perhaps) is never written over."""
         t = self.records.texts
-        path = template_path(self.path, t("template_name"))
+        field = self.query_one("#template-folder", FolderField)
+        path = template_path(field.folder, t("template_name"))
         if path.exists():
             self.notify(t("template_exists", path=path), severity="error", timeout=10)
             return
+
+        def write() -> Path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return write_elders(path, [], language=t.language)
+
         try:
-            path = await asyncio.to_thread(write_elders, path, [], language=t.language)
+            path = await asyncio.to_thread(write)
         except OSError as e:
-            self.notify(t("template_failed", error=os_error_text(e, t, path)), severity="error", timeout=10)
+            self.notify(t("template_failed", error=os_error_text(e, t, e.filename or path)),
+                        severity="error", timeout=10)
             return
+        field.wrote(field.typed.parent if field.typed.suffix.lower() in TEMPLATE_TYPES else None)
         self.notify(t("template_written", path=path.absolute()), timeout=10)
 
     def action_close(self) -> None:
         self.dismiss(self.sent)
 
 
-def template_path(typed: Path | None, name: str) -> Path:
-    """Where the template goes: the file typed (with .xlsx unless it names .csv or .xlsx), or
-    ``name`` in the folder typed or the current one, as ``name-2`` … when that is taken."""
-    if typed is not None and not typed.is_dir():
-        return typed if typed.suffix.lower() in (".csv", ".xlsx") else typed.with_name(typed.name + ".xlsx")
-    folder = typed or Path()
-    path, n = folder / name, 1
+def template_path(typed: Path, name: str) -> Path:
+    """Where the template goes: the file typed when it ends .csv or .xlsx, else ``name`` in
+    the folder typed, as ``name-2`` … when that is taken."""
+    if typed.suffix.lower() in TEMPLATE_TYPES:
+        return typed
+    path, n = typed / name, 1
     while path.exists():
         n += 1
-        path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        path = typed / f"{Path(name).stem}-{n}{Path(name).suffix}"
     return path

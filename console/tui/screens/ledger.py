@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import ClassVar
-from weakref import WeakKeyDictionary
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
@@ -27,10 +26,7 @@ from console.casework.ledger import OPEN, REFERENCE_PCT, Ledger, Month, build, e
 from console.casework.sheets import SheetError
 from console.tui.records_context import Records, label_bindings
 from console.tui.validation import os_error_text, problem_text
-
-DEFAULT_FOLDER = Path("~/anxin-ledger")
-# the folder last exported to, per console (app): the screen opens on it again
-_LAST_FOLDER: WeakKeyDictionary[App[object], Path] = WeakKeyDictionary()
+from console.tui.widgets.export_folder import FolderField
 
 
 def previous(month: Month) -> Month:
@@ -54,7 +50,7 @@ class LedgerScreen(Screen[None]):
 
     def __init__(self, records: Records, folder: Path | None = None) -> None:
         """``folder`` is where exports go unless the officer types another one; by default the
-        folder this console last exported to, else ~/anxin-ledger."""
+        folder this console last wrote a file into (widgets/export_folder.py)."""
         super().__init__()
         self.records = records
         self.folder = folder
@@ -68,15 +64,12 @@ class LedgerScreen(Screen[None]):
         with VerticalScroll(id="ledger-figures"):
             for part in ("visits", "followups", "alarms", "answer"):
                 yield Static(id=f"ledger-{part}")
-        yield Input(placeholder=t("ledger_folder"), id="ledger-folder", tooltip=t("ledger_folder"))
+        yield FolderField(t("ledger_folder"), folder=self.folder, id="ledger-folder")
         yield Static("", id="ledger-status")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         label_bindings(self, self.records.texts)
-        if self.folder is None:
-            self.folder = _LAST_FOLDER.get(self.app, DEFAULT_FOLDER)
-        self.query_one("#ledger-folder", Input).value = str(self.folder)
         self.show(self.month)
         self.query_one("#ledger-figures").focus()
 
@@ -170,8 +163,8 @@ class LedgerScreen(Screen[None]):
         if self.ledger is None:
             return
         ledger, lang = self.ledger, t.language
-        typed = self.query_one("#ledger-folder", Input).value.strip()
-        folder = Path(typed or str(self.folder or DEFAULT_FOLDER)).expanduser()
+        field = self.query_one("#ledger-folder", FolderField)
+        folder = field.folder
 
         def write() -> list[Path]:
             folder.mkdir(parents=True, exist_ok=True)
@@ -189,9 +182,7 @@ class LedgerScreen(Screen[None]):
             status.add_class("error")
             self.notify(message, severity="error", timeout=10)
             return
-        if typed:
-            self.folder = Path(typed)
-        _LAST_FOLDER[self.app] = self.folder or DEFAULT_FOLDER
+        field.wrote()
         message = t("ledger_exported", files=f"{folder}: {', '.join(p.name for p in written)}")
         status.update(message)
         status.remove_class("error")

@@ -1,8 +1,10 @@
 """Record a visit: how it was made, the county's content checklist with what needs follow-up
 beside each item, and notes; an online visit can start the voice call from here.
 
-Checked with casework.records.visit_problems before it is sent (``visit_save``); the record is
-the VisitRecord's fields plus ``followups`` [{content, text}], which the station opens.
+Checked with casework.records.visit_problems before it is sent (``visit_save``); each problem
+shows beside what it is about (the mode, the contents; one about the visit as a whole at the
+top), and ctrl+s brings the first into sight with the cursor on its field. The record is the
+VisitRecord's fields plus ``followups`` [{content, text}], which the station opens.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton, RadioSet, Static, TextArea
 
 from console.casework.elder import Category
 from console.casework.records import VisitRecord, visit_problems
 from console.tui.records_context import Records, label_bindings
 from console.tui.validation import problem_text
+from console.tui.widgets.form import Choice, Tick, bring_into_view
+
+# where a problem of casework.records.visit_problems is shown: beside the mode, the contents,
+# or at the top (the visit as a whole: its day, who visited)
+PLACES = {"unknown_mode": "mode", "unknown_content": "contents", "no_content": "contents"}
 
 
 class VisitForm(Screen[bool]):
@@ -36,6 +44,7 @@ class VisitForm(Screen[bool]):
     VisitForm .content Input { width: 1fr; }
     VisitForm #visit-notes { height: 4; }
     VisitForm #visit-buttons { height: auto; }
+    VisitForm .error { color: $error; height: auto; text-style: bold; }
     """
 
     def __init__(self, records: Records, hub: str) -> None:
@@ -47,19 +56,21 @@ class VisitForm(Screen[bool]):
         t, rules, lang = self.records.texts, self.records.rules, self.records.texts.language
         yield Static(t("visit_title", name=self.elder.name if self.elder else self.hub), classes="section")
         with VerticalScroll():
+            yield Static("", classes="error", id="err-visit")
             yield Label(t("visit_mode"))
             with RadioSet(id="visit-mode"):
                 for i, m in enumerate(rules.visits.modes):
-                    yield RadioButton(m.text(lang), value=i == 0, id=f"mode-{m.key}")
-            yield Checkbox(t("visit_reached"), True, id="visit-reached")
+                    yield Choice(m.text(lang), value=i == 0, id=f"mode-{m.key}")
+            yield Static("", classes="error", id="err-mode")
+            yield Tick(t("visit_reached"), True, id="visit-reached")
             yield Label(t("visit_contents"))
+            yield Static("", classes="error", id="err-contents")
             for c in rules.visits.contents:
                 with Horizontal(classes="content"):
-                    yield Checkbox(c.text(lang), id=f"c-{c.key}", tooltip=c.hint.text(lang))
+                    yield Tick(c.text(lang), id=f"c-{c.key}", tooltip=c.hint.text(lang))
                     yield Input(placeholder=t("visit_followup"), id=f"fu-{c.key}")
             yield Label(t("visit_notes"))
             yield TextArea(id="visit-notes")
-            yield Static("", classes="error", id="visit-errors")
             with Horizontal(id="visit-buttons"):
                 yield Button(t("save"), variant="primary", id="save")
                 yield Button(t("cancel"), id="cancel")
@@ -90,9 +101,14 @@ class VisitForm(Screen[bool]):
     async def action_save(self) -> None:
         r, t = self.records, self.records.texts
         visit, followups = self.payload()
-        if problems := visit_problems(visit, r.rules, r.today()):
-            worded = [problem_text(p, t) for p in problems]
-            self.query_one("#visit-errors", Static).update(t("visit_fix", problems="; ".join(worded)))
+        problems = visit_problems(visit, r.rules, r.today())
+        places: dict[str, list[str]] = {"visit": [], "mode": [], "contents": []}  # down the form
+        for problem in problems:
+            places[PLACES.get(problem.code, "visit")].append(problem_text(problem, t))
+        self._errors(places)
+        if problems:
+            self.notify(t("visit_fix", problems="; ".join(problem_text(p, t) for p in problems)),
+                        severity="warning")
             return
         # the station adds the elder's name and group, and as `by` the officer's display name
         record: dict[str, Any] = {
@@ -105,6 +121,16 @@ class VisitForm(Screen[bool]):
             return
         self.notify(t("visit_saved", name=visit.name or self.hub))
         self.dismiss(True)
+
+    def _errors(self, errors: dict[str, list[str]]) -> None:
+        """Each place's problems beside it; the first place with any brought into sight."""
+        fields: dict[str, Widget] = {"mode": self.query_one(RadioSet),
+                                     "contents": self.query(".content Checkbox").first()}
+        first = next((p for p, said in errors.items() if said), None)
+        for place, said in errors.items():
+            self.query_one(f"#err-{place}", Static).update("; ".join(said))
+        if first is not None:
+            bring_into_view(self.query_one(f"#err-{first}", Static), fields.get(first))
 
     async def action_call(self) -> None:
         """An online visit: the console's call line calls the home (it hears the chime first)."""

@@ -1,20 +1,27 @@
 """The response plan as a checklist: the county's steps for this alarm type, each stamped with
 the time and the officer when done (``alarm_step`` at the station), the hint for this type
 beside it. Enter or a click on a step asks for it to be stamped (or who did it); the screen sends the request,
-so what shows is always what the station stored. A narrow terminal cuts the hint column, so
-the screen also shows the highlighted step's ``detail`` in full below the list."""
+so what shows is always what the station stored. The hint column takes the width the mark and
+the step leave and a long hint wraps there, row by row, never cut (drawn again when the width
+changes); where that is too narrow to read, the column is left empty. The screen also shows
+the highlighted step's ``detail`` in full below the list."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from console.casework.county import Plan
 from console.station.store import StepRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock
 from hub.prompts import Language
+
+HINT = ColumnKey("hint")
+HINT_LEAST = 20  # cells: a hint column narrower would wrap a hint into a tower of a few characters
 
 
 class Checklist(DataTable[Text | str]):
@@ -30,24 +37,38 @@ class Checklist(DataTable[Text | str]):
         self.plan: Plan | None = None
         self.done: dict[str, StepRow] = {}
         self.language: Language = "zh_CN"
+        self._shown: tuple[Plan, list[StepRow], Texts] | None = None  # to draw again at a new width
+        self._width = 0  # the width last drawn at
 
     def on_mount(self) -> None:
-        self.add_columns("", "", "")
+        self.add_columns("", "")
+        self.add_column("", key=HINT.value, width=1)
+
+    def on_resize(self) -> None:
+        if self._shown and self.scrollable_content_region.width != self._width:
+            self.show(*self._shown)
 
     def show(self, plan: Plan, steps: list[StepRow], t: Texts) -> None:
         """Draw the plan with the stamped steps, keeping the cursor; the cursor moves to the
         first step not done when the plan is first shown, and on to the next step not done
         when the one under it has just been stamped."""
         first, before = self.plan is None, set(self.done)
-        self.plan, self.done = plan, {s.step: s for s in steps}
+        self.plan, self.done, self._shown = plan, {s.step: s for s in steps}, (plan, steps, t)
         row = self.cursor_row
         self.clear()
         self.language = lang = t.language
+        rows: list[tuple[Text, Text, str]] = []
         for i, p in enumerate(plan.steps, 1):
             s = self.done.get(p.key)
             mark = Text(f"✓ {clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
-            label = Text(f"{i}. {p.label.text(lang)}", style="dim" if s else "bold")
-            self.add_row(mark, label, self.detail(p.key), key=p.key)
+            rows.append((mark, Text(f"{i}. {p.label.text(lang)}", style="dim" if s else "bold"), p.key))
+        taken = max(cell_len(r[0].plain) for r in rows) + max(cell_len(r[1].plain) for r in rows)
+        self._width = self.scrollable_content_region.width
+        left = self._width - taken - 6 * self.cell_padding
+        self.columns[HINT].width = left if left >= HINT_LEAST else 1
+        for mark, label, key in rows:  # a row as many lines as its hint takes
+            self.add_row(mark, label, Text(self.detail(key) if left >= HINT_LEAST else ""), key=key,
+                         height=None)
         if first:
             row = next((i for i, p in enumerate(plan.steps) if p.key not in self.done), 0)
         elif 0 <= row < len(plan.steps) and plan.steps[row].key in set(self.done) - before:

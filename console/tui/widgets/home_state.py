@@ -30,9 +30,10 @@ def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
                    style="bold yellow" if is_open else "")
         out.append(f" {clock(ts)}", style="dim")
     for d in s.sensors:
-        label = t(f"desk_sensor_{d.kind}") if f"desk_sensor_{d.kind}" in STRINGS else d.kind
-        # the room says where; the installer's device name only when hub.yaml gave no room
-        out.append(f"\n{d.room or d.name} {label}", style="red" if d.silent else "")
+        # the kind's label, after where hub.yaml puts the device; its name in hub.yaml (an
+        # installer's word, often English) only for a kind the console has no label for
+        label = t(f"desk_sensor_{d.kind}") if f"desk_sensor_{d.kind}" in STRINGS else d.kind or d.name
+        out.append("\n" + " ".join(w for w in (d.room, label) if w), style="red" if d.silent else "")
         if d.alarming:
             out.append(f" {t('desk_sensor_alarming')}", style="bold white on red")
         if d.battery is not None:
