@@ -21,9 +21,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History
@@ -31,6 +32,7 @@ from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, Home, LoginConfig
 from console.station.records_store import OpRefused
 from hub import wire
+from hub.configfile import DEFAULT_TIMEZONE
 from hub.events import CANCEL_KIND, WALKTEST, AlarmState
 
 SCHEMA = """
@@ -249,8 +251,10 @@ class ClaimConflict(OpRefused):
 
 class StationStore:
     def __init__(self, path: Path, *, readonly: bool = False,
-                 login: LoginConfig | None = None) -> None:
-        self.path = path
+                 login: LoginConfig | None = None, tz: tzinfo | None = None) -> None:
+        """``tz`` is the county's zone (county.yaml; default Asia/Shanghai): where a station
+        time's day begins."""
+        self.path, self.tz = path, tz or ZoneInfo(DEFAULT_TIMEZONE)
         if readonly:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                        check_same_thread=False)
@@ -265,7 +269,7 @@ class StationStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
         self.calls = calls.Calls(self._db, self._tx)
-        self.records = records_store.Records(self._db, self._tx)
+        self.records = records_store.Records(self._db, self._tx, self.tz)
 
     def _migrate(self) -> None:
         """Columns added since a database was made (older databases)."""
@@ -619,13 +623,17 @@ class StationStore:
         return [StepRow(*r) for r in rows]
 
     def alarm_records(self, since: float, until: float) -> list[AlarmRecord]:
-        """Alarms stored from ``since`` to before ``until`` (station time), for the ledger."""
+        """Alarms stored from ``since`` to before ``until`` (station time), for the ledger, each
+        with the group its elder had when it came (a later change of group does not move it)."""
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.received >= ? AND a.received < ? "
                                 "ORDER BY a.received", (since, until))
+        changes = self.records.group_changes(since)
         return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
-                            category=a.elder.category if a.elder else None, kind=a.kind,
-                            raised=a.received, claimed=a.claimed, closed=a.closed, outcome=a.outcome,
-                            officer=a.officer or "", notes=a.notes or "") for a in map(self._alarm, rows)]
+                            category=records_store.group_then(changes.get(a.hub, []), a.received,
+                                                              a.elder.category) if a.elder else None,
+                            kind=a.kind, received=a.received, claimed=a.claimed, closed=a.closed,
+                            outcome=a.outcome, officer=a.officer or "", notes=a.notes or "",
+                            raised=a.raised) for a in map(self._alarm, rows)]
 
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
         rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "

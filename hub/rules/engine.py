@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from hub.configfile import DEFAULT_TIMEZONE
 from hub.events import ALARM_TYPES, Event
 from hub.rules.actions import (
     CancelAlarm,
@@ -42,7 +43,7 @@ from hub.rules.model import (
 )
 from hub.rules.state import HomeState
 
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 TIMER_SOURCE = "hub"  # the source of alarms that a timer, not an event, raised
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import date
 from typing import Protocol
 
 from rich.text import Text
@@ -32,7 +31,7 @@ from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.elder_card import call_lines, elder_details, timeline_entry
-from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.home_state import home_state_text
 from hub import wire
 from hub.events import AlarmState
@@ -121,7 +120,7 @@ class AlarmScreen(Screen[None]):
             f"{t('desk_plan')} · {plan.label.text(t.language)}")
         self.query_one(Checklist).show(plan, self.store.alarm_steps(a.id), t)
         self._hint()
-        card = elder_details(a.elder, self.rules, date.fromtimestamp(now), t) if a.elder else \
+        card = elder_details(a.elder, self.rules, t.day(now), t) if a.elder else \
             Text(elder_name(a, t), style="bold")
         if a.location:
             card.append(f"\n{t('card_location')}: {a.location}")
@@ -161,7 +160,7 @@ class AlarmScreen(Screen[None]):
         if not past:
             return Text(t("desk_no_history"), style="dim")
         for h in past:
-            day = time.strftime("%m-%d %H:%M", time.localtime(h.raised))
+            day = t.time(h.raised, "%m-%d %H:%M")
             outcome = self._outcome(h.outcome) if h.outcome else t(f"state_{h.state.value}")
             out.append(f"{day} {t(f'kind_{h.kind}')} → {outcome}"
                        + (f" ({h.officer})" if h.officer else "") + "\n")
@@ -178,7 +177,7 @@ class AlarmScreen(Screen[None]):
     def _timeline(self) -> Text:
         t, out = self.texts, Text(style="cyan")
         for state, ts, who, note in self.store.alarm_log(self.alarm.id):
-            out.append(f"{clock(ts)} {timeline_entry(state, who, note, t, self._outcome)}\n")
+            out.append(f"{t.clock(ts)} {timeline_entry(state, who, note, t, self._outcome)}\n")
         out.rstrip()
         out.append(call_lines(self.store.alarm_calls(self.alarm.id), t))
         return out
@@ -204,7 +203,7 @@ class AlarmScreen(Screen[None]):
     @on(Checklist.Stamp)
     async def _stamp(self, event: Checklist.Stamp) -> None:
         if done := self.query_one(Checklist).done.get(event.step):
-            self.notify(self.texts("desk_step_done", time=clock(done.ts), officer=done.officer))
+            self.notify(self.texts("desk_step_done", time=self.texts.clock(done.ts), officer=done.officer))
             return
         await self._send("alarm_step", "desk_step_ok", step=event.step)
 

@@ -32,7 +32,7 @@ from console.casework.search import ElderIndex
 from console.station.config import Category
 from console.station.store import AlarmRow
 from console.tui.i18n import Texts
-from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.table import LabelledTable
 from hub.events import AlarmState
 
@@ -101,7 +101,7 @@ class AlarmQueue(LabelledTable):
         """Replace the rows, keeping the cursor on the same alarm."""
         self._all = alarms
         self._found = self._search(alarms) if self.filter else set()
-        today = date.fromtimestamp(self.clock())
+        today = self.texts.day(self.clock())
         self.alarms = sorted((a for a in alarms if self._matches(a)),
                              key=lambda a: queue_key(a, today))
         self._by_id = {a.id: a for a in self.alarms}
@@ -207,7 +207,7 @@ class AlarmQueue(LabelledTable):
         t, a, now = self.texts, self._by_id[id], self.clock()
         return [
             self._priority(a, now),
-            clock(a.raised),
+            t.clock(a.raised),
             self._wait(a, now),
             Text(elder_name(a, t), style="bold"),
             t(f"cat_{a.elder.category.value}") if a.elder else "-",

@@ -13,7 +13,6 @@ from textual.widgets import DataTable
 from console.casework.county import Plan
 from console.station.store import StepRow
 from console.tui.i18n import Texts
-from console.tui.widgets.fmt import clock
 from hub.prompts import Language
 
 
@@ -45,7 +44,7 @@ class Checklist(DataTable[Text | str]):
         self.language = lang = t.language
         for i, p in enumerate(plan.steps, 1):
             s = self.done.get(p.key)
-            mark = Text(f"✓ {clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
+            mark = Text(f"✓ {t.clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
             label = Text(f"{i}. {p.label.text(lang)}", style="dim" if s else "bold")
             self.add_row(mark, label, self.detail(p.key), key=p.key)
         if first:
