@@ -224,6 +224,21 @@ def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(t
     assert (now["h001"], now["h002"], len(now)) == (Category.GENERAL, Category.GENERAL, 5)
 
 
+def test_a_past_alarm_is_filed_under_the_group_the_elder_had_then(tmp_path: Path) -> None:
+    """The ledger counts an alarm in the group its elder was in when it came: a supervisor's
+    later change of group (audited) does not move it."""
+    s = StationStore(tmp_path / "station.db")
+    t = time.time() - 30 * 86400
+    s.load_homes(HOMES[:1], now=t)  # h001 王秀英, key group
+    s.store_events([alarm("a1", ts=t + 86400)], now=t + 86400)
+    s.records.override("h001", Category.GENERAL, "子女已接回同住，每日有人照看", RULES, actor="wang",
+                       now=t + 2 * 86400)
+    s.store_events([alarm("a2", ts=t + 3 * 86400)], now=t + 3 * 86400)
+    groups = {r.id: r.category for r in s.alarm_records(t, t + 4 * 86400)}
+    assert groups == {"a1": Category.KEY, "a2": Category.GENERAL}
+    assert [r.category for r in s.alarm_records(t + 86400, t + 2 * 86400)] == [Category.KEY]
+
+
 def test_queue_order_priority_group_then_the_oldest_elder(tmp_path: Path) -> None:
     s = StationStore(tmp_path / "station.db")
     s.load_homes(HOMES)  # h001 王秀英 86 key, h004 陈永年 91 key, h003 general

@@ -617,6 +617,14 @@ class StationStore:
                                 (hub, limit))
         return list(map(self._alarm, rows))
 
+    def alarm_data(self, alarm: str) -> dict[str, Any]:
+        """The data of the event that raised the alarm: what caused it (the door and when it
+        opened, the silent sensor, the battery; docs/events.md); empty if unknown."""
+        row = self._db.execute("SELECT json_extract(payload, '$.data') FROM events WHERE id = ?",
+                               (alarm,)).fetchone()
+        data = json.loads(row[0]) if row and row[0] else {}
+        return data if isinstance(data, dict) else {}
+
     def alarm_steps(self, alarm: str) -> list[StepRow]:
         rows = self._db.execute("SELECT step, ts, officer, note FROM alarm_steps WHERE alarm = ? "
                                 "ORDER BY rowid", (alarm,))
@@ -668,12 +676,21 @@ class StationStore:
 
     def home_state(self, hub: str) -> HomeState:
         """The home's devices as their latest events say (at most HOME_STATE_EVENTS read); a
-        hub never heard of is offline with nothing known."""
+        hub never heard of is offline with nothing known.
+
+        An alarm event repeats its trigger's kind (a wandering alarm is a ``door.open`` raised
+        15 minutes after the door opened): it is a reading only when its trigger was not sent
+        on its own, and then at the trigger's time, never at the alarm's."""
         home = self._db.execute("SELECT online, last_heartbeat FROM homes WHERE hub = ?",
                                 (hub,)).fetchone() or (0, None)
         rows = self._db.execute(
-            "SELECT kind, ts, json_extract(payload, '$.source'), json_extract(payload, '$.data') "
-            "FROM events WHERE hub = ? ORDER BY ts DESC LIMIT ?", (hub, HOME_STATE_EVENTS)).fetchall()
+            "SELECT kind, CASE WHEN json_type(payload, '$.data.trigger_ts') IN ('integer', 'real') "
+            "THEN json_extract(payload, '$.data.trigger_ts') ELSE ts END, "
+            "json_extract(payload, '$.source'), json_extract(payload, '$.data') FROM events e "
+            "WHERE hub = ? AND NOT EXISTS (SELECT 1 FROM events t WHERE "
+            "t.id = json_extract(e.payload, '$.data.trigger_id')) ORDER BY ts DESC LIMIT ?",
+            (hub, HOME_STATE_EVENTS)).fetchall()
+        rows.sort(key=lambda r: r[1], reverse=True)  # by when each reading was taken
         presence: tuple[bool | None, float | None] = (None, None)
         doors: dict[str, tuple[bool, float]] = {}
         activity = None

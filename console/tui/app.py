@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textual import on, work
@@ -201,7 +202,8 @@ class ConsoleApp(App[None]):
     def _records(self) -> Records:
         s = self.session
         return Records(self.store, self.client, self.texts, self.rules, s.user if s else "",
-                       s.role if s else "", call=self._call)
+                       s.role if s else "", call=self._call,
+                       clock=lambda: datetime.fromtimestamp(self.clock(), UTC))
 
     def action_roster(self) -> None:
         self.push_screen(RosterScreen(self._records()))

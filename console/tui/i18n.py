@@ -36,7 +36,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "homes": ("居家终端", "Homes"),
     "no_alarm": ("无待处理报警", "No open alarms"),
     "col_priority": ("级别", "Pri"),
-    "col_time": ("时间", "Time"),
+    "col_time": ("发生", "Raised"),  # the alarm queue: when the home raised it (a fall: detected)
     "col_wait": ("等待", "Waiting"),
     "col_elder": ("老人", "Elder"),
     "col_category": ("类别", "Group"),

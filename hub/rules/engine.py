@@ -300,14 +300,19 @@ class Engine:
         return out
 
     def _alarm(self, r: Rule, s: AlarmAction, trigger: Event | None, at: float) -> RaiseAlarm:
+        """The alarm carries what caused it (docs/events.md): the trigger's data, id and time
+        (a door's opening, when the alarm comes at the end of its wait), and when someone was
+        last seen indoors."""
         kind = ALARM_TYPES[s.alarm]
         if trigger:
-            data = {**trigger.data, "rule": r.name, "trigger_id": trigger.id}
+            data = {**trigger.data, "rule": r.name, "trigger_id": trigger.id, "trigger_ts": trigger.ts}
             ev = Event(kind=trigger.kind, source=trigger.source, ts=at, alarm=s.alarm, data=data)
         else:
             data = {"rule": r.name}
             ev = Event(kind="timer.absence" if r.absence else "timer.daily", source=TIMER_SOURCE, ts=at,
                        alarm=s.alarm, data=data)
+        if (seen := self.state.last_seen(at)) is not None:
+            data["last_seen"] = seen
         if s.text:
             data["text"] = s.text
         return RaiseAlarm(ev, r.name, s.priority or kind.priority,

@@ -1,6 +1,8 @@
 """The alarm screen: everything the officer works an alarm with, on one screen.
 
-Left, what to know: the elder's whole card, the home's live state, earlier alarms of the home
+Under the title, what happened: the moments the alarm counts, each labelled, and what caused
+it (the door that opened and when, the silent sensor, the low battery). Left, what to know:
+the elder's whole card, the home's live state, earlier alarms of the home
 and how they ended. Right, what to do: the county's response plan for this alarm type as a
 checklist (each step stamped at the station with its time), free notes, and the timeline of
 what was done. Claim, resolve and the call controls are the app's keys and work here too. It
@@ -13,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.text import Text
 from textual import on
@@ -27,6 +29,7 @@ from console.casework.county import CountyRules
 from console.station.calls import CallRow
 from console.station.store import AlarmRow, HomeState, StepRow
 from console.tui.i18n import Texts
+from console.tui.widgets.alarm_facts import alarm_facts
 from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.checklist import Checklist
@@ -45,6 +48,7 @@ class DeskReads(Protocol):
     """The station store's reads this screen needs (StationStore, read-only)."""
 
     def alarm(self, id: str) -> AlarmRow | None: ...
+    def alarm_data(self, alarm: str) -> dict[str, Any]: ...
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]: ...
     def home_state(self, hub: str) -> HomeState | None: ...
     def alarm_steps(self, alarm: str) -> list[StepRow]: ...
@@ -75,6 +79,7 @@ class AlarmScreen(Screen[None]):
         yield Header()  # the time that matters here is the alarm's, in the title
         yield CallBar(id="alarm-callbar")
         yield Static(id="alarm-title")
+        yield Static(id="alarm-facts")
         with Horizontal(id="alarm-body"):
             with VerticalScroll(id="alarm-left"):
                 yield Static(id="alarm-card")
@@ -126,6 +131,8 @@ class AlarmScreen(Screen[None]):
             card.append(f"\n{t('card_location')}: {a.location}")
         self.query_one("#alarm-card", Static).update(card)
         self._home = self.store.home_state(a.hub)
+        self.query_one("#alarm-facts", Static).update(alarm_facts(
+            a, self.store.alarm_data(a.id), t, self._home.sensors if self._home else ()))
         self.query_one("#alarm-history", Static).update(self._history())
         self.query_one("#alarm-timeline", Static).update(self._timeline())
         self._tick()
