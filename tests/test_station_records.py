@@ -203,6 +203,26 @@ def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
     assert not nothing.online and nothing.sensors == [] and nothing.presence is None
 
 
+def test_an_alarms_repeat_of_its_trigger_is_not_a_new_reading(tmp_path: Path) -> None:
+    """A wandering alarm is a door.open raised 15 min after the door opened (sent then on its
+    own): the door opened, and someone last moved, when the door did, not when the alarm came.
+    Without its trigger stored, the alarm stands for the reading at the trigger's time."""
+    s = StationStore(tmp_path / "station.db")
+    t = time.time() - 3600
+    door = wire.EventMsg(hub="h001", id="d1", kind="door.open", source="front_door", ts=t,
+                         data={"room": "门厅", "type": "door"})
+    def raised(id: str, trigger: str) -> wire.EventMsg:
+        return door.model_copy(update={
+            "id": id, "ts": t + 900, "alarm": wire.AlarmInfo(kind="wandering", priority=2, contact_id=641),
+            "data": {**door.data, "trigger_id": trigger, "trigger_ts": t}})
+
+    s.store_events([door, raised("w1", "d1")], now=t + 901)
+    st = s.home_state("h001")
+    assert (st.doors, st.last_activity) == ({"门厅": (True, t)}, t)
+    s.store_events([raised("w2", "never-sent")], now=t + 902)
+    assert s.home_state("h001").doors == {"门厅": (True, t)}
+
+
 def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(tmp_path: Path) -> None:
     """The ledger of a past month counts the roster of that month, not today's."""
     s = StationStore(tmp_path / "station.db")
