@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -193,13 +193,12 @@ class AlarmRow:
     elder: Elder | None
     escalated: float | None = None  # station time it was flagged unclaimed past the limit
 
-    @property
-    def order(self) -> tuple[int, int, int, float]:
-        """Queue order: priority, then the elder's care group, then the elder's age (the
-        oldest first), then when it was raised."""
+    def order(self, today: date) -> tuple[int, int, bool, int, float]:
+        """Queue order: priority, then the elder's care group, then the elder's age on
+        ``today`` (the oldest first, unknown ages after known ones), then when it was raised."""
         rank = self.elder.category.rank if self.elder else len(Category)
-        age = self.elder.age_on(date.fromtimestamp(self.received)) if self.elder else None
-        return (self.priority, rank, -(age or 0), self.raised)
+        age = self.elder.age_on(today) if self.elder else None
+        return (self.priority, rank, age is None, -(age or 0), self.raised)
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,7 +601,8 @@ class StationStore:
     def open_alarms(self) -> list[AlarmRow]:
         marks = ",".join("?" * len(OPEN_STATES))
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.state IN ({marks})", OPEN_STATES)
-        return sorted(map(self._alarm, rows), key=lambda a: a.order)
+        today = datetime.now(self.tz).date()
+        return sorted(map(self._alarm, rows), key=lambda a: a.order(today))
 
     def alarms_for_hub(self, hub: str, *, open_only: bool = True) -> list[AlarmRow]:
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised", (hub,))

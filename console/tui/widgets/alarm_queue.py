@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import ClassVar
 
 from rich.text import Text
@@ -39,13 +38,6 @@ from hub.events import AlarmState
 PRIORITY_STYLE = {1: "bold white on red", 2: "bold black on yellow", 3: "bold black on cyan",
                   4: "dim"}
 FLASH = ("bold white on red", "bold red reverse")  # escalated cells alternate each second
-
-
-def queue_key(a: AlarmRow, today: date) -> tuple[int, int, bool, int, float]:
-    """Priority, care group, age (oldest first; unknown ages after known ones), raised."""
-    rank = a.elder.category.rank if a.elder else len(Category)
-    age = a.elder.age_on(today) if a.elder else None
-    return (a.priority, rank, age is None, -(age or 0), a.raised)
 
 
 def is_escalated(a: AlarmRow, now: float, limit_s: float) -> bool:
@@ -103,7 +95,7 @@ class AlarmQueue(LabelledTable):
         self._found = self._search(alarms) if self.filter else set()
         today = self.texts.day(self.clock())
         self.alarms = sorted((a for a in alarms if self._matches(a)),
-                             key=lambda a: queue_key(a, today))
+                             key=lambda a: a.order(today))
         self._by_id = {a.id: a for a in self.alarms}
         self.set_rows(list(self._by_id))
         self._fit()
