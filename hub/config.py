@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from drivers.radar.models import model as radar_model
 from drivers.radar.setup import Wanted
-from hub.configfile import ConfigError, ConfigPath, Strict, load
+from hub.configfile import DEFAULT_TIMEZONE, ConfigError, ConfigPath, Strict, Timezone, load
 from hub.mqtt import BrokerConfig
 from hub.prompts import Language
 from hub.rules import load_rules
@@ -208,7 +208,8 @@ class HubConfig(Strict):
     language: Language = "zh_CN"
     elder_category: Category = Field("general", description="the elder's care group (county "
                                      "rules): sets per-category rule durations, e.g. inactivity")
-    timezone: str = Field("Asia/Shanghai", description="for the rules' times of day")
+    timezone: Timezone = Field(DEFAULT_TIMEZONE, description="the county's time zone: the "
+                               "rules' times of day, the walk-test report and its file name")
     rules: list[ConfigPath] = Field(default_factory=lambda: [DEFAULT_RULES], min_length=1,
                                     description="rule files or folders of *.yaml, loaded in order")
     data_dir: ConfigPath = Field(Path("/var/lib/anxin"), description="outbox and state")
@@ -265,15 +266,6 @@ class HubConfig(Strict):
             raise ValueError(f"broker.tls.cert: the certificate is for {cn!r}, not for hub_id "
                              f"{self.hub_id!r} (issue one with `anxin ca issue-hub {self.hub_id}`)")
         return self
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
-        return v
 
     @property
     def tz(self) -> ZoneInfo:

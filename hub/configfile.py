@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config is a few KiB; more is a mistake or an attack
@@ -41,6 +42,22 @@ def _beside_config(v: Path, info: ValidationInfo) -> Path:
 
 ConfigPath = Annotated[Path, AfterValidator(_beside_config)]
 """A path that, when relative, is relative to the folder of the config file naming it."""
+
+# The zone people read times in (design.md, "Time"): the county's. county.yaml names it for the
+# station and its consoles, hub.yaml for the home; both default to this one.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _known_zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {v!r} (an IANA name such as {DEFAULT_TIMEZONE})") from None
+    return v
+
+
+Timezone = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+"""An IANA time zone name that zoneinfo knows, e.g. Asia/Shanghai."""
 
 
 class _Refused(yaml.YAMLError):

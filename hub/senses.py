@@ -63,7 +63,7 @@ class Senses:
             return []
         if r.kind in _BLE_BINARY:
             sense, yes, no = _BLE_BINARY[r.kind]
-            extra = {"type": s.type} if sense == "door" else {}
+            extra = {"type": s.type} if sense in ("door", "battery") else {}
             return self._change(s.name, s.room, sense, bool(r.value), yes if r.value else no, now,
                                 **extra)
         if r.kind == "battery" and isinstance(r.value, int | float):
@@ -92,7 +92,8 @@ class Senses:
         low_mark = self._cfg.ble.battery_low_percent
         was_low = self._state.get((s.name, "battery")) is True
         low = pct <= low_mark or (was_low and pct <= low_mark + BATTERY_HYSTERESIS)
-        out += self._change(s.name, s.room, "battery", low, "low" if low else "ok", now, percent=pct)
+        out += self._change(s.name, s.room, "battery", low, "low" if low else "ok", now, percent=pct,
+                            type=s.type)
         return out
 
     def _change(self, device: str, room: str, sense: str, value: object, suffix: str, now: float,

@@ -91,7 +91,7 @@ class HubService:
         self.hw = Hardware.build(cfg, pins)
         self.speaker: Speaker = speaker or self.hw.speaker
         self.store, self._store_damage = HubStore.open_or_recover(
-            cfg.data_dir / "hub.db", telemetry_max_bytes=int(cfg.outbox.telemetry_max_mb * 2**20))
+            cfg.data_dir / "hub.db", cfg.tz, telemetry_max_bytes=int(cfg.outbox.telemetry_max_mb * 2**20))
         self.senses = Senses(cfg)
         self.decoder = AdvertDecoder(cfg.ble.keys)
         self.supervisor = Supervisor()
@@ -238,9 +238,13 @@ class HubService:
     def _radar_status(self, st: PortStatus) -> None:
         assert self.cfg.radar
         name, room = self.cfg.radar.name, self.cfg.radar.room
-        if st.state in ("silent", "talking"):
-            events = self.senses.status(name, room, "silent", st.state == "talking", time.time(),
-                                        type="radar", reason=st.reason)
+        if st.state == "silent":  # reported once no valid frame has come for silence_s
+            quiet = self.cfg.radar.silence_s
+            events = self.senses.status(name, room, "silent", False, st.ts, type="radar",
+                                        reason=st.reason, silent_s=round(quiet), last_heard=st.ts - quiet)
+        elif st.state == "talking":
+            events = self.senses.status(name, room, "silent", True, st.ts, type="radar",
+                                        reason=st.reason)
         else:
             events = self.senses.status(name, room, "lost", st.state == "open", time.time(),
                                         type="radar", reason=st.reason)
@@ -297,7 +301,8 @@ class HubService:
                 log.warning("sensor %s silent for %.0f s", name, quiet)
                 try:
                     self._handle_all(self.senses.status(name, s.room, "silent", False, now,
-                                                        type=s.type, silent_s=round(quiet)))
+                                                        type=s.type, silent_s=round(quiet),
+                                                        last_heard=now - quiet))
                 except Exception:
                     log.exception("reporting silent sensor %s failed", name)
 
@@ -460,8 +465,10 @@ class HubService:
             self.on_alarm_raised(ev)
 
     def _release(self, alarm_id: str) -> None:
-        """A held pre-alarm goes out: its window ran out, or a restart ended it."""
-        if not self.store.release(alarm_id):
+        """A held pre-alarm goes out: its window ran out, or a restart ended it. Its ``ts``
+        stays when it was detected; ``data.sent`` says when it went out."""
+        now = time.time()
+        if not self.store.release(alarm_id, now, stamp=_sent_at(now)):
             return
         log.info("alarm %s released to the station", alarm_id)
         self._steps_sent[alarm_id] = self._clock.total
@@ -776,6 +783,17 @@ class HubService:
             except Exception:
                 log.exception("pruning the outbox failed")
             await asyncio.sleep(PRUNE_EVERY_S)
+
+
+def _sent_at(now: float) -> Callable[[bytes], bytes]:
+    """Stamps a held alarm's message with when it was sent. One that no longer decodes goes as
+    it is: the uplink sets it aside and says so, and the release itself must not fail."""
+    def stamp(payload: bytes) -> bytes:
+        try:
+            return wire.with_data(payload, sent=now)
+        except wire.WireError:
+            return payload
+    return stamp
 
 
 async def run_hub(cfg: HubConfig, stop: asyncio.Event) -> None:

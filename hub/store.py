@@ -15,10 +15,14 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+from hub.configfile import DEFAULT_TIMEZONE
 from hub.events import AlarmState
 
 log = logging.getLogger(__name__)
@@ -114,14 +118,17 @@ class HubStore:
             raise StoreError(f"{path}: cannot open the hub database: {e}") from None
 
     @classmethod
-    def open_or_recover(cls, path: Path, **kw: Any) -> tuple[HubStore, str | None]:
-        """Open the store; a damaged one is moved aside (kept for inspection) and a fresh one
-        started, because a hub that refuses to start protects nobody. The second value says
-        what happened, for the technical alarm the hub then raises."""
+    def open_or_recover(cls, path: Path, tz: tzinfo | None = None,
+                        **kw: Any) -> tuple[HubStore, str | None]:
+        """Open the store; a damaged one is moved aside (kept for inspection, named with the
+        time in ``tz``, the county's zone) and a fresh one started, because a hub that refuses
+        to start protects nobody. The second value says what happened, for the technical alarm
+        the hub then raises."""
         try:
             return cls(path, **kw), None
         except StoreError as e:
-            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            now = datetime.now(tz or ZoneInfo(DEFAULT_TIMEZONE))
+            aside = path.with_name(f"{path.name}.damaged-{now:%Y%m%dT%H%M%S}")
             for suffix in ("", "-wal", "-shm"):
                 part = Path(f"{path}{suffix}")
                 if part.exists():
@@ -202,19 +209,21 @@ class HubStore:
                 (id, alarm_kind, AlarmState.RAISED.value, now, source))
             self._log(id, AlarmState.RAISED, raised, now)
 
-    def release(self, id: str, now: float | None = None) -> bool:
-        """Move a held alarm into the outbox (one commit); False if it is not held."""
+    def release(self, id: str, now: float | None = None,
+                stamp: Callable[[bytes], bytes] | None = None) -> bool:
+        """Move a held alarm into the outbox (one commit); False if it is not held. ``stamp``
+        rewrites its message on the way (the service adds when it was sent)."""
         now = time.time() if now is None else now
         with self._tx():
-            return self._release(id, now)
+            return self._release(id, now, stamp)
 
-    def _release(self, id: str, now: float) -> bool:
+    def _release(self, id: str, now: float, stamp: Callable[[bytes], bytes] | None = None) -> bool:
         row = self._db.execute("SELECT payload FROM held WHERE id = ?", (id,)).fetchone()
         if row is None:
             return False
         self._db.execute("DELETE FROM held WHERE id = ?", (id,))
         self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
-                         (id, row[0], now))
+                         (id, stamp(row[0]) if stamp else row[0], now))
         self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.SENT.value, id))
         self._log(id, AlarmState.SENT, now, now)
         return True

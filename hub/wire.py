@@ -384,6 +384,12 @@ def sequenced(payload: bytes, seq: Seq) -> bytes:
     return encode(decode_as(payload, EventMsg).model_copy(update={"seq": seq}))
 
 
+def with_data(payload: bytes, **data: Any) -> bytes:
+    """A stored event message with keys added to its data (a held alarm's ``sent``)."""
+    msg = decode_as(payload, EventMsg)
+    return encode(msg.model_copy(update={"data": {**msg.data, **data}}))
+
+
 def event_msg(hub: str, ev: Event, *, priority: int | None = None,
               contact_id: int | None = None) -> EventMsg:
     """The wire form of an event; a rule may override its alarm's priority and Contact ID.

@@ -38,9 +38,14 @@ class DeskStation:
     def raise_alarm(self, hub: str, kind: str = "panic", priority: int = 1,
                     now: float | None = None) -> str:
         now = time.time() if now is None else now
-        ev = Event(kind="button.press", source="bedside", ts=now, alarm=kind, id=new_id())
+        return self.send(hub, Event(kind="button.press", source="bedside", ts=now, alarm=kind,
+                                    id=new_id()), now=now, priority=priority)
+
+    def send(self, hub: str, ev: Event, *, now: float, priority: int | None = None) -> str:
+        """Store a hub's event (an alarm, or a reading) as the station would, at ``now``."""
         self.store.store_event(wire.event_msg(hub, ev, priority=priority), now=now)
-        self.on_changed(wire.Changed(what="alarm", id=ev.id))
+        self.on_changed(wire.Changed(what="alarm" if ev.alarm else "home",
+                                     id=ev.id if ev.alarm else hub))
         return ev.id
 
     def press_again(self, hub: str, alarm: str, now: float | None = None) -> None:

@@ -86,7 +86,7 @@ class FakeStore:
         return histories(groups, self.visit_rows, RULES)
 
     def alarm_records(self, since: float, until: float) -> list[AlarmRecord]:
-        return [a for a in self.alarms if since <= a.raised < until]
+        return [a for a in self.alarms if since <= a.received < until]
 
     def alarm_history(self, hub: str, limit: int = 50) -> list[AlarmRow]:
         return self.history_rows.get(hub, [])[:limit]
@@ -106,8 +106,8 @@ class FakeClient:
 
 def records(store: FakeStore, client: FakeClient | None = None, *, role: str = "duty",
             language: Language = "zh_CN") -> Records:
-    return Records(store=store, client=client or FakeClient(), texts=Texts(language), rules=RULES,
-                   user="zhang", role=role, tz=UTC, clock=lambda: TODAY)
+    return Records(store=store, client=client or FakeClient(), texts=Texts(language, UTC), rules=RULES,
+                   user="zhang", role=role, clock=lambda: TODAY)
 
 
 class Host(App[None]):

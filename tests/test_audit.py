@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,22 @@ def test_verify_prints_the_count_and_head_hash_and_show_lists_entries(
     assert main(["audit", "show", "--since", "2000-01-01", "--config", str(station)]) == 0
     assert [line.split()[4] for line in capsys.readouterr().out.splitlines()] == [
         "alarm.cancel_at_home"]  # the only entry stamped with today's clock
+
+
+def test_show_prints_and_reads_times_in_the_countys_zone(station: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # the station PC's own zone
+    time.tzset()
+    try:
+        assert main(["audit", "show", "--target", "a1", "--config", str(station)]) == 0
+        rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+        assert [r[1:3] for r in rows] == [["1970-01-01", "08:00:02"], ["1970-01-01", "08:00:04"]]
+        assert main(["audit", "show", "--target", "a1", "--since", "1970-01-01 08:00:04",
+                     "--config", str(station)]) == 0
+        assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["5"]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_entries_cannot_be_changed_through_sqlite_and_need_a_transaction(station: Path) -> None:

@@ -32,6 +32,7 @@ def test_the_shipped_file_follows_the_county_programme(rules: CountyRules) -> No
     assert all(c.source.startswith("003 二(一)") for _, group in rules.grouping.groups() for c in group)
     health = rules.content("health")
     assert (health.text("zh_CN"), health.text("en")) == ("健康管理", "Health")
+    assert rules.tz.key == "Asia/Shanghai"  # where times are read and a day begins
 
 
 def test_every_alarm_kind_has_a_name_and_a_plan(rules: CountyRules) -> None:
@@ -106,6 +107,9 @@ def edit(tmp_path: Path, path: list[str | int], value: object) -> Path:
     (["response", "kinds", "fall", "outcomes"], ["cancelled_at_home"],
      "kinds.fall: outcome(s) cancelled_at_home are not ones an officer may choose"),
     (["response", "outcomes", 0, "key"], "Safe", "response.outcomes.0.key: String should match pattern"),
+    (["timezone"], "Beijing", "timezone: Value error, unknown time zone 'Beijing' (an IANA name such as "
+     "Asia/Shanghai)"),
+    (["timezone"], "../../etc/passwd", "timezone: Value error, unknown time zone"),
 ])
 def test_mistakes_name_file_and_key(tmp_path: Path, path: list[str | int], value: object,
                                     expected: str) -> None:

@@ -30,10 +30,12 @@ def ts(text: str, tz: tzinfo = CST) -> float:
 
 def alarm(n: int, kind: str, raised: str, wait: float | None, outcome: str | None = "safe_by_phone",
           closed_after: float | None = 300, *, tz: tzinfo = CST, notes: str = "") -> AlarmRecord:
-    """王秀英's alarm ``a<n>`` raised at local time ``raised``, claimed ``wait`` s later."""
+    """王秀英's alarm ``a<n>`` received at local time ``raised``, claimed ``wait`` s later; a
+    fall was raised at the home 30 s before (held while the elder was asked), others at once."""
     t = ts(raised, tz)
     return AlarmRecord(f"a{n}", "h001", "王秀英", K, kind, t, None if wait is None else t + wait,
-                       None if closed_after is None else t + closed_after, outcome, "演示主管", notes)
+                       None if closed_after is None else t + closed_after, outcome, "演示主管", notes,
+                       raised=t - 30 if kind == "fall" else t)
 
 
 WAITS = [5, 10, 20, 30, 40, 50, 55, 59, 70, 200]
@@ -135,8 +137,10 @@ def test_xlsx_export_reads_back_to_the_same_figures(ledger: Ledger, tmp_path: Pa
     note = wb["探访"]["I5"]
     assert note.value == "=HYPERLINK(\"x\")" and note.data_type == "s"  # text, not a formula
     alarms = [[c.value for c in row] for row in wb["报警"].iter_rows()]
-    assert alarms[1][:6] == [datetime(2026, 11, 1, 8), "h001", "王秀英", "重点", "跌倒", 5]
-    assert alarms[-1][4] == "烟雾" and alarms[-1][8] == "未结束"
+    assert alarms[0][:3] == ["发生时间（终端）", "收到时间（服务站）", "终端"]
+    assert alarms[1][:7] == [datetime(2026, 11, 1, 7, 59, 30), datetime(2026, 11, 1, 8), "h001",
+                             "王秀英", "重点", "跌倒", 5]
+    assert alarms[-1][5] == "烟雾" and alarms[-1][9] == "未结束"
     assert len([[c.value for c in row] for row in wb["跟进"].iter_rows()]) == 1 + 3
 
 
@@ -155,5 +159,6 @@ def test_csv_export_in_english_reads_back_to_the_same_figures(ledger: Ledger, tm
     summary = list(read_rows(paths[0]))
     assert ["Visits · key group · Home visit", "1", "visits.key.home"] in summary
     alarms = list(read_rows(paths[2]))
-    assert alarms[0][9:] == ["Officer", "Notes", "Id"]
-    assert [r[10] for r in alarms[1:]].count("grid worker went round") == 1  # the officer's notes
+    assert alarms[0][:2] == ["Raised (at the home)", "Received (at the station)"]
+    assert alarms[0][10:] == ["Officer", "Notes", "Id"]
+    assert [r[11] for r in alarms[1:]].count("grid worker went round") == 1  # the officer's notes

@@ -17,13 +17,12 @@ from console.casework.elder import Contact, ElderRecord
 from console.station.config import Category, Home, StationConfig
 from console.tui.alarm_sound import PATTERNS, REPEAT_S, Ringer, pattern
 from console.tui.app import ConsoleApp
-from console.tui.i18n import STRINGS
+from console.tui.i18n import STRINGS, Texts
 from console.tui.i18n_desk import STRINGS as DESK
 from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.checklist import Checklist
-from console.tui.widgets.fmt import clock as clock_text
 from hub import wire
 from tests.accounts import log_in
 from tests.conftest import eventually
@@ -196,7 +195,7 @@ async def test_a_press_again_shows_rings_and_moves_the_alarm_ahead(station: Desk
         screen = app.screen
         assert isinstance(screen, AlarmScreen) and screen.alarm_id == h003
         title = str(screen.query_one("#alarm-title").render())
-        assert f"再次呼叫 ×2 最近 {clock_text(T0 + 45)}" in title and title.startswith(" P1 ")
+        assert f"再次呼叫 ×2 最近 {Texts('zh_CN').clock(T0 + 45)}" in title and title.startswith(" P1 ")
         assert str(screen.query_one("#alarm-timeline").render()).count("老人再次按下呼叫") == 2
 
 

@@ -10,15 +10,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static, TextArea
 
+from console.casework.county import load_county
 from console.casework.ledger import read_figures
-from console.station.config import StationConfig
+from console.station.config import DEFAULT_COUNTY, StationConfig
 from console.station.service import StationService
 from console.station.users import Role
 from console.tui.app import ConsoleApp
@@ -39,6 +40,11 @@ from hub.events import AlarmState, Event, new_id
 from hub.service import HubService
 from tests.accounts import add_users, log_in
 from tests.conftest import eventually
+
+
+def county_today() -> date:
+    """Today as the county reads it (county.yaml timezone): the day a visit is recorded on."""
+    return datetime.now(load_county(DEFAULT_COUNTY).tz).date()
 
 
 @pytest.fixture(autouse=True)
@@ -190,7 +196,7 @@ async def test_a_phone_visit_with_a_followup_is_recorded_and_the_followup_closed
 
         [v] = station.store.visits("h002")
         assert (v.mode, v.day, v.contents, v.notes, v.reached) == (
-            "phone", date.today(), ("health", "home_safety"), "血压正常", True)
+            "phone", county_today(), ("health", "home_safety"), "血压正常", True)
         [f] = station.store.followups()
         assert (f.elder, f.content, f.text, f.visit) == ("h002", "home_safety", "燃气软管老化", v.id)
         assert v.by == "张三"  # who visited: the officer saving it, by the name the desk shows
@@ -201,7 +207,7 @@ async def test_a_phone_visit_with_a_followup_is_recorded_and_the_followup_closed
         await pilot.press("x", *"已更换", "enter")
         await eventually(lambda: station.store.followups() == [], what="the follow-up closed")
         [closed] = station.store.followups(open_only=False)
-        assert closed.closed == date.today()
+        assert closed.closed == county_today()
         await eventually(lambda: f.id not in table.keys, what="the list without it")
         actions = [(e.actor, e.action) for e in station.store.audit_entries()
                    if e.action in ("visit.save", "followup.close")]
@@ -216,7 +222,7 @@ async def test_the_ledger_exported_from_the_console_counts_the_visit_and_the_ala
         s.store_event(wire.event_msg("h002", ev, priority=1), now=now - 30)
         s.claim(ev.id, "zhang", "张三", now=now - 20)
         s.resolve(ev.id, "zhang", "张三", "safe_by_phone", now=now - 10)
-        s.records.save_visit("h002", {"day": date.today().isoformat(), "mode": "phone",
+        s.records.save_visit("h002", {"day": county_today().isoformat(), "mode": "phone",
                                       "contents": ["health"]}, station.rules, actor="zhang",
                              officer="张三", now=now)
 
@@ -228,7 +234,7 @@ async def test_the_ledger_exported_from_the_console_counts_the_visit_and_the_ala
         await pilot.press("f")
         ledger.query_one("#ledger-folder", Input).value = str(out)
         await pilot.press("enter")
-        month = f"{date.today():%Y-%m}"
+        month = f"{county_today():%Y-%m}"
         xlsx = out / f"ledger-{month}.xlsx"
         await eventually(lambda: "已导出" in text(ledger, "#ledger-status"), what="the export")
         figures = read_figures(xlsx)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from drivers.speaker.sim import LogSpeaker
+from hub import wire
 from hub.config import HubConfig
 from hub.events import CANCEL_KIND, AlarmState, Event
 from hub.link import last_will
@@ -147,12 +148,37 @@ async def test_silent_sensor_and_low_battery_are_technical_alarms(home: Home) ->
     await eventually(has(home.kinds, "device.silent"), timeout=5, what="door sensor silent")
     silent = next(e for e in home.events if e.kind == "device.silent")
     assert silent.source == "front_door" and silent.data["type"] == "door"
+    assert silent.data["last_heard"] == pytest.approx(silent.ts - silent.data["silent_s"], abs=1)
     await home.do("sensor-resume front_door")
     await eventually(has(home.kinds, "device.back"), what="door sensor back")
     await home.do("battery-low bath_leak 8")
     await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
     low = next(e for e in home.events if e.kind == "battery.low")
-    assert low.source == "bath_leak" and low.data["percent"] == 8
+    assert low.source == "bath_leak" and (low.data["percent"], low.data["type"]) == (8, "leak")
+    # the alarms carry what caused them to the station (docs/events.md)
+    sent = {m.alarm.kind: m for p in home.hub.store.pending()
+            if (m := wire.decode_as(p.payload, wire.EventMsg)).alarm}
+    assert sent["sensor_silent"].source == "front_door"
+    assert sent["sensor_silent"].data["last_heard"] == silent.data["last_heard"]
+    assert (sent["battery_low"].source, sent["battery_low"].data["percent"]) == ("bath_leak", 8)
+
+
+async def test_a_fall_says_when_it_was_detected_and_when_it_was_sent(
+        home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fall is held 30 s while the elder is asked: its time stays the detection's, and the
+    message the station gets says when it went out."""
+    await home.do("fall")
+    await eventually(lambda: home.alarms().get("fall") is AlarmState.RAISED, what="held fall")
+    detected = next(e for e in home.events if e.kind == "fall.detected").ts
+    real_time, real_mono = time.time, time.monotonic
+    monkeypatch.setattr("hub.service.time.time", lambda: real_time() + 31)  # 31 s later …
+    monkeypatch.setattr("hub.service.time.monotonic", lambda: real_mono() + 31)
+    home.hub._do(home.hub.engine.tick(home.hub._now()))  # … nobody cancelled: sent
+    assert home.alarms().get("fall") is AlarmState.SENT
+    [fall] = [m for p in home.hub.store.pending()
+              if (m := wire.decode_as(p.payload, wire.EventMsg)).alarm and m.alarm.kind == "fall"]
+    assert fall.ts == detected
+    assert fall.data["sent"] == pytest.approx(detected + 31, abs=1)
 
 
 async def test_spoofed_plaintext_advert_for_an_encrypted_sensor_is_refused(home: Home) -> None:

@@ -352,7 +352,30 @@ def test_alarm_event_carries_trigger_rule_and_codes() -> None:
     assert a.event.id != press.id
     assert (a.event.kind, a.event.source, a.event.ts, a.event.alarm) == (
         "button.press", "bedside", press.ts, "panic")
-    assert a.event.data == {"location": "卧室床头", "room": "卧室", "rule": "panic", "trigger_id": press.id}
+    assert a.event.data == {"location": "卧室床头", "room": "卧室", "rule": "panic", "trigger_id": press.id,
+                            "trigger_ts": press.ts}
+
+
+def test_wandering_alarm_carries_the_doors_opening_and_the_last_sight() -> None:
+    """Raised 15 min after the door opened, the alarm says when it opened (``trigger_ts``) and
+    when someone was last seen indoors (``last_seen``): what searchers need, not its own time."""
+    e = engine(start="22:00")
+    for kind, source, when, data in (("presence.on", "radar", "22:40", {"room": "卧室"}),
+                                     ("presence.off", "radar", "23:08", {"room": "卧室"}),
+                                     ("door.open", "front_door", "23:10", {"type": "door", "room": "门厅"})):
+        e.handle(Event(kind=kind, source=source, ts=at(when), data=data), at(when))
+    [a] = e.tick(at("23:25"))
+    assert isinstance(a, RaiseAlarm) and a.event.alarm == "wandering" and a.event.ts == at("23:25")
+    assert (a.event.source, a.event.data["room"]) == ("front_door", "门厅")
+    assert (a.event.data["trigger_ts"], a.event.data["last_seen"]) == (at("23:10"), at("23:08"))
+
+
+def test_last_seen_is_the_alarms_time_while_someone_is_in_view() -> None:
+    e = engine()
+    e.handle(Event(kind="presence.on", source="radar", ts=at("10:00")), at("10:00"))
+    press = Event(kind="button.press", source="bedside", ts=at("10:31"))
+    [a] = e.handle(press, at("10:31"))
+    assert isinstance(a, RaiseAlarm) and a.event.data["last_seen"] == at("10:31")
 
 
 def test_overridden_codes_and_text() -> None:

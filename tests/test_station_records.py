@@ -203,6 +203,26 @@ def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
     assert not nothing.online and nothing.sensors == [] and nothing.presence is None
 
 
+def test_an_alarms_repeat_of_its_trigger_is_not_a_new_reading(tmp_path: Path) -> None:
+    """A wandering alarm is a door.open raised 15 min after the door opened (sent then on its
+    own): the door opened, and someone last moved, when the door did, not when the alarm came.
+    Without its trigger stored, the alarm stands for the reading at the trigger's time."""
+    s = StationStore(tmp_path / "station.db")
+    t = time.time() - 3600
+    door = wire.EventMsg(hub="h001", id="d1", kind="door.open", source="front_door", ts=t,
+                         data={"room": "门厅", "type": "door"})
+    def raised(id: str, trigger: str) -> wire.EventMsg:
+        return door.model_copy(update={
+            "id": id, "ts": t + 900, "alarm": wire.AlarmInfo(kind="wandering", priority=2, contact_id=641),
+            "data": {**door.data, "trigger_id": trigger, "trigger_ts": t}})
+
+    s.store_events([door, raised("w1", "d1")], now=t + 901)
+    st = s.home_state("h001")
+    assert (st.doors, st.last_activity) == ({"门厅": (True, t)}, t)
+    s.store_events([raised("w2", "never-sent")], now=t + 902)
+    assert s.home_state("h001").doors == {"门厅": (True, t)}
+
+
 def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(tmp_path: Path) -> None:
     """The ledger of a past month counts the roster of that month, not today's."""
     s = StationStore(tmp_path / "station.db")
@@ -222,6 +242,21 @@ def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(t
     assert s.roster_at(end) == then
     now = s.roster_at(time.time())
     assert (now["h001"], now["h002"], len(now)) == (Category.GENERAL, Category.GENERAL, 5)
+
+
+def test_a_past_alarm_is_filed_under_the_group_the_elder_had_then(tmp_path: Path) -> None:
+    """The ledger counts an alarm in the group its elder was in when it came: a supervisor's
+    later change of group (audited) does not move it."""
+    s = StationStore(tmp_path / "station.db")
+    t = time.time() - 30 * 86400
+    s.load_homes(HOMES[:1], now=t)  # h001 王秀英, key group
+    s.store_events([alarm("a1", ts=t + 86400)], now=t + 86400)
+    s.records.override("h001", Category.GENERAL, "子女已接回同住，每日有人照看", RULES, actor="wang",
+                       now=t + 2 * 86400)
+    s.store_events([alarm("a2", ts=t + 3 * 86400)], now=t + 3 * 86400)
+    groups = {r.id: r.category for r in s.alarm_records(t, t + 4 * 86400)}
+    assert groups == {"a1": Category.KEY, "a2": Category.GENERAL}
+    assert [r.category for r in s.alarm_records(t + 86400, t + 2 * 86400)] == [Category.KEY]
 
 
 def test_queue_order_priority_group_then_the_oldest_elder(tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ from datetime import date
 from math import ceil
 from pathlib import Path
 from typing import Self, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
 from console.casework.elder import Ability, Category, ElderRecord
-from hub.configfile import Strict, load
+from hub.configfile import DEFAULT_TIMEZONE, Strict, Timezone, load
 from hub.events import ALARM_TYPES
 from hub.prompts import Language
 
@@ -244,9 +245,16 @@ class Response(Strict):
 class CountyRules(Strict):
     county: str = Field(min_length=1, max_length=64)
     source: str = Field("", max_length=400, description="the documents these rules come from")
+    timezone: Timezone = Field(DEFAULT_TIMEZONE, description="the zone every time is shown in, "
+                               "at the console and in the ledger and its file names, whatever "
+                               "the PC's own zone; where a day and a month begin")
     grouping: Grouping
     visits: Visits
     response: Response
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def criterion(self, key: str) -> Keyed:
         """The criterion (or the general fallback) a reason key names; KeyError if unknown."""

@@ -56,8 +56,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "date": ("日期", "Date"), "hub": ("终端", "Hub"), "elder": ("老人", "Elder"),
     "category": ("类别", "Group"), "mode": ("方式", "Mode"), "by": ("探访人", "Visitor"),
     "reached": ("是否联系上", "Reached"), "notes": ("备注", "Notes"), "yes": ("是", "yes"),
-    "no": ("否", "no"), "raised": ("报警时间", "Raised"), "kind": ("类型", "Type"),
-    "wait_s": ("接警用时 秒", "Time to claim s"), "claimed": ("接警时间", "Claimed"),
+    "no": ("否", "no"), "kind": ("类型", "Type"),
+    # each time says which moment it counts (design.md, "Time")
+    "raised": ("发生时间（终端）", "Raised (at the home)"),
+    "received": ("收到时间（服务站）", "Received (at the station)"),
+    "wait_s": ("接警用时 秒（自收到）", "Time to claim s (from received)"),
+    "claimed": ("接警时间", "Claimed"),
     "closed_at": ("结束时间", "Closed"), "outcome": ("处置结果", "Outcome"),
     "officer": ("值班员", "Officer"), "id": ("编号", "Id"), "content": ("内容", "Content"),
     "text": ("事项", "Matter"), "opened_on": ("提出日期", "Opened"), "closed_on": ("办结日期", "Closed"),
@@ -131,13 +135,13 @@ def answer_stats(alarms: Iterable[AlarmRecord],
         if t is not None and t.priority > Priority.WELLBEING:
             continue
         if (a.claimed is None and a.outcome == CANCELLED_AT_HOME and a.closed is not None
-                and a.closed - a.raised <= 60):
+                and a.closed - a.received <= 60):
             continue
         counted += 1
         if a.claimed is None:
             unclaimed += 1
         else:
-            waits.append(max(0.0, a.claimed - a.raised))
+            waits.append(max(0.0, a.claimed - a.received))
     waits.sort()
     within = {s: sum(w <= s for w in waits) for s in thresholds}
     median = statistics.median(waits) if waits else None
@@ -156,7 +160,7 @@ class Ledger:
     followups_opened: int
     followups_closed: int
     followups_open: int  # open at the end of the month
-    alarms: dict[tuple[str, str], int]  # (kind, outcome or OPEN) -> alarms raised in the month
+    alarms: dict[tuple[str, str], int]  # (kind, outcome or OPEN) -> alarms received in the month
     answer: AnswerStats
     visit_rows: list[VisitRecord]
     alarm_rows: list[AlarmRecord]
@@ -195,12 +199,15 @@ def build(month: Month, *, roster: Mapping[str, Category], visits: Iterable[Visi
           alarms: Iterable[AlarmRecord], followups: Iterable[FollowUp], tz: tzinfo) -> Ledger:
     """The ledger of ``month`` from everything given (rows outside the month are ignored);
     ``roster`` maps each elder on the roster at the month's end to their group, and ``tz`` is
-    the station's time zone, which says where a month begins."""
+    the county's time zone, which says where a month begins. An alarm is filed under the month
+    the station received it (a fall held in its window across midnight goes where it arrived),
+    in the group its elder had then."""
     vs = sorted((v for v in visits if month.first <= v.day <= month.last), key=lambda v: (v.day, v.elder))
     reached = [v for v in vs if v.reached]
     visited = Counter(roster[e] for e in {v.elder for v in reached} if e in roster)
     start, end = month.span(tz)
-    al = sorted((a for a in alarms if start <= a.raised < end and a.kind != WALKTEST), key=lambda a: a.raised)
+    al = sorted((a for a in alarms if start <= a.received < end and a.kind != WALKTEST),
+                key=lambda a: a.received)
     fs = [f for f in followups if f.opened <= month.last and (f.closed is None or f.closed >= month.first)]
     return Ledger(
         month=month, roster=dict(Counter(roster.values())), visited=dict(visited),
@@ -224,11 +231,11 @@ def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = 
         return "、".join(_content(rules, c, language) for c in keys)
 
     def alarm(a: AlarmRecord) -> list[Cell]:
-        wait = round(a.claimed - a.raised, 1) if a.claimed is not None else None
+        wait = round(a.claimed - a.received, 1) if a.claimed is not None else None
         outcome = _outcome(rules, a.outcome, language) or (w("alarm_open") if a.closed is None else None)
-        return [_local(a.raised, tz), a.hub, a.name, w(f"cat_{a.category}") if a.category else None,
-                rules.kind_label(a.kind).text(language), wait, _local(a.claimed, tz), _local(a.closed, tz),
-                outcome, a.officer, a.notes, a.id]
+        return [_local(a.raised, tz), _local(a.received, tz), a.hub, a.name,
+                w(f"cat_{a.category}") if a.category else None, rules.kind_label(a.kind).text(language),
+                wait, _local(a.claimed, tz), _local(a.closed, tz), outcome, a.officer, a.notes, a.id]
 
     return [
         sheet("sheet_summary", {"item": 40, "value": 12, "code": 36},
@@ -237,9 +244,9 @@ def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = 
                                "reached": 10, "content": 48, "notes": 30},
               [[v.day, v.elder, v.name, w(f"cat_{v.category}"), _mode(rules, v.mode, language), v.by,
                 w("yes" if v.reached else "no"), content(v.contents), v.notes] for v in ledger.visit_rows]),
-        sheet("sheet_alarms", {"raised": 20, "hub": 8, "elder": 10, "category": 10, "kind": 14, "wait_s": 12,
-                               "claimed": 20, "closed_at": 20, "outcome": 18, "officer": 10, "notes": 30,
-                               "id": 34},
+        sheet("sheet_alarms", {"raised": 20, "received": 20, "hub": 8, "elder": 10, "category": 10,
+                               "kind": 14, "wait_s": 12, "claimed": 20, "closed_at": 20, "outcome": 18,
+                               "officer": 10, "notes": 30, "id": 34},
               [alarm(a) for a in ledger.alarm_rows]),
         sheet("sheet_followups", {"opened_on": 12, "hub": 8, "elder": 10, "content": 14, "text": 48,
                                   "closed_on": 12},
@@ -318,7 +325,7 @@ def _outcome(rules: CountyRules, key: str | None, language: Language) -> str | N
 
 
 def _local(ts: float | None, tz: tzinfo) -> datetime | None:
-    """Station time as a wall-clock time without zone: what Excel can hold."""
+    """A time as the county's wall clock reads it, without zone: what Excel can hold."""
     return None if ts is None else datetime.fromtimestamp(ts, tz).replace(tzinfo=None, microsecond=0)
 
 

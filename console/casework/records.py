@@ -50,14 +50,16 @@ class AlarmRecord:
     id: str
     hub: str
     name: str  # the elder's name; "" for a hub without a record
-    category: Category | None
+    category: Category | None  # the elder's group when the alarm came, not today's
     kind: str  # an ALARM_TYPES key
-    raised: float  # when the station stored it, epoch s: the answer clock starts here
+    received: float  # when the station stored it, epoch s: the answer clock starts here, and
+    # it files the alarm under a month
     claimed: float | None = None
     closed: float | None = None  # resolved or cancelled
     outcome: str | None = None
     officer: str = ""
     notes: str = ""  # the officer's notes at resolving
+    raised: float | None = None  # hub time it was raised (a fall: detected; then held 30 s)
 
 
 def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[Problem]:

@@ -15,7 +15,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -76,8 +76,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(fn=_verify)
     p = asub.add_parser("show", help="list audit entries")
     _config(p)
-    p.add_argument("--since", type=_when, help="from this local date or time (2026-11-23, "
-                   "'2026-11-23 08:00')")
+    p.add_argument("--since", type=_when, help="from this date or time in the county's zone "
+                   "(county.yaml timezone; 2026-11-23, '2026-11-23 08:00')")
     p.add_argument("--target", help="only entries about this alarm id, username or hub")
     p.set_defaults(fn=_show)
 
@@ -86,21 +86,25 @@ def _config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
 
 
-def _when(text: str) -> float:
+def _when(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text).timestamp()
+        return datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date or time: {text!r}") from None
 
 
 def _store(a: argparse.Namespace, *, readonly: bool = False) -> StationStore:
+    """The station database; its ``tz`` is the county's (county.yaml ``timezone``), in which
+    times are printed and typed."""
+    from console.casework.county import load_county
     from console.station.config import load_station_config
     from console.station.store import StationStore
 
     cfg = load_station_config(a.config)
     if readonly and not cfg.database.exists():
         raise SystemExit(f"anxin {a.command}: no station database at {cfg.database}")
-    return StationStore(cfg.database, readonly=readonly, login=cfg.login)
+    return StationStore(cfg.database, readonly=readonly, login=cfg.login,
+                        tz=load_county(cfg.county_file).tz)
 
 
 class _Passwords:
@@ -190,9 +194,9 @@ def _list(a: argparse.Namespace) -> int:
     rows = [("USER", "DISPLAY", "ROLE", "STATE", "CHANGED")]
     for u in store.users.all_users():
         state = ("disabled" if u.disabled else
-                 f"locked until {_clock(u.locked_until)}" if u.locked_until and u.locked_until > now
+                 f"locked until {_clock(u.locked_until, store.tz)}" if u.locked_until and u.locked_until > now
                  else "active")
-        rows.append((u.username, u.display, u.role.value, state, _clock(u.changed)))
+        rows.append((u.username, u.display, u.role.value, state, _clock(u.changed, store.tz)))
     store.close()
     widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -221,11 +225,13 @@ def _show(a: argparse.Namespace) -> int:
     from console.station.audit import canonical
 
     store = _store(a, readonly=True)
-    for e in store.audit_entries(since=a.since, target=a.target):
-        print(f"{e.seq:>6}  {_clock(e.ts)}  {e.actor}  {e.action}  {e.target}  {canonical(e.detail)}")
+    since = a.since and a.since.replace(tzinfo=a.since.tzinfo or store.tz).timestamp()
+    for e in store.audit_entries(since=since, target=a.target):
+        print(f"{e.seq:>6}  {_clock(e.ts, store.tz)}  {e.actor}  {e.action}  {e.target}  "
+              f"{canonical(e.detail)}")
     store.close()
     return 0
 
 
-def _clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+def _clock(ts: float, tz: tzinfo) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")

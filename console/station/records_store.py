@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from pydantic import Field, ValidationError
@@ -109,11 +109,16 @@ class Saved:
 
 
 class Records:
-    """``tx`` opens a BEGIN IMMEDIATE transaction on ``db`` (the store's)."""
+    """``tx`` opens a BEGIN IMMEDIATE transaction on ``db`` (the store's); ``tz`` is the
+    county's zone, in which a station time falls on a day (a visit's, a join date)."""
 
-    def __init__(self, db: sqlite3.Connection, tx: Tx) -> None:
-        self._db, self._tx = db, tx
+    def __init__(self, db: sqlite3.Connection, tx: Tx, tz: tzinfo) -> None:
+        self._db, self._tx, self.tz = db, tx, tz
         self._parsed: dict[str, ElderRecord] = {}  # record JSON -> record: homes() stays cheap
+
+    def _day(self, ts: float) -> date:
+        """The county's calendar day of a station time."""
+        return datetime.fromtimestamp(ts, self.tz).date()
 
     # --- elder records ----------------------------------------------------------------------
 
@@ -138,7 +143,7 @@ class Records:
                    now: float) -> Saved:
         """Create or edit a record from a console. The override stays the stored one (only
         ``elder_override`` changes it) and the category is recomputed by the county rules."""
-        today = _day(now)
+        today = self._day(now)
         with self._tx() as db:
             old = self._stored(db, hub)
             facts = {"category": Category.GENERAL.value, **data, "override": None}
@@ -172,7 +177,7 @@ class Records:
     def override(self, hub: str, cat: Category | None, reason: str, rules: CountyRules, *,
                  actor: str, now: float) -> category.Change:
         """Put the elder in ``cat`` against the rules (None: back to the rules' group)."""
-        today, at = _day(now), datetime.fromtimestamp(now, UTC)
+        today, at = self._day(now), datetime.fromtimestamp(now, UTC)
         with self._tx() as db:
             old = self._stored(db, hub)
             if old is None:
@@ -208,7 +213,7 @@ class Records:
                                 mode=form.mode, by=form.by.strip() or officer,
                                 contents=tuple(form.contents), reached=form.reached,
                                 notes=form.notes, id=new_id())
-            problems: list[str] = [*visit_problems(visit, rules, _day(now))]
+            problems: list[str] = [*visit_problems(visit, rules, self._day(now))]
             contents = {c.key for c in rules.visits.contents}
             problems += [f"follow-up {i}: unknown content {f.content!r}"
                          for i, f in enumerate(form.followups) if f.content not in contents]
@@ -231,7 +236,8 @@ class Records:
     def close_followup(self, id: str, notes: str, *, actor: str, now: float) -> FollowUp:
         with self._tx() as db:
             cur = db.execute("UPDATE followups SET closed = ?, closed_by = ?, closed_notes = ? "
-                             "WHERE id = ? AND closed IS NULL", (_day(now).isoformat(), actor, notes, id))
+                             "WHERE id = ? AND closed IS NULL",
+                             (self._day(now).isoformat(), actor, notes, id))
             if not cur.rowcount:
                 known = db.execute("SELECT 1 FROM followups WHERE id = ?", (id,)).fetchone()
                 raise OpRefused("closed" if known else "no_followup",
@@ -259,17 +265,23 @@ class Records:
     def roster_at(self, end: float) -> dict[str, Category]:
         """Each elder on the roster just before ``end`` (a station time) and their group then,
         so a past month's ledger counts that month's roster: homes added later are left out,
-        and a group changed since is read back from the first change's audit entry (every
-        change of group is audited with its ``from``). Homes stored before the join date was
-        kept count from the day of that upgrade, as ``schedule.agenda`` counts them."""
-        since: dict[str, Category] = {}
-        for hub, detail in self._db.execute(
-                "SELECT target, detail FROM audit WHERE action LIKE 'elder.category%' AND ts >= ? "
-                "ORDER BY seq", (end,)):
-            since.setdefault(hub, Category(json.loads(detail)["from"]))
+        and a group changed since is read back (``group_then``). Homes stored before the join
+        date was kept count from the day of that upgrade, as ``schedule.agenda`` counts them."""
+        changes = self.group_changes(end)
         rows = self._db.execute("SELECT hub, elder FROM homes WHERE elder IS NOT NULL AND "
                                 "(added IS NULL OR added < ?)", (end,))
-        return {hub: since.get(hub, rec.category) for hub, text in rows if (rec := self.parse(text))}
+        return {hub: group_then(changes.get(hub, []), end, rec.category)
+                for hub, text in rows if (rec := self.parse(text))}
+
+    def group_changes(self, since: float) -> dict[str, list[tuple[float, Category]]]:
+        """Each home's changes of group at or after ``since`` (station time), oldest first, as
+        (when, the group it had before): every change of group is audited with its ``from``."""
+        out: dict[str, list[tuple[float, Category]]] = {}
+        for hub, ts, detail in self._db.execute(
+                "SELECT target, ts, detail FROM audit WHERE action LIKE 'elder.category%' AND ts >= ? "
+                "ORDER BY seq", (since,)):
+            out.setdefault(hub, []).append((ts, Category(json.loads(detail)["from"])))
+        return out
 
     def visit_histories(self, now: float) -> list[History]:
         """Each elder's group, join date and last visits, for ``schedule.agenda``."""
@@ -280,15 +292,16 @@ class Records:
         out = []
         for hub, text, added, last, last_home in rows:
             if rec := self.parse(text):
-                out.append(History(hub, rec.category, _day(added if added is not None else now),
+                out.append(History(hub, rec.category, self._day(added if added is not None else now),
                                    date.fromisoformat(last) if last else None,
                                    date.fromisoformat(last_home) if last_home else None))
         return out
 
 
-def _day(ts: float) -> date:
-    """The station's local calendar day of a station time."""
-    return datetime.fromtimestamp(ts).date()
+def group_then(changes: list[tuple[float, Category]], at: float, now: Category) -> Category:
+    """A home's group just before ``at``: the first later change says what it was; without
+    one, it is the group ``now``. ``changes`` are the home's from ``group_changes``."""
+    return next((was for ts, was in changes if ts >= at), now)
 
 
 def _visit(r: tuple[Any, ...]) -> VisitRecord:

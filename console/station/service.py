@@ -63,7 +63,7 @@ class StationService:
         self.cfg = cfg
         self._make_transport = transport
         self.rules = load_county(cfg.county_file)
-        self.store = StationStore(cfg.database, login=cfg.login)
+        self.store = StationStore(cfg.database, login=cfg.login, tz=self.rules.tz)
         if cfg.homes_file:
             self.store.load_homes(load_homes(cfg.homes_file), actor=cfg.homes_file.name)
         self.on_alarm_stored: Callable[[str], None] | None = None  # instrumentation: alarm id

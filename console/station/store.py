@@ -21,9 +21,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History
@@ -31,6 +32,7 @@ from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, Home, LoginConfig
 from console.station.records_store import OpRefused
 from hub import wire
+from hub.configfile import DEFAULT_TIMEZONE
 from hub.events import CANCEL_KIND, WALKTEST, AlarmState
 
 SCHEMA = """
@@ -197,13 +199,13 @@ class AlarmRow:
     pressed: int = 0  # times the elder pressed again while it was open
     pressed_last: float | None = None  # hub time of the latest
 
-    @property
-    def order(self) -> tuple[int, bool, int, int, float]:
+    def order(self, today: date) -> tuple[int, bool, int, bool, int, float]:
         """Queue order: priority, then pressed again before not, then the elder's care group,
-        then the elder's age (the oldest first), then when it was raised."""
+        then the elder's age on ``today`` (the oldest first, unknown ages after known ones),
+        then when it was raised."""
         rank = self.elder.category.rank if self.elder else len(Category)
-        age = self.elder.age_on(date.fromtimestamp(self.received)) if self.elder else None
-        return (self.priority, not self.pressed, rank, -(age or 0), self.raised)
+        age = self.elder.age_on(today) if self.elder else None
+        return (self.priority, not self.pressed, rank, age is None, -(age or 0), self.raised)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +257,10 @@ class ClaimConflict(OpRefused):
 
 class StationStore:
     def __init__(self, path: Path, *, readonly: bool = False,
-                 login: LoginConfig | None = None) -> None:
-        self.path = path
+                 login: LoginConfig | None = None, tz: tzinfo | None = None) -> None:
+        """``tz`` is the county's zone (county.yaml; default Asia/Shanghai): where a station
+        time's day begins."""
+        self.path, self.tz = path, tz or ZoneInfo(DEFAULT_TIMEZONE)
         if readonly:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                        check_same_thread=False)
@@ -271,7 +275,7 @@ class StationStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
         self.calls = calls.Calls(self._db, self._tx)
-        self.records = records_store.Records(self._db, self._tx)
+        self.records = records_store.Records(self._db, self._tx, self.tz)
 
     def _migrate(self) -> None:
         """Columns added since a database was made (older databases)."""
@@ -622,7 +626,8 @@ class StationStore:
     def open_alarms(self) -> list[AlarmRow]:
         marks = ",".join("?" * len(OPEN_STATES))
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.state IN ({marks})", OPEN_STATES)
-        return sorted(map(self._alarm, rows), key=lambda a: a.order)
+        today = datetime.now(self.tz).date()
+        return sorted(map(self._alarm, rows), key=lambda a: a.order(today))
 
     def alarms_for_hub(self, hub: str, *, open_only: bool = True) -> list[AlarmRow]:
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised", (hub,))
@@ -637,19 +642,31 @@ class StationStore:
                                 (hub, limit))
         return list(map(self._alarm, rows))
 
+    def alarm_data(self, alarm: str) -> dict[str, Any]:
+        """The data of the event that raised the alarm: what caused it (the door and when it
+        opened, the silent sensor, the battery; docs/events.md); empty if unknown."""
+        row = self._db.execute("SELECT json_extract(payload, '$.data') FROM events WHERE id = ?",
+                               (alarm,)).fetchone()
+        data = json.loads(row[0]) if row and row[0] else {}
+        return data if isinstance(data, dict) else {}
+
     def alarm_steps(self, alarm: str) -> list[StepRow]:
         rows = self._db.execute("SELECT step, ts, officer, note FROM alarm_steps WHERE alarm = ? "
                                 "ORDER BY rowid", (alarm,))
         return [StepRow(*r) for r in rows]
 
     def alarm_records(self, since: float, until: float) -> list[AlarmRecord]:
-        """Alarms stored from ``since`` to before ``until`` (station time), for the ledger."""
+        """Alarms stored from ``since`` to before ``until`` (station time), for the ledger, each
+        with the group its elder had when it came (a later change of group does not move it)."""
         rows = self._db.execute(f"{self._ALARM_SQL} WHERE a.received >= ? AND a.received < ? "
                                 "ORDER BY a.received", (since, until))
+        changes = self.records.group_changes(since)
         return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
-                            category=a.elder.category if a.elder else None, kind=a.kind,
-                            raised=a.received, claimed=a.claimed, closed=a.closed, outcome=a.outcome,
-                            officer=a.officer or "", notes=a.notes or "") for a in map(self._alarm, rows)]
+                            category=records_store.group_then(changes.get(a.hub, []), a.received,
+                                                              a.elder.category) if a.elder else None,
+                            kind=a.kind, received=a.received, claimed=a.claimed, closed=a.closed,
+                            outcome=a.outcome, officer=a.officer or "", notes=a.notes or "",
+                            raised=a.raised) for a in map(self._alarm, rows)]
 
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
         rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "
@@ -684,12 +701,21 @@ class StationStore:
 
     def home_state(self, hub: str) -> HomeState:
         """The home's devices as their latest events say (at most HOME_STATE_EVENTS read); a
-        hub never heard of is offline with nothing known."""
+        hub never heard of is offline with nothing known.
+
+        An alarm event repeats its trigger's kind (a wandering alarm is a ``door.open`` raised
+        15 minutes after the door opened): it is a reading only when its trigger was not sent
+        on its own, and then at the trigger's time, never at the alarm's."""
         home = self._db.execute("SELECT online, last_heartbeat FROM homes WHERE hub = ?",
                                 (hub,)).fetchone() or (0, None)
         rows = self._db.execute(
-            "SELECT kind, ts, json_extract(payload, '$.source'), json_extract(payload, '$.data') "
-            "FROM events WHERE hub = ? ORDER BY ts DESC LIMIT ?", (hub, HOME_STATE_EVENTS)).fetchall()
+            "SELECT kind, CASE WHEN json_type(payload, '$.data.trigger_ts') IN ('integer', 'real') "
+            "THEN json_extract(payload, '$.data.trigger_ts') ELSE ts END, "
+            "json_extract(payload, '$.source'), json_extract(payload, '$.data') FROM events e "
+            "WHERE hub = ? AND NOT EXISTS (SELECT 1 FROM events t WHERE "
+            "t.id = json_extract(e.payload, '$.data.trigger_id')) ORDER BY ts DESC LIMIT ?",
+            (hub, HOME_STATE_EVENTS)).fetchall()
+        rows.sort(key=lambda r: r[1], reverse=True)  # by when each reading was taken
         presence: tuple[bool | None, float | None] = (None, None)
         doors: dict[str, tuple[bool, float]] = {}
         activity = None

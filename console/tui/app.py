@@ -25,7 +25,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from console.casework.county import load_county
 from console.station.config import StationConfig
@@ -49,6 +49,7 @@ from console.tui.widgets.alarm_queue import AlarmQueue, QueueFilter
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.elder_card import ElderCard
 from console.tui.widgets.fmt import elder_name
+from console.tui.widgets.header import ZonedHeader
 from console.tui.widgets.roster import Roster
 from console.tui.widgets.vtable import VirtualTable
 from hub import simctl, wire
@@ -99,20 +100,20 @@ class ConsoleApp(App[None]):
         super().__init__()
         self.cfg, self.user, self.password_file, self.demo_dir = cfg, user, password_file, demo_dir
         self.phone = phone  # the officer's headset; None: this console cannot call
-        self.texts = Texts(language)
         self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
         self.station_online: bool | None = None
         self.on_alarm_shown: Callable[[str], None] | None = None  # instrumentation
         self.demo_hint: dict[str, str] | None = None  # demo mode: hub, user, password to tell once
         self.clock = clock  # wall clock of the timers; tests pass a fake one
         self.rules = load_county(cfg.county_file)
+        self.texts = Texts(language, self.rules.tz)  # times in the county's zone, not the PC's
         self.ringer = Ringer(phone, lambda: self.bell())  # looked up per ring: tests replace bell
         self._rung_escalated: set[str] = set()  # alarms whose escalation was announced
         self._last_repeat = 0.0
 
     def compose(self) -> ComposeResult:
         t = self.texts
-        yield Header(show_clock=True)
+        yield ZonedHeader(self.rules.tz, self.clock)
         yield Static(t("station_unknown"), id="banner")
         yield CallBar(id="callbar")
         yield Static(t("alarms"), classes="section", id="alarms-title")
@@ -125,7 +126,7 @@ class ConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         self._relabel_bindings()
-        self.store = StationStore(self.cfg.database, readonly=True)
+        self.store = StationStore(self.cfg.database, readonly=True, tz=self.rules.tz)
         self.queue = self.query_one(AlarmQueue)
         self.roster = self.query_one(Roster)
         self.roster.read = self.store.home  # heartbeats are not announced: read when drawn
@@ -202,8 +203,8 @@ class ConsoleApp(App[None]):
     def _records(self) -> Records:
         s = self.session
         return Records(self.store, self.client, self.texts, self.rules, s.user if s else "",
-                       s.role if s else "", datetime.now().astimezone().tzinfo or UTC,
-                       call=self._call)
+                       s.role if s else "", call=self._call,
+                       clock=lambda: datetime.fromtimestamp(self.clock(), UTC))
 
     def action_roster(self) -> None:
         self.push_screen(RosterScreen(self._records()))
@@ -329,7 +330,7 @@ class ConsoleApp(App[None]):
     def _show_card(self) -> None:
         a = self.queue.selected
         self.card.show(a, self.store.alarm_log(a.id) if a else [], self.texts,
-                                       self.store.alarm_calls(a.id) if a else [])
+                       self.store.alarm_calls(a.id) if a else [], now=self.clock())
 
     def _show_call(self) -> None:
         c = self.line.call
@@ -512,7 +513,7 @@ class ConsoleApp(App[None]):
             self.notify(str(e), severity="error")
 
     def action_language(self) -> None:
-        self.texts = Texts("en" if self.texts.language == "zh_CN" else "zh_CN")
+        self.texts = self.texts.other_language()
         self._relabel_bindings()
         self.queue.relabel(self.texts)
         self.roster.relabel(self.texts)
@@ -531,7 +532,7 @@ class ConsoleApp(App[None]):
         self.title = t("title")
         s = self.session
         who = f"{t(f'role_{s.role}')}: {s.display}" if s else t("not_logged_in")
-        self.sub_title = f"{who}  {time.strftime('%Y-%m-%d', time.localtime(self.clock()))}"
+        self.sub_title = f"{who}  {t.time(self.clock(), '%Y-%m-%d')}"
         labels = {"claim": "bind_claim", "resolve": "bind_resolve", "press": "bind_press",
                   "filter": "desk_bind_filter", "open_alarm": "desk_cmd_open",
                   "language": "bind_lang", "quit": "bind_quit", "command_palette": "bind_palette",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
 from console.tui.i18n_desk import STRINGS as DESK_STRINGS
 from console.tui.i18n_records import STRINGS as RECORDS_STRINGS
+from hub.configfile import DEFAULT_TIMEZONE
 from hub.prompts import Language
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -32,7 +36,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "homes": ("居家终端", "Homes"),
     "no_alarm": ("无待处理报警", "No open alarms"),
     "col_priority": ("级别", "Pri"),
-    "col_time": ("时间", "Time"),
+    "col_time": ("发生", "Raised"),  # the alarm queue: when the home raised it (a fall: detected)
     "col_wait": ("等待", "Waiting"),
     "col_elder": ("老人", "Elder"),
     "col_category": ("类别", "Group"),
@@ -236,11 +240,29 @@ OUTCOMES = ("safe_by_phone", "onsite_help", "transferred_120", "transferred_119"
 
 
 class Texts:
-    """Look up strings for one language; unknown keys show as themselves, never crash."""
+    """How the console speaks to the officer: strings in one language (unknown keys show as
+    themselves, never crash) and times in one zone, the county's (county.yaml ``timezone``),
+    whatever the PC's own zone is (design.md, "Time")."""
 
-    def __init__(self, language: Language) -> None:
+    def __init__(self, language: Language, tz: tzinfo | None = None) -> None:
         self.language = language
+        self.tz = tz or ZoneInfo(DEFAULT_TIMEZONE)
         self._i = 0 if language == "zh_CN" else 1
+
+    def other_language(self) -> Texts:
+        """The same in the console's other language (the desk's switch)."""
+        return Texts("en" if self.language == "zh_CN" else "zh_CN", self.tz)
+
+    def clock(self, ts: float | None) -> str:
+        """A time of day in the county's zone; ``--:--:--`` for none."""
+        return self.time(ts, "%H:%M:%S") if ts else "--:--:--"
+
+    def time(self, ts: float, fmt: str) -> str:
+        return datetime.fromtimestamp(ts, self.tz).strftime(fmt)
+
+    def day(self, ts: float) -> date:
+        """The county's calendar day at ``ts`` (an age, "today")."""
+        return datetime.fromtimestamp(ts, self.tz).date()
 
     def __call__(self, key: str, **fmt: object) -> str:
         pair = STRINGS.get(key)

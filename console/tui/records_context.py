@@ -68,9 +68,13 @@ class Records:
     rules: CountyRules
     user: str
     role: str  # duty, supervisor or admin: only the latter two may override a group
-    tz: tzinfo
     call: Callable[[str], Awaitable[None]] | None = None  # the app's call line: online visits
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
+
+    @property
+    def tz(self) -> tzinfo:
+        """The county's zone, in which the officer reads times and a day or month begins."""
+        return self.texts.tz
 
     @property
     def may_override(self) -> bool:
@@ -92,7 +96,7 @@ class Records:
         return found.text(self.texts.language)
 
     def day(self, ts: float) -> date:
-        return datetime.fromtimestamp(ts, self.tz).date()
+        return self.texts.day(ts)
 
     def refused(self, reply: wire.Reply) -> str:
         """What to tell the officer about a request that failed."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from hub.configfile import DEFAULT_TIMEZONE
 from hub.events import ALARM_TYPES, Event
 from hub.rules.actions import (
     CancelAlarm,
@@ -42,7 +43,7 @@ from hub.rules.model import (
 )
 from hub.rules.state import HomeState
 
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_TZ = ZoneInfo(DEFAULT_TIMEZONE)
 TIMER_SOURCE = "hub"  # the source of alarms that a timer, not an event, raised
 
 
@@ -316,14 +317,19 @@ class Engine:
         return out
 
     def _alarm(self, r: Rule, s: AlarmAction, trigger: Event | None, at: float) -> RaiseAlarm:
+        """The alarm carries what caused it (docs/events.md): the trigger's data, id and time
+        (a door's opening, when the alarm comes at the end of its wait), and when someone was
+        last seen indoors."""
         kind = ALARM_TYPES[s.alarm]
         if trigger:
-            data = {**trigger.data, "rule": r.name, "trigger_id": trigger.id}
+            data = {**trigger.data, "rule": r.name, "trigger_id": trigger.id, "trigger_ts": trigger.ts}
             ev = Event(kind=trigger.kind, source=trigger.source, ts=at, alarm=s.alarm, data=data)
         else:
             data = {"rule": r.name}
             ev = Event(kind="timer.absence" if r.absence else "timer.daily", source=TIMER_SOURCE, ts=at,
                        alarm=s.alarm, data=data)
+        if (seen := self.state.last_seen(at)) is not None:
+            data["last_seen"] = seen
         if s.text:
             data["text"] = s.text
         return RaiseAlarm(ev, r.name, s.priority or kind.priority,

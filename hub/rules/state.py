@@ -27,13 +27,15 @@ FLAGS: dict[str, tuple[str, bool]] = {
     "device.lost": ("device_lost", True), "device.found": ("device_lost", False),
 }
 STATE_NAMES: frozenset[str] = frozenset({flag for flag, _ in FLAGS.values()} | {"window_open"})
+SEEN = ("presence", "motion", "residency")  # flags that mean someone is seen indoors
 
 
 class HomeState:
-    """Which devices hold each flag now."""
+    """Which devices hold each flag now, and when each flag was last let go."""
 
     def __init__(self) -> None:
         self._on: dict[str, set[str]] = {name: set() for name in STATE_NAMES}
+        self._freed: dict[str, float] = {}  # flag -> hub time its last holder let it go
 
     def apply(self, ev: Event) -> None:
         change = FLAGS.get(ev.kind)
@@ -44,8 +46,18 @@ class HomeState:
             flag = "window_open"
         if on:
             self._on[flag].add(ev.source)
-        else:
+        elif ev.source in self._on[flag]:
             self._on[flag].discard(ev.source)
+            if not self._on[flag]:
+                self._freed[flag] = ev.ts
 
     def __getitem__(self, flag: str) -> bool:
         return bool(self._on[flag])
+
+    def last_seen(self, now: float) -> float | None:
+        """When someone was last seen indoors (presence, motion or residency): ``now`` while a
+        sensor still sees them, else when the last one stopped; None if none has since start.
+        What searchers need beside the door's opening when an elder has wandered."""
+        if any(self[f] for f in SEEN):
+            return now
+        return max((self._freed[f] for f in SEEN if f in self._freed), default=None)

@@ -1,6 +1,8 @@
 """The alarm screen: everything the officer works an alarm with, on one screen.
 
-Left, what to know: the elder's whole card, the home's live state, earlier alarms of the home
+Under the title, what happened: the moments the alarm counts, each labelled, and what caused
+it (the door that opened and when, the silent sensor, the low battery). Left, what to know:
+the elder's whole card, the home's live state, earlier alarms of the home
 and how they ended. Right, what to do: the county's response plan for this alarm type as a
 checklist (each step stamped at the station with its time), free notes, and the timeline of
 what was done. Claim, resolve and the call controls are the app's keys and work here too. It
@@ -13,8 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.text import Text
 from textual import on
@@ -28,11 +29,12 @@ from console.casework.county import CountyRules
 from console.station.calls import CallRow
 from console.station.store import AlarmRow, HomeState, StepRow
 from console.tui.i18n import Texts
+from console.tui.widgets.alarm_facts import alarm_facts
 from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.elder_card import call_lines, elder_details, timeline_entry
-from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.home_state import home_state_text
 from hub import wire
 from hub.events import AlarmState
@@ -46,6 +48,7 @@ class DeskReads(Protocol):
     """The station store's reads this screen needs (StationStore, read-only)."""
 
     def alarm(self, id: str) -> AlarmRow | None: ...
+    def alarm_data(self, alarm: str) -> dict[str, Any]: ...
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]: ...
     def home_state(self, hub: str) -> HomeState | None: ...
     def alarm_steps(self, alarm: str) -> list[StepRow]: ...
@@ -76,6 +79,7 @@ class AlarmScreen(Screen[None]):
         yield Header()  # the time that matters here is the alarm's, in the title
         yield CallBar(id="alarm-callbar")
         yield Static(id="alarm-title")
+        yield Static(id="alarm-facts")
         with Horizontal(id="alarm-body"):
             with VerticalScroll(id="alarm-left"):
                 yield Static(id="alarm-card")
@@ -121,12 +125,14 @@ class AlarmScreen(Screen[None]):
             f"{t('desk_plan')} · {plan.label.text(t.language)}")
         self.query_one(Checklist).show(plan, self.store.alarm_steps(a.id), t)
         self._hint()
-        card = elder_details(a.elder, self.rules, date.fromtimestamp(now), t) if a.elder else \
+        card = elder_details(a.elder, self.rules, t.day(now), t) if a.elder else \
             Text(elder_name(a, t), style="bold")
         if a.location:
             card.append(f"\n{t('card_location')}: {a.location}")
         self.query_one("#alarm-card", Static).update(card)
         self._home = self.store.home_state(a.hub)
+        self.query_one("#alarm-facts", Static).update(alarm_facts(
+            a, self.store.alarm_data(a.id), t, self._home.sensors if self._home else ()))
         self.query_one("#alarm-history", Static).update(self._history())
         self.query_one("#alarm-timeline", Static).update(self._timeline())
         self._tick()
@@ -152,7 +158,7 @@ class AlarmScreen(Screen[None]):
             out.append("  ")
             out.append(t("desk_pressed_again", n=a.pressed), style="bold white on red")
             if a.pressed_last is not None:
-                out.append(" " + t("desk_pressed_last", time=clock(a.pressed_last)))
+                out.append(" " + t("desk_pressed_last", time=t.clock(a.pressed_last)))
         waited = (a.claimed or now) - a.received
         out.append(f"  {t('col_wait')} {duration(waited)}")
         if is_escalated(a, now, self.escalate_after_s):
@@ -166,7 +172,7 @@ class AlarmScreen(Screen[None]):
         if not past:
             return Text(t("desk_no_history"), style="dim")
         for h in past:
-            day = time.strftime("%m-%d %H:%M", time.localtime(h.raised))
+            day = t.time(h.raised, "%m-%d %H:%M")
             outcome = self._outcome(h.outcome) if h.outcome else t(f"state_{h.state.value}")
             out.append(f"{day} {t(f'kind_{h.kind}')} → {outcome}"
                        + (f" ({h.officer})" if h.officer else "") + "\n")
@@ -183,7 +189,7 @@ class AlarmScreen(Screen[None]):
     def _timeline(self) -> Text:
         t, out = self.texts, Text(style="cyan")
         for state, ts, who, note in self.store.alarm_log(self.alarm.id):
-            out.append(f"{clock(ts)} {timeline_entry(state, who, note, t, self._outcome)}\n")
+            out.append(f"{t.clock(ts)} {timeline_entry(state, who, note, t, self._outcome)}\n")
         out.rstrip()
         out.append(call_lines(self.store.alarm_calls(self.alarm.id), t))
         return out
@@ -209,7 +215,7 @@ class AlarmScreen(Screen[None]):
     @on(Checklist.Stamp)
     async def _stamp(self, event: Checklist.Stamp) -> None:
         if done := self.query_one(Checklist).done.get(event.step):
-            self.notify(self.texts("desk_step_done", time=clock(done.ts), officer=done.officer))
+            self.notify(self.texts("desk_step_done", time=self.texts.clock(done.ts), officer=done.officer))
             return
         await self._send("alarm_step", "desk_step_ok", step=event.step)
 

@@ -14,7 +14,6 @@ from textual.widgets import Footer, Static
 
 from console.tui.records_context import Records, label_bindings
 from console.tui.widgets.elder_card import elder_details
-from console.tui.widgets.fmt import clock
 
 
 class HistoryScreen(Screen[None]):
@@ -49,7 +48,7 @@ class HistoryScreen(Screen[None]):
         out.append(f"\n\n{t('history_alarms')}\n", style="bold")
         for a in r.store.alarm_history(self.hub):
             outcome = r.label("outcome", a.outcome) if a.outcome else ""
-            out.append(f"{r.day(a.raised)} {clock(a.raised)}  {t(f'kind_{a.kind}')}  "
+            out.append(f"{r.day(a.raised)} {t.clock(a.raised)}  {t(f'kind_{a.kind}')}  "
                        f"{t(f'state_{a.state.value}')}  {outcome}  {a.officer or ''}"
                        + (f"  {a.notes}" if a.notes else "") + "\n")
         out.append(f"\n{t('history_visits')}\n", style="bold")

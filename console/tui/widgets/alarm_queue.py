@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import ClassVar
 
 from rich.text import Text
@@ -33,21 +32,13 @@ from console.casework.search import ElderIndex
 from console.station.config import Category
 from console.station.store import AlarmRow
 from console.tui.i18n import Texts
-from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.table import LabelledTable
 from hub.events import AlarmState
 
 PRIORITY_STYLE = {1: "bold white on red", 2: "bold black on yellow", 3: "bold black on cyan",
                   4: "dim"}
 FLASH = ("bold white on red", "bold red reverse")  # escalated cells alternate each second
-
-
-def queue_key(a: AlarmRow, today: date) -> tuple[int, bool, int, bool, int, float]:
-    """Priority, pressed again first, care group, age (oldest first; unknown ages after known
-    ones), raised."""
-    rank = a.elder.category.rank if a.elder else len(Category)
-    age = a.elder.age_on(today) if a.elder else None
-    return (a.priority, not a.pressed, rank, age is None, -(age or 0), a.raised)
 
 
 def is_escalated(a: AlarmRow, now: float, limit_s: float) -> bool:
@@ -103,9 +94,9 @@ class AlarmQueue(LabelledTable):
         """Replace the rows, keeping the cursor on the same alarm."""
         self._all = alarms
         self._found = self._search(alarms) if self.filter else set()
-        today = date.fromtimestamp(self.clock())
+        today = self.texts.day(self.clock())
         self.alarms = sorted((a for a in alarms if self._matches(a)),
-                             key=lambda a: queue_key(a, today))
+                             key=lambda a: a.order(today))
         self._by_id = {a.id: a for a in self.alarms}
         self.set_rows(list(self._by_id))
         self._fit()
@@ -216,7 +207,7 @@ class AlarmQueue(LabelledTable):
         t, a, now = self.texts, self._by_id[id], self.clock()
         return [
             self._priority(a, now),
-            clock(a.raised),
+            t.clock(a.raised),
             self._wait(a, now),
             Text(elder_name(a, t), style="bold"),
             t(f"cat_{a.elder.category.value}") if a.elder else "-",

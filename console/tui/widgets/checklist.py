@@ -17,7 +17,6 @@ from textual.widgets.data_table import ColumnKey
 from console.casework.county import Plan
 from console.station.store import StepRow
 from console.tui.i18n import Texts
-from console.tui.widgets.fmt import clock
 from hub.prompts import Language
 
 HINT = ColumnKey("hint")
@@ -60,7 +59,7 @@ class Checklist(DataTable[Text | str]):
         rows: list[tuple[Text, Text, str]] = []
         for i, p in enumerate(plan.steps, 1):
             s = self.done.get(p.key)
-            mark = Text(f"✓ {clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
+            mark = Text(f"✓ {t.clock(s.ts)[:5]}", style="bold green") if s else Text("☐", style="bold")
             rows.append((mark, Text(f"{i}. {p.label.text(lang)}", style="dim" if s else "bold"), p.key))
         taken = max(cell_len(r[0].plain) for r in rows) + max(cell_len(r[1].plain) for r in rows)
         self._width = self.scrollable_content_region.width

@@ -16,7 +16,7 @@ from console.casework.elder import Contact, ElderRecord
 from console.station.calls import CALL_ENDED, CallRow
 from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, PRESSED_AGAIN, AlarmRow
 from console.tui.i18n import Texts
-from console.tui.widgets.fmt import clock, duration, elder_name
+from console.tui.widgets.fmt import duration, elder_name
 from hub.events import AlarmState
 
 NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED, PRESSED_AGAIN)  # alarm_log notes
@@ -45,7 +45,7 @@ def call_lines(calls: list[CallRow], t: Texts) -> Text:
     out = Text()
     for c in calls:
         out.append(f"\n{t('card_calls')}: " + t(
-            "card_call", time=clock(c.started), officer=c.officer,
+            "card_call", time=t.clock(c.started), officer=c.officer,
             duration=duration(c.duration) if c.duration is not None else "",
             reason=t(f"reason_{c.reason}") if c.reason else t("state_in_call")))
         if c.recording and c.recorded:
@@ -61,7 +61,7 @@ def person(c: Contact) -> str:
 
 class ElderCard(Static):
     def show(self, a: AlarmRow | None, log: list[tuple[AlarmState, float, str | None, str | None]],
-             t: Texts, calls: list[CallRow] | None = None) -> None:
+             t: Texts, calls: list[CallRow] | None = None, *, now: float) -> None:
         if a is None:
             self.update(Text(t("no_alarm"), style="dim"))
             return
@@ -69,7 +69,7 @@ class ElderCard(Static):
         out.append(f"{elder_name(a, t)}  ", style="bold")
         if a.elder:
             e = a.elder
-            if (age := e.age_on(date.today())) is not None:
+            if (age := e.age_on(t.day(now))) is not None:
                 out.append(t("card_age", n=age) + "  ")
             out.append(t(f"cat_{e.category.value}"), style="bold magenta")
             out.append(f"  {t(f'kind_{a.kind}')}", style="bold red")
@@ -83,7 +83,7 @@ class ElderCard(Static):
             if e.contacts:
                 people = "; ".join(person(c) for c in e.contacts)
                 out.append(f"\n{t('card_contacts')}: {people}")
-        steps = "  →  ".join(f"{clock(ts)} {timeline_entry(s, who, note, t)}" for s, ts, who, note in log)
+        steps = "  →  ".join(f"{t.clock(ts)} {timeline_entry(s, who, note, t)}" for s, ts, who, note in log)
         out.append(f"\n{t('card_timeline')}: {steps}", style="cyan")
         out.append(call_lines(calls or [], t))
         self.update(out)

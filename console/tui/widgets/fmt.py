@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from console.station.store import AlarmRow
 from console.tui.i18n import Texts
-
-
-def clock(ts: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "--:--:--"
 
 
 def duration(seconds: float) -> str:

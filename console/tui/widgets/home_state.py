@@ -9,7 +9,6 @@ from rich.text import Text
 
 from console.station.store import HomeState
 from console.tui.i18n import STRINGS, Texts
-from console.tui.widgets.fmt import clock
 
 LOW_BATTERY = 20  # % and below: shown in red, someone should bring a battery
 
@@ -21,14 +20,14 @@ def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
     out.append(f"  {t('desk_heartbeat')} {_ago(s.last_heartbeat, t, now)}")
     since = s.presence_since
     key = {True: "desk_present", False: "desk_absent", None: "desk_presence_unknown"}[s.presence]
-    out.append(f"\n{t(key)}" + (f" {t('desk_since', time=clock(since))}" if since else ""),
+    out.append(f"\n{t(key)}" + (f" {t('desk_since', time=t.clock(since))}" if since else ""),
                style="bold")
     out.append(f"\n{t('desk_last_activity')}: {_ago(s.last_activity, t, now)}")
     for name, (is_open, ts) in sorted(s.doors.items()):
         out.append(f"\n{name}: ")
         out.append(t("desk_door_open" if is_open else "desk_door_closed"),
                    style="bold yellow" if is_open else "")
-        out.append(f" {clock(ts)}", style="dim")
+        out.append(f" {t.clock(ts)}", style="dim")
     for d in s.sensors:
         # the kind's label, after where hub.yaml puts the device; its name in hub.yaml (an
         # installer's word, often English) only for a kind the console has no label for

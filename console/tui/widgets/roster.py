@@ -15,7 +15,6 @@ from console.casework.elder import Category, ElderRecord
 from console.casework.search import ElderIndex
 from console.station.store import HomeRow, WalkTestRow
 from console.tui.i18n import STRINGS, Texts
-from console.tui.widgets.fmt import clock
 from console.tui.widgets.table import LabelledTable, shared_labels
 
 FRESH_S = 1.0  # a home on screen is read again when drawn this long after it was last read
@@ -99,13 +98,14 @@ class Roster(LabelledTable):
         t, last = self.texts, h.walktest_last
         if h.in_walktest(now):
             assert h.walktest_until is not None
-            shown = t("walktest_on", until=clock(h.walktest_until)[:5])
+            shown = t("walktest_on", until=t.clock(h.walktest_until)[:5])
             return Text(f"{shown} {self._tested(last, 'walktest_latest')}" if last else shown,
                         style="bold magenta")
         return self._tested(last) if last else ""
 
     def _tested(self, w: WalkTestRow, device_key: str = "walktest_event") -> str:
-        t, at = self.texts, clock(w.ts)
+        t = self.texts
+        at = t.clock(w.ts)
         if w.kind == "walktest.report":
             d = w.data
             report = t("walktest_report", time=at, result=t(f"walktest_{d.get('result')}"),
