@@ -114,8 +114,8 @@ class StationService:
             self._say_online()
 
     def _say_online(self) -> None:
-        """Retained, and again every few seconds: with several station workers, one that stops
-        leaves its offline will behind, which the others overwrite this way."""
+        """Retained, and again every few seconds: an offline will that outlived a connection
+        (or, once there are several station workers, one that stopped) is overwritten."""
         self.t.publish(wire.STATION_STATUS,
                        wire.encode(wire.StationStatus(online=True, ts=time.time())), retain=True)
 
