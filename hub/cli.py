@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -13,12 +12,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub import demo_dir
 from hub.configfile import ConfigError, load_yaml
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
-
-DEFAULT_DEMO_DIR = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "anxin/demo"
 
 
 def _logging(level: str, file: Path | None = None) -> None:
@@ -107,26 +105,6 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return run_demo(a.dir, homes=a.homes, lang=a.lang, headless=a.headless)
 
 
-def cmd_sim(a: argparse.Namespace) -> int:
-    from hub import simctl
-    from hub.config import load_hub_config
-
-    cfg_path = a.demo_dir / "hubs" / a.hub / "hub.yaml"
-    if not cfg_path.exists():
-        known = sorted(p.name for p in (a.demo_dir / "hubs").glob("*")) if a.demo_dir.exists() else []
-        print(f"anxin sim: no simulated hub {a.hub!r} in {a.demo_dir}"
-              + (f"; there are: {', '.join(known)}" if known else "; is the demo running?"),
-              file=sys.stderr)
-        return 2
-    try:
-        result = simctl.call(load_hub_config(cfg_path).sim_socket_path, " ".join([a.event, *a.args]))
-    except simctl.SimError as e:
-        print(f"anxin sim: {e}", file=sys.stderr)
-        return 1
-    print(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
-    return 0
-
-
 def cmd_check_config(a: argparse.Namespace) -> int:
     from console.casework.county import CountyRules
     from console.station.config import HomesFile, StationConfig, load_homes
@@ -202,24 +180,16 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_console)
 
     s = sub.add_parser("demo", help="start broker, simulated homes, station and console")
-    s.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help="where the demo keeps state")
+    s.add_argument("--dir", type=Path, default=demo_dir.DEFAULT, help="where the demo keeps state "
+                   "(`anxin sim` finds it there by itself while the demo runs)")
     s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
     s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
     s.add_argument("--headless", action="store_true",
                    help="no console: keep the demo running until Ctrl-C or SIGTERM")
     s.set_defaults(fn=cmd_demo)
 
-    from hub.simhome import VERBS_HELP
-    s = sub.add_parser("sim", help="drive a simulated home: press, fall, smoke, … prompts, state",
-                       description="Drive a simulated home of the running demo through its "
-                       f"simulated devices. EVENT is one of: {VERBS_HELP}. `prompts` lists what "
-                       "the elder has heard, in order; `state` shows open alarms, LED, siren, "
-                       "relays, mains, outbox and refused BLE packets.")
-    s.add_argument("hub", metavar="HUB")
-    s.add_argument("event", metavar="EVENT")
-    s.add_argument("args", nargs="*")
-    s.add_argument("--demo-dir", type=Path, default=DEFAULT_DEMO_DIR)
-    s.set_defaults(fn=cmd_sim)
+    from hub import sim_cli
+    sim_cli.register(sub)
 
     s = sub.add_parser("check-config", help="validate hub, station, homes or rules YAML files")
     s.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -68,6 +68,12 @@ class ButtonConfig(Strict):
     hold_s: float = Field(3.0, ge=1, le=10, description="holding a call button this long "
                           "cancels a call made by an earlier press")
 
+    @property
+    def pull_cord(self) -> bool:
+        """A pull cord (a bathroom's): wired as a button, but pulled. Told by its name or
+        location, so existing configs need nothing new."""
+        return "cord" in self.name.lower() or "拉绳" in self.location
+
 
 class LedConfig(Strict):
     pin: Pin
@@ -213,6 +219,9 @@ class HubConfig(Strict):
     buttons: list[ButtonConfig] = Field(min_length=1)
     cancel_window_s: float = Field(60, ge=0, le=600, description="how long after a call the "
                                    "elder can still cancel it")
+    reassure_s: float = Field(60, ge=0, le=600, description="while a life alarm waits at the "
+                              "station for an officer, the elder hears please_wait this often "
+                              "(after the last thing they heard about it); 0: never")
     status_led: LedConfig | None = None
     siren: SirenConfig | None = None
     relays: list[RelayConfig] = Field(default_factory=list)

@@ -24,10 +24,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import yaml
 
+from hub import demo_dir
 from hub.broker import Mosquitto
 from hub.config import DEFAULT_PROMPTS
 from hub.configfile import ConfigError
@@ -263,6 +265,18 @@ class Stopper:
             signal.signal(sig, signal.SIG_IGN)
 
 
+def headless_hint(workdir: Path, hub: str) -> str:
+    """What to type in a second terminal: the demo's folder is in each command, so they work
+    whichever demo `anxin sim` would find by itself."""
+    venv = ".venv/bin/anxin"
+    sim = f"{venv} sim" if workdir == demo_dir.DEFAULT else f"{venv} sim --demo-dir {quote(str(workdir))}"
+    station = workdir / "station"
+    return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts). The console: "
+            f"{venv} console --config {quote(str(station / f'{DESKS[0]}.yaml'))} --password-file "
+            f"{quote(str(station / 'demo.password'))} --user {DEMO_USER} (password {DEMO_PASSWORD}; "
+            f"a second one at once: {DESKS[1]}.yaml, a third {DESKS[2]}.yaml).")
+
+
 def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     from console.station.config import load_station_config
     from console.tui.app import ConsoleApp
@@ -278,16 +292,12 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
         return 0
     try:
         stopper.parts = broker, procs
+        demo_dir.record(workdir)
         hubs = json.loads((workdir / "demo.json").read_text())["homes"]
-        hint = (f"In a second terminal:  .venv/bin/anxin sim {hubs[0]} press   (then: "
-                f".venv/bin/anxin sim {hubs[0]} prompts). Console login: {DEMO_USER} / "
-                f"{DEMO_PASSWORD}")
         if headless:
-            desk = workdir / "station" / f"{DESKS[0]}.yaml"
             print(f"anxin demo: running on 127.0.0.1:{broker.port} (TLS: only the demo's parts, "
-                  f"with their certificates from {workdir / 'tls'}, get in). {hint}. A console: "
-                  f".venv/bin/anxin console --config {desk} --user {DEMO_USER} ({DESKS[1]}.yaml "
-                  f"and {DESKS[2]}.yaml beside it for more). Ctrl-C stops it.")
+                  f"with their certificates from {workdir / 'tls'}, get in). "
+                  f"{headless_hint(workdir, hubs[0])} Ctrl-C stops it.")
             while all(p.poll() is None for p in procs):
                 time.sleep(0.5)
             print("anxin demo: a part stopped; see the logs in", workdir, file=sys.stderr)
@@ -309,3 +319,4 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
     finally:
         stopper.ignore()
         stop(broker, procs)
+        demo_dir.forget(workdir)

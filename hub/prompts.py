@@ -42,6 +42,16 @@ PROMPTS: dict[str, dict[Language, str]] = {
                      "en": "Still trying to reach the service station. Please wait."},
     "cancel_too_late": {"zh_CN": "值班员已在处理您的求助，请稍候",
                         "en": "A duty officer is already handling your call. Please wait."},
+    # a cancel gesture after the cancel window, while the call still waits for an officer
+    "cannot_cancel": {"zh_CN": "求助已发出，无法取消，值班员会与您联系",
+                      "en": "Your call has already gone out and cannot be cancelled. "
+                            "A duty officer will contact you."},
+    # a call button pressed again while the station has the call and nobody has taken it yet
+    "pressed_again": {"zh_CN": "服务站已收到，正在为您联系",
+                      "en": "The station has your call and is finding help for you."},
+    # said every `reassure_s` while a life alarm waits at the station for an officer
+    "please_wait": {"zh_CN": "请稍候，服务站正在为您联系",
+                    "en": "Please wait. The station is finding help for you."},
     "gas_advice": {"zh_CN": "检测到燃气泄漏，请开窗通风，不要开关电器",
                    "en": "Gas detected. Open the windows and do not touch any switches."},
     # walk test (`anxin walktest`): heard by the installer, not the elder

@@ -32,13 +32,24 @@ from drivers.radar.port import PortStatus
 from drivers.speaker import Speaker
 from drivers.speaker.audio import AudioSpeaker
 from hub import simhome, wire
-from hub.alarms import Action, Say, ShowLed, feedback
+from hub.alarms import (
+    Action,
+    Reassurance,
+    Say,
+    ShowLed,
+    Standing,
+    cancel_gesture,
+    elder_facing,
+    feedback,
+    pressed_again,
+    reassured,
+)
 from hub.call import Announce, CallMachine, CloseMic, Effect, EndReason, Limits, OpenMic, Report
 from hub.clockjump import JumpDetector
 from hub.config import HubConfig, load_hub_rules
 from hub.configfile import ConfigError
 from hub.control import Control
-from hub.events import ALARM_TYPES, CANCEL_KIND, ELDER_CALLS, AlarmState, Event, Priority
+from hub.events import CANCEL_KIND, ELDER_CALLS, AlarmState, Event
 from hub.hardware import Hardware, Inputs
 from hub.link import Uplink, last_will
 from hub.mqtt import PahoTransport, Transport
@@ -59,8 +70,6 @@ TransportFactory = Callable[[HubConfig, asyncio.AbstractEventLoop], Transport]
 SUPERVISION_MAX_SLEEP_S = 60.0
 PRUNE_EVERY_S = 3600.0
 RULES_MAX_SLEEP_S = 5.0  # also how often unacknowledged alarms are checked for escalation
-# what the elder may cancel: their own calls and well-being checks, never a hazard
-CANCELLABLE = frozenset({"panic", "fall", "wandering", "inactivity", "checkin_missed"})
 CANCEL_GESTURES = frozenset({"cancel.press", "button.long"})
 CHIRP_S = 0.3  # the siren's beep for each device seen in walk-test mode
 CALLS_MAX_SLEEP_S = 5.0
@@ -98,7 +107,9 @@ class HubService:
         self._escalated: set[str] = set()  # alarms the elder was told are not acknowledged yet
         self._pressed_at: dict[str, tuple[float, float]] = {}  # call button -> (time of its
         # latest press, clock steps seen by then)
-        self._undecided: set[str] = set()  # pressed during a pre-alarm: hold (cancel) or call?
+        self._undecided: set[str] = set()  # pressed during a pre-alarm or an open call: a hold
+        # (cancel), or a call / a press again? known at the hold or the release
+        self.reassure = Reassurance(cfg.reassure_s)  # please_wait while a call waits for an officer
         self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
         self._tasks: list[asyncio.Task[None]] = []
         self._sim: simhome.SimHome | None = None
@@ -128,8 +139,10 @@ class HubService:
                            on_voice=self._voice_down)
         try:
             for alarm in self.store.open_alarms():  # after a restart, show where things stand
-                if _elder_facing(alarm.kind):
+                if elder_facing(alarm.kind):
                     self._apply([a for a in feedback(alarm.state) if isinstance(a, ShowLed)])
+                if alarm.state is AlarmState.DELIVERED and reassured(alarm.kind):
+                    self.reassure.waiting(alarm.id, time.monotonic())
             self.link.start()
             self._reachable(False)  # 'fault' until the broker is reached
             now = time.time()
@@ -186,9 +199,10 @@ class HubService:
             return
         self._now()  # a clock step before this press is not one between it and its hold
         self._pressed_at[button] = (ts, self._clock.total)
-        if self.store.held():
-            # the elder is being asked (a fall): a hold will mean "cancel", a short press "help";
-            # which one is known at the hold or the release
+        if self.store.held() or self._open_call():
+            # the elder is being asked (a fall), or their call is open: a hold will mean
+            # "cancel", a short press "help" (or "I am still here"); which one is known at the
+            # hold or the release, so a cancel is not first answered as a press again
             self._undecided.add(button)
             return
         self.handle(self._call(button, ts))
@@ -302,11 +316,14 @@ class HubService:
             self._walktest_seen(ev)
             return
         if ev.kind == "button.press" and (call := self._open_call()):
-            # pressed again while the call is open: the station hears it, no second alarm
+            # pressed again while the call is open: no second alarm; the elder is answered at
+            # once and the station marks the call pressed again
             ev = dataclasses.replace(ev, kind="button.again", data={**ev.data, "ref": call})
         actions = self.engine.handle(ev, self._now())  # overdue timers first, then this event
         raised = self._do(actions)
-        if ev.kind in CANCEL_GESTURES:
+        if ev.kind == "button.again":
+            self._pressed_again(ev)
+        elif ev.kind in CANCEL_GESTURES:
             # during a voice call the gesture hangs up: the elder can always close the microphone
             hung_up = self._carry(self.calls.end(None, EndReason.ELDER_HANGUP, time.monotonic()))
             ended_a_window = any(isinstance(a, CancelAlarm) for a in actions)
@@ -331,8 +348,10 @@ class HubService:
             case RaiseAlarm(event=ev, priority=prio, contact_id=cid, hold=hold):
                 triggers.add(str(ev.data.get("trigger_id", "")))
                 if same := self.store.open_alarm(str(ev.alarm), ev.source):
-                    # still open (e.g. a battery still low after a restart): no second alarm,
-                    # the station hears the repeat
+                    # still open (e.g. a battery still low after a restart, a second fall): no
+                    # second alarm, the station hears the repeat, and the rule's wait must
+                    # not cancel (nor say it cancelled) what it never raised
+                    self.engine.merged(ev.id, same)
                     self._send(dataclasses.replace(ev, alarm=None, data={**ev.data, "ref": same}))
                 elif hold:
                     payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
@@ -364,10 +383,13 @@ class HubService:
                 self._apply([a])
 
     async def _run_rules(self) -> None:
-        """Sleep until the rules' next deadline (or an event moves it), then tick."""
+        """Sleep until the rules' next deadline, or the next reassurance of an elder waiting
+        for an officer (or an event moves them), then tick."""
         while True:
             deadline = self.engine.next_deadline()
             delay = RULES_MAX_SLEEP_S if deadline is None else deadline - self._now()
+            if (reassure := self.reassure.next_deadline()) is not None:
+                delay = min(delay, reassure - time.monotonic())
             self._rules_changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(max(delay, 0.0), RULES_MAX_SLEEP_S)):
@@ -375,6 +397,7 @@ class HubService:
             try:
                 self._do(self.engine.tick(self._now()))
                 self.escalate()
+                self._apply(self.reassure.tick(time.monotonic()))
             except Exception:  # the rules must keep running whatever one tick met
                 log.exception("rule timers failed; trying again")
 
@@ -414,6 +437,17 @@ class HubService:
     def _open_call(self) -> str | None:
         return self.store.open_alarm("panic")
 
+    def _pressed_again(self, ev: Event) -> None:
+        """A press during the open call: in the alarm lane (after the call, durable, never
+        behind telemetry), and the elder hears at once where the call stands."""
+        self._send_in_order(ev)
+        ref = str(ev.data["ref"])
+        state = next((a.state for a in self.store.open_alarms() if a.id == ref), None)
+        log.info("call %s pressed again (%s)", ref, state.value if state else "closed")
+        if state:
+            self._apply(pressed_again(state))
+            self.reassure.told(time.monotonic())
+
     def raise_alarm(self, ev: Event, *, priority: int | None = None, contact_id: int | None = None) -> None:
         """Persist first (synchronous=FULL); only then publish and tell the elder."""
         payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=priority, contact_id=contact_id))
@@ -451,17 +485,18 @@ class HubService:
         pre-alarms (a fall being asked about) are the rules' to cancel."""
         if self.hw.siren and self.hw.siren.pattern:
             self.hw.siren.silence()
-        cutoff = ev.ts - self.cfg.cancel_window_s
-        open_alarms = self.store.open_alarms()
-        victims = [a for a in open_alarms if a.kind in CANCELLABLE
-                   and cutoff <= self._on_todays_clock(a.raised, self._steps_raised.get(a.id)) < before
-                   and a.state in (AlarmState.SENT, AlarmState.DELIVERED)]
+        standing = [Standing(a.id, a.kind, a.state,
+                             self._on_todays_clock(a.raised, self._steps_raised.get(a.id)))
+                    for a in self.store.open_alarms()]
+        victims, why_not = cancel_gesture(standing, at=ev.ts, pressed=before,
+                                          window_s=self.cfg.cancel_window_s)
         if not victims:
-            if not quiet and any(a.state in (AlarmState.CLAIMED, AlarmState.IN_CALL) for a in open_alarms):
-                self._apply([Say("cancel_too_late")])
+            if not quiet:
+                self._apply(why_not)
+                self.reassure.told(time.monotonic())
             return
-        for a in victims:
-            self._send_cancel(a.id, ev.source, ev.ts, ev.kind)
+        for i in victims:
+            self._send_cancel(i, ev.source, ev.ts, ev.kind)
         self._apply(feedback(AlarmState.CANCELLED, others_open=bool(self.store.open_alarms())))
 
     def _cancel_held(self, alarm_id: str, source: str, by: str) -> None:
@@ -480,6 +515,7 @@ class HubService:
         self.store.put(cancel.id, payload, alarm=True)
         self.store.advance(alarm_id, AlarmState.CANCELLED, ts)
         self._escalated.discard(alarm_id)
+        self.reassure.done(alarm_id)
         self._forget_steps(alarm_id)
         log.info("alarm %s cancelled at home (%s)", alarm_id, by)
         self.link.push()
@@ -493,7 +529,7 @@ class HubService:
             # a clock step since it was sent moved "now", not the moment it was sent
             sent = None if a.sent is None else self._on_todays_clock(a.sent, self._steps_sent.get(a.id))
             if (a.state is AlarmState.SENT and sent is not None and sent <= cutoff
-                    and a.id not in self._escalated and _elder_facing(a.kind)):
+                    and a.id not in self._escalated and elder_facing(a.kind)):
                 self._escalated.add(a.id)
                 log.warning("alarm %s not acknowledged by the station after %.0f s: still trying",
                             a.id, now - sent)
@@ -512,11 +548,17 @@ class HubService:
                     self._escalated.discard(i)
                     if self.hw.siren and self.hw.siren.pattern == "panic":
                         self.hw.siren.silence()
-                self._feedback(self.store.kind_of(i) or "", AlarmState.DELIVERED)
+                kind = self.store.kind_of(i) or ""
+                self._feedback(kind, AlarmState.DELIVERED)
+                if reassured(kind):
+                    self.reassure.waiting(i, time.monotonic())
+                    self._rules_changed.set()  # the rules' loop wakes for it too
 
     def _station_update(self, u: wire.AlarmUpdate) -> None:
         if u.state.closed:
             self._forget_steps(u.id)
+        if u.state is not AlarmState.DELIVERED:  # taken, or closed: the elder stops waiting
+            self.reassure.done(u.id)
         if self.store.advance(u.id, u.state, u.ts):
             log.info("alarm %s %s at the station%s", u.id, u.state.value,
                      f" by {u.officer}" if u.officer else "")
@@ -524,8 +566,8 @@ class HubService:
 
     def _feedback(self, kind: str, state: AlarmState) -> None:
         """Tell the elder how their alarm is going; technical alarms stay quiet at home."""
-        if _elder_facing(kind):
-            others = any(_elder_facing(a.kind) for a in self.store.open_alarms())
+        if elder_facing(kind):
+            others = any(elder_facing(a.kind) for a in self.store.open_alarms())
             self._apply(feedback(state, others_open=others))
 
     def _apply(self, actions: list[Action]) -> None:
@@ -545,7 +587,7 @@ class HubService:
     def _reachable(self, up: bool) -> None:
         """The station came or went: a resting LED shows it (an open alarm's own pattern, or
         its escalation's, stays)."""
-        if self.hw.led and not any(_elder_facing(a.kind) for a in self.store.open_alarms()):
+        if self.hw.led and not any(elder_facing(a.kind) for a in self.store.open_alarms()):
             self._apply([ShowLed("idle")])
 
     # --- voice calls ---------------------------------------------------------------------------
@@ -621,6 +663,8 @@ class HubService:
         self.call_audio = audio
         alarm = self.calls.call.alarm if self.calls.call else None
         log.info("call %s: microphone open (%s)", call, f"alarm {alarm}" if alarm else "visit")
+        if alarm:
+            self.reassure.done(alarm)
         if alarm and self.store.advance(alarm, AlarmState.IN_CALL, time.time()):
             self._feedback(self.store.kind_of(alarm) or "", AlarmState.IN_CALL)
         elif self.hw.led:
@@ -637,7 +681,7 @@ class HubService:
         if self.hw.phone and self.hw.phone.mic_open:  # never: the speakerphone is ours alone
             log.error("the microphone is still open after the call; closing it")
             self.hw.phone.end_call()
-        if not any(_elder_facing(a.kind) for a in self.store.open_alarms()):
+        if not any(elder_facing(a.kind) for a in self.store.open_alarms()):
             self._apply([ShowLed("idle")])
 
     def _report(self, r: Report) -> None:
@@ -732,12 +776,6 @@ class HubService:
             except Exception:
                 log.exception("pruning the outbox failed")
             await asyncio.sleep(PRUNE_EVERY_S)
-
-
-def _elder_facing(kind: str) -> bool:
-    """Life and well-being alarms are the elder's; technical ones are the station's business."""
-    t = ALARM_TYPES.get(kind)
-    return t is not None and t.priority <= Priority.WELLBEING
 
 
 async def run_hub(cfg: HubConfig, stop: asyncio.Event) -> None:

@@ -1,4 +1,4 @@
-"""The control socket of a simulated home, which `anxin sim HUB EVENT` talks to.
+"""The control socket of a simulated home, which `anxin sim HUB VERB` talks to.
 
 One line in (``press bedside``), one JSON line out. Only a hub running simulated hardware
 opens it, on a Unix socket in its data directory, so nothing on the network can reach it.

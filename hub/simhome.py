@@ -1,4 +1,4 @@
-"""The controls of a simulated home, which `anxin sim HUB EVENT` drives.
+"""The controls of a simulated home, which `anxin sim HUB VERB` drives (hub/sim_cli.py).
 
 Every simulated device is worked through its real backend: mock GPIO pins are pressed and
 held, the pty radar plays real frames, BLE sensors send real (encrypted) adverts into the
@@ -84,7 +84,7 @@ class SimHome:
         return f"pressed {name}"
 
     async def cord(self, args: list[str]) -> str:
-        cords = [b.name for b in self.cfg.buttons if "cord" in b.name or "拉绳" in b.location]
+        cords = [b.name for b in self.cfg.buttons if b.pull_cord and b.role == "call"]
         if not cords:
             raise SimError("this home has no pull cord (a button named *cord* or located at 拉绳)")
         return (await self.press([cords[0]])).replace("pressed", "pulled")
@@ -272,11 +272,3 @@ class SimHome:
         self._server.close()
         self.cfg.sim_socket_path.unlink(missing_ok=True)
 
-
-VERBS_HELP = ("press [BUTTON], cord, hold [BUTTON] [S], cancel; " + ", ".join(RADAR_CONTROLS)
-              + "; " + ", ".join(SENSOR_VERBS)
-              + ", ble-button [SENSOR] [press|double|long], battery-low [SENSOR] [PCT], "
-              "sensor-silent/-resume [SENSOR], stranger [plain]; mains-fail, mains-ok; "
-              "relay NAME on|off; radar-cmd show|height M|sensitivity N|firmware|reset "
-              "(what `anxin radar` uses); state (with the voice call), prompts; played FILE.wav "
-              "(what the simulated loudspeaker played: prompts and the officer's voice)")

@@ -7,7 +7,10 @@ For each check of :func:`hub.walktest_plan.plan` it says what to do and waits fo
 to see it (``s`` skips, ``r`` starts the wait again, ``q`` stops the walk); then the
 speaker (the installer answers y/n), the microphone (a tone through the air,
 hub/walktest_tone.py) and the station's round trip. The report goes to
-``data_dir/commissioning/`` as text and JSON, and its summary to the station.
+``data_dir/commissioning/`` as text and JSON, and its summary to the station. ``--retry``
+walks again only what kept the last report from passing (a device that timed out, a flat
+battery replaced) and carries the rest of it on. It speaks the installer's language
+(hub/installer_words.py): hub.yaml's ``language``, or ``--lang``.
 """
 
 from __future__ import annotations
@@ -19,22 +22,24 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from hub import control, simctl
+from hub.argtypes import number
 from hub.config import HubConfig, load_hub_config
+from hub.installer_words import Words
 from hub.simctl import SimError
-from hub.walktest_audio import Air, AudioError, SimulatedRoom, SoundCard
+from hub.walktest_audio import NO_DEVICE, Air, AudioError, SimulatedRoom, SoundCard
 from hub.walktest_mode import DEFAULT_MINUTES, MAX_MINUTES
 from hub.walktest_plan import judge, matches, plan
-from hub.walktest_report import Check, Overall, Report, Result, Status
+from hub.walktest_report import Check, Overall, Report, Result, Status, earlier, merged, retried
 from hub.walktest_tone import MIN_SNR_DB, detect, tone
 
 POLL_S = 0.2  # how often the hub is asked what it has seen
 DEFAULT_TIMEOUT_S = 120.0
 CONTROL_TIMEOUT_S = 10.0  # one control-socket call (a ping waits longer: its own timeout)
-KEYS = "keys: s + Enter skips a device, r + Enter waits for it again, q + Enter ends the walk"
 
 
 class Hub(Protocol):
@@ -78,13 +83,15 @@ class SocketHub:
 
 
 def report_command(summary: dict[str, Any]) -> str:
-    """The control command that carries the summary: problem lines are left out from the end
-    until it fits the socket's line (the saved report has them all)."""
+    """The control command that carries the summary: problem lines, then the checks that did
+    not pass, are left out from the end until it fits the socket's line (the saved report has
+    them all)."""
     while True:
         line = "walktest report " + json.dumps(summary, ensure_ascii=False)
-        if len(line.encode()) < simctl.MAX_LINE or not summary.get("problems"):
+        cut = next((k for k in ("problems", "not_passed") if summary.get(k)), None)
+        if len(line.encode()) < simctl.MAX_LINE or cut is None:
             return line
-        summary = {**summary, "problems": summary["problems"][:-1]}
+        summary = {**summary, cut: summary[cut][:-1]}
 
 
 class Keys:
@@ -123,57 +130,68 @@ class _Stop(Exception):
 
 class Walk:
     def __init__(self, cfg: HubConfig, hub: Hub, keys: KeySource, air: Air, *,
-                 out: Callable[[str], None], timeout_s: float = DEFAULT_TIMEOUT_S,
+                 out: Callable[[str], None], words: Words | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg, self.hub, self.keys, self.air, self.out = cfg, hub, keys, air, out
+        self.words = words or Words(cfg.language)
+        self.checks = plan(cfg, self.words)
         self.timeout_s, self.clock = timeout_s, clock
         self._cursor = 0
 
-    def run(self, installer: str, minutes: float) -> Report:
-        """The whole walk; the hub's walk-test mode is ended whatever happens."""
+    def run(self, installer: str, minutes: float, *, before: list[Result] | None = None,
+            retry_of: str = "") -> Report:
+        """The whole walk, or with ``before`` (the results of the report ``retry_of``) only its
+        checks that did not pass; the hub's walk-test mode is ended whatever happens."""
+        w = self.words
+        todo, attempt = retried(before or [], self.checks)
         info = self.hub.start(minutes, installer)
         started = time.time()
         try:
-            results = self._walk(info, minutes)
+            if retry_of:
+                self.out(w("retrying", report=retry_of, n=len(todo)))
+            walked = self._walk(info, minutes, todo, attempt)
         except BaseException:  # Ctrl-C: the home must not stay in walk-test mode
-            self._quietly(self.hub.stop, "end walk-test mode")
+            self._quietly(self.hub.stop, w("end_mode"))
             raise
         report = Report(hub=str(info["hub"]), version=str(info["version"]), installer=installer,
-                        started=started, finished=time.time(), tz=self.cfg.tz, results=results)
-        self._quietly(lambda: self.hub.report(report.summary()), "send the report's summary "
-                      "to the station")
-        self._quietly(self.hub.stop, "end walk-test mode")
+                        started=started, finished=time.time(), tz=self.cfg.tz,
+                        results=merged(before or [], walked, self.checks),
+                        language=w.language, retry_of=retry_of)
+        self._quietly(lambda: self.hub.report(report.summary()), w("send_summary"))
+        self._quietly(self.hub.stop, w("end_mode"))
         return report
 
-    def _walk(self, info: dict[str, Any], minutes: float) -> list[Result]:
+    def _walk(self, info: dict[str, Any], minutes: float, checks: list[Check],
+              attempt: int) -> list[Result]:
+        w = self.words
         self._cursor = int(info["cursor"])
-        checks = plan(self.cfg)
-        self.out(f"Walk test of hub {info['hub']} (anxin {info['version']}). Walk-test mode is on "
-                 f"for {minutes:g} min: the station shows each device as 测试 (walk test), not as "
-                 "an alarm.")
+        self.out(w("intro", hub=info["hub"], version=info["version"], minutes=f"{minutes:g}"))
         for a in info.get("open_alarms", []):
-            self.out(f"note: the hub has an open {a['kind']} alarm ({a['state']}); it stays with "
-                     "the station")
-        self.out(KEYS)
+            self.out(w("open_alarm", kind=a["kind"], state=a["state"]))
+        self.out(w("keys"))
         results: list[Result] = []
         try:
             for i, check in enumerate(checks, 1):
-                self.out(f"[{i}/{len(checks)}] {check.device} {check.what}: {check.label}: "
-                         f"{check.instruction}" + (" (optional)" if check.optional else ""))
-                result = self._check(check)
-                self.out(f"      -> {result.status.value}"
-                         + (f": {result.detail}" if result.detail else ""))
+                self.out(w("step", i=i, n=len(checks), label=check.label,
+                           instruction=check.instruction,
+                           optional=w("optional") if check.optional else ""))
+                result = replace(self._check(check), attempt=attempt)
+                status = w(f"status_{result.status.value}")
+                self.out(w("outcome_detail", status=status, detail=result.detail) if result.detail
+                         else w("outcome", status=status))
                 results.append(result)
         except _Stop as e:
-            self.out(f"the walk ended early: {e}")
-            results += [Result(c, Status.NOT_TESTED, str(e)) for c in checks[len(results):]]
+            self.out(w("ended_early", why=e))
+            results += [Result(c, Status.NOT_TESTED, str(e), attempt=attempt)
+                        for c in checks[len(results):]]
         return results
 
     def _quietly(self, fn: Callable[[], None], what: str) -> None:
         try:
             fn()
         except SimError as e:
-            self.out(f"warning: could not {what}: {e}")
+            self.out(self.words("warning", what=what, error=e))
 
     def _check(self, check: Check) -> Result:
         try:
@@ -185,9 +203,10 @@ class Walk:
                 return self._station(check)
             return self._device(check)
         except SimError as e:  # the hub went away (restarted, stopped)
-            raise _Stop(f"lost the hub: {e}") from None
+            raise _Stop(self.words("lost_hub", error=e)) from None
 
     def _device(self, check: Check) -> Result:
+        w = self.words
         started = self.clock()
         also: set[tuple[str, str]] = set()
         while True:
@@ -195,59 +214,65 @@ class Walk:
             self._cursor = int(seen["cursor"])
             for ev in seen["events"]:
                 if matches(check, ev):
-                    return judge(check, ev, self.clock() - started, self.cfg.ble.battery_low_percent)
+                    return judge(check, ev, self.clock() - started,
+                                 self.cfg.ble.battery_low_percent, w)
                 if (ev["source"], ev["kind"]) not in also:
                     also.add((ev["source"], ev["kind"]))
-                    self.out(f"      (also seen: {ev['source']} {ev['kind']})")
+                    self.out(w("also_seen", source=ev["source"], kind=ev["kind"]))
             if not seen["active"]:
-                raise _Stop("walk-test mode ended (its time ran out, or the hub restarted)")
+                raise _Stop(w("mode_ended"))
             key = self.keys.get(POLL_S)
             if key == "s":
-                return Result(check, Status.SKIPPED, "skipped by the installer")
+                return Result(check, Status.SKIPPED, w("skipped"))
             if key == "q":
-                raise _Stop("stopped by the installer")
+                raise _Stop(w("stopped"))
             if key == "r":
                 started = self.clock()
-                self.out(f"      waiting again: {check.instruction}")
+                self.out(w("waiting_again", instruction=check.instruction))
             if self.clock() - started >= self.timeout_s:
-                return Result(check, Status.NOT_SEEN, f"nothing within {self.timeout_s:g} s")
+                if check.optional:  # nobody can be made to fall: not tested, not failed
+                    return Result(check, Status.NOT_TESTED,
+                                  w("optional_not_seen", s=f"{self.timeout_s:g}"))
+                return Result(check, Status.NOT_SEEN, w("not_seen", s=f"{self.timeout_s:g}"))
 
     def _speaker(self, check: Check) -> Result:
+        w = self.words
         while True:
             said = self.hub.speaker()
-            self.out(f'      the hub says "{said}". Did you hear it? y/n (r: say it again)')
+            self.out(w("speaker_ask", said=said))
             key = self.keys.get(self.timeout_s)
             if key == "y":
-                return Result(check, Status.PASSED, f'heard "{said}"')
+                return Result(check, Status.PASSED, w("heard", said=said))
             if key == "n":
-                return Result(check, Status.FAILED, "not heard: check the speaker, its wiring and volume")
+                return Result(check, Status.FAILED, w("not_heard"))
             if key == "q":
-                raise _Stop("stopped by the installer")
+                raise _Stop(w("stopped"))
             if key is None or key == "s":
-                return Result(check, Status.SKIPPED, "no answer" if key is None else
-                              "skipped by the installer")
+                return Result(check, Status.SKIPPED, w("no_answer" if key is None else "skipped"))
 
     def _microphone(self, check: Check) -> Result:
+        w = self.words
         if why := self.air.unavailable():
-            return Result(check, Status.NOT_TESTED, f"{why} (see anxin doctor)")
+            why = w("no_audio_device") if why == NO_DEVICE else why
+            return Result(check, Status.NOT_TESTED, w("mic_untested", why=why))
         rate = self.air.rate
         try:
             heard = detect(self.air.playrec(tone(rate)), rate)
         except AudioError as e:
-            return Result(check, Status.FAILED, f"audio error: {e}")
-        room = " (simulated room)" if isinstance(self.air, SimulatedRoom) else ""
+            return Result(check, Status.FAILED, w("audio_error", error=e))
+        room = w("simulated_room") if isinstance(self.air, SimulatedRoom) else ""
         if heard.heard:
-            return Result(check, Status.PASSED, f"tone heard at {heard.level_dbfs:.0f} dBFS, "
-                          f"{heard.snr_db:.0f} dB above the room{room}")
-        return Result(check, Status.FAILED, f"tone not heard ({heard.snr_db:.0f} dB above the room, "
-                      f"{MIN_SNR_DB:.0f} needed): check the microphone and the speaker{room}")
+            return Result(check, Status.PASSED, w("tone_heard", level=heard.level_dbfs,
+                                                  snr=heard.snr_db, room=room))
+        return Result(check, Status.FAILED, w("tone_not_heard", snr=heard.snr_db, need=MIN_SNR_DB,
+                                              room=room))
 
     def _station(self, check: Check) -> Result:
+        w = self.words
         rtt = self.hub.ping(self.timeout_s)
         if rtt is None:
-            return Result(check, Status.FAILED, f"no acknowledgement within {self.timeout_s:g} s: "
-                          "is the station reachable? (see anxin doctor)")
-        return Result(check, Status.PASSED, f"acknowledged after {rtt:.1f} ms", rtt_ms=rtt)
+            return Result(check, Status.FAILED, w("no_ack", s=f"{self.timeout_s:g}"))
+        return Result(check, Status.PASSED, w("acked", ms=rtt), rtt_ms=rtt)
 
 
 def save(report: Report, folder: Path) -> list[Path]:
@@ -260,37 +285,57 @@ def save(report: Report, folder: Path) -> list[Path]:
     return paths
 
 
+def last_report(folder: Path, hub: str) -> Path | None:
+    """The newest saved report of ``hub`` (the names sort by the time they were written)."""
+    saved = sorted(folder.glob(f"walktest-{hub}-*.json"))
+    return saved[-1] if saved else None
+
+
 def cmd_walktest(a: argparse.Namespace) -> int:
     cfg = load_hub_config(a.config)
-    if not 0 < a.minutes <= MAX_MINUTES or a.timeout_s <= 0:
-        print(f"anxin walktest: --minutes must be more than 0 and at most {MAX_MINUTES:g}, "
-              "--timeout-s more than 0", file=sys.stderr)
-        return 2
+    w = Words(a.lang or cfg.language)
 
     def out(line: str) -> None:
         print(line, flush=True)
 
+    def fail(message: str, code: int = 2) -> int:
+        print(f"anxin walktest: {message}", file=sys.stderr)
+        return code
+
+    folder = cfg.data_dir / "commissioning"
+    before: list[Result] | None = None
+    retry_of = ""
+    if a.retry:
+        if (last := last_report(folder, cfg.hub_id)) is None:
+            return fail(w("no_report", hub=cfg.hub_id, folder=folder))
+        checks = plan(cfg, w)
+        try:
+            before = earlier(json.loads(last.read_text(encoding="utf-8")), checks)
+        except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
+            return fail(w("bad_report", file=last, error=e))
+        retry_of = last.name
+        if not retried(before, checks)[0]:
+            out(w("nothing_to_retry", report=retry_of))
+            return 0
     air: Air = SimulatedRoom() if cfg.simulated else SoundCard(cfg.speaker.input, cfg.speaker.output)
-    walk = Walk(cfg, SocketHub(cfg), Keys(sys.stdin), air, out=out, timeout_s=a.timeout_s)
+    walk = Walk(cfg, SocketHub(cfg), Keys(sys.stdin), air, out=out, words=w, timeout_s=a.timeout_s)
     try:
-        report = walk.run(a.installer, a.minutes)
+        report = walk.run(a.installer, a.minutes, before=before, retry_of=retry_of)
     except SimError as e:
-        print(f"anxin walktest: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     except KeyboardInterrupt:
-        print("anxin walktest: interrupted; walk-test mode is off, no report written", file=sys.stderr)
-        return 130
+        return fail(w("interrupted"), 130)
     out("")
     out(report.text())
-    folder = cfg.data_dir / "commissioning"
     try:
         paths = save(report, folder)
     except OSError as e:
-        print(f"anxin walktest: cannot save the report in {folder} ({e.strerror}); run it as the "
-              "hub's user or with sudo", file=sys.stderr)
-        return 2
-    out("report saved: " + ", ".join(str(p) for p in paths))
-    return 0 if report.overall is Overall.PASS else 1
+        return fail(w("cannot_save", folder=folder, error=e.strerror))
+    out(w("saved", paths=", ".join(str(p) for p in paths)))
+    if report.overall is Overall.PASS:
+        return 0
+    out(w("retry_hint"))
+    return 1
 
 
 def register(sub: Any) -> None:
@@ -300,11 +345,21 @@ def register(sub: Any) -> None:
                        "reach the station as walk tests, not alarms), guide the installer through "
                        "every device in hub.yaml, then the speaker, the microphone and the "
                        "station's round trip, and save the commissioning report under "
-                       "data_dir/commissioning/. Exit code 0 only if everything passed.")
+                       "data_dir/commissioning/. An optional check (the fall) nobody triggers "
+                       "is not tested and does not fail the home. Exit code 0 only if the home "
+                       "passed.")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
     s.add_argument("--installer", default="", help="your name, for the report")
-    s.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
+    s.add_argument("--minutes", default=DEFAULT_MINUTES,
+                   type=number(f"minutes above 0 and at most {MAX_MINUTES:g}",
+                               lambda m: 0 < m <= MAX_MINUTES, float),
                    help=f"walk-test mode ends by itself after this long (at most {MAX_MINUTES:g})")
-    s.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S,
+    s.add_argument("--timeout-s", type=number("seconds above 0", lambda s: s > 0, float),
+                   default=DEFAULT_TIMEOUT_S,
                    help="how long to wait for each device before it counts as not seen")
+    s.add_argument("--retry", action="store_true",
+                   help="walk again only the checks that kept the last report from passing; "
+                   "the new report carries the rest on and says which walk each passed in")
+    s.add_argument("--lang", choices=["zh_CN", "en"],
+                   help="the installer's language (default: hub.yaml's language, zh_CN)")
     s.set_defaults(fn=cmd_walktest)

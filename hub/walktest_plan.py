@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.config import HubConfig, SensorConfig
+from hub.config import ButtonConfig, HubConfig, SensorConfig
+from hub.installer_words import Words
 from hub.walktest_report import Check, Result, Status
 
 WEAK_RSSI_DBM = -90  # weaker than this: the advert gets through, but not reliably
@@ -18,60 +19,57 @@ RADAR_KINDS = frozenset({"presence.on", "presence.off", "motion.active", "motion
                          "motion.none", "residency.on", "residency.off"})
 BUTTON_KINDS = frozenset({"button.press", "button.double", "button.triple", "button.long"})
 
-_DETECTORS = {"smoke": "smoke", "gas": "gas", "co": "CO"}
+# sensor type -> (what it is, what the installer does to it: installer_words keys)
+_SENSORS = {"smoke": ("smoke_detector", "do_detector"), "gas": ("gas_detector", "do_detector"),
+            "co": ("co_detector", "do_detector"), "leak": ("leak_sensor", "do_leak"),
+            "door": ("door_sensor", "do_door"), "window": ("window_sensor", "do_window"),
+            "motion": ("motion_sensor", "do_motion"), "button": ("ble_button", "do_press")}
+_EXPECT = {"smoke": {"smoke.on"}, "gas": {"gas.on"}, "co": {"co.on"}, "leak": {"leak.on"},
+           "door": {"door.open", "door.close"}, "window": {"door.open", "door.close"},
+           "motion": {"motion.active", "presence.on"}, "button": BUTTON_KINDS}
 
 
-def plan(cfg: HubConfig) -> list[Check]:
-    checks: list[Check] = []
-    for b in sorted(cfg.buttons, key=lambda b: b.role != "call"):  # call buttons, then cancel
-        at = f" at {b.location}" if b.location else ""
-        if b.role == "call":
-            checks.append(Check(b.name, "button", f"call button{at}", "press it",
-                                frozenset({"button.press"})))
-        else:
-            checks.append(Check(b.name, "cancel", f"cancel button{at}", "press it",
-                                frozenset({"cancel.press"})))
+def plan(cfg: HubConfig, words: Words) -> list[Check]:
+    """The checks, labelled and explained in the installer's language."""
+    w = words
+    checks = [_button(b, w) for b in sorted(cfg.buttons, key=lambda b: b.role != "call")]
     rooms = list(dict.fromkeys(s.room for s in cfg.ble.sensors))  # in the order hub.yaml has them
     for s in sorted(cfg.ble.sensors, key=lambda s: (s.type != "button", rooms.index(s.room))):
-        checks.append(_sensor(s))
+        checks.append(_sensor(s, w))
     if r := cfg.radar:
-        room = f" in {r.room}" if r.room else ""
-        checks.append(Check(r.name, "presence", f"{r.model} radar{room}",
-                            "walk out of its view, then back in under it", RADAR_KINDS))
-        checks.append(Check(r.name, "fall", f"{r.model} radar{room}",
-                            "lie down on the floor under it as if fallen (it can take 10-45 s)",
-                            frozenset({"fall.detected"}), optional=True))
+        label = _label(w("radar", model=r.model), r.room, "in", w)
+        checks.append(Check(r.name, "presence", label, w("do_presence"), RADAR_KINDS, where=r.room))
+        checks.append(Check(r.name, "fall", label, w("do_fall"), frozenset({"fall.detected"}),
+                            optional=True, where=r.room))
     if cfg.mains:
-        checks.append(Check("mains", "mains-off", "mains input (UPS power-good)",
-                            "unplug the hub's mains adapter; the UPS keeps the hub running",
+        checks.append(Check("mains", "mains-off", w("mains"), w("do_mains_off"),
                             frozenset({"mains.fail"})))
-        checks.append(Check("mains", "mains-on", "mains input (UPS power-good)",
-                            "plug the mains adapter back in", frozenset({"mains.ok"})))
-    checks += [
-        Check("hub", "speaker", "the hub's speaker", "listen: the hub says a test prompt"),
-        Check("hub", "microphone", "the hub's microphone",
-              "keep quiet for a few seconds: a tone is played and recorded"),
-        Check("hub", "station", "the station round trip",
-              "nothing to do: a walk-test event goes to the station and its acknowledgement is timed"),
-    ]
+        checks.append(Check("mains", "mains-on", w("mains"), w("do_mains_on"),
+                            frozenset({"mains.ok"})))
+    checks += [Check("hub", what, w(what), w(f"do_{what}"))
+               for what in ("speaker", "microphone", "station")]
     return checks
 
 
-def _sensor(s: SensorConfig) -> Check:
-    room = f" in {s.room}" if s.room else ""
-    if s.type == "button":
-        return Check(s.name, "button", f"BLE button{room}", "press it", BUTTON_KINDS)
-    if s.type in _DETECTORS:
-        return Check(s.name, s.type, f"{_DETECTORS[s.type]} detector{room}",
-                     "press and hold its test button until it sounds", frozenset({f"{s.type}.on"}))
-    if s.type == "leak":
-        return Check(s.name, "leak", f"water-leak sensor{room}",
-                     "wet its probes (a damp cloth across them)", frozenset({"leak.on"}))
-    if s.type in ("door", "window"):
-        return Check(s.name, s.type, f"{s.type} sensor{room}", f"open the {s.type}, then close it",
-                     frozenset({"door.open", "door.close"}))
-    return Check(s.name, s.type, f"{s.type} sensor{room}", "walk past it",
-                 frozenset({"motion.active", "presence.on"}))
+def _label(kind: str, where: str, preposition: str, w: Words) -> str:
+    return w(preposition, kind=kind, where=where) if where else kind
+
+
+def _button(b: ButtonConfig, w: Words) -> Check:
+    if b.role == "cancel":
+        what, kind, do, expect = "cancel", "cancel_button", "do_press", "cancel.press"
+    elif b.pull_cord:
+        what, kind, do, expect = "cord", "pull_cord", "do_pull", "button.press"
+    else:
+        what, kind, do, expect = "button", "call_button", "do_press", "button.press"
+    return Check(b.name, what, _label(w(kind), b.location, "at", w), w(do), frozenset({expect}),
+                 where=b.location)
+
+
+def _sensor(s: SensorConfig, w: Words) -> Check:
+    kind, do = _SENSORS[s.type]
+    return Check(s.name, s.type, _label(w(kind), s.room, "in", w), w(do),
+                 frozenset(_EXPECT[s.type]), where=s.room)
 
 
 def matches(check: Check, event: dict[str, Any]) -> bool:
@@ -79,17 +77,18 @@ def matches(check: Check, event: dict[str, Any]) -> bool:
     return event.get("source") == check.device and event.get("kind") in check.expect
 
 
-def judge(check: Check, event: dict[str, Any], seconds: float, battery_low_percent: int) -> Result:
+def judge(check: Check, event: dict[str, Any], seconds: float, battery_low_percent: int,
+          words: Words) -> Result:
     """The result for a device seen ``seconds`` after it was asked for: a battery at or below
     the hub's low mark fails it (it would raise a low-battery alarm soon after the installer
     left); a weak signal passes with a warning."""
-    rssi, battery = event.get("rssi"), event.get("battery")
-    radio = [f"RSSI {rssi} dBm" if rssi is not None else "",
-             f"battery {battery} %" if battery is not None else ""]
-    detail = "; ".join([f"seen after {seconds:.1f} s ({event.get('kind')})", *filter(None, radio)])
+    w, rssi, battery = words, event.get("rssi"), event.get("battery")
+    detail = w("and").join([w("seen_after", s=seconds, kind=event.get("kind")),
+                            *([w("rssi", rssi=rssi)] if rssi is not None else []),
+                            *([w("battery", n=battery)] if battery is not None else [])])
     if battery is not None and battery <= battery_low_percent:
-        return Result(check, Status.FAILED, f"{detail}: the battery is at or below "
-                      f"{battery_low_percent} %, replace it", seconds, rssi, battery)
+        return Result(check, Status.FAILED, w("battery_low", detail=detail, low=battery_low_percent),
+                      seconds, rssi, battery)
     if rssi is not None and rssi < WEAK_RSSI_DBM:
-        detail += ": weak signal, move the hub or the sensor closer"
+        detail = w("weak_signal", detail=detail)
     return Result(check, Status.PASSED, detail, seconds, rssi, battery)

@@ -43,6 +43,14 @@ class DeskStation:
         self.on_changed(wire.Changed(what="alarm", id=ev.id))
         return ev.id
 
+    def press_again(self, hub: str, alarm: str, now: float | None = None) -> None:
+        """The elder pressed the call button again: the hub's button.again, as the station
+        service stores and announces it."""
+        now = time.time() if now is None else now
+        ev = Event(kind="button.again", source="bedside", ts=now, data={"ref": alarm})
+        self.store.store_event(wire.event_msg(hub, ev), now=now)
+        self.on_changed(wire.Changed(what="alarm", id=alarm))
+
     # --- what the console calls ----------------------------------------------------------------
 
     def start(self) -> None:

@@ -23,6 +23,7 @@ from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.checklist import Checklist
+from console.tui.widgets.fmt import clock as clock_text
 from hub import wire
 from tests.accounts import log_in
 from tests.conftest import eventually
@@ -158,6 +159,45 @@ async def test_queue_order_timer_and_escalation(station: DeskStation, tmp_path: 
 
         await pilot.press("slash", *"刘")
         assert [a.id for a in queue.alarms] == [ids["h003"]]
+
+
+async def test_a_press_again_shows_rings_and_moves_the_alarm_ahead(station: DeskStation,
+                                                                  tmp_path: Path) -> None:
+    """Issue 17, 12: the elder pressed again while waiting: the queue says so (再次呼叫 ×N),
+    rings again, and the alarm goes ahead of its priority (a P2 becomes P1)."""
+    clock = Clock(T0)
+    played: list[int] = []
+    async with at_desk(station, tmp_path, size=(120, 30), clock=clock) as (app, pilot):
+        app.ringer.ring = played.append  # type: ignore[method-assign,assignment]
+        h002, h001 = (station.raise_alarm(hub, now=T0 + i) for i, hub in enumerate(("h002", "h001")))
+        h003 = station.raise_alarm("h003", priority=2, now=T0 + 2)  # a rule's own priority
+        queue = app.query_one(AlarmQueue)
+        assert [a.id for a in queue.alarms] == [h002, h001, h003]  # the oldest key-group elder first
+        played.clear()
+
+        station.press_again("h001", h001, now=T0 + 30)
+        assert [a.id for a in queue.alarms] == [h001, h002, h003]
+        assert str(queue.cell(h001, "kind")) == "紧急呼叫 再次呼叫 ×1"
+        assert played == [1]
+        await eventually(lambda: any("王秀英 再次呼叫（第 1 次）" in str(n.message)
+                                     for n in app._notifications), what="told who pressed again")
+
+        station.press_again("h003", h003, now=T0 + 40)
+        station.press_again("h003", h003, now=T0 + 45)
+        assert [a.id for a in queue.alarms] == [h001, h003, h002]  # P1 now; pressed, then group
+        assert str(queue.cell(h003, "priority")) == " P1 "
+        assert str(queue.cell(h003, "kind")) == "紧急呼叫 再次呼叫 ×2"
+        assert played == [1, 1, 1]
+
+        queue.focus()
+        queue.cursor = 1
+        await pilot.press("enter")
+        await eventually(lambda: isinstance(app.screen, AlarmScreen), what="alarm screen")
+        screen = app.screen
+        assert isinstance(screen, AlarmScreen) and screen.alarm_id == h003
+        title = str(screen.query_one("#alarm-title").render())
+        assert f"再次呼叫 ×2 最近 {clock_text(T0 + 45)}" in title and title.startswith(" P1 ")
+        assert str(screen.query_one("#alarm-timeline").render()).count("老人再次按下呼叫") == 2
 
 
 async def test_claim_steps_note_resolve_on_the_alarm_screen(station: DeskStation,

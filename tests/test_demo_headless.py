@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -123,6 +124,59 @@ def test_a_signal_stops_the_headless_demo_and_its_parts(tmp_path: Path, sig: int
         kill_leftovers(pids)
 
 
+def test_anxin_sim_finds_a_demo_started_with_dir_and_refuses_bad_arguments(tmp_path: Path) -> None:
+    """`anxin demo --dir D`: its printed hints name D, `anxin sim --demo-dir D` drives it, and
+    so does a bare `anxin sim` in a second terminal (the demo records D while it runs). A bad
+    number is refused with one line and exit code 2, never a Python error."""
+    folder = tmp_path / "my demo"  # not the default folder, and a space to quote
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # not the user's record
+
+    def sim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*ANXIN, "sim", *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    demo = subprocess.Popen([*ANXIN, "demo", "--headless", "--homes", "1", "--dir", str(folder)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    pids: list[int] = []
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        while not any("running on 127.0.0.1" in line for line in lines):
+            line = demo.stdout.readline()
+            assert line, "the demo ended before it ran:\n" + "".join(lines)
+            lines.append(line)
+        pids = descendants(demo.pid)
+        hint = lines[-1]
+        assert f"anxin sim --demo-dir '{folder}' h001 press" in hint
+        assert f"--config '{folder}/station/desk1.yaml'" in hint
+
+        done = sim("--demo-dir", str(folder), "h001", "press")
+        assert (done.returncode, done.stdout.strip()) == (0, "pressed bedside"), done.stderr
+        done = sim("h001", "cord")  # no --demo-dir: the running demo is found
+        assert (done.returncode, done.stdout.strip()) == (0, "pulled cord"), done.stderr
+        done = sim("h001", "prompts", "--demo-dir", str(folder))  # the option after the verb
+        assert done.returncode == 0 and json.loads(done.stdout)[0]["key"] == "call_sent"
+
+        bad = sim("--demo-dir", str(folder), "h001", "battery-low", "bath_leak", "x")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr
+        assert bad.stderr.splitlines()[-1] == ("anxin sim HUB battery-low: error: argument PCT: a "
+                                               "battery level is a whole number from 0 to 100, not 'x'")
+        bad = sim("h001", "hold", "bedside", "abc")
+        assert bad.returncode == 2 and bad.stderr.splitlines()[-1].endswith(
+            "argument S: seconds are a number above 0 and at most 60, not 'abc'")
+
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(20) == 0
+        gone = sim("h001", "press")  # the demo forgot its folder when it stopped
+        assert gone.returncode == 2 and "is the demo running?" in gone.stderr
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        kill_leftovers(pids)
+
+
 class Tmux:
     """A tmux server of the test's own: nobody else's sessions, and a pane that stays on the
     screen when its command ends, so a demo that fails to start shows why."""
@@ -228,9 +282,11 @@ async def test_the_demo_broker_lets_in_only_the_demos_parts(tmp_path: Path,
         stranger = Peer(port, tls)
         assert not stranger.connect(), who
         stranger.close()
-    console = re.search(r"\.venv/bin/anxin console --config (\S+) --user (\S+)", printed)
-    assert console and console[2] == DEMO_USER, printed
-    cfg = load_station_config(Path(console[1]))
+    console = re.search(r"\.venv/bin/anxin console (.*?) \(", printed)
+    assert console, printed
+    args = shlex.split(console[1])
+    assert args[args.index("--user") + 1] == DEMO_USER
+    cfg = load_station_config(Path(args[args.index("--config") + 1]))
     assert cfg.broker.tls and cfg.broker.tls.identity == "console:desk1"
     client = StationClient.over_mqtt(cfg.broker, on_changed=lambda _: None,
                                      on_station=lambda _: None)

@@ -31,8 +31,8 @@ from drivers.radar.sim import SimRadar
 from hub import pki
 from hub.broker import Mosquitto, free_port
 from hub.brokerconf import TlsFiles
-from hub.config import BleConfig, GpioConfig, RadarConfig
-from hub.demo import ANXIN, write_yaml
+from hub.config import BleConfig, GpioConfig, RadarConfig, SpeakerConfig
+from hub.demo import ANXIN, demo_hub, write_yaml
 from hub.doctor import devices, host, network
 from hub.doctor.report import Finding, Status, exit_code, render_text
 from hub.doctor.run import run
@@ -399,9 +399,22 @@ def test_no_portaudio(tmp_path: Path) -> None:
     def missing() -> list[AudioDevice]:
         raise AudioUnavailable("PortAudio library not found")
 
-    [finding] = devices.audio(machine(tmp_path, audio_devices=missing))
+    [finding] = devices.audio(SpeakerConfig(backend="audio"), machine(tmp_path, audio_devices=missing))
     assert finding == Finding("audio", Status.WARN, "PortAudio does not load (PortAudio library not "
                               "found)", "`sudo apt install libportaudio2`")
+
+
+def test_a_simulated_home_needs_no_hardware(tmp_path: Path) -> None:
+    """The demo's hub.yaml on a PC without a sound card, Bluetooth, GPIO or a radar: every
+    device is simulated, so none is warned about (the speaker was: "no sound output device")."""
+    cfg = write_yaml(tmp_path / "hub.yaml", demo_hub("h001", 0, free_port()))
+    _, findings = run(cfg, machine(tmp_path))
+    assert [(f.check, f.status, f.found) for f in findings
+            if f.check in ("radar", "bluetooth", "gpio", "audio")] == [
+        ("radar", Status.SKIP, "simulated (radar.backend: sim)"),
+        ("bluetooth", Status.SKIP, "simulated (ble.backend: sim)"),
+        ("gpio", Status.SKIP, "simulated (gpio.backend: sim)"),
+        ("audio", Status.SKIP, "simulated (speaker.backend: sim)")]
 
 
 # --- the broker and TLS -----------------------------------------------------------------------

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.store import PRESSED_AGAIN
 from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.widgets.alarm_queue import AlarmQueue
@@ -19,7 +21,7 @@ from hub.config import HubConfig
 from hub.events import AlarmState
 from hub.mqtt import PahoTransport
 from hub.service import HubService
-from tests.accounts import add_users, log_in
+from tests.accounts import add_users, desk, log_in
 from tests.conftest import eventually
 
 
@@ -155,3 +157,44 @@ async def test_hub_away_during_claim_hears_it_when_back(
         async with HubService(cfg, speaker=LogSpeaker()) as back:
             await eventually(lambda: "officer_claimed" in heard(back), what="claim after return")
             assert back.store.open_alarms()[0].state is AlarmState.CLAIMED
+
+
+async def test_a_press_again_is_answered_at_once_and_raises_the_alarm_at_the_station(
+        station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig], tmp_path: Path) -> None:
+    """Issue 17, 12: an elder who presses again while their call waits hears at once that the
+    station has it; the station marks the alarm pressed again and raises it (here a P2, by the
+    home's own rule, becomes P1 and goes ahead); while it waits the elder is reassured at the
+    set interval, until an officer takes it."""
+    rules = tmp_path / "p2.yaml"
+    rules.write_text("rules:\n  - name: panic\n    trigger: button.press\n"
+                     "    actions: [{alarm: panic, priority: 2}]\n")
+    async with (StationService(station_cfg) as station, HubService(hub_cfg()) as first,
+                HubService(hub_cfg("h002", rules=[str(rules)], reassure_s=1)) as hub,
+                desk(station_cfg, "zhang") as zhang):
+        await eventually(lambda: first.link.connected and hub.link.connected, what="hubs connected")
+        await asyncio.to_thread(SimPins(first.pins).click, 17)
+        await eventually(lambda: len(station.store.open_alarms()) == 1, what="h001's alarm")
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        await eventually(lambda: "station_has_it" in heard(hub), what="h002's alarm delivered")
+        h001, h002 = station.store.open_alarms()
+        assert (h001.hub, h001.priority, h002.hub, h002.priority) == ("h001", 1, "h002", 2)
+        await eventually(lambda: "please_wait" in heard(hub), timeout=5, what="reassured")
+
+        said = len(heard(hub))
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        await eventually(lambda: "pressed_again" in heard(hub)[said:], timeout=2,
+                         what="the press answered at once")
+        row = await eventually(lambda: (a := station.store.alarm(h002.id)) and a.pressed and a,
+                               what="the station marks it pressed again")
+        assert (row.priority, row.state, row.pressed) == (1, AlarmState.DELIVERED, 1)
+        assert row.pressed_last is not None and row.pressed_last > h002.raised
+        assert [a.id for a in station.store.open_alarms()] == [h002.id, h001.id]  # ahead now
+        assert station.store.count("alarms") == 2  # no second alarm
+        assert [n for *_, n in station.store.alarm_log(h002.id)].count(PRESSED_AGAIN) == 1
+
+        assert (await zhang.request("claim", h002.id, timeout=5)).ok
+        await eventually(lambda: "officer_claimed" in heard(hub), what="claimed")
+        reassured = heard(hub).count("please_wait")
+        await asyncio.sleep(2.5)
+        assert heard(hub).count("please_wait") == reassured  # taken: no more please_wait
+        assert "please_wait" not in heard(first)  # reassure_s 60: not yet

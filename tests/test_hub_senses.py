@@ -200,6 +200,29 @@ async def test_fall_cancelled_by_the_elder_reaches_the_station_as_cancelled(home
     assert alarm_at < cancel_at  # the station stores the alarm, then its cancellation
 
 
+async def test_a_second_fall_while_the_first_alarm_is_open_is_never_said_cancelled(home: Home) -> None:
+    """Issue 17, 11: the second fall joins the open alarm; when it clears, nothing was
+    cancelled, so the elder must not hear 求助已取消 while help is on its way."""
+    await home.do("fall")
+    await eventually(lambda: "fall" in home.alarms(), what="fall pre-alarm")
+    first = home.hub.store.open_alarms()[0].id
+    home.hub._do(home.hub.engine.tick(time.time() + 31))
+    assert home.alarms()["fall"] is AlarmState.SENT
+    await home.do("getup")
+    await eventually(lambda: home.kinds().count("fall.cleared") == 1, what="first fall cleared")
+    await home.do("fall")
+    await eventually(lambda: home.kinds().count("fall.detected") == 2, what="second fall")
+    await home.do("getup")
+    await eventually(lambda: home.kinds().count("fall.cleared") == 2, what="second fall cleared")
+    await asyncio.sleep(0.1)
+    assert "cancelled" not in home.heard()
+    assert [(a.id, a.state) for a in home.hub.store.open_alarms()] == [(first, AlarmState.SENT)]
+    repeats = [p.payload for p in home.hub.store.pending() if b'"kind":"fall.detected"' in p.payload
+               and first.encode() in p.payload and b'"alarm"' not in p.payload]
+    assert len(repeats) == 1  # the station hears the second fall, on the open alarm
+    assert not any(CANCEL_KIND.encode() in p.payload for p in home.hub.store.pending())
+
+
 async def test_unacknowledged_call_escalates_at_home(home: Home) -> None:
     await home.do("press")  # no station on this in-memory broker: nothing acknowledges it
     await eventually(lambda: "panic" in home.alarms(), what="panic")
@@ -243,14 +266,43 @@ async def test_cancel_button_cancels_the_call_and_the_station_is_told(home: Home
 async def test_holding_the_button_cancels_the_earlier_call_not_a_new_one(home: Home) -> None:
     await home.do("press bedside")
     await eventually(lambda: "panic" in home.alarms(), what="panic")
-    await home.do("hold bedside")  # press + hold: the second press adds no alarm, the hold cancels
+    await home.do("hold bedside")  # its press is not a press again: the hold cancels
     await eventually(lambda: "panic" not in home.alarms(), what="call cancelled by the long press")
-    assert home.kinds().count("button.press") == 2 and "button.long" in home.kinds()
-    assert any(b'"kind":"button.again"' in p.payload for p in home.hub.store.pending())
+    assert home.kinds().count("button.press") == 1 and "button.long" in home.kinds()
+    assert not any(b'"kind":"button.again"' in p.payload for p in home.hub.store.pending())
+    assert "pressed_again" not in home.heard() and home.heard()[-1] == "cancelled"
     # a first press held down is a call for help, not a cancel
     await home.do("hold bedside")
     await asyncio.sleep(0.1)
     assert home.alarms()["panic"] is AlarmState.SENT
+
+
+async def test_a_press_again_during_the_call_is_answered_at_once_and_raises_nothing(home: Home) -> None:
+    """Issue 17, 12: the elder who presses again while waiting hears where the call stands;
+    the station gets the press in the alarm lane, on the open call."""
+    await home.do("press bedside")
+    await eventually(lambda: "panic" in home.alarms(), what="panic")
+    call = home.hub.store.open_alarms()[0].id
+    heard = len(home.heard())
+    await home.do("press cord")  # no station here: the call is still on its way
+    await eventually(lambda: len(home.heard()) > heard, what="an answer to the press")
+    assert home.heard()[heard:] == ["still_trying"]
+    assert [a.id for a in home.hub.store.open_alarms()] == [call]
+    [again] = [p for p in home.hub.store.pending() if b'"kind":"button.again"' in p.payload]
+    assert again.alarm and f'"ref":"{call}"'.encode() in again.payload
+
+
+async def test_a_hold_after_the_cancel_window_says_why_it_cannot_cancel(home: Home) -> None:
+    await home.do("press bedside")
+    await eventually(lambda: "panic" in home.alarms(), what="panic")
+    object.__setattr__(home.hub.cfg, "cancel_window_s", 0.0)  # the window has passed
+    for gesture in ("hold cord", "cancel"):
+        heard = len(home.heard())
+        await home.do(gesture)
+        await eventually(lambda n=heard: len(home.heard()) > n, what=f"an answer to {gesture}")
+        assert home.heard()[heard:] == ["cannot_cancel"]
+    assert home.alarms()["panic"] is AlarmState.SENT
+    assert not any(CANCEL_KIND.encode() in p.payload for p in home.hub.store.pending())
 
 
 async def test_a_ble_pendant_calls_for_help(home: Home) -> None:
@@ -302,3 +354,9 @@ async def test_a_condition_still_present_after_a_restart_raises_no_second_alarm(
     await eventually(lambda: any(b'"ref"' in p.payload and b"battery.low" in p.payload
                                  for p in hub.store.pending()), what="the repeat sent as telemetry")
     assert [a.kind for a in hub.store.open_alarms()].count("battery_low") == 1
+
+
+async def test_anxin_sim_offers_every_verb_the_home_takes(home: Home) -> None:
+    from hub.sim_cli import VERBS
+
+    assert set(VERBS) == set(home.sim.handlers())

@@ -385,6 +385,53 @@ def test_cancel_refers_to_the_held_alarm() -> None:
     assert c == CancelAlarm(held.event.id, "fall", cancel)
 
 
+def test_a_fall_merged_into_the_open_fall_alarm_ends_without_saying_cancelled() -> None:
+    """Issue 17, 11: a second fall while the first fall's alarm is still open raises nothing
+    new at the hub (merged); when it clears, nothing was cancelled, so nothing says so."""
+    e = engine()
+    _, first = e.handle(FALL, at("10:31"))
+    assert isinstance(first, RaiseAlarm)
+    assert e.tick(at("10:31:30")) == [SendAlarm(first.event.id, "fall")]
+    assert e.handle(ev("fall.cleared", "radar"), at("10:32")) == []
+    asked, second = e.handle(FALL, at("10:40"))
+    assert asked == Say("fall_question") and isinstance(second, RaiseAlarm)
+    e.merged(second.event.id, into=first.event.id)
+    assert e.handle(ev("fall.cleared", "radar"), at("10:40:05")) == []
+    # merged and left to run out: nothing to send
+    _, third = e.handle(FALL, at("10:50"))
+    assert isinstance(third, RaiseAlarm)
+    e.merged(third.event.id, into=first.event.id)
+    assert e.tick(at("10:50:30")) == []
+
+
+def test_a_real_cancel_after_a_merged_one_still_says_cancelled() -> None:
+    e = engine()
+    _, merged = e.handle(FALL, at("10:31"))
+    assert isinstance(merged, RaiseAlarm)
+    e.merged(merged.event.id, into="first")
+    assert e.handle(ev("fall.cleared", "radar"), at("10:31:05")) == []
+    _, held = e.handle(FALL, at("10:40"))  # the first one closed meanwhile: a real pre-alarm
+    assert isinstance(held, RaiseAlarm)
+    cleared = ev("fall.cleared", "radar")
+    assert e.handle(cleared, at("10:40:05")) == [CancelAlarm(held.event.id, "fall", cleared),
+                                                 Say("cancelled")]
+
+
+def test_a_merged_alarm_calls_the_station_on_the_open_one() -> None:
+    rules = RuleSet(tuple(parse_rules(Path("call.yaml"), yaml.safe_load("""
+rules:
+  - name: fall_call
+    trigger: fall.detected
+    actions: [{alarm: fall, hold: true}]
+    wait: {for: 30s, then: [{call: station}]}
+"""))))
+    e = engine(rules)
+    [held] = e.handle(FALL, at("10:31"))
+    assert isinstance(held, RaiseAlarm)
+    e.merged(held.event.id, into="open-fall")
+    assert e.tick(at("10:31:30")) == [OpenCall("open-fall")]
+
+
 def test_handle_fires_due_timers_before_the_event() -> None:
     """A cancel at 31 s that reaches the engine before any tick still finds the alarm sent."""
     e = engine()

@@ -36,6 +36,18 @@ def roster_cell(app: ConsoleApp, hub: str) -> str:
     return str(app.query_one(Roster).cell(hub, "walktest"))
 
 
+def test_a_report_from_a_hub_shows_only_what_it_can_word() -> None:
+    """The summary comes off the wire: odd items are left out, an unknown check shows the
+    device's name, never a crash or a raw key."""
+    from console.tui.i18n import Texts
+
+    roster = Roster(Texts("zh_CN"))
+    items = [{"device": "x1", "check": "teleport", "where": "阁楼"}, "junk", 7,
+             {"device": "front_door", "check": "door"}]
+    assert roster._not_passed(items) == "阁楼x1、门磁"
+    assert roster._not_passed({"not": "a list"}) == "" and roster._not_passed(None) == ""
+
+
 async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
         station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
     async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
@@ -63,11 +75,19 @@ async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
             assert roster_cell(app, "h001").startswith("walk test until ")
 
             hub.send_walktest(hub.walktest.report(
-                {"result": "FAIL", "passed": 12, "checks": 14, "problems": []}, time.time()))
+                {"result": "FAIL", "passed": 12, "checks": 14, "problems": [], "not_passed": [
+                    {"device": "front_door", "check": "door", "where": "门厅", "status": "not seen"},
+                    {"device": "cancel", "check": "cancel", "where": "", "status": "failed"}]},
+                time.time()))
             hub.end_walktest("stopped by the installer")
             await eventually(lambda: "report" in roster_cell(app, "h001"), what="the report shown")
             assert roster_cell(app, "h001").startswith("walk-test report ")
-            assert roster_cell(app, "h001").endswith(": FAIL 12/14")
+            # which devices kept the home from passing, worded in the console's language
+            assert roster_cell(app, "h001").endswith(": FAIL 12/14 (door sensor in 门厅, cancel "
+                                                     "button)")
+            await pilot.press("l")
+            assert roster_cell(app, "h001").startswith("测试报告 ")
+            assert roster_cell(app, "h001").endswith("：未通过 12/14（门厅门磁、取消键）")
             home = station.store.home("h001")
             assert home and home.walktest_until is None and home.walktest_by == "王工"
             trail = [(e.actor, e.action) for e in station.store.audit_entries(target="h001")

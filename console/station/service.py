@@ -25,7 +25,7 @@ from console.station.config import StationConfig, load_homes
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
-from console.station.store import CALL_EVENTS, AlarmRow, OutOfOrder, StationStore
+from console.station.store import AGAIN_KIND, CALL_EVENTS, AlarmRow, OutOfOrder, StationStore
 from console.station.users import LoginRefused, User
 from hub import wire
 from hub.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
@@ -185,6 +185,9 @@ class StationService:
             elif result and msg.kind in CALL_EVENTS:
                 self._hub_call_event(msg)
             elif result and msg.kind == "call.request" and msg.ref:
+                self._changed("alarm", msg.ref)
+            elif result and msg.kind == AGAIN_KIND and msg.ref:
+                log.info("alarm %s from %s: pressed again", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
             elif not result:
                 log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)

@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS alarms (
     outcome TEXT,
     notes TEXT,
     claimed_by TEXT,                 -- username of the officer; `officer` is their display name
-    escalated REAL                   -- station time it was flagged unclaimed past the limit
+    escalated REAL,                  -- station time it was flagged unclaimed past the limit
+    pressed INTEGER NOT NULL DEFAULT 0, -- times the elder pressed again while it was open
+    pressed_last REAL                -- hub time of the latest of those presses
 );
 CREATE INDEX IF NOT EXISTS alarms_hub ON alarms(hub, raised);
 CREATE INDEX IF NOT EXISTS alarms_open ON alarms(state) WHERE state NOT IN ('resolved', 'cancelled');
@@ -123,6 +125,8 @@ CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for 
 CANCELLED_AT_HOME = "cancelled_at_home"  # outcome code of an alarm the elder cancelled
 CALL_REQUESTED = "call_requested"  # alarm_log note: a hub rule asked for a voice call
 ESCALATED = "escalated"  # alarm_log note: unclaimed past the station's limit
+PRESSED_AGAIN = "pressed_again"  # alarm_log note: the elder pressed the call button again
+AGAIN_KIND = "button.again"  # a press while the home's call is open (docs/events.md)
 CALL_EVENTS = ("call.open", "call.end")  # the hub's reports on a call (docs/events.md)
 OPEN_STATES = tuple(s.value for s in AlarmState if not s.closed)
 WALKTEST_MAX_S = 24 * 3600  # a walk-test mode is shown at most this long, whatever a hub says
@@ -190,14 +194,16 @@ class AlarmRow:
     notes: str | None
     elder: Elder | None
     escalated: float | None = None  # station time it was flagged unclaimed past the limit
+    pressed: int = 0  # times the elder pressed again while it was open
+    pressed_last: float | None = None  # hub time of the latest
 
     @property
-    def order(self) -> tuple[int, int, int, float]:
-        """Queue order: priority, then the elder's care group, then the elder's age (the
-        oldest first), then when it was raised."""
+    def order(self) -> tuple[int, bool, int, int, float]:
+        """Queue order: priority, then pressed again before not, then the elder's care group,
+        then the elder's age (the oldest first), then when it was raised."""
         rank = self.elder.category.rank if self.elder else len(Category)
         age = self.elder.age_on(date.fromtimestamp(self.received)) if self.elder else None
-        return (self.priority, rank, -(age or 0), self.raised)
+        return (self.priority, not self.pressed, rank, -(age or 0), self.raised)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +275,8 @@ class StationStore:
 
     def _migrate(self) -> None:
         """Columns added since a database was made (older databases)."""
-        added = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL")),
+        added = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL"),
+                            ("pressed", "INTEGER NOT NULL DEFAULT 0"), ("pressed_last", "REAL")),
                  "homes": (("dropped", "INTEGER NOT NULL DEFAULT 0"), ("walktest_until", "REAL"),
                            ("walktest_by", "TEXT"), ("walktest_last", "TEXT"), ("seed", "TEXT"),
                            ("added", "REAL"))}
@@ -382,6 +389,8 @@ class StationStore:
                 (msg.id, AlarmState.DELIVERED.value, now, None, None)])
         elif msg.kind == CANCEL_KIND and msg.ref:
             self._cancel_from_home(db, msg)
+        elif msg.kind == AGAIN_KIND and msg.ref:
+            self._pressed_again(db, msg)
         elif msg.kind in CALL_EVENTS:
             calls.Calls.from_hub(db, msg.hub, msg.kind, msg.data, msg.ts, now)
         elif msg.kind == "call.request" and msg.ref:
@@ -449,6 +458,20 @@ class StationStore:
         audit.append(db, actor=msg.hub, action="alarm.cancel_at_home", target=msg.ref or "",
                      detail={"event": msg.id, "closed": bool(cur.rowcount), "state": state},
                      ts=time.time())
+
+    @staticmethod
+    def _pressed_again(db: sqlite3.Connection, msg: wire.EventMsg) -> None:
+        """The elder pressed again while the call was open: it is counted on the alarm, noted
+        on its timeline, and the alarm becomes priority 1 (docs/protocol.md §7); a press for
+        a closed or unknown alarm changes nothing."""
+        marks = ",".join("?" * len(OPEN_STATES))
+        cur = db.execute(f"UPDATE alarms SET pressed = pressed + 1, pressed_last = "
+                         f"max(coalesce(pressed_last, ?), ?), priority = min(priority, 1) "
+                         f"WHERE id = ? AND hub = ? AND state IN ({marks})",
+                         (msg.ts, msg.ts, msg.ref, msg.hub, *OPEN_STATES))
+        if cur.rowcount:
+            db.execute("INSERT INTO alarm_log SELECT id, state, ?, ?, ? FROM alarms WHERE id = ?",
+                       (msg.ts, msg.hub, PRESSED_AGAIN, msg.ref))
 
     def claim(self, alarm: str, username: str, officer: str, now: float | None = None) -> AlarmRow:
         """Atomically take an alarm for a user (``officer``: their display name); raises
@@ -589,7 +612,8 @@ class StationStore:
 
     _ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a.location, "
                   "a.state, a.raised, a.received, a.officer, a.claimed_by, a.claimed, a.closed, "
-                  "a.outcome, a.notes, h.elder, a.escalated FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
+                  "a.outcome, a.notes, h.elder, a.escalated, a.pressed, a.pressed_last "
+                  "FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
 
     def alarm(self, id: str) -> AlarmRow | None:
         row = self._db.execute(f"{self._ALARM_SQL} WHERE a.id = ?", (id,)).fetchone()
@@ -722,7 +746,8 @@ class StationStore:
         return AlarmRow(id=r[0], hub=r[1], kind=r[2], priority=r[3], contact_id=r[4], source=r[5],
                         location=r[6], state=AlarmState(r[7]), raised=r[8], received=r[9],
                         officer=r[10], claimed_by=r[11], claimed=r[12], closed=r[13], outcome=r[14],
-                        notes=r[15], elder=self.records.parse(r[16]), escalated=r[17])
+                        notes=r[15], elder=self.records.parse(r[16]), escalated=r[17],
+                        pressed=r[18], pressed_last=r[19])
 
     def _home(self, r: tuple[Any, ...]) -> HomeRow:
         return HomeRow(r[0], self.records.parse(r[1]), bool(r[2]), r[3], r[4], r[5], r[6], r[7],

@@ -267,7 +267,8 @@ class ConsoleApp(App[None]):
             if (screen := self.alarm_screen) and screen.alarm.hub == msg.id:
                 screen.reload()
             return
-        known = any(a.id == msg.id for a in self.queue._all)
+        before = next((a for a in self.queue._all if a.id == msg.id), None)
+        known = before is not None
         self.queue.show(self.store.open_alarms())
         self._show_card()
         alarm = self.store.alarm(msg.id)
@@ -281,6 +282,11 @@ class ConsoleApp(App[None]):
             if self.on_alarm_shown:
                 hook = self.on_alarm_shown
                 self.call_after_refresh(hook, msg.id)
+        elif alarm and before and not alarm.state.closed and alarm.pressed > before.pressed:
+            # the elder pressed again: ring as for a new alarm, it is more urgent now
+            self.ringer.ring(alarm.priority)
+            self.notify(self.texts("desk_pressed_again_toast", name=elder_name(alarm, self.texts),
+                                   n=alarm.pressed), severity="error")
         elif alarm and known and alarm.outcome == CANCELLED_AT_HOME:  # gone from the queue: say why
             self.notify(self.texts("cancelled_at_home_toast", name=elder_name(alarm, self.texts),
                                    kind=self.texts(f"kind_{alarm.kind}")))

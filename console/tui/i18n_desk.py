@@ -8,6 +8,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk_escalated": ("超时未接警，已通知主管：{name} {kind}",
                        "Unclaimed too long, supervisor alerted: {name} {kind}"),
     "note_escalated": ("超时未接警，已升级", "escalated: unclaimed too long"),
+    # the elder pressed the call button again while the alarm was open (n: the repeat presses)
+    "desk_pressed_again": ("再次呼叫 ×{n}", "pressed again ×{n}"),
+    "desk_pressed_again_toast": ("{name} 再次呼叫（第 {n} 次），请尽快接警",
+                                 "{name} pressed again ({n}×): take the call"),
+    "desk_pressed_last": ("最近 {time}", "last {time}"),
+    "note_pressed_again": ("老人再次按下呼叫", "the elder pressed again"),
     # the queue's filter and the command palette
     "desk_filter": ("筛选：姓名、拼音首字母、地址、终端或类型（Esc 清除）",
                     "Filter: name, pinyin initials, address, hub or type (Esc clears)"),

@@ -12,7 +12,7 @@ import serial  # type: ignore[import-untyped]  # pyserial ships no type informat
 
 from drivers.gpio.pins import GpioUnavailable
 from drivers.radar.models import MODELS
-from hub.config import BleConfig, GpioConfig, RadarConfig
+from hub.config import BleConfig, GpioConfig, RadarConfig, SpeakerConfig
 from hub.doctor.report import Finding, fail, ok, problem, skip, warn
 from hub.doctor.system import AudioUnavailable, PortBusy, System
 
@@ -159,9 +159,11 @@ def gpio(cfg: GpioConfig, system: System) -> list[Finding]:
     return [ok("gpio", f"{', '.join(c.name for c in chips)}; pin factory {factory}")]
 
 
-def audio(system: System) -> list[Finding]:
-    """The speakerphone: PortAudio loads and sees an output and an input. Prompts go to the log
-    until two-way voice arrives, so nothing fails yet; the installer should still fit it now."""
+def audio(cfg: SpeakerConfig, system: System) -> list[Finding]:
+    """The speakerphone: PortAudio loads and sees an output and an input. Problems are warnings
+    (the hub still raises alarms without it); a simulated speaker needs no sound device."""
+    if cfg.backend == "sim":
+        return [skip("audio", "simulated (speaker.backend: sim)")]
     try:
         devices = system.audio_devices()
     except AudioUnavailable as e:

@@ -145,7 +145,7 @@ def hub(cfg: HubConfig, loaded: Loaded, system: System) -> list[Finding]:
     damaged = ("the hub moves a damaged outbox aside at its next start and begins a new one "
                "(a hub_fault alarm); to keep it for inspection, stop the hub and copy it first")
     return [*devices.radar(cfg.radar, system), *devices.bluetooth(cfg.ble, system),
-            *devices.gpio(cfg.gpio, system), *devices.audio(system),
+            *devices.gpio(cfg.gpio, system), *devices.audio(cfg.speaker, system),
             *_network(loaded, identity, system),
             *host.disk(cfg.data_dir, system, service="anxin-hub"),
             *host.database(cfg.data_dir / "hub.db", system, check="outbox", damaged=damaged)]

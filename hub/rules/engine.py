@@ -53,6 +53,8 @@ class _Window:
     trigger: Event
     deadline: float
     alarms: list[RaiseAlarm]  # raised at the trigger: sent (if held) when it runs out, cancelled if ended
+    merged: dict[str, str] = field(default_factory=dict)  # alarm id -> the open alarm the hub
+    # added it to instead of raising it (Engine.merged): nothing of it to send or cancel
 
 
 @dataclass(slots=True)
@@ -155,6 +157,14 @@ class Engine:
         self._earliest = due[0] if due else math.inf
         return due[0] if due else None
 
+    def merged(self, alarm_id: str, into: str) -> None:
+        """The hub did not raise ``alarm_id``: the same alarm (kind, device) was still open and
+        the trigger went to that one. Its window then has nothing of it to send or cancel, and
+        a window that ends having cancelled nothing skips its ``else`` (which says "cancelled")."""
+        for w in self._windows.values():
+            if any(a.event.id == alarm_id for a in w.alarms):
+                w.merged[alarm_id] = into
+
     def clock_jumped(self, step: float) -> None:
         """The wall clock was stepped by ``step`` seconds: waits and absences keep their
         length (a fall is still asked about for 30 s, not an hour); daily deadlines stay at
@@ -180,7 +190,8 @@ class Engine:
         for name, w in list(self._windows.items()):
             if not ((r := keep.get(name)) and r.wait):
                 del self._windows[name]
-                out += [SendAlarm(a.event.id, name) for a in w.alarms if a.hold]
+                out += [SendAlarm(a.event.id, name) for a in w.alarms
+                        if a.hold and a.event.id not in w.merged]
         self._latched = {(n, d) for n, d in self._latched if n in keep and keep[n].once_until}
         self._absence = {n: a for n, a in self._absence.items() if n in keep and keep[n].absence}
         self._daily = {n: d for n, d in self._daily.items() if n in keep and keep[n].daily}
@@ -268,13 +279,19 @@ class Engine:
         unless = r.wait.unless.state
         if unless and all(self.state[flag] == want for flag, want in unless.items()):
             return self._end(r, w, None, w.deadline)
-        sent: list[RuleAction] = [SendAlarm(a.event.id, r.name) for a in w.alarms if a.hold]
+        sent: list[RuleAction] = [SendAlarm(a.event.id, r.name) for a in w.alarms
+                                  if a.hold and a.event.id not in w.merged]
         last = w.alarms[-1].event.id if w.alarms else None
-        return sent + self._do(r, r.wait.then, w.trigger, w.deadline, last)
+        return sent + self._do(r, r.wait.then, w.trigger, w.deadline, w.merged.get(last or "", last))
 
     def _end(self, r: Rule, w: _Window, cause: Event | None, at: float) -> list[RuleAction]:
+        """The wait ended early: its alarms are cancelled and ``else`` runs, unless every alarm
+        it raised went to one still open (nothing was cancelled, so nothing may say so)."""
         assert r.wait
-        cancelled: list[RuleAction] = [CancelAlarm(a.event.id, r.name, cause) for a in w.alarms]
+        cancelled: list[RuleAction] = [CancelAlarm(a.event.id, r.name, cause) for a in w.alarms
+                                       if a.event.id not in w.merged]
+        if w.alarms and not cancelled:
+            return []
         return cancelled + self._do(r, r.wait.else_, w.trigger, at)
 
     def _do(self, r: Rule, specs: Sequence[AnyAction], trigger: Event | None, at: float,

@@ -208,7 +208,9 @@ class Wait(Strict):
     unless: Unless = Unless()
     then: list[ActionSpec] = Field([], description="when the wait runs out (held alarms are sent)")
     else_: list[ActionSpec] = Field([], alias="else",
-                                    description="when `unless` ended it (its alarms are cancelled)")
+                                    description="when `unless` ended it (its alarms are cancelled); "
+                                    "skipped when every alarm it raised joined one still open, "
+                                    "as nothing was cancelled")
 
 
 class Absence(Strict):

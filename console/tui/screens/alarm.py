@@ -148,6 +148,11 @@ class AlarmScreen(Screen[None]):
                    style="bold red" if a.state is AlarmState.DELIVERED else "bold green")
         if a.officer:
             out.append(f" {a.officer}")
+        if a.pressed:
+            out.append("  ")
+            out.append(t("desk_pressed_again", n=a.pressed), style="bold white on red")
+            if a.pressed_last is not None:
+                out.append(" " + t("desk_pressed_last", time=clock(a.pressed_last)))
         waited = (a.claimed or now) - a.received
         out.append(f"  {t('col_wait')} {duration(waited)}")
         if is_escalated(a, now, self.escalate_after_s):

@@ -1,6 +1,7 @@
-"""The alarm queue: open alarms by priority, then care group, then the elder's age (oldest
-first), then when raised; unclaimed ones show a running timer and, past the station's limit,
-flash as escalated with the supervisor flag.
+"""The alarm queue: open alarms by priority, then pressed again by the elder before not, then
+care group, then the elder's age (oldest first), then when raised; unclaimed ones show a
+running timer and, past the station's limit, flash as escalated with the supervisor flag. An
+alarm the elder pressed again says so beside its kind (再次呼叫 ×N).
 
 An alarm counts as escalated when the station flagged it (``escalated``) or when this console's
 own timer says the limit has passed: a console whose station is slow to say so still warns.
@@ -41,11 +42,12 @@ PRIORITY_STYLE = {1: "bold white on red", 2: "bold black on yellow", 3: "bold bl
 FLASH = ("bold white on red", "bold red reverse")  # escalated cells alternate each second
 
 
-def queue_key(a: AlarmRow, today: date) -> tuple[int, int, bool, int, float]:
-    """Priority, care group, age (oldest first; unknown ages after known ones), raised."""
+def queue_key(a: AlarmRow, today: date) -> tuple[int, bool, int, bool, int, float]:
+    """Priority, pressed again first, care group, age (oldest first; unknown ages after known
+    ones), raised."""
     rank = a.elder.category.rank if a.elder else len(Category)
     age = a.elder.age_on(today) if a.elder else None
-    return (a.priority, rank, age is None, -(age or 0), a.raised)
+    return (a.priority, not a.pressed, rank, age is None, -(age or 0), a.raised)
 
 
 def is_escalated(a: AlarmRow, now: float, limit_s: float) -> bool:
@@ -200,6 +202,13 @@ class AlarmQueue(LabelledTable):
         return Text(self.texts(f"state_{a.state.value}"),
                     style="bold red" if a.state is AlarmState.DELIVERED else "bold green")
 
+    def _kind(self, a: AlarmRow) -> Text:
+        out = Text(self.texts(f"kind_{a.kind}"))
+        if a.pressed:
+            out.append(" ")
+            out.append(self.texts("desk_pressed_again", n=a.pressed), style="bold white on red")
+        return out
+
     def _overdue_label(self) -> str:
         return f"{self.texts('escalated')} {self.texts('desk_supervisor_flag')}"
 
@@ -211,7 +220,7 @@ class AlarmQueue(LabelledTable):
             self._wait(a, now),
             Text(elder_name(a, t), style="bold"),
             t(f"cat_{a.elder.category.value}") if a.elder else "-",
-            t(f"kind_{a.kind}"),
+            self._kind(a),
             self._state(a, now),
             a.officer or "",
             a.elder.address if a.elder else "-",

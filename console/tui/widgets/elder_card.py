@@ -14,12 +14,14 @@ from console.casework.category import effective
 from console.casework.county import CountyRules
 from console.casework.elder import Contact, ElderRecord
 from console.station.calls import CALL_ENDED, CallRow
-from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, AlarmRow
+from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, PRESSED_AGAIN, AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import clock, duration, elder_name
 from hub.events import AlarmState
 
-NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED)  # alarm_log notes that are events
+NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED, PRESSED_AGAIN)  # alarm_log notes
+# that are events; the station's own, and the elder's press, name nobody
+UNSIGNED = (ESCALATED, PRESSED_AGAIN)
 
 
 def timeline_entry(state: AlarmState, who: str | None, note: str | None, t: Texts,
@@ -28,7 +30,7 @@ def timeline_entry(state: AlarmState, who: str | None, note: str | None, t: Text
     state it left unchanged is not repeated); an officer's free note reads as a note, not as
     the state again; a resolution gives its outcome's label and the notes."""
     if note in NOTES:
-        return t(f"note_{note}") + (f" {who}" if who and note != ESCALATED else "")
+        return t(f"note_{note}") + (f" {who}" if who and note not in UNSIGNED else "")
     label = t(f"state_{state.value}") + (f" {who}" if who and state is not AlarmState.RAISED else "")
     if not note:
         return label

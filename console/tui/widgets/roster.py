@@ -14,7 +14,7 @@ from rich.text import Text
 from console.casework.elder import Category, ElderRecord
 from console.casework.search import ElderIndex
 from console.station.store import HomeRow, WalkTestRow
-from console.tui.i18n import Texts
+from console.tui.i18n import STRINGS, Texts
 from console.tui.widgets.fmt import clock
 from console.tui.widgets.table import LabelledTable, shared_labels
 
@@ -108,11 +108,26 @@ class Roster(LabelledTable):
         t, at = self.texts, clock(w.ts)
         if w.kind == "walktest.report":
             d = w.data
-            return t("walktest_report", time=at, result=t(f"walktest_{d.get('result')}"),
-                     passed=d.get("passed", "?"), checks=d.get("checks", "?"))
+            report = t("walktest_report", time=at, result=t(f"walktest_{d.get('result')}"),
+                       passed=d.get("passed", "?"), checks=d.get("checks", "?"))
+            if devices := self._not_passed(d.get("not_passed")):
+                return t("walktest_open", report=report, devices=devices)
+            return report
         if w.kind == "walktest.ping":
             return t("walktest_ping", time=at)
         return t(device_key, device=w.source, where=w.where, time=at)
+
+    def _not_passed(self, items: object) -> str:
+        """What kept the home from passing, as the report listed it (device, check, where):
+        the kind of check and its place. The hub sent it: anything but that is left out."""
+        t, named = self.texts, []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            check, where = f"walktest_check_{item.get('check')}", str(item.get("where") or "")
+            what = t(check) if check in STRINGS else str(item.get("device", "?"))
+            named.append(t("walktest_open_at", what=what, where=where) if where else what)
+        return t("walktest_open_sep").join(named)
 
 
 # --- the full roster (screens/roster.py): every home, filtered and sorted as typed -----------
