@@ -1,8 +1,9 @@
 """Run a private Mosquitto on a free loopback port (for the demo and the tests).
 
-Plain by default. With ``tls=`` it runs the station's real configuration instead, rendered
-from config/mosquitto/ (TLS with client certificates, identities as usernames, the ACL), so
-tests exercise exactly what a station deploys.
+Its configuration is the station's, rendered from config/mosquitto/ (persistence, limits).
+With ``tls=`` all of it (TLS with client certificates, identities as usernames, the ACL), so
+the demo and the tests run exactly what a station deploys; without, for the tests only, a
+plain anonymous listener instead.
 """
 
 from __future__ import annotations
@@ -60,14 +61,7 @@ class Mosquitto:
         if self.tls:
             self._write_secure(conf, self.tls)
         else:
-            conf.write_text(
-                f"listener {self.port} 127.0.0.1\n"
-                "allow_anonymous true\n"
-                f"persistence true\npersistence_location {self.workdir}/\n"
-                "max_queued_messages 100000\n"
-                "set_tcp_nodelay true\n"  # alarms are small and urgent: no Nagle delay
-                f"log_dest file {self.workdir}/mosquitto.log\n"
-                + _same_user())
+            self._write(conf, None, None)
         self.proc = subprocess.Popen([self.exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
@@ -86,6 +80,9 @@ class Mosquitto:
     def _write_secure(self, conf: Path, tls: TlsFiles) -> None:
         acl = self.workdir / "acl"
         acl.write_text(render_acl(stations=self.stations, consoles=self.consoles))
+        self._write(conf, tls, acl)
+
+    def _write(self, conf: Path, tls: TlsFiles | None, acl: Path | None) -> None:
         conf.write_text(render_conf(
             tls, port=self.port, bind="127.0.0.1", acl_file=acl, persistence_location=self.workdir,
             log_dest=f"file {self.workdir}/mosquitto.log")

@@ -16,6 +16,7 @@ from string import Template
 from hub.pki import console_identity, station_identity
 
 TEMPLATES = Path(__file__).resolve().parent / "shipped" / "mosquitto"  # config/mosquitto, as package data
+PLAIN = "# NOT A STATION'S BROKER: plain MQTT and anonymous clients, for the tests on loopback.\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +29,29 @@ class TlsFiles:
     key: Path
 
 
-def render_conf(tls: TlsFiles, *, port: int, acl_file: Path, persistence_location: Path | None,
-                log_dest: str | None, bind: str | None = None) -> str:
+def render_conf(tls: TlsFiles | None, *, port: int, acl_file: Path | None,
+                persistence_location: Path | None, log_dest: str | None,
+                bind: str | None = None) -> str:
     """mosquitto.conf: one TLS listener on ``port`` (all interfaces unless ``bind``).
 
     A setting given as None is left out. That makes a file for Debian's
     /etc/mosquitto/conf.d: its mosquitto.conf sets persistence_location and log_dest before
-    including conf.d, and Mosquitto refuses to start on a second persistence_location."""
+    including conf.d, and Mosquitto refuses to start on a second persistence_location.
+
+    Without ``tls`` and ``acl_file``, the same broker (persistence, limits) with a plain,
+    anonymous listener instead: for the tests on loopback, never for a station."""
     data = f"{persistence_location.resolve()}/" if persistence_location else None
-    settings = {"persistence_location": data, "log_dest": log_dest}
+    files = {"cafile": tls.ca, "certfile": tls.cert, "keyfile": tls.key} if tls else {}
+    settings = {"persistence_location": data, "log_dest": log_dest,
+                **{k: str(files[k].resolve()) if k in files else None
+                   for k in ("cafile", "certfile", "keyfile")},
+                "acl_file": str(acl_file.resolve()) if acl_file else None}
     text = _template("mosquitto.conf").substitute(
-        listener=f"{port} {bind}" if bind else str(port),
-        cafile=tls.ca.resolve(), certfile=tls.cert.resolve(), keyfile=tls.key.resolve(),
-        acl_file=acl_file.resolve(), **{k: v or "" for k, v in settings.items()})
+        listener=f"{port} {bind}" if bind else str(port), **{k: v or "" for k, v in settings.items()})
     left_out = {k for k, v in settings.items() if v is None}
+    if tls is None:
+        left_out |= {"require_certificate", "use_identity_as_username"}
+        text = PLAIN + text.replace("\nallow_anonymous false\n", "\nallow_anonymous true\n")
     return "".join(line for line in text.splitlines(keepends=True)
                    if line.split(" ", 1)[0] not in left_out)
 

@@ -82,6 +82,12 @@ def cmd_console(a: argparse.Namespace) -> int:
     from hub.call_phone import console_phone
 
     cfg = load_station_config(a.config)
+    if cfg.broker.tls and not cfg.broker.tls.identity.startswith("console:"):
+        print(f"anxin console: {a.config}: broker.tls is the certificate of "
+              f"{cfg.broker.tls.identity!r}, not of a console. A console needs its own (`anxin ca "
+              "issue-console NAME`, docs/security.md); the demo writes desk1.yaml, desk2.yaml "
+              "and desk3.yaml beside its station.yaml", file=sys.stderr)
+        return 2
     try:
         phone = console_phone(a.audio)
     except AudioUnavailable as e:  # the desk still takes alarms; it cannot talk until fixed

@@ -1,7 +1,9 @@
 """``anxin demo``: a private broker, simulated homes, the station service and the console.
 
 Every part runs as its own process, exactly as in the field (``anxin hub``, ``anxin
-station``), only with simulated hardware and a Mosquitto on a free loopback port. State lives
+station``), only with simulated hardware and a Mosquitto on a free loopback port. The broker
+runs a station's configuration: TLS, a certificate per part from the demo's own CA (made in
+the demo folder on the first start), the ACL; nobody else on the machine gets in. State lives
 in the demo folder so ``anxin sim`` can find the homes from a second terminal.
 """
 
@@ -31,6 +33,8 @@ from hub import demo_dir
 from hub.broker import Mosquitto
 from hub.config import DEFAULT_PROMPTS
 from hub.configfile import ConfigError
+from hub.localca import LocalCa
+from hub.pki import console_identity, hub_identity, station_identity
 
 SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 MAX_HOMES = 10
@@ -38,6 +42,10 @@ DEMO_RADARS = ("mr60fda2", "c1001", "mr60fda1")
 DEMO_BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"  # a public test key: the demo's sensors only
 # The demo console's account, a supervisor; the password is public: the demo's station only.
 DEMO_USER, DEMO_DISPLAY, DEMO_PASSWORD = "demo", "演示主管", "anxin-demo"
+DEMO_STATION = "demo"  # station_id
+# Console identities, a config each beside station.yaml (station/desk1.yaml, …): the demo's
+# own console is the first; consoles on one certificate would read each other's replies.
+DESKS = ("desk1", "desk2", "desk3")
 
 
 ANXIN = (sys.executable, "-m", "hub.cli")  # every part runs the same CLI as in the field
@@ -83,19 +91,25 @@ def demo_homes(homes: int) -> list[dict[str, Any]]:
     return list(records["homes"][:homes])
 
 
-def demo_station(port: int) -> dict[str, Any]:
-    """station.yaml for a station folder that holds homes.yaml."""
-    return {"station_id": "demo", "database": "station.db", "homes_file": "homes.yaml",
-            "broker": {"port": port}, "offline_after_s": 15, "escalate_after_s": 60}
+def demo_station(port: int, tls: dict[str, str] | None = None) -> dict[str, Any]:
+    """station.yaml for a station folder that holds homes.yaml; a console's config is the
+    same with the console's certificate."""
+    return {"station_id": DEMO_STATION, "database": "station.db", "homes_file": "homes.yaml",
+            "broker": demo_broker(port, tls), "offline_after_s": 15, "escalate_after_s": 60}
 
 
-def demo_hub(hub: str, i: int, port: int) -> dict[str, object]:
+def demo_broker(port: int, tls: dict[str, str] | None) -> dict[str, Any]:
+    """``broker``: plain without ``tls`` (the tests' brokers), else TLS with this identity."""
+    return {"port": port, **({"tls": tls} if tls else {})}
+
+
+def demo_hub(hub: str, i: int, port: int, tls: dict[str, str] | None = None) -> dict[str, object]:
     """A fully equipped simulated home; the radar model and BLE protocol vary between homes.
     Its speakerphone is a simulated room whose elder says `demo_elder` into the microphone,
     so an officer who calls hears someone."""
     mac = f"A4:C1:38:{i:02X}:00:"
     return {
-        "hub_id": hub, "data_dir": ".", "broker": {"port": port},
+        "hub_id": hub, "data_dir": ".", "broker": demo_broker(port, tls),
         "link": {"heartbeat_s": 5, "retry_s": 5}, "gpio": {"backend": "sim"},
         "speaker": {"backend": "sim", "sim_voice": str(DEFAULT_PROMPTS / "zh_CN" / "demo_elder.wav")},
         "buttons": [{"name": "bedside", "pin": 17, "location": "卧室床头"},
@@ -120,13 +134,18 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
     for leftover in ("hubs", "broker", "station"):
         shutil.rmtree(workdir / leftover, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(workdir / "broker")
+    ca = LocalCa(workdir / "tls")
+    broker = Mosquitto(workdir / "broker", tls=ca.broker, stations=[DEMO_STATION], consoles=DESKS)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         broker.start()
         station = workdir / "station"
         write_yaml(station / "homes.yaml", {"homes": chosen})
-        station_cfg = write_yaml(station / "station.yaml", demo_station(broker.port))
+        station_cfg = write_yaml(station / "station.yaml", demo_station(
+            broker.port, ca.tls(station_identity(DEMO_STATION))))
+        for desk in DESKS:
+            write_yaml(station / f"{desk}.yaml",
+                       demo_station(broker.port, ca.tls(console_identity(desk))))
         demo_user(station_cfg)
         procs.append(spawn(["station", "--config", str(station_cfg)], station / "station.log",
                            own_session=True))
@@ -134,7 +153,8 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
         sockets = []
         for i, home in enumerate(chosen):
             hub_dir = workdir / "hubs" / home["hub"]
-            hub_cfg = write_yaml(hub_dir / "hub.yaml", demo_hub(home["hub"], i, broker.port))
+            hub_cfg = write_yaml(hub_dir / "hub.yaml",
+                                 demo_hub(home["hub"], i, broker.port, ca.tls(hub_identity(home["hub"]))))
             procs.append(spawn(["hub", "--config", str(hub_cfg)], hub_dir / "hub.log",
                                own_session=True))
             sockets.append(hub_dir / "sim.sock")
@@ -252,8 +272,9 @@ def headless_hint(workdir: Path, hub: str) -> str:
     sim = f"{venv} sim" if workdir == demo_dir.DEFAULT else f"{venv} sim --demo-dir {quote(str(workdir))}"
     station = workdir / "station"
     return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts). The console: "
-            f"{venv} console --config {quote(str(station / 'station.yaml'))} --password-file "
-            f"{quote(str(station / 'demo.password'))} --user {DEMO_USER} (password {DEMO_PASSWORD}).")
+            f"{venv} console --config {quote(str(station / f'{DESKS[0]}.yaml'))} --password-file "
+            f"{quote(str(station / 'demo.password'))} --user {DEMO_USER} (password {DEMO_PASSWORD}; "
+            f"a second one at once: {DESKS[1]}.yaml, a third {DESKS[2]}.yaml).")
 
 
 def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
@@ -274,13 +295,14 @@ def run_demo(workdir: Path, *, homes: int, lang: str, headless: bool) -> int:
         demo_dir.record(workdir)
         hubs = json.loads((workdir / "demo.json").read_text())["homes"]
         if headless:
-            print(f"anxin demo: running on 127.0.0.1:{broker.port}. {headless_hint(workdir, hubs[0])} "
-                  "Ctrl-C stops it.")
+            print(f"anxin demo: running on 127.0.0.1:{broker.port} (TLS: only the demo's parts, "
+                  f"with their certificates from {workdir / 'tls'}, get in). "
+                  f"{headless_hint(workdir, hubs[0])} Ctrl-C stops it.")
             while all(p.poll() is None for p in procs):
                 time.sleep(0.5)
             print("anxin demo: a part stopped; see the logs in", workdir, file=sys.stderr)
             return 1
-        cfg = load_station_config(workdir / "station" / "station.yaml")
+        cfg = load_station_config(workdir / "station" / f"{DESKS[0]}.yaml")
         try:  # the officer hears the simulated elder on this PC's headset, if it has one
             phone = console_phone("device")
         except AudioUnavailable as e:

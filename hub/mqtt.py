@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import AfterValidator, Field, model_validator
 
 from hub.configfile import ConfigError, ConfigPath, Strict
+from hub.wire import MAX_PAYLOAD
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,8 @@ class PahoTransport:
             self._client.unsubscribe(topic)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+        if fits(topic, payload):
+            self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def close(self) -> None:
         self._closed = True
@@ -203,6 +205,18 @@ class PahoTransport:
             log.info("broker %s:%s %s", self._broker.host, self._broker.port,
                      "connected" if up else "disconnected")
             self._on_connection(up)
+
+
+def fits(topic: str, payload: bytes) -> bool:
+    """Whether the station's broker will pass this payload on (config/mosquitto/mosquitto.conf:
+    up to the protocol's limit). One larger is not sent but logged: the broker would drop it,
+    or close the connection on a packet far over, and paho would send that packet again after
+    every reconnect, keeping its sender off the broker for good."""
+    if len(payload) <= MAX_PAYLOAD:
+        return True
+    log.error("not publishing %d bytes on %.200r: the broker takes at most %d", len(payload),
+              topic, MAX_PAYLOAD)
+    return False
 
 
 def paho_client(broker: BrokerConfig, client_id: str, *, persistent_session: bool) -> paho.Client:
@@ -283,7 +297,7 @@ class MemoryTransport:
                 self.deliver(t, p)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        if self._connected:
+        if self._connected and fits(topic, payload):
             self._broker.route(topic, payload, retain)
 
     def deliver(self, topic: str, payload: bytes) -> None:

@@ -1,14 +1,18 @@
 """The demo stops with every part it started: SIGTERM (a service manager), SIGHUP (its terminal
 closed) or quitting the console stop the broker, the station and the homes and reap them, so
-none is left running; headless and with the console in a real terminal (tmux)."""
+none is left running; headless and with the console in a real terminal (tmux). Its broker lets
+in only its own parts."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from console.station.config import load_station_config
+from console.tui.client import StationClient
+from hub.demo import DEMO_PASSWORD, DEMO_USER
+from hub.localca import LocalCa
+from tests.conftest import REPO, eventually
+from tests.test_security_broker import Peer
 
 ANXIN = [sys.executable, "-m", "hub.cli"]
 
@@ -140,7 +149,7 @@ def test_anxin_sim_finds_a_demo_started_with_dir_and_refuses_bad_arguments(tmp_p
         pids = descendants(demo.pid)
         hint = lines[-1]
         assert f"anxin sim --demo-dir '{folder}' h001 press" in hint
-        assert f"--config '{folder}/station/station.yaml'" in hint
+        assert f"--config '{folder}/station/desk1.yaml'" in hint
 
         done = sim("--demo-dir", str(folder), "h001", "press")
         assert (done.returncode, done.stdout.strip()) == (0, "pressed bedside"), done.stderr
@@ -237,3 +246,70 @@ def test_the_console_demo_stops_its_parts(console_demo: tuple[Tmux, int, list[in
     assert not running(demo), "the demo itself kept running"
     if how != "kill-session":  # the terminal is as it was: the console left the alt screen
         assert "主管: 演示主管" not in tmux("capture-pane", "-p", "-t", "demo")
+
+
+@pytest.fixture
+def headless(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A headless demo with one home, up: its folder and what it printed."""
+    demo = subprocess.Popen([*ANXIN, "demo", "--headless", "--homes", "1", "--dir",
+                             str(tmp_path / "demo")], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        while not any("running on 127.0.0.1" in line for line in lines):
+            line = demo.stdout.readline()
+            assert line, "the demo ended before it ran:\n" + "".join(lines)
+            lines.append(line)
+        yield tmp_path / "demo", "".join(lines)
+    finally:
+        demo.terminate()
+        demo.wait(20)
+
+
+async def test_the_demo_broker_lets_in_only_the_demos_parts(tmp_path: Path,
+                                                            headless: tuple[Path, str]) -> None:
+    """Anyone on the machine could read the console passwords of an anonymous broker and
+    forge alarms on it: the demo's is TLS with a certificate from the demo's own CA, like a
+    station's. A console started by hand as the demo says gets in with its own identity."""
+    folder, printed = headless
+    port = json.loads((folder / "demo.json").read_text())["broker_port"]
+    other = LocalCa(tmp_path / "other")  # another CA, with the demo's names
+    strangers = {"anonymous, plain MQTT": None,
+                 "TLS without a certificate": (folder / "tls/ca.crt", None, None),
+                 "another CA's certificate": (folder / "tls/ca.crt", *other.files("h001")[1:])}
+    for who, tls in strangers.items():
+        stranger = Peer(port, tls)
+        assert not stranger.connect(), who
+        stranger.close()
+    console = re.search(r"\.venv/bin/anxin console (.*?) \(", printed)
+    assert console, printed
+    args = shlex.split(console[1])
+    assert args[args.index("--user") + 1] == DEMO_USER
+    cfg = load_station_config(Path(args[args.index("--config") + 1]))
+    assert cfg.broker.tls and cfg.broker.tls.identity == "console:desk1"
+    client = StationClient.over_mqtt(cfg.broker, on_changed=lambda _: None,
+                                     on_station=lambda _: None)
+    client.start()
+    try:
+        reply = await client.login(DEMO_USER, DEMO_PASSWORD)
+        assert reply.ok, reply  # the station answered it: both have their identities
+    finally:
+        client.close()
+    db = sqlite3.connect(f"file:{folder / 'station/station.db'}?mode=ro", uri=True)
+    try:  # and the home is online at the station: its hub got in too
+        await eventually(lambda: db.execute("SELECT online FROM homes WHERE hub = 'h001'")
+                         .fetchone() == (1,), 15, "h001 online")
+    finally:
+        db.close()
+
+
+def test_a_console_with_the_stations_certificate_is_refused(headless: tuple[Path, str]) -> None:
+    """`anxin console --config <demo>/station/station.yaml` (what the demo used to print)
+    would be a console with every right of the station: it is refused, saying why."""
+    folder, _ = headless
+    r = subprocess.run([*ANXIN, "console", "--config", str(folder / "station/station.yaml")],
+                       cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "broker.tls is the certificate of 'station:demo', not of a console" in r.stderr
+    assert "desk1.yaml" in r.stderr

@@ -9,6 +9,7 @@ topic it may use, and once that has arrived, anything sent before it would have 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import stat
 import threading
@@ -23,22 +24,26 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from console.station.config import StationConfig
-from console.station.service import SHARE, StationService
+from console.station.service import StationService
 from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
 from drivers.speaker.sim import LogSpeaker
 from hub import pki, wire
 from hub.broker import Mosquitto
-from hub.brokerconf import TlsFiles
 from hub.cli import main
 from hub.config import HubConfig, load_hub_config
 from hub.configfile import ConfigError
-from hub.mqtt import BrokerConfig
+from hub.events import new_id
+from hub.localca import LocalCa
+from hub.mqtt import BrokerConfig, PahoTransport
 from hub.service import HubService
+from hub.voice import packet as voice_packet
 from hub.wire import hub_topic
 from tests.conftest import REPO, eventually
 
 WAIT_S = 5.0
+STATION_FILTERS = (wire.hub_wildcard("event"), wire.hub_wildcard("heartbeat"),
+                   wire.hub_wildcard("status"), wire.STATION_REQUEST)
 
 
 class Peer:
@@ -130,25 +135,11 @@ class Peer:
             self._lock.notify_all()
 
 
-class Pki:
-    """A station CA in a temporary folder, with a certificate per stem on demand."""
+class Pki(LocalCa):
+    """A station CA in a temporary folder, with a certificate per identity on demand."""
 
     def __init__(self, root: Path) -> None:
-        self.dir = root / "ca"
-        pki.init_ca(self.dir)
-        pki.issue_server(self.dir, ["127.0.0.1", "localhost"])
-        self.broker = TlsFiles(ca=self.dir / "ca.crt", cert=self.dir / "broker.crt",
-                               key=self.dir / "broker.key")
-
-    def files(self, identity: str) -> tuple[Path, Path, Path]:
-        stem = identity.replace(":", "-")
-        if not (self.dir / f"{stem}.crt").exists():
-            pki.issue_client(self.dir, identity, stem=stem)
-        return self.dir / "ca.crt", self.dir / f"{stem}.crt", self.dir / f"{stem}.key"
-
-    def tls(self, identity: str) -> dict[str, str]:
-        ca, cert, key = self.files(identity)
-        return {"ca": str(ca), "cert": str(cert), "key": str(key)}
+        super().__init__(root / "ca")
 
 
 @pytest.fixture
@@ -180,9 +171,7 @@ def peer(secure: Mosquitto, ca: Pki) -> Iterator[Callable[..., Peer]]:
 def station_like(peer: Callable[..., Peer]) -> Peer:
     """The station's identity, subscribed the way StationService subscribes."""
     station = peer("station:station")
-    station.subscribe(f"{SHARE}{wire.hub_wildcard('event')}",
-                      f"{SHARE}{wire.hub_wildcard('heartbeat')}", wire.hub_wildcard("status"),
-                      f"{SHARE}{wire.STATION_REQUEST}")
+    station.subscribe(*STATION_FILTERS)
     return station
 
 
@@ -192,7 +181,7 @@ def test_hub_reaches_the_station_on_its_own_topics(peer: Callable[..., Peer]) ->
     assert not hub.publish(hub_topic("h001", "status"), retain=True).is_failure
     assert not hub.publish(hub_topic("h001", "heartbeat")).is_failure
     assert not hub.publish(hub_topic("h001", "event")).is_failure
-    station.wait_for(hub_topic("h001", "event"))  # via $share/anxin-station/: no $share ACL entry
+    station.wait_for(hub_topic("h001", "event"))
     assert sorted(station.topics()) == sorted(hub_topic("h001", leaf) for leaf in wire.HUB_UP)
 
 
@@ -434,3 +423,202 @@ def test_a_console_talks_with_a_home_and_a_hub_only_on_its_own_voice_topics(
     assert h2.topics() == []  # a hub does not hear its own microphone, nor anything forged
     assert h1.topics() == [hub_topic("h001", down), hub_topic("h001", "call")]
     assert desk2.topics() == []  # not in the ACL: hears no home
+
+
+# --- no shared subscriptions: what a certificate from the CA can take from the station -------
+
+SHARED = [f"$share/{group}/{f}" for group in ("anxin-station", "rogue") for f in STATION_FILTERS]
+
+
+def station_cfg_over_tls(tmp_path: Path, ca: Pki, port: int) -> StationConfig:
+    return StationConfig.model_validate({
+        "database": str(tmp_path / "station.db"), "homes_file": str(REPO / "config/homes.yaml"),
+        "broker": {"port": port, "tls": ca.tls("station:station")}})
+
+
+def alarm(hub: str = "h001") -> wire.EventMsg:
+    return wire.EventMsg(hub=hub, id=new_id(), kind="button.press", source="bedside",
+                         ts=time.time(), alarm=wire.AlarmInfo(kind="panic", priority=1,
+                                                              contact_id=101))
+
+
+async def station_up(peer: Callable[..., Peer], identity: str, **kw: Any) -> Peer:
+    """A client that has seen the station say it is online, which it does once subscribed."""
+    p = peer(identity, **kw)
+    p.subscribe(wire.STATION_STATUS)
+    await asyncio.to_thread(p.wait_for, wire.STATION_STATUS)
+    return p
+
+
+async def test_certificates_from_the_ca_take_nothing_from_the_station(
+        tmp_path: Path, ca: Pki, secure: Mosquitto, peer: Callable[..., Peer]) -> None:
+    """Clients with certificates from the station CA (a stranger hub's, an unlisted console's,
+    a real home's) join the shared groups the station once used ($share/anxin-station/…) and
+    groups of their own, and subscribe to everything: still 50 alarms and 50 console requests
+    all reach the station at once. (With the station in a shared group, the broker handed
+    each rogue its share and dropped it.)"""
+    rogues = [peer(identity) for identity in ("h666", "console:rogue", "h002")]
+    for rogue in rogues:
+        rogue.subscribe(*SHARED, *STATION_FILTERS, "#")
+    async with StationService(station_cfg_over_tls(tmp_path, ca, secure.port)) as station:
+        hub, desk = await station_up(peer, "h001"), await station_up(peer, "console:desk1")
+        hub.subscribe(hub_topic("h001", "ack"))
+        desk.subscribe(wire.reply_topic("console:desk1"))
+        alarms = [alarm() for _ in range(50)]
+        requests = [wire.Request(req=new_id(), console="console:desk1", op="claim",
+                                 alarm=a.id, ts=time.time()) for a in alarms]
+        for a, r in zip(alarms, requests, strict=True):
+            await asyncio.to_thread(hub.publish, hub_topic("h001", "event"), wire.encode(a))
+            await asyncio.to_thread(desk.publish, wire.STATION_REQUEST, wire.encode(r))
+
+        def acked() -> set[str]:
+            return {i for t, p in list(hub.received) if t == hub_topic("h001", "ack")
+                    for i in wire.decode_as(p, wire.Ack).ids}
+
+        def answered() -> set[str]:
+            return {wire.decode_as(p, wire.Reply).req for t, p in list(desk.received)
+                    if t == wire.reply_topic("console:desk1")}
+
+        await eventually(lambda: acked() == {a.id for a in alarms}, WAIT_S, "50 alarms acked")
+        assert {a.id for a in station.store.open_alarms()} == {a.id for a in alarms}
+        await eventually(lambda: answered() == {r.req for r in requests}, WAIT_S, "50 replies")
+    for rogue in rogues:  # nothing from a hub or a console
+        assert not [t for t in rogue.topics() if t.startswith(f"{wire.PREFIX}/hub/")
+                    or t == wire.STATION_REQUEST]
+
+
+# --- limits: what the broker passes on -----------------------------------------------------
+
+
+def setting(conf: str, name: str) -> int:
+    found = re.search(rf"^{name} (\d+)$", conf, re.M)
+    assert found, f"no {name} in mosquitto.conf"
+    return int(found[1])
+
+
+def padded(msg: wire.EventMsg, size: int) -> bytes:
+    """The message, padded with spaces (JSON still) to ``size`` bytes."""
+    payload = wire.encode(msg)
+    return payload + b" " * (size - len(payload))
+
+
+def test_the_broker_limits_fit_the_protocol(tmp_path: Path, secure: Mosquitto) -> None:
+    conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
+    assert setting(conf, "message_size_limit") == wire.MAX_PAYLOAD
+    longest_topic = hub_topic("h" * 64, wire.VOICE_DOWN)  # hub ids have up to 64 characters
+    publish_header = 5 + 2 + len(longest_topic) + 2 + 8  # fixed, topic, packet id, MQTT 5 props
+    assert setting(conf, "max_packet_size") >= wire.MAX_PAYLOAD + publish_header
+    assert setting(conf, "max_packet_size") < 2 * wire.MAX_PAYLOAD
+    assert voice_packet.MAX_PACKET < wire.MAX_PAYLOAD
+    queue = setting(conf, "max_queued_bytes")  # holds its share of the station's backlog:
+    assert 300 * setting(conf, "max_queued_messages") <= queue <= 100 * 2**20  # usual events
+
+
+async def test_an_oversize_message_from_a_hub_never_reaches_the_station(
+        tmp_path: Path, ca: Pki, secure: Mosquitto, peer: Callable[..., Peer]) -> None:
+    """Just over the protocol's 64 KiB, a hub's event is dropped by the broker (a hub speaks
+    MQTT 3.1.1: it is not told); at 20 MiB the broker closes the hub's connection without
+    reading it. One of exactly 64 KiB still arrives, and the station never sees the others."""
+    async with StationService(station_cfg_over_tls(tmp_path, ca, secure.port)) as station:
+        hub = await station_up(peer, "h001", protocol=paho.MQTTv311)
+        topic = hub_topic("h001", "event")
+        over, at_limit, huge, sentinel = alarm(), alarm(), alarm(), alarm()
+        told = await asyncio.to_thread(hub.publish, topic, padded(over, wire.MAX_PAYLOAD + 1))
+        assert not told.is_failure
+        await asyncio.to_thread(hub.publish, topic, padded(at_limit, wire.MAX_PAYLOAD))
+        flood = peer("h001", protocol=paho.MQTTv311)
+        flood.client.publish(topic, padded(huge, 20 * 2**20), qos=1)
+        assert await asyncio.to_thread(flood.gone.wait, WAIT_S), "still connected"
+        flood.close()
+        await asyncio.to_thread(hub.publish, topic, wire.encode(sentinel))
+        await eventually(lambda: station.store.alarm(sentinel.id), WAIT_S, "the sentinel")
+        assert station.store.alarm(at_limit.id) is not None
+        assert station.store.alarm(over.id) is None and station.store.alarm(huge.id) is None
+        assert station.store.count("rejected") == 0  # nothing over the limit got to the station
+
+
+def test_a_voice_burst_at_the_real_rate_passes(peer: Callable[..., Peer]) -> None:
+    """A call's voice from a hub, each packet as large as a packet can be: a second at the real
+    rate (50 a second), then 5 s of packets at once (a mobile link that stalled). The officer's
+    console gets every one, in order."""
+    hub, desk = peer("h001"), peer("console:desk1")
+    topic = hub_topic("h001", wire.VOICE_UP)
+    desk.subscribe(topic)
+    call = "z" * voice_packet.MAX_CALL  # not hex: the longest call id field
+    packets = [voice_packet.encode_packet(voice_packet.VoicePacket(
+        call=call, seq=seq, ts_ms=20 * seq, payload=bytes(voice_packet.MAX_PAYLOAD)))
+        for seq in range(50 + 250)]
+    assert {len(p) for p in packets} == {voice_packet.MAX_PACKET}
+    for p in packets[:50]:
+        hub.client.publish(topic, p, qos=0)
+        time.sleep(0.02)
+    for p in packets[50:]:
+        hub.client.publish(topic, p, qos=0)
+    deadline = time.monotonic() + WAIT_S
+    while len(desk.topics()) < len(packets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for _, p in desk.received] == packets
+
+
+def test_a_clients_queue_is_bounded_in_bytes(broker: Mosquitto) -> None:
+    """While a client with a persistent session is away (the station stopped), the broker
+    queues for it at most max_queued_bytes: of the largest messages, far fewer than
+    max_queued_messages (100000 of them would be 6.5 GB)."""
+    conf = (broker.workdir / "mosquitto.conf").read_text()
+    limit = setting(conf, "max_queued_bytes") // wire.MAX_PAYLOAD
+    received: list[bytes] = []
+    away = paho.Client(CallbackAPIVersion.VERSION2, client_id="away", clean_session=False)
+    subscribed = threading.Event()
+    away.on_subscribe = lambda *_: subscribed.set()
+    away.on_message = lambda _c, _u, m: received.append(m.payload)
+    away.connect("127.0.0.1", broker.port)
+    away.loop_start()
+    away.subscribe(wire.hub_wildcard("event"), qos=1)
+    assert subscribed.wait(WAIT_S)
+    away.disconnect()
+    away.loop_stop()
+    hub = Peer(broker.port, None, protocol=paho.MQTTv311)
+    assert hub.connect()
+    sent = limit + 100
+    for n in range(sent):
+        hub.publish(hub_topic("h001", "event"), n.to_bytes(4) + bytes(wire.MAX_PAYLOAD - 4))
+    hub.close()
+    away.connect("127.0.0.1", broker.port)
+    away.loop_start()
+    try:
+        last, quiet_since = -1, time.monotonic()
+        while time.monotonic() - quiet_since < 1.0:  # until nothing more comes
+            if len(received) != last:
+                last, quiet_since = len(received), time.monotonic()
+            time.sleep(0.05)
+    finally:
+        away.disconnect()
+        away.loop_stop()
+    inflight = 20  # Mosquitto's max_inflight_messages, which the queue does not count
+    assert limit <= len(received) <= limit + inflight < sent
+    assert [int.from_bytes(p[:4]) for p in received] == list(range(len(received)))  # the oldest
+
+
+async def test_a_client_never_sends_what_the_broker_would_cut_it_off_for(
+        broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
+    """A payload over the limit (a bug, or an officer's very long record) is logged, not sent:
+    sent, it would make the broker close the connection, and paho would send it again after
+    every reconnect, keeping the client off the broker for good. What follows still goes."""
+    watcher = Peer(broker.port, None)
+    assert watcher.connect()
+    watcher.subscribe("anxin/v1/#")
+    ups: list[bool] = []
+    t = PahoTransport(broker=BrokerConfig(port=broker.port), client_id="anxin-hub-h001",
+                      loop=asyncio.get_running_loop())
+    t.start(lambda *_: None, ups.append)
+    try:
+        await eventually(lambda: t.connected, WAIT_S, "connected")
+        t.publish(hub_topic("h001", "event"), bytes(70_000))
+        t.publish(hub_topic("h001", "heartbeat"), b"{}")
+        await asyncio.to_thread(watcher.wait_for, hub_topic("h001", "heartbeat"))
+        assert watcher.topics() == [hub_topic("h001", "heartbeat")] and ups == [True]
+        assert (f"not publishing 70000 bytes on {hub_topic('h001', 'event')!r}: the broker "
+                f"takes at most {wire.MAX_PAYLOAD}") in caplog.text
+    finally:
+        t.close()
+        watcher.close()

@@ -36,7 +36,6 @@ from hub.voice.packet import VoiceError
 
 log = logging.getLogger(__name__)
 
-SHARE = "$share/anxin-station/"  # hub events are shared among station workers
 REQUEST_MAX_AGE_S = 10  # = the console's reply timeout: a claim it gave up on is not done later
 STATUS_EVERY_S = 5.0  # the station's retained online status is said again this often
 MAX_ACK_IDS = 1000  # wire.Ack's limit
@@ -80,12 +79,15 @@ class StationService:
 
     async def __aenter__(self) -> StationService:
         self.t = self._make_transport(self.cfg, asyncio.get_running_loop())
-        self.t.subscribe(f"{SHARE}{wire.hub_wildcard('event')}")
-        self.t.subscribe(f"{SHARE}{wire.hub_wildcard('heartbeat')}", qos=0)
-        self.t.subscribe(wire.hub_wildcard("status"))  # not shared: retained state for all
-        self.t.subscribe(f"{SHARE}{wire.STATION_REQUEST}")
-        for leaf in (wire.VOICE_UP, wire.VOICE_DOWN):  # not shared: the worker that started a
-            self.t.subscribe(wire.hub_wildcard(leaf), qos=0)  # call records it
+        # Plain subscriptions, never MQTT shared ones ($share): any client the station CA
+        # trusts could join a shared group, and the broker would hand it (and the ACL then
+        # drop) its share of the events and requests (docs/security.md).
+        self.t.subscribe(wire.hub_wildcard("event"))
+        self.t.subscribe(wire.hub_wildcard("heartbeat"), qos=0)
+        self.t.subscribe(wire.hub_wildcard("status"))
+        self.t.subscribe(wire.STATION_REQUEST)
+        for leaf in (wire.VOICE_UP, wire.VOICE_DOWN):  # calls are recorded here
+            self.t.subscribe(wire.hub_wildcard(leaf), qos=0)
         for c in self.store.calls.interrupted(INCOMPLETE):
             log.warning("call %s with %s was being recorded when the station stopped: its "
                         "recording %s is incomplete", c.id, c.hub, c.recording)
@@ -112,8 +114,8 @@ class StationService:
             self._say_online()
 
     def _say_online(self) -> None:
-        """Retained, and again every few seconds: with several station workers, one that stops
-        leaves its offline will behind, which the others overwrite this way."""
+        """Retained, and again every few seconds: an offline will that outlived a connection
+        (or, once there are several station workers, one that stopped) is overwritten."""
         self.t.publish(wire.STATION_STATUS,
                        wire.encode(wire.StationStatus(online=True, ts=time.time())), retain=True)
 

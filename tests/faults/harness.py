@@ -35,13 +35,27 @@ from typing import Any, cast
 
 from hub import simctl
 from hub.broker import Mosquitto
-from hub.demo import ANXIN, demo_homes, demo_hub, demo_station, spawn, wait_for, write_yaml
+from hub.demo import (
+    ANXIN,
+    DEMO_STATION,
+    demo_broker,
+    demo_homes,
+    demo_hub,
+    demo_station,
+    spawn,
+    wait_for,
+    write_yaml,
+)
+from hub.localca import LocalCa
+from hub.pki import station_identity
 from tests.conftest import REPO
 from tests.faults.fakeclock import WallClock
+from tests.test_security_broker import SHARED, STATION_FILTERS, Peer
 
 LONG_ENV = "ANXIN_FAULTS_LONG"  # =1: the long variant (minutes per fault)
 RESULTS_ENV = "ANXIN_FAULTS_RESULTS"  # a file the table lines are appended to as well
 KEEPALIVE_S = 5  # MQTT keepalive of every part: a blocked broker is noticed after ~1.5x
+RETRY_S = 2  # a home sends again what the station has not acknowledged after this
 START_TIMEOUT_S = 30
 SIM_TIMEOUT_S = 10
 GAP_S = 0.05  # between two sim calls of one home: a steady, not flooding, stream
@@ -83,12 +97,12 @@ DURATIONS = LONG if os.environ.get(LONG_ENV) == "1" else SHORT
 RESULTS: list[str] = []  # this session's table lines, for the terminal summary
 
 
-def fault_hub(hub: str, i: int, port: int) -> dict[str, Any]:
+def fault_hub(hub: str, i: int, port: int, tls: dict[str, str] | None) -> dict[str, Any]:
     """The demo's home, tuned so that faults show within seconds."""
-    cfg = demo_hub(hub, i, port)
+    cfg = demo_hub(hub, i, port, tls)
     buttons = cast(list[dict[str, Any]], cfg["buttons"])
-    return {**cfg, "broker": {"port": port, "keepalive_s": KEEPALIVE_S},
-            "link": {"heartbeat_s": 2, "retry_s": 2},
+    return {**cfg, "broker": {**demo_broker(port, tls), "keepalive_s": KEEPALIVE_S},
+            "link": {"heartbeat_s": 2, "retry_s": RETRY_S},
             "cancel_window_s": 600,  # a hold always cancels the call of its cycle
             "buttons": [{**b, "hold_s": 1} for b in buttons]}  # the minimum: more cycles
 
@@ -368,12 +382,16 @@ class Tally:
 
 class Rig:
     """Broker, station and homes in ``root``. With ``clock``, the first home's wall clock is
-    that faked one (see :mod:`tests.faults.fakeclock`)."""
+    that faked one (see :mod:`tests.faults.fakeclock`). With ``tls``, the broker is the
+    demo's: TLS and the ACL, every part with its certificate from a CA in ``root``."""
 
     def __init__(self, root: Path, *, homes: int = 3, clock: WallClock | None = None,
-                 results: Path | None = None, durations: Durations = DURATIONS) -> None:
+                 results: Path | None = None, durations: Durations = DURATIONS,
+                 tls: bool = False) -> None:
         self.root, self.d, self.results = root, durations, results
-        self.broker = Mosquitto(root / "broker")
+        self.ca = LocalCa(root / "tls") if tls else None
+        self.broker = Mosquitto(root / "broker", tls=self.ca.broker if self.ca else None,
+                                stations=[DEMO_STATION])
         records = demo_homes(homes)
         self.hubs: dict[str, Part] = {}
         self.traffic: Traffic | None = None  # while a traffic block runs
@@ -381,15 +399,16 @@ class Rig:
         self.extra: dict[str, str] = {}  # scenario figures for the table line
         station = root / "station"
         write_yaml(station / "homes.yaml", {"homes": records})
-        cfg = {**demo_station(self.broker.port), "broker": {"port": self.broker.port,
-                                                            "keepalive_s": KEEPALIVE_S}}
+        port = self.broker.port
+        cfg = {**demo_station(port), "broker": {
+            **demo_broker(port, self.tls(station_identity(DEMO_STATION))), "keepalive_s": KEEPALIVE_S}}
         self.station_db = station / "station.db"
         self.station = Part("station", station,
                             ["station", "--config", str(write_yaml(station / "station.yaml", cfg))])
         for i, home in enumerate(records):
             hub = str(home["hub"])
             folder = root / "hubs" / hub
-            cfg_file = write_yaml(folder / "hub.yaml", fault_hub(hub, i, self.broker.port))
+            cfg_file = write_yaml(folder / "hub.yaml", fault_hub(hub, i, port, self.tls(hub)))
             faked = clock is not None and i == 0
             self.hubs[hub] = Part("hub", folder, ["hub", "--config", str(cfg_file)],
                                   ready=folder / "sim.sock",
@@ -399,6 +418,10 @@ class Rig:
     @property
     def parts(self) -> list[Part]:
         return [self.station, *self.hubs.values()]
+
+    def tls(self, identity: str) -> dict[str, str] | None:
+        """``broker.tls`` for this identity, None on a plain rig."""
+        return self.ca.tls(identity) if self.ca else None
 
     def hub_db(self, hub: str) -> Path:
         return self.hubs[hub].folder / "hub.db"
@@ -470,6 +493,22 @@ class Rig:
             self.wait(seconds)
         finally:
             self.broker.proc.send_signal(signal.SIGCONT)
+
+    @contextmanager
+    def rogues(self, identities: Sequence[str]) -> Iterator[list[Peer]]:
+        """For the block, clients with these certificates from the rig's CA, subscribed to
+        what the station hears: in shared groups (the one the station once used among them),
+        plainly and to ``#``."""
+        assert self.ca, "rogues need a rig with tls=True"
+        rogues = [Peer(self.broker.port, self.ca.files(identity)) for identity in identities]
+        try:
+            for rogue in rogues:
+                assert rogue.connect(), f"rogue {rogue} could not connect: {rogue.connack}"
+                rogue.subscribe(*SHARED, *STATION_FILTERS, "#")
+            yield rogues
+        finally:
+            for rogue in rogues:
+                rogue.close()
 
     def pending(self) -> dict[str, HubRows]:
         return {hub: read_hub(self.hub_db(hub)) for hub in self.hubs}

@@ -1,6 +1,6 @@
 """Faults while the homes send a steady stream of alarms and telemetry: the broker killed or
 blocked, a hub or the station killed, the station back to a full backlog, the wall clock
-stepped. After each, one line of the fault table; no alarm may be lost or shown twice.
+stepped, rogue subscribers. After each, one line of the fault table; no alarm may be lost or shown twice.
 
 ``ANXIN_FAULTS_LONG=1`` runs the long variant (minutes per fault, the broker blocked for 3).
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.faults.fakeclock import WallClock
-from tests.faults.harness import CONNECTED, KEEPALIVE_S, Rig, integrity, read_hub
+from tests.faults.harness import CONNECTED, KEEPALIVE_S, RETRY_S, Rig, integrity, read_hub
 from tests.faults.harness import DURATIONS as D
 
 pytestmark = pytest.mark.timeout(D.test_timeout_s)
@@ -110,3 +110,21 @@ def test_hold_cancels_the_call_across_a_clock_step(make_rig: Callable[..., Rig],
     assert cancelled is not None, (
         f"a hold right after a {step:+d} s clock step did not cancel the call pressed just before "
         f"it ({call}): hub {read_hub(rig.hub_db('h001')).alarms[call]}, station {rig.at_station(call)}")
+
+
+def test_rogue_subscribers(make_rig: Callable[..., Rig]) -> None:
+    """Certificates from the station's CA (a stranger hub's, an unlisted console's, a real
+    home's) subscribe to what the station hears, in shared groups and plainly, while the homes
+    are busy. The station still gets every message at once: no lane ever has a gap, and a call
+    is stored without waiting for its hub to send it again."""
+    rig = make_rig(tls=True)
+    rogues = ("h666", "console:rogue", "h002")
+    with rig.rogues(rogues), rig.traffic_running() as traffic:
+        rig.wait(D.settle_s)
+        with traffic.paused("h003"):
+            latencies = [rig.call_latency("h003") for _ in range(5)]
+        rig.wait(D.settle_s)
+    tally = rig.finish("rogue-subscribers", rogues=str(len(rogues)),
+                       slowest_call=f"{max(latencies):.2f}s")
+    assert tally.logged["gaps"] == 0, "the station missed messages: the rogues got them"
+    assert max(latencies) < RETRY_S, f"calls waited for a resend: {latencies}"
