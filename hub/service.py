@@ -16,7 +16,6 @@ next one comes; a loop that ends anyway stops the watchdog's pings.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -52,7 +51,7 @@ from hub.senses import Senses
 from hub.store import HubStore
 from hub.supervision import Supervisor
 from hub.systemd import supervised
-from hub.tasks import Tasks
+from hub.tasks import Tasks, sleep_or_wake
 from hub.voice.call_audio import CallAudio
 from hub.voice.packet import VoiceError, decode_packet
 from hub.walktest_mode import WalkTestMode
@@ -377,11 +376,8 @@ class HubService:
     async def _run_rules(self) -> None:
         """One round: sleep until the rules' next deadline (or an event moves it), then tick."""
         deadline = self.engine.next_deadline()
-        delay = RULES_MAX_SLEEP_S if deadline is None else deadline - self._now()
-        self._rules_changed.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(max(delay, 0.0), RULES_MAX_SLEEP_S)):
-                await self._rules_changed.wait()
+        await sleep_or_wake(self._rules_changed, None if deadline is None else deadline - self._now(),
+                            RULES_MAX_SLEEP_S)
         self._do(self.engine.tick(self._now()))
         self.escalate()
 
@@ -670,11 +666,8 @@ class HubService:
         """One round of the call's timeouts: sleep until its next deadline, or until the call
         changes."""
         deadline = self.calls.next_deadline()
-        delay = CALLS_MAX_SLEEP_S if deadline is None else deadline - time.monotonic()
-        self._calls_changed.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(min(max(delay, 0.0), CALLS_MAX_SLEEP_S)):
-                await self._calls_changed.wait()
+        await sleep_or_wake(self._calls_changed,
+                            None if deadline is None else deadline - time.monotonic(), CALLS_MAX_SLEEP_S)
         self._carry(self.calls.tick(time.monotonic()))
 
     # --- walk-test mode ------------------------------------------------------------------------

@@ -24,6 +24,15 @@ REPORT_EVERY_S = 60.0  # while a round keeps failing: one log line this often
 RETRY_S = 1.0  # the pause after a failed round, so a round that fails at once is no busy loop
 
 
+async def sleep_or_wake(woken: asyncio.Event, delay: float | None, longest: float) -> None:
+    """A round's wait: ``delay`` seconds (at most ``longest``; None: ``longest``), less if
+    ``woken`` is set meanwhile (something moved the round's deadline)."""
+    woken.clear()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(min(max(longest if delay is None else delay, 0.0), longest)):
+            await woken.wait()
+
+
 class Failures:
     """One kind of work that may fail round after round, logged without flooding the log."""
 
