@@ -37,6 +37,7 @@ from hub import simctl
 from hub.broker import Mosquitto
 from hub.demo import ANXIN, demo_homes, demo_hub, demo_station, spawn, wait_for, write_yaml
 from tests.conftest import REPO
+from tests.diskfull import disk_full
 from tests.faults.fakeclock import WallClock
 
 LONG_ENV = "ANXIN_FAULTS_LONG"  # =1: the long variant (minutes per fault)
@@ -470,6 +471,13 @@ class Rig:
             self.wait(seconds)
         finally:
             self.broker.proc.send_signal(signal.SIGCONT)
+
+    def fill_station_disk(self, seconds: float) -> None:
+        """The station cannot write its database, nor grow its log (tests/diskfull.py), for
+        ``seconds``; then it can again."""
+        assert self.station.proc is not None
+        with disk_full(self.station.proc.pid, self.station_db):
+            self.wait(seconds)
 
     def pending(self) -> dict[str, HubRows]:
         return {hub: read_hub(self.hub_db(hub)) for hub in self.hubs}
