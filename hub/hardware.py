@@ -2,6 +2,8 @@
 
 Driver callbacks arrive on driver threads (gpiozero, the radar's reader) and are handed to
 the hub's asyncio loop here, so the service sees every reading on its own loop, in order.
+An input the service fails to handle is logged (:class:`hub.tasks.Failures`) and goes no
+further: never into a driver's thread or loop (the BLE scan's), which must go on.
 The simulated backends are real components (a pty radar, injected BLE adverts, mock pins, a
 loopback room for the speakerphone), chosen per device by ``backend: sim``.
 """
@@ -36,6 +38,7 @@ from drivers.speaker import Speaker
 from drivers.speaker.audio import AudioSpeaker
 from drivers.speaker.sim import LogSpeaker
 from hub.config import HubConfig, SpeakerConfig
+from hub.tasks import Failures
 
 log = logging.getLogger(__name__)
 
@@ -93,38 +96,44 @@ class Hardware:
         """Attach inputs; from here on callbacks flow to ``to`` on the running loop."""
         loop = asyncio.get_running_loop()
 
-        def handover(fn: Callable[..., None]) -> Callable[..., None]:
+        def handover(fn: Callable[..., None], what: str) -> Callable[..., None]:
+            handle = guarded(fn, what)
+
             def on_loop(*args: Any) -> None:
-                loop.call_soon_threadsafe(fn, *args)
+                loop.call_soon_threadsafe(handle, *args)
             return on_loop
 
         cfg = self.cfg
         self.buttons = [PushButton(name=b.name, pin=b.pin, pin_factory=self.pins, hold_s=b.hold_s,
-                                   on_press=handover(to.press),
-                                   on_hold=handover(to.hold) if b.role == "call" else None,
-                                   on_release=handover(to.release) if b.role == "call" else None)
+                                   on_press=handover(to.press, "a press"),
+                                   on_hold=handover(to.hold, "a hold") if b.role == "call" else None,
+                                   on_release=handover(to.release, "a release") if b.role == "call"
+                                   else None)
                         for b in cfg.buttons]
         if cfg.mains:
             if cfg.gpio.backend == "sim":  # the simulated home starts on mains
                 pin = self.pins.pin(cfg.mains.pin)
                 pin.drive_high() if cfg.mains.active_high else pin.drive_low()
             self.mains = PowerGood(pin=cfg.mains.pin, pin_factory=self.pins,
-                                   active_high=cfg.mains.active_high, on_change=handover(to.mains))
+                                   active_high=cfg.mains.active_high,
+                                   on_change=handover(to.mains, "the mains"))
             to.mains(self.mains.ok, time.time())  # a hub that starts on battery must say so
         if cfg.radar:
             port = cfg.radar.port
+            reading = handover(to.radar, "a radar reading")
             if cfg.radar.backend == "sim":
                 self.sim_radar = SimRadar(model=cfg.radar.model, link=cfg.data_dir / "radar.tty")
                 port = str(cfg.data_dir / "radar.tty")
             self.radar = RadarPort(port=port, model=cfg.radar.model, silence_s=cfg.radar.silence_s,
                                    keepalive_s=cfg.radar.keepalive_s, settings=cfg.radar.settings,
-                                   on_reading=lambda r: loop.call_soon_threadsafe(to.radar, r, time.time()),
-                                   on_status=handover(to.radar_status))
+                                   on_reading=lambda r: reading(r, time.time()),
+                                   on_status=handover(to.radar_status, "the radar's status"))
             self.radar.start()
         if cfg.ble.sensors or cfg.ble.backend == "sim":
             if cfg.ble.backend == "sim":
                 self.sim_ble = SimScanner()  # this home's own air
-            self.ble = BleScanner(on_advert=to.advert, on_status=to.ble_status,
+            self.ble = BleScanner(on_advert=guarded(to.advert, "a BLE advert"),
+                                  on_status=guarded(to.ble_status, "the Bluetooth status"),
                                   make_scanner=self.sim_ble.factory if self.sim_ble else BleakScanner,
                                   restart_after_s=cfg.ble.restart_after_s, scanning_mode=cfg.ble.scan_mode,
                                   adapter=cfg.ble.adapter)
@@ -143,6 +152,16 @@ class Hardware:
                     *self.buttons, *self.relays.values()):
             if dev is not None:
                 dev.close()
+
+
+def guarded(fn: Callable[..., None], what: str) -> Callable[..., None]:
+    """``fn`` as a driver's callback: a failure is logged here, rate-limited."""
+    failures = Failures(f"handling {what}", log)
+
+    def handle(*args: Any) -> None:
+        with failures.round():
+            fn(*args)
+    return handle
 
 
 def _audio_device(cfg: SpeakerConfig) -> SoundDevice | LoopbackAudio:

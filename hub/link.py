@@ -15,7 +15,6 @@ session: call control from the station (``…/call``, QoS 1) and voice packets b
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from hub import wire
 from hub.config import LinkConfig
 from hub.mqtt import Transport, Will
 from hub.store import LANES, HubStore, Lane
+from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Uplink:
                                           "telemetry": _Lane(config.window)}
         self._station_online: bool | None = None  # the station's retained status; None: unknown
         self._reachable = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self.tasks = Tasks(log)  # the heartbeat and the retries
         self.rejected = 0  # inbound payloads that failed validation
 
     @property
@@ -82,13 +82,12 @@ class Uplink:
         self._t.subscribe(wire.hub_topic(self.hub, wire.VOICE_DOWN), qos=0)
         self._t.subscribe(wire.STATION_STATUS, qos=1)
         self._t.start(self._message, self._connection)
-        self._tasks = [asyncio.create_task(self._every(self._cfg.heartbeat_s, self.heartbeat)),
-                       asyncio.create_task(self._every(self._cfg.retry_s / 2, self._retry))]
+        self.tasks.every("heartbeat", self._cfg.heartbeat_s, self.heartbeat)
+        self.tasks.every("uplink retries", self._cfg.retry_s / 2, self._retry)
 
     def close(self) -> None:
         """Say goodbye cleanly (retained offline) so the station need not wait for the will."""
-        for t in self._tasks:
-            t.cancel()
+        self.tasks.cancel()
         if self._t.connected:
             self._t.publish(wire.hub_topic(self.hub, "status"),
                             wire.encode(wire.Status(hub=self.hub, online=False, ts=time.time())),
@@ -217,12 +216,3 @@ class Uplink:
         except wire.WireError as e:
             self.rejected += 1
             log.error("rejected message on %s: %s", topic, e)
-
-    @staticmethod
-    async def _every(period: float, fn: Callable[[], None]) -> None:
-        while True:
-            await asyncio.sleep(period)
-            try:
-                fn()
-            except Exception:
-                log.exception("periodic %s failed", getattr(fn, "__name__", fn))

@@ -7,13 +7,15 @@ everything that raised no alarm goes to the station as telemetry. In walk-test m
 (:mod:`hub.walktest_mode`, started through the control socket, :mod:`hub.control`) the
 devices' events are tests instead: walk-test events for the station, a chirp and a short
 prompt for the installer, no rules. Voice calls (:mod:`hub.call`) are started and ended by
-the station; the speakerphone announces each before its microphone opens.
+the station; the speakerphone announces each before its microphone opens. The long-running
+loops (sensor supervision, rule timers, call timeouts, outbox pruning, the uplink's heartbeat
+and retries) run one round at a time (:mod:`hub.tasks`): a round that fails is logged and the
+next one comes; a loop that ends anyway stops the watchdog's pings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -60,6 +62,7 @@ from hub.senses import Senses
 from hub.store import HubStore
 from hub.supervision import Supervisor
 from hub.systemd import supervised
+from hub.tasks import Tasks, sleep_or_wake
 from hub.voice.call_audio import CallAudio
 from hub.voice.packet import VoiceError, decode_packet
 from hub.walktest_mode import WalkTestMode
@@ -111,7 +114,7 @@ class HubService:
         # (cancel), or a call / a press again? known at the hold or the release
         self.reassure = Reassurance(cfg.reassure_s)  # please_wait while a call waits for an officer
         self._noted: set[tuple[str, str | None]] = set()  # (MAC, refusal) already logged
-        self._tasks: list[asyncio.Task[None]] = []
+        self.tasks = Tasks(log)
         self._sim: simhome.SimHome | None = None
         self.walktest = WalkTestMode()
         self._walktest_ends: asyncio.TimerHandle | None = None
@@ -152,8 +155,12 @@ class HubService:
                                        mains=self._mains,
                                        radar=self._radar, radar_status=self._radar_status,
                                        advert=self._advert, ble_status=self._ble_status))
-            self._tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._run_rules()),
-                            asyncio.create_task(self._prune()), asyncio.create_task(self._run_calls())]
+            self.tasks.loop("sensor supervision", self._supervise)
+            self.tasks.loop("rule timers", self._run_rules)
+            self.tasks.loop("outbox pruning", self._prune, retry_s=PRUNE_EVERY_S)
+            self.tasks.loop("call timeouts", self._run_calls)
+            if self.hw.ble and self.hw.ble.task:
+                self.tasks.watch("bluetooth scan", self.hw.ble.task)
             await self._control.start()
             for held in self.store.held():  # a restart ended their window: better sent than lost
                 self._release(held)
@@ -183,9 +190,7 @@ class HubService:
         if self._sim:
             self._sim.close()
         await self.hw.close()
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.close()
         self.link.close()
         self.store.close()
 
@@ -290,21 +295,26 @@ class HubService:
             self._handle_all(self.senses.status("bluetooth", "", "lost", st.state == "found",
                                                 st.ts, type="ble_adapter", reason=st.reason))
 
+    @property
+    def dead_tasks(self) -> list[str]:
+        """The long-running tasks (the hub's and its uplink's) that have died."""
+        return [*self.tasks.dead, *self.link.tasks.dead]
+
     async def _supervise(self) -> None:
-        while True:
-            deadline = self.supervisor.next_deadline()
-            delay = SUPERVISION_MAX_SLEEP_S if deadline is None else deadline - self._now()
-            await asyncio.sleep(min(max(delay, 0.0), SUPERVISION_MAX_SLEEP_S))
-            now = self._now()
-            for name, quiet in self.supervisor.due(now):
-                s = next(s for s in self.cfg.ble.sensors if s.name == name)
-                log.warning("sensor %s silent for %.0f s", name, quiet)
-                try:
-                    self._handle_all(self.senses.status(name, s.room, "silent", False, now,
-                                                        type=s.type, silent_s=round(quiet),
-                                                        last_heard=now - quiet))
-                except Exception:
-                    log.exception("reporting silent sensor %s failed", name)
+        """One round: sleep until the next sensor is due to be heard from, then report the silent."""
+        deadline = self.supervisor.next_deadline()
+        delay = SUPERVISION_MAX_SLEEP_S if deadline is None else deadline - self._now()
+        await asyncio.sleep(min(max(delay, 0.0), SUPERVISION_MAX_SLEEP_S))
+        now = self._now()
+        for name, quiet in self.supervisor.due(now):
+            s = next(s for s in self.cfg.ble.sensors if s.name == name)
+            log.warning("sensor %s silent for %.0f s", name, quiet)
+            try:  # due() reported it once: the other sensors' reports must still go out
+                self._handle_all(self.senses.status(name, s.room, "silent", False, now,
+                                                    type=s.type, silent_s=round(quiet),
+                                                    last_heard=now - quiet))
+            except Exception:
+                log.exception("reporting silent sensor %s failed", name)
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -388,23 +398,17 @@ class HubService:
                 self._apply([a])
 
     async def _run_rules(self) -> None:
-        """Sleep until the rules' next deadline, or the next reassurance of an elder waiting
-        for an officer (or an event moves them), then tick."""
-        while True:
-            deadline = self.engine.next_deadline()
-            delay = RULES_MAX_SLEEP_S if deadline is None else deadline - self._now()
-            if (reassure := self.reassure.next_deadline()) is not None:
-                delay = min(delay, reassure - time.monotonic())
-            self._rules_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(max(delay, 0.0), RULES_MAX_SLEEP_S)):
-                    await self._rules_changed.wait()
-            try:
-                self._do(self.engine.tick(self._now()))
-                self.escalate()
-                self._apply(self.reassure.tick(time.monotonic()))
-            except Exception:  # the rules must keep running whatever one tick met
-                log.exception("rule timers failed; trying again")
+        """One round: sleep until the rules' next deadline or the next reassurance of an elder
+        waiting for an officer (or an event moves them), then tick."""
+        deadline = self.engine.next_deadline()
+        delay = None if deadline is None else deadline - self._now()
+        if (reassure := self.reassure.next_deadline()) is not None:
+            left = reassure - time.monotonic()
+            delay = left if delay is None else min(delay, left)
+        await sleep_or_wake(self._rules_changed, delay, RULES_MAX_SLEEP_S)
+        self._do(self.engine.tick(self._now()))
+        self.escalate()
+        self._apply(self.reassure.tick(time.monotonic()))
 
     def _on_todays_clock(self, t: float, steps_then: float | None) -> float:
         """A time stored for an open alarm, moved by the clock steps since, so its age
@@ -711,15 +715,12 @@ class HubService:
             self.call_audio.on_packet(data)
 
     async def _run_calls(self) -> None:
-        """The call's timeouts: sleep until its next deadline, or until the call changes."""
-        while True:
-            deadline = self.calls.next_deadline()
-            delay = CALLS_MAX_SLEEP_S if deadline is None else deadline - time.monotonic()
-            self._calls_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(max(delay, 0.0), CALLS_MAX_SLEEP_S)):
-                    await self._calls_changed.wait()
-            self._carry(self.calls.tick(time.monotonic()))
+        """One round of the call's timeouts: sleep until its next deadline, or until the call
+        changes."""
+        deadline = self.calls.next_deadline()
+        await sleep_or_wake(self._calls_changed,
+                            None if deadline is None else deadline - time.monotonic(), CALLS_MAX_SLEEP_S)
+        self._carry(self.calls.tick(time.monotonic()))
 
     # --- walk-test mode ------------------------------------------------------------------------
 
@@ -775,14 +776,10 @@ class HubService:
                     CHIRP_S, lambda: siren.silence() if siren.pattern == "chirp" else None)
 
     async def _prune(self) -> None:
-        keep = self.cfg.outbox.keep_acked_days * 86400
-        while True:
-            try:
-                if n := self.store.prune(time.time() - keep):
-                    log.info("outbox: forgot %d acknowledged message(s)", n)
-            except Exception:
-                log.exception("pruning the outbox failed")
-            await asyncio.sleep(PRUNE_EVERY_S)
+        """One round: forget what was acknowledged long ago, then wait for the next."""
+        if n := self.store.prune(time.time() - self.cfg.outbox.keep_acked_days * 86400):
+            log.info("outbox: forgot %d acknowledged message(s)", n)
+        await asyncio.sleep(PRUNE_EVERY_S)
 
 
 def _sent_at(now: float) -> Callable[[bytes], bytes]:
@@ -803,7 +800,7 @@ async def run_hub(cfg: HubConfig, stop: asyncio.Event) -> None:
         pid = cfg.data_dir / "hub.pid"
         pid.write_text(f"{os.getpid()}\n")
         try:
-            async with supervised(f"hub {cfg.hub_id}"):
+            async with supervised(f"hub {cfg.hub_id}", lambda: hub.dead_tasks):
                 await stop.wait()
         finally:
             pid.unlink(missing_ok=True)

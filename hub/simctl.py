@@ -57,6 +57,9 @@ async def serve(path: Path, handlers: dict[str, Handler]) -> asyncio.Server:
                     reply = {"ok": False, "error": str(e)}
                 except (ValueError, IndexError) as e:  # e.g. `hold bedside abc`
                     reply = {"ok": False, "error": f"bad arguments for {line[0]}: {e}"}
+                except Exception as e:  # a failure of the hub's: answered, logged, still serving
+                    log.exception("%s command %r failed", path.name, line[0])
+                    reply = {"ok": False, "error": f"{line[0]} failed in the hub: {e}"}
             writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
             await writer.drain()
         finally:

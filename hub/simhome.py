@@ -22,6 +22,7 @@ from drivers.radar.setup import ACTIONS, RadarError, Wanted, run
 from hub import simctl
 from hub.config import SensorConfig
 from hub.simctl import SimError
+from hub.tasks import Tasks
 
 if TYPE_CHECKING:
     from hub.service import HubService
@@ -56,6 +57,7 @@ class SimHome:
         self.state: dict[str, bool] = {}  # sensor -> what it reports now
         self.battery: dict[str, int] = {}
         self.quiet: set[str] = set()  # sensors told to fall silent
+        self._adverts = Tasks()
         if self.cfg.ble.backend == "sim":
             for s in self.cfg.ble.sensors:
                 self.sensors[s.name] = SimSensor(mac=s.mac, kind=SIM_KIND[s.type], name=s.name,
@@ -168,12 +170,10 @@ class SimHome:
             self.advertise(s.name)
         return f"{s.name}: {'silent' if quiet else 'advertising again'}"
 
-    async def keep_advertising(self) -> None:
-        while True:
-            await asyncio.sleep(ADVERT_EVERY_S)
-            for name, s in self.sensors.items():
-                if s.kind != "button":  # real BLE buttons mostly advertise only when pressed
-                    self.advertise(name)
+    def advertise_all(self) -> None:
+        for name, s in self.sensors.items():
+            if s.kind != "button":  # real BLE buttons mostly advertise only when pressed
+                self.advertise(name)
 
     # --- what the home shows -------------------------------------------------------------------
 
@@ -262,13 +262,11 @@ class SimHome:
     async def start(self) -> None:
         """Open the control socket and start the sensors' regular adverts."""
         self._server = await simctl.serve(self.cfg.sim_socket_path, self.handlers())
-        for name, s in self.sensors.items():
-            if s.kind != "button":
-                self.advertise(name)
-        self._task = asyncio.create_task(self.keep_advertising())
+        self.advertise_all()
+        self._adverts.every("simulated adverts", ADVERT_EVERY_S, self.advertise_all)
 
     def close(self) -> None:
-        self._task.cancel()
+        self._adverts.cancel()
         self._server.close()
         self.cfg.sim_socket_path.unlink(missing_ok=True)
 

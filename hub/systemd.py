@@ -2,8 +2,9 @@
 once it is up, STOPPING on the way down, and a watchdog ping from the event loop itself.
 
 Because the ping is sent by a task on the loop, a loop that hangs (a blocking call, a
-deadlock) stops pinging and systemd restarts the service after ``WatchdogSec``. Outside
-systemd (no ``NOTIFY_SOCKET``) nothing is sent.
+deadlock) stops pinging and systemd restarts the service after ``WatchdogSec``. So does a
+service one of whose long-running tasks has died (:mod:`hub.tasks`): the pings stop and the
+status says which. Outside systemd (no ``NOTIFY_SOCKET``) nothing is sent.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sdnotify import SystemdNotifier
 
@@ -33,8 +34,10 @@ def watchdog_period() -> float | None:
 
 
 @contextlib.asynccontextmanager
-async def supervised(what: str) -> AsyncIterator[None]:
-    """Around a service that is already up: READY and pings while inside, then STOPPING."""
+async def supervised(what: str, dead: Callable[[], list[str]] = list) -> AsyncIterator[None]:
+    """Around a service that is already up: READY and pings while inside, then STOPPING.
+    ``dead`` names the service's tasks that have died (``Tasks.dead``): once there is one,
+    the pings stop."""
     if not os.environ.get("NOTIFY_SOCKET"):
         yield
         return
@@ -43,7 +46,7 @@ async def supervised(what: str) -> AsyncIterator[None]:
         notifier.socket.setblocking(False)
     notifier.notify(f"READY=1\nSTATUS={what} running")
     period = watchdog_period()
-    task = asyncio.create_task(_ping(notifier, period)) if period else None
+    task = asyncio.create_task(_ping(notifier, period, what, dead)) if period else None
     try:
         yield
     finally:
@@ -54,7 +57,11 @@ async def supervised(what: str) -> AsyncIterator[None]:
                 await task
 
 
-async def _ping(notifier: SystemdNotifier, period: float) -> None:
-    while True:
+async def _ping(notifier: SystemdNotifier, period: float, what: str,
+                dead: Callable[[], list[str]]) -> None:
+    while not (gone := dead()):
         notifier.notify("WATCHDOG=1")
         await asyncio.sleep(period)
+    log.critical("%s: task(s) %s died; no more watchdog pings, systemd will restart it", what,
+                 ", ".join(gone))
+    notifier.notify(f"STATUS={what}: task(s) {', '.join(gone)} died; waiting for the watchdog")

@@ -203,6 +203,8 @@ class StationStatus(_Msg):
     type: Literal["station"] = "station"
     online: bool
     ts: Ts
+    writable: bool = True  # False: the station cannot write its database (a full disk) and
+    # stores nothing new; hubs keep their alarms and send them again (added in 1.x, minor)
 
 
 class Changed(_Msg):
@@ -226,7 +228,8 @@ class Request(_Msg):
     ops carry its token, from which the station takes the officer and role. ``call_start``
     calls the home of a claimed ``alarm``, or ``hub`` for an online visit; ``call_end`` hangs
     up ``call``. The duty-desk ops: ``alarm_step`` stamps a ``step`` of the county response
-    plan, ``alarm_note`` adds ``notes`` to an alarm's timeline; ``elder_save`` creates or edits
+    plan, ``alarm_note`` adds ``notes`` to an alarm's timeline (``written``: when, for a note
+    the console kept while the station could not take it); ``elder_save`` creates or edits
     the elder ``record`` of ``hub``, ``elder_override`` sets its ``category`` against the rules
     (null: clears it) with ``notes`` the reason, ``visit_save`` records a visit ``record`` at
     ``hub``, ``followup_close`` closes ``followup`` with ``notes``."""
@@ -255,6 +258,8 @@ class Request(_Msg):
     category: Literal["key", "secondary", "general"] | None = Field(
         None, description="elder_override: the group; null clears the override")
     followup: Id | None = Field(None, description="followup_close: the follow-up's id")
+    written: Ts | None = Field(None, description="alarm_note: console time the note was written, "
+                               "before ts: a note kept while the station could not take it")
 
     @model_validator(mode="after")
     def _fields_of_op(self) -> Request:
@@ -289,7 +294,8 @@ class Reply(_Msg):
     error: Text | None = None
     code: Annotated[str, Field(max_length=32)] | None = Field(
         None, description="why not, for the console to say in its language: bad_login, locked, "
-        "login_required, not_yours, hub_offline, hub_busy, no_call")
+        "login_required, not_yours, hub_offline, hub_busy, no_call, storage (the station "
+        "cannot write its database) …")
     session: SessionInfo | None = Field(None, description="the answer to a login")
     call: Id | None = Field(None, description="the answer to a call_start: the call's id")
 

@@ -50,7 +50,7 @@ async def desk(cfg: StationConfig, user: str, *, on_changed: Callable[[wire.Chan
     would go to nobody (a console's requests are not queued for a station not yet there)."""
     up = asyncio.Event()
     c = StationClient.over_mqtt(cfg.broker, on_changed=on_changed,
-                                on_station=lambda online: up.set() if online else None)
+                                on_station=lambda s: up.set() if s and s.online else None)
     c.start()
     try:
         await asyncio.wait_for(up.wait(), 10)

@@ -29,10 +29,10 @@ class DeskStation:
         self.on_changed: Callable[[wire.Changed], None] = lambda _: None
 
     def client(self, *, on_changed: Callable[[wire.Changed], None],
-               on_station: Callable[[bool | None], None]) -> DeskStation:
+               on_station: Callable[[wire.StationStatus | None], None]) -> DeskStation:
         """The factory ConsoleApp takes as ``client``."""
         self.on_changed = on_changed
-        on_station(True)
+        on_station(wire.StationStatus(online=True, ts=time.time()))
         return self
 
     def raise_alarm(self, hub: str, kind: str = "panic", priority: int = 1,

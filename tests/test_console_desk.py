@@ -24,6 +24,7 @@ from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.checklist import Checklist
 from hub import wire
+from hub.call_phone import console_phone
 from tests.accounts import log_in
 from tests.conftest import eventually
 from tests.desk_station import DeskStation
@@ -102,8 +103,9 @@ def test_each_priority_sounds_different() -> None:
     assert np.abs(clips[1]).max() < 32767 * 0.31  # at LEVEL, never clipped
 
 
-def test_the_ringer_falls_back_to_the_bell() -> None:
+def test_the_ringer_rings_the_bell_whatever_the_headset() -> None:
     rang: list[None] = []
+    tones: list[int] = []
 
     class Broken:
         rate = 16000
@@ -111,11 +113,45 @@ def test_the_ringer_falls_back_to_the_bell() -> None:
         def play(self, clip: np.ndarray) -> float:
             raise OSError("card gone")
 
-    for player in (None, Broken()):
+    class Working:  # a loopback headset plays into nobody's ear
+        rate = 16000
+
+        def play(self, clip: np.ndarray) -> float:
+            tones.append(len(clip))
+            return len(clip) / self.rate
+
+    for player in (None, Broken(), Working()):
         r = Ringer(player, lambda: rang.append(None))
         r.ring(1)
         assert r.played == [1]
-    assert len(rang) == 2
+    assert len(rang) == 3 and tones == [len(pattern(1, 16000))]
+
+
+async def test_a_new_alarm_and_an_escalation_ring_the_bell_with_a_loopback_headset(
+        station: DeskStation, tmp_path: Path) -> None:
+    """`anxin console --audio loopback` (an SSH session, a PC without a sound card): the tone
+    goes to a silent loopback, so the terminal bell must ring too."""
+    clock = Clock(T0)
+    phone = console_phone("loopback")
+    cfg = StationConfig(database=tmp_path / "station.db", escalate_after_s=60)
+    app = ConsoleApp(cfg, user="zhang", client=station.client,  # type: ignore[arg-type]
+                     phone=phone, clock=clock)
+    bells: list[float] = []
+    app.bell = lambda: bells.append(clock.now)  # type: ignore[method-assign]
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            app._pilot = pilot  # type: ignore[attr-defined]
+            await logged_in(app)
+            assert bells == []
+            station.raise_alarm("h001", now=T0)
+            assert bells == [T0], "a new alarm rings the bell"
+            clock.now = T0 + 61  # unclaimed past escalate_after_s
+            await eventually(lambda: len(bells) == 2, what="the escalation's bell")
+            clock.now += REPEAT_S
+            await eventually(lambda: len(bells) == 3, what="and again until claimed")
+            assert app.ringer.played == [1, 1, 1] and app.ringer.player is not None
+    finally:
+        phone.close()
 
 
 async def test_queue_order_timer_and_escalation(station: DeskStation, tmp_path: Path) -> None:

@@ -309,7 +309,7 @@ async def test_press_is_acknowledged_and_console_answered_over_tls(tmp_path: Pat
         desk = BrokerConfig.model_validate({**broker, "tls": ca.tls("console:desk1")})
         station_seen: list[bool | None] = []
         console = StationClient.over_mqtt(desk, on_changed=lambda _: None,
-                                          on_station=station_seen.append)
+                                          on_station=lambda s: station_seen.append(s and s.online))
         console.start()
         try:
             assert console.console_id == "console:desk1"  # replies come to its identity

@@ -42,7 +42,7 @@ async def test_the_service_escalates_and_tells_the_consoles(station_cfg: Station
     station_up: list[bool | None] = []
     async with StationService(station_cfg) as station:
         c = StationClient.over_mqtt(station_cfg.broker, on_changed=heard.append,
-                                    on_station=station_up.append)
+                                    on_station=lambda s: station_up.append(s and s.online))
         c.start()
         try:
             now = time.time()

@@ -50,7 +50,7 @@ async def test_a_killed_station_service_shows_on_the_console_at_once(
     procs.append(spawn(tmp_path, "station", station_cfg(tmp_path, broker.port)))
     seen: list[bool | None] = []
     client = StationClient.over_mqtt(BrokerConfig(port=broker.port), on_changed=lambda c: None,
-                                     on_station=seen.append)
+                                     on_station=lambda s: seen.append(s and s.online))
     client.start()
     try:
         await eventually(lambda: seen and seen[-1] is True, timeout=15, what="station online")

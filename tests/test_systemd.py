@@ -22,7 +22,8 @@ import yaml
 
 from hub.broker import Mosquitto
 from hub.systemd import supervised
-from tests.conftest import REPO
+from hub.tasks import Tasks
+from tests.conftest import REPO, eventually
 
 UNITS = sorted((REPO / "systemd").glob("*.service"))
 
@@ -114,6 +115,32 @@ async def test_a_hung_event_loop_stops_the_watchdog_pings(systemd: FakeSystemd,
     assert systemd.got[0][1].startswith("READY=1") and systemd.got[-1][1].startswith("STOPPING=1")
     assert len(pings) >= 8 and max(gaps) >= 0.55, "pings stopped while the loop hung, and only then"
     assert sorted(gaps)[-2] < 0.2
+
+
+async def test_a_dead_task_stops_the_watchdog_pings(systemd: FakeSystemd,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service whose loop is still running but one of whose tasks died is not whole:
+    systemd must restart it, so the pings stop (and the status says which task)."""
+    monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # pings every 50 ms
+
+    async def dies() -> None:
+        await asyncio.sleep(0.3)
+        raise RuntimeError("a bug outside any round")
+
+    tasks = Tasks()
+    async with supervised("test", lambda: tasks.dead):
+        tasks.watch("escalation", asyncio.create_task(dies()))
+        tasks.every("heartbeat", 0.01, lambda: None)  # the loop itself goes on
+        await eventually(lambda: tasks.dead, what="the task died")
+        died = time.monotonic()
+        await asyncio.sleep(0.5)
+    await tasks.close()
+    systemd.wait_for("STOPPING=1", timeout=1)
+    pings = [t for t, m in systemd.got if m == "WATCHDOG=1"]
+    assert len(pings) >= 4, "pinged while all was well"
+    assert max(pings) < died + 0.1, "no pings once a task had died"
+    assert any("escalation died" in m for m in systemd.messages())
 
 
 @pytest.mark.parametrize("role", ["hub", "station"])

@@ -19,6 +19,19 @@ ROLES: dict[str, frozenset[Role]] = {op: frozenset(Role) for op in DESK_OPS} | {
     "elder_override": frozenset({Role.SUPERVISOR, Role.ADMIN})}
 
 Changed = tuple[str, str]  # (what, id) of a wire.Changed notice
+NOTE_KEPT_MAX_S = 7 * 86400  # a note a console kept through an outage is taken this late
+
+
+def _written(req: wire.Request, now: float) -> float | None:
+    """When a kept note was written, on the station's clock: as long before now as the
+    console's clock says it was written before the request."""
+    if req.written is None:
+        return None
+    earlier = req.ts - req.written
+    if not 0 <= earlier <= NOTE_KEPT_MAX_S:
+        raise OpRefused("invalid", f"written: {earlier:.0f} s before the request; a note is "
+                        f"taken up to {NOTE_KEPT_MAX_S // 86400} days late, never from the future")
+    return now - earlier
 
 
 def apply(store: StationStore, rules: CountyRules, req: wire.Request, user: User,
@@ -40,7 +53,8 @@ def apply(store: StationStore, rules: CountyRules, req: wire.Request, user: User
         return [("alarm", req.alarm)]
     if req.op == "alarm_note":
         assert req.alarm and req.notes
-        store.note_alarm(req.alarm, user.username, user.display, req.notes, now)
+        store.note_alarm(req.alarm, user.username, user.display, req.notes, now,
+                         written=_written(req, now))
         return [("alarm", req.alarm)]
     if req.op == "followup_close":
         assert req.followup

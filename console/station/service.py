@@ -6,12 +6,19 @@ the service applies them atomically for that user, tells the hub (so the elder h
 announces the change to every console. Voice calls are started and ended here too (a call on
 a claimed alarm, or an online visit), and recorded (:mod:`console.station.recorder`); the
 voice itself goes between the console and the hub through the broker.
+
+Its long-running work (the online status, homes gone silent, escalation, unanswered calls,
+the storage check) runs in loops of :mod:`hub.tasks`: a round that fails (a full disk) is
+logged and the next one comes. While it cannot write its database, its status says so
+(``writable: false``) and every console shows it; a request it could not apply is answered
+with the code ``storage``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -31,6 +38,7 @@ from hub import wire
 from hub.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
 from hub.mqtt import PahoTransport, Transport, Will
 from hub.systemd import supervised
+from hub.tasks import Failures, Tasks
 from hub.voice import FRAME_MS
 from hub.voice.packet import VoiceError
 
@@ -71,7 +79,13 @@ class StationService:
         self._inbox: list[wire.EventMsg] = []  # events waiting for the next commit
         self._beats: dict[str, wire.Heartbeat] = {}  # heartbeats waiting for the next commit
         self._up_since: float | None = None  # monotonic time the broker connection came up
-        self._tasks: list[asyncio.Task[None]] = []
+        self.tasks = Tasks(log)
+        self._handling = Failures("handling a message", log)
+        self._storing_events = Failures("storing events (not acknowledged: the hubs send them "
+                                        "again)", log)
+        self._storing_beats = Failures("storing heartbeats (the next ones say it again)", log)
+        self._writable = True  # as the consoles were last told
+        self._said = time.monotonic()  # when they were last told
         self._logins: set[asyncio.Task[None]] = set()
         self._login_lock = asyncio.Lock()
         self.recorder = Recorder()
@@ -92,19 +106,25 @@ class StationService:
             log.warning("call %s with %s was being recorded when the station stopped: its "
                         "recording %s is incomplete", c.id, c.hub, c.recording)
         self.t.start(self._message, self._connection)
-        self._tasks.append(asyncio.create_task(self._supervise()))
+        period = min(1.0, self.cfg.offline_after_s / 5)  # shown at most a second late
+        self.tasks.every("station status", period, self._status_round)
+        self.tasks.every("storage check", period, self._check_storage)
+        self.tasks.every("homes gone silent", period, self._mark_silent)
+        self.tasks.every("escalation", period, lambda: self.escalate(time.time()))
+        self.tasks.every("unanswered calls", period, self._unanswered_calls)
+        self.tasks.every("rejection counts", period, self._count_rejects)
         log.info("station %s up, database %s", self.cfg.station_id, self.cfg.database)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for task in [*self._tasks, *self._logins, *filter(None, [self._recording])]:
+        self.tasks.cancel()
+        for task in [*self._logins, *filter(None, [self._recording])]:
             task.cancel()
         for rec in self.recorder.close_all():  # the calls go on without the station
             self.store.calls.recorded(rec.call, rec.seconds, INCOMPLETE)
         if self.t.connected:
-            self.t.publish(wire.STATION_STATUS,
-                           wire.encode(wire.StationStatus(online=False, ts=time.time())),
-                           retain=True)
+            self.t.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(
+                online=False, ts=time.time(), writable=self._writable)), retain=True)
         self.t.close()
         self.store.close()
 
@@ -116,10 +136,15 @@ class StationService:
     def _say_online(self) -> None:
         """Retained, and again every few seconds: an offline will that outlived a connection
         (or, once there are several station workers, one that stopped) is overwritten."""
-        self.t.publish(wire.STATION_STATUS,
-                       wire.encode(wire.StationStatus(online=True, ts=time.time())), retain=True)
+        self._said = time.monotonic()
+        self.t.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(
+            online=True, ts=time.time(), writable=self._writable)), retain=True)
 
     def _message(self, topic: str, payload: bytes) -> None:
+        with self._handling.round():  # e.g. a full disk: the next message is handled again
+            self._dispatch(topic, payload)
+
+    def _dispatch(self, topic: str, payload: bytes) -> None:
         try:
             if topic == wire.STATION_REQUEST:
                 self._request(wire.decode_as(payload, wire.Request))
@@ -160,10 +185,9 @@ class StationService:
     def _ingest(self) -> None:
         """Store the queued events (one fsync), then acknowledge them, a message per hub."""
         batch, self._inbox = self._inbox, []
-        try:
+        with self._storing_events.round():
             results = self.store.store_events(batch)
-        except Exception:  # nothing acknowledged: the hubs send them again
-            log.exception("storing %d event(s) failed; not acknowledged", len(batch))
+        if self._storing_events.failing:
             return
         acks: dict[str, list[str]] = {}
         for msg, result in zip(batch, results, strict=True):
@@ -206,10 +230,9 @@ class StationService:
 
     def _store_heartbeats(self) -> None:
         beats, self._beats = list(self._beats.values()), {}
-        try:
+        with self._storing_beats.round():
             results = self.store.heartbeats([(b.hub, b.pending, b.dropped) for b in beats], time.time())
-        except Exception:  # the next heartbeat says it again
-            log.exception("storing %d heartbeat(s) failed", len(beats))
+        if self._storing_beats.failing:
             return
         for hb, (back, dropped) in zip(beats, results, strict=True):
             if dropped:
@@ -246,6 +269,19 @@ class StationService:
                 self._tell_hub(a)
 
     def _request(self, req: wire.Request) -> None:
+        try:
+            self._answer(req)
+        except Exception as e:  # answered, so the console says so at once; then logged
+            self._reply_failed(req, e)
+            raise
+
+    def _reply_failed(self, req: wire.Request, error: Exception) -> None:
+        """A request the station failed to carry out: ``storage`` when it could not write its
+        database (a full disk)."""
+        self._reply(req, error=f"the station failed: {error}"[:500],
+                    code="storage" if isinstance(error, sqlite3.OperationalError) else None)
+
+    def _answer(self, req: wire.Request) -> None:
         if time.time() - req.ts > REQUEST_MAX_AGE_S:
             log.info("%s from %s: expired", req.op, req.console)
             self._reply(req, error="request expired before the station service could act on it")
@@ -312,6 +348,10 @@ class StationService:
                 s = users.finish_login(attempt, ok, via=req.console, now=time.time())
             except LoginRefused as e:
                 self._reply(req, error=str(e), code=e.code)
+                return
+            except Exception as e:
+                self._reply_failed(req, e)
+                self._handling.failed(e)
                 return
         self._reply(req, session=wire.SessionInfo(
             token=SecretStr(s.token), user=s.user.username, display=s.user.display,
@@ -420,33 +460,52 @@ class StationService:
             self.t.publish(wire.STATION_CHANGED,
                            wire.encode(wire.Changed(what=what, id=id)))
 
-    async def _supervise(self) -> None:
+    def _status_round(self) -> None:
+        """The online status again every STATUS_EVERY_S, and at once when whether the station
+        can write its database changes."""
+        writable = self.store.trouble is None
+        if writable != self._writable:
+            self._writable = writable
+            if writable:
+                log.warning("the station can write its database again")
+            else:
+                log.error("the station cannot write its database (%s): nothing new is stored or "
+                          "acknowledged (the hubs keep sending), the consoles are told",
+                          self.store.trouble)
+        elif time.monotonic() - self._said < STATUS_EVERY_S:
+            return
+        if self.t.connected:
+            self._say_online()
+
+    def _check_storage(self) -> None:
+        """While a write has failed, try a small one, so the consoles hear when writing works
+        again even if nothing else is written meanwhile."""
+        if self.store.trouble is not None:
+            self.store.check_writable(time.time())
+
+    def _mark_silent(self) -> None:
         """Homes silent past offline_after_s are shown offline (the last will may be late).
         Not until the station has itself been connected that long: the heartbeats of the
         time it was away are still arriving, behind what the broker kept for it."""
-        period = min(1.0, self.cfg.offline_after_s / 5)  # shown at most a second late
-        said = time.monotonic()
-        while True:
-            await asyncio.sleep(period)
-            now = time.time()
-            if self.t.connected and time.monotonic() - said >= STATUS_EVERY_S:
-                self._say_online()
-                said = time.monotonic()
-            settled = self._up_since is not None and \
-                time.monotonic() - self._up_since >= self.cfg.offline_after_s
-            for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now) \
-                    if settled else []:
-                log.warning("hub %s silent for %.0f s: offline", hub, self.cfg.offline_after_s)
-                self._changed("home", hub)
-                if call := self.store.calls.open_call(hub):
-                    self._end_call(call.id, "hub_offline", actor="station")
-            self.escalate(now)
-            for c in self.store.calls.open_calls():
-                if c.answered is None and now - c.started > self.cfg.call_answer_s:
-                    self._end_call(c.id, "no_answer", actor="station")
-            for topic, n in self._rejects.ended(time.monotonic()):
-                log.error("%d more messages rejected on %.200r within %.0f s: counted, not logged "
-                          "or kept", n, topic, self._rejects.window_s)
+        if self._up_since is None or time.monotonic() - self._up_since < self.cfg.offline_after_s:
+            return
+        now = time.time()
+        for hub in self.store.mark_silent_offline(now - self.cfg.offline_after_s, now):
+            log.warning("hub %s silent for %.0f s: offline", hub, self.cfg.offline_after_s)
+            self._changed("home", hub)
+            if call := self.store.calls.open_call(hub):
+                self._end_call(call.id, "hub_offline", actor="station")
+
+    def _unanswered_calls(self) -> None:
+        now = time.time()
+        for c in self.store.calls.open_calls():
+            if c.answered is None and now - c.started > self.cfg.call_answer_s:
+                self._end_call(c.id, "no_answer", actor="station")
+
+    def _count_rejects(self) -> None:
+        for topic, n in self._rejects.ended(time.monotonic()):
+            log.error("%d more messages rejected on %.200r within %.0f s: counted, not logged "
+                      "or kept", n, topic, self._rejects.window_s)
 
 
 H = TypeVar("H", wire.EventMsg, wire.Status, wire.Heartbeat)
@@ -460,5 +519,6 @@ def _from(hub: str, msg: H) -> H:
 
 
 async def run_station(cfg: StationConfig, stop: asyncio.Event) -> None:
-    async with StationService(cfg), supervised(f"station {cfg.station_id}"):
+    async with StationService(cfg) as station, \
+            supervised(f"station {cfg.station_id}", lambda: station.tasks.dead):
         await stop.wait()

@@ -6,6 +6,10 @@ what is stored. Alarm writes use ``synchronous=FULL`` before the hub is acknowle
 next one replaces, commit with ``synchronous=NORMAL`` (no fsync of their own: a power cut loses
 at most the last few, never an alarm).
 
+A write that fails (a full disk, an I/O error) is rolled back and raised, and ``trouble`` says
+why until a later write succeeds; ``check_writable`` is that later write when nothing else
+comes. The service tells the consoles (``StationStatus.writable``).
+
 Elder records come from homes.yaml at start and from the consoles (``elder_save``). The file
 creates the homes it lists that are missing; for a home already stored, its entry replaces the
 stored record only when the entry itself changed since it was last applied (its hash is kept
@@ -121,6 +125,10 @@ CREATE TABLE IF NOT EXISTS rejected (   -- inputs refused at the door, kept for 
     topic TEXT NOT NULL,
     reason TEXT NOT NULL,
     payload BLOB NOT NULL            -- first 1 KiB
+);
+CREATE TABLE IF NOT EXISTS write_check (  -- rewritten while writes fail: can it write again?
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    ts REAL NOT NULL
 );
 """
 
@@ -273,6 +281,7 @@ class StationStore:
             self._db.executescript(records_store.SCHEMA)
             self._migrate()
         self._db.execute("PRAGMA busy_timeout=5000")
+        self.trouble: str | None = None  # why the last write failed, until one succeeds
         self.users = users.Users(self._db, self._tx, login or LoginConfig())
         self.calls = calls.Calls(self._db, self._tx)
         self.records = records_store.Records(self._db, self._tx, self.tz)
@@ -299,17 +308,27 @@ class StationStore:
     @contextmanager
     def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction; not ``durable``: committed without an fsync of its own (the
-        next durable commit carries it to disk)."""
+        next durable commit carries it to disk). A failed COMMIT (a full disk) is rolled back
+        too, if SQLite has not done so itself: a transaction left open would make every later
+        BEGIN fail."""
         if not durable:
             self._db.execute("PRAGMA synchronous=NORMAL")
+        changes = self._db.total_changes
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            self.trouble = str(e)
+            raise
+        else:
+            if self._db.total_changes != changes:  # an empty commit proves nothing
+                self.trouble = None
         finally:
             if not durable:
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -530,16 +549,24 @@ class StationStore:
         return StepRow(step, now, officer, notes)
 
     def note_alarm(self, alarm: str, username: str, officer: str, notes: str,
-                   now: float | None = None) -> None:
-        """A free note on the alarm's timeline, open or closed (what was learnt afterwards)."""
+                   now: float | None = None, *, written: float | None = None) -> None:
+        """A free note on the alarm's timeline, open or closed (what was learnt afterwards).
+        ``written``: earlier, when the officer wrote it (a note a console kept while the
+        station could not take it): on the timeline then; the same note sent again (its
+        answer was lost) is taken as done."""
         now = time.time() if now is None else now
+        at = now if written is None else written
         with self._tx() as db:
             row = db.execute("SELECT state FROM alarms WHERE id = ?", (alarm,)).fetchone()
             if row is None:
                 raise OpRefused("no_alarm", f"no alarm {alarm}")
-            db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)", (alarm, row[0], now, officer, notes))
+            if written is not None and db.execute(
+                    "SELECT 1 FROM alarm_log WHERE alarm = ? AND abs(ts - ?) < 1 AND actor = ? "
+                    "AND note = ?", (alarm, at, officer, notes)).fetchone():
+                return
+            db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)", (alarm, row[0], at, officer, notes))
             audit.append(db, actor=username, action="alarm.note", target=alarm,
-                         detail={"notes": notes}, ts=now)
+                         detail={"notes": notes, **({"written": at} if written else {})}, ts=now)
 
     def escalate(self, cutoff: float, now: float) -> list[str]:
         """Flag alarms still unclaimed that were stored before ``cutoff`` (station time), once
@@ -605,6 +632,11 @@ class StationStore:
             db.executemany("UPDATE homes SET online = 0, status_ts = ? WHERE hub = ?",
                            [(now, h) for h in hubs])
         return hubs
+
+    def check_writable(self, now: float) -> None:
+        """A small write (no fsync of its own): ``trouble`` is cleared if it succeeds."""
+        with self._tx(durable=False) as db:
+            db.execute("INSERT OR REPLACE INTO write_check VALUES (1, ?)", (now,))
 
     def reject(self, topic: str, reason: str, payload: bytes, now: float | None = None) -> None:
         with self._tx() as db:

@@ -1,6 +1,7 @@
-"""How an alarm sounds at the desk: a tone pattern per priority, so the officer hears how
-urgent a new alarm is before looking, played through the console's phone (the headset's
-speakerphone); without one, the terminal bell.
+"""How an alarm sounds at the desk: the terminal bell always, and a tone pattern per priority
+through the console's phone (the headset's speakerphone), so the officer hears how urgent a
+new alarm is before looking. The bell rings whatever the headset is: a phone may be a silent
+loopback (``--audio loopback``, an SSH session), a headset not worn, or a card gone quiet.
 
 ``pattern`` is pure (priority and sample rate in, int16 samples out); ``Ringer`` is the thin
 part that plays it and never lets a broken sound card stop the desk.
@@ -47,7 +48,7 @@ class Player(Protocol):
 
 
 class Ringer:
-    """Plays priorities on ``player``, or rings ``bell`` when there is none or it fails."""
+    """Rings ``bell`` and plays priorities on ``player``, if there is one."""
 
     def __init__(self, player: object | None, bell: Callable[[], None]) -> None:
         self.player = player if isinstance(player, Player) else None
@@ -57,12 +58,11 @@ class Ringer:
 
     def ring(self, priority: int) -> None:
         self.played.append(priority)
+        self.bell()
         if self.player is not None:
             try:
                 self.player.play(pattern(priority, self.player.rate))
-                return
-            except Exception as e:  # a card that went away: the bell still warns
+            except Exception as e:  # a card that went away: the bell has warned
                 self.failures += 1
                 if self.failures == 1:
-                    log.warning("alarm tone could not play (%s); using the terminal bell", e)
-        self.bell()
+                    log.warning("alarm tone could not play (%s); the terminal bell still rings", e)

@@ -6,9 +6,13 @@ So any number of consoles can run, and a claim by one shows at once in the other
 is shown until the officer has logged in; the service acts for the logged-in user. With a
 headset (``phone``), the officer calls the home of a claimed alarm, or visits a home from
 the roster online; the call bar shows the call. Enter on an alarm (or claiming it) opens the
-alarm screen, where the officer works through the county's response plan. New alarms sound a
-tone pattern per priority through the headset; an alarm left unclaimed past the station's limit
-flashes and sounds again until someone takes it.
+alarm screen, where the officer works through the county's response plan. New alarms ring the
+terminal bell and sound a tone pattern per priority through the headset; an alarm left
+unclaimed past the station's limit flashes and sounds again until someone takes it.
+
+Every screen shows a banner while the station cannot be reached or cannot store
+(widgets/station_banner.py); requests are then refused with the reason, and an alarm note is
+kept and sent once the station is back (kept_notes.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -35,6 +40,7 @@ from console.tui.alarm_sound import REPEAT_S, Ringer
 from console.tui.call_line import CallLine
 from console.tui.client import StationClient
 from console.tui.i18n import STRINGS, Texts
+from console.tui.kept_notes import KeptNote, KeptNotes, kept_back
 from console.tui.records_context import Records
 from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.confirm import ConfirmScreen
@@ -51,6 +57,7 @@ from console.tui.widgets.elder_card import ElderCard
 from console.tui.widgets.fmt import elder_name
 from console.tui.widgets.header import ZonedHeader
 from console.tui.widgets.roster import Roster
+from console.tui.widgets.station_banner import StationBanner, station_key
 from console.tui.widgets.vtable import VirtualTable
 from hub import simctl, wire
 from hub.events import AlarmState
@@ -62,6 +69,7 @@ RECORDS_SCREENS = {"roster": "desk_cmd_roster", "visits": "desk_cmd_visits",
 QUEUE_ONLY = ("filter", "visit", *RECORDS_SCREENS)  # the queue's keys the alarm screen has not
 CALL_ACTIONS = ("answer", "visit", "hangup", "mute", "volume_up", "volume_down")
 IN_CALL_ACTIONS = ("hangup", "mute", "volume_up", "volume_down")
+NOTES_RETRY_S = 15.0  # kept notes are tried again this often while the station seems up
 # the keys of the queue and the alarm screen (login first; hidden on the records screens)
 DESK_ACTIONS = ("claim", "resolve", "press", "language", "open_alarm", "filter", "answer", "visit",
                 *RECORDS_SCREENS)
@@ -101,7 +109,8 @@ class ConsoleApp(App[None]):
         self.cfg, self.user, self.password_file, self.demo_dir = cfg, user, password_file, demo_dir
         self.phone = phone  # the officer's headset; None: this console cannot call
         self._make_client = client or (lambda **kw: StationClient.over_mqtt(cfg.broker, **kw))
-        self.station_online: bool | None = None
+        self.station: wire.StationStatus | None = None  # as last heard; None: not known
+        self.notes = KeptNotes()  # alarm notes waiting for the station
         self.on_alarm_shown: Callable[[str], None] | None = None  # instrumentation
         self.demo_hint: dict[str, str] | None = None  # demo mode: hub, user, password to tell once
         self.clock = clock  # wall clock of the timers; tests pass a fake one
@@ -110,11 +119,13 @@ class ConsoleApp(App[None]):
         self.ringer = Ringer(phone, lambda: self.bell())  # looked up per ring: tests replace bell
         self._rung_escalated: set[str] = set()  # alarms whose escalation was announced
         self._last_repeat = 0.0
+        self._notes_tried = 0.0  # monotonic time the kept notes were last sent
+        self._resolve_drafts: dict[str, tuple[str, str]] = {}  # alarm -> a refused resolve's
 
     def compose(self) -> ComposeResult:
         t = self.texts
         yield ZonedHeader(self.rules.tz, self.clock)
-        yield Static(t("station_unknown"), id="banner")
+        yield StationBanner(always=True, id="banner")
         yield CallBar(id="callbar")
         yield Static(t("alarms"), classes="section", id="alarms-title")
         yield QueueFilter(placeholder=t("desk_filter"), id="queue-filter", classes="hidden")
@@ -131,7 +142,9 @@ class ConsoleApp(App[None]):
         self.roster = self.query_one(Roster)
         self.roster.read = self.store.home  # heartbeats are not announced: read when drawn
         self.card, self.callbar = self.query_one(ElderCard), self.query_one(CallBar)
-        self.banner = self.query_one("#banner", Static)
+        self.screen_change_signal.subscribe(self, lambda screen: self.call_later(self._give_banner,
+                                                                                 screen))
+        self._station(None)
         self.client = self._make_client(on_changed=self._changed, on_station=self._station)
         self.client.start()
         self.line = CallLine(self.client, self.phone)
@@ -144,6 +157,10 @@ class ConsoleApp(App[None]):
             self.line.close()
         if hasattr(self, "client"):
             self.client.close()
+
+    @property
+    def station_online(self) -> bool | None:
+        return None if self.station is None else self.station.online
 
     @property
     def session(self) -> wire.SessionInfo | None:
@@ -161,6 +178,7 @@ class ConsoleApp(App[None]):
         self.roster.show(self.store.homes())
         self._show_card()
         self.queue.focus()
+        self._send_kept_notes()
         if self.demo_hint:
             self.notify(self.texts("demo_hint", **self.demo_hint), timeout=10)
 
@@ -240,7 +258,7 @@ class ConsoleApp(App[None]):
         """Leave the desk; asked first while alarms are open or a call is on (a stray q
         must not leave the station unwatched)."""
         n = len(self.store.open_alarms())
-        if not (n or self.line.live):
+        if not (n or self.line.live or self.notes.waiting):
             await self._leave()
             return
 
@@ -248,7 +266,9 @@ class ConsoleApp(App[None]):
             if yes:
                 await self._leave()
 
-        question = self.texts("quit_on_call") if self.line.live else self.texts("quit_confirm", n=n)
+        question = self.texts("quit_on_call") if self.line.live else \
+            self.texts("desk_quit_notes", n=len(self.notes.waiting)) if self.notes.waiting else \
+            self.texts("quit_confirm", n=n)
         self.push_screen(ConfirmScreen(self.texts, question), answered)
 
     async def _leave(self) -> None:
@@ -296,16 +316,31 @@ class ConsoleApp(App[None]):
             self.notify(self.texts("cancelled_at_home_toast", name=elder_name(alarm, self.texts),
                                    kind=self.texts(f"kind_{alarm.kind}")))
 
-    def _station(self, online: bool | None) -> None:
-        self.station_online = online
-        banner = self.banner
-        key = {True: "station_online", False: "station_offline", None: "station_unknown"}[online]
-        banner.update(self.texts(key))
-        banner.set_class(online is False, "offline")
-        if online is False:
+    def _station(self, status: wire.StationStatus | None) -> None:
+        """What the station says of itself (None: our own link is down), on every screen's
+        banner; the bell when it goes wrong; the kept notes sent when it is back."""
+        was, self.station = station_key(self.station), status
+        for screen in self.screen_stack:
+            for banner in screen.query(StationBanner):
+                banner.show(status, self.texts)
+        now = station_key(status)
+        if now != was and now != "station_online":
             self.bell()
+        elif now != was and self.notes.waiting:
+            self._send_kept_notes()
+
+    def _give_banner(self, screen: Screen[Any]) -> None:
+        """A screen just shown gets its station banner, first (docked on modal screens), if it
+        has none yet (the desk's is its own)."""
+        if not screen.query(StationBanner):
+            banner = StationBanner()
+            banner.show(self.station, self.texts)
+            screen.mount(banner, before=0 if screen.children else None)
 
     def _tick(self) -> None:
+        if self.notes.waiting and time.monotonic() - self._notes_tried >= NOTES_RETRY_S and \
+                station_key(self.station) == "station_online":
+            self._send_kept_notes()  # the station is back without a word (it had hung)
         self.queue.tick()
         self._escalation()
         self.roster.tick()
@@ -359,6 +394,7 @@ class ConsoleApp(App[None]):
             self.notify(self.texts("select_alarm"), severity="warning")
         elif self.alarm_screen is None:
             self.push_screen(AlarmScreen(a, self.store, self.rules, self.texts, self._desk_request,
+                                         self._note, self.notes.of,
                                          escalate_after_s=self.cfg.escalate_after_s,
                                          clock=self.clock))
 
@@ -367,6 +403,41 @@ class ConsoleApp(App[None]):
         if not reply.ok:
             self._refused(reply)
         return reply
+
+    async def _note(self, alarm: str, text: str) -> bool:
+        """Send an alarm note; one that does not get through now is kept and sent later
+        (kept_notes.py). True: sent or kept."""
+        written = time.time()
+        reply = await self.client.request("alarm_note", alarm, notes=text)
+        if reply.ok:
+            self.notify(self.texts("desk_note_ok"))
+            return True
+        if not kept_back(reply):
+            self._refused(reply)
+            return False
+        self.notes.keep(KeptNote(alarm, text, written))
+        self.notify(self.texts("desk_note_kept", reason=reply_text(reply, self.texts)),
+                    severity="warning", timeout=10)
+        if reply.code == "login_required":
+            self._refused(reply)  # log in again: the note goes after
+        return True
+
+    @work(group="kept-notes")
+    async def _send_kept_notes(self) -> None:
+        """The notes kept while the station could not take them, now that it may."""
+        self._notes_tried = time.monotonic()
+        if self.session is None or not self.notes.waiting:
+            return
+        t = self.texts
+        for note, reply in await self.notes.send(self.client.request):
+            if reply.ok:
+                self.notify(t("desk_note_sent", time=t.clock(note.written)))
+            else:
+                self.notify(t("desk_note_refused", time=t.clock(note.written),
+                              reason=reply_text(reply, t), notes=note.notes),
+                            severity="error", timeout=30)
+        if self.alarm_screen:
+            self.alarm_screen.reload()
 
     def action_filter(self) -> None:
         """Show the queue's filter box: the queue narrows as the officer types."""
@@ -422,13 +493,18 @@ class ConsoleApp(App[None]):
                 reply = await self.client.request("resolve", a.id, outcome=outcome, notes=notes)
                 self._report(reply, "resolved_ok", " · ".join((
                     elder_name(a, self.texts), self.texts(f"kind_{a.kind}"), dict(outcomes)[outcome])))
-                if reply.ok and (screen := self.alarm_screen) and screen.alarm_id == a.id:
+                if not reply.ok:  # refused (the station down?): asked again, what was typed is there
+                    self._resolve_drafts[a.id] = result
+                    return
+                self._resolve_drafts.pop(a.id, None)
+                if (screen := self.alarm_screen) and screen.alarm_id == a.id:
                     screen.dismiss(None)
 
         outcomes = [(o, self.rules.outcome(o).text(self.texts.language))
                     for o in self.rules.plan(a.kind).outcomes]
         self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts), outcomes,
-                                       takeover=takeover), done)
+                                       takeover=takeover, draft=self._resolve_drafts.get(a.id)),
+                         done)
 
     def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
         if reply.ok:
@@ -523,7 +599,7 @@ class ConsoleApp(App[None]):
         main.query_one("#queue-filter", Input).placeholder = self.texts("desk_filter")
         if self.alarm_screen:
             self.alarm_screen.relabel(self.texts)
-        self._station(self.station_online)
+        self._station(self.station)
         self._show_card()
         self._show_call()
 

@@ -1,7 +1,11 @@
 """The console's line to the station service over MQTT: changes in, requests out.
 
 Requests are answered on this console's own reply topic; a request with no answer within
-the timeout fails, so a dead station service is reported, never waited on forever. After a
+the timeout fails, so a dead station service is reported, never waited on forever. While the
+station cannot be reached (its status says offline, or our broker link is down and does not
+come up within LINK_WAIT_S, as when the console has just started) a request is not sent at
+all: it is refused with the code ``station_unreachable``, so nothing is left queued to be
+done later by surprise. After a
 login the client holds the session token and sends it with every request; the password is
 sent once and not kept. During a call the client also carries its voice: it hears the
 hub's ``voice/up`` and speaks on its ``voice/down`` (binary, QoS 0).
@@ -10,6 +14,7 @@ hub's ``voice/up`` and speaks on its ``voice/down`` (binary, QoS 0).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,14 +27,18 @@ from hub.mqtt import BrokerConfig, PahoTransport, Transport
 
 log = logging.getLogger(__name__)
 
+LINK_WAIT_S = 2.0  # a request waits this long for our own broker link before it is refused
+
 
 class StationClient:
     def __init__(self, *, transport: Transport, console_id: str,
                  on_changed: Callable[[wire.Changed], None],
-                 on_station: Callable[[bool | None], None]) -> None:
+                 on_station: Callable[[wire.StationStatus | None], None]) -> None:
         self.console_id = console_id
         self._t = transport
         self._on_changed, self._on_station = on_changed, on_station
+        self.station: wire.StationStatus | None = None  # as last heard; None: not known
+        self._linked = asyncio.Event()  # our broker link is up
         self._waiting: dict[str, asyncio.Future[wire.Reply]] = {}
         self.session: wire.SessionInfo | None = None
         self._voice: tuple[str, Callable[[bytes], None]] | None = None  # (topic, the call's ear)
@@ -92,7 +101,19 @@ class StationClient:
         topic = wire.hub_topic(hub, wire.VOICE_DOWN)
         return lambda packet: self._t.publish(topic, packet, qos=0)
 
+    @property
+    def reachable(self) -> bool:
+        """A request can reach the station service: our link is up and its status (if heard
+        yet) does not say offline."""
+        return self._t.connected and (self.station is None or self.station.online)
+
     async def _send(self, req: wire.Request, timeout: float) -> wire.Reply:
+        if not self._t.connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._linked.wait(), min(timeout, LINK_WAIT_S))
+        if not self.reachable:
+            return wire.Reply(req=req.req, ok=False, code="station_unreachable",
+                              error="the station service cannot be reached: not sent")
         fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[req.req] = fut
         self._t.publish(wire.STATION_REQUEST, wire.encode(req))
@@ -104,8 +125,10 @@ class StationClient:
             self._waiting.pop(req.req, None)
 
     def _connection(self, up: bool) -> None:
+        (self._linked.set if up else self._linked.clear)()
         if not up:
-            self._on_station(None)  # we cannot know while our own link is down
+            self.station = None  # we cannot know while our own link is down
+            self._on_station(None)
 
     def _message(self, topic: str, payload: bytes) -> None:
         if topic.endswith(f"/{wire.VOICE_UP}"):
@@ -120,6 +143,7 @@ class StationClient:
         if isinstance(msg, wire.Changed):
             self._on_changed(msg)
         elif isinstance(msg, wire.StationStatus):
-            self._on_station(msg.online)
+            self.station = msg
+            self._on_station(msg)
         elif isinstance(msg, wire.Reply) and (fut := self._waiting.get(msg.req)) and not fut.done():
             fut.set_result(msg)

@@ -53,6 +53,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk_note_placeholder": ("输入备注后回车（n）", "Type a note, Enter to save (n)"),
     "desk_step_ok": ("步骤已记录", "Step recorded"),
     "desk_note_ok": ("备注已保存", "Note saved"),
+    "desk_note_kept": ("备注暂未送到服务站（{reason}）：已留在本机，服务站恢复后按输入时间补发",
+                       "The note did not reach the station ({reason}): kept here, and sent with "
+                       "the time it was written once the station is back"),
+    "desk_note_waiting": ("待发送", "waiting to be sent"),
+    "desk_note_sent": ("已补发 {time} 写的备注", "The note written at {time} has been sent"),
+    "desk_note_refused": ("{time} 写的备注未能保存：{reason}。内容：{notes}",
+                          "The note written at {time} was not saved: {reason}. It said: {notes}"),
+    "desk_quit_notes": ("还有 {n} 条备注未送到服务站，退出后会丢失。确定退出值班台？",
+                        "{n} note(s) not yet sent to the station would be lost. Leave the desk?"),
     # the elder's full card
     "desk_sex_female": ("女", "female"),
     "desk_sex_male": ("男", "male"),

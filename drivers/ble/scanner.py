@@ -102,6 +102,12 @@ class BleScanner:
             running = await self._start_scan("scanning")
             self._task = asyncio.create_task(self._keep(running), name="ble-scanner")
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The background task that keeps the scan going (None until started), for the hub to
+        watch: it should never end by itself."""
+        return self._task
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -49,6 +49,7 @@ from hub.demo import (
 from hub.localca import LocalCa
 from hub.pki import station_identity
 from tests.conftest import REPO
+from tests.diskfull import disk_full
 from tests.faults.fakeclock import WallClock
 from tests.test_security_broker import SHARED, STATION_FILTERS, Peer
 
@@ -509,6 +510,13 @@ class Rig:
         finally:
             for rogue in rogues:
                 rogue.close()
+
+    def fill_station_disk(self, seconds: float) -> None:
+        """The station cannot write its database, nor grow its log (tests/diskfull.py), for
+        ``seconds``; then it can again."""
+        assert self.station.proc is not None
+        with disk_full(self.station.proc.pid, self.station_db):
+            self.wait(seconds)
 
     def pending(self) -> dict[str, HubRows]:
         return {hub: read_hub(self.hub_db(hub)) for hub in self.hubs}

@@ -1,6 +1,7 @@
 """Faults while the homes send a steady stream of alarms and telemetry: the broker killed or
-blocked, a hub or the station killed, the station back to a full backlog, the wall clock
-stepped, rogue subscribers. After each, one line of the fault table; no alarm may be lost or shown twice.
+blocked, a hub or the station killed, the station back to a full backlog, the station's disk
+full then freed, the wall clock stepped, rogue subscribers. After each, one line of the fault
+table; no alarm may be lost or shown twice.
 
 ``ANXIN_FAULTS_LONG=1`` runs the long variant (minutes per fault, the broker blocked for 3).
 """
@@ -78,6 +79,19 @@ def test_station_restart_with_full_backlog(rig: Rig) -> None:
         rig.wait(D.settle_s)
     rig.finish("station-backlog", new_call_during_drain=f"{latency:.2f}s")
     assert latency < 5, f"a call raised while the backlog drained took {latency:.1f} s"
+
+
+def test_station_disk_full_then_freed(rig: Rig) -> None:
+    """Nothing the station fails to store is acknowledged: the hubs send it again, and all of
+    it arrives once there is space. The station lives through it, and knows when it can
+    write again (what its consoles are told)."""
+    with rig.traffic_running():
+        rig.wait(D.settle_s)
+        rig.fill_station_disk(D.outage_s)
+        rig.wait(D.settle_s)
+    rig.finish("station-disk-full", full=f"{D.outage_s:.0f}s")
+    assert rig.station.said("cannot write its database") and \
+        rig.station.said("can write its database again"), "the full disk, seen and then gone"
 
 
 def test_clock_jump(make_rig: Callable[..., Rig], clock: WallClock) -> None:

@@ -5,9 +5,10 @@ it (the door that opened and when, the silent sensor, the low battery). Left, wh
 the elder's whole card, the home's live state, earlier alarms of the home
 and how they ended. Right, what to do: the county's response plan for this alarm type as a
 checklist (each step stamped at the station with its time), free notes, and the timeline of
-what was done. Claim, resolve and the call controls are the app's keys and work here too. It
-reads the station database like the rest of the console and is redrawn when the station says
-the alarm or the home changed.
+what was done (with the notes this console keeps until the station can take them). Claim,
+resolve and the call controls are the app's keys and work here too. It reads the station
+database like the rest of the console and is redrawn when the station says the alarm or the
+home changed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from console.casework.county import CountyRules
 from console.station.calls import CallRow
 from console.station.store import AlarmRow, HomeState, StepRow
 from console.tui.i18n import Texts
+from console.tui.kept_notes import KeptNote
 from console.tui.widgets.alarm_facts import alarm_facts
 from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
 from console.tui.widgets.call_bar import CallBar
@@ -42,6 +44,8 @@ from hub.events import AlarmState
 # StationClient.request(op, alarm, **fields), reporting a refusal itself (the app's, which also
 # asks for a new login when the session ended)
 Request = Callable[..., Awaitable[wire.Reply]]
+# the app's: send a note, or keep it while the station cannot take it; True: sent or kept
+Note = Callable[[str, str], Awaitable[bool]]
 
 
 class DeskReads(Protocol):
@@ -64,11 +68,12 @@ class AlarmScreen(Screen[None]):
     ]
 
     def __init__(self, alarm: AlarmRow, store: DeskReads, rules: CountyRules, texts: Texts,
-                 request: Request, *, escalate_after_s: float = 60.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 request: Request, note: Note, kept: Callable[[str], list[KeptNote]], *,
+                 escalate_after_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.alarm, self.store, self.rules, self.texts = alarm, store, rules, texts
-        self.request, self.escalate_after_s, self.clock = request, escalate_after_s, clock
+        self.request, self.note, self.kept = request, note, kept
+        self.escalate_after_s, self.clock = escalate_after_s, clock
         self._home: HomeState | None = None
 
     @property
@@ -190,6 +195,9 @@ class AlarmScreen(Screen[None]):
         t, out = self.texts, Text(style="cyan")
         for state, ts, who, note in self.store.alarm_log(self.alarm.id):
             out.append(f"{t.clock(ts)} {timeline_entry(state, who, note, t, self._outcome)}\n")
+        for n in self.kept(self.alarm.id):
+            out.append(f"{t.clock(n.written)} {t('desk_note_entry')} ({t('desk_note_waiting')}): "
+                       f"{n.notes}\n", style="bold yellow")
         out.rstrip()
         out.append(call_lines(self.store.alarm_calls(self.alarm.id), t))
         return out
@@ -222,9 +230,10 @@ class AlarmScreen(Screen[None]):
     @on(Input.Submitted, "#alarm-note")
     async def _note(self, event: Input.Submitted) -> None:
         text = event.value.strip()
-        if text and await self._send("alarm_note", "desk_note_ok", notes=text):
+        if text and await self.note(self.alarm.id, text):
             event.input.value = ""
             self.query_one(Checklist).focus()
+            self.reload()
 
     async def _send(self, op: str, ok_key: str, **fields: str) -> bool:
         reply = await self.request(op, self.alarm.id, **fields)

@@ -18,7 +18,7 @@ from hub import wire
 Login = Callable[[str, str], Awaitable[wire.Reply]]
 ERROR_CODES = ("bad_login", "locked", "login_required",  # codes with their own text in i18n
                "not_yours", "hub_offline", "hub_busy", "no_call", "no_alarm", "closed", "taken",
-               "not_claimed", "not_allowed", "unknown_hub")
+               "not_claimed", "not_allowed", "unknown_hub", "station_unreachable", "storage")
 
 
 def read_password_file(path: Path) -> str:

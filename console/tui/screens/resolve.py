@@ -19,10 +19,12 @@ class ResolveScreen(ModalScreen[tuple[str, str] | None]):
     BINDINGS = [Binding("escape", "dismiss_none", show=False)]
 
     def __init__(self, texts: Texts, elder: str, outcomes: list[tuple[str, str]], *,
-                 takeover: bool = False) -> None:
-        """``outcomes``: (code, label) in the order offered."""
+                 takeover: bool = False, draft: tuple[str, str] | None = None) -> None:
+        """``outcomes``: (code, label) in the order offered; ``draft``: (code, notes) of a
+        resolve the station refused, chosen and typed again."""
         super().__init__()
         self.texts, self.elder, self.takeover, self.outcomes = texts, elder, takeover, outcomes
+        self.draft = draft
 
     def compose(self) -> ComposeResult:
         t = self.texts
@@ -36,7 +38,12 @@ class ResolveScreen(ModalScreen[tuple[str, str] | None]):
                 yield Button(t("cancel"), id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).highlighted = 0
+        codes = [code for code, _ in self.outcomes]
+        if self.draft and self.draft[0] in codes:
+            self.query_one(OptionList).highlighted = codes.index(self.draft[0])
+            self.query_one(Input).value = self.draft[1]
+        else:
+            self.query_one(OptionList).highlighted = 0
 
     @on(OptionList.OptionSelected)
     def _chosen(self) -> None:

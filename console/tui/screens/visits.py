@@ -128,11 +128,11 @@ class VisitsScreen(Screen[None]):
         if key is None:
             return
         reply = await r.client.request("followup_close", followup=key, notes=event.value.strip())
-        event.input.value = ""
         self.query_one(VirtualTable).focus()
-        if not reply.ok:
+        if not reply.ok:  # what was typed stays, for the next try
             self.notify(r.refused(reply), severity="error")
             return
+        event.input.value = ""
         self.notify(r.texts("followup_closed", text=self.followups[key].text))
         self.reload()
 
