@@ -21,14 +21,27 @@ from drivers.radar.models import model
 
 LINE_RATE = 115200 / 10  # bytes/s: 8N1 is 10 bits a byte
 
-# (weight, frame): what each family sends in a day, roughly (cadences partly unverified)
+_PARAMETERS = tf.FORMAT.encode(tf.PARAMETERS, struct.pack("<ffI4f", 2.7, 0.6, 10, 0.5, 0.5, 0.5, 0.5))
+# an LD6002C point cloud: 12 points of (count, cluster, x, y, z, speed)
+_CLOUD = tf.FORMAT.encode(0x0A08, b"".join(struct.pack("<ii4f", 12, i % 3, 0.1 * i, 0.2, 1.1, 0.0)
+                                            for i in range(12)))
+
+# (weight, frame): what each model sends in a day, roughly (cadences partly unverified); the
+# receipts are the module's acknowledgement of each keepalive query, answered by the parameters
 MIXES: dict[str, tuple[str, list[tuple[int, bytes]]]] = {
     "T (mr60fda2)": ("mr60fda2", [
         (40, tf.FORMAT.encode(tf.PRESENCE, b"\x01")),
         (10, tf.FORMAT.encode(tf.FALL, b"\x00")),
-        (20, tf.FORMAT.encode(tf.PARAMETERS, struct.pack("<ffI4f", 2.7, 0.6, 10, 0.5, 0.5, 0.5, 0.5))),
-        (15, tf.FORMAT.encode(tf.BREATH_RATE, struct.pack("<f", 15.5))),
-        (15, tf.FORMAT.encode(tf.HEART_RATE, struct.pack("<f", 72.0))),
+        (20, _PARAMETERS),
+        (20, tf.FORMAT.encode(tf.PARAMETERS)),
+    ]),
+    "T (ld6002c)": ("ld6002c", [
+        (40, tf.FORMAT.encode(tf.ZONES, struct.pack("<4I", 1, 0, 0, 0))),
+        (10, tf.FORMAT.encode(tf.FALL, b"\x00")),
+        (15, _PARAMETERS),
+        (15, tf.FORMAT.encode(tf.PARAMETERS)),
+        (5, tf.FORMAT.encode(tf.WORKING_MODE, b"\x01")),
+        (5, _CLOUD),
     ]),
     "S (c1001)": ("c1001", [
         (70, mc.FORMAT.encode(mc.BODY_MOVEMENT, b"\x21")),
