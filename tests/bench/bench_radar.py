@@ -3,7 +3,8 @@
 For each frame family: a realistic mixed stream of the frames the module sends, clean and
 with 10 % random line noise (arbitrary bytes, start markers included) between frames, fed in
 UART-sized reads. Prints MB/s, the ratio to 115200 baud 8N1 (11 520 bytes/s) and the frames
-recovered. Figures only; no pass/fail.
+recovered. Then a hostile stream: nothing but family T headers that each claim 1024 bytes, which
+the decoder has to wait on and look past. Figures only; no pass/fail.
 
     .venv/bin/python -m tests.bench.bench_radar [--mb 1] [--chunk 64]
 """
@@ -90,6 +91,10 @@ def main() -> None:
             rate = len(data) / secs
             print(f"family {family:<14} {'10 % noise' if noise else 'clean':<10} {rate / 1e6:6.2f} MB/s"
                   f"  = {rate / LINE_RATE:6.0f} x line rate   frames {got}/{sent}")
+    claims = b"".join(tf.FORMAT.encode(0x0A08, bytes(1024))[:8] for _ in range(size // 8))
+    secs, _ = min(run("ld6002c", claims, args.chunk) for _ in range(3))
+    print(f"hostile: 8-byte headers claiming 1024 bytes each  {len(claims) / secs / 1e6:6.2f} MB/s"
+          f"  = {len(claims) / secs / LINE_RATE:6.0f} x line rate")
 
 
 if __name__ == "__main__":
