@@ -13,7 +13,11 @@ little-endian::
            8+LEN    DATA_CKSUM = ~XOR(DATA) & 0xFF      (absent when LEN == 0)
 
 The module acknowledges every command frame with an empty frame of the command's TYPE before
-it answers (Hi-Link V1.2, 1.3): those decode as :class:`Received`, never as an answer. Answers
+it answers (Hi-Link V1.2, 1.3; the MR60FDA2 is taken to do the same: the field trial of issue 17
+saw such frames, Seeed's documents do not say): those decode as :class:`Received`, never as an
+answer. Hi-Link's own examples disagree on whether an empty frame carries a DATA_CKSUM (2.2.9
+shows FF, 2.2.4 none); we send none, as ESPHome does, and a stray FF after a receipt is skipped
+as noise. Answers
 have layouts no command of ours has (a one-byte result, a 12- or 28-byte parameter block), so
 our own command frames, should they come back (an echoing adapter, TX wired to RX), never
 decode as an answer either.
@@ -58,7 +62,8 @@ SET_ALARM_AREA = 0x0E0C  # 4 x f32 m; answer: u8 (2.2.7)
 RESET = 0x2110  # empty; factory settings. Hi-Link: one-way, so the receipt is all that comes
 # (2.2.9); a one-byte result, as the setters give, is taken too (unverified on an MR60FDA2)
 PRESENCE = 0x0F09  # MR60FDA2: u8 0 nobody, 1 someone
-ZONES = 0x0A0A  # LD6002C: 4 x u32, 1 = someone in detection zone 0..3 (2.1.8)
+ZONES = 0x0A0A  # LD6002C: 4 x u32, 1 = someone in detection zone 0..3 (2.1.8); presence is someone
+# in any zone (unverified: which zones a module fresh from the factory has set, 0x0201/0x0202)
 WORKING_MODE = 0x0A14  # LD6002C: u8 0 low power, 1 normal; sent on a switch (2.1.17)
 
 HEAD_LEN = 8  # SOF..HEAD_CKSUM
