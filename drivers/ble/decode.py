@@ -37,8 +37,9 @@ are withheld (refused as ``restart``), because a replay of a packet the hub neve
 just like it. The next packet of the new count is taken as usual. Anything else is a ``replay``.
 
 What is still taken, exactly: the first packet of a newly paired sensor, whatever it is;
-packets the hub never received (missed, or sent before it listened), replayed so that they
-climb from the last counter taken: a restart opened by one such packet, then one of its
+packets the hub never received (missed, or sent before it listened) that are newer than any it
+took (a counter above the highest: held back and sent late, not old); such packets replayed so
+that they climb from the last counter taken: a restart opened by one of them, then one of its
 successors within the climb; and, after a restart, packets of the old count that the decoder
 no longer remembers (counter at or above ``REMEMBER_BELOW``, or evicted) whose counter lies
 within the climb. Counts moved in the last seconds before a power cut may be lost (the hub
