@@ -178,7 +178,7 @@ class _Ahead:
             end, start, size = heapq.heappop(self.waiting)
             if start >= base and not isinstance(fmt.open(buf, start - base, size), str):
                 bisect.insort(self.wholes, (start, end))
-        scan = max(self.scanned - base, 0)
+        scan = max(self.scanned - base, at)  # what lies before at is never asked about again
         while (found := buf.find(fmt.sof, scan)) >= 0 and n - found >= fmt.header_len:
             length = fmt.frame_len(buf, found)
             if isinstance(length, int):

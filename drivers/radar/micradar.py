@@ -79,8 +79,8 @@ class Micradar:
         return HEAD_LEN + (buf[at + 4] << 8 | buf[at + 5]) + 3
 
     def frame_len(self, buf: bytearray, at: int) -> int | str:
-        size = self.claimed_len(buf, at)
-        return size if size <= HEAD_LEN + MAX_DATA + 3 else "length"
+        length = buf[at + 4] << 8 | buf[at + 5]
+        return HEAD_LEN + length + 3 if length <= MAX_DATA else "length"
 
     def open(self, buf: bytearray, at: int, size: int) -> tuple[int, bytes] | str:
         end = at + size - 3  # the SUM byte

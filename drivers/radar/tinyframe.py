@@ -94,9 +94,10 @@ class TinyFrame:
     def frame_len(self, buf: bytearray, at: int) -> int | str:
         if checksum(buf[at:at + 7]) != buf[at + 7]:
             return "head_checksum"
-        if (buf[at + 3] << 8 | buf[at + 4]) > MAX_DATA:
+        length = buf[at + 3] << 8 | buf[at + 4]
+        if length > MAX_DATA:
             return "length"
-        return self.claimed_len(buf, at)
+        return HEAD_LEN + length + 1 if length else HEAD_LEN
 
     def open(self, buf: bytearray, at: int, size: int) -> tuple[int, bytes] | str:
         payload = bytes(buf[at + HEAD_LEN:at + size - 1]) if size > HEAD_LEN else b""
