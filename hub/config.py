@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from drivers.radar.models import NOT_FALL_RADARS
 from drivers.radar.models import model as radar_model
 from drivers.radar.setup import Wanted
 from hub.configfile import DEFAULT_TIMEZONE, ConfigError, ConfigPath, Strict, Timezone, load
@@ -25,7 +26,7 @@ Backend = Literal["real", "sim"]
 Pin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Room = Annotated[str, Field(max_length=32, description="room label, e.g. 厨房")]
-RadarModel = Literal["mr60fda2", "ld6002", "mr60fda1", "c1001", "r60"]
+RadarModel = Literal["mr60fda2", "ld6002c", "mr60fda1", "c1001", "r60"]
 SensorType = Literal["smoke", "gas", "co", "door", "window", "leak", "button", "motion"]
 SilenceS = Annotated[float, Field(ge=0, le=7 * 86400, description="seconds; 0: not supervised")]
 
@@ -145,6 +146,14 @@ class RadarConfig(Strict):
                                    "every start (`anxin radar height`); range per model")
     sensitivity: int | None = Field(None, description="fall sensitivity, set on the radar at "
                                     "every start (`anxin radar sensitivity`); scale per model")
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _a_fall_radar(cls, v: object) -> object:
+        """A radar that cannot detect falls is refused saying so, not as merely unknown."""
+        if isinstance(v, str) and v in NOT_FALL_RADARS:
+            radar_model(v)  # raises the ValueError that says what it does instead
+        return v
 
     @field_validator("height_m", "sensitivity")
     @classmethod

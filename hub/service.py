@@ -28,7 +28,7 @@ from gpiozero.pins import Factory
 
 from drivers.audio import AudioUnavailable
 from drivers.ble.advert import Advert
-from drivers.ble.decode import AdvertDecoder
+from drivers.ble.decode import AdvertDecoder, Counted
 from drivers.ble.scanner import ScanStatus
 from drivers.radar.port import PortStatus
 from drivers.speaker import Speaker
@@ -96,7 +96,8 @@ class HubService:
         self.store, self._store_damage = HubStore.open_or_recover(
             cfg.data_dir / "hub.db", cfg.tz, telemetry_max_bytes=int(cfg.outbox.telemetry_max_mb * 2**20))
         self.senses = Senses(cfg)
-        self.decoder = AdvertDecoder(cfg.ble.keys)
+        self.decoder = AdvertDecoder(cfg.ble.keys, counts=self.store.ble_counts())  # replay protection
+        self._count_unsaved = False  # a BLE count could not be written (logged once until it can)
         self.supervisor = Supervisor()
         rules, warnings = load_hub_rules(cfg)
         for w in warnings:
@@ -259,6 +260,8 @@ class HubService:
 
     def _advert(self, advert: Advert) -> None:
         result = self.decoder.decode(advert)
+        if result.counted:
+            self._keep_count(result.counted)
         if result.unknown or result.rejected:
             self._note_stranger(advert.mac, result.rejected.reason if result.rejected else None)
             return
@@ -274,13 +277,30 @@ class HubService:
         for r in result.readings:
             self._handle_all(self.senses.ble(r, advert.time))
 
+    def _keep_count(self, counted: Counted) -> None:
+        """Persist the sensor's count. If the disk refuses, the decoder still holds it: replay
+        protection lasts until the hub restarts, and the hub carries on."""
+        try:
+            self.store.keep_ble_count(counted)
+        except Exception:
+            if not self._count_unsaved:
+                log.exception("BLE sensor %s: its count could not be saved; replay protection "
+                              "holds until the hub restarts", counted.mac)
+            self._count_unsaved = True
+        else:
+            self._count_unsaved = False
+
     def _note_stranger(self, mac: str, refused: str | None) -> None:
         """Log a neighbour's sensor once (``anxin pair`` lists them), and each kind of refused
         packet from our own sensors once; the decoder keeps the counts."""
         if (mac, refused) in self._noted:
             return
         self._noted.add((mac, refused))
-        if refused:
+        if refused == "restart":
+            log.warning("BLE sensor %s: its counter went back, as after a new battery: the first "
+                        "packet of the new count is not acted on, the ones after it are (a "
+                        "replayed packet looks the same; further ones are only counted)", mac)
+        elif refused:
             log.warning("BLE sensor %s: refused a %s packet (spoofed, replayed or wrong key?); "
                         "further ones are only counted", mac, refused)
         else:

@@ -59,9 +59,11 @@ class SimHome:
         self.quiet: set[str] = set()  # sensors told to fall silent
         self._adverts = Tasks()
         if self.cfg.ble.backend == "sim":
+            # a real sensor counts on while the hub is down: each goes on from its count in hub.db
+            counts = {mac: count.high for (mac, _), (count, _) in hub.store.ble_counts().items()}
             for s in self.cfg.ble.sensors:
                 self.sensors[s.name] = SimSensor(mac=s.mac, kind=SIM_KIND[s.type], name=s.name,
-                                                 bindkey=s.key)
+                                                 bindkey=s.key, counter=counts.get(s.mac, 0))
                 self.state[s.name] = False
                 self.battery[s.name] = 90
 

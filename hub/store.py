@@ -1,4 +1,4 @@
-"""The hub's durable store: the outbox of messages for the station, and alarm states.
+"""The hub's durable store: the outbox of messages for the station, alarm states, BLE counts.
 
 Alarms are committed with ``synchronous=FULL`` (WAL) before the elder is told the call is
 sent or anything is published, so a power cut after the prompt cannot lose them. Telemetry
@@ -6,7 +6,10 @@ commits without an fsync (``synchronous=NORMAL``): the OS batches those writes, 
 the SD card, and the next alarm commit or checkpoint makes them durable. Delivery is
 at-least-once: a row stays pending until the station acknowledges its id. The outbox has two
 lanes, alarms and telemetry, each delivered in order (see :mod:`hub.link`); pending telemetry
-is bounded by size, oldest dropped first, while alarms are never dropped or expired.
+is bounded by size, oldest dropped first, while alarms are never dropped or expired. The BLE
+decoder's replay protection (each encrypted sensor's count and the packets it remembers,
+drivers/ble/decode.py) is kept here too, so that it holds across restarts; those rows are written
+without an fsync, like telemetry.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
+from drivers.ble.advert import Protocol
+from drivers.ble.decode import MAX_REMEMBERED, Count, Counted, Kept
 from hub.configfile import DEFAULT_TIMEZONE
 from hub.events import AlarmState
 
@@ -64,6 +69,22 @@ CREATE TABLE IF NOT EXISTS alarm_log (     -- every lifecycle step, stamped wher
     seen REAL NOT NULL,                     -- when the hub learnt of it
     PRIMARY KEY (alarm, state)
 );
+CREATE TABLE IF NOT EXISTS ble_count (     -- each encrypted BLE sensor's count (decode.Count)
+    mac TEXT NOT NULL,
+    protocol TEXT NOT NULL,                 -- bthome, xiaomi
+    last INTEGER NOT NULL,                  -- counter of the last packet taken
+    high INTEGER NOT NULL,                  -- the highest ever taken
+    time REAL NOT NULL,                     -- when the last was taken
+    digest BLOB NOT NULL,                   -- its counter and MIC
+    PRIMARY KEY (mac, protocol)
+);
+CREATE TABLE IF NOT EXISTS ble_remembered ( -- packets taken early in a count: seen again, replays
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- oldest first; each sensor keeps its newest ones
+    mac TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    digest BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ble_remembered_sensor ON ble_remembered(mac, protocol, seq);
 """
 
 
@@ -330,6 +351,35 @@ class HubStore:
         rows = self._db.execute(
             "SELECT state, ts, seen FROM alarm_log WHERE alarm = ? ORDER BY seen", (alarm,))
         return [(AlarmState(s), ts, seen) for s, ts, seen in rows]
+
+    def ble_counts(self) -> dict[tuple[str, Protocol], Kept]:
+        """The BLE decoder's replay protection as it was left: (MAC, protocol) -> count and
+        remembered digests, oldest first."""
+        remembered: dict[tuple[str, str], list[bytes]] = {}
+        for mac, protocol, digest in self._db.execute(
+                "SELECT mac, protocol, digest FROM ble_remembered ORDER BY seq"):
+            remembered.setdefault((mac, protocol), []).append(bytes(digest))
+        return {(mac, cast(Protocol, protocol)): (Count(last, high, time, bytes(digest)),
+                                                  remembered.get((mac, protocol), []))
+                for mac, protocol, last, high, time, digest in self._db.execute(
+                    "SELECT mac, protocol, last, high, time, digest FROM ble_count")}
+
+    def keep_ble_count(self, counted: Counted) -> None:
+        """Persist a move of a sensor's count (without an fsync: the next durable commit or the
+        OS writes it); a sensor keeps its newest MAX_REMEMBERED digests."""
+        c, key = counted.count, (counted.mac, counted.protocol)
+        with self._tx(durable=False):
+            self._db.execute("INSERT INTO ble_count VALUES (?,?,?,?,?,?) ON CONFLICT(mac, protocol) "
+                             "DO UPDATE SET last = excluded.last, high = excluded.high, "
+                             "time = excluded.time, digest = excluded.digest",
+                             (*key, c.last, c.high, c.time, c.digest))
+            if counted.remember is not None:
+                self._db.execute("INSERT INTO ble_remembered(mac, protocol, digest) VALUES (?,?,?)",
+                                 (*key, counted.remember))
+                self._db.execute(
+                    "DELETE FROM ble_remembered WHERE mac = ? AND protocol = ? AND seq <= (SELECT seq "
+                    "FROM ble_remembered WHERE mac = ? AND protocol = ? ORDER BY seq DESC LIMIT 1 "
+                    "OFFSET ?)", (*key, *key, MAX_REMEMBERED))
 
     def _log(self, alarm: str, state: AlarmState, ts: float, seen: float) -> None:
         self._db.execute("INSERT OR IGNORE INTO alarm_log VALUES (?,?,?,?)",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,16 @@ from drivers.ble.decode import (
     Unknown,
     Value,
 )
-from drivers.ble.sim import BTHOME_OBJECTS, MI_PRESS, MIBEACON_OBJECTS, Pair, SimSensor, mibeacon_packet
+from drivers.ble.sim import (
+    BTHOME_OBJECTS,
+    MI_PRESS,
+    MIBEACON_OBJECTS,
+    Pair,
+    SimSensor,
+    bthome_packet,
+    mibeacon_packet,
+)
+from hub.store import HubStore
 
 PLAIN_MAC = "A4:C1:38:8D:18:B2"
 # bthome-ble's public encrypted vector
@@ -118,15 +128,135 @@ def test_replayed_packet_refused(protocol: Protocol) -> None:
     assert decoder.decode(heard(sensor.advert(True), 1040)).readings  # the real sensor goes on
 
 
+SMOKE_MAC = "C0:FF:EE:00:00:05"
+
+
+def installed(protocol: Protocol, decoder: AdvertDecoder,
+              keep: Callable[[Decoded], object] = lambda _: None) -> tuple[SimSensor, Pair, Pair]:
+    """A smoke detector's early life: counters 1..4 quiet, 5 the installer's smoke test, then
+    weeks of adverts up to counter 500. Returns it, the smoke test's packet and the last one."""
+    sensor = SimSensor(mac=SMOKE_MAC, kind="smoke", protocol=protocol, bindkey=KEY)
+    for t in range(1, 5):
+        keep(decoder.decode(heard(sensor.advert(False), 1000 + t)))
+    walk_test = sensor.advert(True)
+    got = decoder.decode(heard(walk_test, 1005))
+    keep(got)
+    assert got == readings((SMOKE_MAC, "smoke", True))
+    sensor.counter = 499  # the hub heard many more; one of them is enough
+    last = sensor.advert(False)
+    got = decoder.decode(heard(last, 3e6))
+    keep(got)
+    assert got == readings((SMOKE_MAC, "smoke", False))
+    return sensor, walk_test, last
+
+
+REPLAY = Decoded(rejected=Rejected(SMOKE_MAC, "replay"))
+RESTART = Decoded(rejected=Rejected(SMOKE_MAC, "restart"))
+
+
 @pytest.mark.parametrize("protocol", ["bthome", "xiaomi"])
-def test_counter_back_to_low_is_a_restart_not_a_replay(protocol: Protocol) -> None:
-    """A new battery may restart the counter; below 100 it is taken, as bthome-ble does."""
-    before = SimSensor(mac="C0:FF:EE:00:00:05", kind="smoke", protocol=protocol, bindkey=KEY, counter=5000)
-    decoder = AdvertDecoder({before.mac: KEY})
-    assert decoder.decode(heard(before.advert(False), 1000)).readings
-    after = SimSensor(mac=before.mac, kind="smoke", protocol=protocol, bindkey=KEY)
-    assert decoder.decode(heard(after.advert(True), 1010)) == readings((before.mac, "smoke", True))
-    assert not decoder.rejected
+def test_a_packet_seen_at_installation_is_a_replay_weeks_later(protocol: Protocol) -> None:
+    """Its counter (5) is below 100, where a restarted sensor starts again; but the hub took
+    this very packet before, so it is a replay, not a restart: no smoke, no siren."""
+    decoder = AdvertDecoder({SMOKE_MAC: KEY})
+    sensor, walk_test, _ = installed(protocol, decoder)
+    assert decoder.decode(heard(walk_test, 3e6 + 10)) == REPLAY
+    assert decoder.decode(heard(walk_test, 3e6 + 20)) == REPLAY  # however often
+    assert decoder.rejected == {(SMOKE_MAC, "replay"): 2}
+    assert decoder.decode(heard(sensor.advert(True), 3e6 + 30)) == readings((SMOKE_MAC, "smoke", True))
+
+
+@pytest.mark.parametrize("protocol", ["bthome", "xiaomi"])
+def test_replay_protection_outlives_a_hub_restart(tmp_path: Path, protocol: Protocol) -> None:
+    """What the decoder knows is kept in hub.db (a real SQLite file) and handed to the next."""
+    store = HubStore(tmp_path / "hub.db")
+    decoder = AdvertDecoder({SMOKE_MAC: KEY}, counts=store.ble_counts())
+
+    def keep(got: Decoded) -> None:
+        if got.counted:
+            store.keep_ble_count(got.counted)
+
+    sensor, walk_test, last = installed(protocol, decoder, keep)
+    store.close()
+    store = HubStore(tmp_path / "hub.db")  # the hub restarts
+    kept = store.ble_counts()
+    count, remembered = kept[SMOKE_MAC, protocol]
+    assert (count.last, count.high, len(remembered)) == (500, 500, 6)  # counters 1..5 and 500
+    decoder = AdvertDecoder({SMOKE_MAC: KEY}, counts=kept)
+    assert decoder.decode(heard(walk_test, 3e6 + 100)) == REPLAY
+    assert decoder.decode(heard(last, 3e6 + 101)) == NOTHING  # the sensor repeating its last advert
+    assert decoder.rejected == {(SMOKE_MAC, "replay"): 1}
+    fresh = decoder.decode(heard(sensor.advert(True), 3e6 + 110))
+    assert fresh == readings((SMOKE_MAC, "smoke", True))
+    assert fresh.counted and fresh.counted.count.last == 501
+    store.close()
+
+
+@pytest.mark.parametrize("protocol", ["bthome", "xiaomi"])
+def test_a_new_battery_restarts_the_count(protocol: Protocol) -> None:
+    """The count starts again at 0: the first packet of the new count is taken but not acted on
+    (a replay of a packet the hub never received would look just like it); the next ones are,
+    while the counter climbs back through the numbers the old count used."""
+    before = SimSensor(mac=SMOKE_MAC, kind="smoke", protocol=protocol, bindkey=KEY, counter=5000)
+    decoder = AdvertDecoder({SMOKE_MAC: KEY})
+    old = before.advert(False, battery=3)
+    assert decoder.decode(heard(old, 1000)).readings
+    after = SimSensor(mac=SMOKE_MAC, kind="smoke", protocol=protocol, bindkey=KEY)  # counter 0 again
+    first = after.advert(False, battery=100)
+    got = decoder.decode(heard(first, 1100))
+    assert got == RESTART and got.counted and (got.counted.count.last, got.counted.count.high) == (1, 5001)
+    assert decoder.decode(heard(after.advert(True, battery=100), 1110)) == readings(
+        (SMOKE_MAC, "smoke", True), (SMOKE_MAC, "battery", 100))
+    after.counter = 60  # the hub missed some: up to 64 plus 4 a second since the last is a climb
+    assert decoder.decode(heard(after.advert(True), 1120)).readings
+    after.counter = 160
+    assert decoder.decode(heard(after.advert(True), 1130)).readings
+    assert decoder.decode(heard(first, 1140)) == REPLAY  # the restart's packet, seen before
+    assert decoder.decode(heard(old, 1150)) == REPLAY  # the old count, far above the climb
+    assert decoder.rejected == {(SMOKE_MAC, "restart"): 1, (SMOKE_MAC, "replay"): 2}
+
+
+@pytest.mark.parametrize("protocol", ["bthome", "xiaomi"])
+def test_a_replayed_packet_the_hub_never_received_is_not_acted_on(protocol: Protocol) -> None:
+    """What replay protection cannot know: a packet the hub never received (here the smoke test,
+    counter 5, missed). Replayed, it passes for a restart, so its smoke is not acted on, and the
+    real sensor's next advert takes the count back."""
+    sensor = SimSensor(mac=SMOKE_MAC, kind="smoke", protocol=protocol, bindkey=KEY, counter=4)
+    missed = sensor.advert(True)
+    sensor.counter = 499
+    decoder = AdvertDecoder({SMOKE_MAC: KEY})
+    assert decoder.decode(heard(sensor.advert(False), 1000)).readings
+    assert decoder.decode(heard(missed, 1010)) == RESTART
+    assert decoder.decode(heard(sensor.advert(False), 1020)) == readings((SMOKE_MAC, "smoke", False))
+    assert decoder.decode(heard(missed, 1030)) == REPLAY
+
+
+def test_remembered_packets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sensor's oldest remembered packets give way to its newest: one evicted is judged by its
+    counter alone (here a low one: a restart, its content not acted on)."""
+    monkeypatch.setattr("drivers.ble.decode.MAX_REMEMBERED", 3)
+    sensor = SimSensor(mac=SMOKE_MAC, kind="smoke", bindkey=KEY)
+    decoder = AdvertDecoder({SMOKE_MAC: KEY})
+    sent = [sensor.advert(n == 1) for n in range(1, 6)]
+    for n, pair in enumerate(sent):
+        assert decoder.decode(heard(pair, 1000 + n)).readings
+    assert decoder.decode(heard(sent[2], 1010)) == REPLAY  # counter 3: still remembered
+    assert decoder.decode(heard(sent[0], 1011)) == RESTART  # counter 1: forgotten
+
+
+@pytest.mark.parametrize("protocol", ["bthome", "xiaomi"])
+def test_a_forged_restart_moves_nothing(protocol: Protocol) -> None:
+    """A low counter with a MIC that does not check out is refused before it can move the count."""
+    sensor = SimSensor(mac=SMOKE_MAC, kind="smoke", protocol=protocol, bindkey=KEY, counter=499)
+    decoder = AdvertDecoder({SMOKE_MAC: KEY})
+    assert decoder.decode(heard(sensor.advert(False), 1000)).readings
+    forged = bytearray(mibeacon_packet(SMOKE_MAC, 0x0997, [(0x1015, b"\x01")], counter=3, bindkey=KEY)
+                       if protocol == "xiaomi" else
+                       bthome_packet(SMOKE_MAC, [(0x29, b"\x01")], counter=3, bindkey=KEY))
+    forged[-5] ^= 0x01  # one bit of the ciphertext
+    got = decoder.decode(advert(SMOKE_MAC, UUIDS[protocol], bytes(forged), 1010))
+    assert got == Decoded(rejected=Rejected(SMOKE_MAC, "decrypt_failed")) and got.counted is None
+    assert decoder.decode(heard(sensor.advert(True), 1020)) == readings((SMOKE_MAC, "smoke", True))
 
 
 @pytest.mark.parametrize("protocol", ["bthome", "xiaomi"])

@@ -43,6 +43,10 @@ def write(tmp_path: Path, text: str) -> Path:
     ("hub_id: h1\nbuttons: [\n", "line 3, column 1: invalid YAML"),
     ("- just\n- a list\n", "expected a mapping of keys at the top, got list"),
     ("", "the file is empty"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nradar: {model: ld6002}\n",
+     "radar.model: Value error, radar model 'ld6002': the plain Hi-Link HLK-LD6002 measures breathing "
+     "and heart rate"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nradar: {model: mr60}\n", "radar.model: Input should be"),
 ])
 def test_errors_name_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)

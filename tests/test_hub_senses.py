@@ -193,6 +193,41 @@ async def test_spoofed_plaintext_advert_for_an_encrypted_sensor_is_refused(home:
     assert "smoke.on" not in home.kinds() and "smoke" not in home.alarms()
 
 
+async def test_a_smoke_test_packet_replayed_after_a_hub_restart_is_refused(tmp_path: Path) -> None:
+    """The installer's smoke test (a low counter) is recorded by someone nearby; weeks later, and
+    after the hub has restarted, it is sent again. hub.db remembers it: no smoke, no siren."""
+    broker = MemoryBroker()
+    cfg = home_config(tmp_path)
+    mac = "A4:C1:38:00:00:01"
+
+    def start() -> HubService:
+        return HubService(cfg, transport=lambda c, _: broker.client(last_will(c.hub_id)))
+
+    async with start() as hub:
+        home = Home(hub)
+        detector = home.sim.sensors["kitchen_smoke"]
+        await home.do("smoke")
+        await eventually(lambda: "smoke" in home.alarms(), what="the installer's smoke test")
+        walk_test = detector.sent[-1]
+        assert detector.counter < 100
+        await home.do("smoke-clear")
+        detector.counter = 499  # weeks of adverts
+        await home.do("battery-low kitchen_smoke 80")
+        for alarm in hub.store.open_alarms():  # the station closed the test's alarm
+            hub.store.advance(alarm.id, AlarmState.RESOLVED, time.time())
+    async with start() as hub:  # the hub restarts (an update, a power cut)
+        home = Home(hub)
+        assert home.sim.sensors["kitchen_smoke"].counter >= 500  # the detector counted on meanwhile
+        assert hub.hw.sim_ble
+        hub.hw.sim_ble.inject(*walk_test)
+        await eventually(lambda: hub.decoder.rejected[(mac, "replay")] == 1, what="the replay refused")
+        await asyncio.sleep(0.1)
+        assert "smoke.on" not in home.kinds() and "smoke" not in home.alarms()
+        assert hub.hw.siren and hub.hw.siren.pattern is None
+        await home.do("smoke")  # the detector itself is heard as ever
+        await eventually(lambda: "smoke" in home.alarms(), what="a real smoke alarm")
+
+
 async def test_mains_failure_is_reported_after_the_rules_delay(home: Home) -> None:
     await home.do("mains-fail")
     await eventually(has(home.kinds, "mains.fail"), what="mains failure seen")

@@ -8,6 +8,7 @@ import pytest
 
 from console.station.config import Category, Elder, Home
 from console.station.store import CANCELLED_AT_HOME, ClaimConflict, StationStore
+from drivers.ble.decode import Count, Counted
 from hub import wire
 from hub.events import CANCEL_KIND, AlarmState, Event
 from hub.store import HubStore, StoreError
@@ -24,6 +25,24 @@ def test_outbox_survives_reopen_and_acks_once(tmp_path: Path) -> None:
     assert s.ack(["a"], 6.0) == []  # a repeated ack is not news
     assert [p.id for p in s.pending()] == ["b"]
     assert s.open_alarms()[0].id == "a"
+
+
+def test_ble_counts_survive_reopen_and_keep_each_sensors_newest_digests(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hub.store.MAX_REMEMBERED", 3)
+    s = HubStore(tmp_path / "hub.db")
+    for n in range(1, 6):
+        s.keep_ble_count(Counted("AA:BB:CC:DD:EE:01", "bthome", Count(n, n, 100.0 + n, bytes([n]) * 8),
+                                 bytes([n]) * 8))
+    s.keep_ble_count(Counted("AA:BB:CC:DD:EE:02", "xiaomi", Count(7, 9000, 50.0, b"\x07" * 8), b"\x07" * 8))
+    s.keep_ble_count(Counted("AA:BB:CC:DD:EE:02", "xiaomi", Count(2000, 9000, 60.0, b"\x08" * 8), None))
+    s.close()
+    s = HubStore(tmp_path / "hub.db")
+    assert s.ble_counts() == {
+        ("AA:BB:CC:DD:EE:01", "bthome"): (Count(5, 5, 105.0, b"\x05" * 8),
+                                          [bytes([n]) * 8 for n in (3, 4, 5)]),
+        ("AA:BB:CC:DD:EE:02", "xiaomi"): (Count(2000, 9000, 60.0, b"\x08" * 8), [b"\x07" * 8]),
+    }
 
 
 def test_lifecycle_only_moves_forward(tmp_path: Path) -> None:

@@ -5,10 +5,9 @@ decrypt; this module decides which packets they see and reads what became of eac
 
 - A sensor configured with a bindkey only speaks encrypted: a plaintext packet is refused as a
   downgrade (bthome-ble does so too; xiaomi-ble would accept it).
-- Freshness is judged here, for both protocols, on the encryption counter in the frame: it must
-  be above the last one that decrypted, or low again (the sensor restarted, e.g. a new battery,
-  the rule bthome-ble uses). The libraries are weaker: bthome-ble lets an equal counter through
-  and xiaomi-ble has no check at all.
+- Freshness is judged here, for both protocols, on the encryption counter in the frame (the
+  libraries are weaker: bthome-ble lets an equal counter through and takes any counter below
+  100 at any time, xiaomi-ble has no check at all). See "Replays" below.
 - Sensors send every advert several times: an exact copy of the last accepted packet is a repeat,
   dropped quietly, never counted as a replay.
 - Both libraries set ``decryption_failed`` on a bad MIC and ``bindkey_verified`` on a good one;
@@ -18,13 +17,45 @@ decrypt; this module decides which packets they see and reads what became of eac
   update came from the packet at hand.
 - Service or manufacturer data longer than one advertising structure can hold is refused as
   ``oversize`` before any parser sees it: no radio sends it, so it was made up.
+
+Replays. Nobody without the bindkey can make a packet that decrypts, but anyone can record one
+and send it again. An encrypted packet's counter and MIC (its *digest*) identify it. Per sensor
+the decoder keeps its *count* (:class:`Count`: the last counter taken, the highest ever taken,
+when, the last digest) and the digests of the packets it took with a counter below
+``REMEMBER_BELOW`` (the early life of each count: installation, walk test, a new battery's first
+days), at most ``MAX_REMEMBERED``. The hub keeps both in hub.db (state in: ``counts``; state
+out: :attr:`Decoded.counted`), so they hold across its restarts. A packet is taken when
+
+1. its digest is not one the decoder remembers (a packet taken before is always a replay), and
+2. it is the first the hub ever hears from the sensor, or its counter is above every one taken
+   before, or the sensor restarted earlier and its counter climbs on from the last one taken:
+   above it by at most ``CLIMB_STEP`` plus ``CLIMB_RATE`` a second since it.
+
+A counter below ``RESTART_BELOW`` that passes 1 but not 2 is a restart (a new battery starts
+the count again at 0): the packet must still decrypt; it starts the new count, but its readings
+are withheld (refused as ``restart``), because a replay of a packet the hub never received looks
+just like it. The next packet of the new count is taken as usual. Anything else is a ``replay``.
+
+What is still taken, exactly: the first packet of a newly paired sensor, whatever it is;
+packets the hub never received (missed, or sent before it listened) that are newer than any it
+took (a counter above the highest: held back and sent late, not old); such packets replayed so
+that they climb from the last counter taken: a restart opened by one of them, then one of its
+successors within the climb; and, after a restart, packets of the old count that the decoder
+no longer remembers (counter at or above ``REMEMBER_BELOW``, or evicted) whose counter lies
+within the climb. Counts moved in the last seconds before a power cut may be lost (the hub
+writes them without an fsync), and the packets of those seconds replayed once. The price for
+real sensors: after a battery change the first advert is not acted on (a detector in alarm
+re-advertises within seconds; a BLE button's first press needs a second); a restarted sensor
+that repeats, at the same counter, exactly what it sent in its earlier life sends the same bytes
+and is refused until its content or counter differs; and a restarted sensor whose counter climbs
+faster than the climb allows while still below its old highest is refused until it is past it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import inf
 from typing import Literal, NamedTuple, TypeVar
@@ -38,7 +69,7 @@ from drivers.ble.advert import PROTOCOLS, Advert, Protocol
 log = logging.getLogger("anxin.ble")
 
 Value = bool | int | float | str
-Reason = Literal["plaintext", "replay", "decrypt_failed", "malformed", "oversize"]
+Reason = Literal["plaintext", "replay", "restart", "decrypt_failed", "malformed", "oversize"]
 
 # library binary-sensor device class -> reading kind (value: bool)
 BINARY_KINDS: dict[str, str] = {
@@ -72,6 +103,10 @@ EVENT_KINDS: dict[tuple[str, str], tuple[str, Value]] = {
 }
 
 RESTART_BELOW = 100  # a counter below this after a higher one: the sensor restarted (as bthome-ble)
+REMEMBER_BELOW = 1024  # digests of packets taken with a counter below this are remembered ...
+MAX_REMEMBERED = 4 * REMEMBER_BELOW  # ... this many per sensor at most (four counts' early life)
+CLIMB_STEP = 64  # after a restart: adverts the hub may miss in a row (bthome-ble's packet-id window)
+CLIMB_RATE = 4.0  # ... and counter steps a second a sensor may take while the hub hears nothing
 REPEAT_WINDOW_S = 4.0  # an identical plaintext packet within this is the sensor repeating itself
 MAX_UNKNOWN = 256  # unknown MACs kept for pairing; the neighbours' sensors must not grow it forever
 # Bytes of one service or manufacturer data value: an advertising structure's length is one byte
@@ -107,16 +142,41 @@ class Unknown:
 
 
 @dataclass(frozen=True, slots=True)
+class Count:
+    """Where one encrypted sensor's count stands: what replay protection keeps across restarts."""
+
+    last: int  # counter of the last packet taken
+    high: int  # the highest counter ever taken; a restart does not lower it
+    time: float  # when the last packet was taken (the advert's time)
+    digest: bytes  # counter and MIC of the last packet taken: its copies are repeats
+
+
+Kept = tuple[Count, Sequence[bytes]]  # a sensor's count and its remembered digests, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """State out: a packet moved an encrypted sensor's count; the hub persists it."""
+
+    mac: str
+    protocol: Protocol
+    count: Count
+    remember: bytes | None  # the packet's digest, to add to the sensor's remembered ones
+
+
+@dataclass(frozen=True, slots=True)
 class Decoded:
     """What one advert came to: readings, a refusal or a stranger (at most one is set).
 
     All empty: not BTHome / MiBeacon at all, a repeat, or a MiBeacon frame that carries nothing.
-    Readings may be empty for a valid packet whose objects map to no kind.
+    Readings may be empty for a valid packet whose objects map to no kind. ``counted`` is set
+    (with readings, or with a ``restart`` refusal) when the packet moved the sensor's count.
     """
 
     readings: tuple[BleReading, ...] = ()
     rejected: Rejected | None = None
     unknown: Unknown | None = None
+    counted: Counted | None = field(default=None, compare=False)
 
 
 NOTHING = Decoded()
@@ -126,6 +186,7 @@ class _Header(NamedTuple):
     encrypted: bool
     counter: int  # encryption counter; 0 when plaintext
     has_objects: bool  # MiBeacon frames may carry no measurement at all
+    digest: bytes = b""  # encrypted: counter (4, LE) and MIC, which identify the packet
 
 
 def _header(protocol: Protocol, data: bytes) -> _Header | None:
@@ -139,7 +200,7 @@ def _header(protocol: Protocol, data: bytes) -> _Header | None:
             return _Header(False, 0, True)
         if len(data) < 1 + 1 + 8:
             return None
-        return _Header(True, int.from_bytes(data[-8:-4], "little"), True)
+        return _Header(True, int.from_bytes(data[-8:-4], "little"), True, data[-8:])
     # MiBeacon: bytes 0-1 frame control (LE; bit 3 encrypted, bit 6 object included, bits 12-15
     # version), 2-3 product id, 4 frame counter. v4/v5 encrypted frames end with
     # extended counter (3, LE) | MIC (4); the counter is ext << 8 | frame counter.
@@ -151,11 +212,22 @@ def _header(protocol: Protocol, data: bytes) -> _Header | None:
         return _Header(False, 0, objects)
     if control >> 12 < 4 or len(data) < 5 + 1 + 7:  # v2/v3 encryption has no MIC: refused
         return None
-    return _Header(True, data[4] | int.from_bytes(data[-7:-4], "little") << 8, objects)
+    counter = data[4] | int.from_bytes(data[-7:-4], "little") << 8
+    return _Header(True, counter, objects, counter.to_bytes(4, "little") + data[-4:])
 
 
-def _fresh(counter: int, last: int | None) -> bool:
-    return last is None or counter > last or counter < RESTART_BELOW
+def _verdict(count: Count | None, remembered: Mapping[bytes, None], head: _Header,
+             time: float) -> Literal["fresh", "restart", "replay"]:
+    """Whether an encrypted packet is taken: the rules in the module's docstring, "Replays"."""
+    if count is None:
+        return "fresh"
+    if head.digest in remembered:
+        return "replay"
+    if head.counter > count.high:
+        return "fresh"
+    if count.last < head.counter <= count.last + CLIMB_STEP + CLIMB_RATE * max(0.0, time - count.time):
+        return "fresh"
+    return "restart" if head.counter < RESTART_BELOW else "replay"
 
 
 V = TypeVar("V")
@@ -169,12 +241,14 @@ def _new(values: Mapping[DeviceKey, V], seen: Mapping[DeviceKey, V]) -> list[tup
 class _Device:
     """One configured sensor on one protocol: its library object and what was accepted from it."""
 
-    def __init__(self, protocol: Protocol, bindkey: bytes | None) -> None:
+    def __init__(self, protocol: Protocol, bindkey: bytes | None, kept: Kept | None) -> None:
         self.bindkey = bindkey
         self.lib = (BTHomeBluetoothDeviceData(bindkey) if protocol == "bthome"
                     else XiaomiBluetoothDeviceData(bindkey))
-        self.counter: int | None = None  # encryption counter of the last packet that decrypted
-        self.last = b""  # the last accepted packet, to recognise the sensor's repeats of it
+        self.count: Count | None = kept[0] if kept else None  # encrypted packets taken
+        # digests of packets taken early in a count, oldest first (a dict is an ordered set)
+        self.remembered: dict[bytes, None] = dict.fromkeys(kept[1][-MAX_REMEMBERED:] if kept else ())
+        self.last = b""  # the last accepted plaintext packet, to recognise the sensor's repeats of it
         self.last_time = -inf  # when it was last heard
         # the library's value objects after the last update
         self.seen_flags: dict[DeviceKey, BinarySensorValue] = {}
@@ -183,14 +257,16 @@ class _Device:
     def decode(self, advert: Advert, uuid: str, head: _Header,
                repeat_window_s: float) -> tuple[BleReading, ...] | Reason:
         mac, data = advert.mac, advert.service_data[uuid]
-        if data == self.last and (head.encrypted or advert.time - self.last_time < repeat_window_s):
+        if (head.digest == self.count.digest if head.encrypted and self.count
+                else data == self.last and advert.time - self.last_time < repeat_window_s):
             self.last_time = advert.time
             return ()
         if self.bindkey and not head.encrypted:
             return "plaintext"
         if head.encrypted and not self.bindkey:
             return "decrypt_failed"  # nothing to decrypt it with
-        if head.encrypted and not _fresh(head.counter, self.counter):
+        verdict = _verdict(self.count, self.remembered, head, advert.time) if head.encrypted else "fresh"
+        if verdict == "replay":
             return "replay"
         self.lib.decryption_failed = self.lib.bindkey_verified = False
         try:
@@ -203,12 +279,21 @@ class _Device:
                 return "decrypt_failed"
             if not self.lib.bindkey_verified:
                 return "malformed"
-            self.counter = head.counter
+            self._take(head, advert.time)
         self.last, self.last_time = data, advert.time
         readings = self._readings(mac, update)
         self.seen_flags = dict(update.binary_entity_values)
         self.seen_values = dict(update.entity_values)
-        return readings
+        return "restart" if verdict == "restart" else readings
+
+    def _take(self, head: _Header, time: float) -> None:
+        """A packet that decrypted moves the count; one early in a count is remembered."""
+        high = max(head.counter, self.count.high) if self.count else head.counter
+        self.count = Count(last=head.counter, high=high, time=time, digest=head.digest)
+        if head.counter < REMEMBER_BELOW:
+            self.remembered[head.digest] = None
+            if len(self.remembered) > MAX_REMEMBERED:
+                del self.remembered[next(iter(self.remembered))]
 
     def _readings(self, mac: str, update: SensorUpdate) -> tuple[BleReading, ...]:
         out: list[BleReading] = []
@@ -234,10 +319,13 @@ class AdvertDecoder:
     """Turn adverts into readings for the configured sensors: MAC -> 16-byte bindkey, or None.
 
     Keeps per-sensor state (counters, repeats), so feed one decoder every advert from one scanner.
+    ``counts``: what :attr:`Decoded.counted` said before, kept by the caller across restarts
+    ((MAC, protocol) -> the sensor's count and remembered digests).
     """
 
     def __init__(self, sensors: Mapping[str, bytes | None], *,
-                 repeat_window_s: float = REPEAT_WINDOW_S) -> None:
+                 repeat_window_s: float = REPEAT_WINDOW_S,
+                 counts: Mapping[tuple[str, Protocol], Kept] | None = None) -> None:
         self._keys: dict[str, bytes | None] = {}
         for mac, key in sensors.items():
             if key is not None and len(key) != 16:
@@ -245,6 +333,7 @@ class AdvertDecoder:
                                  "v4/v5 keys have 16 (32 hex digits)")
             self._keys[mac.upper()] = key
         self._repeat_window_s = repeat_window_s
+        self._counts = dict(counts or {})
         self._devices: dict[tuple[str, Protocol], _Device] = {}
         self.rejected: Counter[tuple[str, Reason]] = Counter()
         self.unknown: dict[str, Unknown] = {}  # MAC -> latest sighting of an unconfigured sensor
@@ -265,13 +354,20 @@ class AdvertDecoder:
             return NOTHING
         device = self._devices.get((mac, protocol))
         if device is None:
-            device = self._devices[mac, protocol] = _Device(protocol, self._keys[mac])
+            device = self._devices[mac, protocol] = _Device(protocol, self._keys[mac],
+                                                            self._counts.pop((mac, protocol), None))
+        before = device.count
         outcome = device.decode(advert, uuid, head, self._repeat_window_s)
-        return self._reject(mac, outcome) if isinstance(outcome, str) else Decoded(readings=outcome)
+        count = device.count
+        counted = (Counted(mac, protocol, count, count.digest if count.last < REMEMBER_BELOW else None)
+                   if count is not None and count is not before else None)
+        if isinstance(outcome, str):
+            return self._reject(mac, outcome, counted)
+        return Decoded(readings=outcome, counted=counted)
 
-    def _reject(self, mac: str, reason: Reason) -> Decoded:
+    def _reject(self, mac: str, reason: Reason, counted: Counted | None = None) -> Decoded:
         self.rejected[mac, reason] += 1
-        return Decoded(rejected=Rejected(mac, reason))
+        return Decoded(rejected=Rejected(mac, reason), counted=counted)
 
     def _unknown(self, advert: Advert, uuid: str, head: _Header | None) -> Decoded:
         if head is None:  # a stranger's garbage is not worth listing

@@ -12,13 +12,19 @@ Frame layout (hardware.md), multi-byte fields big-endian::
 
 The footer bytes can occur in DATA: frames are cut by LEN, never by searching for the footer.
 A type word here is CTRL << 8 | CMD.
+
+A query's DATA is the byte 0x0F; no answer to a product, state or C1001 setting query is that
+byte alone, so our own query frames, should they come back (an echoing adapter), never decode
+as answers. The vendors' own acknowledgements are the exception, and cannot be told from an
+echo: the heartbeat and reset answers are the query byte for byte, and the C1001 acknowledges a
+setting by echoing it (hardware.md).
 """
 
 from __future__ import annotations
 
 import struct
 
-from drivers.radar.codec import MAX_DATA_LEN, Commands, Row, const, flag, u8
+from drivers.radar.codec import Commands, Row, const, flag, u8
 from drivers.radar.readings import (
     BodyMovement,
     CommandReply,
@@ -36,6 +42,7 @@ from drivers.radar.readings import (
 
 FOOTER = b"\x54\x43"
 HEAD_LEN = 6  # header..LEN
+MAX_DATA = 256  # our bound, not a vendor's (none documents one): the longest frame seen is ~20 bytes
 QUERY = b"\x0f"  # the data byte of a query
 
 # type words, MR60FDA1 (hardware.md); the C1001 answers a query (CMD | 0x80) with the same layout
@@ -66,10 +73,14 @@ def checksum(data: bytes | bytearray) -> int:
 class Micradar:
     sof = b"\x53\x59"
     header_len = HEAD_LEN
+    max_data = MAX_DATA
+
+    def claimed_len(self, buf: bytearray, at: int) -> int:
+        return HEAD_LEN + (buf[at + 4] << 8 | buf[at + 5]) + 3
 
     def frame_len(self, buf: bytearray, at: int) -> int | str:
         length = buf[at + 4] << 8 | buf[at + 5]
-        return HEAD_LEN + length + 3 if length <= MAX_DATA_LEN else "length"
+        return HEAD_LEN + length + 3 if length <= MAX_DATA else "length"
 
     def open(self, buf: bytearray, at: int, size: int) -> tuple[int, bytes] | str:
         end = at + size - 3  # the SUM byte
@@ -91,7 +102,8 @@ def _body_movement(p: bytes) -> Reading | None:
 
 
 def _product(field: ProductField) -> Row:
-    return lambda p: ProductInfo(field, p.rstrip(b"\0").decode("ascii", "replace"))  # NUL padding dropped
+    # NUL padding dropped; the bare query byte is our own query, not an answer
+    return lambda p: ProductInfo(field, p.rstrip(b"\0").decode("ascii", "replace")) if p != QUERY else None
 
 
 # type word -> row, MR60FDA1 and R60. A new reading is one row plus a byte vector in the tests.
@@ -112,7 +124,8 @@ def _height_cm(p: bytes) -> Reading | None:
 
 
 def _sensitivity(p: bytes) -> Reading | None:
-    return Parameters(sensitivity=p[0]) if p else None
+    # the bare query byte (15, past any documented scale) is our own query, not an answer
+    return Parameters(sensitivity=p[0]) if len(p) == 1 and p != QUERY else None
 
 
 # C1001: the shared rows, query answers (CMD | 0x80, same layout), and its settings.

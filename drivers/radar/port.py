@@ -6,9 +6,10 @@ unplugged): the thread reports ``lost`` once with the reason, retries every ``re
 reports ``open`` when the port is back. The radar can fall quiet: the thread sends the
 model's keepalive query when nothing has been heard for ``keepalive_s`` (some modules only
 report on change), reports ``silent`` once when no valid frame has arrived for ``silence_s``
-(a technical alarm) and ``talking`` when frames resume. With ``settings``, each open
-brings the module to them and confirms them (drivers/radar/setup.py), so a replaced radar
-gets the home's mounting height and sensitivity.
+(a technical alarm) and ``talking`` when frames resume. A family T receipt (an empty frame of
+a command's TYPE) does not count: an adapter that echoes our keepalive would send the same.
+With ``settings``, each open brings the module to them and confirms them
+(drivers/radar/setup.py), so a replaced radar gets the home's mounting height and sensitivity.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Literal, TypeVar
 import serial  # type: ignore[import-untyped]  # pyserial ships no type information
 
 from drivers.radar.models import model as model_spec
-from drivers.radar.readings import Reading
+from drivers.radar.readings import Reading, Received
 from drivers.radar.setup import Settle, Wanted
 
 log = logging.getLogger("anxin.radar")
@@ -190,9 +191,8 @@ class RadarPort:
                 return f"read failed: {e}"
             now = self._clock()
             if data:
-                frames = self.decoder.frames
                 readings = self.decoder.feed(data)
-                if self.decoder.frames != frames:
+                if any(not isinstance(r, Received) for r in readings):  # a receipt: maybe our own echo
                     heard = now
                     if self._silent:
                         self._silent = False

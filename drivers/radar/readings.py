@@ -14,6 +14,7 @@ Mode = Literal["fall", "sleep"]
 ProductField = Literal["model", "product_id", "hardware", "firmware"]
 ReplyTo = Literal["set_install_height", "set_fall_threshold", "set_sensitivity", "set_alarm_area", "set_mode",
                   "reset"]
+Command = Literal[ReplyTo, "query_parameters"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class Fall:
 @dataclass(frozen=True, slots=True)
 class Presence:
     present: bool
+    zones: tuple[bool, ...] | None = None  # LD6002C: someone in each of its four detection zones
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +66,10 @@ class ProductInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Vitals:
-    """Breathing/heart variants of family T (MR60BHA2-like): one quantity per frame, 0 = no reading."""
+class PowerMode:
+    """LD6002C: it switched between low power (nobody there for a while) and normal mode."""
 
-    breath_rate: float | None = None  # breaths per minute
-    heart_rate: float | None = None  # beats per minute
+    low_power: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,16 @@ class CommandReply:
 
     command: ReplyTo
     ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """Family T: the module got a command. It first answers every command frame with an empty
+    frame of the same TYPE (Hi-Link TinyFrame reference V1.2, 1.3); the answer, if any, follows in
+    a frame of its own. A receipt is not an answer, and it proves little: the host's own empty
+    query frame looks just the same, so the port does not count it as the radar talking."""
+
+    command: Command
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,4 +102,4 @@ class Unknown:
 
 
 Reading = (Fall | Presence | Motion | BodyMovement | Residency | Heartbeat | Parameters | ProductInfo
-           | Vitals | CommandReply | Unknown)
+           | PowerMode | CommandReply | Received | Unknown)

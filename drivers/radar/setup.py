@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from drivers.radar.codec import Commands
-from drivers.radar.readings import CommandReply, Parameters, ProductInfo, Reading, ReplyTo
+from drivers.radar.readings import CommandReply, Parameters, ProductInfo, Reading, Received, ReplyTo
 
 HEIGHT_TOLERANCE_M = 0.006  # the C1001 keeps whole centimetres, family T a float32
 ANSWER_S = 3.0  # how long an action waits for each answer
@@ -212,6 +212,8 @@ def _ask_reply(frame: bytes, what: ReplyTo, ask: Ask, timeout: float) -> None:
     def until(r: Reading) -> bool:
         if isinstance(r, CommandReply) and r.command == what:
             replies.append(r)
+        elif what == "reset" and r == Received("reset"):  # family T's reset is one-way: its receipt is all
+            replies.append(CommandReply("reset", True))
         return bool(replies)
 
     _answered(ask(frame, until, timeout), what.replace("_", " "), timeout)

@@ -65,7 +65,8 @@ def _byte(v: int) -> bytes:
     return bytes([v])
 
 
-# state field -> (type word, value -> DATA); family T has no motion word
+# state field -> (type word, value -> DATA), per family and where a model differs; family T has
+# no motion word
 _REPORTS: dict[str, dict[str, tuple[int, Callable[[Room], bytes]]]] = {
     "S": {"present": (mc.PRESENCE, lambda r: _byte(r.present)),
           "motion": (mc.MOTION, lambda r: _byte(_MOTION_CODE[r.motion])),
@@ -73,6 +74,9 @@ _REPORTS: dict[str, dict[str, tuple[int, Callable[[Room], bytes]]]] = {
           "residency": (mc.RESIDENCY, lambda r: _byte(r.present and r.motion == "still"))},
     "T": {"present": (tf.PRESENCE, lambda r: _byte(r.present)),
           "fallen": (tf.FALL, lambda r: _byte(r.fallen))},
+    # the person is in detection zone 0 of four
+    "ld6002c": {"present": (tf.ZONES, lambda r: struct.pack("<4I", r.present, 0, 0, 0)),
+                "fallen": (tf.FALL, lambda r: _byte(r.fallen))},
 }
 
 
@@ -99,7 +103,7 @@ class SimRadar:
         self.link = link
         self._spec = model_spec(model)
         self._fmt = self._spec.format
-        self._reports = _REPORTS[self._spec.family]
+        self._reports = _REPORTS.get(model) or _REPORTS[self._spec.family]
         self._factory = Settings(sensitivity=10 if self._spec.family == "T" else 1)
         self.room = Room()
         self.settings = replace(self._factory)
@@ -205,20 +209,23 @@ class SimRadar:
         return [self._fmt.encode(*a) for a in answer]
 
     def _answer_t(self, word: int, data: bytes) -> list[tuple[int, bytes]]:
+        """Every command frame is first acknowledged with an empty frame of its TYPE (Hi-Link
+        TinyFrame V1.2, 1.3); then comes its answer, if it has one."""
+        receipt = (word, b"")
         if word == tf.PARAMETERS:
             st = self.settings
-            return [(word, struct.pack("<ffI4f", st.install_height_m, st.fall_threshold_m, st.sensitivity,
-                                       *ALARM_AREA))]
-        if word == tf.RESET:
+            return [receipt, (word, struct.pack("<ffI4f", st.install_height_m, st.fall_threshold_m,
+                                                st.sensitivity, *ALARM_AREA))]
+        if word == tf.RESET:  # one-way: the receipt is all
             self.settings = replace(self._factory)
-            return [(word, b"\x01")]
+            return [receipt]
         if word not in _T_SETTERS or len(data) != 4:
-            return []
+            return [receipt]
         field, layout, valid = _T_SETTERS[word]
         (value,) = struct.unpack(layout, data)
         if valid(value):
             setattr(self.settings, field, round(value, 3))
-        return [(word, _byte(valid(value)))]
+        return [receipt, (word, _byte(valid(value)))]
 
     def _answer_s(self, word: int, data: bytes) -> list[tuple[int, bytes]]:
         if word not in self._spec.table:  # the model has no such word: a real module stays quiet too

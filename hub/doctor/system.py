@@ -33,6 +33,7 @@ from drivers.audio.device import portaudio
 from drivers.gpio.pins import pin_factory
 from drivers.radar.models import model as model_spec
 from drivers.radar.port import open_uart
+from drivers.radar.readings import Received
 from hub.configfile import ConfigError
 from hub.mqtt import BrokerConfig, paho_client
 
@@ -45,7 +46,7 @@ class Heard:
     """What came out of the radar's port while the doctor listened."""
 
     received: int  # bytes
-    frames: int  # valid frames of the configured model
+    frames: int  # valid frames of the configured model, a family T receipt aside (an echo is alike)
 
 
 class PortBusy(Exception):
@@ -189,15 +190,15 @@ def listen_radar(port: str, model: str, seconds: float) -> Heard:
         if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
             raise PortBusy(str(e)) from None
         raise
-    received = 0
+    received = frames = 0
     with contextlib.closing(ser):
         ser.write(spec.commands.keepalive())
         deadline = time.monotonic() + seconds
-        while not decoder.frames and time.monotonic() < deadline:
+        while not frames and time.monotonic() < deadline:
             data = ser.read(ser.in_waiting or 1)
             received += len(data)
-            decoder.feed(data)
-    return Heard(received, decoder.frames)
+            frames += sum(not isinstance(r, Received) for r in decoder.feed(data))
+    return Heard(received, frames)
 
 
 def resolve(host: str, port: int) -> list[str]:

@@ -3,7 +3,8 @@
 For each frame family: a realistic mixed stream of the frames the module sends, clean and
 with 10 % random line noise (arbitrary bytes, start markers included) between frames, fed in
 UART-sized reads. Prints MB/s, the ratio to 115200 baud 8N1 (11 520 bytes/s) and the frames
-recovered. Figures only; no pass/fail.
+recovered. Then a hostile stream: nothing but family T headers that each claim 1024 bytes, which
+the decoder has to wait on and look past. Figures only; no pass/fail.
 
     .venv/bin/python -m tests.bench.bench_radar [--mb 1] [--chunk 64]
 """
@@ -21,14 +22,27 @@ from drivers.radar.models import model
 
 LINE_RATE = 115200 / 10  # bytes/s: 8N1 is 10 bits a byte
 
-# (weight, frame): what each family sends in a day, roughly (cadences partly unverified)
+_PARAMETERS = tf.FORMAT.encode(tf.PARAMETERS, struct.pack("<ffI4f", 2.7, 0.6, 10, 0.5, 0.5, 0.5, 0.5))
+# an LD6002C point cloud: 12 points of (count, cluster, x, y, z, speed)
+_CLOUD = tf.FORMAT.encode(0x0A08, b"".join(struct.pack("<ii4f", 12, i % 3, 0.1 * i, 0.2, 1.1, 0.0)
+                                            for i in range(12)))
+
+# (weight, frame): what each model sends in a day, roughly (cadences partly unverified); the
+# receipts are the module's acknowledgement of each keepalive query, answered by the parameters
 MIXES: dict[str, tuple[str, list[tuple[int, bytes]]]] = {
     "T (mr60fda2)": ("mr60fda2", [
         (40, tf.FORMAT.encode(tf.PRESENCE, b"\x01")),
         (10, tf.FORMAT.encode(tf.FALL, b"\x00")),
-        (20, tf.FORMAT.encode(tf.PARAMETERS, struct.pack("<ffI4f", 2.7, 0.6, 10, 0.5, 0.5, 0.5, 0.5))),
-        (15, tf.FORMAT.encode(tf.BREATH_RATE, struct.pack("<f", 15.5))),
-        (15, tf.FORMAT.encode(tf.HEART_RATE, struct.pack("<f", 72.0))),
+        (20, _PARAMETERS),
+        (20, tf.FORMAT.encode(tf.PARAMETERS)),
+    ]),
+    "T (ld6002c)": ("ld6002c", [
+        (40, tf.FORMAT.encode(tf.ZONES, struct.pack("<4I", 1, 0, 0, 0))),
+        (10, tf.FORMAT.encode(tf.FALL, b"\x00")),
+        (15, _PARAMETERS),
+        (15, tf.FORMAT.encode(tf.PARAMETERS)),
+        (5, tf.FORMAT.encode(tf.WORKING_MODE, b"\x01")),
+        (5, _CLOUD),
     ]),
     "S (c1001)": ("c1001", [
         (70, mc.FORMAT.encode(mc.BODY_MOVEMENT, b"\x21")),
@@ -77,6 +91,10 @@ def main() -> None:
             rate = len(data) / secs
             print(f"family {family:<14} {'10 % noise' if noise else 'clean':<10} {rate / 1e6:6.2f} MB/s"
                   f"  = {rate / LINE_RATE:6.0f} x line rate   frames {got}/{sent}")
+    claims = b"".join(tf.FORMAT.encode(0x0A08, bytes(1024))[:8] for _ in range(size // 8))
+    secs, _ = min(run("ld6002c", claims, args.chunk) for _ in range(3))
+    print(f"hostile: 8-byte headers claiming 1024 bytes each  {len(claims) / secs / 1e6:6.2f} MB/s"
+          f"  = {len(claims) / secs / LINE_RATE:6.0f} x line rate")
 
 
 if __name__ == "__main__":
