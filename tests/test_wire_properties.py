@@ -81,8 +81,9 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     wire.Reply: st.builds(
         wire.Reply, req=ids, ok=st.booleans(), error=st.none() | st.text(max_size=300),
         code=st.none() | st.text(safe, max_size=32), call=st.none() | ids,
-        session=st.none() | st.builds(wire.SessionInfo, token=secrets, user=st.text(safe, min_size=1, max_size=32),
-                                      display=ids, role=st.text(safe, max_size=16), expires=times)),
+        session=st.none() | st.builds(wire.SessionInfo, token=secrets, display=ids, expires=times,
+                                      user=st.text(safe, min_size=1, max_size=32),
+                                      role=st.text(safe, max_size=16))),
 }
 messages = st.one_of(*MESSAGES.values())
 
