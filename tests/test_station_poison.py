@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,8 +27,8 @@ from hub.events import new_id
 from hub.mqtt import BrokerConfig, PahoTransport
 from hub.service import HubService
 from tests.accounts import PASSWORD, add_users
-from tests.conftest import REPO, eventually
-from tests.test_security_broker import Peer, Pki
+from tests.conftest import eventually
+from tests.test_security_broker import Peer, Pki, station_and_hub
 
 # newline and DEL: Mosquitto disconnects the publisher; + and #: paho refuses to publish
 POISON = ("desk\n1", "desk\x7f", "desk+", "desk#")
@@ -74,51 +74,34 @@ async def test_a_console_id_no_topic_may_carry_is_refused_and_alarms_still_get_t
         evil.close()
 
 
-@pytest.fixture
-def ca(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
-
-
-@pytest.fixture
-def secure(tmp_path: Path, ca: Pki) -> Iterator[Mosquitto]:
-    with Mosquitto(tmp_path / "broker", tls=ca.broker, consoles=["desk1"]) as b:
-        yield b
-
-
 async def test_under_tls_a_listed_console_cannot_poison_and_replies_reach_console_names(
-        tmp_path: Path, ca: Pki, secure: Mosquitto, cheap_passwords: None,
-        caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, cheap_passwords: None, caplog: pytest.LogCaptureFixture) -> None:
     """A listed console (the only kind that may send requests under TLS) sends the poison; the
     real console on the same certificate then logs in: its reply topic is `…/console:desk1`."""
     caplog.set_level(logging.INFO)
     add_users(tmp_path / "station.db", ("zhang", "张三", Role.DUTY))
-    port = {"port": secure.port}
-    station_cfg = StationConfig.model_validate({
-        "database": str(tmp_path / "station.db"), "homes_file": str(REPO / "config/homes.yaml"),
-        "broker": {**port, "tls": ca.tls("station:station")}})
-    hub_cfg = HubConfig.model_validate({
-        "hub_id": "h001", "data_dir": str(tmp_path / "h001"), "broker": {**port, "tls": ca.tls("h001")},
-        "link": {"heartbeat_s": 1, "retry_s": 1}, "gpio": {"backend": "sim"},
-        "buttons": [{"name": "bedside", "pin": 17}]})
-    evil = Peer(secure.port, ca.files("console:desk1"))
-    assert evil.connect()
-    try:
-        async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
-            await poison_then_press(station, hub, evil, caplog)
-            online: list[bool | None] = []
-            desk = StationClient.over_mqtt(BrokerConfig.model_validate(
-                {**port, "tls": ca.tls("console:desk1")}), on_changed=lambda _: None,
-                on_station=online.append)
-            desk.start()
-            try:
-                await eventually(lambda: True in online, what="the console sees the station")
-                reply = await desk.login("zhang", PASSWORD, timeout=5)
-                assert reply.ok, reply
-                assert desk.console_id == "console:desk1"
-            finally:
-                desk.close()
-    finally:
-        evil.close()
+    ca = Pki(tmp_path)
+    with Mosquitto(tmp_path / "broker", tls=ca.broker, consoles=["desk1"]) as secure:
+        station_cfg, hub_cfg = station_and_hub(tmp_path, ca, secure.port)
+        evil = Peer(secure.port, ca.files("console:desk1"))
+        assert evil.connect()
+        try:
+            async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
+                await poison_then_press(station, hub, evil, caplog)
+                online: list[bool | None] = []
+                desk = StationClient.over_mqtt(BrokerConfig.model_validate(
+                    {"port": secure.port, "tls": ca.tls("console:desk1")}), on_changed=lambda _: None,
+                    on_station=online.append)
+                desk.start()
+                try:
+                    await eventually(lambda: True in online, what="the console sees the station")
+                    reply = await desk.login("zhang", PASSWORD, timeout=5)
+                    assert reply.ok, reply
+                    assert desk.console_id == "console:desk1"
+                finally:
+                    desk.close()
+        finally:
+            evil.close()
 
 
 async def test_a_topic_the_broker_would_refuse_is_dropped_and_logged_not_sent_forever(
