@@ -386,7 +386,9 @@ class StationService:
                 if self._expired(req):
                     return
                 attempt = users.begin_login(req.user, via=req.console, now=time.time())
+                started = time.monotonic()
                 ok = await asyncio.to_thread(attempt.check, req.password.get_secret_value())
+                self._login_queue.checked(time.monotonic() - started)
                 s = users.finish_login(attempt, ok, now=time.time())
         except LoginRefused as e:
             self._reply(req, error=str(e), code=e.code)
