@@ -92,13 +92,13 @@ async def station(tmp_path: Path, station_cfg: StationConfig) -> AsyncIterator[S
 
 async def desk(station: StationService, console_id: str) -> StationClient:
     """Zhang's console, with its own console id; answered once the station is there."""
-    online: list[bool | None] = []
+    online: list[wire.StationStatus | None] = []
     c = StationClient(transport=PahoTransport(
         broker=BrokerConfig(port=station.cfg.broker.port), client_id=f"anxin-{console_id}",
         loop=asyncio.get_running_loop(), persistent_session=False), console_id=console_id,
         on_changed=lambda _: None, on_station=online.append)
     c.start()
-    await eventually(lambda: True in online, what="the console sees the station")
+    await eventually(lambda: any(s and s.online for s in online), what="the console sees the station")
     return c
 
 

@@ -88,13 +88,14 @@ async def test_under_tls_a_listed_console_cannot_poison_and_replies_reach_consol
         try:
             async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
                 await poison_then_press(station, hub, evil, caplog)
-                online: list[bool | None] = []
+                online: list[wire.StationStatus | None] = []
                 desk = StationClient.over_mqtt(BrokerConfig.model_validate(
                     {"port": secure.port, "tls": ca.tls("console:desk1")}), on_changed=lambda _: None,
                     on_station=online.append)
                 desk.start()
                 try:
-                    await eventually(lambda: True in online, what="the console sees the station")
+                    await eventually(lambda: any(s and s.online for s in online),
+                                     what="the console sees the station")
                     reply = await desk.login("zhang", PASSWORD, timeout=5)
                     assert reply.ok, reply
                     assert desk.console_id == "console:desk1"
