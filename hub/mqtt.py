@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,36 @@ log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
 OnConnection = Callable[[bool], None]
+
+MAX_TOPIC_BYTES = 65535
+# What Mosquitto refuses in a topic (its mosquitto_validate_utf8): control characters, UTF-16
+# surrogates and the Unicode non-characters. A client that sends one is disconnected, and paho
+# sends an unacknowledged QoS 1 message again after every reconnect: one bad topic would keep
+# the client off the broker for good.
+_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)) + "]")
+
+
+def topic_fault(topic: str, *, filter_: bool = False) -> str | None:
+    """Why the broker would refuse ``topic`` as a topic name (or, with ``filter_``, as a
+    subscription filter), None if it would not."""
+    if not topic:
+        return "empty topic"
+    if not filter_ and ("+" in topic or "#" in topic):
+        return "a wildcard (+ or #) in a topic name"
+    if bad := _REFUSED.search(topic):
+        return f"character {bad.group()!r} refused by MQTT"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC_BYTES:
+        return f"longer than {MAX_TOPIC_BYTES} bytes"
+    return None
+
+
+def _sendable(topic: str, what: str, *, filter_: bool = False) -> bool:
+    """Log and say False for a topic that would cost the connection: it is dropped here."""
+    fault = topic_fault(topic, filter_=filter_)
+    if fault:
+        log.error("not %s %.200r: %s; dropped", what, topic, fault)
+    return fault is None
 
 
 def _read(path: Path) -> bytes:
@@ -162,6 +193,8 @@ class PahoTransport:
         self._client.loop_start()
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
+        if not _sendable(topic, "subscribing to", filter_=True):
+            return
         self._subs[topic] = qos
         if self._connected:
             self._client.subscribe(topic, qos)
@@ -171,6 +204,7 @@ class PahoTransport:
             self._client.unsubscribe(topic)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue for sending; a message the broker would refuse is logged and dropped instead."""
         if fits(topic, payload):
             self._client.publish(topic, payload, qos=qos, retain=retain)
 
@@ -208,10 +242,13 @@ class PahoTransport:
 
 
 def fits(topic: str, payload: bytes) -> bool:
-    """Whether the station's broker will pass this payload on (config/mosquitto/mosquitto.conf:
-    up to the protocol's limit). One larger is not sent but logged: the broker would drop it,
-    or close the connection on a packet far over, and paho would send that packet again after
-    every reconnect, keeping its sender off the broker for good."""
+    """Whether the station's broker will take this message: a topic it accepts (topic_fault)
+    and a payload up to the protocol's limit (config/mosquitto/mosquitto.conf). One that does
+    not is not sent but logged: the broker would drop it, or close the connection on a bad
+    topic or a packet far over, and paho would send that packet again after every reconnect,
+    keeping its sender off the broker for good."""
+    if not _sendable(topic, "publishing on"):
+        return False
     if len(payload) <= MAX_PAYLOAD:
         return True
     log.error("not publishing %d bytes on %.200r: the broker takes at most %d", len(payload),
@@ -285,8 +322,9 @@ class MemoryTransport:
         on_connection(True)
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
-        self.filters.append(topic)
-        self._retained(topic)
+        if _sendable(topic, "subscribing to", filter_=True):
+            self.filters.append(topic)
+            self._retained(topic)
 
     def unsubscribe(self, topic: str) -> None:
         self.filters = [f for f in self.filters if f != topic]

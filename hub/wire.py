@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, Literal, TypeVar
+import unicodedata
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import (
     AfterValidator,
@@ -33,20 +34,67 @@ MAX_PAYLOAD = 64 * 1024  # bytes; alarms are small, anything larger is refused u
 HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _HUB_ID = re.compile(HUB_ID_PATTERN)  # use fullmatch: Python's $ also matches before a final newline
 
+# A console's id names its reply topic: the topic-safe alphabet only (no "/", "+", "#", "$",
+# spaces or control characters, which Mosquitto refuses or reads as levels and wildcards).
+# ":" is in it: under TLS a console is named after its certificate, `console:<name>`.
+CONSOLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+_CONSOLE_ID = re.compile(CONSOLE_ID_PATTERN)
+# Characters no text on the wire may carry as they are: controls (C0, DEL, C1), format
+# characters (bidi overrides, zero-width), surrogates, line and paragraph separators. They
+# would break a log line in two, or a screen; U+3000 and other spaces stay (Chinese uses them).
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+TEXT_MAX = 2000  # characters of free text (notes, a refusal's error)
+
+
+def unsafe(c: str) -> bool:
+    return unicodedata.category(c) in UNSAFE_CATEGORIES
+
+
+def _one_line(value: str) -> str:
+    """An identifier or a name: refused whole if it has an unsafe character (an id changed
+    on the way would no longer be the sender's)."""
+    if not value.isprintable() and (bad := [c for c in value if unsafe(c)]):
+        raise ValueError(f"control or format character {bad[0]!r} not allowed here")
+    return value
+
+
+def escaped(value: str) -> str:
+    """Free text as it may be stored, shown and logged: line breaks kept (CR LF and CR become
+    LF) as are tabs; any other unsafe character is written out as its escape (ESC as
+    ``\\x1b``), so what an officer typed is kept and still seen."""
+    if value.isprintable():
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(repr(c)[1:-1] if c not in "\n\t" and unsafe(c) else c for c in value)
+
+
+def _text(value: str) -> str:
+    out = escaped(value)
+    if len(out) > TEXT_MAX:
+        raise ValueError(f"text longer than {TEXT_MAX} characters once its control characters "
+                         "are escaped")
+    return out
+
+
 HubId = Annotated[str, Field(pattern=HUB_ID_PATTERN)]
-Id = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(max_length=2000)]
+ConsoleId = Annotated[str, Field(pattern=CONSOLE_ID_PATTERN)]
+Line = AfterValidator(_one_line)
+Id = Annotated[str, Field(min_length=1, max_length=64), Line]
+Name = Annotated[str, Field(min_length=1, max_length=64), Line]  # a kind, a name
+Label = Annotated[str, Field(max_length=64), Line]  # a source, an outcome: may be empty
+Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_text)]
 # A time: finite, not negative (the last wills say 0.0) and before 2100, past any clock a hub
 # can have, so every stored time can be printed. Earlier than real is accepted: a hub without
 # a real-time clock counts from 1970 until it finds the network, and its alarms still count.
 MAX_TS = 4_102_444_800.0  # 2100-01-01 UTC
 Ts = Annotated[float, Field(ge=0, le=MAX_TS, allow_inf_nan=False)]
 MAX_COUNT = 2**53  # counters and sequence numbers: exact in any JSON reader, fit SQLite's INTEGER
-# An event's free-form data is stored and shown as it came: small, shallow and plain.
+# An event's free-form data is stored and shown as it came (its texts escaped): small, shallow
+# and plain.
 MAX_DATA_ITEMS = 32  # keys of one object, items of one list
 MAX_DATA_DEPTH = 3  # objects or lists inside one another, data itself included
 MAX_DATA_KEY = 64  # characters of a key
-MAX_DATA_TEXT = 2000  # characters of a string value, as Text
+MAX_DATA_TEXT = TEXT_MAX  # characters of a string value, as Text
 
 
 class WireError(ValueError):
@@ -84,7 +132,7 @@ class Heartbeat(_Msg):
 
 class AlarmInfo(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Name
     priority: int = Field(ge=1, le=4)
     contact_id: int = Field(ge=0, le=999)
 
@@ -94,7 +142,7 @@ class Seq(BaseModel):
     only after the one before it (``prev``), so each lane arrives in order."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    epoch: Annotated[str, Field(min_length=1, max_length=32)] = Field(
+    epoch: Annotated[str, Field(min_length=1, max_length=32), Line] = Field(
         description="the outbox's identity: numbering restarts with a new hub database")
     lane: Literal["alarm", "telemetry"]
     n: int = Field(ge=1, le=MAX_COUNT, description="outbox sequence number (shared by both lanes)")
@@ -102,30 +150,45 @@ class Seq(BaseModel):
 
 
 def _plain_data(data: dict[str, Any]) -> dict[str, Any]:
-    """The station stores an event's data and shows parts of it: it must stay within bounds."""
-    _check_data(data, "", 1)
-    return data
+    """The station stores an event's data and shows parts of it: it must stay within bounds,
+    with keys that are names and texts escaped (:func:`escaped`)."""
+    return cast(dict[str, Any], _clean_data(data, "", 1))
 
 
-def _check_data(value: object, where: str, depth: int) -> None:
-    """Raise ValueError naming the place in ``data`` that breaks the MAX_DATA_* bounds."""
+def _clean_data(value: Any, where: str, depth: int) -> Any:
+    """``value`` with its texts escaped; raise ValueError naming the place in ``data`` that
+    breaks the MAX_DATA_* bounds or has a key that is no name."""
     at = f"{where}: " if where else ""
     if isinstance(value, dict | list):
         if depth > MAX_DATA_DEPTH:
             raise ValueError(f"{at}objects and lists nested more than {MAX_DATA_DEPTH} deep")
         if len(value) > MAX_DATA_ITEMS:
             raise ValueError(f"{at}more than {MAX_DATA_ITEMS} items")
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for k, v in items:
-            if isinstance(k, str) and not 0 < len(k) <= MAX_DATA_KEY:
+        if isinstance(value, list):
+            return [_clean_data(v, f"{where}.{i}" if where else str(i), depth + 1)
+                    for i, v in enumerate(value)]
+        out = {}
+        for k, v in value.items():
+            if not 0 < len(k) <= MAX_DATA_KEY:
                 raise ValueError(f"{at}a key must have 1 to {MAX_DATA_KEY} characters")
-            _check_data(v, f"{where}.{k}" if where else str(k), depth + 1)
-    elif isinstance(value, str) and len(value) > MAX_DATA_TEXT:
-        raise ValueError(f"{at}text longer than {MAX_DATA_TEXT} characters")
-    elif isinstance(value, float) and not math.isfinite(value):
+            try:
+                _one_line(k)
+            except ValueError as e:
+                raise ValueError(f"{at}a key: {e}") from None
+            out[k] = _clean_data(v, f"{where}.{k}" if where else k, depth + 1)
+        return out
+    if isinstance(value, str):
+        if len(value) > MAX_DATA_TEXT:
+            raise ValueError(f"{at}text longer than {MAX_DATA_TEXT} characters")
+        try:
+            return _text(value)
+        except ValueError as e:
+            raise ValueError(f"{at}{e}") from None
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{at}numbers must be finite")
-    elif isinstance(value, int) and abs(value) > MAX_COUNT:
+    if isinstance(value, int) and abs(value) > MAX_COUNT:
         raise ValueError(f"{at}integer beyond ±{MAX_COUNT}")
+    return value
 
 
 class EventMsg(_Msg):
@@ -134,8 +197,8 @@ class EventMsg(_Msg):
     type: Literal["event"] = "event"
     hub: HubId
     id: Id
-    kind: Annotated[str, Field(min_length=1, max_length=64)]
-    source: Annotated[str, Field(max_length=64)]
+    kind: Name
+    source: Label
     ts: Ts
     alarm: AlarmInfo | None = None
     ref: Id | None = Field(None, description="alarm id this event refers to (e.g. a cancel)")
@@ -170,8 +233,8 @@ class AlarmUpdate(_Msg):
     id: Id
     state: AlarmState
     ts: Ts
-    officer: Annotated[str, Field(max_length=64)] | None = None
-    outcome: Annotated[str, Field(max_length=64)] | None = None
+    officer: Label | None = None
+    outcome: Label | None = None
 
 
 class CallControl(_Msg):
@@ -220,7 +283,7 @@ class Changed(_Msg):
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=256),
                    PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")]
 SECRET_FIELDS = ("password", "token")
-Username = Annotated[str, Field(min_length=1, max_length=32)]
+Username = Annotated[str, Field(min_length=1, max_length=32), Line]
 
 
 class Request(_Msg):
@@ -236,7 +299,7 @@ class Request(_Msg):
 
     type: Literal["request"] = "request"
     req: Id
-    console: Id
+    console: ConsoleId = Field(description="names the reply topic")
     op: Literal["login", "logout", "claim", "resolve", "call_start", "call_end", "alarm_step",
                 "alarm_note", "elder_save", "elder_override", "visit_save", "followup_close"]
     ts: Ts = Field(description="console time; stale requests are refused")
@@ -248,9 +311,9 @@ class Request(_Msg):
     token: Secret | None = None
     user: Username | None = None
     password: Secret | None = None
-    outcome: Annotated[str, Field(max_length=64)] | None = None
+    outcome: Label | None = None
     notes: Text | None = None
-    step: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+    step: Annotated[str, Field(min_length=1, max_length=32), Line] | None = Field(
         None, description="alarm_step: a step key of the county response plan")
     record: Annotated[dict[str, Any], AfterValidator(_plain_data)] | None = Field(
         None, description="elder_save: an ElderRecord; visit_save: a visit (docs/protocol.md); "
@@ -282,8 +345,8 @@ class SessionInfo(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     token: Secret
     user: Username
-    display: Annotated[str, Field(min_length=1, max_length=64)]
-    role: Annotated[str, Field(max_length=16)] = Field(description="duty, supervisor or admin")
+    display: Name
+    role: Annotated[str, Field(max_length=16), Line] = Field(description="duty, supervisor or admin")
     expires: Ts
 
 
@@ -292,12 +355,30 @@ class Reply(_Msg):
     req: Id
     ok: bool
     error: Text | None = None
-    code: Annotated[str, Field(max_length=32)] | None = Field(
+    code: Annotated[str, Field(max_length=32), Line] | None = Field(
         None, description="why not, for the console to say in its language: bad_login, locked, "
-        "login_required, not_yours, hub_offline, hub_busy, no_call, storage (the station "
-        "cannot write its database) …")
+        "slowed, busy, clock, expired, invalid, login_required, not_yours, hub_offline, "
+        "hub_busy, no_call, storage (the station cannot write its database) …")
     session: SessionInfo | None = Field(None, description="the answer to a login")
     call: Id | None = Field(None, description="the answer to a call_start: the call's id")
+
+
+class RequestHead(BaseModel):
+    """What a reply needs of a request: read on its own when the rest is refused."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    req: Id
+    console: ConsoleId
+
+
+def request_head(payload: bytes) -> RequestHead | None:
+    """The ``req`` and ``console`` of a request payload, None where they cannot be trusted."""
+    if len(payload) > MAX_PAYLOAD:
+        return None
+    try:
+        return RequestHead.model_validate_json(payload)
+    except ValidationError:
+        return None
 
 
 def redacted(payload: bytes) -> bytes:
@@ -332,12 +413,17 @@ def decode(payload: bytes) -> Message:
     try:
         return _ADAPTER.validate_json(payload)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        # a refused tag is quoted whole: keep the reason short and on one line for the logs
-        msg = "".join(c if c.isprintable() else repr(c)[1:-1]
-                      for c in first["msg"].removeprefix("Value error, ")[:200])
-        raise WireError(f"{where}: {msg} ({e.error_count()} error(s))") from None
+        raise WireError(reason(e)) from None
+
+
+def reason(e: ValidationError) -> str:
+    """A refusal on one short line for the logs: where, and the first error."""
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    # a refused tag is quoted whole: keep the reason short and on one line for the logs
+    msg = "".join(c if c.isprintable() else repr(c)[1:-1]
+                  for c in first["msg"].removeprefix("Value error, ")[:200])
+    return f"{where}: {msg} ({e.error_count()} error(s))"
 
 
 def decode_as(payload: bytes, kind: type[M]) -> M:
@@ -371,6 +457,8 @@ def hub_wildcard(leaf: str) -> str:
 
 
 def reply_topic(console: str) -> str:
+    if not _CONSOLE_ID.fullmatch(console):
+        raise WireError(f"bad console id {console!r}: must match {CONSOLE_ID_PATTERN}")
     return f"{PREFIX}/station/reply/{console}"
 
 
@@ -400,13 +488,14 @@ def event_msg(hub: str, ev: Event, *, priority: int | None = None,
               contact_id: int | None = None) -> EventMsg:
     """The wire form of an event; a rule may override its alarm's priority and Contact ID.
 
-    Texts in its data are cut to MAX_DATA_TEXT: a ``reason`` is an exception's message, and an
-    alarm must not fail to go out over the length of its explanation."""
+    Texts in its data are escaped, then cut to MAX_DATA_TEXT: a ``reason`` is an exception's
+    message, and an alarm must not fail to go out over its explanation."""
     t = ev.alarm_type
     alarm = AlarmInfo(kind=t.kind, priority=priority or int(t.priority),
                       contact_id=t.contact_id if contact_id is None else contact_id) if t else None
     return EventMsg(
         hub=hub, id=ev.id, kind=ev.kind, source=ev.source, ts=ev.ts, alarm=alarm, ref=ev.data.get("ref"),
-        data={k: v[:MAX_DATA_TEXT] if isinstance(v, str) else v for k, v in ev.data.items() if k != "ref"},
+        data={k: escaped(v)[:MAX_DATA_TEXT] if isinstance(v, str) else v
+              for k, v in ev.data.items() if k != "ref"},
     )
 

@@ -54,9 +54,14 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str 
 
 
 @pytest.fixture
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Console passwords hashed at a tiny scrypt cost: the real one (~0.6 s a hash) would
-    dominate the tests. tests/test_console_users.py checks the real cost once."""
+    dominate the tests. tests/test_console_users.py checks the real cost once. The hash
+    checked for unknown users is made again afterwards, at the real cost, for the tests
+    that time logins (tests/test_station_logins.py)."""
     from console.station import users
 
     monkeypatch.setattr(users, "SCRYPT", users.ScryptParams(n=2**4, r=8, p=1))
+    users._dummy_hash.cache_clear()
+    yield
+    users._dummy_hash.cache_clear()

@@ -24,7 +24,8 @@ from console.station.store import StationStore
 from console.station.users import LoginRefused, Role, verify_password
 from console.tui.app import ConsoleApp
 from console.tui.client import StationClient
-from console.tui.screens.login import LoginScreen
+from console.tui.i18n import STRINGS
+from console.tui.screens.login import ERROR_CODES, LoginScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from hub import wire
 from hub.cli import main
@@ -56,31 +57,50 @@ def actions(store: StationStore, target: str) -> list[tuple[str, dict[str, objec
     return [(e.action, e.detail) for e in store.audit_entries(target=target)]
 
 
-def test_five_failures_lock_the_account_for_a_minute(tmp_path: Path, cheap_passwords: None,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_five_failures_lock_the_user_at_that_console_for_a_minute(
+        tmp_path: Path, cheap_passwords: None, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     store = store_with(tmp_path, ("zhang", "张三", Role.DUTY))
     for i in range(1, 6):
         with pytest.raises(LoginRefused, match="wrong username or password") as e:
             store.users.login("zhang", f"guess{i}xx", via="c1", now=100.0 + i)
         assert e.value.code == "bad_login"
-    with pytest.raises(LoginRefused, match="try again in 59 s") as e:  # even the right password
-        store.users.login("zhang", PASSWORD, via="c1", now=106.0)
+    with pytest.raises(LoginRefused, match="try again in 59 s, or at another console") as e:
+        store.users.login("zhang", PASSWORD, via="c1", now=106.0)  # even the right password
     assert e.value.code == "locked"
-    user = store.users.get("zhang")
-    assert user and user.locked_until == 165.0
+    assert store.users.locked_at("zhang", now=106.0) == 1
+    assert store.users.login("zhang", PASSWORD, via="c2", now=107.0)  # her own desk: not locked
     session = store.users.login("zhang", PASSWORD, via="c1", now=166.0)  # the minute is over
     assert session.user.display == "张三"
     log = actions(store, "zhang")
-    assert [a for a, _ in log] == ["user.add"] + ["login.failed"] * 6 + ["login"]
-    assert log[5][1] == {"reason": "wrong password", "failures": 5, "locked_s": 60.0}
-    assert log[6][1] == {"reason": "locked"}  # refused unread: not counted as another failure
-    assert "failed login for 'zhang': wrong password; locked for 60 s" in caplog.text
+    assert [a for a, _ in log] == ["user.add"] + ["login.failed"] * 6 + ["login"] * 2
+    assert log[5][1] == {"reason": "wrong password", "console": "c1", "failures": 5, "total": 5,
+                         "locked_s": 60.0}
+    assert log[6][1] == {"reason": "locked", "console": "c1"}  # refused unread: not counted
+    assert "failed login for 'zhang' from c1: wrong password; locked at that console for 60 s" \
+        in caplog.text
     assert not any(f"guess{i}xx" in caplog.text for i in range(1, 6))
     # a good login starts the count again
     with pytest.raises(LoginRefused):
         store.users.login("zhang", "wrongagain", via="c1", now=167.0)
-    assert actions(store, "zhang")[-1][1] == {"reason": "wrong password", "failures": 1}
+    assert actions(store, "zhang")[-1][1] == {"reason": "wrong password", "console": "c1",
+                                              "failures": 1, "total": 1}
+
+
+def test_failures_from_many_consoles_slow_the_user_down_but_not_where_she_logs_in(
+        tmp_path: Path, cheap_passwords: None) -> None:
+    store = store_with(tmp_path, ("zhang", "张三", Role.DUTY), slow_after=10, slow_s=10)
+    u = store.users
+    assert u.login("zhang", PASSWORD, via="desk", now=1.0)  # her desk: known from now on
+    for i in range(10):  # one guess from each of ten consoles: none is locked
+        with pytest.raises(LoginRefused, match="wrong username"):
+            u.login("zhang", f"guess{i}xx", via=f"x{i}", now=10.0 + i)
+    assert u.locked_at("zhang", now=20.0) == 0
+    with pytest.raises(LoginRefused, match="try again in 9 s") as e:  # at a console new to her
+        u.login("zhang", PASSWORD, via="x10", now=20.0)
+    assert e.value.code == "slowed"
+    assert u.login("zhang", PASSWORD, via="desk", now=20.5)  # her own desk is not slowed
+    assert u.login("zhang", PASSWORD, via="x10", now=21.0)  # nor anyone after a good login
 
 
 def test_unknown_and_disabled_users_get_the_answer_a_wrong_password_gets(
@@ -282,6 +302,34 @@ async def test_passwords_are_kept_neither_in_refused_requests_nor_in_the_log(
     assert "hunter2" not in caplog.text
 
 
+async def test_the_console_refuses_an_identifier_with_a_control_character_itself(
+        desk: Desk, caplog: pytest.LogCaptureFixture) -> None:
+    """It would be refused at the station without an answer a console could wait for."""
+    c = await desk.logged_in("zhang")
+    reply = await c.request("claim", desk.alarm("a1") + "\n", timeout=5)
+    assert (reply.ok, reply.code) == (False, "invalid")
+    assert reply.error == "alarm: control or format character '\\n' not allowed here (1 error(s))"
+    assert desk.station.store.alarm("a1").state is AlarmState.DELIVERED  # type: ignore[union-attr]
+
+
+async def test_a_request_refused_at_the_door_is_answered_when_it_says_where(desk: Desk) -> None:
+    replies: list[bytes] = []
+    raw = desk.broker.client()
+    raw.start(lambda t, p: replies.append(p), lambda up: None)
+    raw.subscribe(wire.reply_topic("old-desk"))
+    raw.publish(wire.STATION_REQUEST, json.dumps({"v": 1, "type": "request", "req": "r1",
+                                                  "console": "old-desk", "op": "fly",
+                                                  "ts": time.time()}).encode())
+    reply = wire.decode_as((await eventually(lambda: replies, what="a reply"))[0], wire.Reply)
+    assert (reply.req, reply.ok, reply.code) == ("r1", False, "invalid")
+    assert (reply.error or "").startswith("request.op: Input should be 'login', 'logout'")
+
+
+def test_every_refusal_code_the_login_screen_knows_reads_in_both_languages() -> None:
+    missing = [code for code in ERROR_CODES if not all(STRINGS.get(f"err_{code}", ("", "")))]
+    assert missing == []
+
+
 # --- the console -----------------------------------------------------------------------------
 
 
@@ -411,3 +459,31 @@ def test_anxin_user_add_list_passwd_with_password_stdin(
     assert trail.count(("root", "logout")) == 4  # each CLI change is its own short session
     stored = "\n".join(store._db.iterdump())
     assert "zhangpass" not in stored and "rootpass1" not in stored
+
+
+def test_a_supervisor_unlocks_a_user_everywhere_with_anxin_user_unlock(
+        tmp_path: Path, cheap_passwords: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "station.yaml"
+    cfg.write_text(yaml.safe_dump({"database": "station.db"}))
+    add_users(tmp_path / "station.db", ("root", "管理员", Role.ADMIN), ("boss", "王主管", Role.SUPERVISOR),
+              ("li", "李四", Role.DUTY), ("zhang", "张三", Role.DUTY))
+    store = StationStore(tmp_path / "station.db")
+    now = time.time()
+    for i in range(10):  # five wrong guesses at each of two consoles: locked at both, slowed
+        with pytest.raises(LoginRefused):
+            store.users.login("zhang", f"guess{i}xx", via=f"c{i // 5}", now=now)
+    assert run(cfg, "user", "list", monkeypatch=monkeypatch) == 0
+    listed = {line.split()[0]: line.split()[3:7] for line in capsys.readouterr().out.splitlines()}
+    assert listed["zhang"] == ["locked", "at", "2", "console(s)"]
+    unlock = ("user", "unlock", "zhang", "--password-stdin")
+    assert run(cfg, *unlock, "--supervisor", "li", stdin=PASSWORD + "\n", monkeypatch=monkeypatch) == 1
+    assert "li is not an admin or supervisor" in capsys.readouterr().err
+    assert run(cfg, *unlock, "--supervisor", "boss", stdin=PASSWORD + "\n", monkeypatch=monkeypatch) == 0
+    assert capsys.readouterr().out == "zhang unlocked (was locked at 2 console(s)); failed logins cleared\n"
+    assert store.users.locked_at("zhang", now=time.time()) == 0
+    assert store.users.login("zhang", PASSWORD, via="c0", now=time.time())
+    unlocked = [(e.actor, e.detail) for e in store.audit_entries(target="zhang") if e.action == "user.unlock"]
+    assert unlocked == [("boss", {"locked_at": 2, "failures": 10})]
+    with pytest.raises(SystemExit):  # only unlock may be done by a supervisor
+        run(cfg, "user", "disable", "zhang", "--supervisor", "boss", monkeypatch=monkeypatch)

@@ -286,10 +286,9 @@ def test_only_listed_consoles_send_requests_and_each_reads_its_own_replies(
     assert desk1.topics() == [wire.STATION_CHANGED, wire.reply_topic("console:desk1")]
 
 
-async def test_press_is_acknowledged_and_console_answered_over_tls(tmp_path: Path, ca: Pki,
-                                                         secure: Mosquitto) -> None:
-    """The real hub, station service and console client, each with its own certificate."""
-    broker = {"port": secure.port}
+def station_and_hub(tmp_path: Path, ca: Pki, port: int) -> tuple[StationConfig, HubConfig]:
+    """The station service and hub h001, each with its own certificate from ``ca``."""
+    broker = {"port": port}
     station_cfg = StationConfig.model_validate({
         "database": str(tmp_path / "station.db"), "homes_file": str(REPO / "config/homes.yaml"),
         "broker": {**broker, "tls": ca.tls("station:station")}})
@@ -297,6 +296,14 @@ async def test_press_is_acknowledged_and_console_answered_over_tls(tmp_path: Pat
         "hub_id": "h001", "data_dir": str(tmp_path / "h001"),
         "broker": {**broker, "tls": ca.tls("h001")}, "link": {"heartbeat_s": 1, "retry_s": 1},
         "gpio": {"backend": "sim"}, "buttons": [{"name": "bedside", "pin": 17}]})
+    return station_cfg, hub_cfg
+
+
+async def test_press_is_acknowledged_and_console_answered_over_tls(tmp_path: Path, ca: Pki,
+                                                         secure: Mosquitto) -> None:
+    """The real hub, station service and console client, each with its own certificate."""
+    broker = {"port": secure.port}
+    station_cfg, hub_cfg = station_and_hub(tmp_path, ca, secure.port)
     async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
         await eventually(lambda: hub.link.connected, what="hub connected over TLS")
         await asyncio.to_thread(SimPins(hub.pins).click, 17)

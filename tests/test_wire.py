@@ -122,3 +122,66 @@ def test_a_long_reason_is_cut_rather_than_the_alarm_lost() -> None:
     msg = wire.decode_as(wire.encode(wire.event_msg("h001", ev)), wire.EventMsg)
     assert msg.alarm and msg.alarm.kind == "hub_fault"
     assert msg.data == {"reason": "x" * wire.MAX_DATA_TEXT, "rule": "hub_fault"}
+
+
+REQUEST = {"v": 1, "type": "request", "req": "r1", "console": "console-0123456789ab",
+           "op": "claim", "ts": 1.0, "alarm": "a1"}
+
+
+@pytest.mark.parametrize("console", ["desk\n1", "desk\x7f", "desk+", "desk#", "desk/1", "$SYS",
+                                     "desk 1", "desk\x00", "桌1", "-desk", "d" * 65])
+def test_a_console_id_that_is_no_topic_safe_name_is_refused(console: str) -> None:
+    """The console id names the reply topic: Mosquitto drops a client that publishes on a topic
+    with a control character, and + / # / "/" would be wildcards or levels."""
+    with pytest.raises(wire.WireError, match="console: String should match pattern"):
+        wire.decode(json.dumps({**REQUEST, "console": console}).encode())
+    with pytest.raises(wire.WireError, match="bad console id"):
+        wire.reply_topic(console)
+
+
+@pytest.mark.parametrize("console", ["console-0123456789ab", "console:desk1", "desk-zhang", "c"])
+def test_console_ids_we_make_name_their_reply_topics(console: str) -> None:
+    """Plain consoles are console-<12 hex>; under TLS a console is its certificate's name."""
+    assert wire.decode_as(json.dumps({**REQUEST, "console": console}).encode(),
+                          wire.Request).console == console
+    assert wire.reply_topic(console) == f"anxin/v1/station/reply/{console}"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("kind", "button.press\n12:00:00.000 INFO forged"), ("id", "x\x7f"), ("source", "bed\x1b[2J"),
+    ("ref", "a\u202eb"), ("kind", "button\u2028press"), ("source", "bed\x85")])
+def test_identifiers_with_control_or_format_characters_are_refused(field: str, value: str) -> None:
+    event = {"v": 1, "type": "event", "hub": "h1", "id": "x", "kind": "k", "source": "s", "ts": 1}
+    with pytest.raises(wire.WireError, match=f"{field}: control or format character"):
+        wire.decode(json.dumps({**event, field: value}).encode())
+
+
+@pytest.mark.parametrize("op, field", [("claim", "alarm"), ("login", "user"),
+                                       ("alarm_step", "step"), ("resolve", "outcome")])
+def test_request_identifiers_with_control_characters_are_refused(op: str, field: str) -> None:
+    req = {**REQUEST, "op": op, "alarm": "a1", "user": "zhang", "password": "p", "step": "s",
+           field: "x\ny"}
+    with pytest.raises(wire.WireError, match=f"{field}: control or format character"):
+        wire.decode(json.dumps(req).encode())
+
+
+def test_free_text_keeps_its_lines_and_shows_other_control_characters_escaped() -> None:
+    notes = "第一行\r\n第二行\r第三行\t缩进\x1b[31m红\x7f\u202e反\u3000全角空格"
+    req = wire.decode_as(json.dumps({**REQUEST, "op": "alarm_note", "notes": notes}).encode(),
+                         wire.Request)
+    assert req.notes == "第一行\n第二行\n第三行\t缩进\\x1b[31m红\\x7f\\u202e反\u3000全角空格"
+    event = wire.decode_as((EVENT % json.dumps(
+        {"location": "卧室\x1b[2J", "nested": {"list": ["a\x00b"]}})).encode(), wire.EventMsg)
+    assert event.data == {"location": "卧室\\x1b[2J", "nested": {"list": ["a\\x00b"]}}
+    with pytest.raises(wire.WireError, match=r"data: a key: control or format character '\\n'"):
+        wire.decode((EVENT % json.dumps({"a key\n": 1})).encode())
+    with pytest.raises(wire.WireError, match="notes: text longer than 2000 characters once"):
+        wire.decode(json.dumps({**REQUEST, "op": "alarm_note", "notes": "\x1b" * 1000}).encode())
+
+
+def test_a_hubs_reason_full_of_control_characters_still_goes_out() -> None:
+    ev = Event(kind="hub.fault", source="hub", ts=1000.0, alarm="hub_fault",
+               data={"reason": "line\nbreak\x1b" * 1000})
+    msg = wire.decode_as(wire.encode(wire.event_msg("h001", ev)), wire.EventMsg)
+    assert msg.alarm and len(msg.data["reason"]) == wire.MAX_DATA_TEXT
+    assert msg.data["reason"].startswith("line\nbreak\\x1bline")

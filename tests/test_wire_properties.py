@@ -21,15 +21,19 @@ from hub.events import AlarmState
 props = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow])
 
-ids = st.text(min_size=1, max_size=64)
+# identifiers and names: any character that is not refused (wire.UNSAFE_CATEGORIES); free
+# text (notes, errors, the texts of data): any character at all, escaped on the way in
+safe = st.characters(exclude_categories=tuple(wire.UNSAFE_CATEGORIES))  # type: ignore[arg-type]
+ids = st.text(safe, min_size=1, max_size=64)
 hubs = st.from_regex(wire.HUB_ID_PATTERN, fullmatch=True)
+consoles = st.from_regex(wire.CONSOLE_ID_PATTERN, fullmatch=True)
 times = st.floats(0, wire.MAX_TS)
 counts = st.integers(0, wire.MAX_COUNT)
-short = st.text(max_size=64)
+short = st.text(safe, max_size=64)
 secrets = st.text(min_size=1, max_size=256).map(wire.SecretStr)
 leaves = (st.none() | st.booleans() | st.integers(-wire.MAX_COUNT, wire.MAX_COUNT)
           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20))
-keys = st.text(min_size=1, max_size=wire.MAX_DATA_KEY)
+keys = st.text(safe, min_size=1, max_size=wire.MAX_DATA_KEY)
 
 
 def nest(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -45,11 +49,11 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     wire.Heartbeat: st.builds(wire.Heartbeat, hub=hubs, ts=times, seq=counts, pending=counts,
                               dropped=counts),
     wire.EventMsg: st.builds(
-        wire.EventMsg, hub=hubs, id=ids, kind=st.text(min_size=1, max_size=64), source=short, ts=times,
-        alarm=st.none() | st.builds(wire.AlarmInfo, kind=st.text(min_size=1, max_size=64),
+        wire.EventMsg, hub=hubs, id=ids, kind=ids, source=short, ts=times,
+        alarm=st.none() | st.builds(wire.AlarmInfo, kind=ids,
                                     priority=st.integers(1, 4), contact_id=st.integers(0, 999)),
         ref=st.none() | ids, data=data,
-        seq=st.none() | st.builds(wire.Seq, epoch=st.text(min_size=1, max_size=32), lane=lanes,
+        seq=st.none() | st.builds(wire.Seq, epoch=st.text(safe, min_size=1, max_size=32), lane=lanes,
                                   n=st.integers(1, wire.MAX_COUNT), prev=counts)),
     wire.Ack: st.builds(wire.Ack, ids=st.lists(ids, min_size=1, max_size=20), ts=times),
     wire.Resend: st.builds(wire.Resend, lane=lanes, ts=times),
@@ -63,23 +67,23 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     wire.Changed: st.builds(wire.Changed, what=st.sampled_from(["alarm", "home"]), id=ids),
     wire.Request: st.one_of(
         st.builds(  # alarm, user, password, call, step, notes always set: each op has what it needs
-            wire.Request, req=ids, console=ids, op=st.sampled_from(
+            wire.Request, req=ids, console=consoles, op=st.sampled_from(
                 [op for op in get_args(wire.Request.model_fields["op"].annotation)
                  if op not in HOME_OPS]),
-            ts=times, alarm=ids, token=st.none() | secrets, user=st.text(min_size=1, max_size=32),
+            ts=times, alarm=ids, token=st.none() | secrets, user=st.text(safe, min_size=1, max_size=32),
             password=secrets, outcome=st.none() | short, notes=st.text(min_size=1, max_size=300),
-            visit=st.none() | ids, call=ids, step=st.text(min_size=1, max_size=32), followup=ids),
+            visit=st.none() | ids, call=ids, step=st.text(safe, min_size=1, max_size=32), followup=ids),
         st.builds(  # the ops on a home's records
-            wire.Request, req=ids, console=ids, op=st.sampled_from(HOME_OPS), ts=times,
+            wire.Request, req=ids, console=consoles, op=st.sampled_from(HOME_OPS), ts=times,
             token=secrets, hub=st.from_regex(wire.HUB_ID_PATTERN, fullmatch=True),
-            record=st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4),
+            record=st.dictionaries(st.text(safe, min_size=1, max_size=8), st.text(max_size=20), max_size=4),
             category=st.none() | st.sampled_from(["key", "secondary", "general"]))),
     wire.Reply: st.builds(
         wire.Reply, req=ids, ok=st.booleans(), error=st.none() | st.text(max_size=300),
-        code=st.none() | st.text(max_size=32), call=st.none() | ids,
-        session=st.none() | st.builds(wire.SessionInfo, token=secrets, user=st.text(min_size=1, max_size=32),
-                                      display=st.text(min_size=1, max_size=64),
-                                      role=st.text(max_size=16), expires=times)),
+        code=st.none() | st.text(safe, max_size=32), call=st.none() | ids,
+        session=st.none() | st.builds(wire.SessionInfo, token=secrets, display=ids, expires=times,
+                                      user=st.text(safe, min_size=1, max_size=32),
+                                      role=st.text(safe, max_size=16))),
 }
 messages = st.one_of(*MESSAGES.values())
 
@@ -115,8 +119,10 @@ def decode_or_refuse(payload: bytes) -> wire._Msg | None:
 
 def assert_stable(msg: wire._Msg) -> None:
     """An accepted message is within bounds: it encodes and decodes to itself, its times can be
-    printed, and an event's data is as small and plain as documented."""
+    printed, an event's data is as small and plain as documented, and no text in it has a
+    character that breaks a line or a screen, but for line breaks and tabs in free text."""
     assert wire.decode(wire.encode(msg)) == msg
+    assert not [t for t in texts(msg.model_dump()) if any(wire.unsafe(c) for c in t if c not in "\n\t")]
     for name in ("ts", "expires"):
         ts = getattr(msg, name, None)
         assert ts is None or (math.isfinite(ts) and 0 <= ts <= wire.MAX_TS)
@@ -124,18 +130,29 @@ def assert_stable(msg: wire._Msg) -> None:
         assert plain(msg.data, 1)
 
 
+def texts(value: object) -> list[str]:
+    """Every string in a dumped message, keys included (secrets are not texts: they are kept
+    as they came and never shown)."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in [k, *texts(v)]]
+    if isinstance(value, list):
+        return [t for v in value for t in texts(v)]
+    return [value] if isinstance(value, str) else []
+
+
 def plain(value: object, depth: int) -> bool:
     """docs/protocol.md's bounds on an event's data, written out again as the test's oracle."""
     if isinstance(value, dict | list):
         items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         return (depth <= wire.MAX_DATA_DEPTH and len(items) <= wire.MAX_DATA_ITEMS
-                and all((isinstance(k, int) or 0 < len(k) <= wire.MAX_DATA_KEY) and plain(v, depth + 1)
-                        for k, v in items))
+                and all((isinstance(k, int) or (0 < len(k) <= wire.MAX_DATA_KEY
+                                                and not any(wire.unsafe(c) for c in k)))
+                        and plain(v, depth + 1) for k, v in items))
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, int):
         return abs(value) <= wire.MAX_COUNT
-    return not isinstance(value, str) or len(value) <= wire.MAX_DATA_TEXT
+    return not isinstance(value, str) or max(len(value), len(wire.escaped(value))) <= wire.MAX_DATA_TEXT
 
 
 def slots(obj: Any) -> list[tuple[Any, Any]]:

@@ -33,21 +33,23 @@ USER_HELP = ("Console accounts, on the station database (the station service nee
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``user`` and ``audit`` commands to the ``anxin`` parser."""
-    u = sub.add_parser("user", help="console users: add, passwd, role, disable, enable, list",
-                       description=USER_HELP)
+    u = sub.add_parser("user", help="console users: add, passwd, role, disable, enable, unlock, "
+                       "list", description=USER_HELP)
     usub = u.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def change(name: str, text: str, fn: Callable[[argparse.Namespace, Users, str, str], str],
-               *, password: bool = False) -> argparse.ArgumentParser:
+               *, password: bool = False, supervisor: bool = False) -> argparse.ArgumentParser:
         p = usub.add_parser(name, help=text)
         _config(p)
         p.add_argument("username", metavar="NAME")
-        p.add_argument("--admin", metavar="ADMIN", help="the admin making the change (asked for "
-                       "their password); needed once the station has an admin")
+        p.add_argument("--admin", *(["--supervisor"] if supervisor else []), dest="admin",
+                       metavar="ADMIN", help="the admin " + ("or supervisor " if supervisor else "")
+                       + "making the change (asked for their password); needed once the "
+                       "station has an admin")
         p.add_argument("--password-stdin", action="store_true", help="read passwords from "
                        "standard input, one per line: the admin's first" +
                        (", then the new one" if password else ""))
-        p.set_defaults(fn=lambda a: _change(a, fn, new_password=password))
+        p.set_defaults(fn=lambda a: _change(a, fn, new_password=password, supervisor=supervisor))
         return p
 
     p = change("add", "add a user", _add, password=True)
@@ -59,6 +61,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     change("role", "change a user's role", _role).add_argument("role", choices=ROLES)
     change("disable", "stop a user logging in (their sessions stop at once)", _disable)
     change("enable", "let a disabled user log in again", _enable)
+    change("unlock", "clear a user's failed logins: the lock at every console and the slow-down "
+           "(a supervisor may too)", _unlock, supervisor=True)
     p = usub.add_parser("list", help="list users, their roles and whether they can log in")
     _config(p)
     p.set_defaults(fn=_list)
@@ -127,9 +131,10 @@ class _Refused(Exception):
 
 
 def _change(a: argparse.Namespace, fn: Callable[[argparse.Namespace, Users, str, str], str], *,
-            new_password: bool) -> int:
-    """Authenticate the admin (if the station has one), make the change, log the admin out."""
-    from console.station.users import LoginRefused, UserError
+            new_password: bool, supervisor: bool) -> int:
+    """Authenticate the admin (if the station has one; for some changes a supervisor will
+    do), make the change, log the admin out."""
+    from console.station.users import LoginRefused, Role, UserError
 
     store = _store(a)
     users, now = store.users, time.time()
@@ -141,8 +146,9 @@ def _change(a: argparse.Namespace, fn: Callable[[argparse.Namespace, Users, str,
                 raise _Refused("this station has an admin: name one with --admin")
             session = users.login(a.admin, ask(f"password of admin {a.admin}: "), via="cli", now=now)
             token = session.token
-            if not session.user.role.manages_users:
-                raise _Refused(f"{a.admin} is not an admin")
+            role = session.user.role
+            if not (role.manages_users or (supervisor and role is Role.SUPERVISOR)):
+                raise _Refused(f"{a.admin} is not an admin{' or supervisor' * supervisor}")
             actor = a.admin
         else:
             actor = f"os:{getpass.getuser()}"
@@ -188,13 +194,20 @@ def _enable(a: argparse.Namespace, users: Users, actor: str, password: str) -> s
     return f"{a.username} enabled"
 
 
+def _unlock(a: argparse.Namespace, users: Users, actor: str, password: str) -> str:
+    locked = users.unlock(a.username, actor=actor, now=time.time())
+    return f"{a.username} unlocked (was locked at {locked} console(s)); failed logins cleared"
+
+
 def _list(a: argparse.Namespace) -> int:
     store = _store(a, readonly=True)
     now = time.time()
     rows = [("USER", "DISPLAY", "ROLE", "STATE", "CHANGED")]
     for u in store.users.all_users():
-        state = ("disabled" if u.disabled else
-                 f"locked until {_clock(u.locked_until, store.tz)}" if u.locked_until and u.locked_until > now
+        locked = store.users.locked_at(u.username, now=now)
+        state = ("disabled" if u.disabled else f"locked at {locked} console(s)" if locked else
+                 f"slowed until {_clock(u.slowed_until, store.tz)}"
+                 if u.slowed_until and u.slowed_until > now
                  else "active")
         rows.append((u.username, u.display, u.role.value, state, _clock(u.changed, store.tz)))
     store.close()

@@ -33,11 +33,18 @@ class HomesFile(Strict):
 
 
 class LoginConfig(Strict):
-    """Console logins: how long a session lasts, and the lockout after failed passwords."""
+    """Console logins: how long a session lasts, and what failed passwords cost (a lock at
+    one console; a slow-down everywhere else: docs/security.md, "Logins")."""
 
     session_h: float = Field(12, gt=0, le=24 * 7, description="a session lasts one shift")
-    lock_after: int = Field(5, ge=1, le=100, description="failed logins in a row that lock")
+    lock_after: int = Field(5, ge=1, le=100, description="failed logins in a row from one "
+                            "console that lock the user at that console")
     lock_s: float = Field(60, ge=1, le=24 * 3600, description="how long the lock lasts")
+    slow_after: int = Field(10, ge=1, le=1000, description="failed logins since the last good "
+                            "one, from all consoles, after which the user is slowed down")
+    slow_s: float = Field(10, ge=1, le=3600, description="slowed down: after a failed login, "
+                          "no password check for the user this long, except at consoles "
+                          "where they have logged in before")
 
 
 class StationConfig(Strict):

@@ -29,6 +29,7 @@ from console.casework.county import load_county
 from console.station import desk_ops
 from console.station.calls import CallRefused, CallRow
 from console.station.config import StationConfig, load_homes
+from console.station.login_queue import LoginQueue
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
@@ -45,6 +46,10 @@ from hub.voice.packet import VoiceError
 log = logging.getLogger(__name__)
 
 REQUEST_MAX_AGE_S = 10  # = the console's reply timeout: a claim it gave up on is not done later
+# Ahead of the station's clock by more is refused (`clock`): a request stamped ahead lives that
+# much longer, so a claim could be done after its console gave up. Consoles share the station
+# PC's clock or keep theirs by NTP; a few seconds cover a PC whose time sync lapsed for days.
+REQUEST_SKEW_S = 5
 STATUS_EVERY_S = 5.0  # the station's retained online status is said again this often
 MAX_ACK_IDS = 1000  # wire.Ack's limit
 RESEND_ASK_GAP_S = 1.0  # at most one resend request per hub lane per second
@@ -87,6 +92,7 @@ class StationService:
         self._writable = True  # as the consoles were last told
         self._said = time.monotonic()  # when they were last told
         self._logins: set[asyncio.Task[None]] = set()
+        self._login_queue = LoginQueue()
         self._login_lock = asyncio.Lock()
         self.recorder = Recorder()
         self._recording: asyncio.Task[None] | None = None
@@ -147,7 +153,12 @@ class StationService:
     def _dispatch(self, topic: str, payload: bytes) -> None:
         try:
             if topic == wire.STATION_REQUEST:
-                self._request(wire.decode_as(payload, wire.Request))
+                try:
+                    req = wire.decode_as(payload, wire.Request)
+                except wire.WireError as e:
+                    self._answer_refused(payload, e)
+                    raise
+                self._request(req)
                 return
             hub, leaf = wire.parse_hub_topic(topic)
             if leaf in (wire.VOICE_UP, wire.VOICE_DOWN):
@@ -268,6 +279,14 @@ class StationService:
             if a.state is not AlarmState.DELIVERED and (a.closed or a.raised) >= since:
                 self._tell_hub(a)
 
+    def _answer_refused(self, payload: bytes, error: wire.WireError) -> None:
+        """Tell the console why its request was refused, when its ``req`` and ``console`` can
+        be read; a console id that is no topic-safe name has no reply topic: only the log
+        and the ``rejected`` table have it."""
+        if head := wire.request_head(payload):
+            self.t.publish(wire.reply_topic(head.console), wire.encode(wire.Reply(
+                req=head.req, ok=False, code="invalid", error=str(error))))
+
     def _request(self, req: wire.Request) -> None:
         try:
             self._answer(req)
@@ -282,15 +301,35 @@ class StationService:
                     code="storage" if isinstance(error, sqlite3.OperationalError) else None)
 
     def _answer(self, req: wire.Request) -> None:
-        if time.time() - req.ts > REQUEST_MAX_AGE_S:
-            log.info("%s from %s: expired", req.op, req.console)
-            self._reply(req, error="request expired before the station service could act on it")
+        ahead = req.ts - time.time()
+        if ahead > REQUEST_SKEW_S:
+            log.warning("%s from %s: stamped %.0f s ahead of the station's clock; refused",
+                        req.op, req.console, ahead)
+            self._reply(req, code="clock", error=f"the console's clock is {ahead:.0f} s ahead "
+                        "of the station's: set it right")
+        elif self._expired(req):
+            pass
         elif req.op == "login":
+            if not self._login_queue.enter(req.console):
+                log.info("login from %s: refused, %d logins already waiting", req.console,
+                         len(self._login_queue))
+                self._reply(req, code="busy", error="the station is checking other logins: "
+                            "try again in a few seconds")
+                return
             task = asyncio.get_running_loop().create_task(self._login(req))
             self._logins.add(task)
             task.add_done_callback(self._logins.discard)
         else:
             self._act(req)
+
+    def _expired(self, req: wire.Request) -> bool:
+        """Refuse a request older than its console waits: the console has given up on it."""
+        if time.time() - req.ts <= REQUEST_MAX_AGE_S:
+            return False
+        log.info("%s from %s: expired", req.op, req.console)
+        self._reply(req, code="expired",
+                    error="request expired before the station service could act on it")
+        return True
 
     def _act(self, req: wire.Request) -> None:
         """Claim, resolve, call, work the desk or log out as the user of the request's session,
@@ -338,21 +377,28 @@ class StationService:
     async def _login(self, req: wire.Request) -> None:
         """The password check (scrypt, deliberately slow) runs off the event loop, so alarms
         are not held up; one login at a time bounds its CPU and memory and keeps the failure
-        count in order."""
+        count in order. The queue before it is bounded (LoginQueue), and a login that waited
+        there past the request age is dropped unchecked: its console has given up."""
         assert req.user and req.password  # the Request validator insists on them for login
         users = self.store.users
-        async with self._login_lock:
-            try:
-                attempt = users.begin_login(req.user, now=time.time())
+        try:
+            async with self._login_lock:
+                if self._expired(req):
+                    return
+                attempt = users.begin_login(req.user, via=req.console, now=time.time())
+                started = time.monotonic()
                 ok = await asyncio.to_thread(attempt.check, req.password.get_secret_value())
-                s = users.finish_login(attempt, ok, via=req.console, now=time.time())
-            except LoginRefused as e:
-                self._reply(req, error=str(e), code=e.code)
-                return
-            except Exception as e:
-                self._reply_failed(req, e)
-                self._handling.failed(e)
-                return
+                self._login_queue.checked(time.monotonic() - started)
+                s = users.finish_login(attempt, ok, now=time.time())
+        except LoginRefused as e:
+            self._reply(req, error=str(e), code=e.code)
+            return
+        except Exception as e:
+            self._reply_failed(req, e)
+            self._handling.failed(e)
+            return
+        finally:
+            self._login_queue.leave(req.console)
         self._reply(req, session=wire.SessionInfo(
             token=SecretStr(s.token), user=s.user.username, display=s.user.display,
             role=s.user.role.value, expires=s.expires))

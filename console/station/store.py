@@ -292,7 +292,8 @@ class StationStore:
                             ("pressed", "INTEGER NOT NULL DEFAULT 0"), ("pressed_last", "REAL")),
                  "homes": (("dropped", "INTEGER NOT NULL DEFAULT 0"), ("walktest_until", "REAL"),
                            ("walktest_by", "TEXT"), ("walktest_last", "TEXT"), ("seed", "TEXT"),
-                           ("added", "REAL"))}
+                           ("added", "REAL")),
+                 "users": (("slowed_until", "REAL"),)}  # its locked_until is no longer read
         for table, columns in added.items():
             have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
             for column, decl in columns:

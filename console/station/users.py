@@ -4,6 +4,11 @@ Users live in the station database, so every station worker sees the same accoun
 sessions. A password is kept only as a salted scrypt hash; a session token only as its
 SHA-256 (consoles can read the database, so neither must be usable from it). Every login,
 failed login, logout and user change goes into the audit log in the same transaction.
+
+Failed logins lock a user *at one console* (the console id of the request), so a stranger's
+wrong guesses cannot keep an officer out at her own desk; across all consoles they only
+slow the guessing down, except at consoles where the user has logged in before
+(docs/security.md, "Logins").
 """
 
 from __future__ import annotations
@@ -34,11 +39,21 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     password TEXT NOT NULL,          -- scrypt$n=…,r=…,p=…$salt$key: never the password itself
     disabled INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,  -- failed logins since the last good one
-    locked_until REAL,
+    failed INTEGER NOT NULL DEFAULT 0,  -- failed logins since the last good one, all consoles
+    slowed_until REAL,               -- with failed >= slow_after: no check before, but at a known console
     created REAL NOT NULL,
     changed REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS login_sources (  -- a user's logins per console id (self-declared)
+    username TEXT NOT NULL,
+    source TEXT NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0,  -- failed logins in a row from this console
+    locked_until REAL,               -- the user is locked at this console until then
+    last_ok REAL,                    -- the last good login from it: a console known for the user
+    changed REAL NOT NULL,
+    PRIMARY KEY (username, source)
+);
+CREATE INDEX IF NOT EXISTS login_sources_changed ON login_sources(changed);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,     -- sha256 of the token; the token itself is only on the console
     username TEXT NOT NULL,
@@ -54,6 +69,8 @@ _USERNAME = re.compile(USERNAME_PATTERN)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 MAX_DISPLAY = 32
+FORGET_FAILURES_S = 24 * 3600  # a console's failed logins in a row are forgotten a day after
+KNOWN_CONSOLE_S = 90 * 24 * 3600  # a console stays known for a user this long after a login
 
 
 class Role(StrEnum):
@@ -131,7 +148,7 @@ class UserError(ValueError):
 
 class LoginRefused(Exception):
     """``code``, for the console to translate: bad_login (wrong name or password, or a
-    disabled account: the same answer for each), locked."""
+    disabled account: the same answer for each), locked (at this console), slowed."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -146,7 +163,7 @@ class User:
     disabled: bool
     created: float
     changed: float
-    locked_until: float | None
+    slowed_until: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +178,7 @@ class LoginAttempt:
     """What the first half of a login read; the slow password check goes between the halves."""
 
     username: str
+    via: str  # the console id the login came from
     user: User | None
     password_hash: str | None  # None: no such user
 
@@ -217,7 +235,8 @@ class Users:
         check_password(password)
         encoded = hash_password(password)
         with self._tx() as db:
-            self._update(db, username, "password = ?, failed = 0, locked_until = NULL", encoded, now=now)
+            self._update(db, username, "password = ?", encoded, now=now)
+            self._clear_failures(db, username, now)
             ended = self._end_sessions(db, username, now)
             audit.append(db, actor=actor, action="user.passwd", target=username,
                          detail={"sessions_ended": ended}, ts=now)
@@ -258,34 +277,46 @@ class Users:
 
     def login(self, username: str, password: str, *, via: str, now: float) -> Session:
         """Check a password and open a session; raises LoginRefused."""
-        attempt = self.begin_login(username, now=now)
-        return self.finish_login(attempt, attempt.check(password), via=via, now=now)
+        attempt = self.begin_login(username, via=via, now=now)
+        return self.finish_login(attempt, attempt.check(password), now=now)
 
-    def begin_login(self, username: str, *, now: float) -> LoginAttempt:
-        """First half of a login: refuses a locked account without checking its password."""
+    def begin_login(self, username: str, *, via: str, now: float) -> LoginAttempt:
+        """First half of a login from console ``via``: refuses, without checking the password,
+        a user locked at that console, or slowed down and not due yet at a console where
+        they have not logged in before."""
         user = self.get(username)
-        if user and user.locked_until and now < user.locked_until:
-            wait = user.locked_until - now
-            self._failed(username, "locked", now)
-            raise LoginRefused("locked", f"too many failed logins: try again in {wait:.0f} s")
+        source = self._db.execute("SELECT locked_until, last_ok FROM login_sources WHERE "
+                                  "username = ? AND source = ?", (username, via)).fetchone()
+        locked_until, known = source if source else (None, None)
+        if locked_until and now < locked_until:
+            self._failed(username, via, "locked", now)
+            raise LoginRefused("locked", f"too many failed logins at this console: try again in "
+                               f"{locked_until - now:.0f} s, or at another console")
+        if user and user.slowed_until and now < user.slowed_until and not known:
+            self._failed(username, via, "slowed", now)
+            raise LoginRefused("slowed", "many failed logins for this user: try again in "
+                               f"{user.slowed_until - now:.0f} s")
         row = self._db.execute("SELECT password FROM users WHERE username = ?", (username,)).fetchone()
-        return LoginAttempt(username, user, row[0] if row else None)
+        return LoginAttempt(username, via, user, row[0] if row else None)
 
-    def finish_login(self, attempt: LoginAttempt, password_ok: bool, *, via: str,
-                     now: float) -> Session:
-        """Second half: count a failure (locking after ``lock_after`` in a row) or open a
-        session for ``session_h``. A disabled or unknown user gets the same answer as a
-        wrong password; the audit entry says which it was."""
-        user = attempt.user
+    def finish_login(self, attempt: LoginAttempt, password_ok: bool, *, now: float) -> Session:
+        """Second half: count a failure or open a session for ``session_h``. A disabled or
+        unknown user gets the same answer as a wrong password; the audit entry says which
+        it was."""
+        user, via = attempt.user, attempt.via
         if user is None or user.disabled or not password_ok:
             why = "unknown user" if user is None else "disabled" if user.disabled else "wrong password"
-            self._failed(attempt.username, why, now)
+            self._failed(attempt.username, via, why, now)
             raise LoginRefused("bad_login", "wrong username or password")
         token, expires = secrets.token_urlsafe(32), now + self.policy.session_h * 3600
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE expires < ?", (now,))
-            db.execute("UPDATE users SET failed = 0, locked_until = NULL WHERE username = ?",
+            db.execute("UPDATE users SET failed = 0, slowed_until = NULL WHERE username = ?",
                        (user.username,))
+            db.execute("INSERT INTO login_sources(username, source, last_ok, changed) "
+                       "VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET failed = 0, "
+                       "locked_until = NULL, last_ok = excluded.last_ok, changed = excluded.changed",
+                       (user.username, via, now, now))
             db.execute("INSERT INTO sessions VALUES (?,?,?,?,?,NULL)",
                        (token_hash(token), user.username, via, now, expires))
             audit.append(db, actor=user.username, action="login", target=user.username,
@@ -293,21 +324,58 @@ class Users:
         log.info("login %s (%s) from %s", user.username, user.role.value, via)
         return Session(token, user, expires)
 
-    def _failed(self, username: str, why: str, now: float) -> None:
+    def _failed(self, username: str, via: str, why: str, now: float) -> None:
+        """Audit a refused login; a wrong password (or a disabled user's) counts: ``lock_after``
+        in a row from one console lock the user there for ``lock_s``, and from ``slow_after``
+        on since the last good login, anywhere, each slows the user down for ``slow_s``."""
+        p = self.policy
         with self._tx() as db:
-            detail: dict[str, Any] = {"reason": why}
+            detail: dict[str, Any] = {"reason": why, "console": via}
+            db.execute("DELETE FROM login_sources WHERE changed < ? AND coalesce(last_ok, 0) < ?",
+                       (now - FORGET_FAILURES_S, now - KNOWN_CONSOLE_S))
             if why in ("wrong password", "disabled"):
-                failed = db.execute("UPDATE users SET failed = failed + 1 WHERE username = ? "
-                                    "RETURNING failed", (username,)).fetchone()[0]
-                detail["failures"] = failed
-                if failed % self.policy.lock_after == 0:
-                    db.execute("UPDATE users SET locked_until = ? WHERE username = ?",
-                               (now + self.policy.lock_s, username))
-                    detail["locked_s"] = self.policy.lock_s
+                total = db.execute("UPDATE users SET failed = failed + 1 WHERE username = ? "
+                                   "RETURNING failed", (username,)).fetchone()[0]
+                in_row = db.execute(
+                    "INSERT INTO login_sources(username, source, failed, changed) VALUES (?,?,1,?) "
+                    "ON CONFLICT DO UPDATE SET failed = failed + 1, changed = excluded.changed "
+                    "RETURNING failed", (username, via, now)).fetchone()[0]
+                detail |= {"failures": in_row, "total": total}
+                if in_row % p.lock_after == 0:
+                    db.execute("UPDATE login_sources SET locked_until = ? WHERE username = ? AND "
+                               "source = ?", (now + p.lock_s, username, via))
+                    detail["locked_s"] = p.lock_s
+                if total >= p.slow_after:
+                    db.execute("UPDATE users SET slowed_until = ? WHERE username = ?",
+                               (now + p.slow_s, username))
+                    detail["slowed_s"] = p.slow_s
             audit.append(db, actor=username, action="login.failed", target=username,
                          detail=detail, ts=now)
-        log.warning("failed login for %r: %s%s", username, why,
-                    f"; locked for {self.policy.lock_s:.0f} s" if "locked_s" in detail else "")
+        log.warning("failed login for %r from %s: %s%s", username, via, why,
+                    f"; locked at that console for {p.lock_s:.0f} s" if "locked_s" in detail else "")
+
+    def locked_at(self, username: str, *, now: float) -> int:
+        """At how many consoles the user is locked now."""
+        return int(self._db.execute("SELECT count(*) FROM login_sources WHERE username = ? AND "
+                                    "locked_until > ?", (username, now)).fetchone()[0])
+
+    def unlock(self, username: str, *, actor: str, now: float) -> int:
+        """Clear the user's failed logins: the lock at every console and the slow-down.
+        Returns at how many consoles the user was locked."""
+        self._must(username)
+        locked = self.locked_at(username, now=now)
+        with self._tx() as db:
+            failed = db.execute("SELECT failed FROM users WHERE username = ?",
+                                (username,)).fetchone()[0]
+            self._clear_failures(db, username, now)
+            audit.append(db, actor=actor, action="user.unlock", target=username,
+                         detail={"locked_at": locked, "failures": failed}, ts=now)
+        return locked
+
+    def _clear_failures(self, db: sqlite3.Connection, username: str, now: float) -> None:
+        self._update(db, username, "failed = ?, slowed_until = NULL", 0, now=now)
+        db.execute("UPDATE login_sources SET failed = 0, locked_until = NULL WHERE username = ?",
+                   (username,))
 
     def session_user(self, token: str, *, now: float) -> User | None:
         """The user of a live session, with their current role; None if the token is
@@ -329,7 +397,7 @@ class Users:
         return user
 
 
-_USER_COLS = "u.username, u.display, u.role, u.disabled, u.created, u.changed, u.locked_until"
+_USER_COLS = "u.username, u.display, u.role, u.disabled, u.created, u.changed, u.slowed_until"
 
 
 def _user(r: tuple[Any, ...]) -> User:

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from hub import wire
 from hub.events import new_id
@@ -62,9 +62,8 @@ class StationClient:
         self._t.close()
 
     async def login(self, user: str, password: str, *, timeout: float = 10.0) -> wire.Reply:
-        reply = await self._send(wire.Request(
-            req=new_id(), console=self.console_id, op="login", ts=time.time(), user=user,
-            password=SecretStr(password)), timeout)
+        reply = await self._send({"op": "login", "user": user, "password": SecretStr(password)},
+                                 timeout)
         if reply.ok:
             self.session = reply.session
         return reply
@@ -79,9 +78,7 @@ class StationClient:
         """Any op but login, as the logged-in user; ``fields`` are the request's (outcome,
         notes, hub, visit, call, step, record (a JSON object), category, followup)."""
         token = self.session.token if self.session else None
-        return await self._send(wire.Request.model_validate({
-            "req": new_id(), "console": self.console_id, "op": op, "ts": time.time(),
-            "alarm": alarm, "token": token, **fields}), timeout)
+        return await self._send({"op": op, "alarm": alarm, "token": token, **fields}, timeout)
 
     def listen(self, hub: str, ear: Callable[[bytes], None] | None) -> None:
         """Hand the hub's voice packets to ``ear``; None stops hearing that hub (the broker stops
@@ -107,7 +104,14 @@ class StationClient:
         yet) does not say offline."""
         return self._t.connected and (self.station is None or self.station.online)
 
-    async def _send(self, req: wire.Request, timeout: float) -> wire.Reply:
+    async def _send(self, fields: dict[str, object], timeout: float) -> wire.Reply:
+        """Send a request and wait for its reply; one the station would refuse (an identifier
+        with a control character, a field too long) is refused here, with the reason."""
+        try:
+            req = wire.Request.model_validate({"req": new_id(), "console": self.console_id,
+                                               "ts": time.time(), **fields})
+        except ValidationError as e:
+            return wire.Reply(req=new_id(), ok=False, code="invalid", error=wire.reason(e))
         if not self._t.connected:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._linked.wait(), min(timeout, LINK_WAIT_S))

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from hub import simctl
+from hub import simctl, wire
 from hub.broker import Mosquitto
 from hub.demo import (
     ANXIN,
@@ -76,6 +76,9 @@ LOGGED = {"disconnects": re.compile(r" broker \S+ disconnected"),  # any part lo
           "offline": re.compile(r"silent for \S+ s: offline"),  # station flagged a home offline
           "errors": re.compile(r" ERROR |Traceback")}  # in any log or stderr
 FAKECLOCK = ("-m", "tests.faults.fakeclock")  # `anxin` that tolerates libfaketime (fakeclock.py)
+# console ids no reply topic may carry: Mosquitto drops a client publishing on a topic with a
+# control character (newline, DEL); + and # are wildcards, which paho refuses to publish on
+POISONED_CONSOLES = ("desk\n1", "desk\x7f", "desk+", "desk#")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,11 @@ class Part:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def count(self, pattern: str) -> int:
+        """How many lines of every run's log match ``pattern`` (a regex)."""
+        return sum(len(re.findall(pattern, log.read_text(errors="replace")))
+                   for log in self.logs if log.exists())
 
     def said(self, pattern: str) -> bool:
         """Whether the latest run has logged a line matching ``pattern`` (a regex)."""
@@ -517,6 +525,21 @@ class Rig:
         assert self.station.proc is not None
         with disk_full(self.station.proc.pid, self.station_db):
             self.wait(seconds)
+
+    def poison_requests(self) -> int:
+        """Console requests from a bare client whose console id would make the station's reply
+        topic one the broker refuses; returns how many were sent (each acknowledged by the
+        broker)."""
+        poisoner = Peer(self.broker.port, None)
+        assert poisoner.connect(), f"the poisoner could not connect: {poisoner.connack}"
+        try:
+            for i, console in enumerate(POISONED_CONSOLES):
+                request = {"v": 1, "type": "request", "req": f"poison-{i}", "console": console,
+                           "op": "claim", "ts": time.time(), "alarm": "a1"}
+                assert not poisoner.publish(wire.STATION_REQUEST, json.dumps(request).encode()).is_failure
+        finally:
+            poisoner.close()
+        return len(POISONED_CONSOLES)
 
     def pending(self) -> dict[str, HubRows]:
         return {hub: read_hub(self.hub_db(hub)) for hub in self.hubs}

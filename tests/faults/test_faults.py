@@ -1,7 +1,7 @@
 """Faults while the homes send a steady stream of alarms and telemetry: the broker killed or
 blocked, a hub or the station killed, the station back to a full backlog, the station's disk
-full then freed, the wall clock stepped, rogue subscribers. After each, one line of the fault
-table; no alarm may be lost or shown twice.
+full then freed, the wall clock stepped, rogue subscribers, poisoned requests. After each, one
+line of the fault table; no alarm may be lost or shown twice.
 
 ``ANXIN_FAULTS_LONG=1`` runs the long variant (minutes per fault, the broker blocked for 3).
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.faults.fakeclock import WallClock
-from tests.faults.harness import CONNECTED, KEEPALIVE_S, RETRY_S, Rig, integrity, read_hub
+from tests.faults.harness import CONNECTED, KEEPALIVE_S, LOGGED, RETRY_S, Rig, integrity, read_hub
 from tests.faults.harness import DURATIONS as D
 
 pytestmark = pytest.mark.timeout(D.test_timeout_s)
@@ -63,6 +63,19 @@ def test_station_kill9_and_restart(rig: Rig) -> None:
         rig.station.start()
         rig.wait(D.settle_s)
     rig.finish("station-kill9", down=f"{D.outage_s:.0f}s")
+
+
+def test_poisoned_request(rig: Rig) -> None:
+    """Requests whose console id no reply topic may carry: refused, and the station stays on
+    the broker (before, one such request kept it off for good: nothing was acknowledged)."""
+    with rig.traffic_running():
+        rig.wait(D.settle_s)
+        sent = rig.poison_requests()
+        rig.wait(D.outage_s)
+    refused = rig.station.count(r" rejected message on 'anxin/v1/station/request'")
+    dropped = rig.station.count(LOGGED["disconnects"].pattern)
+    rig.finish("poisoned-request", sent=str(sent), refused=str(refused), station_drops=str(dropped))
+    assert (refused, dropped) == (sent, 0), "the station did not refuse them all and stay on"
 
 
 def test_station_restart_with_full_backlog(rig: Rig) -> None:

@@ -16,9 +16,10 @@ from console.tui.i18n import Texts
 from hub import wire
 
 Login = Callable[[str, str], Awaitable[wire.Reply]]
-ERROR_CODES = ("bad_login", "locked", "login_required",  # codes with their own text in i18n
-               "not_yours", "hub_offline", "hub_busy", "no_call", "no_alarm", "closed", "taken",
-               "not_claimed", "not_allowed", "unknown_hub", "station_unreachable", "storage")
+ERROR_CODES = ("bad_login", "locked", "slowed", "busy", "clock", "expired",  # codes with their
+               "login_required", "not_yours", "hub_offline", "hub_busy",  # own text in i18n
+               "no_call", "no_alarm", "closed", "taken", "not_claimed", "not_allowed", "unknown_hub",
+               "station_unreachable", "storage")
 
 
 def read_password_file(path: Path) -> str:
