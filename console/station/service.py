@@ -222,7 +222,7 @@ class StationService:
             elif result and msg.kind == "call.request" and msg.ref:
                 self._changed("alarm", msg.ref)
             elif result and msg.kind == AGAIN_KIND and msg.ref:
-                log.info("alarm %s from %s: pressed again", msg.ref, msg.hub)
+                log.info("alarm %s pressed again at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
             elif not result:
                 log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
