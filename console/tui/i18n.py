@@ -239,6 +239,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state_in_call": ("通话中", "in call"),
     "state_resolved": ("已处置", "resolved"),
     "state_cancelled": ("已取消", "cancelled"),
+    "timeline_delivered": ("服务站收到", "received at the station"),
     "note_cancelled_at_home": ("老人在家中取消", "cancelled at home"),
     # outcomes
     "out_safe_by_phone": ("电话确认平安", "Safe, confirmed by phone"),

@@ -31,7 +31,9 @@ def timeline_entry(state: AlarmState, who: str | None, note: str | None, t: Text
     the state again; a resolution gives its outcome's label and the notes."""
     if note in NOTES:
         return t(f"note_{note}") + (f" {who}" if who and note not in UNSIGNED else "")
-    label = t(f"state_{state.value}") + (f" {who}" if who and state is not AlarmState.RAISED else "")
+    # in a history, "delivered" is the moment the station received it, not a state to wait in
+    key = "timeline_delivered" if state is AlarmState.DELIVERED else f"state_{state.value}"
+    label = t(key) + (f" {who}" if who and state is not AlarmState.RAISED else "")
     if not note:
         return label
     if state is AlarmState.RESOLVED:
