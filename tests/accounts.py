@@ -17,7 +17,7 @@ from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.client import StationClient
 from console.tui.screens.login import LoginScreen
-from hub import wire
+from hub.common import wire
 from tests.conftest import eventually
 
 PASSWORD = "correcthorse7"  # letters and digits: Pilot types them key by key

@@ -13,10 +13,10 @@ import numpy as np
 from drivers.audio import RATE
 from drivers.audio.loopback import LoopbackAudio
 from drivers.audio.wavfile import write_wav
-from hub.call import ANNOUNCE_TONE
-from hub.config import HubConfig
-from hub.prompts import PROMPTS
-from hub.service import HubService
+from hub.runtime.call import ANNOUNCE_TONE
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
+from hub.voice.prompts import PROMPTS
 
 PITCH = {ANNOUNCE_TONE: 1200.0, "visit_call": 500.0, "officer_on_line": 900.0,
          "call_ended": 300.0}  # Hz; every other prompt 250 Hz

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from console.station.config import StationConfig
-from hub.broker import Mosquitto
-from hub.config import HubConfig
+from console.station.trust.broker import Mosquitto
+from hub.runtime.config import HubConfig
 
 REPO = Path(__file__).resolve().parent.parent
 

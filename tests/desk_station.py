@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from console.station.config import Home
 from console.station.records_store import OpRefused
 from console.station.store import StationStore
-from hub import wire
-from hub.events import Event, new_id
+from hub.common import wire
+from hub.common.events import Event, new_id
 
 
 class DeskStation:

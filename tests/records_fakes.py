@@ -21,8 +21,8 @@ from console.station.config import DEFAULT_COUNTY
 from console.station.store import AlarmRow, HomeRow
 from console.tui.i18n import Texts
 from console.tui.records_context import Records
-from hub import wire
-from hub.prompts import Language
+from hub.common import wire
+from hub.common.language import Language
 
 RULES = load_county(DEFAULT_COUNTY)
 TODAY = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ import yaml
 from console.station import audit
 from console.station.config import Category, Contact, Elder, Home
 from console.station.store import ClaimConflict, StationStore
-from hub import wire
-from hub.cli import main
-from hub.events import CANCEL_KIND, Event
+from hub.cli.main import main
+from hub.common import wire
+from hub.common.events import CANCEL_KIND, Event
 
 
 @pytest.fixture

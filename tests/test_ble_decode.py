@@ -30,7 +30,7 @@ from drivers.ble.sim import (
     bthome_packet,
     mibeacon_packet,
 )
-from hub.store import HubStore
+from hub.runtime.store import HubStore
 
 PLAIN_MAC = "A4:C1:38:8D:18:B2"
 # bthome-ble's public encrypted vector

@@ -25,9 +25,10 @@ from drivers.audio import RATE
 from drivers.audio.loopback import LoopbackAudio
 from drivers.audio.speakerphone import Speakerphone
 from drivers.gpio.sim import SimPins
-from hub.config import HubConfig
-from hub.events import AlarmState
-from hub.service import HubService
+from hub.common.events import AlarmState
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
+from hub.sim.home import SimHome
 from tests.accounts import add_users, log_in
 from tests.callkit import (
     band_share,
@@ -185,7 +186,7 @@ async def test_an_online_visit_rings_with_the_chime_and_prompt_before_the_mic(
         tmp_path: Path, station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig],
         monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = home_with_voice(hub_cfg, tmp_path, tone(440, 1.0))
-    async with StationService(station_cfg) as station, HubService(cfg) as hub:
+    async with StationService(station_cfg) as station, HubService(cfg) as hub, SimHome(hub) as sim:
         home, phone = room(hub), hub.hw.phone
         assert phone is not None
         first_mic = loudspeaker_at_first_mic_block(monkeypatch, phone, home)
@@ -210,8 +211,8 @@ async def test_an_online_visit_rings_with_the_chime_and_prompt_before_the_mic(
             ended = await eventually(lambda: (c := station.store.calls.get(call.id)) and
                                      c.recorded is not None and c, what="recording closed")
             assert ended.reason == "hangup" and sf.info(ended.recording).duration > 0.5
-            assert hub._sim  # `anxin sim h001 played FILE`: what the loudspeaker played
-            await hub._sim.played([str(tmp_path / "heard.wav")])
+            # `anxin sim h001 played FILE`: what the loudspeaker played
+            await sim.played([str(tmp_path / "heard.wav")])
             assert heard_in_order(sf.read(tmp_path / "heard.wav", dtype="int16")[0])[:2] == [
                 "announce", "visit_call"]
             assert [e.action for e in station.store.audit_entries(target="h001")][-2:] == [

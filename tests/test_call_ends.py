@@ -12,15 +12,15 @@ import pytest
 from console.station.calls import CALL_ENDED
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
-from hub import wire
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.events import AlarmState
-from hub.mqtt import BrokerConfig, PahoTransport
-from hub.service import HubService
+from hub.common import wire
+from hub.common.events import AlarmState
+from hub.common.transport import BrokerConfig, PahoTransport
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import add_users, desk
 from tests.callkit import home_with_voice
 from tests.conftest import eventually

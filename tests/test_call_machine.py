@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.alarms import Say
-from hub.call import (
+from hub.rules.feedback import Say
+from hub.runtime.call import (
     ANNOUNCE_TONE,
     Announce,
     CallMachine,

@@ -13,11 +13,11 @@ from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.users import Role
 from drivers.gpio.sim import SimPins
-from hub import wire
-from hub.config import HubConfig
-from hub.events import new_id
-from hub.mqtt import PahoTransport
-from hub.service import HubService
+from hub.common import wire
+from hub.common.events import new_id
+from hub.common.transport import PahoTransport
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from hub.voice.packet import VoicePacket, encode_packet
 from tests.accounts import add_users, desk
 from tests.callkit import home_with_voice

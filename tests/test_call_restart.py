@@ -16,15 +16,15 @@ import soundfile as sf
 import yaml
 
 from console.station.store import StationStore
+from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.call_line import CallLine
 from console.tui.client import StationClient
 from drivers.audio.loopback import LoopbackAudio
 from drivers.audio.speakerphone import Speakerphone
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.demo import spawn, wait_for, write_yaml
-from hub.service import HubService
+from hub.cli.demo import spawn, wait_for, write_yaml
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import PASSWORD, add_users
 from tests.callkit import home_with_voice, tone
 from tests.conftest import REPO, eventually

@@ -11,8 +11,8 @@ from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.store import CALL_REQUESTED
 from drivers.gpio.sim import SimPins
-from hub.config import HubConfig
-from hub.service import HubService
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.conftest import eventually
 
 RULES = """

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from console.casework.county import CountyRules, load_county
-from hub.configfile import ConfigError
-from hub.events import ALARM_TYPES
+from hub.common.configfile import ConfigError
+from hub.common.events import ALARM_TYPES
 from tests.conftest import REPO
 
 SHIPPED = REPO / "config/county.yaml"

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from hub.clockjump import JumpDetector
-from hub.events import AlarmState
+from hub.common.events import AlarmState
 from hub.rules.actions import SendAlarm
-from hub.supervision import Supervisor
+from hub.runtime.clockjump import JumpDetector
+from hub.runtime.supervision import Supervisor
 from tests.conftest import eventually
 from tests.test_hub_senses import Home, home  # noqa: F401  (the fixture)
 from tests.test_rules_engine import FALL, at, engine
@@ -53,11 +53,11 @@ async def test_a_step_forward_does_not_escalate_a_fresh_call(home: Home,  # noqa
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     await home.do("press")
     real = time.time
-    monkeypatch.setattr("hub.service.time.time", lambda: real() + 3600)
+    monkeypatch.setattr("hub.runtime.service.time.time", lambda: real() + 3600)
     home.hub.escalate()
     assert "still_trying" not in home.heard()
-    monkeypatch.setattr("hub.service.time.time", lambda: real() + 3600 + 31)
-    monkeypatch.setattr("hub.service.time.monotonic", lambda m=time.monotonic: m() + 31)
+    monkeypatch.setattr("hub.runtime.service.time.time", lambda: real() + 3600 + 31)
+    monkeypatch.setattr("hub.runtime.service.time.monotonic", lambda m=time.monotonic: m() + 31)
     home.hub.escalate()
     assert home.heard()[-1] == "still_trying"  # 31 s of real time did pass
 
@@ -65,8 +65,8 @@ async def test_a_step_forward_does_not_escalate_a_fresh_call(home: Home,  # noqa
 def step_clock(monkeypatch: pytest.MonkeyPatch, step: float) -> Callable[[], float]:
     """Step the hub's wall clock (not its monotonic clock), as NTP does."""
     real = time.time
-    monkeypatch.setattr("hub.service.time.time", lambda: real() + step)
-    monkeypatch.setattr("hub.store.time.time", lambda: real() + step)
+    monkeypatch.setattr("hub.runtime.service.time.time", lambda: real() + step)
+    monkeypatch.setattr("hub.runtime.store.time.time", lambda: real() + step)
     return lambda: real() + step
 
 

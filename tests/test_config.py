@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import main
-from hub.config import load_hub_config, load_hub_rules
-from hub.configfile import ConfigError
+from hub.cli.main import main
+from hub.common.configfile import ConfigError
+from hub.runtime.config import load_hub_config, load_hub_rules
 from tests.conftest import REPO
 
 
@@ -82,7 +82,7 @@ def test_hub_reload_checks_rules_before_signalling(tmp_path: Path,
     hupped = tmp_path / "hupped"
     fake_hub = subprocess.Popen([sys.executable, "-c", "import signal, sys, time; signal.signal("
                                  "signal.SIGHUP, lambda *_: open(sys.argv[1], 'w').close()); time.sleep(30)",
-                                 str(hupped), "hub.cli", "hub"])  # looks like python -m hub.cli hub
+                                 str(hupped), "hub.cli.main", "hub"])  # looks like python -m hub.cli.main hub
     try:
         (tmp_path / "hub.pid").write_text(f"{fake_hub.pid}\n")
         assert main(["hub", "reload", "--config", str(hub)]) == 2  # bad rules: nothing signalled

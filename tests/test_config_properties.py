@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.station.config import load_homes, load_station_config
-from hub.config import HubConfig, load_hub_config, load_hub_rules
-from hub.configfile import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_VALUES, ConfigError
+from hub.common.configfile import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_VALUES, ConfigError
 from hub.rules import load_rules
+from hub.runtime.config import HubConfig, load_hub_config, load_hub_rules
 from tests.conftest import REPO
 
 props = settings(max_examples=100, deadline=None, derandomize=True, database=None,

@@ -23,8 +23,8 @@ from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.checklist import Checklist
-from hub import wire
-from hub.call_phone import console_phone
+from hub.common import wire
+from hub.voice.officer_phone import console_phone
 from tests.accounts import log_in
 from tests.conftest import eventually
 from tests.desk_station import DeskStation

@@ -34,10 +34,10 @@ from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.vtable import VirtualTable
 from drivers.gpio.sim import SimPins
-from hub import wire
-from hub.config import HubConfig
-from hub.events import AlarmState, Event, new_id
-from hub.service import HubService
+from hub.common import wire
+from hub.common.events import AlarmState, Event, new_id
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import add_users, log_in
 from tests.conftest import eventually
 

@@ -15,8 +15,8 @@ from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.elder_card import ElderCard
-from hub import wire
-from hub.events import CANCEL_KIND, AlarmState, Event
+from hub.common import wire
+from hub.common.events import CANCEL_KIND, AlarmState, Event
 from tests import test_console_desk
 from tests.conftest import eventually
 from tests.desk_station import DeskStation

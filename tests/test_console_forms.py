@@ -15,7 +15,7 @@ from textual.widgets import Checkbox, Input, RadioButton, Static, TextArea
 
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.visit_form import VisitForm
-from hub.prompts import Language
+from hub.common.language import Language
 from tests.records_fakes import FakeClient, FakeStore, Host, elder, records
 
 

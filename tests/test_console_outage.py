@@ -18,8 +18,8 @@ from console.tui.app import ConsoleApp
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.station_banner import StationBanner
-from hub import wire
-from hub.events import Event
+from hub.common import wire
+from hub.common.events import Event
 from tests.accounts import add_users, log_in
 from tests.conftest import eventually
 

@@ -22,7 +22,7 @@ from console.tui.screens.roster import ONLINE_CYCLE, RosterScreen
 from console.tui.validation import field_message
 from console.tui.widgets.roster import SORTS, RosterQuery, select
 from console.tui.widgets.vtable import VirtualTable
-from hub.prompts import Language
+from hub.common.language import Language
 from tests.records_fakes import TODAY, FakeClient, FakeStore, Host, Sensor, State, elder, records
 from tests.test_casework_search import population
 
@@ -123,7 +123,7 @@ def test_how_long_ago_is_told_in_whole_units() -> None:
 async def test_roster_opens_the_elders_history_with_alarms_and_visits() -> None:
     from console.casework.records import VisitRecord
     from console.station.store import AlarmRow
-    from hub.events import AlarmState
+    from hub.common.events import AlarmState
     t = TODAY.timestamp() - 86_400
     fall = AlarmRow("a1", "h001", "fall", 1, 0, "radar", "卧室", AlarmState.RESOLVED, t, t, "张三", "zhang",
                     t + 20, t + 900, "onsite_help", "网格员已上门，无大碍", None)

@@ -31,7 +31,7 @@ from console.tui.screens.visit_form import VisitForm
 from console.tui.screens.visits import VisitsScreen
 from console.tui.validation import os_error_text, problem_text
 from console.tui.widgets.vtable import VirtualTable
-from hub.prompts import Language
+from hub.common.language import Language
 from tests.records_fakes import RULES, TODAY, FakeClient, FakeStore, Host, elder, records
 from tests.test_console_ledger import store as ledger_store
 

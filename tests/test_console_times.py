@@ -19,7 +19,7 @@ from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.ledger import LedgerScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.header import ZonedClock
-from hub.events import Event
+from hub.common.events import Event
 from tests.desk_station import DeskStation
 from tests.test_console_desk import Clock, at_desk, station  # noqa: F401  (the fixture)
 

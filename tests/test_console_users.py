@@ -27,10 +27,10 @@ from console.tui.client import StationClient
 from console.tui.i18n import STRINGS
 from console.tui.screens.login import ERROR_CODES, LoginScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
-from hub import wire
-from hub.cli import main
-from hub.events import AlarmState, Event
-from hub.mqtt import MemoryBroker
+from hub.cli.main import main
+from hub.common import wire
+from hub.common.events import AlarmState, Event
+from hub.common.transport import MemoryBroker
 from tests.accounts import PASSWORD, add_users, log_in
 from tests.conftest import eventually
 

@@ -17,8 +17,8 @@ from console.station.config import StationConfig
 from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.palette import Palette
 from console.tui.widgets.checklist import Checklist
-from hub import wire
-from hub.events import Event, new_id
+from hub.common import wire
+from hub.common.events import Event, new_id
 from tests import test_console_desk
 from tests.conftest import eventually
 from tests.desk_station import DeskStation

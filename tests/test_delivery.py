@@ -18,13 +18,13 @@ import pytest
 from console.station.config import StationConfig
 from console.station.service import StationService, station_will
 from console.station.store import OutOfOrder, StationStore
-from hub import wire
-from hub.config import HubConfig, LinkConfig
-from hub.events import Event
-from hub.link import Uplink, last_will
-from hub.mqtt import MemoryBroker, MemoryTransport
-from hub.service import HubService
-from hub.store import HubStore
+from hub.common import wire
+from hub.common.events import Event
+from hub.common.transport import MemoryBroker, MemoryTransport
+from hub.runtime.config import HubConfig, LinkConfig
+from hub.runtime.service import HubService
+from hub.runtime.store import HubStore
+from hub.runtime.uplink import Uplink, last_will
 from tests.conftest import eventually
 
 

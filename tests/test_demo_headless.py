@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 
 from console.station.config import load_station_config
+from console.station.trust.localca import LocalCa
 from console.tui.client import StationClient
-from hub.demo import DEMO_PASSWORD, DEMO_USER
-from hub.localca import LocalCa
+from hub.cli.demo import DEMO_PASSWORD, DEMO_USER
 from tests.conftest import REPO, eventually
 from tests.test_security_broker import Peer
 
-ANXIN = [sys.executable, "-m", "hub.cli"]
+ANXIN = [sys.executable, "-m", "hub.cli.main"]
 
 
 def state(pid: int) -> str | None:
@@ -96,7 +96,7 @@ def test_a_signal_stops_the_headless_demo_and_its_parts(tmp_path: Path, sig: int
                                                         group: bool) -> None:
     """SIGTERM as a service manager sends it; SIGHUP as a closed terminal does, to the demo or
     to its whole (foreground) process group."""
-    demo = subprocess.Popen([sys.executable, "-m", "hub.cli", "demo", "--headless", "--homes", "1",
+    demo = subprocess.Popen([sys.executable, "-m", "hub.cli.main", "demo", "--headless", "--homes", "1",
                              "--dir", str(tmp_path / "demo")], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     pids: list[int] = []

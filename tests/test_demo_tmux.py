@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-ANXIN = [sys.executable, "-m", "hub.cli"]
+ANXIN = [sys.executable, "-m", "hub.cli.main"]
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 
 

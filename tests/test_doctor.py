@@ -26,19 +26,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from console.station.trust import pki
+from console.station.trust.broker import Mosquitto, free_port
+from console.station.trust.brokerconf import TlsFiles
 from drivers.radar.port import open_uart
 from drivers.radar.sim import SimRadar
-from hub import pki
-from hub.broker import Mosquitto, free_port
-from hub.brokerconf import TlsFiles
-from hub.config import BleConfig, GpioConfig, RadarConfig, SpeakerConfig
-from hub.demo import ANXIN, demo_hub, write_yaml
-from hub.doctor import devices, host, network
-from hub.doctor.report import Finding, Status, exit_code, render_text
-from hub.doctor.run import run
-from hub.doctor.system import AudioDevice, AudioUnavailable, System
-from hub.mqtt import BrokerConfig
-from hub.store import HubStore
+from hub.cli.demo import ANXIN, demo_hub, write_yaml
+from hub.cli.doctor import devices, host, network
+from hub.cli.doctor.report import Finding, Status, exit_code, render_text
+from hub.cli.doctor.run import run
+from hub.cli.doctor.system import AudioDevice, AudioUnavailable, System
+from hub.common.transport import BrokerConfig
+from hub.runtime.config import BleConfig, GpioConfig, RadarConfig, SpeakerConfig
+from hub.runtime.store import HubStore
 from tests.conftest import REPO
 from tests.test_security_broker import Pki
 

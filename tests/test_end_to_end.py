@@ -17,10 +17,10 @@ from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.roster import Roster
 from drivers.gpio.sim import SimPins
 from drivers.speaker.sim import LogSpeaker
-from hub.config import HubConfig
-from hub.events import AlarmState
-from hub.mqtt import PahoTransport
-from hub.service import HubService
+from hub.common.events import AlarmState
+from hub.common.transport import PahoTransport
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import add_users, desk, log_in
 from tests.conftest import eventually
 

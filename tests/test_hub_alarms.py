@@ -1,4 +1,4 @@
-"""What the elder hears about their call: the pure lifecycle feedback of hub/alarms.py.
+"""What the elder hears about their call: the pure lifecycle feedback of hub/rules/feedback.py.
 
 Everything the elder does about a call is answered (issue 17, 12): a press again says where
 the call stands, a cancel gesture that cancels nothing says why, and a long wait for an
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.alarms import Reassurance, Say, Standing, cancel_gesture, pressed_again, reassured
-from hub.events import AlarmState
+from hub.common.events import AlarmState
+from hub.rules.feedback import Reassurance, Say, Standing, cancel_gesture, pressed_again, reassured
 
 S = AlarmState
 T0 = 1_000.0

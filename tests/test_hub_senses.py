@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from drivers.speaker.sim import LogSpeaker
-from hub import wire
-from hub.config import HubConfig
-from hub.events import CANCEL_KIND, AlarmState, Event
-from hub.link import last_will
-from hub.mqtt import MemoryBroker
-from hub.service import HubService
-from hub.simhome import SimHome
+from hub.common import wire
+from hub.common.events import CANCEL_KIND, AlarmState, Event
+from hub.common.transport import MemoryBroker
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
+from hub.runtime.uplink import last_will
+from hub.sim.home import SimHome
 from tests.conftest import eventually
 
 SMOKE_KEY = "231d39c1d7cc1ab1aee224cd096db932"
@@ -51,12 +51,10 @@ def home_config(tmp_path: Path, **over: Any) -> HubConfig:
 
 
 class Home:
-    def __init__(self, hub: HubService) -> None:
-        self.hub = hub
+    def __init__(self, hub: HubService, sim: SimHome) -> None:
+        self.hub, self.sim = hub, sim
         self.events: list[Event] = []
         hub.on_event = self.events.append
-        assert hub._sim is not None
-        self.sim: SimHome = hub._sim
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
@@ -77,10 +75,11 @@ class Home:
 async def home(tmp_path: Path) -> AsyncIterator[Home]:
     broker = MemoryBroker()
     async with HubService(home_config(tmp_path),
-                          transport=lambda cfg, _: broker.client(last_will(cfg.hub_id))) as hub:
+                          transport=lambda cfg, _: broker.client(last_will(cfg.hub_id))) as hub, \
+            SimHome(hub) as sim:
         radar = hub.hw.radar  # its reader thread opens the pty; a frame played before is lost
         await eventually(lambda: radar is None or radar.is_open, what="the radar's port open")
-        yield Home(hub)
+        yield Home(hub, sim)
 
 
 def has(kinds: Callable[[], list[str]], kind: str) -> Callable[[], bool]:
@@ -171,8 +170,8 @@ async def test_a_fall_says_when_it_was_detected_and_when_it_was_sent(
     await eventually(lambda: home.alarms().get("fall") is AlarmState.RAISED, what="held fall")
     detected = next(e for e in home.events if e.kind == "fall.detected").ts
     real_time, real_mono = time.time, time.monotonic
-    monkeypatch.setattr("hub.service.time.time", lambda: real_time() + 31)  # 31 s later …
-    monkeypatch.setattr("hub.service.time.monotonic", lambda: real_mono() + 31)
+    monkeypatch.setattr("hub.runtime.service.time.time", lambda: real_time() + 31)  # 31 s later …
+    monkeypatch.setattr("hub.runtime.service.time.monotonic", lambda: real_mono() + 31)
     home.hub._do(home.hub.engine.tick(home.hub._now()))  # … nobody cancelled: sent
     assert home.alarms().get("fall") is AlarmState.SENT
     [fall] = [m for p in home.hub.store.pending()
@@ -203,8 +202,8 @@ async def test_a_smoke_test_packet_replayed_after_a_hub_restart_is_refused(tmp_p
     def start() -> HubService:
         return HubService(cfg, transport=lambda c, _: broker.client(last_will(c.hub_id)))
 
-    async with start() as hub:
-        home = Home(hub)
+    async with start() as hub, SimHome(hub) as sim:
+        home = Home(hub, sim)
         detector = home.sim.sensors["kitchen_smoke"]
         await home.do("smoke")
         await eventually(lambda: "smoke" in home.alarms(), what="the installer's smoke test")
@@ -215,8 +214,8 @@ async def test_a_smoke_test_packet_replayed_after_a_hub_restart_is_refused(tmp_p
         await home.do("battery-low kitchen_smoke 80")
         for alarm in hub.store.open_alarms():  # the station closed the test's alarm
             hub.store.advance(alarm.id, AlarmState.RESOLVED, time.time())
-    async with start() as hub:  # the hub restarts (an update, a power cut)
-        home = Home(hub)
+    async with start() as hub, SimHome(hub) as sim:  # the hub restarts (an update, a power cut)
+        home = Home(hub, sim)
         assert home.sim.sensors["kitchen_smoke"].counter >= 500  # the detector counted on meanwhile
         assert hub.hw.sim_ble
         hub.hw.sim_ble.inject(*walk_test)
@@ -404,7 +403,7 @@ async def test_a_hub_that_starts_on_battery_says_so(tmp_path: Path) -> None:
 
 async def test_a_condition_still_present_after_a_restart_raises_no_second_alarm(home: Home) -> None:
     from hub.rules import Engine
-    from hub.senses import Senses
+    from hub.runtime.senses import Senses
 
     await home.do("battery-low bath_leak 8")
     await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
@@ -418,6 +417,6 @@ async def test_a_condition_still_present_after_a_restart_raises_no_second_alarm(
 
 
 async def test_anxin_sim_offers_every_verb_the_home_takes(home: Home) -> None:
-    from hub.sim_cli import VERBS
+    from hub.cli.sim import VERBS
 
     assert set(VERBS) == set(home.sim.handlers())

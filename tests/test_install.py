@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from hub import pki
-from hub.broker import Mosquitto
-from hub.brokerconf import TlsFiles
+from console.station.trust import pki
+from console.station.trust.broker import Mosquitto
+from console.station.trust.brokerconf import TlsFiles
+from hub.common.wire import hub_topic
 from hub.rules import load_rules
-from hub.wire import hub_topic
 from tests.conftest import REPO
 from tests.test_security_broker import Peer
 from tests.test_systemd import settings
@@ -111,7 +111,8 @@ def test_the_hub_is_installed_with_its_config_rules_and_system_steps(installed: 
     # The rules came from the installed package (hub/shipped, package data), not the checkout
     # (run from the prefix: `python -c` would import hub/ from the current folder first).
     r = subprocess.run([str(root / "opt/anxin/venv/bin/python"), "-c",
-                        "from hub.config import DEFAULT_RULES as d; print(d, len(list(d.glob('*.yaml'))))"],
+                        "from hub.runtime.config import DEFAULT_RULES as d; "
+                        "print(d, len(list(d.glob('*.yaml'))))"],
                        capture_output=True, text=True, check=True, cwd=root)
     assert r.stdout.startswith(f"{root}/opt/anxin/venv/lib/") and r.stdout.split()[1] == "1"
     hub_yaml = (root / "etc/anxin/hub.yaml").read_text()

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.events import Event
-from hub.service import HubService
+from console.station.trust.broker import Mosquitto
+from hub.common.events import Event
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.conftest import eventually
 
 KINDS = ["panic", "smoke", "gas", "fall", "leak"]

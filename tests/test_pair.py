@@ -17,13 +17,14 @@ from ruamel.yaml.comments import CommentedMap
 from drivers.ble.advert import Advert
 from drivers.ble.decode import AdvertDecoder, Unknown
 from drivers.ble.sim import SimScanner, SimSensor
-from hub import configedit, pair
-from hub.cli import main
-from hub.config import HubConfig, load_hub_config
-from hub.configfile import ConfigError
-from hub.link import last_will
-from hub.mqtt import MemoryBroker
-from hub.service import HubService
+from hub.cli.main import main
+from hub.common.configfile import ConfigError
+from hub.common.transport import MemoryBroker
+from hub.runtime.config import HubConfig, load_hub_config
+from hub.runtime.service import HubService
+from hub.runtime.uplink import last_will
+from hub.sim.home import SimHome
+from hub.tools import configedit, pair
 from tests.conftest import REPO, eventually
 
 Capsys = pytest.CaptureFixture[str]
@@ -305,14 +306,15 @@ ble:
 
 
 @pytest.fixture
-async def sim_hub(tmp_path: Path) -> AsyncIterator[tuple[Path, HubService]]:
+async def sim_hub(tmp_path: Path) -> AsyncIterator[tuple[Path, HubService, SimHome]]:
     """A hub on simulated pins and air, running in this test's loop, and its hub.yaml."""
     config = tmp_path / "hub.yaml"
     config.write_text(SIM_HOME.format(data=tmp_path / "data"), encoding="utf-8")
     broker = MemoryBroker()
     async with HubService(load_hub_config(config),
-                          transport=lambda c, _: broker.client(last_will(c.hub_id))) as hub:
-        yield config, hub
+                          transport=lambda c, _: broker.client(last_will(c.hub_id))) as hub, \
+            SimHome(hub) as sim:
+        yield config, hub, sim
 
 
 @pytest.fixture
@@ -325,10 +327,9 @@ def typed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 async def test_sim_hub_stranger_listed_wrong_key_refused_right_key_written(
-        sim_hub: tuple[Path, HubService], capsys: Capsys, typed: list[str]) -> None:
-    home, hub = sim_hub
-    assert hub._sim is not None
-    said = await hub._sim.handlers()["stranger"]([])
+        sim_hub: tuple[Path, HubService, SimHome], capsys: Capsys, typed: list[str]) -> None:
+    home, hub, sim = sim_hub
+    said = await sim.handlers()["stranger"]([])
     mac = said.split()[4]
     await eventually(lambda: mac in hub.decoder.unknown, what="the stranger heard")
     typed.extend(["1", WRONG.hex(), KEY.hex(), "", "kitchen_smoke2", "厨房"])
@@ -341,7 +342,7 @@ async def test_sim_hub_stranger_listed_wrong_key_refused_right_key_written(
     new = load_hub_config(home).ble.sensors[-1]
     assert (new.name, new.mac, new.type, new.bindkey) == ("kitchen_smoke2", mac, "smoke", KEY.hex())
 
-    said = await hub._sim.handlers()["stranger"](["plain"])
+    said = await sim.handlers()["stranger"](["plain"])
     plain = said.split()[4]
     await eventually(lambda: plain in hub.decoder.unknown, what="a plaintext stranger")
     capsys.readouterr()

@@ -20,12 +20,12 @@ from drivers.audio.loopback import LoopbackAudio
 from drivers.audio.speakerphone import Speakerphone
 from drivers.audio.wavfile import read_wav
 from drivers.speaker.audio import AudioSpeaker
-from hub import prompts_render
-from hub.config import DEFAULT_PROMPTS
-from hub.prompts import PROMPTS
-from hub.prompts_render import LANGUAGES, MANIFEST, RenderError, check_language, digest, options
+from hub.runtime.config import DEFAULT_PROMPTS
+from hub.tools import prompts_render
+from hub.tools.prompts_render import LANGUAGES, MANIFEST, RenderError, check_language, digest, options
+from hub.voice.prompts import PROMPTS
 
-RENDER = "run `anxin prompts render` (after editing hub/prompts.py)"
+RENDER = "run `anxin prompts render` (after editing hub/voice/prompts.py)"
 SILENT = 100  # below this a sample counts as silence (-50 dBFS)
 
 

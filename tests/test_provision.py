@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from console.station.trust.broker import Mosquitto
 from drivers.gpio.sim import SimPins
-from hub import wire
-from hub.broker import Mosquitto
-from hub.cli import main
-from hub.config import BleConfig, GpioConfig, LinkConfig, load_hub_config
-from hub.service import HubService
+from hub.cli.main import main
+from hub.common import wire
+from hub.runtime.config import BleConfig, GpioConfig, LinkConfig, load_hub_config
+from hub.runtime.service import HubService
 from tests.conftest import REPO, eventually
 from tests.test_security_broker import Peer, Pki
 

@@ -18,11 +18,12 @@ from drivers.radar.readings import Heartbeat, Parameters
 from drivers.radar.setup import SETTLE_RETRY_S, Settle, Wanted
 from drivers.radar.sim import Settings, SimRadar
 from drivers.radar.tinyframe import TinyFrameCommands
-from hub.cli import main
-from hub.config import load_hub_config
-from hub.link import last_will
-from hub.mqtt import MemoryBroker
-from hub.service import HubService
+from hub.cli.main import main
+from hub.common.transport import MemoryBroker
+from hub.runtime.config import load_hub_config
+from hub.runtime.service import HubService
+from hub.runtime.uplink import last_will
+from hub.sim.home import SimHome
 from tests.conftest import eventually
 
 Capsys = pytest.CaptureFixture[str]
@@ -117,7 +118,7 @@ def test_what_the_model_cannot_take_is_refused_before_anything_is_sent(
 def test_a_running_hub_holds_the_port(tmp_path: Path, capsys: Capsys) -> None:
     config = hub_yaml(tmp_path, "mr60fda2")
     (tmp_path / "data").mkdir()
-    fake_hub = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "hub.cli", "hub"])
+    fake_hub = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "hub.cli.main", "hub"])
     try:
         (tmp_path / "data/hub.pid").write_text(f"{fake_hub.pid}\n")
         assert radar(config, "height", "2.4") == 1
@@ -163,7 +164,8 @@ async def hub(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[H
                       extra=f"  height_m: {height}\n  sensitivity: {sensitivity}\n")
     broker = MemoryBroker()
     async with HubService(load_hub_config(config),
-                          transport=lambda cfg, _: broker.client(last_will(cfg.hub_id))) as h:
+                          transport=lambda cfg, _: broker.client(last_will(cfg.hub_id))) as h, \
+            SimHome(h):
         yield h
 
 

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.events import Event, Priority
+from hub.common.events import Event, Priority
 from hub.rules import Engine, RuleSet, load_rules
 from hub.rules.actions import (
     CancelAlarm,

@@ -11,14 +11,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.configfile import ConfigError
-from hub.events import ALARM_TYPES, Event
-from hub.prompts import PROMPTS
+from hub.common.configfile import ConfigError
+from hub.common.events import ALARM_TYPES, Event
 from hub.rules import Engine, RuleSet, load_rules
 from hub.rules.actions import CancelAlarm, RaiseAlarm, SendAlarm
 from hub.rules.load import parse_rules
 from hub.rules.model import EVENT_KINDS, Category, SayAction
 from hub.rules.state import STATE_NAMES
+from hub.voice.prompts import PROMPTS
 from tests.conftest import REPO
 from tests.test_rules_engine import at
 

@@ -25,20 +25,21 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.trust import pki
+from console.station.trust.broker import Mosquitto
+from console.station.trust.localca import LocalCa
 from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
 from drivers.speaker.sim import LogSpeaker
-from hub import pki, wire
-from hub.broker import Mosquitto
-from hub.cli import main
-from hub.config import HubConfig, load_hub_config
-from hub.configfile import ConfigError
-from hub.events import new_id
-from hub.localca import LocalCa
-from hub.mqtt import BrokerConfig, PahoTransport
-from hub.service import HubService
+from hub.cli.main import main
+from hub.common import wire
+from hub.common.configfile import ConfigError
+from hub.common.events import new_id
+from hub.common.transport import BrokerConfig, PahoTransport
+from hub.common.wire import hub_topic
+from hub.runtime.config import HubConfig, load_hub_config
+from hub.runtime.service import HubService
 from hub.voice import packet as voice_packet
-from hub.wire import hub_topic
 from tests.conftest import REPO, eventually
 
 WAIT_S = 5.0

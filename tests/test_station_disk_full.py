@@ -18,19 +18,20 @@ from textual.widgets import Static
 
 from console.station.config import StationConfig
 from console.station.store import StationStore
+from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.screens.roster import RosterScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.station_banner import StationBanner
 from drivers.gpio.sim import SimPins
-from hub import demo, wire
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.demo import write_yaml
-from hub.link import last_will
-from hub.mqtt import BrokerConfig, PahoTransport
-from hub.service import HubService
+from hub.cli import demo
+from hub.cli.demo import write_yaml
+from hub.common import wire
+from hub.common.transport import BrokerConfig, PahoTransport
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
+from hub.runtime.uplink import last_will
 from tests.accounts import add_users, log_in
 from tests.conftest import REPO, eventually
 from tests.diskfull import disk_full

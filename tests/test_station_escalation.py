@@ -9,7 +9,7 @@ from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.store import ESCALATED, StationStore
 from console.tui.client import StationClient
-from hub import wire
+from hub.common import wire
 from tests.conftest import eventually
 
 

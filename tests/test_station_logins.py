@@ -19,12 +19,12 @@ from console.station import service
 from console.station.config import StationConfig
 from console.station.login_queue import PER_CONSOLE, QUEUE, LoginQueue
 from console.station.service import StationService
+from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.client import StationClient
-from hub import wire
-from hub.broker import Mosquitto
-from hub.events import new_id
-from hub.mqtt import BrokerConfig, PahoTransport
+from hub.common import wire
+from hub.common.events import new_id
+from hub.common.transport import BrokerConfig, PahoTransport
 from tests.accounts import PASSWORD, add_users
 from tests.conftest import eventually
 from tests.test_security_broker import Peer

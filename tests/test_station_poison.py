@@ -17,15 +17,15 @@ import pytest
 
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
-from hub import wire
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.events import new_id
-from hub.mqtt import BrokerConfig, PahoTransport
-from hub.service import HubService
+from hub.common import wire
+from hub.common.events import new_id
+from hub.common.transport import BrokerConfig, PahoTransport
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import PASSWORD, add_users
 from tests.conftest import eventually
 from tests.test_security_broker import Peer, Pki, station_and_hub
@@ -109,7 +109,7 @@ async def test_a_topic_the_broker_would_refuse_is_dropped_and_logged_not_sent_fo
         broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
     """The transport's own guard, whatever a caller passes: the message is dropped with a log
     line, and the connection stays up for the next one."""
-    caplog.set_level(logging.INFO, logger="hub.mqtt")
+    caplog.set_level(logging.INFO, logger="hub.common.transport")
     ups: list[bool] = []
     t = PahoTransport(broker=BrokerConfig(port=broker.port), client_id="guarded",
                       loop=asyncio.get_running_loop())

@@ -19,7 +19,7 @@ from console.station.service import StationService
 from console.station.store import StationStore
 from console.station.users import Role
 from console.tui.client import StationClient
-from hub import wire
+from hub.common import wire
 from tests.accounts import add_users, desk
 from tests.conftest import REPO, eventually
 

@@ -10,7 +10,7 @@ import pytest
 from console.station.config import StationConfig
 from console.station.quota import RejectQuota
 from console.station.service import StationService
-from hub.mqtt import MemoryBroker
+from hub.common.transport import MemoryBroker
 from tests.conftest import eventually
 
 EVENTS = "anxin/v1/hub/h001/event"

@@ -14,9 +14,9 @@ import yaml
 
 from console.station.config import StationConfig
 from console.station.store import StationStore
-from hub.config import HubConfig
-from hub.events import Event
-from hub.service import HubService
+from hub.common.events import Event
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.conftest import REPO, eventually
 
 PRESSES = 40
@@ -24,7 +24,7 @@ KILL_AFTER = 15
 
 
 def start_station(cfg_file: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-file", str(log), "station",
+    return subprocess.Popen([sys.executable, "-m", "hub.cli.main", "--log-file", str(log), "station",
                              "--config", str(cfg_file)], cwd=REPO)
 
 

@@ -9,9 +9,9 @@ import pytest
 from console.station.config import Category, Elder, Home
 from console.station.store import CANCELLED_AT_HOME, ClaimConflict, StationStore
 from drivers.ble.decode import Count, Counted
-from hub import wire
-from hub.events import CANCEL_KIND, AlarmState, Event
-from hub.store import HubStore, StoreError
+from hub.common import wire
+from hub.common.events import CANCEL_KIND, AlarmState, Event
+from hub.runtime.store import HubStore, StoreError
 
 
 def test_outbox_survives_reopen_and_acks_once(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_outbox_survives_reopen_and_acks_once(tmp_path: Path) -> None:
 
 def test_ble_counts_survive_reopen_and_keep_each_sensors_newest_digests(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("hub.store.MAX_REMEMBERED", 3)
+    monkeypatch.setattr("hub.runtime.store.MAX_REMEMBERED", 3)
     s = HubStore(tmp_path / "hub.db")
     for n in range(1, 6):
         s.keep_ble_count(Counted("AA:BB:CC:DD:EE:01", "bthome", Count(n, n, 100.0 + n, bytes([n]) * 8),

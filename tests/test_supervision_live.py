@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from console.station.store import StationStore
+from console.station.trust.broker import Mosquitto
 from console.tui.client import StationClient
-from hub import demo
-from hub.broker import Mosquitto
-from hub.demo import write_yaml
-from hub.mqtt import BrokerConfig
+from hub.cli import demo
+from hub.cli.demo import write_yaml
+from hub.common.transport import BrokerConfig
 from tests.conftest import eventually
 
 OFFLINE_AFTER_S = 6

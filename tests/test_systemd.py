@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.broker import Mosquitto
-from hub.systemd import supervised
-from hub.tasks import Tasks
+from console.station.trust.broker import Mosquitto
+from hub.common.systemd import supervised
+from hub.common.tasks import Tasks
 from tests.conftest import REPO, eventually
 
 UNITS = sorted((REPO / "systemd").glob("*.service"))
@@ -152,7 +152,7 @@ def test_the_services_say_ready_ping_and_stopping(tmp_path: Path, systemd: FakeS
          "buttons": [{"name": "bedside", "pin": 17}], "broker": {"port": broker.port}}
         if role == "hub" else {"database": str(tmp_path / "station.db"), "broker": {"port": broker.port}}))
     env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "400000"}
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-file", str(tmp_path / "log"),
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli.main", "--log-file", str(tmp_path / "log"),
                              role, "--config", str(cfg)], env=env)
     try:
         systemd.wait_for("READY=1", timeout=20)

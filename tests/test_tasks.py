@@ -1,4 +1,4 @@
-"""Long-running tasks (hub/tasks.py): a round that fails is logged and the loop goes on; a
+"""Long-running tasks (hub/common/tasks.py): a round that fails is logged and the loop goes on; a
 task that ends by itself is named as dead; the log is not flooded by a round failing again
 and again; a failure to handle a driver's input never reaches the driver's own loop."""
 
@@ -12,9 +12,9 @@ import pytest
 
 from drivers.ble.advert import Advert
 from drivers.ble.sim import SimSensor
-from hub.config import HubConfig
-from hub.hardware import Hardware, Inputs
-from hub.tasks import Failures, Tasks
+from hub.common.tasks import Failures, Tasks
+from hub.runtime.config import HubConfig
+from hub.runtime.hardware import Hardware, Inputs
 from tests.conftest import eventually
 
 SMOKE = SimSensor(mac="C0:FF:EE:00:00:01", kind="smoke", name="smoke-1")
@@ -29,7 +29,7 @@ async def test_a_loop_survives_a_round_that_fails(caplog: pytest.LogCaptureFixtu
             raise OSError(28, "No space left on device")
 
     tasks = Tasks()
-    with caplog.at_level(logging.INFO, logger="hub.tasks"):
+    with caplog.at_level(logging.INFO, logger="hub.common.tasks"):
         tasks.every("escalation", 0.01, work)
         await eventually(lambda: len(rounds) >= 5, timeout=10, what="rounds after the failures")
         await tasks.close()
@@ -76,7 +76,7 @@ def test_a_round_failing_again_and_again_is_logged_once_a_minute(
 async def test_a_failing_input_handler_never_ends_the_bluetooth_scan(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The hub's handling of the scan's status fails (its store cannot write, say): the hub
-    still starts, the scan goes on, the adverts still come (hub/hardware.py guards the
+    still starts, the scan goes on, the adverts still come (hub/runtime/hardware.py guards the
     callbacks it gives the drivers)."""
     cfg = HubConfig.model_validate({
         "hub_id": "h001", "data_dir": str(tmp_path), "gpio": {"backend": "sim"},

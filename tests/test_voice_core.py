@@ -119,7 +119,7 @@ def test_packet_layout() -> None:
     """The documented byte layout (docs/voice.md), written out."""
     data = encode_packet(VoicePacket("k1", 0x0102, 0x03040506, b"\xaa", marker=True))
     assert data == bytes([VERSION, 0x01, 2]) + b"k1" + bytes([1, 2, 3, 4, 5, 6, 0xAA])
-    uuid_hex = "0123456789abcdef" * 2  # hub.events.new_id(): packed, 16 bytes not 32
+    uuid_hex = "0123456789abcdef" * 2  # hub.common.events.new_id(): packed, 16 bytes not 32
     data = encode_packet(VoicePacket(uuid_hex, 0, 0, b"\xaa"))
     assert data == bytes([VERSION, 0x02, 16]) + bytes.fromhex(uuid_hex) + bytes(6) + b"\xaa"
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 import pytest
 
-from hub.broker import Mosquitto
+from console.station.trust.broker import Mosquitto
 from hub.voice import FRAME_MS
 from hub.voice.pipeline import Receiver, Sender
 from tests.voicesig import MqttEnd, aligned, frames, run_link, speech_like, speech_signal

@@ -21,8 +21,8 @@ from console.tui.app import ConsoleApp
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.roster import Roster
 from drivers.gpio.sim import SimPins
-from hub.config import HubConfig
-from hub.service import HubService
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import add_users, log_in
 from tests.conftest import eventually
 

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 from console.station.store import StationStore
-from hub import simctl
-from hub.broker import Mosquitto
-from hub.config import load_hub_config
-from hub.demo import ANXIN, demo_homes, demo_hub, demo_station, spawn, wait_for, write_yaml
-from hub.events import WALKTEST
-from hub.installer_words import Words
-from hub.walktest_plan import plan
+from console.station.trust.broker import Mosquitto
+from hub.cli.demo import ANXIN, demo_homes, demo_hub, demo_station, spawn, wait_for, write_yaml
+from hub.common import linejson
+from hub.common.events import WALKTEST
+from hub.runtime.config import load_hub_config
+from hub.tools.walktest.plan import plan
+from hub.tools.words import Words
 
 NEVER = ("front_door", "door")  # the installer forgets the front door
 SIM_VERBS: dict[tuple[str, str], list[str]] = {  # what the installer does, as `anxin sim` verbs
@@ -58,7 +58,7 @@ def walk_test(hub_yaml: Path, *args: str, sim: Path, heard: str, walked: list[tu
             assert int(m[2]) == len(todo), line
             walked.append(key := todo[int(m[1]) - 1])
             for verb in SIM_VERBS.get(key, []) if key != never else []:
-                simctl.call(sim, verb)
+                linejson.call(sim, verb)
         elif heard in line:
             walk.stdin.write("y\n")
             walk.stdin.flush()
@@ -79,7 +79,7 @@ def test_walk_test_with_simulated_devices_end_to_end(tmp_path: Path, broker: Mos
         assert (hub_dir / "control.sock").stat().st_mode & 0o777 == 0o660
         sim = hub_dir / "sim.sock"
         deadline = time.monotonic() + 10
-        while not simctl.call(sim, "state")["connected"]:
+        while not linejson.call(sim, "state")["connected"]:
             assert time.monotonic() < deadline, "the hub did not reach the broker"
             time.sleep(0.05)
 
@@ -143,10 +143,10 @@ def test_walk_test_with_simulated_devices_end_to_end(tmp_path: Path, broker: Mos
             store.close()
 
         # and the hub raised none, nor shut the valve or left the siren on
-        state = simctl.call(sim, "state")
+        state = linejson.call(sim, "state")
         assert state["open_alarms"] == [] and state["relays"] == {"gas_valve": False}
         assert state["siren"] is None
-        heard = [p["key"] for p in simctl.call(sim, "prompts")]
+        heard = [p["key"] for p in linejson.call(sim, "prompts")]
         assert heard[0] == "walktest_on" and heard[-1] == "walktest_off"
         assert "walktest_seen" in heard and "walktest_speaker" in heard
         assert not {"call_sent", "smoke_warning", "gas_advice", "fall_question"} & set(heard)

@@ -14,13 +14,15 @@ from typing import Any
 
 import pytest
 
-from hub import control, wire
-from hub.events import WALKTEST
-from hub.link import last_will
-from hub.mqtt import MemoryBroker
-from hub.service import CHIRP_S, HubService
-from hub.simctl import SimError
-from hub.store import HubStore
+from hub.common import wire
+from hub.common.events import WALKTEST
+from hub.common.linejson import SimError
+from hub.common.transport import MemoryBroker
+from hub.runtime import control
+from hub.runtime.service import CHIRP_S, HubService
+from hub.runtime.store import HubStore
+from hub.runtime.uplink import last_will
+from hub.sim.home import SimHome
 from tests.conftest import eventually
 from tests.test_hub_senses import Home, home_config
 
@@ -33,8 +35,9 @@ def memory() -> MemoryBroker:
 @pytest.fixture
 async def home(tmp_path: Path, memory: MemoryBroker) -> AsyncIterator[Home]:
     async with HubService(home_config(tmp_path),
-                          transport=lambda cfg, _: memory.client(last_will(cfg.hub_id))) as hub:
-        yield Home(hub)
+                          transport=lambda cfg, _: memory.client(last_will(cfg.hub_id))) as hub, \
+            SimHome(hub) as sim:
+        yield Home(hub, sim)
 
 
 def sent(hub: HubService) -> list[wire.EventMsg]:

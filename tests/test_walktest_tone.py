@@ -8,8 +8,8 @@ from array import array
 
 import pytest
 
-from hub.walktest_audio import NO_DEVICE, SimulatedRoom, SoundCard
-from hub.walktest_tone import LEAD_S, MIN_SNR_DB, TAIL_S, TONE_HZ, TONE_S, detect, tone
+from hub.tools.walktest.audio import NO_DEVICE, SimulatedRoom, SoundCard
+from hub.tools.walktest.tone import LEAD_S, MIN_SNR_DB, TAIL_S, TONE_HZ, TONE_S, detect, tone
 
 
 @pytest.mark.parametrize("rate", [16000, 48000])

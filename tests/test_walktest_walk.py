@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from hub.config import HubConfig
-from hub.installer_words import WORDS, Words
-from hub.simctl import MAX_LINE, SimError
-from hub.walktest import POLL_S, Walk, report_command, save
-from hub.walktest_audio import SimulatedRoom
-from hub.walktest_plan import judge, plan
-from hub.walktest_report import Check, Overall, Report, Result, Status, earlier, retried
+from hub.common.linejson import MAX_LINE, SimError
+from hub.runtime.config import HubConfig
+from hub.tools.walktest.audio import SimulatedRoom
+from hub.tools.walktest.plan import judge, plan
+from hub.tools.walktest.report import Check, Overall, Report, Result, Status, earlier, retried
+from hub.tools.walktest.walk import POLL_S, Walk, report_command, save
+from hub.tools.words import WORDS, Words
 from tests.test_hub_senses import home_config
 
 # what each check's device sends when the installer does what is asked
@@ -338,7 +338,7 @@ def test_the_walk_speaks_the_installers_language_zh_cn_unless_told(cfg: HubConfi
 
 def display_column(row: str, sep: str, n: int) -> int:
     """Where the n-th column starts on a terminal."""
-    from hub.walktest_report import width
+    from hub.tools.walktest.report import width
 
     parts = re.split(r"(?<=\S)  +(?=\S)", row.strip())
     return width(row[: row.index(parts[n], len(row) - len(row.lstrip()))])
@@ -405,8 +405,8 @@ def test_ctrl_c_still_ends_walk_test_mode(cfg: HubConfig) -> None:
 def test_the_station_summary_stays_within_the_wire_bounds() -> None:
     from zoneinfo import ZoneInfo
 
-    from hub import wire
-    from hub.events import Event
+    from hub.common import wire
+    from hub.common.events import Event
 
     checks = [Check(f"s{i}", "smoke", "smoke detector in 厨房", "press it", where="厨房")
               for i in range(40)]
@@ -438,8 +438,8 @@ def test_the_station_summary_stays_within_the_wire_bounds() -> None:
 
 def test_the_command_speaks_hub_yaml_s_language_unless_told(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from hub.cli import main
-    from hub.demo import demo_hub, write_yaml
+    from hub.cli.demo import demo_hub, write_yaml
+    from hub.cli.main import main
 
     hub_yaml = write_yaml(tmp_path / "hub.yaml", demo_hub("h001", 0, 1883))  # language: zh_CN
     assert main(["walktest", "--config", str(hub_yaml), "--retry"]) == 2

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hub import wire
-from hub.events import AlarmState, Event
+from hub.common import wire
+from hub.common.events import AlarmState, Event
 
 
 def test_alarm_event_round_trip() -> None:
@@ -63,7 +63,7 @@ def test_topics() -> None:
 
 def test_every_alarm_kind_and_outcome_reads_in_both_languages() -> None:
     from console.tui.i18n import OUTCOMES, STRINGS
-    from hub.events import ALARM_TYPES
+    from hub.common.events import ALARM_TYPES
 
     keys = [f"kind_{k}" for k in ALARM_TYPES] + [f"out_{o}" for o in OUTCOMES]
     missing = [k for k in keys if k not in STRINGS or not all(STRINGS[k])]

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 
 from console.casework.elder import Ability, Category, ElderRecord
-from hub.configfile import DEFAULT_TIMEZONE, Strict, Timezone, load
-from hub.events import ALARM_TYPES
-from hub.prompts import Language
+from hub.common.configfile import DEFAULT_TIMEZONE, Strict, Timezone, load
+from hub.common.events import ALARM_TYPES
+from hub.common.language import Language
 
 KEY = r"^[a-z][a-z0-9_]{0,31}$"  # a code: stored in records and ledgers, never shown
 

@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError  # a type per error: the console s
 
 from console.casework import phone
 from console.casework.problem import Problem
-from hub.configfile import Strict
+from hub.common.configfile import Strict
 
 MAX_AGE = 120  # an age (given, or worked out from the birth date) beyond this is a typo
 STORED = MappingProxyType({"stored": True})  # the validation context of a record read back

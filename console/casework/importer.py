@@ -28,8 +28,8 @@ from console.casework.county import CountyRules
 from console.casework.elder import Ability, Category, ElderRecord, Sex, age_on, birth_problem, day_written
 from console.casework.problem import Problem
 from console.casework.sheets import Cell, Sheet, SheetError, column_letter, read_rows, write_csv, write_xlsx
-from hub.prompts import Language
-from hub.wire import HUB_ID_PATTERN
+from hub.common.language import Language
+from hub.common.wire import HUB_ID_PATTERN
 
 MAX_CONTACTS = 8  # contact columns 联系人1姓名 … 联系人8电话, as many as a record holds
 

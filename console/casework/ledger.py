@@ -22,8 +22,8 @@ from console.casework.county import CountyRules
 from console.casework.elder import Category
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.sheets import Cell, Sheet, read_rows, write_csv, write_xlsx
-from hub.events import ALARM_TYPES, WALKTEST, Priority
-from hub.prompts import Language
+from hub.common.events import ALARM_TYPES, WALKTEST, Priority
+from hub.common.language import Language
 
 REFERENCE_PCT = {60: 98.5, 180: 99.0}  # calls answered within N s: UK/European telecare code
 CANCELLED_AT_HOME = "cancelled_at_home"  # the store's outcome code of an alarm the elder cancelled

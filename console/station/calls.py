@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from console.station import audit
 from console.station.users import Tx
-from hub.events import AlarmState
+from hub.common.events import AlarmState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

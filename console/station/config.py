@@ -9,14 +9,13 @@ from pydantic import Field
 from console.casework.elder import Category as Category
 from console.casework.elder import Contact as Contact
 from console.casework.elder import ElderRecord
-from hub.configfile import ConfigError, ConfigPath, Strict, load
-from hub.mqtt import BrokerConfig
-from hub.prompts import Language
-from hub.wire import HUB_ID_PATTERN
+from hub.common.configfile import ConfigError, ConfigPath, Strict, load
+from hub.common.language import Language
+from hub.common.shipped import SHIPPED
+from hub.common.transport import BrokerConfig
+from hub.common.wire import HUB_ID_PATTERN
 
-# The shipped county rules: hub/shipped links to the repository's config/ (as hub.config's
-# DEFAULT_RULES; the console may not import hub.config).
-DEFAULT_COUNTY = Path(__file__).resolve().parents[2] / "hub" / "shipped" / "county.yaml"
+DEFAULT_COUNTY = SHIPPED / "county.yaml"
 
 
 # The station keeps the casework record: one record of an elder, everywhere.

@@ -10,7 +10,7 @@ from console.casework.elder import Category
 from console.station.records_store import OpRefused
 from console.station.store import StationStore
 from console.station.users import Role, User
-from hub import wire
+from hub.common import wire
 
 DESK_OPS = ("alarm_step", "alarm_note", "elder_save", "elder_override", "visit_save", "followup_close")
 # A category against the county rules is a supervisor's decision (or the administrator's, who

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hub import wire
+from hub.common import wire
 from hub.voice import FRAME, FRAME_MS, RATE
 from hub.voice.packet import VoiceError, decode_packet
 from hub.voice.pipeline import Receiver

@@ -24,8 +24,8 @@ from console.casework.records import FollowUp, VisitRecord, visit_problems
 from console.casework.schedule import History
 from console.station import audit
 from console.station.users import Tx
-from hub.configfile import Strict
-from hub.events import new_id
+from hub.common.configfile import Strict
+from hub.common.events import new_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS visits (

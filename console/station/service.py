@@ -8,7 +8,7 @@ a claimed alarm, or an online visit), and recorded (:mod:`console.station.record
 voice itself goes between the console and the hub through the broker.
 
 Its long-running work (the online status, homes gone silent, escalation, unanswered calls,
-the storage check) runs in loops of :mod:`hub.tasks`: a round that fails (a full disk) is
+the storage check) runs in loops of :mod:`hub.common.tasks`: a round that fails (a full disk) is
 logged and the next one comes. While it cannot write its database, its status says so
 (``writable: false``) and every console shows it; a request it could not apply is answered
 with the code ``storage``.
@@ -35,11 +35,11 @@ from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
 from console.station.store import AGAIN_KIND, CALL_EVENTS, AlarmRow, OutOfOrder, StationStore
 from console.station.users import LoginRefused, User
-from hub import wire
-from hub.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
-from hub.mqtt import PahoTransport, Transport, Will
-from hub.systemd import supervised
-from hub.tasks import Failures, Tasks
+from hub.common import wire
+from hub.common.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
+from hub.common.systemd import supervised
+from hub.common.tasks import Failures, Tasks
+from hub.common.transport import PahoTransport, Transport, Will
 from hub.voice import FRAME_MS
 from hub.voice.packet import VoiceError
 

@@ -35,9 +35,9 @@ from console.casework.schedule import History
 from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, Home, LoginConfig
 from console.station.records_store import OpRefused
-from hub import wire
-from hub.configfile import DEFAULT_TIMEZONE
-from hub.events import CANCEL_KIND, WALKTEST, AlarmState
+from hub.common import wire
+from hub.common.configfile import DEFAULT_TIMEZONE
+from hub.common.events import CANCEL_KIND, WALKTEST, AlarmState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS homes (

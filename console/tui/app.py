@@ -59,9 +59,9 @@ from console.tui.widgets.header import ZonedHeader
 from console.tui.widgets.roster import Roster
 from console.tui.widgets.station_banner import StationBanner, station_key
 from console.tui.widgets.vtable import VirtualTable
-from hub import simctl, wire
-from hub.events import AlarmState
-from hub.prompts import Language
+from hub.common import linejson, wire
+from hub.common.events import AlarmState
+from hub.common.language import Language
 from hub.voice.call_audio import Phone
 
 RECORDS_SCREENS = {"roster": "desk_cmd_roster", "visits": "desk_cmd_visits",
@@ -583,9 +583,9 @@ class ConsoleApp(App[None]):
         assert self.demo_dir is not None
         sock = self.demo_dir / "hubs" / hub / "sim.sock"
         try:
-            await asyncio.to_thread(simctl.call, sock, "press")
+            await asyncio.to_thread(linejson.call, sock, "press")
             self.notify(self.texts("pressed", hub=hub))
-        except simctl.SimError as e:
+        except linejson.SimError as e:
             self.notify(str(e), severity="error")
 
     def action_language(self) -> None:

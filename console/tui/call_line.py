@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from console.station.calls import CallRow
 from console.tui.client import StationClient
-from hub import wire
+from hub.common import wire
 from hub.voice.call_audio import CallAudio, Phone
 
 VOLUME_STEP = 0.25

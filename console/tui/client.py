@@ -21,9 +21,9 @@ from collections.abc import Callable
 
 from pydantic import SecretStr, ValidationError
 
-from hub import wire
-from hub.events import new_id
-from hub.mqtt import BrokerConfig, PahoTransport, Transport
+from hub.common import wire
+from hub.common.events import new_id
+from hub.common.transport import BrokerConfig, PahoTransport, Transport
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from console.tui.i18n_desk import STRINGS as DESK_STRINGS
 from console.tui.i18n_records import STRINGS as RECORDS_STRINGS
-from hub.configfile import DEFAULT_TIMEZONE
-from hub.prompts import Language
+from hub.common.configfile import DEFAULT_TIMEZONE
+from hub.common.language import Language
 
 STRINGS: dict[str, tuple[str, str]] = {
     # key: (zh_CN, en)

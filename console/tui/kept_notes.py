@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from hub import wire
+from hub.common import wire
 
 Request = Callable[..., Awaitable[wire.Reply]]  # StationClient.request
 KEPT_CODES = frozenset({"station_unreachable", "storage", "login_required"})

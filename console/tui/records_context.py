@@ -21,7 +21,7 @@ from console.casework.schedule import History
 from console.station.store import AlarmRow, HomeRow
 from console.tui.i18n import Texts
 from console.tui.screens.login import reply_text
-from hub import wire
+from hub.common import wire
 
 
 class SensorState(Protocol):

@@ -1,6 +1,6 @@
 """What the rule engine asks the hub service to do. Plain values: the engine never does I/O.
 
-``Say`` and ``ShowLed`` are the alarm-feedback actions of :mod:`hub.alarms`, reused so the service
+``Say`` and ``ShowLed`` are the alarm-feedback actions of :mod:`hub.rules.feedback`, reused so the service
 has one way to speak and light the LED.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.alarms import Say, ShowLed
-from hub.events import Event, Priority
+from hub.common.events import Event, Priority
+from hub.rules.feedback import Say, ShowLed
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
-from hub.configfile import DEFAULT_TIMEZONE
-from hub.events import ALARM_TYPES, Event
+from hub.common.configfile import DEFAULT_TIMEZONE
+from hub.common.events import ALARM_TYPES, Event
 from hub.rules.actions import (
     CancelAlarm,
     OpenCall,

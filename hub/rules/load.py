@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from hub.configfile import ConfigError, load_yaml
+from hub.common.configfile import ConfigError, load_yaml
 from hub.rules.model import ACTION_KEYS, Rule, RuleFile, RuleSet
 
 _ACTION_LISTS = ("actions", "then", "else")

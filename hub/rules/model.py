@@ -17,11 +17,11 @@ from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag,
 
 from drivers.gpio.led import PATTERNS as LED_PATTERNS
 from drivers.gpio.siren import PATTERNS as SIREN_PATTERNS
-from hub.configfile import Strict
-from hub.events import ALARM_TYPES, Priority
-from hub.prompts import PROMPTS
+from hub.common.configfile import Strict
+from hub.common.events import ALARM_TYPES, Priority
 from hub.rules.clock import Hours
 from hub.rules.state import STATE_NAMES
+from hub.voice.prompts import PROMPTS
 
 # The event vocabulary of docs/events.md (a test keeps the two in step).
 EVENT_KINDS: frozenset[str] = frozenset({
@@ -118,7 +118,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class SayAction(Strict):
-    say: Annotated[str, AfterValidator(_known("prompt", PROMPTS, "see hub/prompts.py"))] = Field(
+    say: Annotated[str, AfterValidator(_known("prompt", PROMPTS, "see hub/voice/prompts.py"))] = Field(
         description="a prompt key; the elder hears it in the hub's language")
 
 

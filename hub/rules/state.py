@@ -7,7 +7,7 @@ any device holds it.
 
 from __future__ import annotations
 
-from hub.events import Event
+from hub.common.events import Event
 
 # event kind -> (flag, on); door.open from a window sensor sets window_open instead of door_open
 FLAGS: dict[str, tuple[str, bool]] = {

@@ -20,13 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub import wire
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.demo import spawn, write_yaml
-from hub.events import AlarmState, Event
-from hub.service import HubService
-from hub.store import HubStore
+from console.station.trust.broker import Mosquitto
+from hub.cli.demo import spawn, write_yaml
+from hub.common import wire
+from hub.common.events import AlarmState, Event
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
+from hub.runtime.store import HubStore
 
 
 def fill(store: HubStore, hub: str, telemetry: int, alarms: int, span_s: float) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from drivers.ble.advert import Advert, Protocol
 from drivers.ble.decode import AdvertDecoder, Counted
 from drivers.ble.sim import SimSensor
-from hub.store import HubStore
+from hub.runtime.store import HubStore
 
 HOME_LOAD = 20.0  # adverts/s: ~10 sensors, each advert sent a few times
 SENSORS = 10

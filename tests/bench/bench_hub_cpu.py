@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from console.station.trust.broker import Mosquitto
 from drivers.radar.sim import SimRadar
-from hub import simctl
-from hub.broker import Mosquitto
-from hub.demo import demo_hub
+from hub.cli.demo import demo_hub
+from hub.common import linejson
 from tests.conftest import REPO
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -47,7 +47,7 @@ def run(seconds: float, load: bool, work: Path, port: int) -> tuple[float, float
     with SimRadar(model="mr60fda1", link=work / "bench-radar.tty", tick_s=0.1 if load else 3600) as radar:
         cfg["radar"] = {"model": "mr60fda1", "port": str(radar.link), "room": "卧室"}
         (work / "hub.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-        hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "--log-level", "warning", "--log-file",
+        hub = subprocess.Popen([sys.executable, "-m", "hub.cli.main", "--log-level", "warning", "--log-file",
                                 str(work / "hub.log"), "hub", "--config", str(work / "hub.yaml")], cwd=REPO)
         try:
             while not (work / "sim.sock").exists():
@@ -59,7 +59,7 @@ def run(seconds: float, load: bool, work: Path, port: int) -> tuple[float, float
             n = 0
             while time.monotonic() - t0 < seconds:
                 if load:
-                    simctl.call(work / "sim.sock", f"sensor-resume {sensors[n % len(sensors)]}")
+                    linejson.call(work / "sim.sock", f"sensor-resume {sensors[n % len(sensors)]}")
                     n += 1
                 time.sleep(0.05)  # 20 adverts/s
             return (cpu_s(hub.pid) - start) / (time.monotonic() - t0), rss_mb(hub.pid)

@@ -31,12 +31,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from console.station.config import StationConfig
 from console.station.service import StationService
+from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from drivers.gpio.sim import SimPins
-from hub.broker import Mosquitto
-from hub.config import HubConfig
-from hub.events import AlarmState
-from hub.service import HubService
+from hub.common.events import AlarmState
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
 from tests.accounts import PASSWORD, add_users
 
 REPO = Path(__file__).resolve().parents[2]

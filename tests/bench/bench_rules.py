@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub.events import Event
+from hub.common.events import Event
 from hub.rules import Engine, RuleSet, load_rules
 from hub.rules.actions import RuleAction
 from tests.conftest import REPO

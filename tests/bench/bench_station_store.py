@@ -22,7 +22,7 @@ from pathlib import Path
 
 from console.station.config import Category, Elder, Home
 from console.station.store import StationStore
-from hub import wire
+from hub.common import wire
 
 
 def timed(fn: Callable[[], object], rounds: int) -> tuple[float, float]:

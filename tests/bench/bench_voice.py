@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hub.broker import Mosquitto
-from hub.events import new_id
+from console.station.trust.broker import Mosquitto
+from hub.common.events import new_id
 from hub.voice import FRAME, FRAME_MS
 from hub.voice.call_audio import CallAudio
 from hub.voice.packet import TS_MOD, decode_packet

@@ -136,6 +136,6 @@ def _lock_sleep(seconds: float) -> None:
 
 if __name__ == "__main__":
     sleep_safely()
-    from hub.cli import main
+    from hub.cli.main import main
 
     sys.exit(main())

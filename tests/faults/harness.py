@@ -1,6 +1,6 @@
 """Fault-injection rig: real Mosquitto, `anxin station` and N `anxin hub` processes.
 
-The homes are the demo's (:mod:`hub.demo`), with simulated hardware, a short heartbeat and
+The homes are the demo's (:mod:`hub.cli.demo`), with simulated hardware, a short heartbeat and
 retry, a 5 s MQTT keepalive (so a blocked broker is noticed within a short test) and a long
 cancel window (so a hold always cancels the call before it). :class:`Traffic` keeps every
 home busy through its ``anxin sim`` socket: calls and their cancels (the alarm lane), doors
@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from hub import simctl, wire
-from hub.broker import Mosquitto
-from hub.demo import (
+from console.station.trust.broker import Mosquitto
+from console.station.trust.localca import LocalCa
+from console.station.trust.pki import station_identity
+from hub.cli.demo import (
     ANXIN,
     DEMO_STATION,
     demo_broker,
@@ -46,8 +47,7 @@ from hub.demo import (
     wait_for,
     write_yaml,
 )
-from hub.localca import LocalCa
-from hub.pki import station_identity
+from hub.common import linejson, wire
 from tests.conftest import REPO
 from tests.diskfull import disk_full
 from tests.faults.fakeclock import WallClock
@@ -69,7 +69,7 @@ BURST = ("press cord", "door-open", "cancel", "door-close", "walk-in", "leave")
 BURST_WRITERS = 2
 ANNOUNCED = re.compile(r" alarm (\S+) from (\S+): ")
 # what the logs say happened on the way, for the table line: pattern -> its column
-CONNECTED = r" broker \S+ connected"  # hub.mqtt, in every part's log
+CONNECTED = r" broker \S+ connected"  # hub.common.transport, in every part's log
 LOGGED = {"disconnects": re.compile(r" broker \S+ disconnected"),  # any part lost the broker
           "duplicates": re.compile(r" duplicate \S+ from \S+ acknowledged again"),  # station
           "gaps": re.compile(r"asking for the lane again"),  # station saw a lane out of order
@@ -234,8 +234,8 @@ class Traffic:
 
     def call(self, hub: str, command: str) -> bool:
         try:
-            simctl.call(self.sockets[hub], command, timeout=SIM_TIMEOUT_S)
-        except simctl.SimError as e:
+            linejson.call(self.sockets[hub], command, timeout=SIM_TIMEOUT_S)
+        except linejson.SimError as e:
             with self._count:
                 self.failed[hub] += 1
                 self.last_error[hub] = f"{command}: {e}"
@@ -593,7 +593,7 @@ class Rig:
 
     def sim(self, hub: str, command: str) -> Any:
         """One `anxin sim` command; a failure fails the test (unlike the traffic's)."""
-        return simctl.call(cast(Path, self.hubs[hub].ready), command, timeout=SIM_TIMEOUT_S)
+        return linejson.call(cast(Path, self.hubs[hub].ready), command, timeout=SIM_TIMEOUT_S)
 
     def press(self, hub: str) -> tuple[str, float]:
         """Press the home's call button; returns the call's id and when (monotonic) it was

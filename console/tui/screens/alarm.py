@@ -38,8 +38,8 @@ from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.elder_card import call_lines, elder_details, timeline_entry
 from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.home_state import home_state_text
-from hub import wire
-from hub.events import AlarmState
+from hub.common import wire
+from hub.common.events import AlarmState
 
 # StationClient.request(op, alarm, **fields), reporting a refusal itself (the app's, which also
 # asks for a new login when the session ended)

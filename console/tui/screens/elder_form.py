@@ -29,7 +29,7 @@ from console.tui.records_context import Records, label_bindings
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.validation import field_message, problem_text
 from console.tui.widgets.form import Tick, bring_into_view
-from hub.wire import HUB_ID_PATTERN
+from hub.common.wire import HUB_ID_PATTERN
 
 TEXT_FIELDS = ("name", "birth_date", "age", "phone", "id_tail", "file_no", "address", "directions",
                "identifying", "disability_grade")

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
 from console.tui.i18n import Texts
-from hub import wire
+from hub.common import wire
 
 Login = Callable[[str, str], Awaitable[wire.Reply]]
 ERROR_CODES = ("bad_login", "locked", "slowed", "busy", "clock", "expired",  # codes with their

@@ -34,7 +34,7 @@ from console.station.store import AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.table import LabelledTable
-from hub.events import AlarmState
+from hub.common.events import AlarmState
 
 PRIORITY_STYLE = {1: "bold white on red", 2: "bold black on yellow", 3: "bold black on cyan",
                   4: "dim"}

@@ -17,7 +17,7 @@ from textual.widgets.data_table import ColumnKey
 from console.casework.county import Plan
 from console.station.store import StepRow
 from console.tui.i18n import Texts
-from hub.prompts import Language
+from hub.common.language import Language
 
 HINT = ColumnKey("hint")
 HINT_LEAST = 20  # cells: a hint column narrower would wrap a hint into a tower of a few characters

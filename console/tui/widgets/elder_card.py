@@ -17,7 +17,7 @@ from console.station.calls import CALL_ENDED, CallRow
 from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, PRESSED_AGAIN, AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import duration, elder_name
-from hub.events import AlarmState
+from hub.common.events import AlarmState
 
 NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED, PRESSED_AGAIN)  # alarm_log notes
 # that are events; the station's own, and the elder's press, name nobody

@@ -11,7 +11,7 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from console.tui.i18n import Texts
-from hub import wire
+from hub.common import wire
 
 
 def station_key(status: wire.StationStatus | None) -> str:

@@ -1,0 +1,243 @@
+"""``anxin``: the one entry point for the hub, the station, the console, the demo and tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.cli import demo_dir
+from hub.common.configfile import ConfigError, load_yaml
+
+if TYPE_CHECKING:
+    from hub.runtime.config import HubConfig
+
+
+def _logging(level: str, file: Path | None = None) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()), filename=file,
+        format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def _serve(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run a service until SIGTERM or SIGINT, then let it shut down cleanly."""
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+    asyncio.run(runner())
+
+
+def cmd_hub(a: argparse.Namespace) -> int:
+    from hub.cli.daemon import run_hub
+    from hub.runtime.config import load_hub_config
+
+    cfg = load_hub_config(a.config)
+    if a.action == "reload":
+        return _reload(cfg)
+    _serve(lambda stop: run_hub(cfg, stop))
+    return 0
+
+
+def _reload(cfg: HubConfig) -> int:
+    """Check the rules here first, so the installer sees the errors; then signal the hub."""
+    from hub.runtime.config import load_hub_rules
+    from hub.runtime.running import NotRunning, running_hub
+
+    rules, warnings = load_hub_rules(cfg)  # ConfigError: reported by main(), nothing is signalled
+    for w in warnings:
+        print(f"anxin hub reload: warning: {w}", file=sys.stderr)
+    try:
+        pid = running_hub(cfg.data_dir)
+        os.kill(pid, signal.SIGHUP)
+    except (NotRunning, OSError) as e:
+        print(f"anxin hub reload: {e}", file=sys.stderr)
+        return 1
+    n = len(rules.rules)
+    print(f"anxin hub reload: {n} rule(s) checked; hub {pid} is reloading them")
+    return 0
+
+
+def cmd_station(a: argparse.Namespace) -> int:
+    from console.station.config import load_station_config
+    from console.station.service import run_station
+
+    cfg = load_station_config(a.config)
+    _serve(lambda stop: run_station(cfg, stop))
+    return 0
+
+
+def cmd_console(a: argparse.Namespace) -> int:
+    from console.station.config import load_station_config
+    from console.tui.app import ConsoleApp
+    from drivers.audio import AudioUnavailable
+    from hub.voice.officer_phone import console_phone
+
+    cfg = load_station_config(a.config)
+    if cfg.broker.tls and not cfg.broker.tls.identity.startswith("console:"):
+        print(f"anxin console: {a.config}: broker.tls is the certificate of "
+              f"{cfg.broker.tls.identity!r}, not of a console. A console needs its own (`anxin ca "
+              "issue-console NAME`, docs/security.md); the demo writes desk1.yaml, desk2.yaml "
+              "and desk3.yaml beside its station.yaml", file=sys.stderr)
+        return 2
+    try:
+        phone = console_phone(a.audio)
+    except AudioUnavailable as e:  # the desk still takes alarms; it cannot talk until fixed
+        print(f"anxin console: no headset, voice calls are off: {e} (`anxin audio devices` "
+              "lists what this PC has; --audio loopback runs calls without sound)", file=sys.stderr)
+        phone = None
+    ConsoleApp(cfg, user=a.user, password_file=a.password_file, language=a.lang or cfg.language,
+               demo_dir=a.demo_dir, phone=phone).run()
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from hub.cli.demo import run_demo
+
+    return run_demo(a.dir, homes=a.homes, lang=a.lang, headless=a.headless)
+
+
+def cmd_check_config(a: argparse.Namespace) -> int:
+    from console.casework.county import CountyRules
+    from console.station.config import HomesFile, StationConfig, load_homes
+    from hub.common.configfile import validate
+    from hub.rules import load_rules
+    from hub.runtime.config import HubConfig, load_hub_rules
+
+    bad = 0
+    for path in a.files:
+        try:
+            data = load_yaml(path)
+            keys = data.keys() if isinstance(data, dict) else set()
+            if "hub_id" in keys:
+                rules, warnings = load_hub_rules(validate(path, data, HubConfig))
+                kind = f"hub config; {len(rules.rules)} rule(s)"
+                for w in warnings:
+                    print(f"{path}: warning: {w}", file=sys.stderr)
+            elif "rules" in keys:
+                kind = f"rules file; {len(load_rules([path]).rules)} rule(s)"
+            elif "homes" in keys:
+                validate(path, data, HomesFile)
+                load_homes(path)
+                kind = "homes file"
+            elif keys & {"station_id", "database", "homes_file"}:
+                cfg = validate(path, data, StationConfig)
+                if cfg.homes_file:
+                    load_homes(cfg.homes_file)
+                kind = "station config"
+            elif "county" in keys:
+                county = validate(path, data, CountyRules)
+                kind = f"county rules; {len(county.response.kinds)} alarm plan(s)"
+            else:
+                raise ConfigError(f"{path}: cannot tell what this is: a hub config has hub_id, "
+                                  "a station config has database, a homes file has homes, "
+                                  "a rules file has rules, county rules have county")
+            print(f"{path}: ok ({kind})")
+        except ConfigError as e:
+            bad += 1
+            print(e, file=sys.stderr)
+    return 1 if bad else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anxin", description="Anxin (安心): home safety hub and "
+                                "township station console for elders living alone.")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-file", type=Path, help="log here instead of standard error")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("hub", help="run a home hub (drivers, rules, alarms, outbox, uplink)",
+                       description="Run a home hub; `anxin hub reload` checks the rule files and "
+                       "makes the running hub load them (SIGHUP). Bad rules leave the old ones running.")
+    s.add_argument("action", nargs="?", choices=["run", "reload"], default="run")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
+    s.set_defaults(fn=cmd_hub)
+
+    s = sub.add_parser("station", help="run the headless station service (ingest, store, ack)")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
+    s.set_defaults(fn=cmd_station)
+
+    s = sub.add_parser("console", help="open the duty console (Textual) on a station")
+    s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
+    s.add_argument("--user", default="", help="your username, filled in on the login screen")
+    s.add_argument("--password-file", type=Path, help="log in with the password in this file "
+                   "(readable by you only; the demo writes one). There is no password option.")
+    s.add_argument("--lang", choices=["zh_CN", "en"], help="interface language (default: config)")
+    s.add_argument("--demo-dir", type=Path, help="demo mode: a key presses a simulated home's "
+                   "button")
+    s.add_argument("--audio", choices=["device", "loopback"], default="device",
+                   help="the officer's headset for voice calls: device (this PC's sound card, "
+                   "the default; without one the console runs with calls off) or loopback (no "
+                   "sound: tests, the demo, an SSH session)")
+    s.set_defaults(fn=cmd_console)
+
+    s = sub.add_parser("demo", help="start broker, simulated homes, station and console")
+    s.add_argument("--dir", type=Path, default=demo_dir.DEFAULT, help="where the demo keeps state "
+                   "(`anxin sim` finds it there by itself while the demo runs)")
+    s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
+    s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
+    s.add_argument("--headless", action="store_true",
+                   help="no console: keep the demo running until Ctrl-C or SIGTERM")
+    s.set_defaults(fn=cmd_demo)
+
+    from hub.cli import sim as sim_cli
+    sim_cli.register(sub)
+
+    s = sub.add_parser("check-config", help="validate hub, station, homes or rules YAML files")
+    s.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    s.set_defaults(fn=cmd_check_config)
+
+    from console.station.trust import ca_cli
+    ca_cli.register(sub)
+    from console.station.trust import provision as issue
+    from hub.tools import provision as apply
+    prov = sub.add_parser(
+        "provision", help="one file with a hub's certificate, key and broker address: "
+        "issue on the station, apply on the hub",
+        description="On the station, `issue` signs a certificate for the hub and writes it, "
+        "its key, the CA certificate and the broker address into one bundle (mode 0600). "
+        "Copy it to the hub and run `apply` there: it installs the TLS files and sets hub_id "
+        "and broker in hub.yaml, after checking the result as the hub would. Then delete the "
+        "bundle. See docs/security.md.")
+    verbs = prov.add_subparsers(dest="verb", required=True, metavar="VERB")
+    issue.register(verbs)
+    apply.register(verbs)
+    from hub.tools import pair
+    pair.register(sub)
+    from hub.tools import audio as audio_cli
+    from hub.tools import prompts_render
+    audio_cli.register(sub)
+    prompts_render.register(sub)
+    from hub.tools import radar as radar_cli
+    radar_cli.register(sub)
+    from hub.tools.walktest import walk as walktest
+    walktest.register(sub)
+    from hub.cli import doctor
+    doctor.register(sub)
+
+    from console.station import cli as station_cli
+    station_cli.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    if a.command not in ("console", "demo"):
+        _logging(a.log_level, a.log_file)
+    try:
+        return int(a.fn(a))
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

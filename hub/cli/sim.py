@@ -1,0 +1,132 @@
+"""``anxin sim [--demo-dir D] HUB VERB [ARGS]``: drive a simulated home of the running demo.
+
+Each verb is a subcommand with its own arguments and argparse types, so a bad argument
+(``battery-low bath_leak x``) is refused here with a one-line reason and exit code 2, before
+anything reaches the hub. The hub (hub/sim/home.py) carries the verbs out; a test checks both
+sides name the same verbs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.radar.setup import ACTIONS
+from hub.cli import demo_dir
+from hub.common.argtypes import number
+from hub.sim.home import RADAR_CONTROLS, SENSOR_VERBS
+
+MAX_HOLD_S = 60.0
+
+
+percent = number("a battery level is a whole number from 0 to 100", lambda n: 0 <= n <= 100, int)
+seconds = number(f"seconds are a number above 0 and at most {MAX_HOLD_S:g}",
+                 lambda s: 0 < s <= MAX_HOLD_S, float)
+value = number("a number", lambda _: True, float)  # a radar setting: the hub knows its range
+
+
+def wav_path(text: str) -> str:
+    """The file as this terminal means it: the hub runs elsewhere, in another folder."""
+    path = Path(text).expanduser().resolve()
+    if " " in str(path):  # the control socket's command is split at spaces
+        raise argparse.ArgumentTypeError(f"a path without spaces, not {text!r}")
+    return str(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    name: str  # as the usage shows it
+    help: str
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    optional: bool = True
+
+
+BUTTON = Arg("BUTTON", "a button's name in hub.yaml (default: the home's first call button)")
+SENSOR = Arg("SENSOR", "a sensor's name in hub.yaml (default: the home's first of its type)")
+HOLD = Arg("S", f"seconds, up to {MAX_HOLD_S:g} (default: the button's hold_s and a little)",
+           seconds)
+RADAR_HELP = {"fall": "the radar reports a fall", "getup": "the fallen elder gets up",
+              "walk-in": "someone walks in under the radar", "leave": "everyone leaves its view",
+              "still": "someone is there, keeping still", "radar-silent": "the radar stops "
+              "sending frames", "radar-resume": "it sends them again", "radar-unplug": "its "
+              "serial port goes away", "radar-plug": "it is plugged in again"}
+# verb -> (what it does, its arguments); the hub's handlers (hub/sim/home.py) take the same verbs
+VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
+    "press": ("press a call button", (BUTTON,)),
+    "cord": ("pull the pull cord", ()),
+    "hold": ("hold a call button down (a long press cancels an earlier call)", (BUTTON, HOLD)),
+    "cancel": ("press the cancel button (a home without one: hold a call button)",
+               (BUTTON, HOLD)),
+    **{verb: (f"a {type_} sensor reports {'on' if on else 'clear'}", (SENSOR,))
+       for verb, (type_, on) in SENSOR_VERBS.items()},
+    **{verb: (RADAR_HELP[verb], ()) for verb in RADAR_CONTROLS},
+    "ble-button": ("press a BLE button", (SENSOR, Arg("EVENT", "how (default: press)",
+                                                      choices=("press", "double", "long")))),
+    "battery-low": ("a BLE sensor reports a low battery",
+                    (SENSOR, Arg("PCT", "its battery level, 0-100 (default: 5)", percent))),
+    "sensor-silent": ("a BLE sensor stops advertising", (SENSOR,)),
+    "sensor-resume": ("it advertises again", (SENSOR,)),
+    "stranger": ("a neighbour's sensor comes into range",
+                 (Arg("plain", "unencrypted (default: encrypted)", choices=("plain",)),)),
+    "strangers": ("the sensors in range that hub.yaml does not list", ()),
+    "mains-fail": ("mains power fails (the UPS keeps the hub running)", ()),
+    "mains-ok": ("mains power is back", ()),
+    "relay": ("switch a relay", (Arg("NAME", "the relay's name in hub.yaml", optional=False),
+                                 Arg("STATE", "on or off", choices=("on", "off"), optional=False))),
+    "radar-cmd": ("what `anxin radar` asks the radar, through the hub",
+                  (Arg("ACTION", "what to do", choices=ACTIONS, optional=False),
+                   Arg("VALUE", "height in m, or sensitivity", value))),
+    "state": ("open alarms, LED, siren, relays, mains, outbox, refused BLE packets and the "
+              "voice call", ()),
+    "prompts": ("what the elder has heard, in order", ()),
+    "played": ("write what the simulated loudspeaker played (prompts and the officer's voice) "
+               "to a WAV file (with speaker.backend: sim)",
+               (Arg("FILE", "the WAV file to write", wav_path, optional=False),)),
+}
+
+
+def cmd_sim(a: argparse.Namespace) -> int:
+    from hub.common import linejson
+    from hub.runtime.config import load_hub_config
+
+    folder: Path = a.demo_dir or demo_dir.current()
+    cfg_path = folder / "hubs" / a.hub / "hub.yaml"
+    if not cfg_path.exists():
+        known = sorted(p.name for p in (folder / "hubs").glob("*")) if folder.exists() else []
+        print(f"anxin sim: no simulated hub {a.hub!r} in {folder}"
+              + (f"; there are: {', '.join(known)}" if known else
+                 "; is the demo running? (--demo-dir names its folder)"), file=sys.stderr)
+        return 2
+    given = [getattr(a, f"arg{i}") for i in range(len(VERBS[a.verb][1]))]
+    command = " ".join([a.verb, *(str(v) for v in given if v is not None)])
+    try:
+        result = linejson.call(load_hub_config(cfg_path).sim_socket_path, command)
+    except linejson.SimError as e:
+        print(f"anxin sim: {e}", file=sys.stderr)
+        return 1
+    print(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def register(sub: Any) -> None:
+    demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
+            f"it, else {demo_dir.DEFAULT})")
+    s = sub.add_parser("sim", help="drive a simulated home: press, fall, smoke, … prompts, state",
+                       description="Drive a simulated home of the running demo through its "
+                       "simulated devices. `anxin sim HUB VERB --help` tells a verb's arguments.")
+    s.add_argument("--demo-dir", type=Path, help=demo)
+    s.add_argument("hub", metavar="HUB")
+    verbs = s.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, (what, args) in VERBS.items():
+        v = verbs.add_parser(verb, help=what, description=what[:1].upper() + what[1:] + ".")
+        v.add_argument("--demo-dir", type=Path, default=argparse.SUPPRESS, help=demo)
+        for i, arg in enumerate(args):
+            v.add_argument(f"arg{i}", metavar=arg.name, help=arg.help, type=arg.type,
+                           choices=arg.choices, nargs="?" if arg.optional else None)
+    s.set_defaults(fn=cmd_sim)

@@ -1,0 +1,370 @@
+"""The transport: a small publish/subscribe interface, a paho-mqtt adapter and a fake.
+
+Hub, station and console talk through :class:`Transport` only. :class:`PahoTransport`
+runs paho's network thread (which also reconnects) and hands every message and
+connection change to the asyncio loop; :class:`MemoryBroker` is the in-memory fake for unit
+tests. Integration tests and the demo use the real Mosquitto.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import paho.mqtt.client as paho
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import AfterValidator, Field, model_validator
+
+from hub.common.configfile import ConfigError, ConfigPath, Strict
+from hub.common.wire import MAX_PAYLOAD
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes], None]
+OnConnection = Callable[[bool], None]
+
+MAX_TOPIC_BYTES = 65535
+# What Mosquitto refuses in a topic (its mosquitto_validate_utf8): control characters, UTF-16
+# surrogates and the Unicode non-characters. A client that sends one is disconnected, and paho
+# sends an unacknowledged QoS 1 message again after every reconnect: one bad topic would keep
+# the client off the broker for good.
+_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)) + "]")
+
+
+def topic_fault(topic: str, *, filter_: bool = False) -> str | None:
+    """Why the broker would refuse ``topic`` as a topic name (or, with ``filter_``, as a
+    subscription filter), None if it would not."""
+    if not topic:
+        return "empty topic"
+    if not filter_ and ("+" in topic or "#" in topic):
+        return "a wildcard (+ or #) in a topic name"
+    if bad := _REFUSED.search(topic):
+        return f"character {bad.group()!r} refused by MQTT"
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC_BYTES:
+        return f"longer than {MAX_TOPIC_BYTES} bytes"
+    return None
+
+
+def _sendable(topic: str, what: str, *, filter_: bool = False) -> bool:
+    """Log and say False for a topic that would cost the connection: it is dropped here."""
+    fault = topic_fault(topic, filter_=filter_)
+    if fault:
+        log.error("not %s %.200r: %s; dropped", what, topic, fault)
+    return fault is None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _certificate(path: Path) -> Path:
+    data = _read(path)
+    try:
+        x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise ValueError(f"{path} is not a PEM certificate") from None
+    return path
+
+
+def _private_key(path: Path) -> Path:
+    data = _read(path)
+    try:
+        serialization.load_pem_private_key(data, None)
+    except TypeError:
+        raise ValueError(f"{path} is encrypted; the hub starts unattended, so its key "
+                         "cannot have a passphrase") from None
+    except ValueError:
+        raise ValueError(f"{path} is not a PEM private key") from None
+    return path
+
+
+CertPath = Annotated[ConfigPath, AfterValidator(_certificate)]
+KeyPath = Annotated[ConfigPath, AfterValidator(_private_key)]
+
+
+class TlsConfig(Strict):
+    """Mutual TLS with the station's broker. The broker takes the certificate's Common Name
+    as this client's identity, and its ACL grants topics by it (docs/security.md)."""
+
+    ca: CertPath = Field(description="the station CA certificate (ca.crt): the broker's "
+                         "certificate must be signed by it and name the broker host")
+    cert: CertPath = Field(description="this client's certificate from `anxin ca issue-…`; "
+                           "its CN is the identity: the hub id, station:<id> or console:<name>")
+    key: KeyPath = Field(description="the private key of cert (unencrypted; keep it mode 0600)")
+
+    @model_validator(mode="after")
+    def _key_fits(self) -> TlsConfig:
+        cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        key = serialization.load_pem_private_key(self.key.read_bytes(), None)
+        if cert.public_key() != key.public_key():
+            raise ValueError(f"key: {self.key} is not the key of the certificate {self.cert}")
+        return self
+
+    @property
+    def identity(self) -> str:
+        """Who the broker will take this client for: the certificate's Common Name."""
+        cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(cns[0].value) if cns else ""
+
+
+class BrokerConfig(Strict):
+    """Where the MQTT broker is."""
+
+    host: str = Field("127.0.0.1", description="broker host name or address")
+    port: int = Field(1883, ge=1, le=65535)
+    keepalive_s: int = Field(15, ge=5, le=600, description="MQTT keepalive; the broker "
+                             "publishes the last will after 1.5x this with no traffic")
+    username: str | None = None
+    password: str | None = None
+    tls: TlsConfig | None = Field(None, description="connect over TLS with this client "
+                                  "certificate (port 8883 by convention); none: plain MQTT")
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+class Transport(Protocol):
+    """What the hub, station and console need from a message broker."""
+
+    def start(self, on_message: OnMessage, on_connection: OnConnection) -> None: ...
+    def subscribe(self, topic: str, qos: int = 1) -> None: ...
+    def unsubscribe(self, topic: str) -> None: ...
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+class PahoTransport:
+    """paho-mqtt adapter. Callbacks are delivered on the asyncio loop given at start."""
+
+    def __init__(
+        self, *, broker: BrokerConfig, client_id: str, loop: asyncio.AbstractEventLoop,
+        will: Will | None = None, persistent_session: bool = True,
+    ) -> None:
+        self._loop = loop
+        self._broker = broker
+        self._subs: dict[str, int] = {}
+        self._on_message: OnMessage = lambda t, p: None
+        self._on_connection: OnConnection = lambda up: None
+        self._connected = False
+        self._closed = False
+        # A persistent session makes the broker queue QoS 1 messages while we are away.
+        c = paho_client(broker, client_id, persistent_session=persistent_session)
+        if will:
+            c.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        # Leave paho's queue settings at their defaults: in paho 2.2, calling
+        # max_queued_messages_set() before connecting stops a publish from another thread
+        # waking the network thread, so it waits for the 1 s select timeout
+        # (tests/bench/bench_press_latency.py shows it).
+        c.on_connect = self._paho_connect
+        c.on_disconnect = self._paho_disconnect
+        c.on_message = self._paho_message
+        self._client = c
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
+        self._on_message, self._on_connection = on_message, on_connection
+        # connect_async + loop_start: paho retries the first connection too, so a hub that
+        # boots before the network is up just keeps trying.
+        self._client.connect_async(self._broker.host, self._broker.port, self._broker.keepalive_s)
+        self._client.loop_start()
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        if not _sendable(topic, "subscribing to", filter_=True):
+            return
+        self._subs[topic] = qos
+        if self._connected:
+            self._client.subscribe(topic, qos)
+
+    def unsubscribe(self, topic: str) -> None:
+        if self._subs.pop(topic, None) is not None and self._connected:
+            self._client.unsubscribe(topic)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue for sending; a message the broker would refuse is logged and dropped instead."""
+        if fits(topic, payload):
+            self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def close(self) -> None:
+        self._closed = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # paho's network thread -> the asyncio loop
+    def _paho_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.warning("broker %s:%s refused the connection: %s",
+                        self._broker.host, self._broker.port, rc)
+            return
+        for topic, qos in self._subs.items():
+            client.subscribe(topic, qos)
+        self._loop.call_soon_threadsafe(self._set_connected, True)
+
+    def _paho_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self._loop.call_soon_threadsafe(self._set_connected, False)
+
+    def _paho_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        self._loop.call_soon_threadsafe(self._deliver, msg.topic, bytes(msg.payload))
+
+    def _deliver(self, topic: str, payload: bytes) -> None:
+        if not self._closed:  # messages still queued on the loop after close() are not ours
+            self._on_message(topic, payload)
+
+    def _set_connected(self, up: bool) -> None:
+        if up != self._connected and not self._closed:
+            self._connected = up
+            log.info("broker %s:%s %s", self._broker.host, self._broker.port,
+                     "connected" if up else "disconnected")
+            self._on_connection(up)
+
+
+def fits(topic: str, payload: bytes) -> bool:
+    """Whether the station's broker will take this message: a topic it accepts (topic_fault)
+    and a payload up to the protocol's limit (config/mosquitto/mosquitto.conf). One that does
+    not is not sent but logged: the broker would drop it, or close the connection on a bad
+    topic or a packet far over, and paho would send that packet again after every reconnect,
+    keeping its sender off the broker for good."""
+    if not _sendable(topic, "publishing on"):
+        return False
+    if len(payload) <= MAX_PAYLOAD:
+        return True
+    log.error("not publishing %d bytes on %.200r: the broker takes at most %d", len(payload),
+              topic, MAX_PAYLOAD)
+    return False
+
+
+def paho_client(broker: BrokerConfig, client_id: str, *, persistent_session: bool) -> paho.Client:
+    """A paho client with the broker's credentials and TLS, not yet connected. Shared by the
+    transport and `anxin doctor`, so the doctor's test login is the one the hub makes."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                    clean_session=not persistent_session)
+    if broker.username:
+        c.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        tls = broker.tls
+        try:  # verifies the broker's certificate and host name too (paho's defaults)
+            c.tls_set(ca_certs=str(tls.ca), certfile=str(tls.cert), keyfile=str(tls.key))
+        except OSError as e:  # ssl.SSLError included; the files changed since validation
+            raise ConfigError(f"broker.tls: cannot use certificate {tls.cert}, key {tls.key} "
+                              f"and CA {tls.ca}: {e}") from None
+    c.on_socket_open = _no_delay
+    return c
+
+
+def _no_delay(_c: paho.Client, _u: Any, sock: Any) -> None:
+    """Turn Nagle off: paho leaves it on, so a publish right after a tiny PUBACK waited for
+    the broker's delayed TCP ACK (~30-40 ms per alarm in tests/bench/bench_press_latency)."""
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class MemoryBroker:
+    """An in-memory broker for unit tests: topic filters with + and #, retained messages."""
+
+    def __init__(self) -> None:
+        self.clients: list[MemoryTransport] = []
+        self.retained: dict[str, bytes] = {}
+        self.lose: Callable[[str, bytes], bool] | None = None  # fault injection: True drops it
+
+    def client(self, will: Will | None = None) -> MemoryTransport:
+        t = MemoryTransport(self, will)
+        self.clients.append(t)
+        return t
+
+    def route(self, topic: str, payload: bytes, retain: bool) -> None:
+        if self.lose and self.lose(topic, payload):
+            return
+        if retain:
+            self.retained[topic] = payload
+        for c in self.clients:
+            if c.connected and any(topic_matches(f, topic) for f in c.filters):
+                c.deliver(topic, payload)
+
+
+class MemoryTransport:
+    def __init__(self, broker: MemoryBroker, will: Will | None) -> None:
+        self._broker, self._will = broker, will
+        self.filters: list[str] = []
+        self._connected = False
+        self._on_message: OnMessage = lambda t, p: None
+        self._on_connection: OnConnection = lambda up: None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
+        self._on_message, self._on_connection = on_message, on_connection
+        self._connected = True
+        on_connection(True)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        if _sendable(topic, "subscribing to", filter_=True):
+            self.filters.append(topic)
+            self._retained(topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        self.filters = [f for f in self.filters if f != topic]
+
+    def _retained(self, filter_: str) -> None:
+        for t, p in list(self._broker.retained.items()):
+            if topic_matches(filter_, t):
+                self.deliver(t, p)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        if self._connected and fits(topic, payload):
+            self._broker.route(topic, payload, retain)
+
+    def deliver(self, topic: str, payload: bytes) -> None:
+        """On the next loop turn, as paho's thread hands messages over: a reply never runs
+        inside the publish that caused it."""
+        try:
+            asyncio.get_running_loop().call_soon(self._on_message, topic, payload)
+        except RuntimeError:  # no loop: a plain synchronous unit test
+            self._on_message(topic, payload)
+
+    def drop(self) -> None:
+        """Simulate a lost connection: the broker publishes the last will."""
+        self._connected = False
+        self._on_connection(False)
+        if self._will:
+            self._broker.route(self._will.topic, self._will.payload, self._will.retain)
+
+    def reconnect(self) -> None:
+        self._connected = True
+        self._on_connection(True)
+        for f in self.filters:  # retained messages again, as a fresh subscription gets them
+            self._retained(f)
+
+    def close(self) -> None:
+        self._connected = False
+
+
+def topic_matches(filter_: str, topic: str) -> bool:
+    """MQTT topic filter matching, including ``$share/<group>/`` prefixes."""
+    if filter_.startswith("$share/"):
+        filter_ = filter_.split("/", 2)[2]
+    return paho.topic_matches_sub(filter_, topic)

@@ -1,0 +1,1 @@
+"""``anxin walktest``: guide the installer through every device, then report."""
