@@ -15,6 +15,8 @@ from console.station.trust.broker import Mosquitto
 from hub.runtime.config import HubConfig
 
 REPO = Path(__file__).resolve().parent.parent
+# Fixtures shared across folders live in tests/support/ and are registered here, once.
+pytest_plugins = ["tests.support.desk", "tests.support.home", "tests.support.tls"]
 
 
 @pytest.fixture
@@ -56,9 +58,9 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str 
 @pytest.fixture
 def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Console passwords hashed at a tiny scrypt cost: the real one (~0.6 s a hash) would
-    dominate the tests. tests/test_console_users.py checks the real cost once. The hash
+    dominate the tests. tests/console/station/test_users.py checks the real cost once. The hash
     checked for unknown users is made again afterwards, at the real cost, for the tests
-    that time logins (tests/test_station_logins.py)."""
+    that time logins (tests/console/station/test_logins.py)."""
     from console.station import users
 
     monkeypatch.setattr(users, "SCRYPT", users.ScryptParams(n=2**4, r=8, p=1))

@@ -160,7 +160,8 @@ _COMMON: dict[int, Row] = {
     FALL: flag(Fall),
     **{word: _receipt(_ANSWERS[word], command) for word, command in COMMANDS.items()},
 }
-# TYPE -> row, per model. A new reading is one row here plus a byte vector in tests/test_radar_codec.py.
+# TYPE -> row, per model. A new reading is one row here plus a byte vector in
+# tests/drivers/radar/test_codec.py.
 MR60FDA2_TABLE: dict[int, Row] = {**_COMMON, PRESENCE: flag(Presence)}
 LD6002C_TABLE: dict[int, Row] = {
     **_COMMON,

@@ -38,8 +38,8 @@ from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.roster import SORTS
 from console.tui.widgets.vtable import VirtualTable
 from tests.bench.bench_search import queries
-from tests.desk_station import DeskStation
-from tests.test_casework_search import population
+from tests.support.desk_station import DeskStation
+from tests.support.population import population
 
 
 def fill(station: DeskStation, events: int, hubs: list[str]) -> None:

@@ -37,7 +37,7 @@ from drivers.gpio.sim import SimPins
 from hub.common.events import AlarmState
 from hub.runtime.config import HubConfig
 from hub.runtime.service import HubService
-from tests.accounts import PASSWORD, add_users
+from tests.support.accounts import PASSWORD, add_users
 
 REPO = Path(__file__).resolve().parents[2]
 

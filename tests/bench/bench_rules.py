@@ -22,7 +22,7 @@ from hub.common.events import Event
 from hub.rules import Engine, RuleSet, load_rules
 from hub.rules.actions import RuleAction
 from tests.conftest import REPO
-from tests.test_rules_engine import at
+from tests.support.rules import at
 
 DEVICES = [f"dev{i}" for i in range(12)]
 

@@ -21,7 +21,7 @@ from pypinyin import lazy_pinyin
 
 from console.casework.elder import ElderRecord
 from console.casework.search import ElderIndex
-from tests.test_casework_search import population
+from tests.support.population import population
 
 
 def queries(people: list[tuple[str, ElderRecord]], rnd: random.Random) -> dict[str, list[str]]:

@@ -38,7 +38,7 @@ from hub.common.events import new_id
 from hub.voice import FRAME, FRAME_MS
 from hub.voice.call_audio import CallAudio
 from hub.voice.packet import TS_MOD, decode_packet
-from tests.voicesig import MqttEnd, Pcm, frames, speech_like
+from tests.support.voicesig import MqttEnd, Pcm, frames, speech_like
 
 UP, DOWN = "anxin/v1/hub/h001/voice/up", "anxin/v1/hub/h001/voice/down"
 PCM_UP, PCM_DOWN = "anxin/v1/hub/h001/pcm/up", "anxin/v1/hub/h001/pcm/down"
