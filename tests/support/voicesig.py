@@ -13,7 +13,7 @@ import soundfile as sf
 from hub.voice import FRAME, FRAME_MS, RATE
 from hub.voice.pipeline import Receiver, Sender
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 Pcm = npt.NDArray[np.int16]
 
 

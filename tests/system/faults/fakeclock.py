@@ -77,7 +77,7 @@ class WallClock:
         try:
             wall0, mono0 = time.time(), time.monotonic()
             out = subprocess.run([sys.executable, "-c", probe], env=self.env, capture_output=True,
-                                 text=True, cwd=Path(__file__).resolve().parents[2], timeout=30)
+                                 text=True, cwd=Path(__file__).resolve().parents[3], timeout=30)
             wall1, mono1 = time.time(), time.monotonic()
         finally:
             self.step(before)

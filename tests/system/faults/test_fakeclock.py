@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.system.faults.fakeclock import WallClock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_step_reaches_every_thread_and_stays(clock: WallClock) -> None:
