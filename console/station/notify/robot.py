@@ -21,6 +21,7 @@ from console.station.notify.http import Poster, dumps, reply_json
 RATE = Rate(20, 61.0)
 DIGEST_JOIN = "\n\n"
 RESUME_KEYS = 256  # messages whose parts were partly sent, remembered for their retry
+DIGEST_MAX = 10  # messages in one post: a duty officer reads ten alarms; fifty is a wall
 
 
 class GroupRobot:
@@ -64,6 +65,8 @@ class GroupRobot:
         return len(self._parts(msg.text, self._mention(msg)))
 
     def digest(self, msgs: Sequence[Message]) -> Message | None:
+        if len(msgs) > DIGEST_MAX:
+            return None
         text = DIGEST_JOIN.join(m.text for m in msgs)
         to = tuple(dict.fromkeys(p for m in msgs for p in m.to))
         if self._size(text) > self._budget([*self._mentioned, *to]) - self._size(self._content("")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.station.notify.channel import MAX_PARTS, ChannelError, Message
+from console.station.notify.robot import DIGEST_MAX
 from console.station.notify.wecom import WeComRobot
 from tests.support.robots import FakeClock, WeComRobotServer
 
@@ -109,7 +110,9 @@ def test_waiting_messages_share_a_post_while_it_fits_in_2048_bytes() -> None:
     d = wecom.digest(ms)
     assert d and d.text == "\n\n".join([TEXT] * 3) and d.priority == 1
     assert d.to == ("13900000000", "13900000001")
-    assert wecom.digest([Message(key=f"n{i}", text=TEXT) for i in range(30)]) is None  # 30 × 87 bytes
+    assert wecom.digest([Message(key=f"n{i}", text=TEXT * 8) for i in range(4)]) is None  # 4 × 672 bytes
+    assert wecom.digest([Message(key=f"n{i}", text="求助") for i in range(DIGEST_MAX)])
+    assert wecom.digest([Message(key=f"n{i}", text="求助") for i in range(DIGEST_MAX + 1)]) is None
 
 
 async def test_no_answer_in_time_is_retryable_and_never_shows_the_key() -> None:
