@@ -71,14 +71,19 @@ class ChannelError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """At most ``count`` posts in any ``window_s`` seconds (how both robots state their limit)."""
+    """At most ``count`` posts in any ``window_s`` seconds (how both robots state their limit);
+    with a ``burst`` below ``count``, only that many go at once and the rest are paced evenly
+    over the window, so that in a storm each post carries a digest of what waited meanwhile."""
 
     count: int
     window_s: float
+    burst: int | None = None  # None: count
 
     def __post_init__(self) -> None:
         if self.count < 1 or not self.window_s > 0 or not math.isfinite(self.window_s):
             raise ValueError(f"a rate needs a count >= 1 and a window > 0, not {self}")
+        if self.burst is not None and not 1 <= self.burst <= self.count:
+            raise ValueError(f"a rate's burst must be 1 to its count, not {self}")
 
 
 class Channel(Protocol):

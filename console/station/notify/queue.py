@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from console.station.notify.channel import Message, Rate
-from console.station.notify.rate import SlidingWindow
+from console.station.notify.rate import Limiter
 
 
 @dataclass(order=True, slots=True)
@@ -40,7 +40,7 @@ class Release:
 class ChannelQueue:
     def __init__(self, rate: Rate) -> None:
         self.rate = rate
-        self._window = SlidingWindow(rate)
+        self._limit = Limiter(rate)
         self._ready: list[_Waiting] = []  # heap: may go as soon as the rate allows
         self._later: list[tuple[float, int, _Waiting]] = []  # heap by not-before: retries backing off
         self._keys: set[str] = set()  # keys waiting here: a message is queued once
@@ -58,7 +58,8 @@ class ChannelQueue:
         message with its key is already waiting."""
         if msg.key in self._keys:
             return False
-        self._window.free_at(posts)  # ValueError now, not a message stuck for ever
+        if not 1 <= posts <= self.rate.count:  # now, not a message stuck for ever
+            raise ValueError(f"{posts} posts at once: the rate allows 1 to {self.rate.count}")
         self._keys.add(msg.key)
         waiting = _Waiting((msg.priority, msg.created, next(self._arrival)), msg, posts)
         if not_before == -math.inf:
@@ -75,7 +76,7 @@ class ChannelQueue:
         """When ``pop`` may next release something (at most ``now``: at once); None: empty."""
         self._wake(now)
         if self._ready:
-            at = max(self._held_until, self._window.free_at(self._ready[0].posts))
+            at = max(self._held_until, self._limit.free_at(now, self._ready[0].posts))
         elif self._later:
             at = max(self._held_until, self._later[0][0])
         else:
@@ -90,7 +91,7 @@ class ChannelQueue:
         if not self._ready or now < self._held_until:
             return None
         head = self._ready[0]
-        if now < self._window.free_at(head.posts):
+        if now < self._limit.free_at(now, head.posts):
             return None
         heapq.heappop(self._ready)
         members, post = [head.msg], head.msg
@@ -100,7 +101,7 @@ class ChannelQueue:
                 break
             members.append(heapq.heappop(self._ready).msg)
             post = joined
-        self._window.take(now, head.posts)
+        self._limit.take(now, head.posts)
         self._keys.difference_update(m.key for m in members)
         return Release(post, tuple(members), head.posts)
 

@@ -1,11 +1,15 @@
-"""A channel's rate kept exactly: never more than N posts in any window of W seconds.
+"""A channel's rate kept exactly: never more than N posts in any window of W seconds, paced.
 
 Both robots say "20 messages a minute" and answer a 21st with a rate error (WeCom 45009,
 DingTalk 130101, after which DingTalk blocks the robot for 10 minutes). A token bucket of 20
 refilled at 20 a minute would let 39 through in one sliding minute (a full bucket, then the
-refill), and whether the robots count in sliding or in clock minutes is not documented, so
-this keeps a log of the last N send times instead: a send may go once the N-th most recent one
-is a whole window old. Pure: the caller passes the clock.
+refill), and whether the robots count in sliding or in clock minutes is not documented, so the
+limit is a log of the last N send times: a post may go once the N-th most recent one is a whole
+window old (:class:`SlidingWindow`). Used alone it spends a robot's minute on the first 20
+alarms of a storm, one each, and makes the rest (the P1s among them) wait that minute out; a
+token bucket under it (:class:`Limiter`, when the rate has a ``burst``) lets a few posts go at
+once and paces the rest, so each later post carries a digest of everything that waited. Pure:
+the caller passes the clock.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import math
 from collections import deque
 
 from console.station.notify.channel import Rate
+
+EPSILON = 1e-9  # a bucket refilled to within this of a whole post has it (float sums drift)
 
 
 class SlidingWindow:
@@ -36,3 +42,32 @@ class SlidingWindow:
         if now < self.free_at(n):
             raise ValueError(f"{n} post(s) at {now} would break {self.rate}")
         self._sent.extend([now] * n)
+
+
+class Limiter:
+    """The window, and the pace of a bucket holding ``rate.burst`` posts refilled at
+    count/window_s (no pace when the rate has no burst)."""
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self._window = SlidingWindow(rate)
+        self._burst = rate.burst or rate.count
+        self._per_s = rate.count / rate.window_s
+        self._tokens, self._at = float(self._burst), -math.inf  # the bucket's level at _at
+
+    def free_at(self, now: float, n: int = 1) -> float:
+        """The earliest time ``n`` posts may go together (at most ``now``: now)."""
+        window = self._window.free_at(n)
+        lack = min(n, self._burst) - self._level(now)  # a long text may take the bucket below 0
+        return window if lack <= EPSILON else max(window, now + lack / self._per_s)
+
+    def take(self, now: float, n: int = 1) -> None:
+        if now < self.free_at(now, n):
+            raise ValueError(f"{n} post(s) at {now} would break {self.rate}")
+        self._window.take(now, n)
+        self._tokens, self._at = self._level(now) - n, now
+
+    def _level(self, now: float) -> float:
+        if self._at == -math.inf:
+            return self._tokens
+        return min(float(self._burst), self._tokens + (now - self._at) * self._per_s)

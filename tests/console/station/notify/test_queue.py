@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -9,7 +10,7 @@ import pytest
 
 from console.station.notify.channel import Message, Rate, split_text
 from console.station.notify.queue import ChannelQueue
-from console.station.notify.rate import SlidingWindow
+from console.station.notify.rate import Limiter, SlidingWindow
 from tests.support.robots import max_in_window
 
 ROBOT = Rate(20, 60.0)
@@ -143,3 +144,33 @@ def test_messages_refuse_what_cannot_be_a_key_or_a_priority() -> None:
     for key in ("", "has space", "中文", "k" * 129):
         with pytest.raises(ValueError, match="key"):
             Message(key=key, text="t")
+
+
+def test_past_its_burst_a_paced_rate_spreads_posts_evenly_within_the_window() -> None:
+    lim = Limiter(Rate(20, 60.0, burst=5))
+    sent, now = [], 0.0
+    while len(sent) < 40:
+        now = max(now, lim.free_at(now))
+        lim.take(now)
+        sent.append(now)
+    assert sent[:5] == [0.0] * 5  # the burst at once
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent[4:20])] == [3.0] * 15
+    assert max_in_window(sent) == 20 and sent[20] == 60.0  # the window still rules
+
+
+def test_a_paced_queue_gets_every_p1_of_a_storm_out_in_seconds_not_a_minute() -> None:
+    def last_p1(rate: Rate) -> float:
+        q, i, now, out = ChannelQueue(rate), 0, 0.0, []
+        messages = storm()
+        while i < len(messages) or len(q):
+            at = q.next_at(now)
+            now = min(messages[i].created if i < len(messages) else math.inf, math.inf if at is None else at)
+            while i < len(messages) and messages[i].created <= now:
+                q.push(messages[i])
+                i += 1
+            while r := q.pop(now, lambda ms: None if len(ms) > 10 else Message(key="d", text="d")):
+                out += [(now, m) for m in r.members]
+        return max(t for t, m in out if m.priority == 1)
+
+    assert last_p1(Rate(20, 60.0)) >= 60.0  # the minute spent on the storm's first 20 alarms
+    assert last_p1(Rate(20, 60.0, burst=5)) < 20.0
