@@ -79,14 +79,16 @@ class GroupRobot:
     async def send(self, msg: Message) -> Sent:
         mention = self._mention(msg)
         parts = self._parts(msg.text, mention)
-        for i in range(self._done.get(msg.key, 0), len(parts)):
-            reply = reply_json(self.name, await self._http.post(
-                self._url(), dumps(self._body(parts[i], mention if i == 0 else ()))))
-            if reply["errcode"] != 0:
+        for i in range(self._done.pop(msg.key, 0), len(parts)):
+            try:
+                reply = reply_json(self.name, await self._http.post(
+                    self._url(), dumps(self._body(parts[i], mention if i == 0 else ()))))
+                if reply["errcode"] != 0:
+                    raise self._error(reply["errcode"], str(reply.get("errmsg", "")))
+            except ChannelError:
                 if i:
                     self._remember(msg.key, i)
-                raise self._error(reply["errcode"], str(reply.get("errmsg", "")))
-        self._done.pop(msg.key, None)
+                raise
         return Sent(self.name, msg.key, self._clock(), len(parts))
 
     async def aclose(self) -> None:

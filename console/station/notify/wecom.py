@@ -33,7 +33,7 @@ TEXT_MAX_BYTES = 2048
 RATE_LIMIT_PAUSE_S = 60.0  # after a 45009: the minute the robot counts must pass
 
 KEY_FIX = ("set notify.channels.wecom.key to the part after 'key=' of the robot's webhook "
-           "address (the group's 群机器人 → the robot → 复制地址)")
+           "address (shown in the robot's details in the group)")
 LENGTH_FIX = "shorten the notification text: a WeCom robot takes 2048 bytes a message"
 
 
