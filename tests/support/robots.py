@@ -146,6 +146,18 @@ class Peer:
             pass  # the client gave up (its timeout): as a real server, nothing to do
 
 
+async def refused(channel: Any, msg: Any) -> Any:
+    """The ChannelError that sending ``msg`` must raise; the channel is closed after."""
+    from console.station.notify.channel import ChannelError
+    try:
+        await channel.send(msg)
+    except ChannelError as e:
+        return e
+    finally:
+        await channel.aclose()
+    raise AssertionError(f"{channel.name} sent {msg.key}, which it should have refused")
+
+
 class _PerMinute:
     """Accepted posts in the last 60 s (sliding: the stricter reading of "20 a minute")."""
 

@@ -29,7 +29,6 @@ from hub.common.configfile import Strict, load
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,128}")
 MAX_MENTIONED = 50
-HIDE_INPUT = ConfigDict(hide_input_in_errors=True)  # a pasted key must not show in a traceback
 
 
 def _loopback(host: str) -> bool:
@@ -95,22 +94,26 @@ Timeout = Annotated[float, Field(10.0, gt=0, le=60, description="a post with no 
                                  "long fails and is tried again later")]
 
 
-class WeComChannel(Strict):
-    """A WeCom group robot (企业微信 群机器人)."""
+class _Channel(Strict):
+    model_config = ConfigDict(hide_input_in_errors=True)  # a pasted key must not show in a traceback
 
-    model_config = HIDE_INPUT
-
-    key: Annotated[SecretStr, _token("key")] = Field(description="the part after key= of the "
-                                                   "robot's webhook address")
-    mentioned: Mentioned = Field(description="mobiles @-mentioned in every message, or @all")
-    base_url: BaseUrl = Field(WECOM_URL, description="only to point at a test server")
     timeout_s: Timeout
 
 
-class DingTalkChannel(Strict):
-    """A DingTalk custom robot (钉钉 自定义机器人)."""
+class _Robot(_Channel):
+    mentioned: Mentioned = Field(description="mobiles @-mentioned in every message, or @all")
 
-    model_config = HIDE_INPUT
+
+class WeComChannel(_Robot):
+    """A WeCom group robot (企业微信 群机器人)."""
+
+    key: Annotated[SecretStr, _token("key")] = Field(description="the part after key= of the "
+                                                   "robot's webhook address")
+    base_url: BaseUrl = Field(WECOM_URL, description="only to point at a test server")
+
+
+class DingTalkChannel(_Robot):
+    """A DingTalk custom robot (钉钉 自定义机器人)."""
 
     access_token: Annotated[SecretStr, _token("access_token")] = Field(
         description="the part after access_token= of the robot's Webhook address")
@@ -118,21 +121,16 @@ class DingTalkChannel(Strict):
         None, description="the SEC… string under 加签, when the robot signs")
     keyword: str | None = Field(None, min_length=1, max_length=32, description="one of the "
                                 "robot's 自定义关键词, put before a text that lacks it")
-    mentioned: Mentioned = Field(description="mobiles @-mentioned in every message, or @all")
     base_url: BaseUrl = Field(DINGTALK_URL, description="only to point at a test server")
-    timeout_s: Timeout
 
 
-class WebhookChannel(Strict):
+class WebhookChannel(_Channel):
     """The county platform's webhook."""
-
-    model_config = HIDE_INPUT
 
     url: Annotated[str, Field(max_length=1024), AfterValidator(lambda v: _url(v, path=True))]
     secret: SecretStr | None = Field(None, min_length=16, max_length=256, description="signs "
                                      "each post (X-Anxin-Signature); the platform holds the same")
     per_minute: int = Field(60, ge=1, le=6000, description="posts a minute the platform takes")
-    timeout_s: Timeout
 
 
 class Channels(Strict):

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 from console.station.notify.channel import ChannelError
 from console.station.notify.http import dumps
-from console.station.notify.robot import GroupRobot
+from console.station.notify.robot import GroupRobot, busy, too_fast
 
 DINGTALK_URL = "https://oapi.dingtalk.com"
 SEND_PATH = "/robot/send"
@@ -60,11 +60,9 @@ def dingtalk_error(errcode: int, errmsg: str) -> ChannelError:
     low = errmsg.lower()
     match errcode:
         case -1:
-            return ChannelError(code, said, retryable=True, fix="DingTalk is busy; sent again later")
+            return busy(code, said)
         case 130101:
-            return ChannelError(code, said, retryable=True, retry_after_s=THROTTLED_S,
-                                fix="another program may post through the same robot: give "
-                                    "Anxin a robot of its own")
+            return too_fast(code, said, THROTTLED_S)
         case 300001 | 300005:
             return ChannelError(code, said, retryable=False, fix=TOKEN_FIX)
         case 460101:

@@ -26,6 +26,18 @@ RESUME_KEYS = 256  # messages whose parts were partly sent, remembered for their
 DIGEST_MAX = 10  # messages in one post: a duty officer reads ten alarms; fifty is a wall
 
 
+def busy(code: str, said: str) -> ChannelError:
+    """errcode -1, both robots' "system busy": try again (their docs: at most 3 times)."""
+    return ChannelError(code, said, retryable=True, fix="the robot's service is busy; sent again later")
+
+
+def too_fast(code: str, said: str, pause_s: float) -> ChannelError:
+    """The robot's rate error: we keep its rate, so someone else posts through it too."""
+    return ChannelError(code, said, retryable=True, retry_after_s=pause_s,
+                        fix="another program may post through the same robot: give Anxin a "
+                            "robot of its own")
+
+
 class GroupRobot:
     """A group robot channel; subclasses say how a post looks and what an errcode means."""
 

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from console.station.notify.channel import ChannelError
-from console.station.notify.robot import GroupRobot
+from console.station.notify.robot import GroupRobot, busy, too_fast
 
 WECOM_URL = "https://qyapi.weixin.qq.com"
 SEND_PATH = "/cgi-bin/webhook/send"
@@ -42,11 +42,9 @@ def wecom_error(errcode: int, errmsg: str) -> ChannelError:
     code, said = f"wecom.{errcode}", f"wecom robot: {errmsg[:200]}"
     match errcode:
         case -1:
-            return ChannelError(code, said, retryable=True, fix="WeCom is busy; sent again later")
+            return busy(code, said)
         case 45009:
-            return ChannelError(code, said, retryable=True, retry_after_s=RATE_LIMIT_PAUSE_S,
-                                fix="another program may post through the same robot: give "
-                                    "Anxin a robot of its own")
+            return too_fast(code, said, RATE_LIMIT_PAUSE_S)
         case 93000:
             return ChannelError(code, said, retryable=False, fix=KEY_FIX)
         case 40058:

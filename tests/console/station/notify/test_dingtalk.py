@@ -10,7 +10,7 @@ import pytest
 
 from console.station.notify.channel import ChannelError, Message
 from console.station.notify.dingtalk import DingTalkRobot, sign
-from tests.support.robots import DingTalkRobotServer, FakeClock, ding_sign
+from tests.support.robots import DingTalkRobotServer, FakeClock, ding_sign, refused
 
 TOKEN = "0c23aa5f11c9e0d0a9f6d1c3b8e54f2b7a9d6e1f3c5b7a9d1e3f5a7b9c1d3e5f"
 SECRET = "SEC5a3ecf88f2b3eb50db30ecfc00f53033ac909c99bf7f88fd612bda89d7f3a9dc"
@@ -75,40 +75,25 @@ async def test_a_text_with_the_keyword_is_left_as_it_is() -> None:
 async def test_a_refused_security_check_is_not_retryable_and_says_which_setting(
         server_kw: dict[str, object], robot_kw: dict[str, object], fix: str) -> None:
     with DingTalkRobotServer(TOKEN, **server_kw) as server:  # type: ignore[arg-type]
-        ding = robot(server, **robot_kw)
-        try:
-            with pytest.raises(ChannelError) as e:
-                await ding.send(Message(key="n1", text="王秀英按了求助按钮"))
-        finally:
-            await ding.aclose()
-    assert e.value.code == "dingtalk.310000" and not e.value.retryable
+        e = await refused(robot(server, **robot_kw), Message(key="n1", text="王秀英按了求助按钮"))
+    assert e.code == "dingtalk.310000" and not e.retryable
     if fix == "timestamp":  # the robot says "invalid timestamp" when the sign is missing too
-        assert "clock" in e.value.fix
+        assert "clock" in e.fix
     else:
-        assert fix in e.value.fix
-    assert TOKEN not in str(e.value) and SECRET not in str(e.value)
+        assert fix in e.fix
+    assert TOKEN not in str(e) and SECRET not in str(e)
 
 
 async def test_a_station_clock_off_by_two_hours_is_named() -> None:
     with DingTalkRobotServer(TOKEN, secret=SECRET) as server:
-        ding = robot(server, clock=lambda: time.time() - 7200)
-        try:
-            with pytest.raises(ChannelError) as e:
-                await ding.send(Message(key="n1", text=TEXT))
-        finally:
-            await ding.aclose()
-    assert "invalid timestamp" in e.value.text and "timedatectl" in e.value.fix and not e.value.retryable
+        e = await refused(robot(server, clock=lambda: time.time() - 7200), Message(key="n1", text=TEXT))
+    assert "invalid timestamp" in e.text and "timedatectl" in e.fix and not e.retryable
 
 
 async def test_a_wrong_token_names_the_access_token() -> None:
     with DingTalkRobotServer(TOKEN) as server:
-        ding = robot(server, access_token="f" * 64, secret=None)
-        try:
-            with pytest.raises(ChannelError) as e:
-                await ding.send(Message(key="n1", text=TEXT))
-        finally:
-            await ding.aclose()
-    assert e.value.code == "dingtalk.300001" and "access_token" in e.value.fix and not e.value.retryable
+        e = await refused(robot(server, access_token="f" * 64, secret=None), Message(key="n1", text=TEXT))
+    assert e.code == "dingtalk.300001" and "access_token" in e.fix and not e.retryable
 
 
 async def test_the_21st_post_in_a_minute_is_too_fast_and_the_robot_stays_blocked_ten_minutes() -> None:
@@ -151,28 +136,19 @@ async def test_no_answer_in_time_is_retryable_and_never_shows_the_token(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with DingTalkRobotServer(TOKEN, secret=SECRET, delay_s=1.0) as server:
-        ding = robot(server, timeout_s=0.2)
-        try:
-            with pytest.raises(ChannelError) as e:
-                await ding.send(Message(key="n1", text=TEXT))
-        finally:
-            await ding.aclose()
-    assert e.value.code == "http.timeout" and e.value.retryable
-    assert server.base_url + "/robot/send" in e.value.text
-    said = str(e.value) + caplog.text
+        e = await refused(robot(server, timeout_s=0.2), Message(key="n1", text=TEXT))
+    assert e.code == "http.timeout" and e.retryable
+    assert server.base_url + "/robot/send" in e.text
+    said = str(e) + caplog.text
     assert TOKEN not in said and SECRET not in said and "sign=" not in said
 
 
 async def test_a_robot_that_cannot_be_reached_is_retryable() -> None:
     with DingTalkRobotServer(TOKEN) as server:
         base = server.base_url
-    ding = DingTalkRobot(access_token=TOKEN, base_url=base, timeout_s=2.0)
-    try:
-        with pytest.raises(ChannelError) as e:
-            await ding.send(Message(key="n1", text=TEXT))
-    finally:
-        await ding.aclose()
-    assert e.value.code == "http.connect" and e.value.retryable and TOKEN not in str(e.value)
+    e = await refused(DingTalkRobot(access_token=TOKEN, base_url=base, timeout_s=2.0),
+                      Message(key="n1", text=TEXT))
+    assert e.code == "http.connect" and e.retryable and TOKEN not in str(e)
 
 
 def test_the_verifier_checks_what_the_channel_posts() -> None:

@@ -7,7 +7,7 @@ import pytest
 from console.station.notify.channel import MAX_PARTS, ChannelError, Message
 from console.station.notify.robot import DIGEST_MAX
 from console.station.notify.wecom import WeComRobot
-from tests.support.robots import FakeClock, WeComRobotServer
+from tests.support.robots import FakeClock, WeComRobotServer, refused
 
 KEY = "693a91f6-7f9c-4bc4-97a0-0ec2e1fa5aaa"
 TEXT = "【安心】王秀英（青石村3组12号）按了求助按钮，请尽快联系。"
@@ -37,14 +37,9 @@ async def test_a_message_is_shown_with_its_mentions() -> None:
 
 async def test_a_wrong_key_is_not_retryable_and_says_where_the_key_is() -> None:
     with WeComRobotServer(KEY) as server:
-        wecom = robot(server, key="0" * 36)
-        try:
-            with pytest.raises(ChannelError) as e:
-                await wecom.send(Message(key="n1", text=TEXT))
-        finally:
-            await wecom.aclose()
-    assert e.value.code == "wecom.93000" and not e.value.retryable
-    assert "invalid webhook url" in e.value.text and "key=" in e.value.fix and "0" * 36 not in str(e.value)
+        e = await refused(robot(server, key="0" * 36), Message(key="n1", text=TEXT))
+    assert e.code == "wecom.93000" and not e.retryable
+    assert "invalid webhook url" in e.text and "key=" in e.fix and "0" * 36 not in str(e)
 
 
 async def test_the_21st_post_in_a_minute_is_retryable_after_the_minute() -> None:
@@ -117,21 +112,11 @@ def test_waiting_messages_share_a_post_while_it_fits_in_2048_bytes() -> None:
 
 async def test_no_answer_in_time_is_retryable_and_never_shows_the_key() -> None:
     with WeComRobotServer(KEY, delay_s=1.0) as server:
-        wecom = robot(server, timeout_s=0.2)
-        try:
-            with pytest.raises(ChannelError) as e:
-                await wecom.send(Message(key="n1", text=TEXT))
-        finally:
-            await wecom.aclose()
-    assert e.value.code == "http.timeout" and e.value.retryable and KEY not in str(e.value)
+        e = await refused(robot(server, timeout_s=0.2), Message(key="n1", text=TEXT))
+    assert e.code == "http.timeout" and e.retryable and KEY not in str(e)
 
 
 async def test_a_wrong_base_url_is_named() -> None:
     with WeComRobotServer(KEY) as server:
-        wecom = robot(server, base_url=server.base_url + "/nowhere")
-        try:
-            with pytest.raises(ChannelError) as e:
-                await wecom.send(Message(key="n1", text=TEXT))
-        finally:
-            await wecom.aclose()
-    assert e.value.code == "wecom.http_404" and not e.value.retryable and "base_url" in e.value.fix
+        e = await refused(robot(server, base_url=server.base_url + "/nowhere"), Message(key="n1", text=TEXT))
+    assert e.code == "wecom.http_404" and not e.retryable and "base_url" in e.fix
