@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from console.station.notify.channel import Channel, ChannelError, Message
+
 MAX_BODY = 1024 * 1024
 
 
@@ -146,9 +148,8 @@ class Peer:
             pass  # the client gave up (its timeout): as a real server, nothing to do
 
 
-async def refused(channel: Any, msg: Any) -> Any:
+async def refused(channel: Channel, msg: Message) -> ChannelError:
     """The ChannelError that sending ``msg`` must raise; the channel is closed after."""
-    from console.station.notify.channel import ChannelError
     try:
         await channel.send(msg)
     except ChannelError as e:
