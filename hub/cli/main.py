@@ -108,6 +108,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_check_config(a: argparse.Namespace) -> int:
     from console.casework.county import CountyRules
     from console.station.config import HomesFile, StationConfig, load_homes
+    from console.station.notify.config import NotifyFile
     from hub.common.configfile import validate
     from hub.rules import load_rules
     from hub.runtime.config import HubConfig, load_hub_rules
@@ -136,10 +137,14 @@ def cmd_check_config(a: argparse.Namespace) -> int:
             elif "county" in keys:
                 county = validate(path, data, CountyRules)
                 kind = f"county rules; {len(county.response.kinds)} alarm plan(s)"
+            elif "channels" in keys:
+                channels = validate(path, data, NotifyFile).channels
+                kind = f"notify channels: {', '.join(k for k, v in channels if v) or 'none'}"
             else:
                 raise ConfigError(f"{path}: cannot tell what this is: a hub config has hub_id, "
                                   "a station config has database, a homes file has homes, "
-                                  "a rules file has rules, county rules have county")
+                                  "a rules file has rules, county rules have county, "
+                                  "notify channels have channels")
             print(f"{path}: ok ({kind})")
         except ConfigError as e:
             bad += 1
