@@ -200,5 +200,5 @@ def _final(line: str) -> tuple[Result, int | None, str] | None:
         result: Result = "+CMS ERROR" if m.group(1) == "CMS" else "+CME ERROR"
         return result, int(detail) if detail.isdigit() else None, detail
     if line in _FAILS:
-        return "ERROR", None, line
+        return "ERROR", None, "" if line == "ERROR" else line
     return None

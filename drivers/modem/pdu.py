@@ -6,7 +6,8 @@ UDH, 153 / 67 per part). UCS-2 is written as UTF-16 (surrogate pairs), as phones
 name character outside the BMP (CJK Extension B, e.g. 𠮷) or an emoji survives; a part never
 ends inside a surrogate pair or a GSM-7 escape. Receiving is the hostile half: any phone or the
 network may send any PDU, so it is decoded by a maintained library (smspdudecoder, which reads
-UCS-2 as UTF-16 too) and any failure there becomes one :class:`PduError`.
+UCS-2 as UTF-16 too) and any failure there becomes one :class:`PduError`; only GSM-7 text is
+unpacked here, from the exact septet count (see _gsm7_text).
 
 The SMS-DELIVER encoder is for the simulated modem, which plays what the network delivers.
 """
@@ -95,6 +96,9 @@ def normalise_number(number: str) -> str:
     n = number.replace(" ", "").replace("-", "")
     if _MOBILE.fullmatch(n):
         return "+86" + n
+    if n.isdigit() and n.startswith("1") and len(n) >= 8:
+        raise InvalidNumber(f"{number!r} looks like a mobile number with a digit missing or extra "
+                            "(mainland mobiles have 11 digits)")
     if _INTERNATIONAL.fullmatch(n) or _DIALLED.fullmatch(n):
         return n
     raise InvalidNumber(f"{number!r} is not a phone number: give 11 digits for a mobile "
@@ -146,7 +150,8 @@ def decode_deliver(pdu: str) -> Deliver:
     sender = sms["sender"]["number"]
     if sms["sender"]["toa"]["ton"] == "international":
         sender = "+" + sender
-    return Deliver(sender=sender, text=_text(sms), sent_at=sms["scts"].timestamp(), concat=_concat(sms))
+    return Deliver(sender=sender, text=_text(sms, bytes.fromhex(pdu)), sent_at=sms["scts"].timestamp(),
+                   concat=_concat(sms))
 
 
 def decode_submit(pdu: str) -> Submit:
@@ -155,7 +160,7 @@ def decode_submit(pdu: str) -> Submit:
     to = sms["recipient"]["number"]
     if sms["recipient"]["toa"]["ton"] == "international":
         to = "+" + to
-    return Submit(to=to, text=_text(sms), concat=_concat(sms))
+    return Submit(to=to, text=_text(sms, bytes.fromhex(pdu)), concat=_concat(sms))
 
 
 def _decode(kind: Any, pdu: str, name: str, mti: int) -> dict[str, Any]:
@@ -175,11 +180,41 @@ def _decode(kind: Any, pdu: str, name: str, mti: int) -> dict[str, Any]:
     return sms
 
 
-def _text(sms: dict[str, Any]) -> str:
+def _text(sms: dict[str, Any], raw: bytes) -> str:
     data = sms["user_data"]["data"]
     if not isinstance(data, str):
         raise PduError(f"an 8-bit data message ({len(data)} octets), not text")
+    if sms["dcs"]["encoding"] == "gsm":
+        return _gsm7_text(raw, bool(sms["header"]["udhi"]))
     return data
+
+
+def _gsm7_text(raw: bytes, udhi: bool) -> str:
+    """GSM-7 text unpacked from exactly TP-UDL septets. smspdudecoder slices its decoded text by
+    the septet count, so an extension character (€ [ ] ~ ...) lets the padding septet through as a
+    trailing '@' (and a UDH can shift the cut); the rest of its decoding is kept."""
+    off = 1 + raw[0] + 1  # SMSC field, first octet
+    if raw[1 + raw[0]] & 0x03 == 0b01:  # SMS-SUBMIT: TP-MR, then TP-VP after DCS by its format
+        off += 1
+        vp = {0b00: 0, 0b10: 1}.get((raw[1 + raw[0]] >> 3) & 0x03, 7)
+    else:
+        vp = 7  # SMS-DELIVER: TP-SCTS
+    off += 2 + (raw[off] + 1) // 2 + 2 + vp  # address (length in semi-octets, TOA), PID, DCS
+    udl, ud = raw[off], raw[off + 1:]
+    header = 1 + ud[0] if udhi and ud else 0
+    header_septets = (header * 8 + 6) // 7
+    bits, start = int.from_bytes(ud, "little"), header_septets * 7
+    septets = [(bits >> (start + 7 * i)) & 0x7F for i in range(max(0, udl - header_septets))]
+    out, escaped = [], False
+    for code in septets:
+        if escaped:
+            out.append(GSM.ALPHABET_EXT.get(code, " "))  # TS 23.038: an unknown escape reads as space
+            escaped = False
+        elif code == _ESC:
+            escaped = True
+        else:
+            out.append(GSM.ALPHABET[code])
+    return "".join(out)
 
 
 def _concat(sms: dict[str, Any]) -> Concat | None:

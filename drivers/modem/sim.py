@@ -62,6 +62,7 @@ class SimModem:
         self.heard: list[str] = []  # command lines read, in order
         self.slots: dict[int, tuple[int, str]] = {}  # SIM slot -> (stat 0 unread / 1 read, PDU)
         self._fail: deque[int] = deque()  # +CMS ERROR codes for the next SMS-SUBMITs
+        self._accept = 0  # SMS-SUBMITs still accepted before those failures
         self._echo = True
         self._pdu_mode = True
         self._pin_tries = 3
@@ -114,9 +115,11 @@ class SimModem:
                             "time": parts[1].time if 1 in parts else s.time})
         return out
 
-    def fail_sends(self, *codes: int) -> None:
-        """The next SMS-SUBMITs are refused with these +CMS ERROR codes, one each."""
+    def fail_sends(self, *codes: int, after: int = 0) -> None:
+        """After ``after`` more accepted SMS-SUBMITs, the next are refused with these +CMS ERROR
+        codes, one each."""
         with self._lock:
+            self._accept = after
             self._fail.extend(codes)
 
     def go_silent(self) -> None:
@@ -298,11 +301,12 @@ class SimModem:
             return
         if self._registered() not in (1, 5):
             self._final("+CMS ERROR: 331")
-        elif self._fail:
+        elif self._fail and self._accept == 0:
             self._final(f"+CMS ERROR: {self._fail.popleft()}")
         elif raw[0] == 0 and not self.smsc:
             self._final("+CMS ERROR: 330")
         else:
+            self._accept = max(0, self._accept - 1)
             self._mr = (self._mr + 1) % 256
             self.sent.append(SentPdu(sms.to, sms.text, sms.concat, self._mr, hex_pdu, time.time(),
                                      time.monotonic()))
