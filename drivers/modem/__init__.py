@@ -8,7 +8,7 @@ The API the station and the hub's fallback use::
 
 ``handle(IncomingSms)`` (sync or async) runs on the event loop for each received message; the
 message is deleted from the SIM only after it returns. ``trouble(ModemStatus)`` runs when the
-verdict changes (ready, unavailable, not_answering, no_sim, sim_locked, sim_error,
+state changes (ready, unavailable, not_answering, no_sim, sim_locked, sim_error,
 not_registered, weak_signal, command_failed). send() raises InvalidNumber / MessageTooLong
 (ValueError) for bad input and a :class:`ModemError` subclass, with ``code``, ``problem`` and
 ``fix``, when the modem or the network fails. See docs/modem.md.

@@ -19,9 +19,12 @@ class ModemError(Exception):
     code: ClassVar[str] = "modem_error"
 
     def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(f"{problem}. Fix: {fix}")
+        super().__init__(problem, fix)
         self.problem = problem
         self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.problem}. Fix: {self.fix}"
 
 
 class ModemUnavailable(ModemError):

@@ -137,7 +137,7 @@ class Modem:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status = ModemStatus(ModemUnavailable(f"modem {port} not started", "start the driver"))
-        self._reported: tuple[str, str] | None = None  # (state, problem) last given to on_status
+        self._reported: str | None = None  # the state last given to on_status
         self._model: str | None = None
         self._sms_ready = False  # storage and indications set since the last open
         self._reinit = False  # a boot URC came: set the modem up again
@@ -350,7 +350,7 @@ class Modem:
         return refs
 
     def _check(self) -> ModemStatus:
-        """SIM, registration, signal, operator: one look, reported if the verdict changed."""
+        """SIM, registration, signal, operator: one look, reported if the state changed."""
         sim, sim_trouble = self._sim()
         if sim_trouble is None and not self._sms_ready:
             self._setup_sms()
@@ -417,8 +417,8 @@ class Modem:
             part = decode_deliver(pdu)
         except PduError as e:
             self.unreadable += 1
-            log.warning("modem %s: slot %d holds an SMS that cannot be read, deleted: %s",
-                        self.port, index, e)
+            log.warning("modem %s: slot %d holds an SMS that cannot be read, deleted: %s (PDU %s)",
+                        self.port, index, e, pdu)
             self._delete((index,))
             return
         sms = self._inbox.add(index, part, self._clock())
@@ -520,10 +520,9 @@ class Modem:
 
     def _report(self, status: ModemStatus) -> None:
         self._status = status
-        key = (status.state, status.trouble.problem if status.trouble else "")
-        if key == self._reported:
+        if status.state == self._reported:
             return
-        self._reported = key
+        self._reported = status.state
         if status.trouble is None:
             log.info("modem %s: ready (%s, %s, %s dBm)", self.port, status.operator, status.registration,
                      status.signal_dbm)

@@ -53,7 +53,8 @@ def test_final_errors(data: bytes, result: str, code: int | None, detail: str) -
 
 def test_urc_in_the_middle_of_a_reply_is_reported_apart() -> None:
     s = started(Command("AT+CMGL=4"))
-    events = s.feed(b'\r\n+CMGL: 0,0,,22\r\n0791\r\n\r\n+CMTI: "SM",3\r\n\r\n+CMGL: 1,1,,22\r\n0792\r\n\r\nOK\r\n', 0.1)
+    events = s.feed(b'\r\n+CMGL: 0,0,,22\r\n0791\r\n\r\n+CMTI: "SM",3\r\n'
+                    b"\r\n+CMGL: 1,1,,22\r\n0792\r\n\r\nOK\r\n", 0.1)
     assert events == [Urc('+CMTI: "SM",3'),
                       Reply(Command("AT+CMGL=4"), ("+CMGL: 0,0,,22", "0791", "+CMGL: 1,1,,22", "0792"), "OK")]
     assert events[0].name == "+CMTI" and events[0].value == '"SM",3'
