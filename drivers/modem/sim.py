@@ -1,13 +1,13 @@
 """A simulated SMS modem on a pseudo-terminal: the driver opens it exactly as it opens /dev/ttyUSB2.
 
-``link`` is a symlink to the pty's slave side; the sim holds the master side and answers AT
-commands the way a Quectel EC25 does (docs/modem.md lists them): echo on until ``ATE0``, the
-``<CR><LF>> `` prompt for ``AT+CMGS``, ``+CMGS: <mr>`` then ``OK``, ``+CMS ERROR: <n>`` /
-``+CME ERROR: <n>`` with ``AT+CMEE=1``, received messages stored in SIM slots and announced with
-``+CMTI: "SM",<slot>``. Every SMS-SUBMIT it is given is recorded with its PDU and decoded back
-(by smspdudecoder, not our encoder) to who, what and when. It misbehaves on demand: no SIM, a
-PIN lock, no network, weak signal, ``+CMS ERROR`` for the next sends, silence, a reboot (the
-modem forgets PDU mode and says ``RDY``), unplug / plug.
+``link`` is a symlink to the pty's slave side (drivers/ptylink.py); the sim holds the master
+side and answers AT commands the way a Quectel EC25 does (docs/modem.md lists them): echo on
+until ``ATE0``, the ``<CR><LF>> `` prompt for ``AT+CMGS``, ``+CMGS: <mr>`` then ``OK``,
+``+CMS ERROR: <n>`` / ``+CME ERROR: <n>`` with ``AT+CMEE=1``, received messages stored in SIM
+slots and announced with ``+CMTI: "SM",<slot>``. Every SMS-SUBMIT it is given is recorded with
+its PDU and decoded back (by the decoder, not the encoder that made it) to who, what and when.
+It misbehaves on demand: no SIM, a PIN lock, no network, weak signal, ``+CMS ERROR`` for the
+next sends, silence, a reboot (the modem forgets PDU mode and says ``RDY``), unplug / plug.
 
 With ``pace=True`` every byte costs its time on a 115200 baud line (10 bits a byte) both ways.
 """
@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import select
 import threading
 import time
-import tty
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.modem.pdu import Concat, PduError, decode_submit, encode_deliver
+from drivers.ptylink import PtyLink
 
 LINE_RATE = 115200 / 10  # bytes a second, 8N1
 CAPACITY = 30  # SIM message slots (a typical SIM holds 20..50)
@@ -72,8 +71,7 @@ class SimModem:
         self._inbuf = bytearray()
         self._silent = False
         self._lock = threading.Lock()  # guards the pty fds, the state and writes
-        self._master: int | None = None
-        self._slave: int | None = None  # held open so the master never reads EIO between driver opens
+        self._pty = PtyLink(link)
         self._closing = threading.Event()
         self.plug()
         self._thread = threading.Thread(target=self._run, name="sim modem", daemon=True)
@@ -138,27 +136,14 @@ class SimModem:
     def unplug(self) -> None:
         """The USB modem is pulled: the pty goes away with its symlink."""
         with self._lock:
-            for fd in (self._master, self._slave):
-                if fd is not None:
-                    os.close(fd)
-            self._master = self._slave = None
-            self.link.unlink(missing_ok=True)
+            self._pty.unplug()
 
     def plug(self) -> None:
         """A new pty (the modem comes back, maybe under another /dev/pts number); fresh settings."""
-        self.unplug()
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no line editing: bytes pass as on a UART
-        os.set_blocking(master, False)
-        self.link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.link.with_name(self.link.name + ".new")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(os.ttyname(slave))
         with self._lock:
-            self._master, self._slave = master, slave
+            self._pty.plug()
             self._inbuf.clear()
             self._echo, self._pdu_mode, self._prompt = True, False, None
-            tmp.replace(self.link)
 
     def close(self) -> None:
         self._closing.set()
@@ -175,7 +160,7 @@ class SimModem:
 
     def _run(self) -> None:
         while not self._closing.is_set():
-            master = self._master
+            master = self._pty.fileno()
             if master is None or self._silent:
                 self._closing.wait(0.01)
                 continue
@@ -339,22 +324,15 @@ class SimModem:
 
     def _read(self) -> bytes:
         with self._lock:
-            master = self._master
-            if master is None:
-                return b""
-            try:
-                return os.read(master, 4096)
-            except OSError:  # BlockingIOError: nothing there
-                return b""
+            return self._pty.read()
 
     def _send(self, text: str) -> None:
         """Write (the lock is held); paced, the line's time is spent before the bytes appear."""
         data = text.encode("ascii")
         if self.pace:
             time.sleep(len(data) / LINE_RATE)
-        if self._master is not None and not self._silent:
-            with contextlib.suppress(OSError):  # nobody reads the slave: bytes are lost, as on a UART
-                os.write(self._master, data)
+        if not self._silent:
+            self._pty.write(data)
 
 
 def _tpdu_length(pdu: str) -> int:

@@ -22,14 +22,10 @@ from pathlib import Path
 from drivers.modem import Modem
 from drivers.modem.pdu import encode_submit
 from drivers.modem.sim import LINE_RATE, SimModem
+from tests.bench.bench_press_latency import pct
 
 ALARM = "【安心】王秀英（东湖村3组12号）按了呼叫按钮，服务站正在处理。能去的请回复1。"
 LONG = ALARM * 4  # 168 characters: three UCS-2 parts
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 def floor_s(text: str) -> float:

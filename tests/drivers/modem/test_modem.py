@@ -25,6 +25,7 @@ from drivers.modem import (
     SmsRejected,
 )
 from drivers.modem.sim import SimModem
+from tests.conftest import eventually
 
 MOBILE = "+8613800138000"
 ALARM = "【安心】王秀英（东湖村3组12号）按了呼叫按钮，服务站正在处理。能去的请回复1。"
@@ -49,15 +50,6 @@ class Heard:
 
     def states(self) -> list[str]:
         return [s.state for s in self.statuses]
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
 
 
 Rig = Callable[..., Awaitable[tuple[SimModem, Modem, Heard]]]
@@ -128,10 +120,10 @@ async def test_bad_number_is_refused_before_the_modem_sees_it(rig: Rig) -> None:
 async def test_reply_is_read_handed_on_and_deleted(rig: Rig) -> None:
     sim, _, heard = await rig()
     [slot] = sim.inject("13900139000", "收到")
-    sms = await until(lambda: heard.messages, what="the reply")
+    sms = await eventually(lambda: heard.messages, what="the reply")
     assert (sms[0].sender, sms[0].text, sms[0].indexes, sms[0].complete) == (
         "+8613900139000", "收到", (slot,), True)
-    await until(lambda: not sim.slots, what="the slot deleted")
+    await eventually(lambda: not sim.slots, what="the slot deleted")
     assert f"AT+CMGR={slot}" in sim.heard and f"AT+CMGD={slot}" in sim.heard
 
 
@@ -140,9 +132,9 @@ async def test_long_reply_is_joined_and_every_slot_deleted(rig: Rig) -> None:
     text = "我是王建国，我在县城开会，已经让邻居李大姐先过去看看，我大概四十分钟后到家。" * 4
     slots = sim.inject("13900139000", text)
     assert len(slots) == 3
-    await until(lambda: heard.messages, what="the joined reply")
+    await eventually(lambda: heard.messages, what="the joined reply")
     assert [m.text for m in heard.messages] == [text] and heard.messages[0].indexes == tuple(slots)
-    await until(lambda: not sim.slots, what="all slots deleted")
+    await eventually(lambda: not sim.slots, what="all slots deleted")
 
 
 async def test_replies_that_came_while_the_driver_was_down_are_swept_up(rig: Rig) -> None:
@@ -151,17 +143,17 @@ async def test_replies_that_came_while_the_driver_was_down_are_swept_up(rig: Rig
         sim.inject("13700137000", "到")
 
     sim, _, heard = await rig(before_start)
-    await until(lambda: len(heard.messages) == 2, what="both replies")
+    await eventually(lambda: len(heard.messages) == 2, what="both replies")
     assert sorted(m.text for m in heard.messages) == ["1", "到"]
     assert any(c == "AT+CMGL=4" for c in sim.heard)
-    await until(lambda: not sim.slots, what="both deleted")
+    await eventually(lambda: not sim.slots, what="both deleted")
 
 
 async def test_a_failing_handler_leaves_the_reply_on_the_sim_for_the_next_sweep(rig: Rig) -> None:
     sim, _, heard = await rig()
     heard.fail = 1
     [slot] = sim.inject("13900139000", "1")
-    await until(lambda: heard.messages, what="the reply, at the second try")
+    await eventually(lambda: heard.messages, what="the reply, at the second try")
     assert heard.messages[0].text == "1" and sim.heard.count(f"AT+CMGD={slot}") == 1
     assert len(heard.messages) == 1
 
@@ -169,7 +161,7 @@ async def test_a_failing_handler_leaves_the_reply_on_the_sim_for_the_next_sweep(
 async def test_an_unreadable_pdu_is_logged_and_deleted(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     sim, modem, heard = await rig()
     slot = sim.inject_pdu("0891683108100005F0040D91683109109300F00004625010800300230301FF02")  # 8-bit data
-    await until(lambda: slot not in sim.slots, what="the slot deleted")
+    await eventually(lambda: slot not in sim.slots, what="the slot deleted")
     assert modem.unreadable == 1 and heard.messages == []
     assert "cannot be read" in caplog.text and "0891683108100005F0" in caplog.text
 
@@ -189,7 +181,7 @@ async def test_no_sim(rig: Rig) -> None:
     with pytest.raises(SimMissing, match="310"):
         await modem.send("13800138000", ALARM)
     sim.sim = "READY"  # inserted (and the modem restarted): the next health check sets SMS up
-    await until(lambda: heard.states()[-1] == "ready", what="ready after the SIM is in")
+    await eventually(lambda: heard.states()[-1] == "ready", what="ready after the SIM is in")
     assert 'AT+CPMS="SM","SM","SM"' in sim.heard
     assert await modem.send("13800138000", ALARM) == [1]
 
@@ -259,11 +251,11 @@ async def test_a_modem_that_stops_answering_is_reported_and_reopened(rig: Rig) -
     with pytest.raises(ModemNotAnswering):
         await modem.send("13800138000", ALARM)
     assert time.monotonic() - started < 5  # the prompt timeout, not the network's
-    await until(lambda: "not_answering" in heard.states(), what="not_answering reported")
+    await eventually(lambda: "not_answering" in heard.states(), what="not_answering reported")
     with pytest.raises(ModemNotAnswering):  # fails fast while it is silent
         await modem.send("13800138000", ALARM)
     sim.resume()
-    await until(lambda: heard.states()[-1] == "ready", what="ready again")
+    await eventually(lambda: heard.states()[-1] == "ready", what="ready again")
     assert await modem.send("13800138000", ALARM) == [1]
     assert heard.states().count("not_answering") == 1  # reported once, not per retry
 
@@ -271,12 +263,12 @@ async def test_a_modem_that_stops_answering_is_reported_and_reopened(rig: Rig) -
 async def test_a_vanished_modem_is_reported_and_reopened(rig: Rig) -> None:
     sim, modem, heard = await rig()
     sim.unplug()
-    await until(lambda: "unavailable" in heard.states(), what="unavailable reported")
+    await eventually(lambda: "unavailable" in heard.states(), what="unavailable reported")
     with pytest.raises(ModemUnavailable) as e:
         await modem.send("13800138000", ALARM)
     assert "/dev/ttyUSB2" in e.value.fix
     sim.plug()
-    await until(lambda: heard.states()[-1] == "ready", what="ready again")
+    await eventually(lambda: heard.states()[-1] == "ready", what="ready again")
     assert await modem.send("13800138000", ALARM) == [1]
     assert heard.states().count("unavailable") == 1
 
@@ -286,7 +278,7 @@ async def test_a_modem_that_rebooted_is_set_up_again(rig: Rig) -> None:
     notice the boot URCs and set PDU mode again."""
     sim, modem, _ = await rig()
     sim.reboot()
-    await until(lambda: sim.heard.count("AT+CMGF=0") == 2, what="PDU mode set again")
+    await eventually(lambda: sim.heard.count("AT+CMGF=0") == 2, what="PDU mode set again")
     assert await modem.send("13800138000", ALARM) == [1]
 
 
