@@ -160,8 +160,6 @@ class Modem:
     async def send(self, to: str, text: str) -> list[int]:
         """Send ``text``; returns the message reference of each part. Raises InvalidNumber or
         MessageTooLong (ValueError) for bad input, a ModemError with its fix when it fails."""
-        if len(text) > 10_000:  # bound the encoding work on the loop before anything else
-            raise ValueError(f"a {len(text)}-character SMS: far too long")
         pdus = encode_submit(to, text, reference=self._next_reference())
         return await self._submit(SEND, lambda: self._send(normalise_number(to), pdus))
 

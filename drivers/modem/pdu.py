@@ -113,6 +113,8 @@ def encode_submit(to: str, text: str, *, reference: int = 0, validity_s: int = V
         raise ValueError(f"concatenation reference {reference} is not 0..255")
     if not text:
         raise ValueError("an SMS needs some text")
+    if len(text) > MAX_PARTS * GSM7_PART:  # more than any encoding fits: refused before any work
+        raise MessageTooLong(f"{len(text)} characters; at most {MAX_PARTS} SMS parts can be sent")
     address = _address(normalise_number(to))
     dcs, chunks = _chunks(text)
     if len(chunks) > MAX_PARTS:

@@ -157,6 +157,8 @@ def test_too_long_and_empty() -> None:
     assert len(encode_submit("13800138000", "测" * (67 * MAX_PARTS))) == MAX_PARTS
     with pytest.raises(ValueError, match="some text"):
         encode_submit("13800138000", "")
+    with pytest.raises(MessageTooLong):
+        encode_submit("13800138000", "a" * 1_000_000)
 
 
 @pytest.mark.parametrize("pdu", [
