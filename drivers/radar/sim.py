@@ -1,27 +1,25 @@
 """A simulated radar on a pseudo-terminal: the hub opens it exactly as it opens /dev/ttyAMA0.
 
 ``link`` is a symlink to the pty's slave side, like /dev/serial/by-id/...; the sim holds the
-master side. It plays real frames built by the model's own encoder, answers the commands it
-reads (keepalive, parameter and product queries, settings, reset) when the model has them,
-sends what the module sends unprompted (family S: body movement once a second while someone
-is present, heartbeats), and misbehaves on demand: silence, unplug / plug, line noise.
+master side (drivers/ptylink.py). It plays real frames built by the model's own encoder,
+answers the commands it reads (keepalive, parameter and product queries, settings, reset) when
+the model has them, sends what the module sends unprompted (family S: body movement once a
+second while someone is present, heartbeats), and misbehaves on demand: silence, unplug / plug, line noise.
 Family T is simulated reporting on change only (its cadence is undocumented), so the
 keepalive query is what keeps it heard.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import struct
 import threading
 import time
-import tty
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from drivers.ptylink import PtyLink
 from drivers.radar import micradar as mc
 from drivers.radar import tinyframe as tf
 from drivers.radar.codec import Decoder
@@ -113,8 +111,7 @@ class SimRadar:
         self._heartbeat_s = heartbeat_s
         self._rng = random.Random(seed)
         self._lock = threading.Lock()  # guards the pty fds, the state and writes
-        self._master: int | None = None
-        self._slave: int | None = None  # held open so the master never reads EIO between hub opens
+        self._pty = PtyLink(link)
         self._silent = False
         self._closing = threading.Event()
         self.plug()
@@ -150,26 +147,13 @@ class SimRadar:
     def unplug(self) -> None:
         """The USB adapter is pulled: the pty goes away with its symlink."""
         with self._lock:
-            for fd in (self._master, self._slave):
-                if fd is not None:
-                    os.close(fd)
-            self._master = self._slave = None
-            self.link.unlink(missing_ok=True)
+            self._pty.unplug()
 
     def plug(self) -> None:
         """A new pty (the adapter comes back, maybe under another /dev/pts number); symlink re-pointed."""
-        self.unplug()
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo, no line editing: bytes pass as on a UART
-        os.set_blocking(master, False)  # a full buffer drops bytes, as a UART nobody reads would
-        self.link.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.link.with_name(self.link.name + ".new")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(os.ttyname(slave))
         with self._lock:
-            self._master, self._slave = master, slave
+            self._pty.plug()
             self._commands.reset()
-            tmp.replace(self.link)
 
     def close(self) -> None:
         self._closing.set()
@@ -261,18 +245,11 @@ class SimRadar:
                 "firmware": "sim-1.0"}[field]
 
     def _read(self) -> bytes:
-        if self._master is None:
-            return b""
-        try:
-            return os.read(self._master, 4096)
-        except OSError:  # BlockingIOError: nothing there
-            return b""
+        return self._pty.read()
 
     def _send(self, *frames: bytes) -> None:
         if not self._silent:
             self._write(b"".join(frames))
 
     def _write(self, data: bytes) -> None:
-        if self._master is not None and data:
-            with contextlib.suppress(OSError):  # BlockingIOError: nobody reads the slave, bytes are lost
-                os.write(self._master, data)
+        self._pty.write(data)
