@@ -114,12 +114,12 @@ def cmd_sim(a: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin sim``'s arguments."""
     demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
             f"it, else {demo_dir.DEFAULT})")
-    s = sub.add_parser("sim", help="drive a simulated home: press, fall, smoke, … prompts, state",
-                       description="Drive a simulated home of the running demo through its "
-                       "simulated devices. `anxin sim HUB VERB --help` tells a verb's arguments.")
+    s.description = ("Drive a simulated home of the running demo through its simulated devices. "
+                     "`anxin sim HUB VERB --help` tells a verb's arguments.")
     s.add_argument("--demo-dir", type=Path, help=demo)
     s.add_argument("hub", metavar="HUB")
     verbs = s.add_subparsers(dest="verb", required=True, metavar="VERB")
