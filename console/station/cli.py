@@ -31,10 +31,9 @@ USER_HELP = ("Console accounts, on the station database (the station service nee
              "(one per line, the admin's first); never given on the command line.")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``user`` and ``audit`` commands to the ``anxin`` parser."""
-    u = sub.add_parser("user", help="console users: add, passwd, role, disable, enable, unlock, "
-                       "list", description=USER_HELP)
+def user_arguments(u: argparse.ArgumentParser) -> None:
+    """Declare ``anxin user``'s actions and their arguments."""
+    u.description = USER_HELP
     usub = u.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def change(name: str, text: str, fn: Callable[[argparse.Namespace, Users, str, str], str],
@@ -67,10 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _config(p)
     p.set_defaults(fn=_list)
 
-    a = sub.add_parser("audit", help="check or show the station's tamper-evident audit log",
-                       description="Every alarm action, login and user or elder-record change "
-                       "is in a hash chain. `verify` prints the head hash for the shift report; "
-                       "`verify --expect` checks later that nothing after it was cut off.")
+
+def audit_arguments(a: argparse.ArgumentParser) -> None:
+    """Declare ``anxin audit``'s actions and their arguments."""
+    a.description = ("Every alarm action, login and user or elder-record change is in a hash "
+                     "chain. `verify` prints the head hash for the shift report; `verify "
+                     "--expect` checks later that nothing after it was cut off.")
     asub = a.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = asub.add_parser("verify", help="walk the hash chain; print the count and head hash, or "
                         "the first broken entry (exit 1)")

@@ -60,11 +60,10 @@ from dataclasses import dataclass, field
 from math import inf
 from typing import Literal, NamedTuple, TypeVar
 
-from bthome_ble import BTHomeBluetoothDeviceData
 from sensor_state_data import BinarySensorValue, DeviceKey, SensorUpdate, SensorValue
-from xiaomi_ble import XiaomiBluetoothDeviceData
 
 from drivers.ble.advert import PROTOCOLS, Advert, Protocol
+from drivers.ble.parsers import BTHomeBluetoothDeviceData, XiaomiBluetoothDeviceData
 
 log = logging.getLogger("anxin.ble")
 

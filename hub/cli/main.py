@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
@@ -13,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.cli import demo_dir
-from hub.common.configfile import ConfigError, load_yaml
+from hub.cli.commands import LazyCommands
 
 if TYPE_CHECKING:
+    import asyncio
+
     from hub.runtime.config import HubConfig
 
 
@@ -27,6 +28,8 @@ def _logging(level: str, file: Path | None = None) -> None:
 
 def _serve(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
     """Run a service until SIGTERM or SIGINT, then let it shut down cleanly."""
+    import asyncio  # a third of `anxin --help`'s time: only the services need it
+
     async def runner() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -109,7 +112,7 @@ def cmd_check_config(a: argparse.Namespace) -> int:
     from console.casework.county import CountyRules
     from console.station.config import HomesFile, StationConfig, load_homes
     from console.station.notify.config import NotifyFile
-    from hub.common.configfile import validate
+    from hub.common.configfile import ConfigError, load_yaml, validate
     from hub.rules import load_rules
     from hub.runtime.config import HubConfig, load_hub_rules
 
@@ -152,25 +155,20 @@ def cmd_check_config(a: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="anxin", description="Anxin (安心): home safety hub and "
-                                "township station console for elders living alone.")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--log-file", type=Path, help="log here instead of standard error")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    s = sub.add_parser("hub", help="run a home hub (drivers, rules, alarms, outbox, uplink)",
-                       description="Run a home hub; `anxin hub reload` checks the rule files and "
-                       "makes the running hub load them (SIGHUP). Bad rules leave the old ones running.")
+def _hub_arguments(s: argparse.ArgumentParser) -> None:
+    s.description = ("Run a home hub; `anxin hub reload` checks the rule files and makes the "
+                     "running hub load them (SIGHUP). Bad rules leave the old ones running.")
     s.add_argument("action", nargs="?", choices=["run", "reload"], default="run")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
     s.set_defaults(fn=cmd_hub)
 
-    s = sub.add_parser("station", help="run the headless station service (ingest, store, ack)")
+
+def _station_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
     s.set_defaults(fn=cmd_station)
 
-    s = sub.add_parser("console", help="open the duty console (Textual) on a station")
+
+def _console_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
     s.add_argument("--user", default="", help="your username, filled in on the login screen")
     s.add_argument("--password-file", type=Path, help="log in with the password in this file "
@@ -184,7 +182,8 @@ def parser() -> argparse.ArgumentParser:
                    "sound: tests, the demo, an SSH session)")
     s.set_defaults(fn=cmd_console)
 
-    s = sub.add_parser("demo", help="start broker, simulated homes, station and console")
+
+def _demo_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--dir", type=Path, default=demo_dir.DEFAULT, help="where the demo keeps state "
                    "(`anxin sim` finds it there by itself while the demo runs)")
     s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
@@ -193,48 +192,72 @@ def parser() -> argparse.ArgumentParser:
                    help="no console: keep the demo running until Ctrl-C or SIGTERM")
     s.set_defaults(fn=cmd_demo)
 
-    from hub.cli import sim as sim_cli
-    sim_cli.register(sub)
 
-    s = sub.add_parser("check-config", help="validate hub, station, homes or rules YAML files")
+def _check_config_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("files", nargs="+", type=Path, metavar="FILE")
     s.set_defaults(fn=cmd_check_config)
 
-    from console.station.trust import ca_cli
-    ca_cli.register(sub)
-    from console.station.trust import provision as issue
-    from hub.tools import provision as apply
-    prov = sub.add_parser(
-        "provision", help="one file with a hub's certificate, key and broker address: "
-        "issue on the station, apply on the hub",
-        description="On the station, `issue` signs a certificate for the hub and writes it, "
-        "its key, the CA certificate and the broker address into one bundle (mode 0600). "
-        "Copy it to the hub and run `apply` there: it installs the TLS files and sets hub_id "
-        "and broker in hub.yaml, after checking the result as the hub would. Then delete the "
-        "bundle. See docs/security.md.")
-    verbs = prov.add_subparsers(dest="verb", required=True, metavar="VERB")
-    issue.register(verbs)
-    apply.register(verbs)
-    from hub.tools import pair
-    pair.register(sub)
-    from hub.tools import audio as audio_cli
-    from hub.tools import prompts_render
-    audio_cli.register(sub)
-    prompts_render.register(sub)
-    from hub.tools import radar as radar_cli
-    radar_cli.register(sub)
-    from hub.tools.walktest import walk as walktest
-    walktest.register(sub)
-    from hub.cli import doctor
-    doctor.register(sub)
 
-    from console.station import cli as station_cli
-    station_cli.register(sub)
+def _provision_arguments(s: argparse.ArgumentParser) -> None:
+    s.description = (
+        "On the station, `issue` signs a certificate for the hub and writes it, its key, the CA "
+        "certificate and the broker address into one bundle (mode 0600). Copy it to the hub and "
+        "run `apply` there: it installs the TLS files and sets hub_id and broker in hub.yaml, "
+        "after checking the result as the hub would. Then delete the bundle. See "
+        "docs/security.md.")
+    verbs = LazyCommands.of(s, dest="verb", metavar="VERB")
+    verbs.command("issue", "on the station: write a hub's bundle",
+                  "console.station.trust.provision:arguments")
+    verbs.command("apply", "on the hub: install a bundle and update hub.yaml",
+                  "hub.tools.provision:arguments")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``anxin`` command line. Each command's arguments are declared, and its modules
+    imported, only when the command line names it (hub/cli/commands.py says why)."""
+    p = argparse.ArgumentParser(prog="anxin", description="Anxin (安心): home safety hub and "
+                                "township station console for elders living alone.")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-file", type=Path, help="log here instead of standard error")
+    sub = LazyCommands.of(p, dest="command", metavar="COMMAND")
+    sub.command("hub", "run a home hub (drivers, rules, alarms, outbox, uplink)", _hub_arguments)
+    sub.command("station", "run the headless station service (ingest, store, ack)",
+                _station_arguments)
+    sub.command("console", "open the duty console (Textual) on a station", _console_arguments)
+    sub.command("demo", "start broker, simulated homes, station and console", _demo_arguments)
+    sub.command("sim", "drive a simulated home: press, fall, smoke, … prompts, state",
+                "hub.cli.sim:arguments")
+    sub.command("check-config", "validate hub, station, homes or rules YAML files",
+                _check_config_arguments)
+    sub.command("ca", "the station's certificate authority: identities for hubs, station, "
+                "consoles", "console.station.trust.ca_cli:ca_arguments")
+    sub.command("broker-config", "write the station's mosquitto.conf and ACL (TLS, identities)",
+                "console.station.trust.ca_cli:broker_config_arguments")
+    sub.command("provision", "one file with a hub's certificate, key and broker address: issue "
+                "on the station, apply on the hub", _provision_arguments)
+    sub.command("pair", "list BLE sensors in range that hub.yaml does not know, and add them",
+                "hub.tools.pair:arguments")
+    sub.command("audio", "the sound devices: list them, and which the hub would use",
+                "hub.tools.audio:arguments")
+    sub.command("prompts", "the voice prompts as audio files: render them with espeak-ng",
+                "hub.tools.prompts_render:arguments")
+    sub.command("radar", "the fall radar: show its settings, set its mounting height and "
+                "sensitivity", "hub.tools.radar:arguments")
+    sub.command("walktest", "walk-test every device of a home and write the commissioning "
+                "report", "hub.tools.walktest.walk:arguments")
+    sub.command("doctor", "check this hub's or station's devices, broker, TLS, clock and disk; "
+                "say what to fix", "hub.cli.doctor:arguments")
+    sub.command("user", "console users: add, passwd, role, disable, enable, unlock, list",
+                "console.station.cli:user_arguments")
+    sub.command("audit", "check or show the station's tamper-evident audit log",
+                "console.station.cli:audit_arguments")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
+    from hub.common.configfile import ConfigError  # pydantic: not for `--help`
+
     if a.command not in ("console", "demo"):
         _logging(a.log_level, a.log_file)
     try:

@@ -2,8 +2,8 @@
 
 Each verb is a subcommand with its own arguments and argparse types, so a bad argument
 (``battery-low bath_leak x``) is refused here with a one-line reason and exit code 2, before
-anything reaches the hub. The hub (hub/sim/home.py) carries the verbs out; a test checks both
-sides name the same verbs.
+anything reaches the hub. The hub (hub/sim/home.py) carries the verbs out; those of its
+devices are named in hub/sim/verbs.py, and a test checks both sides name the same verbs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from drivers.radar.setup import ACTIONS
 from hub.cli import demo_dir
 from hub.common.argtypes import number
-from hub.sim.home import RADAR_CONTROLS, SENSOR_VERBS
+from hub.sim.verbs import RADAR_CONTROLS, SENSOR_VERBS
 
 MAX_HOLD_S = 60.0
 
@@ -114,12 +114,12 @@ def cmd_sim(a: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin sim``'s arguments."""
     demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
             f"it, else {demo_dir.DEFAULT})")
-    s = sub.add_parser("sim", help="drive a simulated home: press, fall, smoke, … prompts, state",
-                       description="Drive a simulated home of the running demo through its "
-                       "simulated devices. `anxin sim HUB VERB --help` tells a verb's arguments.")
+    s.description = ("Drive a simulated home of the running demo through its simulated devices. "
+                     "`anxin sim HUB VERB --help` tells a verb's arguments.")
     s.add_argument("--demo-dir", type=Path, help=demo)
     s.add_argument("hub", metavar="HUB")
     verbs = s.add_subparsers(dest="verb", required=True, metavar="VERB")

@@ -26,6 +26,7 @@ from hub.common.linejson import SimError
 from hub.common.tasks import Tasks
 from hub.runtime.config import SensorConfig
 from hub.runtime.service import HubService
+from hub.sim.verbs import RADAR_CONTROLS, RADAR_VERBS, SENSOR_VERBS
 
 ADVERT_EVERY_S = 10.0
 HOLD_EXTRA_S = 0.3  # hold a little past hold_s so gpiozero's timer fires
@@ -33,19 +34,6 @@ HOLD_EXTRA_S = 0.3  # hold a little past hold_s so gpiozero's timer fires
 # sensor type in hub.yaml -> the reading kind its simulated advert carries
 SIM_KIND = {"smoke": "smoke", "gas": "gas", "co": "co", "door": "door", "window": "window",
             "leak": "moisture", "button": "button", "motion": "motion"}
-# `anxin sim` hazard verbs: verb -> (sensor type, value)
-SENSOR_VERBS: dict[str, tuple[str, bool]] = {
-    "smoke": ("smoke", True), "smoke-clear": ("smoke", False),
-    "gas": ("gas", True), "gas-clear": ("gas", False),
-    "co": ("co", True), "co-clear": ("co", False),
-    "leak": ("leak", True), "leak-clear": ("leak", False),
-    "door-open": ("door", True), "door-close": ("door", False),
-    "window-open": ("window", True), "window-close": ("window", False),
-    "motion": ("motion", True), "motion-clear": ("motion", False),
-}
-RADAR_VERBS = {"fall": "fall", "getup": "getup", "walk-in": "walk_in", "leave": "leave",
-               "still": "still"}
-RADAR_CONTROLS = (*RADAR_VERBS, "radar-silent", "radar-resume", "radar-unplug", "radar-plug")
 
 
 class SimHome:

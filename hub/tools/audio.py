@@ -15,13 +15,12 @@ from drivers.audio import AudioUnavailable
 from drivers.audio.device import SoundDevice, list_devices
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``audio devices`` to the ``anxin`` command."""
-    p = sub.add_parser("audio", help="the sound devices: list them, and which the hub would use",
-                       description="`devices` lists what PortAudio sees (index, channels in/out, "
-                       "default rate, name) and opens nothing; then it says which input and output "
-                       "the hub would use (speaker.input / speaker.output in hub.yaml, default: "
-                       "the system's) and at which rate, or why it cannot.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``anxin audio devices``'s arguments."""
+    p.description = ("`devices` lists what PortAudio sees (index, channels in/out, default rate, "
+                     "name) and opens nothing; then it says which input and output the hub would "
+                     "use (speaker.input / speaker.output in hub.yaml, default: the system's) and "
+                     "at which rate, or why it cannot.")
     verbs = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     d = verbs.add_parser("devices", help="list the sound devices")
     d.add_argument("--input", help="the microphone to check: an index or part of its name")

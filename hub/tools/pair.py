@@ -336,15 +336,14 @@ def from_running_sim(cfg: HubConfig) -> list[Unknown]:
     return [Unknown(**{**r, "data": bytes.fromhex(r.get("data", ""))}) for r in rows]
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``pair`` to the ``anxin`` command."""
-    s = sub.add_parser(
-        "pair", help="list BLE sensors in range that hub.yaml does not know, and add them",
-        description="List the BTHome / MiBeacon sensors in range that hub.yaml does not know, "
-        "numbered, with protocol, a guess at the type, RSSI, name and whether a bindkey is "
-        "needed; then ask which to add (on a terminal). --add writes one without asking; "
-        "--remove takes one out. hub.yaml keeps its comments; the old one is kept as "
-        "hub.yaml.bak. The hub reads its sensors when it starts: restart it afterwards.")
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin pair``'s arguments."""
+    s.description = (
+        "List the BTHome / MiBeacon sensors in range that hub.yaml does not know, numbered, with "
+        "protocol, a guess at the type, RSSI, name and whether a bindkey is needed; then ask "
+        "which to add (on a terminal). --add writes one without asking; --remove takes one out. "
+        "hub.yaml keeps its comments; the old one is kept as hub.yaml.bak. The hub reads its "
+        "sensors when it starts: restart it afterwards.")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
     s.add_argument("--seconds", type=float, default=15.0,
                    help="how long to scan (with --add: at most; 0 does not check the sensor)")

@@ -174,11 +174,10 @@ def _write(path: Path, samples: np.ndarray, entry: dict[str, Any]) -> dict[str, 
             "audio_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``prompts render`` to the ``anxin`` command."""
-    p = sub.add_parser(
-        "prompts", help="the voice prompts as audio files: render them with espeak-ng",
-        description="`render` speaks every prompt of hub/voice/prompts.py in Mandarin and English with "
+def arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``anxin prompts render``'s arguments."""
+    p.description = (
+        "`render` speaks every prompt of hub/voice/prompts.py in Mandarin and English with "
         "espeak-ng into 16 kHz WAV files, makes the announcement and ring-back tones, and writes "
         "manifest.json. Run it after editing a prompt's text; the same espeak-ng version gives "
         "the same bytes.")

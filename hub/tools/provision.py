@@ -83,9 +83,8 @@ def _point_at(doc: MutableMapping[str, Any], bundle: Bundle, files: dict[str, Pa
     broker["tls"] = {k: str(p) for k, p in files.items()}
 
 
-def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``apply`` to ``anxin provision``."""
-    s = verbs.add_parser("apply", help="on the hub: install a bundle and update hub.yaml")
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin provision apply``'s arguments."""
     s.add_argument("bundle", type=Path, metavar="FILE", help="the bundle from `provision issue`")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
     s.add_argument("--tls-dir", type=Path, default=Path("/etc/anxin/tls"),

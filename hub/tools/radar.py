@@ -31,15 +31,14 @@ if TYPE_CHECKING:
 OPEN_S = 5.0  # how long to wait for the serial port to open
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``radar show | height | sensitivity | firmware | reset`` to the ``anxin`` command."""
-    p = sub.add_parser(
-        "radar", help="the fall radar: show its settings, set its mounting height and sensitivity",
-        description="Talk to the fall radar named in hub.yaml. `height` and `sensitivity` set the "
-        "value, read it back from the radar to confirm it, and record it in hub.yaml "
-        "(radar.height_m / radar.sensitivity); the hub sets it on the radar at every start. "
-        "Stop the hub first (sudo systemctl stop anxin-hub): it holds the serial port. A "
-        "simulated hub (radar.backend: sim) is asked through its sim socket while it runs.")
+def arguments(p: argparse.ArgumentParser) -> None:
+    """Declare ``anxin radar show | height | sensitivity | firmware | reset``'s arguments."""
+    p.description = (
+        "Talk to the fall radar named in hub.yaml. `height` and `sensitivity` set the value, read "
+        "it back from the radar to confirm it, and record it in hub.yaml (radar.height_m / "
+        "radar.sensitivity); the hub sets it on the radar at every start. Stop the hub first "
+        "(sudo systemctl stop anxin-hub): it holds the serial port. A simulated hub "
+        "(radar.backend: sim) is asked through its sim socket while it runs.")
     p.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
     p.add_argument("--port", help="the radar's serial device, instead of radar.port in hub.yaml")
     verbs = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,6 +1,7 @@
 """``anxin ca …`` and ``anxin broker-config``: the station CA and its broker, from the shell.
 
-Kept apart from hub/cli/main.py, which only calls :func:`register`.
+Kept apart from hub/cli/main.py, which names :func:`ca_arguments` and
+:func:`broker_config_arguments` and imports this module only when one of them is run.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ CA_HELP = ("the CA folder: ca.crt and ca.key (mode 0600). Keep it on the station
            "and private: whoever has ca.key can let anyone in")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``ca`` and ``broker-config`` to the ``anxin`` command."""
-    ca = sub.add_parser(
-        "ca", help="the station's certificate authority: identities for hubs, station, consoles",
-        description="Issue the certificates the station broker checks. A certificate's "
-        "Common Name is the client's MQTT identity and the ACL grants topics by it: a hub's is "
-        "its hub id, the station service's station:<id>, a console's console:<name>. Keys are "
-        "EC P-256, written with mode 0600, and never overwritten without --force. "
-        "See docs/security.md.")
+def ca_arguments(ca: argparse.ArgumentParser) -> None:
+    """Declare ``anxin ca``'s verbs and their arguments."""
+    ca.description = (
+        "Issue the certificates the station broker checks. A certificate's Common Name is the "
+        "client's MQTT identity and the ACL grants topics by it: a hub's is its hub id, the "
+        "station service's station:<id>, a console's console:<name>. Keys are EC P-256, written "
+        "with mode 0600, and never overwritten without --force. See docs/security.md.")
     verbs = ca.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     s = verbs.add_parser("init", help="create the CA (ca.crt, ca.key)")
@@ -62,13 +61,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(s, out=True)
     s.set_defaults(fn=cmd_issue_broker)
 
-    s = sub.add_parser(
-        "broker-config", help="write the station's mosquitto.conf and ACL (TLS, identities)",
-        description="Render config/mosquitto/mosquitto.conf and acl into OUT: one TLS "
-        "listener that requires a certificate from the station CA, the certificate's CN as "
-        "username, no anonymous access, and the ACL (each hub only its own topics; the station "
-        "everything under anxin/v1; listed consoles requests and change notices). Run again "
-        "after adding a console, then reload mosquitto (SIGHUP).")
+
+def broker_config_arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin broker-config``'s arguments."""
+    s.description = (
+        "Render config/mosquitto/mosquitto.conf and acl into OUT: one TLS listener that requires "
+        "a certificate from the station CA, the certificate's CN as username, no anonymous "
+        "access, and the ACL (each hub only its own topics; the station everything under "
+        "anxin/v1; listed consoles requests and change notices). Run again after adding a "
+        "console, then reload mosquitto (SIGHUP).")
     s.add_argument("--dir", type=Path, required=True,
                    help="folder with ca.crt, broker.crt and broker.key (`anxin ca issue-broker`)")
     s.add_argument("--out", type=Path, required=True, help="where to write mosquitto.conf and acl")

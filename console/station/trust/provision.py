@@ -36,9 +36,8 @@ def issue(ca_dir: Path, hub_id: str, *, host: str, port: int, out: Path, days: i
     return bundle
 
 
-def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``issue`` to ``anxin provision``."""
-    s = verbs.add_parser("issue", help="on the station: write a hub's bundle")
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin provision issue``'s arguments."""
     s.add_argument("hub", metavar="HUB", help="the hub id, as hub_id in its hub.yaml")
     s.add_argument("--ca-dir", type=Path, required=True, help=CA_HELP)
     s.add_argument("--broker-host", required=True, metavar="NAME_OR_IP", help="the station "

@@ -15,16 +15,15 @@ from pathlib import Path
 CONFIGS = (Path("/etc/anxin/hub.yaml"), Path("/etc/anxin/station.yaml"))
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``doctor`` to the ``anxin`` command."""
-    s = sub.add_parser(
-        "doctor", help="check this hub's or station's devices, broker, TLS, clock and disk; say "
-        "what to fix", description="Check what the hub (hub.yaml) or the station (station.yaml) "
-        "needs on this machine: the config, the radar's serial port and its frames, Bluetooth, "
-        "GPIO, sound devices, the broker (name, TCP, MQTT login, TLS), the TLS files, clock sync, "
-        "disk space and the databases. Each line is OK, WARN, FAIL or SKIP; WARN and FAIL lines "
-        "say what to fix. Exit status 1 when a line FAILs. Run it as the user the service runs "
-        "as (`sudo -u anxin …`): permissions are checked for whoever runs it.")
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin doctor``'s arguments."""
+    s.description = (
+        "Check what the hub (hub.yaml) or the station (station.yaml) needs on this machine: the "
+        "config, the radar's serial port and its frames, Bluetooth, GPIO, sound devices, the "
+        "broker (name, TCP, MQTT login, TLS), the TLS files, clock sync, disk space and the "
+        "databases. Each line is OK, WARN, FAIL or SKIP; WARN and FAIL lines say what to fix. "
+        "Exit status 1 when a line FAILs. Run it as the user the service runs as (`sudo -u anxin "
+        "…`): permissions are checked for whoever runs it.")
     s.add_argument("--config", type=Path, help=f"hub.yaml or station.yaml (default: {CONFIGS[0]}, "
                    f"or {CONFIGS[1]} when there is no hub.yaml)")
     s.add_argument("--json", action="store_true", help="print the findings as JSON")

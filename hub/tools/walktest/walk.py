@@ -339,16 +339,14 @@ def cmd_walktest(a: argparse.Namespace) -> int:
     return 1
 
 
-def register(sub: Any) -> None:
-    s = sub.add_parser("walktest", help="walk-test every device of a home and write the "
-                       "commissioning report",
-                       description="Put the running hub in walk-test mode (its devices' events "
-                       "reach the station as walk tests, not alarms), guide the installer through "
-                       "every device in hub.yaml, then the speaker, the microphone and the "
-                       "station's round trip, and save the commissioning report under "
-                       "data_dir/commissioning/. An optional check (the fall) nobody triggers "
-                       "is not tested and does not fail the home. Exit code 0 only if the home "
-                       "passed.")
+def arguments(s: argparse.ArgumentParser) -> None:
+    """Declare ``anxin walktest``'s arguments."""
+    s.description = (
+        "Put the running hub in walk-test mode (its devices' events reach the station as walk "
+        "tests, not alarms), guide the installer through every device in hub.yaml, then the "
+        "speaker, the microphone and the station's round trip, and save the commissioning report "
+        "under data_dir/commissioning/. An optional check (the fall) nobody triggers is not "
+        "tested and does not fail the home. Exit code 0 only if the home passed.")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/hub.yaml"))
     s.add_argument("--installer", default="", help="your name, for the report")
     s.add_argument("--minutes", default=DEFAULT_MINUTES,

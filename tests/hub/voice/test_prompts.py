@@ -95,8 +95,8 @@ def test_rendering_again_gives_the_same_bytes(manifest: dict[str, Any], tmp_path
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / "retired_prompt.wav").write_bytes(b"old")
     ap = argparse.ArgumentParser()
-    prompts_render.register(ap.add_subparsers(dest="command"))
-    a = ap.parse_args(["prompts", "render", "--out", str(tmp_path), "--quiet"])
+    prompts_render.arguments(ap)
+    a = ap.parse_args(["render", "--out", str(tmp_path), "--quiet"])
     t0 = time.perf_counter()
     assert a.fn(a) == 0
     took = time.perf_counter() - t0
