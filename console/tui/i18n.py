@@ -42,6 +42,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_storage": ("服务站无法写入数据库（磁盘已满？），未保存；请通知管理员",
                     "The station cannot write its database (disk full?): not saved; tell the "
                     "administrator"),
+    # err_invalid and err_failed are given the station's English {error}: only English shows it
+    "err_invalid": ("未保存：有内容超出服务站允许的范围（如文字太长）；请检查后重试，仍不行请通知管理员",
+                    "Not saved: the station does not take it ({error}); check it and try again, "
+                    "or tell the administrator"),
+    "err_no_followup": ("没有这条跟进事项", "There is no such follow-up item"),
+    "err_failed": ("服务站出错，未能办理；请稍后重试，仍不行请通知管理员",
+                   "The station failed to carry it out ({error}); try again later, or tell the "
+                   "administrator"),
     "station_online": ("服务站服务在线", "Station service online"),
     "station_offline": ("⚠ 服务站服务离线：报警暂不能接收",
                         "⚠ Station service OFFLINE: alarms are not being received"),
