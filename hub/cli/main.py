@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -12,17 +11,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.cli import demo_dir
+from hub.cli import demo_dir, logs
 from hub.common.configfile import ConfigError, load_yaml
 
 if TYPE_CHECKING:
     from hub.runtime.config import HubConfig
-
-
-def _logging(level: str, file: Path | None = None) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()), filename=file,
-        format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
 def _serve(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
@@ -41,6 +34,7 @@ def cmd_hub(a: argparse.Namespace) -> int:
     from hub.runtime.config import load_hub_config
 
     cfg = load_hub_config(a.config)
+    logs.in_zone(cfg.tz)
     if a.action == "reload":
         return _reload(cfg)
     _serve(lambda stop: run_hub(cfg, stop))
@@ -67,10 +61,12 @@ def _reload(cfg: HubConfig) -> int:
 
 
 def cmd_station(a: argparse.Namespace) -> int:
+    from console.casework.county import load_county
     from console.station.config import load_station_config
     from console.station.service import run_station
 
     cfg = load_station_config(a.config)
+    logs.in_zone(load_county(cfg.county_file).tz)
     _serve(lambda stop: run_station(cfg, stop))
     return 0
 
@@ -231,7 +227,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     if a.command not in ("console", "demo"):
-        _logging(a.log_level, a.log_file)
+        logs.configure(a.log_level, a.log_file)
     try:
         return int(a.fn(a))
     except ConfigError as e:
