@@ -176,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_console)
 
     s = sub.add_parser("demo", help="start broker, simulated homes, station and console")
-    s.add_argument("--dir", type=Path, default=demo_dir.DEFAULT, help="where the demo keeps state "
+    s.add_argument("--dir", type=Path, default=demo_dir.default(), help="where the demo keeps state "
                    "(`anxin sim` finds it there by itself while the demo runs)")
     s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
     s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")

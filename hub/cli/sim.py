@@ -116,7 +116,7 @@ def cmd_sim(a: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
-            f"it, else {demo_dir.DEFAULT})")
+            f"it, else {demo_dir.default()})")
     s = sub.add_parser("sim", help="drive a simulated home: press, fall, smoke, … prompts, state",
                        description="Drive a simulated home of the running demo through its "
                        "simulated devices. `anxin sim HUB VERB --help` tells a verb's arguments.")
