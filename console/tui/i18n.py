@@ -189,8 +189,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "card_timeline": ("处置记录", "Timeline"),
     # walk tests (anxin walktest): a home's record in the roster, never an alarm
     "walktest_on": ("测试中（至 {until}）", "walk test until {until}"),
-    "walktest_event": ("测试 {device} {where} {time}", "walk test: {device} {where} {time}"),
-    "walktest_latest": ("最近 {device} {where} {time}", "last: {device} {where} {time}"),
+    "walktest_event": ("测试 {device} {time}", "walk test: {device} {time}"),
+    "walktest_latest": ("最近 {device} {time}", "last: {device} {time}"),  # device: 卧室床头 呼叫按钮
     "walktest_ping": ("测试 服务站往返 {time}", "walk test: station round trip {time}"),
     "walktest_report": ("测试报告 {time}：{result} {passed}/{checks}",
                         "walk-test report {time}: {result} {passed}/{checks}"),
