@@ -19,6 +19,24 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.support.desk", "tests.support.home", "tests.support.tls"]
 
 
+@pytest.fixture(autouse=True)
+def own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test, and every process it starts (they inherit the environment), has a home and
+    XDG folders of its own: `anxin demo` records its folder in $XDG_STATE_HOME/anxin/demo.running
+    (hub/cli/demo_dir.py), and a test's demo left there was what a bare `anxin sim` then found
+    on the developer's machine (espeak-ng's PulseAudio leaves a link in $XDG_CONFIG_HOME). What
+    a test writes into its home would have gone into the developer's: it fails the test."""
+    folder = tmp_path_factory.mktemp("own-home")
+    home = folder / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for xdg in ("STATE", "CONFIG", "CACHE", "DATA"):
+        monkeypatch.setenv(f"XDG_{xdg}_HOME", str(folder / xdg.lower()))
+    yield home
+    written = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    assert written == [], f"the test wrote into the home folder: {written}"
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     with Mosquitto(tmp_path / "broker") as b:

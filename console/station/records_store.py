@@ -73,9 +73,13 @@ class OpRefused(Exception):
         self.code = code
 
 
+VISIT_NOTES_MAX = 2000  # characters of a visit's notes (the console's form stops there)
+FOLLOWUP_TEXT_MAX = 500  # characters of a follow-up item
+
+
 class FollowUpForm(Strict):
     content: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=500)
+    text: str = Field(min_length=1, max_length=FOLLOWUP_TEXT_MAX)
 
 
 class VisitForm(Strict):
@@ -87,7 +91,7 @@ class VisitForm(Strict):
     by: str = Field("", max_length=32, description="who visited; empty: the officer saving it")
     contents: list[str] = Field(default_factory=list, max_length=32)
     reached: bool = True
-    notes: str = Field("", max_length=2000)
+    notes: str = Field("", max_length=VISIT_NOTES_MAX)
     followups: list[FollowUpForm] = Field(default_factory=list, max_length=16)
 
 

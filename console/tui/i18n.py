@@ -42,6 +42,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err_storage": ("服务站无法写入数据库（磁盘已满？），未保存；请通知管理员",
                     "The station cannot write its database (disk full?): not saved; tell the "
                     "administrator"),
+    # err_invalid and err_failed are given the station's English {error}: only English shows it
+    "err_invalid": ("未保存：有内容超出服务站允许的范围（如文字太长）；请检查后重试，仍不行请通知管理员",
+                    "Not saved: the station does not take it ({error}); check it and try again, "
+                    "or tell the administrator"),
+    "err_no_followup": ("没有这条跟进事项", "There is no such follow-up item"),
+    "err_failed": ("服务站出错，未能办理；请稍后重试，仍不行请通知管理员",
+                   "The station failed to carry it out ({error}); try again later, or tell the "
+                   "administrator"),
     "station_online": ("服务站服务在线", "Station service online"),
     "station_offline": ("⚠ 服务站服务离线：报警暂不能接收",
                         "⚠ Station service OFFLINE: alarms are not being received"),
@@ -181,8 +189,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "card_timeline": ("处置记录", "Timeline"),
     # walk tests (anxin walktest): a home's record in the roster, never an alarm
     "walktest_on": ("测试中（至 {until}）", "walk test until {until}"),
-    "walktest_event": ("测试 {device} {where} {time}", "walk test: {device} {where} {time}"),
-    "walktest_latest": ("最近 {device} {where} {time}", "last: {device} {where} {time}"),
+    "walktest_event": ("测试 {device} {time}", "walk test: {device} {time}"),
+    "walktest_latest": ("最近 {device} {time}", "last: {device} {time}"),  # device: 卧室床头 呼叫按钮
     "walktest_ping": ("测试 服务站往返 {time}", "walk test: station round trip {time}"),
     "walktest_report": ("测试报告 {time}：{result} {passed}/{checks}",
                         "walk-test report {time}: {result} {passed}/{checks}"),

@@ -100,6 +100,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk_sensor_window": ("窗磁", "window"),
     "desk_sensor_radar": ("雷达", "radar"),
     "desk_sensor_ble_adapter": ("蓝牙适配器", "Bluetooth adapter"),
+    "desk_sensor_mains": ("市电", "mains power"),
     # what caused the alarm, and the moments it counts (widgets/alarm_facts.py)
     "facts_raised": ("发生 {time}", "raised {time}"),
     "facts_detected": ("检测到 {time}", "detected {time}"),

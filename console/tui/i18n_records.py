@@ -138,6 +138,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "oserr_full": ("磁盘已满：{path}", "the disk is full: {path}"),
     "oserr_too_long": ("文件名太长：{path}", "file name too long: {path}"),
     "oserr_other": ("无法使用 {path}（系统错误 {code}）", "cannot use {path} (system error {code})"),
+    # a text field at its limit (console/tui/widgets/bounded.py)
+    "text_count": ("{n}/{max} 字", "{n}/{max} characters"),
+    "text_too_long": ("最多 {max} 个字：这段内容放不下，没有输入（已有 {n} 个字）",
+                      "At most {max} characters: that does not fit and was not entered ({n} so far)"),
     # visits
     "visits_title": ("探访", "Visits"),
     "visits_overdue": ("逾期 {n}", "Overdue {n}"),
@@ -255,4 +259,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "verr_enum": ("请从列表中选择", "choose one from the list"),
     "verr_literal_error": ("请从列表中选择", "choose one from the list"),
     "verr_string_pattern_mismatch": ("格式不对", "not in the expected form"),
+    "verr_int_from_float": ("请填整数", "a whole number, please"),
+    "verr_int_type": ("请填整数", "a whole number, please"),
+    "verr_string_type": ("请填文字", "text, please"),
+    "verr_bool_parsing": ("请填 是 或 否", "yes or no, please"),
+    "verr_bool_type": ("请填 是 或 否", "yes or no, please"),
+    "verr_date_type": ("日期格式：年-月-日（1942-03-08）", "a date: YYYY-MM-DD (1942-03-08)"),
+    "verr_date_from_datetime_inexact": ("只填日期，不带时间（1942-03-08）",
+                                        "a date without a time of day (1942-03-08)"),
+    "verr_list_type": ("请填一项或几项", "one or more items, please"),
+    "verr_model_type": ("格式不对", "not in the expected form"),
+    "verr_extra_forbidden": ("档案里没有这一项", "not an item of the record"),
+    # any other type (a newer pydantic's, a validator's ValueError): English has pydantic's text
+    "verr_other": ("填写有误，请核对", "{text}"),
 }

@@ -3,7 +3,8 @@
 Casework checks return ``Problem`` (English text, a code and the values it names) and the
 records' validators raise errors with a type (``phone``, ``id_tail``, … and pydantic's own
 ``missing``, ``string_too_long``, …) and their values. The console words both from its string
-table — ``prob_<code>``, then ``verr_<type>`` — and falls back to the English text.
+table — ``prob_<code>``, then ``verr_<type>`` — and any other (a type no form was seen to
+raise) as ``verr_other``: never pydantic's English in a Chinese console.
 
 A file or folder that cannot be read or written is told the same way (``os_error_text``): what
 is wrong with which path, in the console's language, never the operating system's English.
@@ -44,12 +45,12 @@ def problem_text(problem: str, t: Texts) -> str:
     if (n := os_errno(problem)) is not None:
         return os_error_text(OSError(n, os.strerror(n)), t, problem.values.get("file", ""))
     key = next((k for k in (f"prob_{problem.code}", f"verr_{problem.code}") if k in STRINGS), None)
-    if key is None:
-        return str(problem)
     try:
-        return t(key, **problem.values)
+        if key is not None:
+            return t(key, **problem.values)
     except (KeyError, IndexError):  # a string that names a value this problem does not carry
-        return str(problem)
+        pass
+    return t("verr_other", text=str(problem))
 
 
 def os_errno(problem: Problem) -> int | None:

@@ -10,6 +10,9 @@ report on change), reports ``silent`` once when no valid frame has arrived for `
 a command's TYPE) does not count: an adapter that echoes our keepalive would send the same.
 With ``settings``, each open brings the module to them and confirms them
 (drivers/radar/setup.py), so a replaced radar gets the home's mounting height and sensitivity.
+A round of the reader (one read and what it decodes) that raises is logged and the decoder
+starts afresh: the reader goes on. If the reader ends anyway, ``on_died`` says so
+(drivers/threads.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -28,10 +31,12 @@ import serial  # type: ignore[import-untyped]  # pyserial ships no type informat
 from drivers.radar.models import model as model_spec
 from drivers.radar.readings import Reading, Received
 from drivers.radar.setup import Settle, Wanted
+from drivers.threads import Died, DriverThread
 
 log = logging.getLogger("anxin.radar")
 
-ERROR_LOG_S = 60.0  # bad-frame counts are logged at most this often, never per byte
+ERROR_LOG_S = 60.0  # bad-frame counts and failed rounds are logged at most this often, never per byte
+RETRY_S = 0.1  # the pause after a failed round, so a round that fails at once is no busy loop
 JOIN_S = 5.0  # how long close() waits for the reader (one read timeout, plus a callback)
 
 T = TypeVar("T")
@@ -62,6 +67,7 @@ class RadarPort:
         on_status: Callable[[PortStatus], object], silence_s: float = 60.0, keepalive_s: float = 20.0,
         reopen_s: float = 2.0, open_serial: Callable[[str], serial.Serial] = open_uart,
         clock: Callable[[], float] = time.monotonic, settings: Wanted | None = None,
+        on_died: Died | None = None,
     ) -> None:
         spec = model_spec(model)
         self.port = port
@@ -82,14 +88,18 @@ class RadarPort:
         self._serial: serial.Serial | None = None  # the open port, None while closed
         self._closed_why = "not started"  # for RadarUnavailable
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._on_died = on_died
+        self._thread: DriverThread | None = None
         self._silent = False  # 'silent' reported and no frame since; survives a reopen
         self._errors_logged: Counter[str] = Counter()
         self._logged_at = clock()
+        self._failed = 0  # rounds failed since the last report of them
+        self._failed_logged: float | None = None  # when that report was
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"radar {self.port}", daemon=True)
+            self._thread = DriverThread(f"radar {self.port}", self._run, stopping=self._stop.is_set,
+                                        on_died=self._on_died)
             self._thread.start()
 
     def send(self, frame: bytes) -> None:
@@ -164,12 +174,15 @@ class RadarPort:
                 self._serial = ser
             self._status("open", "port back" if lost else "port open")
             lost = False
-            why = self._pump(ser)
-            with self._lock:
-                self._serial = None
-                self._closed_why = why
-            with contextlib.suppress(OSError, serial.SerialException):  # the device may be gone already
-                ser.close()
+            why = "the reader died"
+            try:
+                why = self._pump(ser)
+            finally:  # closed whatever ended the reading: a dead reader does not hold the port
+                with self._lock:
+                    self._serial = None
+                    self._closed_why = why
+                with contextlib.suppress(OSError, serial.SerialException):  # the device may be gone already
+                    ser.close()
             if not self._stop.is_set():
                 lost = True
                 self._status("lost", why)
@@ -179,35 +192,27 @@ class RadarPort:
         """Read until the port fails or close() is called; returns why it stopped."""
         heard = asked = self._clock()  # last valid frame (or the open), last keepalive sent
         settle = self.settle
-        if settle is not None:
-            settle.opened()
-        first = settle.due(heard) if settle else None  # settings and a query: a keepalive too
+        first = None  # settings and a query: a keepalive too
+        with self._round():
+            if settle is not None:
+                settle.opened()
+                first = settle.due(heard)
         if (failed := self._write(ser, first or self.commands.keepalive())) is not None:
             return failed
         while not self._stop.is_set():
-            try:
-                data = ser.read(ser.in_waiting or 1)
-            except (OSError, serial.SerialException) as e:
-                return f"read failed: {e}"
-            now = self._clock()
-            if data:
-                readings = self.decoder.feed(data)
-                if any(not isinstance(r, Received) for r in readings):  # a receipt: maybe our own echo
+            frame = None
+            with self._round():
+                try:
+                    data = ser.read(ser.in_waiting or 1)
+                except (OSError, serial.SerialException) as e:
+                    return f"read failed: {e}"
+                now = self._clock()
+                if data and self._take(data, settle):
                     heard = now
-                    if self._silent:
-                        self._silent = False
-                        self._status("talking", "frames again")
-                for r in readings:
-                    self._call(self._on_reading, r)
-                    with self._lock:
-                        taps = list(self._taps)
-                    for tap in taps:
-                        self._call(tap, r)
-                    if settle is not None:
-                        settle.feed(r)
-            frame = settle.due(now) if settle is not None else None
+                frame = settle.due(now) if settle is not None else None
             if frame is not None and (failed := self._write(ser, frame)) is not None:
                 return failed
+            now = self._clock()
             if now - heard >= self._keepalive_s and now - asked >= self._keepalive_s:
                 asked = now
                 if (failed := self._write(ser, self.commands.keepalive())) is not None:
@@ -218,6 +223,41 @@ class RadarPort:
             if now - self._logged_at >= ERROR_LOG_S:
                 self._log_errors(now)
         return "closed"
+
+    def _take(self, data: bytes, settle: Settle | None) -> bool:
+        """Decode ``data`` and hand out its readings; True if a frame other than a receipt (maybe
+        our own echo) was among them."""
+        readings = self.decoder.feed(data)
+        heard = any(not isinstance(r, Received) for r in readings)
+        if heard and self._silent:
+            self._silent = False
+            self._status("talking", "frames again")
+        for r in readings:
+            self._call(self._on_reading, r)
+            with self._lock:
+                taps = list(self._taps)
+            for tap in taps:
+                self._call(tap, r)
+            if settle is not None:
+                settle.feed(r)
+        return heard
+
+    @contextlib.contextmanager
+    def _round(self) -> Iterator[None]:
+        """One round of the reader: an Exception in it (a bug in a decoder or in the settings)
+        loses the bytes of the round, not the reader. It is logged with its traceback, then at
+        most every ERROR_LOG_S with a count; the decoder starts afresh after a short pause."""
+        try:
+            yield
+        except Exception as e:
+            self.decoder.reset()
+            self._failed += 1
+            now = self._clock()
+            if self._failed_logged is None or now - self._failed_logged >= ERROR_LOG_S:
+                log.error("radar %s: reading failed (%d round(s) since the last report); going on",
+                          self.port, self._failed, exc_info=e)
+                self._failed, self._failed_logged = 0, now
+            self._stop.wait(RETRY_S)
 
     def _write(self, ser: serial.Serial, frame: bytes) -> str | None:
         try:

@@ -6,14 +6,15 @@ speakerphone's rate, mono, 16-bit once, at construction. :meth:`AudioSpeaker.say
 once: a thread of its own hands the clips to the speakerphone in order, since opening the sound
 card's stream can take PortAudio tens of milliseconds and the hub's alarm path (siren, LED,
 uplink) must not wait for it. A prompt without a file, or a device that will not open, is
-logged with its text and the fix: the alarm path goes on whatever the sound does.
+logged with its text and the fix: the alarm path goes on whatever the sound does. A clip that
+fails to play is logged and the next one plays; if the thread ends anyway, ``on_died`` says so
+(drivers/threads.py).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 
 from drivers.audio import AudioUnavailable
 from drivers.audio.speakerphone import Speakerphone
+from drivers.threads import DriverThread
 
 with warnings.catch_warnings():  # pydub warns at import that ffmpeg is missing (WAV needs none)
     warnings.simplefilter("ignore")  # and Python 3.11 that audioop (used by pydub) is deprecated
@@ -42,7 +44,8 @@ class AudioSpeaker:
             log.error("no prompt files in %s: prompts are only logged; %s", prompts_dir / language,
                       RENDER)
         self._queue: queue.SimpleQueue[tuple[np.ndarray, str]] = queue.SimpleQueue()
-        threading.Thread(target=self._hand_over, name="speaker", daemon=True).start()
+        self.thread = DriverThread("speaker", self._hand_over)  # its on_died: set by the hub
+        self.thread.start()
 
     def say(self, key: str, text: str) -> None:
         self.heard.append((time.time(), key, text))

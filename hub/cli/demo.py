@@ -270,7 +270,7 @@ def headless_hint(workdir: Path, hub: str) -> str:
     """What to type in a second terminal: the demo's folder is in each command, so they work
     whichever demo `anxin sim` would find by itself."""
     venv = ".venv/bin/anxin"
-    sim = f"{venv} sim" if workdir == demo_dir.DEFAULT else f"{venv} sim --demo-dir {quote(str(workdir))}"
+    sim = f"{venv} sim" if workdir == demo_dir.default() else f"{venv} sim --demo-dir {quote(str(workdir))}"
     station = workdir / "station"
     return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts). The console: "
             f"{venv} console --config {quote(str(station / f'{DESKS[0]}.yaml'))} --password-file "

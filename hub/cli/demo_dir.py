@@ -5,6 +5,10 @@
 repeating its folder. With two demos running, ``RUNNING`` names the one started last: name the
 other with ``--demo-dir``. A demo that was killed leaves ``RUNNING`` behind; then `anxin sim`
 finds no hub listening there and says so, and the next demo writes it again.
+
+Both live in ``$XDG_STATE_HOME/anxin`` (default ``~/.local/state/anxin``), read when asked, not
+at import: the tests give each test a state folder of its own (tests/conftest.py), so a demo a
+test ran is never the one a bare `anxin sim` finds on the developer's machine.
 """
 
 from __future__ import annotations
@@ -12,29 +16,39 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-STATE = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state")) / "anxin"
-DEFAULT = STATE / "demo"
-RUNNING = STATE / "demo.running"  # the running demo's folder, one line
+
+def state() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local/state") / "anxin"
+
+
+def default() -> Path:
+    """The demo's folder without ``--dir``."""
+    return state() / "demo"
+
+
+def _running_file() -> Path:
+    return state() / "demo.running"  # the running demo's folder, one line
 
 
 def record(folder: Path) -> None:
     """Tell `anxin sim` that the demo in ``folder`` runs (replacing any other it knew)."""
-    RUNNING.parent.mkdir(parents=True, exist_ok=True)
-    part = RUNNING.with_name(f".{RUNNING.name}.{os.getpid()}")
+    file = _running_file()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    part = file.with_name(f".{file.name}.{os.getpid()}")
     part.write_text(f"{folder.resolve()}\n", encoding="utf-8")
-    os.replace(part, RUNNING)  # whole or not at all: a second terminal may read it meanwhile
+    os.replace(part, file)  # whole or not at all: a second terminal may read it meanwhile
 
 
 def forget(folder: Path) -> None:
     """The demo in ``folder`` has stopped; a demo started later keeps its record."""
     if running() == folder.resolve():
-        RUNNING.unlink(missing_ok=True)
+        _running_file().unlink(missing_ok=True)
 
 
 def running() -> Path | None:
     """The folder of the demo that runs, as recorded; None if none is."""
     try:
-        line = RUNNING.read_text(encoding="utf-8").strip()
+        line = _running_file().read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
     return Path(line) if line else None
@@ -43,4 +57,4 @@ def running() -> Path | None:
 def current() -> Path:
     """Where `anxin sim` looks without ``--demo-dir``: the running demo's folder, else the
     default one."""
-    return running() or DEFAULT
+    return running() or default()

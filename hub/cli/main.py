@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -11,19 +10,13 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.cli import demo_dir
+from hub.cli import demo_dir, logs
 from hub.cli.commands import LazyCommands
 
 if TYPE_CHECKING:
     import asyncio
 
     from hub.runtime.config import HubConfig
-
-
-def _logging(level: str, file: Path | None = None) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()), filename=file,
-        format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
 def _serve(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
@@ -44,6 +37,7 @@ def cmd_hub(a: argparse.Namespace) -> int:
     from hub.runtime.config import load_hub_config
 
     cfg = load_hub_config(a.config)
+    logs.in_zone(cfg.tz)
     if a.action == "reload":
         return _reload(cfg)
     _serve(lambda stop: run_hub(cfg, stop))
@@ -70,10 +64,12 @@ def _reload(cfg: HubConfig) -> int:
 
 
 def cmd_station(a: argparse.Namespace) -> int:
+    from console.casework.county import load_county
     from console.station.config import load_station_config
     from console.station.service import run_station
 
     cfg = load_station_config(a.config)
+    logs.in_zone(load_county(cfg.county_file).tz)
     _serve(lambda stop: run_station(cfg, stop))
     return 0
 
@@ -184,7 +180,7 @@ def _console_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def _demo_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--dir", type=Path, default=demo_dir.DEFAULT, help="where the demo keeps state "
+    s.add_argument("--dir", type=Path, default=demo_dir.default(), help="where the demo keeps state "
                    "(`anxin sim` finds it there by itself while the demo runs)")
     s.add_argument("--homes", type=int, default=3, help="how many simulated homes (1-10)")
     s.add_argument("--lang", choices=["zh_CN", "en"], default="zh_CN")
@@ -259,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     from hub.common.configfile import ConfigError  # pydantic: not for `--help`
 
     if a.command not in ("console", "demo"):
-        _logging(a.log_level, a.log_file)
+        logs.configure(a.log_level, a.log_file)
     try:
         return int(a.fn(a))
     except ConfigError as e:

@@ -117,7 +117,7 @@ def cmd_sim(a: argparse.Namespace) -> int:
 def arguments(s: argparse.ArgumentParser) -> None:
     """Declare ``anxin sim``'s arguments."""
     demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
-            f"it, else {demo_dir.DEFAULT})")
+            f"it, else {demo_dir.default()})")
     s.description = ("Drive a simulated home of the running demo through its simulated devices. "
                      "`anxin sim HUB VERB --help` tells a verb's arguments.")
     s.add_argument("--demo-dir", type=Path, help=demo)

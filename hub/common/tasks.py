@@ -6,7 +6,8 @@ write fail and the station's supervision stopped for good: it is logged (with it
 then at most once a minute with a count) and the loop goes on with its next round. A task
 that ends anyway (a bug outside its round, an error that is not an Exception) is logged as
 critical and named in ``Tasks.dead``; :func:`hub.common.systemd.supervised` then stops feeding the
-watchdog, so systemd restarts the service. A cancelled task is not dead: it was stopped.
+watchdog, so systemd restarts the service. A cancelled task is not dead: it was stopped. So is a
+driver's thread that died (``Tasks.died``, called by hub/runtime/hardware.py).
 """
 
 from __future__ import annotations
@@ -111,11 +112,15 @@ class Tasks:
         self._tasks.discard(task)
         if task.cancelled():
             return
-        self.dead.append(name)
         error = task.exception()
+        self.died(name, f"{type(error).__name__}: {error}" if error else "it returned", error)
+
+    def died(self, name: str, why: str, error: BaseException | None = None) -> None:
+        """``name`` ended by itself: a task here, or a thread the service relies on (a
+        driver's, which logged its own traceback)."""
+        self.dead.append(name)
         self._log.critical("task %r ended (%s): the service goes on without it; under systemd "
-                           "the watchdog is no longer fed, so the service is restarted", name,
-                           f"{type(error).__name__}: {error}" if error else "it returned",
+                           "the watchdog is no longer fed, so the service is restarted", name, why,
                            exc_info=error)
 
     def cancel(self) -> None:

@@ -3,7 +3,9 @@
 Driver callbacks arrive on driver threads (gpiozero, the radar's reader) and are handed to
 the hub's asyncio loop here, so the service sees every reading on its own loop, in order.
 An input the service fails to handle is logged (:class:`hub.common.tasks.Failures`) and goes no
-further: never into a driver's thread or loop (the BLE scan's), which must go on.
+further: never into a driver's thread or loop (the BLE scan's), which must go on. A driver's
+thread that dies (the radar's reader, the speaker's player: drivers/threads.py) is told to
+``Inputs.died`` on the loop: the service names it among its dead tasks.
 The simulated backends are real components (a pty radar, injected BLE adverts, mock pins, a
 loopback room for the speakerphone), chosen per device by ``backend: sim``.
 """
@@ -55,6 +57,7 @@ class Inputs:
     radar_status: Callable[[PortStatus], None]
     advert: Callable[[Any], None]
     ble_status: Callable[[ScanStatus], None]
+    died: Callable[[str, str], None]  # a driver's thread (its name) has ended (why)
 
 
 @dataclass
@@ -104,6 +107,9 @@ class Hardware:
             return on_loop
 
         cfg = self.cfg
+        died = handover(to.died, "a driver thread's end")
+        if isinstance(self.speaker, AudioSpeaker):
+            self.speaker.thread.on_died = died
         self.buttons = [PushButton(name=b.name, pin=b.pin, pin_factory=self.pins, hold_s=b.hold_s,
                                    on_press=handover(to.press, "a press"),
                                    on_hold=handover(to.hold, "a hold") if b.role == "call" else None,
@@ -127,7 +133,8 @@ class Hardware:
             self.radar = RadarPort(port=port, model=cfg.radar.model, silence_s=cfg.radar.silence_s,
                                    keepalive_s=cfg.radar.keepalive_s, settings=cfg.radar.settings,
                                    on_reading=lambda r: reading(r, time.time()),
-                                   on_status=handover(to.radar_status, "the radar's status"))
+                                   on_status=handover(to.radar_status, "the radar's status"),
+                                   on_died=died)
             self.radar.start()
         if cfg.ble.sensors or cfg.ble.backend == "sim":
             if cfg.ble.backend == "sim":

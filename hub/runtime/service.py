@@ -151,7 +151,8 @@ class HubService:
             await self.hw.start(Inputs(press=self.press, hold=self.hold, release=self.release,
                                        mains=self._mains,
                                        radar=self._radar, radar_status=self._radar_status,
-                                       advert=self._advert, ble_status=self._ble_status))
+                                       advert=self._advert, ble_status=self._ble_status,
+                                       died=self.tasks.died))
             self.tasks.loop("sensor supervision", self._supervise)
             self.tasks.loop("rule timers", self._run_rules)
             self.tasks.loop("outbox pruning", self._prune, retry_s=PRUNE_EVERY_S)

@@ -27,6 +27,7 @@ from console.tui.client import StationClient
 from hub.cli.demo import DEMO_PASSWORD, DEMO_USER
 from tests.conftest import REPO, eventually
 from tests.support.tls import Peer
+from tests.support.tmux import Tmux
 
 ANXIN = [sys.executable, "-m", "hub.cli.main"]
 
@@ -129,15 +130,14 @@ def test_anxin_sim_finds_a_demo_started_with_dir_and_refuses_bad_arguments(tmp_p
     so does a bare `anxin sim` in a second terminal (the demo records D while it runs). A bad
     number is refused with one line and exit code 2, never a Python error."""
     folder = tmp_path / "my demo"  # not the default folder, and a space to quote
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}  # not the user's record
 
-    def sim(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*ANXIN, "sim", *args], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=60)
+    def sim(*args: str) -> subprocess.CompletedProcess[str]:  # the test's XDG_STATE_HOME: conftest.py
+        return subprocess.run([*ANXIN, "sim", *args], cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
 
     demo = subprocess.Popen([*ANXIN, "demo", "--headless", "--homes", "1", "--dir", str(folder)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     pids: list[int] = []
     try:
         assert demo.stdout is not None
@@ -175,30 +175,6 @@ def test_anxin_sim_finds_a_demo_started_with_dir_and_refuses_bad_arguments(tmp_p
             demo.kill()
             demo.wait()
         kill_leftovers(pids)
-
-
-class Tmux:
-    """A tmux server of the test's own: nobody else's sessions, and a pane that stays on the
-    screen when its command ends, so a demo that fails to start shows why."""
-
-    def __init__(self, folder: Path) -> None:
-        self.socket = f"anxin-{folder.name}-{os.getpid()}"
-        self.conf = folder / "tmux.conf"
-        self.conf.write_text("set -g remain-on-exit on\n")
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.conf), *args],
-                              check=check, capture_output=True, text=True).stdout
-
-    def wait_screen(self, *needles: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self("capture-pane", "-p", "-t", "demo")
-            if all(n in screen for n in needles):
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"never saw {needles} on the screen:\n{screen}")
 
 
 @pytest.fixture

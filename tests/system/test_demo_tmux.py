@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,24 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.support.tmux import Tmux
 
 ANXIN = [sys.executable, "-m", "hub.cli.main"]
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
-
-
-def wait_screen(session: str, *needles: str, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-p", "-t", session)
-        if all(n in screen for n in needles):
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"never saw {needles} on the screen:\n{screen}")
 
 
 def sim(demo: Path, *args: str) -> str:
@@ -39,26 +26,28 @@ def sim(demo: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    session = f"anxin-test-{tmp_path.name}"
+def demo(tmp_path: Path) -> Iterator[tuple[Tmux, Path]]:
+    tmux = Tmux(tmp_path)  # a server of its own: the demo runs with the test's home and state
     cmd = " ".join([*ANXIN, "demo", "--dir", str(tmp_path / "demo")])
-    tmux("new-session", "-d", "-s", session, "-x", "110", "-y", "32", "-c", str(REPO), cmd)
+    tmux("new-session", "-d", "-s", "demo", "-x", "110", "-y", "32", "-c", str(REPO), cmd)
     try:
-        yield session, tmp_path / "demo"
+        yield tmux, tmp_path / "demo"
     finally:
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=False, capture_output=True)
+        tmux("send-keys", "-t", "demo", "q", check=False)
         time.sleep(1.5)
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
+        tmux("kill-server", check=False)
 
 
-def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) -> None:
-    session, folder = demo
+def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[Tmux, Path]) -> None:
+    tmux, folder = demo
     # the demo console logs in as the demo supervisor by itself
-    wait_screen(session, "主管: 演示主管", "居家终端", "h001", "h002", "h003", "在线", "秒前")
+    tmux.wait_screen("主管: 演示主管", "居家终端", "h001", "h002", "h003", "在线", "秒前")
+    running = Path(os.environ["XDG_STATE_HOME"]) / "anxin" / "demo.running"  # the test's, not ~'s
+    assert running.read_text(encoding="utf-8").strip() == str(folder.resolve())
     assert sim(folder, "h001", "press").strip() == "pressed bedside"
-    wait_screen(session, "王秀英", "青石镇桃源村三组12号", "紧急呼叫", "待接警")
-    tmux("send-keys", "-t", session, "c")
-    wait_screen(session, "已接警", "演示主管")
+    tmux.wait_screen("王秀英", "青石镇桃源村三组12号", "紧急呼叫", "待接警")
+    tmux("send-keys", "-t", "demo", "c")
+    tmux.wait_screen("已接警", "演示主管")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         keys = [p["key"] for p in json.loads(sim(folder, "h001", "prompts"))]
@@ -77,9 +66,9 @@ def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[str, Path]) 
     verified = subprocess.run([*ANXIN, "audit", "verify", "--config", station_yaml],
                               capture_output=True, text=True, cwd=REPO)
     assert verified.returncode == 0 and verified.stdout.startswith("OK: 6 entries, head ")
-    tmux("send-keys", "-t", session, "Enter")  # the alarm screen: who, where, what to do
-    screen = wait_screen(session, "处置预案", "接收呼叫", "钥匙保管人", "王建国", "门口有棵枣树")
+    tmux("send-keys", "-t", "demo", "Enter")  # the alarm screen: who, where, what to do
+    screen = tmux.wait_screen("处置预案", "接收呼叫", "钥匙保管人", "王建国", "门口有棵枣树")
     assert "待接警" not in screen and "青石镇桃源村三组12号" in screen
-    tmux("send-keys", "-t", session, "Escape")
-    wait_screen(session, "居家终端", "已接警")
-    assert "处置预案" not in tmux("capture-pane", "-p", "-t", session)
+    tmux("send-keys", "-t", "demo", "Escape")
+    tmux.wait_screen("居家终端", "已接警")
+    assert "处置预案" not in tmux("capture-pane", "-p", "-t", "demo")

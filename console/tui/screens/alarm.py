@@ -33,6 +33,7 @@ from console.tui.i18n import Texts
 from console.tui.kept_notes import KeptNote
 from console.tui.widgets.alarm_facts import alarm_facts
 from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
+from console.tui.widgets.bounded import BoundedInput
 from console.tui.widgets.call_bar import CallBar
 from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.elder_card import call_lines, elder_details, timeline_entry
@@ -96,7 +97,7 @@ class AlarmScreen(Screen[None]):
                 yield Static(classes="section", id="plan-title")
                 yield Checklist(id="checklist")
                 yield Static(id="plan-hint")
-                yield Input(id="alarm-note", max_length=2000)
+                yield BoundedInput(self.texts, max_length=wire.TEXT_MAX, id="alarm-note")
                 yield Static(id="alarm-timeline")
         yield Footer(compact=True)
 
@@ -112,7 +113,8 @@ class AlarmScreen(Screen[None]):
             self._relabel(key, t(f"desk_bind_{key}"))
         self.query_one("#home-title", Static).update(t("desk_home_state"))
         self.query_one("#history-title", Static).update(t("desk_history"))
-        self.query_one("#alarm-note", Input).placeholder = t("desk_note_placeholder")
+        note = self.query_one("#alarm-note", BoundedInput)
+        note.texts, note.placeholder = t, t("desk_note_placeholder")
         self.reload()
 
     def _relabel(self, action: str, label: str) -> None:

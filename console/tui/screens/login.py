@@ -12,14 +12,10 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
-from console.tui.i18n import Texts
+from console.tui.i18n import STRINGS, Texts
 from hub.common import wire
 
 Login = Callable[[str, str], Awaitable[wire.Reply]]
-ERROR_CODES = ("bad_login", "locked", "slowed", "busy", "clock", "expired",  # codes with their
-               "login_required", "not_yours", "hub_offline", "hub_busy",  # own text in i18n
-               "no_call", "no_alarm", "closed", "taken", "not_claimed", "not_allowed", "unknown_hub",
-               "station_unreachable", "storage")
 
 
 def read_password_file(path: Path) -> str:
@@ -34,10 +30,15 @@ def read_password_file(path: Path) -> str:
 
 
 def reply_text(reply: wire.Reply, t: Texts) -> str:
-    """A refusal in the console's language where the station gave a code for it."""
-    if reply.code in ERROR_CODES:
-        return t(f"err_{reply.code}")
-    return t("no_reply") if reply.error is None else t("refused", error=reply.error)
+    """A refusal in the console's language: its code's ``err_<code>`` (every code the station
+    sends has one: tests/console/tui/test_refusals.py), a station that failed without a code,
+    no reply at all. The station's own text is English: only the English strings quote it,
+    and a code this console does not know (a newer station's)."""
+    if reply.code and f"err_{reply.code}" in STRINGS:
+        return t(f"err_{reply.code}", error=reply.error or "-")
+    if reply.error is None:
+        return t("no_reply")
+    return t("err_failed" if reply.code is None else "refused", error=reply.error)
 
 
 class LoginScreen(Screen[wire.SessionInfo]):

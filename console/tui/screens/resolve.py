@@ -11,6 +11,8 @@ from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from console.tui.i18n import Texts
+from console.tui.widgets.bounded import BoundedInput
+from hub.common import wire
 
 
 class ResolveScreen(ModalScreen[tuple[str, str] | None]):
@@ -32,7 +34,7 @@ class ResolveScreen(ModalScreen[tuple[str, str] | None]):
             title = t("takeover_title" if self.takeover else "resolve_title")
             yield Label(f"{title} · {self.elder}", id="resolve-title")
             yield OptionList(*(Option(label, id=code) for code, label in self.outcomes), id="outcome")
-            yield Input(placeholder=t("notes"), id="notes", max_length=2000)
+            yield BoundedInput(t, max_length=wire.TEXT_MAX, placeholder=t("notes"), id="notes")
             with Horizontal(id="resolve-buttons"):
                 yield Button(t("ok"), variant="primary", id="ok")
                 yield Button(t("cancel"), id="cancel")

@@ -4,7 +4,8 @@ beside each item, and notes; an online visit can start the voice call from here.
 Checked with casework.records.visit_problems before it is sent (``visit_save``); each problem
 shows beside what it is about (the mode, the contents; one about the visit as a whole at the
 top), and ctrl+s brings the first into sight with the cursor on its field. The record is the
-VisitRecord's fields plus ``followups`` [{content, text}], which the station opens.
+VisitRecord's fields plus ``followups`` [{content, text}], which the station opens. The notes
+and each follow-up stop at what the station takes (records_store's bounds), and say so.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton,
 
 from console.casework.elder import Category
 from console.casework.records import VisitRecord, visit_problems
+from console.station.records_store import FOLLOWUP_TEXT_MAX, VISIT_NOTES_MAX
 from console.tui.records_context import Records, label_bindings
 from console.tui.validation import problem_text
+from console.tui.widgets.bounded import BoundedInput, BoundedTextArea
 from console.tui.widgets.form import Choice, Tick, bring_into_view
 
 # where a problem of casework.records.visit_problems is shown: beside the mode, the contents,
@@ -68,9 +71,10 @@ class VisitForm(Screen[bool]):
             for c in rules.visits.contents:
                 with Horizontal(classes="content"):
                     yield Tick(c.text(lang), id=f"c-{c.key}", tooltip=c.hint.text(lang))
-                    yield Input(placeholder=t("visit_followup"), id=f"fu-{c.key}")
+                    yield BoundedInput(t, max_length=FOLLOWUP_TEXT_MAX, placeholder=t("visit_followup"),
+                                       id=f"fu-{c.key}")
             yield Label(t("visit_notes"))
-            yield TextArea(id="visit-notes")
+            yield BoundedTextArea(t, max_length=VISIT_NOTES_MAX, id="visit-notes")
             with Horizontal(id="visit-buttons"):
                 yield Button(t("save"), variant="primary", id="save")
                 yield Button(t("cancel"), id="cancel")

@@ -19,8 +19,10 @@ from console.casework.records import FollowUp
 from console.casework.schedule import Due, Need, agenda
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.visit_form import VisitForm
+from console.tui.widgets.bounded import BoundedInput
 from console.tui.widgets.table import fitted, shared_labels
 from console.tui.widgets.vtable import VirtualTable
+from hub.common import wire
 
 LISTS = ("overdue", "due", "followups")
 DUE_COLUMNS = {"hub": 8, "elder": 8, "category": 4, "due": 10, "late": 4, "need": 8}
@@ -53,7 +55,8 @@ class VisitsScreen(Screen[None]):
         yield Static(t("visits_title"), classes="section")
         yield Static("", id="visits-which")
         yield VirtualTable([], self._cells, id="visits-table")
-        yield Input(placeholder=t("followup_notes"), id="followup-notes")
+        yield BoundedInput(t, max_length=wire.TEXT_MAX, placeholder=t("followup_notes"),
+                           id="followup-notes")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

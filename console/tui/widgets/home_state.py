@@ -29,10 +29,7 @@ def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
                    style="bold yellow" if is_open else "")
         out.append(f" {t.clock(ts)}", style="dim")
     for d in s.sensors:
-        # the kind's label, after where hub.yaml puts the device; its name in hub.yaml (an
-        # installer's word, often English) only for a kind the console has no label for
-        label = t(f"desk_sensor_{d.kind}") if f"desk_sensor_{d.kind}" in STRINGS else d.kind or d.name
-        out.append("\n" + " ".join(w for w in (d.room, label) if w), style="red" if d.silent else "")
+        out.append("\n" + sensor_label(d.room, d.kind, d.name, t), style="red" if d.silent else "")
         if d.alarming:
             out.append(f" {t('desk_sensor_alarming')}", style="bold white on red")
         if d.battery is not None:
@@ -45,3 +42,11 @@ def home_state_text(s: HomeState, t: Texts, now: float) -> Text:
 
 def _ago(ts: float | None, t: Texts, now: float) -> str:
     return t("never") if ts is None else t.ago(now - ts)
+
+
+def sensor_label(room: str, kind: str, name: str, t: Texts) -> str:
+    """A device as the officer knows it: where hub.yaml puts it, then its kind's label (门厅
+    门磁); its name in hub.yaml (an installer's word, often English) only for a kind the
+    console has no label for."""
+    label = t(f"desk_sensor_{kind}") if f"desk_sensor_{kind}" in STRINGS else kind or name
+    return " ".join(w for w in (room, label) if w)

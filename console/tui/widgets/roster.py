@@ -1,6 +1,7 @@
 """The roster of homes: who is online, when each was last heard from, and its walk tests
-(测试: a home in walk-test mode, the device last tested, the commissioning result); and the
-lines of the full roster with its filters, which must answer within 100 ms over 10 000 homes."""
+(测试: a home in walk-test mode, the device last tested as the officer knows it, 卧室床头
+呼叫按钮, the commissioning result); and the lines of the full roster with its filters, which
+must answer within 100 ms over 10 000 homes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from console.casework.elder import Category, ElderRecord
 from console.casework.search import ElderIndex
 from console.station.store import HomeRow, WalkTestRow
 from console.tui.i18n import STRINGS, Texts
+from console.tui.widgets.home_state import sensor_label
 from console.tui.widgets.table import LabelledTable, shared_labels
 
 FRESH_S = 1.0  # a home on screen is read again when drawn this long after it was last read
@@ -115,7 +117,9 @@ class Roster(LabelledTable):
             return report
         if w.kind == "walktest.ping":
             return t("walktest_ping", time=at)
-        return t(device_key, device=w.source, where=w.where, time=at)
+        kind = w.data.get("type")  # a door sensor's says door or window; else the event's family
+        kind = kind if isinstance(kind, str) else w.kind.partition(".")[0]
+        return t(device_key, device=sensor_label(w.where, kind, w.source, t), time=at)
 
     def _not_passed(self, items: object) -> str:
         """What kept the home from passing, as the report listed it (device, check, where):

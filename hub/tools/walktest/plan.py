@@ -8,6 +8,7 @@ and its round trip to the station.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hub.runtime.config import ButtonConfig, HubConfig, SensorConfig
@@ -37,10 +38,11 @@ def plan(cfg: HubConfig, words: Words) -> list[Check]:
     for s in sorted(cfg.ble.sensors, key=lambda s: (s.type != "button", rooms.index(s.room))):
         checks.append(_sensor(s, w))
     if r := cfg.radar:
-        label = _label(w("radar", model=r.model), r.room, "in", w)
-        checks.append(Check(r.name, "presence", label, w("do_presence"), RADAR_KINDS, where=r.room))
+        label = _label(w("radar"), r.room, "in", w)  # as the installer sees it: 雷达（卧室）
+        checks.append(Check(r.name, "presence", label, w("do_presence"), RADAR_KINDS, where=r.room,
+                            model=r.model))
         checks.append(Check(r.name, "fall", label, w("do_fall"), frozenset({"fall.detected"}),
-                            optional=True, where=r.room))
+                            optional=True, where=r.room, model=r.model))
     if cfg.mains:
         checks.append(Check("mains", "mains-off", w("mains"), w("do_mains_off"),
                             frozenset({"mains.fail"})))
@@ -70,6 +72,15 @@ def _sensor(s: SensorConfig, w: Words) -> Check:
     kind, do = _SENSORS[s.type]
     return Check(s.name, s.type, _label(w(kind), s.room, "in", w), w(do),
                  frozenset(_EXPECT[s.type]), where=s.room)
+
+
+def with_model(result: Result, words: Words) -> Result:
+    """The device's model after the result's details: the installer knows the device by what it
+    is and where; the model is for whoever reads the report later (a replacement, a recall)."""
+    if not result.check.model:
+        return result
+    model = words("model", model=result.check.model)
+    return replace(result, detail=words("and").join(d for d in (result.detail, model) if d))
 
 
 def matches(check: Check, event: dict[str, Any]) -> bool:

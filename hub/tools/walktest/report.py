@@ -56,6 +56,7 @@ class Check:
     expect: frozenset[str] = frozenset()  # event kinds from ``device`` that pass it
     optional: bool = False  # only a failure counts: skipped or not triggered, the home passes
     where: str = ""  # its location or room in hub.yaml
+    model: str = ""  # the device's model (the radar's): in the details, never in the label
 
     @property
     def key(self) -> tuple[str, str]:

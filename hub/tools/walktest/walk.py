@@ -33,7 +33,7 @@ from hub.runtime import control
 from hub.runtime.config import HubConfig, load_hub_config
 from hub.runtime.walktest_mode import DEFAULT_MINUTES, MAX_MINUTES
 from hub.tools.walktest.audio import NO_DEVICE, Air, AudioError, SimulatedRoom, SoundCard
-from hub.tools.walktest.plan import judge, matches, plan
+from hub.tools.walktest.plan import judge, matches, plan, with_model
 from hub.tools.walktest.report import Check, Overall, Report, Result, Status, earlier, merged, retried
 from hub.tools.walktest.tone import MIN_SNR_DB, detect, tone
 from hub.tools.words import Words
@@ -177,14 +177,14 @@ class Walk:
                 self.out(w("step", i=i, n=len(checks), label=check.label,
                            instruction=check.instruction,
                            optional=w("optional") if check.optional else ""))
-                result = replace(self._check(check), attempt=attempt)
+                result = replace(with_model(self._check(check), w), attempt=attempt)
                 status = w(f"status_{result.status.value}")
                 self.out(w("outcome_detail", status=status, detail=result.detail) if result.detail
                          else w("outcome", status=status))
                 results.append(result)
         except _Stop as e:
             self.out(w("ended_early", why=e))
-            results += [Result(c, Status.NOT_TESTED, str(e), attempt=attempt)
+            results += [with_model(Result(c, Status.NOT_TESTED, str(e), attempt=attempt), w)
                         for c in checks[len(results):]]
         return results
 

@@ -15,7 +15,7 @@ import pytest
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from console.station.store import StationStore
+from console.station.store import StationStore, WalkTestRow
 from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.widgets.alarm_queue import AlarmQueue
@@ -30,6 +30,9 @@ from tests.support.accounts import add_users, log_in
 @pytest.fixture(autouse=True)
 def officer(station_cfg: StationConfig, cheap_passwords: None) -> None:
     add_users(station_cfg.database, ("zhang", "张三", Role.DUTY))
+
+
+T0 = 1_796_668_069.0
 
 
 def roster_cell(app: ConsoleApp, hub: str) -> str:
@@ -48,6 +51,24 @@ def test_a_report_from_a_hub_shows_only_what_it_can_word() -> None:
     assert roster._not_passed({"not": "a list"}) == "" and roster._not_passed(None) == ""
 
 
+@pytest.mark.parametrize(("kind", "source", "data", "zh", "en"), [
+    ("button.press", "bedside", {"location": "卧室床头"}, "卧室床头 呼叫按钮", "卧室床头 call button"),
+    ("cancel.press", "cancel", {}, "取消按钮", "cancel button"),  # hub.yaml gave it no place
+    ("door.open", "hall_window", {"room": "客厅", "type": "window"}, "客厅 窗磁", "客厅 window"),
+    ("fall.detected", "radar", {"room": "卧室"}, "卧室 跌倒雷达", "卧室 fall radar"),
+    ("mains.fail", "mains", {}, "市电", "mains power"),
+    ("teleport.on", "x1", {"room": "阁楼"}, "阁楼 teleport", "阁楼 teleport"),  # a kind without words
+])
+def test_the_device_tested_is_named_by_its_place_and_kind(kind: str, source: str, data: dict[str, str],
+                                                          zh: str, en: str) -> None:
+    from console.tui.i18n import Texts
+
+    row = WalkTestRow("w1", "h001", kind, source, T0, data)
+    at = Texts("zh_CN").clock(T0)
+    assert Roster(Texts("zh_CN"))._tested(row) == f"测试 {zh} {at}"
+    assert Roster(Texts("en"))._tested(row, "walktest_latest") == f"last: {en} {at}"
+
+
 async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
         station_cfg: StationConfig, hub_cfg: Callable[..., HubConfig]) -> None:
     async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
@@ -60,10 +81,11 @@ async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
             hub.start_walktest(600, "王工")
             await asyncio.to_thread(SimPins(hub.pins).click, 17)
 
-            await eventually(lambda: "bedside" in roster_cell(app, "h001"),
+            await eventually(lambda: "最近" in roster_cell(app, "h001"),
                              what="the walk test in the roster")
-            cell = roster_cell(app, "h001")
-            assert cell.startswith("测试中（至 ") and "最近 bedside 卧室床头" in cell
+            cell = roster_cell(app, "h001")  # the device as the officer knows it, not hub.yaml's name
+            assert cell.startswith("测试中（至 ") and "最近 卧室床头 呼叫按钮 " in cell
+            assert "bedside" not in cell
             assert app.query_one(AlarmQueue).row_count == 0 and not bells
             assert station.store.count("alarms") == 0 and station.store.open_alarms() == []
             [start, press] = station.store.walktests("h001")
@@ -73,6 +95,7 @@ async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
 
             await pilot.press("l")
             assert roster_cell(app, "h001").startswith("walk test until ")
+            assert "last: 卧室床头 call button " in roster_cell(app, "h001")
 
             hub.send_walktest(hub.walktest.report(
                 {"result": "FAIL", "passed": 12, "checks": 14, "problems": [], "not_passed": [

@@ -280,3 +280,49 @@ def test_send_before_start_and_unknown_model() -> None:
     port.close()
     with pytest.raises(ValueError, match="unknown radar model 'ld2410'"):
         RadarPort(port="/dev/null", model="ld2410", on_reading=print, on_status=print)
+
+
+def test_a_round_that_fails_is_logged_once_and_the_reader_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in the decoder on odd bytes ended the reader thread: the radar was never read
+    again, and nothing noticed. Now the round's bytes are lost, the decoder starts afresh and
+    the next frames are read; failing rounds are reported once, not each."""
+    link, heard, died = tmp_path / "radar", Heard(), []
+    with SimRadar(model="mr60fda1", link=link) as radar, RadarPort(
+            port=str(link), model="mr60fda1", on_reading=heard.reading, on_status=heard.status,
+            keepalive_s=0.05, on_died=lambda *a: died.append(a)) as port:
+        feed, fed = port.decoder.feed, []
+
+        def buggy(data: bytes) -> list[Reading]:
+            fed.append(data)
+            if len(fed) <= 3:
+                raise IndexError("a decoder bug")
+            return feed(data)
+
+        port.decoder.feed = buggy  # type: ignore[method-assign]
+        port.start()
+        wait_for(lambda: len(fed) > 3, what="rounds after the failing ones")
+        radar.play("fall")
+        wait_for(lambda: Fall(True) in heard.of(Fall), what="the fall read after the failures")
+    failed = [r for r in caplog.records if "reading failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info
+    assert died == []
+
+
+def test_a_reader_that_dies_says_so_and_gives_the_port_back(tmp_path: Path) -> None:
+    """A reader ended by what no round catches (no Exception) tells on_died: the hub then names
+    it among its dead tasks and stops feeding the systemd watchdog."""
+    class Dying(BaseException):
+        pass
+
+    def fatal(_: Reading) -> None:
+        raise Dying("not an Exception")
+
+    link, died = tmp_path / "radar", []
+    with SimRadar(model="mr60fda1", link=link), RadarPort(
+            port=str(link), model="mr60fda1", on_reading=fatal, on_status=lambda _: None,
+            on_died=lambda *a: died.append(a)) as port:
+        port.start()
+        wait_for(lambda: died, what="the death told")
+        assert died == [(f"radar {link}", "Dying: not an Exception")]
+        assert not port.is_open

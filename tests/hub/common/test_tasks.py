@@ -1,20 +1,24 @@
 """Long-running tasks (hub/common/tasks.py): a round that fails is logged and the loop goes on; a
-task that ends by itself is named as dead; the log is not flooded by a round failing again
-and again; a failure to handle a driver's input never reaches the driver's own loop."""
+task that ends by itself is named as dead, and so is a driver's thread that dies; the log is
+not flooded by a round failing again and again; a failure to handle a driver's input never
+reaches the driver's own loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from drivers.ble.advert import Advert
 from drivers.ble.sim import SimSensor
+from drivers.radar.port import RadarPort
 from hub.common.tasks import Failures, Tasks
 from hub.runtime.config import HubConfig
 from hub.runtime.hardware import Hardware, Inputs
+from hub.runtime.service import HubService
 from tests.conftest import eventually
 
 SMOKE = SimSensor(mac="C0:FF:EE:00:00:01", kind="smoke", name="smoke-1")
@@ -89,7 +93,7 @@ async def test_a_failing_input_handler_never_ends_the_bluetooth_scan(
 
     hw = Hardware.build(cfg)
     await hw.start(Inputs(press=fails, hold=fails, release=fails, mains=fails, radar=fails,
-                          radar_status=fails, advert=heard.append, ble_status=fails))
+                          radar_status=fails, advert=heard.append, ble_status=fails, died=fails))
     try:
         assert hw.ble and hw.sim_ble and hw.ble.task and not hw.ble.task.done()
         assert hw.sim_ble.inject(*SMOKE.advert(True))
@@ -97,3 +101,30 @@ async def test_a_failing_input_handler_never_ends_the_bluetooth_scan(
         assert any("handling the Bluetooth status failed" in r.getMessage() for r in caplog.records)
     finally:
         await hw.close()
+
+
+class Dying(BaseException):
+    """What no round catches (no Exception): it ends a thread."""
+
+
+async def test_a_driver_thread_that_dies_is_a_dead_task_of_the_hub(
+        hub_cfg: Callable[..., HubConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The radar's reader and the speaker's player ran outside the hub's tasks: one that died
+    left the hub without it and the watchdog fed. Now each is named among the hub's dead tasks,
+    which stops the watchdog (hub.common.systemd.supervised), so systemd restarts the hub."""
+    def reader_dies(*_: object) -> bool:
+        raise Dying("the reader")
+
+    monkeypatch.setattr(RadarPort, "_take", reader_dies)  # on the first bytes the radar sends
+    cfg = hub_cfg(radar={"backend": "sim", "model": "mr60fda1"}, speaker={"backend": "sim"})
+    async with HubService(cfg) as hub:
+        await eventually(lambda: hub.dead_tasks, what="the radar's reader named as dead")
+        assert hub.dead_tasks == [f"radar {cfg.data_dir / 'radar.tty'}"]
+
+        def player_dies(_: object) -> float:
+            raise Dying("the player")
+
+        assert hub.hw.phone is not None
+        hub.hw.phone.play = player_dies  # type: ignore[method-assign]
+        hub.speaker.say("call_sent", "求助已发出")
+        await eventually(lambda: "speaker" in hub.dead_tasks, what="the speaker's player as dead")
