@@ -15,8 +15,6 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hub.common.configfile import DEFAULT_TIMEZONE
-
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -35,6 +33,8 @@ class CountyTime(logging.Formatter):
 def configure(level: str, file: Path | None = None) -> None:
     """Log at ``level`` to ``file`` (else standard error); nothing changes if logging was set
     up already (as logging.basicConfig)."""
+    from hub.common.configfile import DEFAULT_TIMEZONE  # pydantic: not for `anxin --help`
+
     handler = logging.FileHandler(file, delay=True) if file else logging.StreamHandler()
     handler.setFormatter(CountyTime(ZoneInfo(DEFAULT_TIMEZONE)))
     logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler])
