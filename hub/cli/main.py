@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.cli import demo_dir, logs
+from hub.cli import demo_dir
 from hub.cli.commands import LazyCommands
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ def cmd_hub(a: argparse.Namespace) -> int:
     from hub.runtime.config import load_hub_config
 
     cfg = load_hub_config(a.config)
+    from hub.cli import logs
+
     logs.in_zone(cfg.tz)
     if a.action == "reload":
         return _reload(cfg)
@@ -69,6 +71,8 @@ def cmd_station(a: argparse.Namespace) -> int:
     from console.station.service import run_station
 
     cfg = load_station_config(a.config)
+    from hub.cli import logs
+
     logs.in_zone(load_county(cfg.county_file).tz)
     _serve(lambda stop: run_station(cfg, stop))
     return 0
@@ -255,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     from hub.common.configfile import ConfigError  # pydantic: not for `--help`
 
     if a.command not in ("console", "demo"):
+        from hub.cli import logs  # logging and zoneinfo: not for `--help`
+
         logs.configure(a.log_level, a.log_file)
     try:
         return int(a.fn(a))
