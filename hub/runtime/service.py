@@ -33,7 +33,7 @@ from drivers.speaker import Speaker
 from drivers.speaker.audio import AudioSpeaker
 from hub.common import wire
 from hub.common.configfile import ConfigError
-from hub.common.events import CANCEL_KIND, ELDER_CALLS, AlarmState, Event
+from hub.common.events import ELDER_CALLS, AlarmState, Event
 from hub.common.tasks import Tasks, sleep_or_wake
 from hub.common.transport import PahoTransport, Transport
 from hub.rules.actions import CancelAlarm, OpenCall, RaiseAlarm, Relay, RuleAction, SendAlarm, Siren
@@ -55,6 +55,7 @@ from hub.runtime.clockjump import JumpDetector
 from hub.runtime.config import HubConfig, load_hub_rules
 from hub.runtime.control import Control
 from hub.runtime.hardware import Hardware, Inputs
+from hub.runtime.outbox import PRUNE_EVERY_S, Outbox
 from hub.runtime.senses import Senses
 from hub.runtime.store import HubStore
 from hub.runtime.supervision import Supervisor
@@ -68,7 +69,6 @@ log = logging.getLogger(__name__)
 
 TransportFactory = Callable[[HubConfig, asyncio.AbstractEventLoop], Transport]
 SUPERVISION_MAX_SLEEP_S = 60.0
-PRUNE_EVERY_S = 3600.0
 RULES_MAX_SLEEP_S = 5.0  # also how often unacknowledged alarms are checked for escalation
 CANCEL_GESTURES = frozenset({"cancel.press", "button.long"})
 CHIRP_S = 0.3  # the siren's beep for each device seen in walk-test mode
@@ -92,6 +92,7 @@ class HubService:
         self.speaker: Speaker = speaker or self.hw.speaker
         self.store, self._store_damage = HubStore.open_or_recover(
             cfg.data_dir / "hub.db", cfg.tz, telemetry_max_bytes=int(cfg.outbox.telemetry_max_mb * 2**20))
+        self.outbox = Outbox(self.store, cfg.hub_id, cfg.outbox.keep_acked_days)
         self.senses = Senses(cfg)
         self.decoder = AdvertDecoder(cfg.ble.keys, counts=self.store.ble_counts())  # replay protection
         self._count_unsaved = False  # a BLE count could not be written (logged once until it can)
@@ -137,6 +138,7 @@ class HubService:
                            on_ack=self._delivered, on_update=self._station_update,
                            on_reachable=self._reachable, on_call=self._call_control,
                            on_voice=self._voice_down)
+        self.outbox.wake = self.link.push
         try:
             for alarm in self.store.open_alarms():  # after a restart, show where things stand
                 if elder_facing(alarm.kind):
@@ -154,7 +156,7 @@ class HubService:
                                        advert=self._advert, ble_status=self._ble_status))
             self.tasks.loop("sensor supervision", self._supervise)
             self.tasks.loop("rule timers", self._run_rules)
-            self.tasks.loop("outbox pruning", self._prune, retry_s=PRUNE_EVERY_S)
+            self.tasks.loop("outbox pruning", self.outbox.prune, retry_s=PRUNE_EVERY_S)
             self.tasks.loop("call timeouts", self._run_calls)
             if self.hw.ble and self.hw.ble.task:
                 self.tasks.watch("bluetooth scan", self.hw.ble.task)
@@ -355,7 +357,7 @@ class HubService:
             self._cancel(ev, before=float(ev.data.get("pressed", ev.ts)),
                          quiet=ended_a_window or hung_up)
         elif ev.id not in raised:
-            self._send(ev)
+            self.outbox.send(ev, "telemetry")
         self._rules_changed.set()
 
     def _do(self, actions: list[RuleAction]) -> set[str]:
@@ -377,11 +379,10 @@ class HubService:
                     # second alarm, the station hears the repeat, and the rule's wait must
                     # not cancel (nor say it cancelled) what it never raised
                     self.engine.merged(ev.id, same)
-                    self._send(dataclasses.replace(ev, alarm=None, data={**ev.data, "ref": same}))
+                    self.outbox.send(dataclasses.replace(ev, alarm=None, data={**ev.data, "ref": same}),
+                                     "telemetry")
                 elif hold:
-                    payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=prio,
-                                                         contact_id=cid))
-                    self.store.hold(ev.id, payload, alarm_kind=str(ev.alarm), raised=ev.ts, source=ev.source)
+                    self.outbox.hold(ev, priority=prio, contact_id=cid)
                     self._steps_raised[ev.id] = self._clock.total
                     log.info("alarm %s held: %s from %s (%s)", ev.id, ev.alarm, ev.source, a.rule)
                 else:
@@ -402,8 +403,8 @@ class HubService:
                 # only an officer can start a call: the station hears that the rule asks for one
                 log.info("a rule asks the station for a voice call%s",
                          f" on alarm {alarm}" if alarm else "")
-                self._send_in_order(Event(kind="call.request", source="hub",
-                                          data={"ref": alarm} if alarm else {}))
+                self.outbox.send(Event(kind="call.request", source="hub",
+                                       data={"ref": alarm} if alarm else {}), "alarm")
             case Say() | ShowLed():
                 self._apply([a])
 
@@ -459,7 +460,7 @@ class HubService:
     def _pressed_again(self, ev: Event) -> None:
         """A press during the open call: in the alarm lane (after the call, durable, never
         behind telemetry), and the elder hears at once where the call stands."""
-        self._send_in_order(ev)
+        self.outbox.send(ev, "alarm")
         ref = str(ev.data["ref"])
         state = next((a.state for a in self.store.open_alarms() if a.id == ref), None)
         log.info("call %s pressed again (%s)", ref, state.value if state else "closed")
@@ -469,11 +470,9 @@ class HubService:
 
     def raise_alarm(self, ev: Event, *, priority: int | None = None, contact_id: int | None = None) -> None:
         """Persist first (synchronous=FULL); only then publish and tell the elder."""
-        payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev, priority=priority, contact_id=contact_id))
-        self.store.put(ev.id, payload, alarm=True, alarm_kind=ev.alarm, raised=ev.ts, source=ev.source)
+        self.outbox.raise_alarm(ev, priority=priority, contact_id=contact_id)
         log.info("alarm %s raised: %s from %s", ev.id, ev.alarm, ev.source)
         self._steps_raised[ev.id] = self._steps_sent[ev.id] = self._clock.total
-        self.link.push()
         self._feedback(str(ev.alarm), AlarmState.SENT)
         if self.on_alarm_raised:
             self.on_alarm_raised(ev)
@@ -481,24 +480,11 @@ class HubService:
     def _release(self, alarm_id: str) -> None:
         """A held pre-alarm goes out: its window ran out, or a restart ended it. Its ``ts``
         stays when it was detected; ``data.sent`` says when it went out."""
-        now = time.time()
-        if not self.store.release(alarm_id, now, stamp=_sent_at(now)):
+        if not self.outbox.release(alarm_id):
             return
         log.info("alarm %s released to the station", alarm_id)
         self._steps_sent[alarm_id] = self._clock.total
-        self.link.push()
         self._feedback(self.store.kind_of(alarm_id) or "", AlarmState.SENT)
-
-    def _send(self, ev: Event) -> None:
-        payload = wire.encode(wire.event_msg(self.cfg.hub_id, ev))
-        self.store.put(ev.id, payload, alarm=False)
-        self.link.push()
-
-    def _send_in_order(self, ev: Event) -> None:
-        """An event about an alarm or a call, in the alarm lane: after the alarm it refers
-        to, never behind a telemetry backlog (the walk-test events go the same way)."""
-        self.store.put(ev.id, wire.encode(wire.event_msg(self.cfg.hub_id, ev)), alarm=True)
-        self.link.push()
 
     def _cancel(self, ev: Event, before: float, quiet: bool = False) -> None:
         """The elder's cancel gesture: ends their own recent calls that no officer has taken,
@@ -522,24 +508,16 @@ class HubService:
 
     def _cancel_held(self, alarm_id: str, source: str, by: str) -> None:
         """A pre-alarm cancelled in its window: the station gets it and its cancellation."""
-        ts = time.time()
-        cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
-        payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
-        if self.store.cancel_held(alarm_id, cancel.id, payload, ts):
+        if self.outbox.cancel_held(alarm_id, source, by):
             self._forget_steps(alarm_id)
             log.info("alarm %s cancelled in its window (%s)", alarm_id, by)
-            self.link.push()
 
     def _send_cancel(self, alarm_id: str, source: str, ts: float, by: str) -> None:
-        cancel = Event(kind=CANCEL_KIND, source=source, ts=ts, data={"ref": alarm_id, "by": by})
-        payload = wire.encode(wire.event_msg(self.cfg.hub_id, cancel))
-        self.store.put(cancel.id, payload, alarm=True)
-        self.store.advance(alarm_id, AlarmState.CANCELLED, ts)
+        self.outbox.cancel(alarm_id, source, ts, by)
         self._escalated.discard(alarm_id)
         self.reassure.done(alarm_id)
         self._forget_steps(alarm_id)
         log.info("alarm %s cancelled at home (%s)", alarm_id, by)
-        self.link.push()
 
     def escalate(self, now: float | None = None) -> None:
         """No station acknowledgement within escalate_s: the hub keeps retrying (the uplink
@@ -709,8 +687,8 @@ class HubService:
         data = {"call": r.call, "ref": r.alarm, "visit": r.visit,
                 "reason": r.reason.value if r.reason else None, "seconds": r.seconds}
         log.info("%s %s %s", r.kind, r.call, r.reason or "")
-        self._send_in_order(Event(kind=r.kind, source="hub",
-                                  data={k: v for k, v in data.items() if v is not None}))
+        self.outbox.send(Event(kind=r.kind, source="hub",
+                               data={k: v for k, v in data.items() if v is not None}), "alarm")
 
     def _voice_down(self, data: bytes) -> None:
         """A packet from the officer: to the open call's audio, if it is that call's."""
@@ -768,9 +746,8 @@ class HubService:
     def send_walktest(self, ev: Event) -> None:
         """A walk-test event goes in the alarm lane (it must not wait behind a telemetry
         backlog, and its acknowledgement times the round trip), without an alarm row."""
-        self.store.put(ev.id, wire.encode(wire.event_msg(self.cfg.hub_id, ev)), alarm=True)
+        self.outbox.send(ev, "alarm")
         self.walktest.sent(ev.id, time.monotonic())
-        self.link.push()
 
     def _walktest_seen(self, ev: Event) -> None:
         """A device tested: the station records it; the installer hears a chirp and a prompt."""
@@ -785,19 +762,3 @@ class HubService:
                 asyncio.get_running_loop().call_later(
                     CHIRP_S, lambda: siren.silence() if siren.pattern == "chirp" else None)
 
-    async def _prune(self) -> None:
-        """One round: forget what was acknowledged long ago, then wait for the next."""
-        if n := self.store.prune(time.time() - self.cfg.outbox.keep_acked_days * 86400):
-            log.info("outbox: forgot %d acknowledged message(s)", n)
-        await asyncio.sleep(PRUNE_EVERY_S)
-
-
-def _sent_at(now: float) -> Callable[[bytes], bytes]:
-    """Stamps a held alarm's message with when it was sent. One that no longer decodes goes as
-    it is: the uplink sets it aside and says so, and the release itself must not fail."""
-    def stamp(payload: bytes) -> bytes:
-        try:
-            return wire.with_data(payload, sent=now)
-        except wire.WireError:
-            return payload
-    return stamp

@@ -150,3 +150,24 @@ def test_held_alarm_is_stored_unsent_then_released_or_cancelled_in_one_go(tmp_pa
     assert (f1.state, f1.raised, f1.sent) == (AlarmState.SENT, 100.0, 131.0)  # escalation counts from sent
     assert {st for st, _, _ in s.timeline("f2")} == {AlarmState.RAISED, AlarmState.SENT, AlarmState.CANCELLED}
     assert [a.id for a in s.open_alarms()] == ["f1"] and s.held() == []
+
+
+def test_what_the_outbox_held_before_a_start_is_marked_to_be_checked_again(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.put("old", b"O", alarm=True)
+    s.close()
+    s = HubStore(tmp_path / "hub.db")  # perhaps a newer version, with other limits
+    s.put("new", b"N", alarm=True)
+    assert [(p.id, p.inherited) for p in s.pending()] == [("old", True), ("new", False)]
+    assert [(p.id, p.inherited) for p in s.lane("alarm")] == [("old", True), ("new", False)]
+
+
+def test_a_held_alarm_that_can_no_longer_be_sent_is_released_set_aside(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.hold("f1", b"F1", alarm_kind="fall", raised=99.0, now=100.0)
+    s.hold("f2", b"F2", alarm_kind="fall", raised=99.0, now=100.0)
+    assert s.release("f1", now=131.0, stamp=lambda p: None)  # it failed today's wire checks
+    assert s.release("f2", now=131.0, stamp=lambda p: p + b"!")
+    assert [(p.id, p.payload) for p in s.pending()] == [("f2", b"F2!")]  # f1 holds back nothing
+    assert s.held() == [] and {a.id: a.state for a in s.open_alarms()} == {
+        "f1": AlarmState.SENT, "f2": AlarmState.SENT}
