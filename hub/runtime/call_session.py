@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from drivers.audio.speakerphone import Speakerphone
 from drivers.speaker import Speaker
 from hub.common import wire
 from hub.common.events import ELDER_CALLS, Event
@@ -37,6 +36,7 @@ from hub.runtime.config import HubConfig
 from hub.voice.packet import VoiceError, decode_packet
 
 if TYPE_CHECKING:
+    from drivers.audio.speakerphone import Speakerphone
     from hub.voice.call_audio import CallAudio
 
 log = logging.getLogger(__name__)

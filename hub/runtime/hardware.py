@@ -5,7 +5,9 @@ the hub's asyncio loop here, so the service sees every reading on its own loop, 
 An input the service fails to handle is logged (:class:`hub.common.tasks.Failures`) and goes no
 further: never into a driver's thread or loop (the BLE scan's), which must go on.
 The simulated backends are real components (a pty radar, injected BLE adverts, mock pins, a
-loopback room for the speakerphone), chosen per device by ``backend: sim``.
+loopback room for the speakerphone), chosen per device by ``backend: sim``. The audio stack
+(numpy, PortAudio) is imported only for a hub with a speakerphone: one whose prompts are only
+logged does not carry it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bleak import BleakScanner
 from gpiozero.pins import Factory
 
-from drivers.audio import AudioUnavailable
-from drivers.audio.device import SoundDevice
-from drivers.audio.loopback import LoopbackAudio
-from drivers.audio.speakerphone import Speakerphone
 from drivers.ble.scanner import BleScanner, ScanStatus
 from drivers.ble.sim import SimScanner
 from drivers.gpio.button import PushButton
@@ -35,10 +33,14 @@ from drivers.gpio.siren import Siren
 from drivers.radar.port import PortStatus, RadarPort
 from drivers.radar.sim import SimRadar
 from drivers.speaker import Speaker
-from drivers.speaker.audio import AudioSpeaker
 from drivers.speaker.sim import LogSpeaker
 from hub.common.tasks import Failures
 from hub.runtime.config import HubConfig, SpeakerConfig
+
+if TYPE_CHECKING:
+    from drivers.audio.device import SoundDevice
+    from drivers.audio.loopback import LoopbackAudio
+    from drivers.audio.speakerphone import Speakerphone
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +79,7 @@ class Hardware:
     def build(cls, cfg: HubConfig, pins: Factory | None = None) -> Hardware:
         hw = cls(cfg, pins or pin_factory(cfg.gpio.backend))
         if cfg.speaker.backend != "log":
-            try:
-                hw.phone = Speakerphone(_audio_device(cfg.speaker))
-            except (AudioUnavailable, ValueError) as e:  # ValueError: sim_voice is no WAV
-                # the alarms matter more than the voice: the hub starts without it
-                log.error("speaker: %s; prompts are only logged and voice calls refused", e)
-        if hw.phone:
-            hw.speaker = AudioSpeaker(hw.phone, cfg.speaker.prompts, cfg.language)
+            hw._speakerphone()
         if hw.cfg.status_led:
             hw.led = StatusLed(pin=cfg.status_led.pin, pin_factory=hw.pins) if cfg.status_led else None
         if cfg.siren:
@@ -91,6 +87,19 @@ class Hardware:
         hw.relays = {r.name: Relay(name=r.name, pin=r.pin, pin_factory=hw.pins, active_high=r.active_high)
                      for r in cfg.relays}
         return hw
+
+    def _speakerphone(self) -> None:
+        from drivers.audio import AudioUnavailable
+        from drivers.audio.speakerphone import Speakerphone
+        from drivers.speaker.audio import AudioSpeaker
+
+        try:
+            self.phone = Speakerphone(_audio_device(self.cfg.speaker))
+        except (AudioUnavailable, ValueError) as e:  # ValueError: sim_voice is no WAV
+            # the alarms matter more than the voice: the hub starts without it
+            log.error("speaker: %s; prompts are only logged and voice calls refused", e)
+            return
+        self.speaker = AudioSpeaker(self.phone, self.cfg.speaker.prompts, self.cfg.language)
 
     async def start(self, to: Inputs) -> None:
         """Attach inputs; from here on callbacks flow to ``to`` on the running loop."""
@@ -165,6 +174,9 @@ def guarded(fn: Callable[..., None], what: str) -> Callable[..., None]:
 
 
 def _audio_device(cfg: SpeakerConfig) -> SoundDevice | LoopbackAudio:
+    from drivers.audio.device import SoundDevice
+    from drivers.audio.loopback import LoopbackAudio
+
     if cfg.backend == "audio":
         return SoundDevice(input=cfg.input, output=cfg.output)
     if cfg.sim_voice and not cfg.sim_voice.is_file():

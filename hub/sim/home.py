@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from drivers.audio.loopback import LoopbackAudio
 from drivers.ble.sim import SimSensor
 from drivers.gpio.sim import SimPins
 from drivers.radar.port import RadarUnavailable
@@ -198,6 +197,8 @@ class SimHome:
 
     async def played(self, args: list[str]) -> str:
         """Write what the simulated loudspeaker played (prompts, the officer's voice) to a WAV."""
+        from drivers.audio.loopback import LoopbackAudio  # the audio stack only with a speaker
+
         device = self.hub.hw.phone.device if self.hub.hw.phone else None
         if not isinstance(device, LoopbackAudio) or len(args) != 1:
             raise SimError("usage: played FILE.wav (with speaker.backend: sim)")
