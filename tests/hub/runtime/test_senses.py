@@ -17,6 +17,7 @@ import pytest
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, AlarmState
 from hub.common.transport import MemoryBroker
+from hub.runtime.senses import Senses
 from hub.runtime.service import HubService
 from hub.runtime.uplink import last_will
 from hub.sim.home import SimHome
@@ -361,3 +362,18 @@ async def test_anxin_sim_offers_every_verb_the_home_takes(home: Home) -> None:
     from hub.cli.sim import VERBS
 
     assert set(VERBS) == set(home.sim.handlers())
+
+
+def test_a_press_while_the_elder_is_asked_waits_for_its_hold_or_release(tmp_path: Path) -> None:
+    senses = Senses(home_config(tmp_path))
+    assert [e.kind for e in senses.press("cancel", 10.0, steps=0.0, undecided=True)] == ["cancel.press"]
+    [call] = senses.press("bedside", 10.0, steps=0.0, undecided=False)
+    assert (call.kind, call.ts, call.data) == ("button.press", 10.0, {"location": "卧室床头"})
+    assert senses.release("bedside", 10.2, steps=0.0) == []  # it was already a call
+    assert senses.press("bedside", 20.0, steps=0.0, undecided=True) == []  # a hold, or a call?
+    [cancel] = senses.hold("bedside", 3621.0, steps=3600.0)  # NTP stepped the clock meanwhile
+    assert (cancel.kind, cancel.data["pressed"]) == ("button.long", 3620.0)
+    assert senses.release("bedside", 3622.0, steps=3600.0) == []  # the hold decided it
+    assert senses.press("cord", 30.0, steps=0.0, undecided=True) == []
+    [again] = senses.release("cord", 30.3, steps=-5.0)  # a short press: help after all
+    assert (again.kind, again.ts) == ("button.press", 25.0)
