@@ -72,8 +72,8 @@ class Failures:
 
 
 class Tasks:
-    """A service's long-running tasks: ``every`` and ``loop`` start one, ``watch`` adds one
-    started elsewhere (a driver's); ``cancel`` or ``close`` stops them all."""
+    """A service's long-running tasks: ``every``, ``until`` and ``loop`` start one, ``watch``
+    adds one started elsewhere (a driver's); ``cancel`` or ``close`` stops them all."""
 
     def __init__(self, logger: logging.Logger = log) -> None:
         self._log = logger
@@ -84,6 +84,20 @@ class Tasks:
         """``work()`` every ``period`` seconds, the first after one period."""
         async def sleep_then_work() -> None:
             await asyncio.sleep(period)
+            work()
+
+        self.loop(name, sleep_then_work)
+
+    def until(self, name: str, delay: Callable[[], float | None], work: Callable[[], object], *,
+              longest: float, woken: asyncio.Event | None = None) -> None:
+        """``work()`` at each deadline: sleep ``delay()`` seconds (None: no deadline), at most
+        ``longest`` (so a deadline moved without ``woken`` is seen in time), less if ``woken``
+        is set meanwhile (something moved the deadline), then work (it does what is due,
+        perhaps nothing) and sleep until the next."""
+        woken = woken or asyncio.Event()
+
+        async def sleep_then_work() -> None:
+            await sleep_or_wake(woken, delay(), longest)
             work()
 
         self.loop(name, sleep_then_work)

@@ -1,6 +1,6 @@
 """What the rule engine asks the hub service to do. Plain values: the engine never does I/O.
 
-``Say`` and ``ShowLed`` are the alarm-feedback actions of :mod:`hub.rules.feedback`, reused so the service
+``Say`` and ``ShowLed`` are the alarm-feedback actions of :mod:`hub.rules.feedback`, reused so the hub
 has one way to speak and light the LED.
 """
 

@@ -1,8 +1,8 @@
 """What the home does at each step of an alarm's lifecycle: a prompt and an LED pattern.
 
-Pure: a lifecycle step (or the elder's gesture, or the clock) in, actions out. The service
-applies them to the speaker and LED. Whatever the elder does about a call is answered: a
-press again, a cancel too late, a long wait for an officer.
+Pure: a lifecycle step (or the elder's gesture, or the clock) in, actions out. The hub
+applies them to the speaker and LED (:mod:`hub.runtime.indicators`). Whatever the elder does
+about a call is answered: a press again, a cancel too late, a long wait for an officer.
 """
 
 from __future__ import annotations

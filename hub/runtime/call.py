@@ -1,6 +1,6 @@
 """The home's voice call as a state machine: control messages, packets and a clock in, effects
-out. Sans-IO: :mod:`hub.runtime.service` plays the announcement, opens and closes the microphone and
-sends the reports.
+out. Sans-IO: :mod:`hub.runtime.call_session` plays the announcement, opens and closes the
+microphone and sends the reports.
 
 A call starts *announcing*: the elder first hears why the microphone is about to open (the
 chime and ``visit_call``, or ``officer_on_line`` when the elder called for help), and only

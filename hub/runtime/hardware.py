@@ -7,7 +7,9 @@ further: never into a driver's thread or loop (the BLE scan's), which must go on
 thread that dies (the radar's reader, the speaker's player: drivers/threads.py) is told to
 ``Inputs.died`` on the loop: the service names it among its dead tasks.
 The simulated backends are real components (a pty radar, injected BLE adverts, mock pins, a
-loopback room for the speakerphone), chosen per device by ``backend: sim``.
+loopback room for the speakerphone), chosen per device by ``backend: sim``. The audio stack
+(numpy, PortAudio) is imported only for a hub with a speakerphone: one whose prompts are only
+logged does not carry it.
 """
 
 from __future__ import annotations
@@ -17,15 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bleak import BleakScanner
 from gpiozero.pins import Factory
 
-from drivers.audio import AudioUnavailable
-from drivers.audio.device import SoundDevice
-from drivers.audio.loopback import LoopbackAudio
-from drivers.audio.speakerphone import Speakerphone
 from drivers.ble.scanner import BleScanner, ScanStatus
 from drivers.ble.sim import SimScanner
 from drivers.gpio.button import PushButton
@@ -37,10 +35,14 @@ from drivers.gpio.siren import Siren
 from drivers.radar.port import PortStatus, RadarPort
 from drivers.radar.sim import SimRadar
 from drivers.speaker import Speaker
-from drivers.speaker.audio import AudioSpeaker
 from drivers.speaker.sim import LogSpeaker
 from hub.common.tasks import Failures
 from hub.runtime.config import HubConfig, SpeakerConfig
+
+if TYPE_CHECKING:
+    from drivers.audio.device import SoundDevice
+    from drivers.audio.loopback import LoopbackAudio
+    from drivers.audio.speakerphone import Speakerphone
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +82,7 @@ class Hardware:
     def build(cls, cfg: HubConfig, pins: Factory | None = None) -> Hardware:
         hw = cls(cfg, pins or pin_factory(cfg.gpio.backend))
         if cfg.speaker.backend != "log":
-            try:
-                hw.phone = Speakerphone(_audio_device(cfg.speaker))
-            except (AudioUnavailable, ValueError) as e:  # ValueError: sim_voice is no WAV
-                # the alarms matter more than the voice: the hub starts without it
-                log.error("speaker: %s; prompts are only logged and voice calls refused", e)
-        if hw.phone:
-            hw.speaker = AudioSpeaker(hw.phone, cfg.speaker.prompts, cfg.language)
+            hw._speakerphone()
         if hw.cfg.status_led:
             hw.led = StatusLed(pin=cfg.status_led.pin, pin_factory=hw.pins) if cfg.status_led else None
         if cfg.siren:
@@ -94,6 +90,19 @@ class Hardware:
         hw.relays = {r.name: Relay(name=r.name, pin=r.pin, pin_factory=hw.pins, active_high=r.active_high)
                      for r in cfg.relays}
         return hw
+
+    def _speakerphone(self) -> None:
+        from drivers.audio import AudioUnavailable
+        from drivers.audio.speakerphone import Speakerphone
+        from drivers.speaker.audio import AudioSpeaker
+
+        try:
+            self.phone = Speakerphone(_audio_device(self.cfg.speaker))
+        except (AudioUnavailable, ValueError) as e:  # ValueError: sim_voice is no WAV
+            # the alarms matter more than the voice: the hub starts without it
+            log.error("speaker: %s; prompts are only logged and voice calls refused", e)
+            return
+        self.speaker = AudioSpeaker(self.phone, self.cfg.speaker.prompts, self.cfg.language)
 
     async def start(self, to: Inputs) -> None:
         """Attach inputs; from here on callbacks flow to ``to`` on the running loop."""
@@ -108,8 +117,11 @@ class Hardware:
 
         cfg = self.cfg
         died = handover(to.died, "a driver thread's end")
-        if isinstance(self.speaker, AudioSpeaker):
-            self.speaker.thread.on_died = died
+        if self.phone is not None:  # only then is the audio stack loaded
+            from drivers.speaker.audio import AudioSpeaker
+
+            if isinstance(self.speaker, AudioSpeaker):
+                self.speaker.thread.on_died = died
         self.buttons = [PushButton(name=b.name, pin=b.pin, pin_factory=self.pins, hold_s=b.hold_s,
                                    on_press=handover(to.press, "a press"),
                                    on_hold=handover(to.hold, "a hold") if b.role == "call" else None,
@@ -172,6 +184,9 @@ def guarded(fn: Callable[..., None], what: str) -> Callable[..., None]:
 
 
 def _audio_device(cfg: SpeakerConfig) -> SoundDevice | LoopbackAudio:
+    from drivers.audio.device import SoundDevice
+    from drivers.audio.loopback import LoopbackAudio
+
     if cfg.backend == "audio":
         return SoundDevice(input=cfg.input, output=cfg.output)
     if cfg.sim_voice and not cfg.sim_voice.is_file():

@@ -98,6 +98,8 @@ class Pending:
     id: str
     payload: bytes
     alarm: bool
+    inherited: bool = False  # stored before this start, perhaps by an older version: its
+    # message is checked again as it goes (rows stored since were encoded from checked messages)
 
     @property
     def lane(self) -> Lane:
@@ -135,6 +137,8 @@ class HubStore:
             self._telemetry_bytes = int(self._db.execute(
                 "SELECT coalesce(sum(length(payload)), 0) FROM outbox "
                 "WHERE acked IS NULL AND alarm = 0").fetchone()[0])
+            self._inherited_upto = int(self._db.execute(
+                "SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0])
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{path}: cannot open the hub database: {e}") from None
 
@@ -231,20 +235,24 @@ class HubStore:
             self._log(id, AlarmState.RAISED, raised, now)
 
     def release(self, id: str, now: float | None = None,
-                stamp: Callable[[bytes], bytes] | None = None) -> bool:
+                stamp: Callable[[bytes], bytes | None] | None = None) -> bool:
         """Move a held alarm into the outbox (one commit); False if it is not held. ``stamp``
-        rewrites its message on the way (the service adds when it was sent)."""
+        rewrites its message on the way (the outbox adds when it was sent); None from it: the
+        message can no longer be sent, and goes in set aside (:meth:`set_aside`)."""
         now = time.time() if now is None else now
         with self._tx():
             return self._release(id, now, stamp)
 
-    def _release(self, id: str, now: float, stamp: Callable[[bytes], bytes] | None = None) -> bool:
+    def _release(self, id: str, now: float,
+                 stamp: Callable[[bytes], bytes | None] | None = None) -> bool:
         row = self._db.execute("SELECT payload FROM held WHERE id = ?", (id,)).fetchone()
         if row is None:
             return False
+        payload = stamp(row[0]) if stamp else row[0]
         self._db.execute("DELETE FROM held WHERE id = ?", (id,))
-        self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created) VALUES (?,?,1,?)",
-                         (id, stamp(row[0]) if stamp else row[0], now))
+        self._db.execute("INSERT OR IGNORE INTO outbox(id, payload, alarm, created, acked) "
+                         "VALUES (?,?,1,?,?)", (id, row[0] if payload is None else payload, now,
+                                                0 if payload is None else None))
         self._db.execute("UPDATE alarms SET state = ? WHERE id = ?", (AlarmState.SENT.value, id))
         self._log(id, AlarmState.SENT, now, now)
         return True
@@ -270,14 +278,17 @@ class HubStore:
         rows = self._db.execute(
             "SELECT seq, id, payload, alarm FROM outbox WHERE acked IS NULL "
             "ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        return [Pending(r[0], r[1], r[2], bool(r[3])) for r in rows]
+        return [self._pending(*r) for r in rows]
 
     def lane(self, lane: Lane, *, after: int = 0, limit: int = 500) -> list[Pending]:
         """Pending messages of one lane past seq ``after``, oldest first."""
         rows = self._db.execute(
             "SELECT seq, id, payload, alarm FROM outbox WHERE acked IS NULL AND alarm = ? "
             "AND seq > ? ORDER BY seq LIMIT ?", (int(lane == "alarm"), after, limit)).fetchall()
-        return [Pending(r[0], r[1], r[2], bool(r[3])) for r in rows]
+        return [self._pending(*r) for r in rows]
+
+    def _pending(self, seq: int, id: str, payload: bytes, alarm: int) -> Pending:
+        return Pending(seq, id, payload, bool(alarm), inherited=seq <= self._inherited_upto)
 
     def prev_pending(self, lane: Lane, seq: int) -> int:
         """The pending message before ``seq`` in its lane (0: none). The station stores a

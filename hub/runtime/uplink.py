@@ -4,8 +4,10 @@ Availability is retained on ``…/status`` with an offline last will; a heartbea
 every ``heartbeat_s``. The outbox is drained in two lanes, each in order: alarms (all of
 them, at once, so a new alarm never waits behind a backlog) and telemetry (at most
 ``window`` unacknowledged at a time, so hours of backlog drain without flooding). Every
-message carries its place in its lane (:class:`hub.common.wire.Seq`); the station stores a message
-only after the one before it, and asks for a lane again (``…/resend``) when it sees a gap.
+message carries its place in its lane (:class:`hub.common.wire.Seq`), added to the stored message
+as it goes out (the outbox stored it encoded and checked, :mod:`hub.runtime.outbox`; one stored
+before this start is checked again first); the station stores a message only after the one
+before it, and asks for a lane again (``…/resend``) when it sees a gap.
 A lane is also sent again from its oldest unacknowledged message when an acknowledgement is
 ``retry_s`` late (go-back-N). The hub watches the station's retained status too, so it
 knows, and shows on its LED, when the station is unreachable. Voice calls ride the same
@@ -117,13 +119,14 @@ class Uplink:
         out = []
         for p in batch:  # the lane's state first: publishing may call back into the link
             try:
-                out.append(wire.sequenced(p.payload, wire.Seq(epoch=self._store.epoch, lane=name,
-                                                              n=p.seq, prev=prev)))
+                payload = wire.rechecked(p.payload) if p.inherited else p.payload
             except wire.WireError as e:  # e.g. stored by an older version with other limits
                 log.error("outbox message %s can no longer be sent (%s); set aside", p.id, e)
                 self._store.set_aside(p.id)
                 lane.upto = p.seq
                 continue
+            out.append(wire.sequenced(payload, wire.Seq(epoch=self._store.epoch, lane=name,
+                                                        n=p.seq, prev=prev)))
             lane.inflight[p.id] = now
             prev = lane.upto = p.seq
         for payload in out:

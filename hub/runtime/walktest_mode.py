@@ -2,8 +2,9 @@
 walk-test event for the station, not an alarm.
 
 Pure: events and clock readings in; the walk-test events to send and whether to tell the
-installer out. The service (hub/runtime/service.py) routes device events here while the mode is on;
-the control socket (hub/runtime/control.py) starts and stops it and reads what was seen. The mode
+installer out. :mod:`hub.runtime.walktest_session` carries it out: device events come here
+while the mode is on; the control socket (hub/runtime/control.py) starts and stops it and
+reads what was seen. The mode
 ends by itself after its time (monotonic, so a clock step neither shortens nor stretches it).
 """
 

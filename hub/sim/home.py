@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from drivers.audio.loopback import LoopbackAudio
 from drivers.ble.sim import SimSensor
 from drivers.gpio.sim import SimPins
 from drivers.radar.port import RadarUnavailable
@@ -177,15 +176,17 @@ class SimHome:
                 "mains": hw.mains_ok,
                 "open_alarms": [{"id": a.id, "kind": a.kind, "state": a.state.value}
                                 for a in hub.store.open_alarms()],
-                "ble_rejected": {f"{mac} {why}": n for (mac, why), n in hub.decoder.rejected.items()},
-                "ble_unknown": sorted(hub.decoder.unknown),
+                "ble_rejected": {f"{mac} {why}": n for (mac, why), n in hub.ble.decoder.rejected.items()},
+                "ble_unknown": sorted(hub.ble.decoder.unknown),
                 "call": {"id": c.id, "phase": c.phase.value, "alarm": c.alarm, "visit": c.visit}
                 if (c := hub.calls.call) else None,
                 "mic_open": bool(hw.phone and hw.phone.mic_open),
-                "voice": hub.call_audio.stats if hub.call_audio else None}
+                "voice": hub.calls.audio.stats if hub.calls.audio else None}
 
     async def played(self, args: list[str]) -> str:
         """Write what the simulated loudspeaker played (prompts, the officer's voice) to a WAV."""
+        from drivers.audio.loopback import LoopbackAudio  # the audio stack only with a speaker
+
         device = self.hub.hw.phone.device if self.hub.hw.phone else None
         if not isinstance(device, LoopbackAudio) or len(args) != 1:
             raise SimError("usage: played FILE.wav (with speaker.backend: sim)")
@@ -198,7 +199,8 @@ class SimHome:
         return [{"ts": ts, "key": key, "text": t} for ts, key, t in heard]
 
     async def strangers(self, _: list[str]) -> list[dict[str, Any]]:
-        return [{**dataclasses.asdict(u), "data": u.data.hex()} for u in self.hub.decoder.unknown.values()]
+        return [{**dataclasses.asdict(u), "data": u.data.hex()}
+                for u in self.hub.ble.decoder.unknown.values()]
 
     async def stranger(self, args: list[str]) -> str:
         """A neighbour's sensor comes into range (encrypted unless ``plain``)."""
@@ -206,7 +208,7 @@ class SimHome:
         if scanner is None:
             raise SimError("this home's BLE is real (ble.backend: real)")
         key = None if args[:1] == ["plain"] else bytes(range(16))
-        mac = f"DE:AD:BE:EF:00:{len(self.hub.decoder.unknown) + 1:02X}"
+        mac = f"DE:AD:BE:EF:00:{len(self.hub.ble.decoder.unknown) + 1:02X}"
         scanner.inject(*SimSensor(mac=mac, kind="smoke", name="neighbour", bindkey=key).advert(False))
         return f"a stranger's smoke sensor {mac} is in range"
 

@@ -82,7 +82,7 @@ async def run(work: Path, hours: float, per_minute: float, alarms: int) -> None:
                 await asyncio.sleep(0.5)
                 backlog_left = hub.store.pending_count()
                 call = Event(kind="button.press", source="bedside", alarm="panic")
-                hub.raise_alarm(call)
+                hub.alarms.raise_alarm(call)
                 while hub.store.pending_count():
                     await asyncio.sleep(0.01)
                 drained = time.perf_counter() - start

@@ -149,7 +149,7 @@ async def measure(port: int, work: Path, n: int) -> tuple[list[float], list[floa
 
     async def hub_main(stop: asyncio.Event, ready: threading.Event) -> None:
         async with HubService(hub_cfg) as hub:
-            hub.on_alarm_raised = lambda ev: raised.append(ev.id)
+            hub.alarms.on_raised = lambda ev: raised.append(ev.id)
             holder["hub"] = hub
             while not hub.link.connected:
                 await asyncio.sleep(0.01)

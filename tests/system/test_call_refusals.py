@@ -119,7 +119,7 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         assert any("needs exactly one of alarm and hub" in r for r in reasons)
         assert any("op 'call_end' needs call" in r for r in reasons)
         assert sum("not a voice packet: truncated packet" in r for r in reasons) == 2  # up, down
-        await eventually(lambda: hub.link.rejected == 2 and hub.voice_rejected == 1,
+        await eventually(lambda: hub.link.rejected == 2 and hub.calls.rejected == 1,
                          what="the hub counted its refusals")
         assert hub.calls.call is None and not hub.calls.mic_open
         # and calls work as before
@@ -129,7 +129,7 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         evil.publish(wire.hub_topic("h001", wire.VOICE_DOWN), good)  # not this call's: dropped
         evil.publish(wire.hub_topic("h001", "call"), b"\xff")  # the sentinel: after the packet
         await eventually(lambda: hub.link.rejected == 3, what="the sentinel")
-        assert hub.call_audio and hub.call_audio.stats["received_packets"] == 0
+        assert hub.calls.audio and hub.calls.audio.stats["received_packets"] == 0
         assert (await zhang.request("call_end", call=ok.call, timeout=5)).ok
         evil.close()
 

@@ -87,7 +87,7 @@ async def test_a_lost_message_holds_back_its_lane_until_the_hub_resends(setup: S
     setup.broker.lose = lose
     events = [alarm("panic"), alarm("smoke"), alarm("gas"), alarm("fall"), alarm("leak")]
     for ev in events:
-        setup.hub.raise_alarm(ev)
+        setup.hub.alarms.raise_alarm(ev)
     await eventually(lambda: setup.hub.store.pending_count() == 0, what="all acknowledged")
     assert lost and resends, "the loss happened and the station asked for the lane again"
     assert [a.id for a in setup.station.store.alarms_for_hub("h001", open_only=False)] == \
@@ -99,13 +99,13 @@ async def test_a_lost_message_holds_back_its_lane_until_the_hub_resends(setup: S
 async def test_a_backlog_drains_in_order_and_a_new_alarm_goes_first(setup: Setup) -> None:
     setup.hub_link.drop()
     for i in range(400):
-        setup.hub._send(telemetry(i))
+        setup.hub.outbox.send(telemetry(i), "telemetry")
     old = alarm("smoke")
-    setup.hub.raise_alarm(old)
+    setup.hub.alarms.raise_alarm(old)
     assert setup.hub.store.pending_count() == 401
     setup.hub_link.reconnect()
     new = alarm("panic")
-    setup.hub.raise_alarm(new)  # pressed while the backlog is still draining
+    setup.hub.alarms.raise_alarm(new)  # pressed while the backlog is still draining
     await eventually(lambda: setup.hub.store.pending_count() == 0, timeout=30, what="drained")
     order = [r[0] for r in setup.station.store._db.execute("SELECT id FROM events ORDER BY rowid")]
     assert order.index(old.id) < order.index(new.id) < 50, "alarms went ahead of the backlog"
@@ -125,7 +125,7 @@ async def test_the_led_shows_when_the_station_is_out_of_reach(setup: Setup) -> N
     await eventually(lambda: led.pattern == "idle", what="LED back to rest")
     setup.hub_link.drop()  # the broker itself out of reach
     await eventually(lambda: led.pattern == "fault", what="LED shows the link is down")
-    setup.hub.raise_alarm(alarm())  # an alarm's own pattern wins while it is open
+    setup.hub.alarms.raise_alarm(alarm())  # an alarm's own pattern wins while it is open
     assert led.pattern == "calling"
 
 
@@ -200,7 +200,7 @@ async def test_no_resends_pile_up_while_the_station_is_down(setup: Setup) -> Non
     setup.broker.lose = station_away
     events = [alarm("panic"), alarm("smoke")]
     for ev in events:
-        setup.hub.raise_alarm(ev)
+        setup.hub.alarms.raise_alarm(ev)
     await asyncio.sleep(3.5)  # retry_s is 1 s
     assert len(published) == len(events), "each sent once, no copies queued behind them"
     setup.broker.lose = None
@@ -216,6 +216,8 @@ def test_a_message_that_no_longer_passes_the_wire_checks_does_not_block_its_lane
     s.put("g1", good[0], alarm=True)
     s.put("old", json.dumps(old).encode(), alarm=True)
     s.put("g2", good[1], alarm=True)
+    s.close()
+    s = HubStore(tmp_path / "hub.db")  # the newer version starts: what it inherits is checked again
     broker = MemoryBroker()
     seen: list[wire.EventMsg] = []
     station = broker.client()

@@ -27,7 +27,7 @@ async def test_offline_alarms_arrive_later_in_order_with_home_times(
         raised = []
         for kind in KINDS:
             ev = Event(kind=f"{kind}.test", source="bedside", alarm=kind)
-            hub.raise_alarm(ev)
+            hub.alarms.raise_alarm(ev)
             raised.append((ev.id, ev.ts))
             await asyncio.sleep(0.05)
         assert hub.store.pending_count() == len(KINDS)

@@ -40,7 +40,7 @@ async def test_station_killed_mid_stream_loses_nothing(
         async with HubService(hub_cfg()) as hub:
             await eventually(lambda: hub.link.connected)
             for i in range(PRESSES):  # distinct alarms: a repeated press joins the open call
-                hub.raise_alarm(Event(kind="button.press", source="bedside", alarm="panic"))
+                hub.alarms.raise_alarm(Event(kind="button.press", source="bedside", alarm="panic"))
                 await asyncio.sleep(0.02)
                 if i == KILL_AFTER:
                     os.kill(station.pid, signal.SIGKILL)

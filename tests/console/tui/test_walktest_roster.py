@@ -78,7 +78,7 @@ async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
         async with app.run_test(size=(160, 30)) as pilot:
             await log_in(pilot, app, "zhang")
             await eventually(lambda: hub.link.connected and app.station_online, what="all up")
-            hub.start_walktest(600, "王工")
+            hub.walktest.start(600, "王工")
             await asyncio.to_thread(SimPins(hub.pins).click, 17)
 
             await eventually(lambda: "最近" in roster_cell(app, "h001"),
@@ -97,12 +97,12 @@ async def test_a_walk_test_shows_in_the_roster_never_in_the_queue(
             assert roster_cell(app, "h001").startswith("walk test until ")
             assert "last: 卧室床头 call button " in roster_cell(app, "h001")
 
-            hub.send_walktest(hub.walktest.report(
+            hub.walktest.send(hub.walktest.mode.report(
                 {"result": "FAIL", "passed": 12, "checks": 14, "problems": [], "not_passed": [
                     {"device": "front_door", "check": "door", "where": "门厅", "status": "not seen"},
                     {"device": "cancel", "check": "cancel", "where": "", "status": "failed"}]},
                 time.time()))
-            hub.end_walktest("stopped by the installer")
+            hub.walktest.end("stopped by the installer")
             await eventually(lambda: "report" in roster_cell(app, "h001"), what="the report shown")
             assert roster_cell(app, "h001").startswith("walk-test report ")
             # which devices kept the home from passing, worded in the console's language

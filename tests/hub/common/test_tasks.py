@@ -45,6 +45,31 @@ async def test_a_loop_survives_a_round_that_fails(caplog: pytest.LogCaptureFixtu
                for r in caplog.records)
 
 
+async def test_until_works_at_each_deadline_and_wakes_early_when_it_moves() -> None:
+    loop = asyncio.get_running_loop()
+    deadline: list[float | None] = [None]  # no deadline: it sleeps its longest
+    worked: list[float] = []
+    moved = asyncio.Event()
+    tasks = Tasks()
+    def work() -> None:
+        worked.append(loop.time())
+        if deadline[0] is not None and loop.time() >= deadline[0]:
+            deadline[0] = None  # done: no deadline until the next is set
+
+    tasks.until("rule timers", lambda: None if deadline[0] is None else deadline[0] - loop.time(),
+                work, longest=30.0, woken=moved)
+    await asyncio.sleep(0.05)
+    assert worked == []
+    start = loop.time()
+    deadline[0] = start + 0.2
+    moved.set()  # an event moved the deadline: the 30 s sleep is cut short, the round goes
+    await eventually(lambda: len(worked) == 2, timeout=5, what="the work at the new deadline")
+    assert worked[0] - start < 0.15 <= worked[1] - start < 5
+    await asyncio.sleep(0.1)
+    assert len(worked) == 2, "no deadline: it sleeps its longest again"
+    await tasks.close()
+
+
 async def test_a_task_that_ends_by_itself_is_dead_and_a_cancelled_one_is_not(
         caplog: pytest.LogCaptureFixture) -> None:
     async def crash() -> None:

@@ -54,11 +54,11 @@ async def test_a_step_forward_does_not_escalate_a_fresh_call(home: Home,
     await home.do("press")
     real = time.time
     monkeypatch.setattr("hub.runtime.service.time.time", lambda: real() + 3600)
-    home.hub.escalate()
+    home.hub.alarms.escalate()
     assert "still_trying" not in home.heard()
     monkeypatch.setattr("hub.runtime.service.time.time", lambda: real() + 3600 + 31)
     monkeypatch.setattr("hub.runtime.service.time.monotonic", lambda m=time.monotonic: m() + 31)
-    home.hub.escalate()
+    home.hub.alarms.escalate()
     assert home.heard()[-1] == "still_trying"  # 31 s of real time did pass
 
 
@@ -91,7 +91,7 @@ async def test_a_fall_released_after_a_step_in_its_window_can_still_be_cancelled
     await home.do("fall")
     await eventually(lambda: home.alarms().get("fall") is AlarmState.RAISED, what="held fall")
     now = step_clock(monkeypatch, step)
-    home.hub._do(home.hub.engine.tick(home.hub._now() + 31))  # the 30 s run out: sent
+    home.hub._do(home.hub.engine.tick(home.hub.clock.now() + 31))  # the 30 s run out: sent
     assert home.alarms().get("fall") is AlarmState.SENT
     home.hub.press("cancel", now())
     assert "fall" not in home.alarms(), "the cancel button did not cancel the fall just sent"

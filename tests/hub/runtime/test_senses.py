@@ -17,6 +17,7 @@ import pytest
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, AlarmState
 from hub.common.transport import MemoryBroker
+from hub.runtime.senses import Senses
 from hub.runtime.service import HubService
 from hub.runtime.uplink import last_will
 from hub.sim.home import SimHome
@@ -114,7 +115,7 @@ async def test_a_fall_says_when_it_was_detected_and_when_it_was_sent(
     real_time, real_mono = time.time, time.monotonic
     monkeypatch.setattr("hub.runtime.service.time.time", lambda: real_time() + 31)  # 31 s later …
     monkeypatch.setattr("hub.runtime.service.time.monotonic", lambda: real_mono() + 31)
-    home.hub._do(home.hub.engine.tick(home.hub._now()))  # … nobody cancelled: sent
+    home.hub._do(home.hub.engine.tick(home.hub.clock.now()))  # … nobody cancelled: sent
     assert home.alarms().get("fall") is AlarmState.SENT
     [fall] = [m for p in home.hub.store.pending()
               if (m := wire.decode_as(p.payload, wire.EventMsg)).alarm and m.alarm.kind == "fall"]
@@ -128,8 +129,8 @@ async def test_spoofed_plaintext_advert_for_an_encrypted_sensor_is_refused(home:
     fake = SimSensor(mac="A4:C1:38:00:00:01", kind="smoke")  # no key: plaintext "smoke!"
     assert home.hub.hw.sim_ble
     home.hub.hw.sim_ble.inject(*fake.advert(True))
-    await eventually(lambda: home.hub.decoder.rejected, what="rejection counted")
-    assert home.hub.decoder.rejected[("A4:C1:38:00:00:01", "plaintext")] == 1
+    await eventually(lambda: home.hub.ble.decoder.rejected, what="rejection counted")
+    assert home.hub.ble.decoder.rejected[("A4:C1:38:00:00:01", "plaintext")] == 1
     await asyncio.sleep(0.1)
     assert "smoke.on" not in home.kinds() and "smoke" not in home.alarms()
 
@@ -161,7 +162,7 @@ async def test_a_smoke_test_packet_replayed_after_a_hub_restart_is_refused(tmp_p
         assert home.sim.sensors["kitchen_smoke"].counter >= 500  # the detector counted on meanwhile
         assert hub.hw.sim_ble
         hub.hw.sim_ble.inject(*walk_test)
-        await eventually(lambda: hub.decoder.rejected[(mac, "replay")] == 1, what="the replay refused")
+        await eventually(lambda: hub.ble.decoder.rejected[(mac, "replay")] == 1, what="the replay refused")
         await asyncio.sleep(0.1)
         assert "smoke.on" not in home.kinds() and "smoke" not in home.alarms()
         assert hub.hw.siren and hub.hw.siren.pattern is None
@@ -228,12 +229,12 @@ async def test_a_second_fall_while_the_first_alarm_is_open_is_never_said_cancell
 async def test_unacknowledged_call_escalates_at_home(home: Home) -> None:
     await home.do("press")  # no station on this in-memory broker: nothing acknowledges it
     await eventually(lambda: "panic" in home.alarms(), what="panic")
-    home.hub.escalate(time.time() + 29)
+    home.hub.alarms.escalate(time.time() + 29)
     assert "still_trying" not in home.heard()
-    home.hub.escalate(time.time() + 31)
+    home.hub.alarms.escalate(time.time() + 31)
     assert home.heard()[-1] == "still_trying"
     assert home.hub.hw.siren and home.hub.hw.siren.pattern == "panic"
-    home.hub.escalate(time.time() + 61)
+    home.hub.alarms.escalate(time.time() + 61)
     assert home.heard().count("still_trying") == 1
 
 
@@ -345,13 +346,12 @@ async def test_a_hub_that_starts_on_battery_says_so(tmp_path: Path) -> None:
 
 async def test_a_condition_still_present_after_a_restart_raises_no_second_alarm(home: Home) -> None:
     from hub.rules import Engine
-    from hub.runtime.senses import Senses
 
     await home.do("battery-low bath_leak 8")
     await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
     hub = home.hub  # forget what the rules and senses knew, as a restart does
     hub.engine = Engine(hub.engine.rules, now=time.time(), category="general", tz=hub.cfg.tz)
-    hub.senses = Senses(hub.cfg)
+    hub.senses.forget()
     await home.do("battery-low bath_leak 7")
     await eventually(lambda: any(b'"ref"' in p.payload and b"battery.low" in p.payload
                                  for p in hub.store.pending()), what="the repeat sent as telemetry")
@@ -362,3 +362,18 @@ async def test_anxin_sim_offers_every_verb_the_home_takes(home: Home) -> None:
     from hub.cli.sim import VERBS
 
     assert set(VERBS) == set(home.sim.handlers())
+
+
+def test_a_press_while_the_elder_is_asked_waits_for_its_hold_or_release(tmp_path: Path) -> None:
+    senses = Senses(home_config(tmp_path))
+    assert [e.kind for e in senses.press("cancel", 10.0, steps=0.0, undecided=True)] == ["cancel.press"]
+    [call] = senses.press("bedside", 10.0, steps=0.0, undecided=False)
+    assert (call.kind, call.ts, call.data) == ("button.press", 10.0, {"location": "卧室床头"})
+    assert senses.release("bedside", 10.2, steps=0.0) == []  # it was already a call
+    assert senses.press("bedside", 20.0, steps=0.0, undecided=True) == []  # a hold, or a call?
+    [cancel] = senses.hold("bedside", 3621.0, steps=3600.0)  # NTP stepped the clock meanwhile
+    assert (cancel.kind, cancel.data["pressed"]) == ("button.long", 3620.0)
+    assert senses.release("bedside", 3622.0, steps=3600.0) == []  # the hold decided it
+    assert senses.press("cord", 30.0, steps=0.0, undecided=True) == []
+    [again] = senses.release("cord", 30.3, steps=-5.0)  # a short press: help after all
+    assert (again.kind, again.ts) == ("button.press", 25.0)

@@ -11,6 +11,7 @@ from console.station.store import CANCELLED_AT_HOME, ClaimConflict, StationStore
 from drivers.ble.decode import Count, Counted
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, AlarmState, Event
+from hub.runtime.outbox import Outbox
 from hub.runtime.store import HubStore, StoreError
 
 
@@ -150,3 +151,43 @@ def test_held_alarm_is_stored_unsent_then_released_or_cancelled_in_one_go(tmp_pa
     assert (f1.state, f1.raised, f1.sent) == (AlarmState.SENT, 100.0, 131.0)  # escalation counts from sent
     assert {st for st, _, _ in s.timeline("f2")} == {AlarmState.RAISED, AlarmState.SENT, AlarmState.CANCELLED}
     assert [a.id for a in s.open_alarms()] == ["f1"] and s.held() == []
+
+
+def test_what_the_outbox_held_before_a_start_is_marked_to_be_checked_again(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.put("old", b"O", alarm=True)
+    s.close()
+    s = HubStore(tmp_path / "hub.db")  # perhaps a newer version, with other limits
+    s.put("new", b"N", alarm=True)
+    assert [(p.id, p.inherited) for p in s.pending()] == [("old", True), ("new", False)]
+    assert [(p.id, p.inherited) for p in s.lane("alarm")] == [("old", True), ("new", False)]
+
+
+def test_a_held_alarm_that_can_no_longer_be_sent_is_released_set_aside(tmp_path: Path) -> None:
+    s = HubStore(tmp_path / "hub.db")
+    s.hold("f1", b"F1", alarm_kind="fall", raised=99.0, now=100.0)
+    s.hold("f2", b"F2", alarm_kind="fall", raised=99.0, now=100.0)
+    assert s.release("f1", now=131.0, stamp=lambda p: None)  # it failed today's wire checks
+    assert s.release("f2", now=131.0, stamp=lambda p: p + b"!")
+    assert [(p.id, p.payload) for p in s.pending()] == [("f2", b"F2!")]  # f1 holds back nothing
+    assert s.held() == [] and {a.id: a.state for a in s.open_alarms()} == {
+        "f1": AlarmState.SENT, "f2": AlarmState.SENT}
+
+
+def test_the_outbox_encodes_once_stamps_a_released_alarm_and_wakes_the_uplink(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    outbox = Outbox(HubStore(tmp_path / "hub.db"), "h001", keep_acked_days=7)
+    woken: list[int] = []
+    outbox.wake = lambda: woken.append(1)
+    fall = Event(kind="fall.detected", source="radar", ts=100.0, alarm="fall")
+    outbox.hold(fall, priority=2)
+    assert outbox.store.held() == [fall.id] and woken == []  # on disk, not sent
+    outbox.store.hold("old", b"not a message any more", alarm_kind="fall", raised=90.0)
+    assert outbox.release(fall.id) and outbox.release("old") and len(woken) == 2
+    [p] = outbox.store.pending()  # "old" went in set aside: it holds back nothing
+    msg = wire.decode_as(p.payload, wire.EventMsg)
+    assert (msg.id, msg.ts, msg.alarm and msg.alarm.priority) == (fall.id, 100.0, 2)
+    assert msg.data["sent"] >= 100.0 and msg.seq is None  # seq comes as the uplink publishes
+    assert "held alarm old can no longer be sent" in caplog.text
+    outbox.send(Event(kind="door.open", source="front_door"), "telemetry")
+    assert [q.lane for q in outbox.store.pending()] == ["alarm", "telemetry"] and len(woken) == 3

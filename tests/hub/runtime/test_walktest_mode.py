@@ -19,9 +19,10 @@ from hub.common.events import WALKTEST
 from hub.common.linejson import SimError
 from hub.common.transport import MemoryBroker
 from hub.runtime import control
-from hub.runtime.service import CHIRP_S, HubService
+from hub.runtime.service import HubService
 from hub.runtime.store import HubStore
 from hub.runtime.uplink import last_will
+from hub.runtime.walktest_session import CHIRP_S
 from hub.sim.home import SimHome
 from tests.conftest import eventually
 from tests.support.home import Home, home_config
@@ -51,7 +52,7 @@ def walktests(hub: HubService) -> list[tuple[str, str]]:
 
 async def test_device_events_in_walk_test_mode_are_tests_not_alarms(home: Home) -> None:
     hub = home.hub
-    hub.start_walktest(600, "王工")
+    hub.walktest.start(600, "王工")
     for verb in ("press bedside", "cancel", "ble-button pendant press", "smoke", "gas", "leak",
                  "door-open", "walk-in", "fall", "mains-fail"):
         await home.do(verb)
@@ -74,7 +75,7 @@ async def test_device_events_in_walk_test_mode_are_tests_not_alarms(home: Home) 
     assert msgs["bedside"].data == {"location": "卧室床头"}
     start = next(m for m in sent(hub) if m.kind == "walktest.start")
     assert start.data["installer"] == "王工" and start.data["minutes"] == 10
-    seen = hub.walktest.since(0)
+    seen = hub.walktest.mode.since(0)
     assert [(s.source, s.kind) for s in seen][:2] == [("bedside", "button.press"),
                                                      ("cancel", "cancel.press")]
     assert next(s for s in seen if s.source == "kitchen_smoke").where == "厨房"
@@ -83,7 +84,7 @@ async def test_device_events_in_walk_test_mode_are_tests_not_alarms(home: Home) 
 async def test_each_device_seen_chirps_once(home: Home) -> None:
     hub = home.hub
     assert hub.hw.siren
-    hub.start_walktest(600, "")
+    hub.walktest.start(600, "")
     await home.do("press bedside")
     await eventually(lambda: hub.hw.siren and hub.hw.siren.pattern == "chirp", what="a chirp")
     await asyncio.sleep(CHIRP_S + 0.2)
@@ -94,7 +95,7 @@ async def test_each_device_seen_chirps_once(home: Home) -> None:
 
 
 async def test_supervision_still_raises_technical_alarms_in_walk_test_mode(home: Home) -> None:
-    home.hub.start_walktest(600, "")
+    home.hub.walktest.start(600, "")
     await home.do("battery-low bath_leak 8")
     await eventually(lambda: "battery_low" in home.alarms(), what="low battery alarm")
     assert ("bath_leak", "battery.low") not in walktests(home.hub)
@@ -102,13 +103,13 @@ async def test_supervision_still_raises_technical_alarms_in_walk_test_mode(home:
 
 async def test_a_detector_still_in_alarm_when_the_mode_ends_raises_its_real_alarm(home: Home) -> None:
     hub = home.hub
-    hub.start_walktest(600, "")
+    hub.walktest.start(600, "")
     await home.do("smoke")
     await eventually(lambda: ("kitchen_smoke", "smoke.on") in walktests(hub))
     await home.do("mains-fail")
     await eventually(lambda: ("mains", "mains.fail") in walktests(hub))
     assert home.alarms() == {}
-    hub.end_walktest("stopped by the installer")
+    hub.walktest.end("stopped by the installer")
     assert home.heard()[-1] == "walktest_off"
     assert ("hub", "walktest.end") in walktests(hub)
     assert home.kinds()[-1] == "mains.fail"  # read again at once: the rules' delay starts now
@@ -119,7 +120,7 @@ async def test_a_detector_still_in_alarm_when_the_mode_ends_raises_its_real_alar
 
 async def test_the_mode_ends_by_itself_then_a_press_is_a_call_again(home: Home) -> None:
     hub = home.hub
-    hub.start_walktest(0.3, "")
+    hub.walktest.start(0.3, "")
     await home.do("press bedside")
     await eventually(lambda: ("bedside", "button.press") in walktests(hub))
     await eventually(lambda: ("hub", "walktest.end") in walktests(hub), timeout=3,
@@ -134,7 +135,7 @@ async def test_a_hub_stopping_in_walk_test_mode_tells_the_station(tmp_path: Path
                                                                   memory: MemoryBroker) -> None:
     cfg = home_config(tmp_path)
     async with HubService(cfg, transport=lambda c, _: memory.client(last_will(c.hub_id))) as hub:
-        hub.start_walktest(600, "")
+        hub.walktest.start(600, "")
     store = HubStore(cfg.data_dir / "hub.db")
     try:
         kinds = [wire.decode_as(p.payload, wire.EventMsg).kind for p in store.pending()]
@@ -162,10 +163,10 @@ async def test_the_control_socket_drives_the_mode(home: Home, memory: MemoryBrok
 
     started = await call("walktest start 30 王 工")
     assert isinstance(started, dict) and started["hub"] == "h001" and started["version"]
-    assert hub.walktest.installer == "王 工" and started["cursor"] == 0
+    assert hub.walktest.mode.installer == "王 工" and started["cursor"] == 0
     assert 29 * 60 < started["until"] - time.time() <= 30 * 60
     await home.do("press cord")
-    got = await eventually(lambda: hub.walktest.since(0), what="the press recorded")
+    got = await eventually(lambda: hub.walktest.mode.since(0), what="the press recorded")
     seen = await call("walktest events 0")
     assert isinstance(seen, dict) and seen["active"] and seen["cursor"] == 1
     assert [(e["source"], e["kind"], e["where"]) for e in seen["events"]] == [
@@ -189,4 +190,4 @@ async def test_the_control_socket_drives_the_mode(home: Home, memory: MemoryBrok
     assert await call("walktest report " + json.dumps(summary)) == {"sent": True}
     assert await call("walktest stop") == {"active": False}
     assert not (await call("walktest events 0"))["active"]
-    await eventually(lambda: len(hub.walktest.rtt) >= 2, what="the report acknowledged too")
+    await eventually(lambda: len(hub.walktest.mode.rtt) >= 2, what="the report acknowledged too")

@@ -331,7 +331,7 @@ async def test_sim_hub_stranger_listed_wrong_key_refused_right_key_written(
     home, hub, sim = sim_hub
     said = await sim.handlers()["stranger"]([])
     mac = said.split()[4]
-    await eventually(lambda: mac in hub.decoder.unknown, what="the stranger heard")
+    await eventually(lambda: mac in hub.ble.decoder.unknown, what="the stranger heard")
     typed.extend(["1", WRONG.hex(), KEY.hex(), "", "kitchen_smoke2", "厨房"])
     assert await asyncio.to_thread(cli, home) == 0
     out = capsys.readouterr().out
@@ -344,7 +344,7 @@ async def test_sim_hub_stranger_listed_wrong_key_refused_right_key_written(
 
     said = await sim.handlers()["stranger"](["plain"])
     plain = said.split()[4]
-    await eventually(lambda: plain in hub.decoder.unknown, what="a plaintext stranger")
+    await eventually(lambda: plain in hub.ble.decoder.unknown, what="a plaintext stranger")
     capsys.readouterr()
     args = ["--add", plain, "--name", "hall_smoke", "--type", "smoke"]
     assert await asyncio.to_thread(cli, home, *args, "--bindkey", KEY.hex()) == 1
