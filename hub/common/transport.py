@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import paho.mqtt.client as paho
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import AfterValidator, Field, model_validator
 
@@ -71,6 +68,8 @@ def _read(path: Path) -> bytes:
 
 
 def _certificate(path: Path) -> Path:
+    from cryptography import x509  # 8 MB resident: only for a config that uses TLS
+
     data = _read(path)
     try:
         x509.load_pem_x509_certificate(data)
@@ -80,6 +79,8 @@ def _certificate(path: Path) -> Path:
 
 
 def _private_key(path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
     data = _read(path)
     try:
         serialization.load_pem_private_key(data, None)
@@ -107,6 +108,9 @@ class TlsConfig(Strict):
 
     @model_validator(mode="after")
     def _key_fits(self) -> TlsConfig:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
         key = serialization.load_pem_private_key(self.key.read_bytes(), None)
         if cert.public_key() != key.public_key():
@@ -116,6 +120,9 @@ class TlsConfig(Strict):
     @property
     def identity(self) -> str:
         """Who the broker will take this client for: the certificate's Common Name."""
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
         cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
         cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return str(cns[0].value) if cns else ""
