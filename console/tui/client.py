@@ -108,8 +108,8 @@ class StationClient:
         """Send a request and wait for its reply; one the station would refuse (an identifier
         with a control character, a field too long) is refused here, with the reason."""
         try:
-            req = wire.Request.model_validate({"req": new_id(), "console": self.console_id,
-                                               "ts": time.time(), **fields})
+            req = wire.request({"req": new_id(), "console": self.console_id, "ts": time.time(),
+                                **fields})
         except ValidationError as e:
             return wire.Reply(req=new_id(), ok=False, code="invalid", error=wire.reason(e))
         if not self._t.connected:

@@ -286,57 +286,135 @@ SECRET_FIELDS = ("password", "token")
 Username = Annotated[str, Field(min_length=1, max_length=32), Line]
 
 
-class Request(_Msg):
-    """A console asks the station to act. ``login`` (user, password) opens a session; the other
-    ops carry its token, from which the station takes the officer and role. ``call_start``
-    calls the home of a claimed ``alarm``, or ``hub`` for an online visit; ``call_end`` hangs
-    up ``call``. The duty-desk ops: ``alarm_step`` stamps a ``step`` of the county response
-    plan, ``alarm_note`` adds ``notes`` to an alarm's timeline (``written``: when, for a note
-    the console kept while the station could not take it); ``elder_save`` creates or edits
-    the elder ``record`` of ``hub``, ``elder_override`` sets its ``category`` against the rules
-    (null: clears it) with ``notes`` the reason, ``visit_save`` records a visit ``record`` at
-    ``hub``, ``followup_close`` closes ``followup`` with ``notes``."""
+class RequestBase(_Msg):
+    """What every request carries: a console asks the station to act (docs/protocol.md §4).
+    One model per ``op`` below; :data:`Request` is their union, told apart by ``op``."""
 
     type: Literal["request"] = "request"
     req: Id
     console: ConsoleId = Field(description="names the reply topic")
-    op: Literal["login", "logout", "claim", "resolve", "call_start", "call_end", "alarm_step",
-                "alarm_note", "elder_save", "elder_override", "visit_save", "followup_close"]
     ts: Ts = Field(description="console time; stale requests are refused")
-    alarm: Id | None = None
-    hub: HubId | None = Field(None, description="call_start without alarm: the home to visit")
-    visit: Id | None = Field(None, description="call_start for a visit: the visit record's "
-                             "reference (free until a visit ledger exists)")
-    call: Id | None = Field(None, description="call_end: the call to hang up")
+
+
+class Login(RequestBase):
+    """Opens a session: the reply carries its token (:class:`SessionInfo`)."""
+
+    op: Literal["login"] = "login"
+    user: Username
+    password: Secret
+
+
+class SessionRequest(RequestBase):
+    """Any op but login: done as the user of the session ``token`` (none, or one that has
+    ended: refused, ``login_required``), with that user's role."""
+
     token: Secret | None = None
-    user: Username | None = None
-    password: Secret | None = None
-    outcome: Label | None = None
+
+
+class Logout(SessionRequest):
+    op: Literal["logout"] = "logout"
+
+
+class Claim(SessionRequest):
+    op: Literal["claim"] = "claim"
+    alarm: Id
+
+
+class Resolve(SessionRequest):
+    op: Literal["resolve"] = "resolve"
+    alarm: Id
+    outcome: Label | None = Field(None, description="one the county offers (refused otherwise)")
     notes: Text | None = None
-    step: Annotated[str, Field(min_length=1, max_length=32), Line] | None = Field(
-        None, description="alarm_step: a step key of the county response plan")
-    record: Annotated[dict[str, Any], AfterValidator(_plain_data)] | None = Field(
-        None, description="elder_save: an ElderRecord; visit_save: a visit (docs/protocol.md); "
-        "within the bounds of an event's data")
-    category: Literal["key", "secondary", "general"] | None = Field(
-        None, description="elder_override: the group; null clears the override")
-    followup: Id | None = Field(None, description="followup_close: the follow-up's id")
-    written: Ts | None = Field(None, description="alarm_note: console time the note was written, "
-                               "before ts: a note kept while the station could not take it")
+
+
+class CallStart(SessionRequest):
+    """Calls the home of a claimed ``alarm``, or ``hub`` for an online visit."""
+
+    op: Literal["call_start"] = "call_start"
+    alarm: Id | None = None
+    hub: HubId | None = Field(None, description="without alarm: the home to visit")
+    visit: Id | None = Field(None, description="for a visit: the visit record's reference (free "
+                             "until a visit ledger exists)")
 
     @model_validator(mode="after")
-    def _fields_of_op(self) -> Request:
-        need = {"login": ("user", "password"), "claim": ("alarm",), "resolve": ("alarm",),
-                "call_end": ("call",), "alarm_step": ("alarm", "step"),
-                "alarm_note": ("alarm", "notes"), "elder_save": ("hub", "record"),
-                "elder_override": ("hub",), "visit_save": ("hub", "record"),
-                "followup_close": ("followup",)}
-        missing = [f for f in need.get(self.op, ()) if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"op {self.op!r} needs {' and '.join(missing)}")
-        if self.op == "call_start" and (self.alarm is None) == (self.hub is None):
+    def _one_purpose(self) -> CallStart:
+        if (self.alarm is None) == (self.hub is None):
             raise ValueError("op 'call_start' needs exactly one of alarm and hub")
         return self
+
+
+class CallEnd(SessionRequest):
+    op: Literal["call_end"] = "call_end"
+    call: Id = Field(description="the call to hang up")
+
+
+class AlarmStep(SessionRequest):
+    """Stamps a step of the county response plan on an alarm."""
+
+    op: Literal["alarm_step"] = "alarm_step"
+    alarm: Id
+    step: Annotated[str, Field(min_length=1, max_length=32), Line] = Field(
+        description="a step key of the county response plan")
+    notes: Text | None = None
+
+
+class AlarmNote(SessionRequest):
+    """Adds notes to an alarm's timeline."""
+
+    op: Literal["alarm_note"] = "alarm_note"
+    alarm: Id
+    notes: Text
+    written: Ts | None = Field(None, description="console time the note was written, before ts: "
+                               "a note kept while the station could not take it")
+
+
+# An elder record or a visit: within the bounds of an event's data (docs/protocol.md).
+Record = Annotated[dict[str, Any], AfterValidator(_plain_data)]
+
+
+class ElderSave(SessionRequest):
+    """Creates or edits the elder record of a home."""
+
+    op: Literal["elder_save"] = "elder_save"
+    hub: HubId
+    record: Record = Field(description="an ElderRecord")
+
+
+class ElderOverride(SessionRequest):
+    """Sets an elder's category against the rules, with the reason in ``notes``."""
+
+    op: Literal["elder_override"] = "elder_override"
+    hub: HubId
+    category: Literal["key", "secondary", "general"] | None = Field(
+        None, description="the group; null clears the override")
+    notes: Text | None = None
+
+
+class VisitSave(SessionRequest):
+    """Records a visit at a home."""
+
+    op: Literal["visit_save"] = "visit_save"
+    hub: HubId
+    record: Record = Field(description="a visit")
+
+
+class FollowupClose(SessionRequest):
+    op: Literal["followup_close"] = "followup_close"
+    followup: Id
+    notes: Text | None = None
+
+
+# The duty-desk ops (console.station.desk_ops): the alarm's checklist and notes, and records.
+DeskRequest = AlarmStep | AlarmNote | ElderSave | ElderOverride | VisitSave | FollowupClose
+SessionOp = Logout | Claim | Resolve | CallStart | CallEnd | DeskRequest
+Request = Annotated[Login | SessionOp, Field(discriminator="op")]
+_REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
+
+
+def request(fields: dict[str, Any]) -> Request:
+    """The request of ``fields``' op (a console building one); ValidationError if it is not
+    one the station would take."""
+    return _REQUEST.validate_python(fields)
 
 
 class SessionInfo(BaseModel):
@@ -424,6 +502,14 @@ def reason(e: ValidationError) -> str:
     msg = "".join(c if c.isprintable() else repr(c)[1:-1]
                   for c in first["msg"].removeprefix("Value error, ")[:200])
     return f"{where}: {msg} ({e.error_count()} error(s))"
+
+
+def decode_request(payload: bytes) -> Request:
+    """Decode a console's request, of any op."""
+    msg = decode(payload)
+    if not isinstance(msg, RequestBase):
+        raise WireError(f"expected a request, got type {msg.type!r}")
+    return msg
 
 
 def decode_as(payload: bytes, kind: type[M]) -> M:

@@ -351,8 +351,8 @@ async def test_certificates_from_the_ca_take_nothing_from_the_station(
         hub.subscribe(hub_topic("h001", "ack"))
         desk.subscribe(wire.reply_topic("console:desk1"))
         alarms = [alarm() for _ in range(50)]
-        requests = [wire.Request(req=new_id(), console="console:desk1", op="claim",
-                                 alarm=a.id, ts=time.time()) for a in alarms]
+        requests = [wire.Claim(req=new_id(), console="console:desk1", alarm=a.id, ts=time.time())
+                    for a in alarms]
         for a, r in zip(alarms, requests, strict=True):
             await asyncio.to_thread(hub.publish, hub_topic("h001", "event"), wire.encode(a))
             await asyncio.to_thread(desk.publish, wire.STATION_REQUEST, wire.encode(r))

@@ -53,7 +53,7 @@ async def poison_then_press(station: StationService, hub: HubService, evil: Peer
     for console in POISON:
         assert not evil.publish(wire.STATION_REQUEST, poisoned(console)).is_failure
     await eventually(lambda: len(refusals(caplog)) == len(POISON), what="each request refused")
-    assert all("request.console: String should match pattern" in m for m in refusals(caplog))
+    assert all("request.claim.console: String should match pattern" in m for m in refusals(caplog))
     assert station.store.count("rejected") == len(POISON)
     await asyncio.to_thread(SimPins(hub.pins).click, 17)
     await eventually(station.store.open_alarms, what="the alarm stored at the station")

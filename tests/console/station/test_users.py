@@ -293,8 +293,8 @@ async def test_passwords_are_kept_neither_in_refused_requests_nor_in_the_log(
     assert len(rows) == 2
     assert json.loads(rows[0][1])["password"] == "***" and "console" in rows[0][0]
     assert rows[1][1] == b"(not a JSON object; not kept, as it may hold a password)"
-    sent = wire.Request(req="r2", console="c", op="login", ts=1.0, user="zhang",
-                        password=SecretStr("hunter2hunter2"))
+    sent = wire.Login(req="r2", console="c", ts=1.0, user="zhang",
+                      password=SecretStr("hunter2hunter2"))
     assert b'"password":"hunter2hunter2"' in wire.encode(sent)  # on the wire, to the station
     assert "hunter2" not in repr(sent) and "hunter2" not in str(sent)  # never in a log line
     dump = "\n".join(desk.station.store._db.iterdump())
@@ -308,7 +308,7 @@ async def test_the_console_refuses_an_identifier_with_a_control_character_itself
     c = await desk.logged_in("zhang")
     reply = await c.request("claim", desk.alarm("a1") + "\n", timeout=5)
     assert (reply.ok, reply.code) == (False, "invalid")
-    assert reply.error == "alarm: control or format character '\\n' not allowed here (1 error(s))"
+    assert reply.error == "claim.alarm: control or format character '\\n' not allowed here (1 error(s))"
     assert desk.station.store.alarm("a1").state is AlarmState.DELIVERED  # type: ignore[union-attr]
 
 
@@ -322,7 +322,8 @@ async def test_a_request_refused_at_the_door_is_answered_when_it_says_where(desk
                                                   "ts": time.time()}).encode())
     reply = wire.decode_as((await eventually(lambda: replies, what="a reply"))[0], wire.Reply)
     assert (reply.req, reply.ok, reply.code) == ("r1", False, "invalid")
-    assert (reply.error or "").startswith("request.op: Input should be 'login', 'logout'")
+    assert (reply.error or "").startswith("request: Input tag 'fly' found using 'op' does not "
+                                          "match any of the expected tags: 'login', 'logout'")
 
 
 def test_every_refusal_code_the_login_screen_knows_reads_in_both_languages() -> None:
