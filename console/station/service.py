@@ -105,7 +105,7 @@ class StationService:
         self.t.subscribe(wire.hub_wildcard("event"))
         self.t.subscribe(wire.hub_wildcard("heartbeat"), qos=0)
         self.t.subscribe(wire.hub_wildcard("status"))
-        self.t.subscribe(wire.STATION_REQUEST)
+        self.t.subscribe(wire.STATION_REQUESTS)
         for leaf in (wire.VOICE_UP, wire.VOICE_DOWN):  # calls are recorded here
             self.t.subscribe(wire.hub_wildcard(leaf), qos=0)
         for c in self.store.calls.interrupted(INCOMPLETE):
@@ -152,11 +152,11 @@ class StationService:
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         try:
-            if topic == wire.STATION_REQUEST:
+            if (console := wire.request_console(topic)) is not None:
                 try:
-                    req = wire.decode_request(payload)
+                    req = _sent_by(console, wire.decode_request(payload))
                 except wire.WireError as e:
-                    self._answer_refused(payload, e)
+                    self._answer_refused(console, payload, e)
                     raise
                 self._request(req)
                 return
@@ -184,8 +184,8 @@ class StationService:
             log.error("rejected message on %.200r: %s%s", topic, error,
                       "; further ones on this topic are only counted for now" if n == self._rejects.burst
                       else "")
-            self.store.reject(topic, str(error),
-                              wire.redacted(payload) if topic == wire.STATION_REQUEST else payload)
+            self.store.reject(topic, str(error), wire.redacted(payload)
+                              if topic.startswith(wire.REQUEST_PREFIX) else payload)
 
     def _event(self, msg: wire.EventMsg) -> None:
         """Queue for the next loop turn: what arrived together is stored in one commit."""
@@ -279,13 +279,12 @@ class StationService:
             if a.state is not AlarmState.DELIVERED and (a.closed or a.raised) >= since:
                 self._tell_hub(a)
 
-    def _answer_refused(self, payload: bytes, error: wire.WireError) -> None:
-        """Tell the console why its request was refused, when its ``req`` and ``console`` can
-        be read; a console id that is no topic-safe name has no reply topic: only the log
-        and the ``rejected`` table have it."""
-        if head := wire.request_head(payload):
-            self.t.publish(wire.reply_topic(head.console), wire.encode(wire.Reply(
-                req=head.req, ok=False, code="invalid", error=str(error))))
+    def _answer_refused(self, console: str, payload: bytes, error: wire.WireError) -> None:
+        """Tell the console that sent it (its topic's) why its request was refused, when its
+        ``req`` can be read; otherwise only the log and the ``rejected`` table have it."""
+        if req := wire.request_id(payload):
+            self.t.publish(wire.reply_topic(console), wire.encode(wire.Reply(
+                req=req, ok=False, code="invalid", error=str(error))))
 
     def _request(self, req: wire.Request) -> None:
         try:
@@ -559,6 +558,16 @@ def _about(req: wire.SessionOp) -> str:
     """What a request is about, for the log: its alarm, home, call or follow-up."""
     return next((v for f in ("alarm", "hub", "call", "followup") if (v := getattr(req, f, None))),
                 "")
+
+
+def _sent_by(console: str, req: wire.Request) -> wire.Request:
+    """A console may only speak for itself: the payload's console must be the topic's, the
+    one the broker vouches for under TLS (its ACL lets a console write only its own request
+    topic). So the login queue, lockouts and known consoles count real consoles."""
+    if req.console != console:
+        raise wire.WireError(f"payload says console {req.console!r} on console {console!r}'s "
+                             "topic")
+    return req
 
 
 H = TypeVar("H", wire.EventMsg, wire.Status, wire.Heartbeat)

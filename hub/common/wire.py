@@ -446,15 +446,14 @@ class RequestHead(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     req: Id
-    console: ConsoleId
 
 
-def request_head(payload: bytes) -> RequestHead | None:
-    """The ``req`` and ``console`` of a request payload, None where they cannot be trusted."""
+def request_id(payload: bytes) -> str | None:
+    """The ``req`` of a request payload, None where it cannot be trusted."""
     if len(payload) > MAX_PAYLOAD:
         return None
     try:
-        return RequestHead.model_validate_json(payload)
+        return RequestHead.model_validate_json(payload).req
     except ValidationError:
         return None
 
@@ -529,7 +528,8 @@ HUB_DOWN = ("ack", "resend", "alarm", "call")  # published by the station to the
 VOICE_UP, VOICE_DOWN = "voice/up", "voice/down"
 STATION_STATUS = f"{PREFIX}/station/status"
 STATION_CHANGED = f"{PREFIX}/station/changed"
-STATION_REQUEST = f"{PREFIX}/station/request"
+REQUEST_PREFIX = f"{PREFIX}/station/request/"  # + the console id: request_topic()
+STATION_REQUESTS = f"{REQUEST_PREFIX}+"  # the station hears every console's
 
 
 def hub_topic(hub: str, leaf: str) -> str:
@@ -542,10 +542,29 @@ def hub_wildcard(leaf: str) -> str:
     return f"{PREFIX}/hub/+/{leaf}"
 
 
-def reply_topic(console: str) -> str:
+def _console(console: str) -> str:
     if not _CONSOLE_ID.fullmatch(console):
-        raise WireError(f"bad console id {console!r}: must match {CONSOLE_ID_PATTERN}")
-    return f"{PREFIX}/station/reply/{console}"
+        raise WireError(f"bad console id {console[:100]!r}: must match {CONSOLE_ID_PATTERN}")
+    return console
+
+
+def request_topic(console: str) -> str:
+    """A console sends its requests on a topic of its own: under TLS the broker lets each
+    console identity write only its own (config/mosquitto/acl), so the topic says who sent
+    a request, where the payload's ``console`` is only the sender's word."""
+    return f"{REQUEST_PREFIX}{_console(console)}"
+
+
+def reply_topic(console: str) -> str:
+    return f"{PREFIX}/station/reply/{_console(console)}"
+
+
+def request_console(topic: str) -> str | None:
+    """The console id of a request topic (``anxin/v1/station/request/<console>``), None for
+    any other topic; WireError for a request topic whose last level is no console id."""
+    if not topic.startswith(REQUEST_PREFIX):
+        return None
+    return _console(topic.removeprefix(REQUEST_PREFIX))
 
 
 def parse_hub_topic(topic: str) -> tuple[str, str]:

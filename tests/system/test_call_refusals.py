@@ -104,9 +104,9 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         await online(station, "h001")
         evil = await intruder(station_cfg)
         good = encode_packet(VoicePacket("someone-elses-call", 1, 0, b"\xf8\xff\xfe"))
-        evil.publish(wire.STATION_REQUEST, b'{"v":1,"type":"request","req":"r","console":"c",'
+        evil.publish(wire.request_topic("c"), b'{"v":1,"type":"request","req":"r","console":"c",'
                      b'"op":"call_start","ts":1e9}')  # neither alarm nor hub
-        evil.publish(wire.STATION_REQUEST, b'{"v":1,"type":"request","req":"r","console":"c",'
+        evil.publish(wire.request_topic("c"), b'{"v":1,"type":"request","req":"r","console":"c",'
                      b'"op":"call_end","ts":1e9}')  # which call?
         evil.publish(wire.hub_topic("h001", wire.VOICE_UP), b"\x00garbage")
         evil.publish(wire.hub_topic("h001", "call"), b'{"v":1,"type":"call","op":"start",'

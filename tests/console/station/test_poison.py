@@ -39,21 +39,25 @@ def poisoned(console: str) -> bytes:
                        "op": "claim", "ts": time.time(), "alarm": "a1"}).encode()
 
 
-def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+def refusals(caplog: pytest.LogCaptureFixture, topic: str) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.getMessage().startswith(f"rejected message on {wire.STATION_REQUEST!r}")]
+            if r.getMessage().startswith(f"rejected message on {topic!r}")]
 
 
-async def poison_then_press(station: StationService, hub: HubService, evil: Peer,
+async def poison_then_press(station: StationService, hub: HubService, evil: Peer, sender: str,
                             caplog: pytest.LogCaptureFixture) -> None:
-    """Send the poisoned requests; each is refused with a log line, the station stays on the
+    """Send the poisoned requests, on the request topic of console ``sender`` (the only one a
+    console may use under TLS); each is refused with a log line, the station stays on the
     broker, and a press right after is stored at the station and acknowledged at home."""
     await eventually(lambda: hub.link.connected and station.t.connected, what="all connected")
     up_since = station._up_since
+    topic = wire.request_topic(sender)
     for console in POISON:
-        assert not evil.publish(wire.STATION_REQUEST, poisoned(console)).is_failure
-    await eventually(lambda: len(refusals(caplog)) == len(POISON), what="each request refused")
-    assert all("request.claim.console: String should match pattern" in m for m in refusals(caplog))
+        assert not evil.publish(topic, poisoned(console)).is_failure
+    await eventually(lambda: len(refusals(caplog, topic)) == len(POISON),
+                     what="each request refused")
+    assert all("request.claim.console: String should match pattern" in m
+               for m in refusals(caplog, topic))
     assert station.store.count("rejected") == len(POISON)
     await asyncio.to_thread(SimPins(hub.pins).click, 17)
     await eventually(station.store.open_alarms, what="the alarm stored at the station")
@@ -69,7 +73,7 @@ async def test_a_console_id_no_topic_may_carry_is_refused_and_alarms_still_get_t
     assert evil.connect()
     try:
         async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
-            await poison_then_press(station, hub, evil, caplog)
+            await poison_then_press(station, hub, evil, "evil", caplog)
     finally:
         evil.close()
 
@@ -87,7 +91,7 @@ async def test_under_tls_a_listed_console_cannot_poison_and_replies_reach_consol
         assert evil.connect()
         try:
             async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
-                await poison_then_press(station, hub, evil, caplog)
+                await poison_then_press(station, hub, evil, "console:desk1", caplog)
                 online: list[wire.StationStatus | None] = []
                 desk = StationClient.over_mqtt(BrokerConfig.model_validate(
                     {"port": secure.port, "tls": ca.tls("console:desk1")}), on_changed=lambda _: None,

@@ -270,7 +270,7 @@ async def test_old_console_request_with_officer_and_no_token_is_answered_not_obe
     old = desk.broker.client()
     old.start(lambda t, p: replies.append(p), lambda up: None)
     old.subscribe(wire.reply_topic("old-desk"))
-    old.publish(wire.STATION_REQUEST, json.dumps({
+    old.publish(wire.request_topic("old-desk"), json.dumps({
         "v": 1, "type": "request", "req": "r1", "console": "old-desk", "op": "claim",
         "ts": time.time(), "alarm": desk.alarm(), "officer": "张三"}).encode())
     reply = wire.decode_as((await eventually(lambda: replies, what="a reply"))[0], wire.Reply)
@@ -285,8 +285,8 @@ async def test_passwords_are_kept_neither_in_refused_requests_nor_in_the_log(
     evil.start(lambda t, p: None, lambda up: None)
     bad_login = {"v": 1, "type": "request", "req": "r1", "op": "login", "ts": time.time(),
                  "user": "zhang", "password": "hunter2hunter2"}  # no console: refused
-    evil.publish(wire.STATION_REQUEST, json.dumps(bad_login).encode())
-    evil.publish(wire.STATION_REQUEST, b'{"password": "hunter2hunter2", truncated')
+    evil.publish(wire.request_topic("evil"), json.dumps(bad_login).encode())
+    evil.publish(wire.request_topic("evil"), b'{"password": "hunter2hunter2", truncated')
     await desk.client().login("zhang", "hunter2hunter2", timeout=5)  # a wrong password
     rows = await eventually(lambda: desk.station.store._db.execute(
         "SELECT reason, payload FROM rejected").fetchall(), what="refused requests kept")
@@ -317,7 +317,7 @@ async def test_a_request_refused_at_the_door_is_answered_when_it_says_where(desk
     raw = desk.broker.client()
     raw.start(lambda t, p: replies.append(p), lambda up: None)
     raw.subscribe(wire.reply_topic("old-desk"))
-    raw.publish(wire.STATION_REQUEST, json.dumps({"v": 1, "type": "request", "req": "r1",
+    raw.publish(wire.request_topic("old-desk"), json.dumps({"v": 1, "type": "request", "req": "r1",
                                                   "console": "old-desk", "op": "fly",
                                                   "ts": time.time()}).encode())
     reply = wire.decode_as((await eventually(lambda: replies, what="a reply"))[0], wire.Reply)

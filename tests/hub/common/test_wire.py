@@ -188,6 +188,10 @@ def test_a_console_id_that_is_no_topic_safe_name_is_refused(console: str) -> Non
         wire.decode(json.dumps({**REQUEST, "console": console}).encode())
     with pytest.raises(wire.WireError, match="bad console id"):
         wire.reply_topic(console)
+    with pytest.raises(wire.WireError, match="bad console id"):
+        wire.request_topic(console)
+    with pytest.raises(wire.WireError, match="bad console id"):
+        wire.request_console(wire.REQUEST_PREFIX + console)
 
 
 @pytest.mark.parametrize("console", ["console-0123456789ab", "console:desk1", "desk-zhang", "c"])
@@ -196,6 +200,13 @@ def test_console_ids_we_make_name_their_reply_topics(console: str) -> None:
     assert wire.decode_request(json.dumps({**REQUEST, "console": console}).encode()).console \
         == console
     assert wire.reply_topic(console) == f"anxin/v1/station/reply/{console}"
+    assert wire.request_topic(console) == f"anxin/v1/station/request/{console}"
+    assert wire.request_console(wire.request_topic(console)) == console
+
+
+def test_only_a_request_topic_names_a_console() -> None:
+    for topic in ("anxin/v1/station/request", "anxin/v1/station/reply/c", "anxin/v1/hub/h1/event"):
+        assert wire.request_console(topic) is None
 
 
 @pytest.mark.parametrize("field, value", [
