@@ -8,7 +8,7 @@ from __future__ import annotations
 from console.casework.county import CountyRules
 from console.casework.elder import Category
 from console.station.records_store import OpRefused
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from console.station.users import Role, User
 from hub.common import wire
 

@@ -33,7 +33,9 @@ from console.station.login_queue import LoginQueue
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
-from console.station.store import AGAIN_KIND, CALL_EVENTS, AlarmRow, OutOfOrder, StationStore
+from console.station.store.ingest import AGAIN_KIND, CALL_EVENTS, OutOfOrder
+from console.station.store.rows import AlarmRow
+from console.station.store.station import StationStore
 from console.station.users import LoginRefused, User
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id

@@ -34,7 +34,8 @@ from textual.widgets import Footer, Input, Static
 
 from console.casework.county import load_county
 from console.station.config import StationConfig
-from console.station.store import CANCELLED_AT_HOME, AlarmRow, StationStore
+from console.station.store.reader import StationReader
+from console.station.store.rows import CANCELLED_AT_HOME, AlarmRow
 from console.station.users import Role
 from console.tui.alarm_sound import REPEAT_S, Ringer
 from console.tui.call_line import CallLine
@@ -137,7 +138,7 @@ class ConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         self._relabel_bindings()
-        self.store = StationStore(self.cfg.database, readonly=True, tz=self.rules.tz)
+        self.store = StationReader.open(self.cfg.database, tz=self.rules.tz)
         self.queue = self.query_one(AlarmQueue)
         self.roster = self.query_one(Roster)
         self.roster.read = self.store.home  # heartbeats are not announced: read when drawn

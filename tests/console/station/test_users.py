@@ -20,7 +20,7 @@ from textual.widgets import Input, Static
 from console.station import users
 from console.station.config import LoginConfig, StationConfig
 from console.station.service import StationService, station_will
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from console.station.users import LoginRefused, Role, verify_password
 from console.tui.app import ConsoleApp
 from console.tui.client import StationClient
