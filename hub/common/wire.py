@@ -372,12 +372,17 @@ class AlarmNote(SessionRequest):
 Record = Annotated[dict[str, Any], AfterValidator(_plain_data)]
 
 
-class ElderSave(SessionRequest):
-    """Creates or edits the elder record of a home."""
+class HomeRecord(SessionRequest):
+    """A record of a home's elder to store: ``record`` is checked at the station by its op."""
+
+    hub: HubId
+    record: Record
+
+
+class ElderSave(HomeRecord):
+    """Creates or edits the elder record (``record``: an ElderRecord) of a home."""
 
     op: Literal["elder_save"] = "elder_save"
-    hub: HubId
-    record: Record = Field(description="an ElderRecord")
 
 
 class ElderOverride(SessionRequest):
@@ -390,12 +395,10 @@ class ElderOverride(SessionRequest):
     notes: Text | None = None
 
 
-class VisitSave(SessionRequest):
-    """Records a visit at a home."""
+class VisitSave(HomeRecord):
+    """Records a visit (``record``) at a home."""
 
     op: Literal["visit_save"] = "visit_save"
-    hub: HubId
-    record: Record = Field(description="a visit")
 
 
 class FollowupClose(SessionRequest):
