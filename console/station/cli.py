@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from console.station.store import StationStore
+    from console.station.store.reader import StationReader
     from console.station.users import Users
 
 ROLES = ("duty", "supervisor", "admin")
@@ -98,18 +98,21 @@ def _when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a date or time: {text!r}") from None
 
 
-def _store(a: argparse.Namespace, *, readonly: bool = False) -> StationStore:
-    """The station database; its ``tz`` is the county's (county.yaml ``timezone``), in which
-    times are printed and typed."""
+def _store(a: argparse.Namespace, *, readonly: bool = False) -> StationReader:
+    """The station database, to write (a StationStore) or ``readonly``; its ``tz`` is the
+    county's (county.yaml ``timezone``), in which times are printed and typed."""
     from console.casework.county import load_county
     from console.station.config import load_station_config
-    from console.station.store import StationStore
+    from console.station.store.reader import StationReader
+    from console.station.store.station import StationStore
 
     cfg = load_station_config(a.config)
-    if readonly and not cfg.database.exists():
+    tz = load_county(cfg.county_file).tz
+    if not readonly:
+        return StationStore(cfg.database, login=cfg.login, tz=tz)
+    if not cfg.database.exists():
         raise SystemExit(f"anxin {a.command}: no station database at {cfg.database}")
-    return StationStore(cfg.database, readonly=readonly, login=cfg.login,
-                        tz=load_county(cfg.county_file).tz)
+    return StationReader.open(cfg.database, tz=tz)
 
 
 class _Passwords:

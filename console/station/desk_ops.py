@@ -8,21 +8,20 @@ from __future__ import annotations
 from console.casework.county import CountyRules
 from console.casework.elder import Category
 from console.station.records_store import OpRefused
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from console.station.users import Role, User
 from hub.common import wire
 
-DESK_OPS = ("alarm_step", "alarm_note", "elder_save", "elder_override", "visit_save", "followup_close")
 # A category against the county rules is a supervisor's decision (or the administrator's, who
 # keeps the roster); everything else any officer on the desk may do.
-ROLES: dict[str, frozenset[Role]] = {op: frozenset(Role) for op in DESK_OPS} | {
-    "elder_override": frozenset({Role.SUPERVISOR, Role.ADMIN})}
+ROLES: dict[type[wire.DeskRequest], frozenset[Role]] = {
+    wire.ElderOverride: frozenset({Role.SUPERVISOR, Role.ADMIN})}
 
 Changed = tuple[str, str]  # (what, id) of a wire.Changed notice
 NOTE_KEPT_MAX_S = 7 * 86400  # a note a console kept through an outage is taken this late
 
 
-def _written(req: wire.Request, now: float) -> float | None:
+def _written(req: wire.AlarmNote, now: float) -> float | None:
     """When a kept note was written, on the station's clock: as long before now as the
     console's clock says it was written before the request."""
     if req.written is None:
@@ -34,47 +33,45 @@ def _written(req: wire.Request, now: float) -> float | None:
     return now - earlier
 
 
-def apply(store: StationStore, rules: CountyRules, req: wire.Request, user: User,
+def apply(store: StationStore, rules: CountyRules, req: wire.DeskRequest, user: User,
           now: float) -> list[Changed]:
     """Do ``req`` for ``user``; OpRefused (with a code for the console) when it may not be."""
-    if user.role not in ROLES[req.op]:
+    if user.role not in ROLES.get(type(req), frozenset(Role)):
         raise OpRefused("not_allowed", f"{req.op} is not for the {user.role.value} role")
-    if req.op == "alarm_step":
-        assert req.alarm and req.step  # the Request validator insists on them
-        alarm = store.alarm(req.alarm)
-        if alarm is None:
-            raise OpRefused("no_alarm", f"no alarm {req.alarm}")
-        steps = [s.key for s in rules.plan(alarm.kind).steps]
-        if req.step not in steps:
-            raise OpRefused("invalid", f"step: {req.step!r} is not a step of the {alarm.kind} plan "
-                            f"({', '.join(steps)})")
-        store.step_alarm(req.alarm, req.step, user.username, user.display, req.notes or "", now,
-                         may_take_over=user.role.may_take_over)
-        return [("alarm", req.alarm)]
-    if req.op == "alarm_note":
-        assert req.alarm and req.notes
-        store.note_alarm(req.alarm, user.username, user.display, req.notes, now,
-                         written=_written(req, now))
-        return [("alarm", req.alarm)]
-    if req.op == "followup_close":
-        assert req.followup
-        f = store.records.close_followup(req.followup, req.notes or "", actor=user.username, now=now)
-        return [("home", f.elder)]
-    assert req.hub  # the Request validator insists on it for the record ops
-    if req.op == "elder_save":
-        assert req.record is not None
-        store.records.save_elder(req.hub, req.record, rules, actor=user.username, now=now)
-    elif req.op == "elder_override":
-        cat = Category(req.category) if req.category else None
-        if cat is not None and not (req.notes or "").strip():
-            raise OpRefused("invalid", "notes: give the reason for the override")
-        store.records.override(req.hub, cat, (req.notes or "").strip(), rules,
-                               actor=user.username, now=now)
-    else:
-        assert req.record is not None
-        store.records.save_visit(req.hub, req.record, rules, actor=user.username,
-                                 officer=user.display, now=now)
-    return [("home", req.hub)]
+    match req:
+        case wire.AlarmStep():
+            alarm = store.alarm(req.alarm)
+            if alarm is None:
+                raise OpRefused("no_alarm", f"no alarm {req.alarm}")
+            steps = [s.key for s in rules.plan(alarm.kind).steps]
+            if req.step not in steps:
+                raise OpRefused("invalid", f"step: {req.step!r} is not a step of the {alarm.kind} "
+                                f"plan ({', '.join(steps)})")
+            store.step_alarm(req.alarm, req.step, user.username, user.display, req.notes or "",
+                             now, may_take_over=user.role.may_take_over)
+            return [("alarm", req.alarm)]
+        case wire.AlarmNote():
+            store.note_alarm(req.alarm, user.username, user.display, req.notes, now,
+                             written=_written(req, now))
+            return [("alarm", req.alarm)]
+        case wire.FollowupClose():
+            f = store.records.close_followup(req.followup, req.notes or "", actor=user.username,
+                                             now=now)
+            return [("home", f.elder)]
+        case wire.ElderSave():
+            store.records.save_elder(req.hub, req.record, rules, actor=user.username, now=now)
+            return [("home", req.hub)]
+        case wire.ElderOverride():
+            cat = Category(req.category) if req.category else None
+            if cat is not None and not (req.notes or "").strip():
+                raise OpRefused("invalid", "notes: give the reason for the override")
+            store.records.override(req.hub, cat, (req.notes or "").strip(), rules,
+                                   actor=user.username, now=now)
+            return [("home", req.hub)]
+        case wire.VisitSave():
+            store.records.save_visit(req.hub, req.record, rules, actor=user.username,
+                                     officer=user.display, now=now)
+            return [("home", req.hub)]
 
 
 def check_outcome(rules: CountyRules, outcome: str) -> None:

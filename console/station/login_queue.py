@@ -6,8 +6,10 @@ every real login time out: 40 bogus logins are 24 s of checks, and the console w
 queue takes a login only while the ones before it can be checked within WAIT_BUDGET_S, at the
 pace the station measures (so a slower or busier PC takes fewer), at most QUEUE of them and
 PER_CONSOLE from one console id; one more is refused at once (``busy``), which costs nothing.
-The console id is the request's own word, so a flood naming many consoles fills the queue:
-the officer is then told the station is busy, at once, and never kept past her timeout.
+The console id is the request topic's: under TLS the identity the broker vouches for, so a
+flood from one console costs the others nothing. On a plain broker it is the sender's word,
+and a flood naming many consoles fills the queue: the officer is then told the station is
+busy, at once, and never kept past her timeout.
 """
 
 from __future__ import annotations

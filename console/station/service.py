@@ -33,7 +33,9 @@ from console.station.login_queue import LoginQueue
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
-from console.station.store import AGAIN_KIND, CALL_EVENTS, AlarmRow, OutOfOrder, StationStore
+from console.station.store.ingest import AGAIN_KIND, CALL_EVENTS, OutOfOrder
+from console.station.store.rows import AlarmRow
+from console.station.store.station import StationStore
 from console.station.users import LoginRefused, User
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
@@ -105,7 +107,7 @@ class StationService:
         self.t.subscribe(wire.hub_wildcard("event"))
         self.t.subscribe(wire.hub_wildcard("heartbeat"), qos=0)
         self.t.subscribe(wire.hub_wildcard("status"))
-        self.t.subscribe(wire.STATION_REQUEST)
+        self.t.subscribe(wire.STATION_REQUESTS)
         for leaf in (wire.VOICE_UP, wire.VOICE_DOWN):  # calls are recorded here
             self.t.subscribe(wire.hub_wildcard(leaf), qos=0)
         for c in self.store.calls.interrupted(INCOMPLETE):
@@ -152,11 +154,11 @@ class StationService:
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         try:
-            if topic == wire.STATION_REQUEST:
+            if (console := wire.request_console(topic)) is not None:
                 try:
-                    req = wire.decode_as(payload, wire.Request)
+                    req = _sent_by(console, wire.decode_request(payload))
                 except wire.WireError as e:
-                    self._answer_refused(payload, e)
+                    self._answer_refused(console, payload, e)
                     raise
                 self._request(req)
                 return
@@ -184,8 +186,8 @@ class StationService:
             log.error("rejected message on %.200r: %s%s", topic, error,
                       "; further ones on this topic are only counted for now" if n == self._rejects.burst
                       else "")
-            self.store.reject(topic, str(error),
-                              wire.redacted(payload) if topic == wire.STATION_REQUEST else payload)
+            self.store.reject(topic, str(error), wire.redacted(payload)
+                              if topic.startswith(wire.REQUEST_PREFIX) else payload)
 
     def _event(self, msg: wire.EventMsg) -> None:
         """Queue for the next loop turn: what arrived together is stored in one commit."""
@@ -279,13 +281,12 @@ class StationService:
             if a.state is not AlarmState.DELIVERED and (a.closed or a.raised) >= since:
                 self._tell_hub(a)
 
-    def _answer_refused(self, payload: bytes, error: wire.WireError) -> None:
-        """Tell the console why its request was refused, when its ``req`` and ``console`` can
-        be read; a console id that is no topic-safe name has no reply topic: only the log
-        and the ``rejected`` table have it."""
-        if head := wire.request_head(payload):
-            self.t.publish(wire.reply_topic(head.console), wire.encode(wire.Reply(
-                req=head.req, ok=False, code="invalid", error=str(error))))
+    def _answer_refused(self, console: str, payload: bytes, error: wire.WireError) -> None:
+        """Tell the console that sent it (its topic's) why its request was refused, when its
+        ``req`` can be read; otherwise only the log and the ``rejected`` table have it."""
+        if req := wire.request_id(payload):
+            self.t.publish(wire.reply_topic(console), wire.encode(wire.Reply(
+                req=req, ok=False, code="invalid", error=str(error))))
 
     def _request(self, req: wire.Request) -> None:
         try:
@@ -294,7 +295,7 @@ class StationService:
             self._reply_failed(req, e)
             raise
 
-    def _reply_failed(self, req: wire.Request, error: Exception) -> None:
+    def _reply_failed(self, req: wire.RequestBase, error: Exception) -> None:
         """A request the station failed to carry out: ``storage`` when it could not write its
         database (a full disk)."""
         self._reply(req, error=f"the station failed: {error}"[:500],
@@ -309,7 +310,7 @@ class StationService:
                         "of the station's: set it right")
         elif self._expired(req):
             pass
-        elif req.op == "login":
+        elif isinstance(req, wire.Login):
             if not self._login_queue.enter(req.console):
                 log.info("login from %s: refused, %d logins already waiting", req.console,
                          len(self._login_queue))
@@ -331,7 +332,7 @@ class StationService:
                     error="request expired before the station service could act on it")
         return True
 
-    def _act(self, req: wire.Request) -> None:
+    def _act(self, req: wire.SessionOp) -> None:
         """Claim, resolve, call, work the desk or log out as the user of the request's session,
         with the role that user has now (a role change or a disabled account takes effect at
         once)."""
@@ -339,47 +340,43 @@ class StationService:
         token = req.token.get_secret_value() if req.token else ""
         user = self.store.users.session_user(token, now=now) if token else None
         if user is None:
-            log.info("%s %s from %s: no valid session", req.op, req.alarm or "", req.console)
+            log.info("%s %s from %s: no valid session", req.op, _about(req), req.console)
             self._reply(req, code="login_required",
                         error="not logged in, or the session has ended: log in again")
             return
         error = code = call = None
         try:
-            if req.op in desk_ops.DESK_OPS:
-                for what, id in desk_ops.apply(self.store, self.rules, req, user, now):
-                    self._changed(what, id)
-            elif req.op == "logout":
-                self.store.users.logout(token, now=now)
-            elif req.op == "call_start":
-                call = self._start_call(req, user, now).id
-            elif req.op == "call_end":
-                assert req.call  # the Request validator insists on it
-                self._hang_up(req.call, user)
-            else:
-                assert req.alarm  # the Request validator insists on it for claim and resolve
-                if req.op == "claim":
-                    row = self.store.claim(req.alarm, user.username, user.display, now)
-                else:
+            match req:
+                case wire.Logout():
+                    self.store.users.logout(token, now=now)
+                case wire.CallStart():
+                    call = self._start_call(req, user, now).id
+                case wire.CallEnd():
+                    self._hang_up(req.call, user)
+                case wire.Claim():
+                    self._alarm_changed(self.store.claim(req.alarm, user.username, user.display,
+                                                         now))
+                case wire.Resolve():
                     desk_ops.check_outcome(self.rules, req.outcome or "")
                     row = self.store.resolve(req.alarm, user.username, user.display,
                                              req.outcome or "", req.notes or "", now,
                                              may_take_over=user.role.may_take_over)
                     if (on := self.store.calls.open_call(row.hub)) and on.alarm == row.id:
                         self._end_call(on.id, "hangup", actor=user.username)
-                self._tell_hub(row)
-                self._changed("alarm", row.id)
+                    self._alarm_changed(row)
+                case _:
+                    for what, id in desk_ops.apply(self.store, self.rules, req, user, now):
+                        self._changed(what, id)
         except (CallRefused, OpRefused) as e:  # a ClaimConflict is an OpRefused
             error, code = str(e), e.code
-        log.info("%s %s by %s: %s", req.op, req.alarm or req.hub or req.call or "", user.username,
-                 error or "ok")
+        log.info("%s %s by %s: %s", req.op, _about(req), user.username, error or "ok")
         self._reply(req, error=error, code=code, call=call)
 
-    async def _login(self, req: wire.Request) -> None:
+    async def _login(self, req: wire.Login) -> None:
         """The password check (scrypt, deliberately slow) runs off the event loop, so alarms
         are not held up; one login at a time bounds its CPU and memory and keeps the failure
         count in order. The queue before it is bounded (LoginQueue), and a login that waited
         there past the request age is dropped unchecked: its console has given up."""
-        assert req.user and req.password  # the Request validator insists on them for login
         users = self.store.users
         try:
             async with self._login_lock:
@@ -403,7 +400,7 @@ class StationService:
             token=SecretStr(s.token), user=s.user.username, display=s.user.display,
             role=s.user.role.value, expires=s.expires))
 
-    def _reply(self, req: wire.Request, *, error: str | None = None, code: str | None = None,
+    def _reply(self, req: wire.RequestBase, *, error: str | None = None, code: str | None = None,
                session: wire.SessionInfo | None = None, call: str | None = None) -> None:
         self.t.publish(wire.reply_topic(req.console), wire.encode(
             wire.Reply(req=req.req, ok=error is None, error=error, code=code, session=session,
@@ -411,7 +408,7 @@ class StationService:
 
     # --- voice calls ----------------------------------------------------------------------
 
-    def _start_call(self, req: wire.Request, user: User, now: float) -> CallRow:
+    def _start_call(self, req: wire.CallStart, user: User, now: float) -> CallRow:
         """Record the call (refused: CallRefused), start its recording, ring the hub."""
         call = new_id()
         path = self.cfg.recordings / f"{call}.ogg"
@@ -496,6 +493,11 @@ class StationService:
             self._changed("alarm", id)
         return ids
 
+    def _alarm_changed(self, a: AlarmRow) -> None:
+        """A step taken at the station: the hub tells the elder, the consoles re-read it."""
+        self._tell_hub(a)
+        self._changed("alarm", a.id)
+
     def _tell_hub(self, a: AlarmRow) -> None:
         ts = (a.closed if a.state.closed else a.claimed) or a.received
         self.t.publish(wire.hub_topic(a.hub, "alarm"), wire.encode(
@@ -552,6 +554,22 @@ class StationService:
         for topic, n in self._rejects.ended(time.monotonic()):
             log.error("%d more messages rejected on %.200r within %.0f s: counted, not logged "
                       "or kept", n, topic, self._rejects.window_s)
+
+
+def _about(req: wire.SessionOp) -> str:
+    """What a request is about, for the log: its alarm, home, call or follow-up."""
+    return next((v for f in ("alarm", "hub", "call", "followup") if (v := getattr(req, f, None))),
+                "")
+
+
+def _sent_by(console: str, req: wire.Request) -> wire.Request:
+    """A console may only speak for itself: the payload's console must be the topic's, the
+    one the broker vouches for under TLS (its ACL lets a console write only its own request
+    topic). So the login queue, lockouts and known consoles count real consoles."""
+    if req.console != console:
+        raise wire.WireError(f"payload says console {req.console!r} on console {console!r}'s "
+                             "topic")
+    return req
 
 
 H = TypeVar("H", wire.EventMsg, wire.Status, wire.Heartbeat)

@@ -5,10 +5,10 @@ sessions. A password is kept only as a salted scrypt hash; a session token only 
 SHA-256 (consoles can read the database, so neither must be usable from it). Every login,
 failed login, logout and user change goes into the audit log in the same transaction.
 
-Failed logins lock a user *at one console* (the console id of the request), so a stranger's
-wrong guesses cannot keep an officer out at her own desk; across all consoles they only
-slow the guessing down, except at consoles where the user has logged in before
-(docs/security.md, "Logins").
+Failed logins lock a user *at one console* (the console id of the request's topic: under TLS
+the identity the broker vouches for), so a stranger's wrong guesses cannot keep an officer out
+at her own desk; across all consoles they only slow the guessing down, except at consoles
+where the user has logged in before (docs/security.md, "Logins").
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS users (
     created REAL NOT NULL,
     changed REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS login_sources (  -- a user's logins per console id (self-declared)
+CREATE TABLE IF NOT EXISTS login_sources (  -- a user's logins per console id (the request topic's)
     username TEXT NOT NULL,
     source TEXT NOT NULL,
     failed INTEGER NOT NULL DEFAULT 0,  -- failed logins in a row from this console

@@ -1,14 +1,11 @@
-"""The duty console: alarm queue, the selected elder's card, and the roster of homes.
+"""The duty console: the App, around the duty desk (screens/desk.py).
 
-It reads the station database read-only and re-reads a row whenever the station service
-announces a change; claims and resolutions are requests to the service, which alone writes.
-So any number of consoles can run, and a claim by one shows at once in the others. Nothing
-is shown until the officer has logged in; the service acts for the logged-in user. With a
-headset (``phone``), the officer calls the home of a claimed alarm, or visits a home from
-the roster online; the call bar shows the call. Enter on an alarm (or claiming it) opens the
-alarm screen, where the officer works through the county's response plan. New alarms ring the
-terminal bell and sound a tone pattern per priority through the headset; an alarm left
-unclaimed past the station's limit flashes and sounds again until someone takes it.
+The App holds what every screen shares: the login (nothing is shown until the officer has
+logged in; the station service acts for the logged-in user), the station's status on every
+screen's banner, the read-only station database, the line to the station service, the call
+line with the officer's headset (``phone``; the call bar shows the call), the ringer, and the
+alarm notes kept while the station cannot take them. It routes the keys (one key map for the
+desk and the alarm screen, the call controls everywhere) and opens the records screens.
 
 Every screen shows a banner while the station cannot be reached or cannot store
 (widgets/station_banner.py); requests are then refused with the reason, and an alarm note is
@@ -17,7 +14,6 @@ kept and sent once the station is back (kept_notes.py).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -25,18 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
 
 from console.casework.county import load_county
 from console.station.config import StationConfig
-from console.station.store import CANCELLED_AT_HOME, AlarmRow, StationStore
+from console.station.store.reader import StationReader
 from console.station.users import Role
-from console.tui.alarm_sound import REPEAT_S, Ringer
+from console.tui.alarm_sound import Ringer
 from console.tui.call_line import CallLine
 from console.tui.client import StationClient
 from console.tui.i18n import STRINGS, Texts
@@ -44,23 +39,17 @@ from console.tui.kept_notes import KeptNote, KeptNotes, kept_back
 from console.tui.records_context import Records
 from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.desk import DeskScreen
 from console.tui.screens.import_records import ImportScreen
 from console.tui.screens.ledger import LedgerScreen
 from console.tui.screens.login import LoginScreen, reply_text
 from console.tui.screens.palette import Palette
-from console.tui.screens.resolve import ResolveScreen
 from console.tui.screens.roster import RosterScreen
 from console.tui.screens.visits import VisitsScreen
-from console.tui.widgets.alarm_queue import AlarmQueue, QueueFilter
 from console.tui.widgets.call_bar import CallBar
-from console.tui.widgets.elder_card import ElderCard
 from console.tui.widgets.fmt import elder_name
-from console.tui.widgets.header import ZonedHeader
-from console.tui.widgets.roster import Roster
 from console.tui.widgets.station_banner import StationBanner, station_key
-from console.tui.widgets.vtable import VirtualTable
-from hub.common import linejson, wire
-from hub.common.events import AlarmState
+from hub.common import wire
 from hub.common.language import Language
 from hub.voice.call_audio import Phone
 
@@ -117,31 +106,16 @@ class ConsoleApp(App[None]):
         self.rules = load_county(cfg.county_file)
         self.texts = Texts(language, self.rules.tz)  # times in the county's zone, not the PC's
         self.ringer = Ringer(phone, lambda: self.bell())  # looked up per ring: tests replace bell
-        self._rung_escalated: set[str] = set()  # alarms whose escalation was announced
-        self._last_repeat = 0.0
         self._notes_tried = 0.0  # monotonic time the kept notes were last sent
-        self._resolve_drafts: dict[str, tuple[str, str]] = {}  # alarm -> a refused resolve's
 
-    def compose(self) -> ComposeResult:
-        t = self.texts
-        yield ZonedHeader(self.rules.tz, self.clock)
-        yield StationBanner(always=True, id="banner")
-        yield CallBar(id="callbar")
-        yield Static(t("alarms"), classes="section", id="alarms-title")
-        yield QueueFilter(placeholder=t("desk_filter"), id="queue-filter", classes="hidden")
-        yield AlarmQueue(t, self.cfg.escalate_after_s, clock=self.clock, id="queue")
-        yield ElderCard(id="card")
-        yield Static(t("homes"), classes="section", id="homes-title")
-        yield Roster(t, id="roster")
-        yield Footer(compact=True)
+    def get_default_screen(self) -> Screen[Any]:
+        self.desk = DeskScreen(self)  # the first screen, under all the others
+        return self.desk
 
     async def on_mount(self) -> None:
         self._relabel_bindings()
-        self.store = StationStore(self.cfg.database, readonly=True, tz=self.rules.tz)
-        self.queue = self.query_one(AlarmQueue)
-        self.roster = self.query_one(Roster)
-        self.roster.read = self.store.home  # heartbeats are not announced: read when drawn
-        self.card, self.callbar = self.query_one(ElderCard), self.query_one(CallBar)
+        self.store = StationReader.open(self.cfg.database, tz=self.rules.tz)
+        await self.desk.up.wait()  # a screen composes after the app's mount
         self.screen_change_signal.subscribe(self, lambda screen: self.call_later(self._give_banner,
                                                                                  screen))
         self._station(None)
@@ -174,10 +148,7 @@ class ConsoleApp(App[None]):
         assert session is not None  # the login screen is dismissed only with a session
         self.user, self.role = session.user, Role(session.role)
         self._relabel_bindings()
-        self.queue.show(self.store.open_alarms())
-        self.roster.show(self.store.homes())
-        self._show_card()
-        self.queue.focus()
+        self.desk.show()
         self._send_kept_notes()
         if self.demo_hint:
             self.notify(self.texts("demo_hint", **self.demo_hint), timeout=10)
@@ -185,10 +156,6 @@ class ConsoleApp(App[None]):
     @property
     def alarm_screen(self) -> AlarmScreen | None:
         return self.screen if isinstance(self.screen, AlarmScreen) else None
-
-    def current_alarm(self) -> AlarmRow | None:
-        """The alarm the keys act on: the open alarm screen's, else the queue's selection."""
-        return self.alarm_screen.alarm if self.alarm_screen else self.queue.selected
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
@@ -221,7 +188,7 @@ class ConsoleApp(App[None]):
     def _records(self) -> Records:
         s = self.session
         return Records(self.store, self.client, self.texts, self.rules, s.user if s else "",
-                       s.role if s else "", call=self._call,
+                       s.role if s else "", call=self.call,
                        clock=lambda: datetime.fromtimestamp(self.clock(), UTC))
 
     def action_roster(self) -> None:
@@ -283,38 +250,7 @@ class ConsoleApp(App[None]):
             return  # shown from the database at login
         if self.line.call and self.line.update(self.store.calls.get(self.line.call.id)):
             self._show_call()
-        if msg.what == "home":
-            if home := self.store.home(msg.id):
-                self.roster.update_home(home)
-            if any(a.hub == msg.id for a in self.queue._all):  # its record, edited: read it again
-                self.queue.show(self.store.open_alarms())
-                self._show_card()
-            if (screen := self.alarm_screen) and screen.alarm.hub == msg.id:
-                screen.reload()
-            return
-        before = next((a for a in self.queue._all if a.id == msg.id), None)
-        known = before is not None
-        self.queue.show(self.store.open_alarms())
-        self._show_card()
-        alarm = self.store.alarm(msg.id)
-        if (screen := self.alarm_screen) and msg.id == screen.alarm_id:
-            screen.reload()
-        if alarm and not known and not alarm.state.closed:
-            self.ringer.ring(alarm.priority)
-            self.notify(self.texts("new_alarm", name=elder_name(alarm, self.texts),
-                                   kind=self.texts(f"kind_{alarm.kind}")),
-                        severity="error" if alarm.priority == 1 else "warning")
-            if self.on_alarm_shown:
-                hook = self.on_alarm_shown
-                self.call_after_refresh(hook, msg.id)
-        elif alarm and before and not alarm.state.closed and alarm.pressed > before.pressed:
-            # the elder pressed again: ring as for a new alarm, it is more urgent now
-            self.ringer.ring(alarm.priority)
-            self.notify(self.texts("desk_pressed_again_toast", name=elder_name(alarm, self.texts),
-                                   n=alarm.pressed), severity="error")
-        elif alarm and known and alarm.outcome == CANCELLED_AT_HOME:  # gone from the queue: say why
-            self.notify(self.texts("cancelled_at_home_toast", name=elder_name(alarm, self.texts),
-                                   kind=self.texts(f"kind_{alarm.kind}")))
+        self.desk.changed(msg)
 
     def _station(self, status: wire.StationStatus | None) -> None:
         """What the station says of itself (None: our own link is down), on every screen's
@@ -341,31 +277,9 @@ class ConsoleApp(App[None]):
         if self.notes.waiting and time.monotonic() - self._notes_tried >= NOTES_RETRY_S and \
                 station_key(self.station) == "station_online":
             self._send_kept_notes()  # the station is back without a word (it had hung)
-        self.queue.tick()
-        self._escalation()
-        self.roster.tick()
+        self.desk.tick()
         if self.line.call:
             self._show_call()
-
-    def _escalation(self) -> None:
-        """Announce each alarm that escalates once (notice, supervisor flag), and sound the
-        most urgent escalated one every ``REPEAT_S`` until all are claimed."""
-        late = self.queue.escalated()
-        for a in late:
-            if a.id not in self._rung_escalated:
-                self._rung_escalated.add(a.id)
-                self.notify(self.texts("desk_escalated", name=elder_name(a, self.texts),
-                                       kind=self.texts(f"kind_{a.kind}")), severity="error")
-                self._last_repeat = 0.0
-        now = self.clock()
-        if late and now - self._last_repeat >= REPEAT_S:
-            self._last_repeat = now
-            self.ringer.ring(min(a.priority for a in late))
-
-    def _show_card(self) -> None:
-        a = self.queue.selected
-        self.card.show(a, self.store.alarm_log(a.id) if a else [], self.texts,
-                       self.store.alarm_calls(a.id) if a else [], now=self.clock())
 
     def _show_call(self) -> None:
         c = self.line.call
@@ -374,37 +288,12 @@ class ConsoleApp(App[None]):
         name = elder_name(alarm, self.texts) if alarm else \
             home.elder.name if home and home.elder else c.hub if c else ""
         shown = [bar.show(c, name, self.texts) for bar in
-                 {self.callbar, *(self.alarm_screen.query(CallBar) if self.alarm_screen else ())}]
+                 {self.desk.callbar, *(self.alarm_screen.query(CallBar) if self.alarm_screen else ())}]
         if not all(shown):
             self.line.dismiss()
         self.refresh_bindings()
 
-    @on(VirtualTable.Highlighted, "#queue")
-    def _highlighted(self) -> None:
-        self._show_card()
-
-    @on(VirtualTable.Chosen, "#queue")
-    def _selected(self) -> None:
-        self.action_open_alarm()
-
-    def action_open_alarm(self) -> None:
-        """Open the alarm screen of the selected alarm."""
-        a = self.queue.selected
-        if a is None:
-            self.notify(self.texts("select_alarm"), severity="warning")
-        elif self.alarm_screen is None:
-            self.push_screen(AlarmScreen(a, self.store, self.rules, self.texts, self._desk_request,
-                                         self._note, self.notes.of,
-                                         escalate_after_s=self.cfg.escalate_after_s,
-                                         clock=self.clock))
-
-    async def _desk_request(self, op: str, alarm: str, **fields: object) -> wire.Reply:
-        reply = await self.client.request(op, alarm, **fields)  # type: ignore[arg-type]
-        if not reply.ok:
-            self._refused(reply)
-        return reply
-
-    async def _note(self, alarm: str, text: str) -> bool:
+    async def note(self, alarm: str, text: str) -> bool:
         """Send an alarm note; one that does not get through now is kept and sent later
         (kept_notes.py). True: sent or kept."""
         written = time.time()
@@ -413,13 +302,13 @@ class ConsoleApp(App[None]):
             self.notify(self.texts("desk_note_ok"))
             return True
         if not kept_back(reply):
-            self._refused(reply)
+            self.refused(reply)
             return False
         self.notes.keep(KeptNote(alarm, text, written))
         self.notify(self.texts("desk_note_kept", reason=reply_text(reply, self.texts)),
                     severity="warning", timeout=10)
         if reply.code == "login_required":
-            self._refused(reply)  # log in again: the note goes after
+            self.refused(reply)  # log in again: the note goes after
         return True
 
     @work(group="kept-notes")
@@ -439,104 +328,44 @@ class ConsoleApp(App[None]):
         if self.alarm_screen:
             self.alarm_screen.reload()
 
-    def action_filter(self) -> None:
-        """Show the queue's filter box: the queue narrows as the officer types."""
-        box = self.query_one("#queue-filter", Input)
-        box.remove_class("hidden")
-        box.focus()
-
-    @on(Input.Changed, "#queue-filter")
-    def _filter(self, event: Input.Changed) -> None:
-        self.queue.set_filter(event.value)
-
-    @on(Input.Submitted, "#queue-filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            event.input.add_class("hidden")
-        self.queue.focus()
-
-    # --- actions --------------------------------------------------------------------------
-
-    async def action_claim(self) -> None:
-        """Claim the alarm (the station makes it atomic) and open its screen."""
-        a = self.current_alarm()
-        if a is None:
-            self.notify(self.texts("select_alarm"), severity="warning")
-            return
-        reply = await self.client.request("claim", a.id)
-        if reply.code == "taken" and (now := self.store.alarm(a.id)) and now.officer:
-            self.notify(self.texts("err_taken_by", name=now.officer), severity="error")  # say who
-            return
-        self._report(reply, "claimed_ok", elder_name(a, self.texts))
-        if reply.ok:
-            if self.alarm_screen:
-                self.alarm_screen.reload()
-            else:
-                self.action_open_alarm()
-
-    def action_resolve(self) -> None:
-        a = self.current_alarm()
-        if a is None:
-            self.notify(self.texts("select_alarm"), severity="warning")
-            return
-        if a.state is AlarmState.DELIVERED:  # the station would refuse, after the notes were typed
-            self.notify(self.texts("resolve_not_claimed"), severity="warning")
-            return
-        takeover = a.claimed_by is not None and a.claimed_by != self.user
-        if takeover and not self.role.may_take_over:
-            self.notify(self.texts("claimed_by_other", name=a.officer), severity="warning")
-            return
-
-        async def done(result: tuple[str, str] | None) -> None:
-            if result:
-                outcome, notes = result
-                reply = await self.client.request("resolve", a.id, outcome=outcome, notes=notes)
-                self._report(reply, "resolved_ok", " · ".join((
-                    elder_name(a, self.texts), self.texts(f"kind_{a.kind}"), dict(outcomes)[outcome])))
-                if not reply.ok:  # refused (the station down?): asked again, what was typed is there
-                    self._resolve_drafts[a.id] = result
-                    return
-                self._resolve_drafts.pop(a.id, None)
-                if (screen := self.alarm_screen) and screen.alarm_id == a.id:
-                    screen.dismiss(None)
-
-        outcomes = [(o, self.rules.outcome(o).text(self.texts.language))
-                    for o in self.rules.plan(a.kind).outcomes]
-        self.push_screen(ResolveScreen(self.texts, elder_name(a, self.texts), outcomes,
-                                       takeover=takeover, draft=self._resolve_drafts.get(a.id)),
-                         done)
-
-    def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
-        if reply.ok:
-            self.notify(self.texts(ok_key, name=name))
-        else:
-            self._refused(reply)
-
-    def _refused(self, reply: wire.Reply) -> None:
+    def refused(self, reply: wire.Reply) -> None:
+        """Say why a request was refused; ask for a login again when the session ended."""
         self.notify(reply_text(reply, self.texts), severity="error")
         if reply.code == "login_required":
             self.client.session = None
             self._ask_login()
 
+    # --- the desk's keys (screens/desk.py): on the alarm screen too, where they apply ---------
+
+    def action_open_alarm(self) -> None:
+        """Open the alarm screen of the selected alarm."""
+        self.desk.open_alarm()
+
+    def action_filter(self) -> None:
+        """Narrow the queue as the officer types."""
+        self.desk.filter()
+
+    async def action_claim(self) -> None:
+        await self.desk.claim()
+
+    def action_resolve(self) -> None:
+        self.desk.resolve()
+
     async def action_answer(self) -> None:
         """Call the home of the selected alarm, which must be claimed by this officer."""
-        a = self.current_alarm()
-        if a is None:
-            self.notify(self.texts("select_alarm"), severity="warning")
-        elif a.claimed_by != self.user or a.state not in (AlarmState.CLAIMED, AlarmState.IN_CALL):
-            self.notify(self.texts("call_not_claimed"), severity="warning")
-        else:
-            await self._call(a.hub, alarm=a.id)
+        await self.desk.answer()
 
     async def action_visit(self) -> None:
-        """An online visit: call the home selected in the roster (it hears the chime first)."""
-        hub = self.roster.selected
-        if hub is None:
-            self.notify(self.texts("select_home"), severity="warning")
-        else:
-            await self._call(hub)
+        """An online visit: call the home selected in the roster."""
+        await self.desk.visit()
 
-    async def _call(self, hub: str, alarm: str | None = None) -> None:
+    def action_press(self) -> None:
+        """Demo mode: press the call button of the home selected in the roster."""
+        self.desk.press()
+
+    # --- calls (with any screen's home) --------------------------------------------------
+
+    async def call(self, hub: str, alarm: str | None = None) -> None:
         if self.phone is None:
             self.notify(self.texts("call_no_audio"), severity="warning")
             return
@@ -547,13 +376,13 @@ class ConsoleApp(App[None]):
         if reply.ok:
             self._show_call()
         else:
-            self._refused(reply)
+            self.refused(reply)
 
     async def action_hangup(self) -> None:
         reply = await self.line.hang_up()
         self._show_call()
         if reply is not None and not reply.ok and reply.code != "no_call":
-            self._refused(reply)
+            self.refused(reply)
 
     def action_mute(self) -> None:
         self.line.mute()
@@ -567,40 +396,13 @@ class ConsoleApp(App[None]):
         self.line.volume(-1)
         self._show_call()
 
-    def action_press(self) -> None:
-        """Demo mode: press the call button of the home selected in the roster."""
-        if self.demo_dir is None:
-            self.notify(self.texts("demo_only"), severity="warning")
-            return
-        hub = self.roster.selected
-        if hub is None:
-            self.notify(self.texts("select_home"), severity="warning")
-            return
-        self._press(hub)
-
-    @work(exclusive=False)
-    async def _press(self, hub: str) -> None:
-        assert self.demo_dir is not None
-        sock = self.demo_dir / "hubs" / hub / "sim.sock"
-        try:
-            await asyncio.to_thread(linejson.call, sock, "press")
-            self.notify(self.texts("pressed", hub=hub))
-        except linejson.SimError as e:
-            self.notify(str(e), severity="error")
-
     def action_language(self) -> None:
         self.texts = self.texts.other_language()
         self._relabel_bindings()
-        self.queue.relabel(self.texts)
-        self.roster.relabel(self.texts)
-        main = self.screen_stack[0] if len(self.screen_stack) > 1 else self.screen
-        main.query_one("#alarms-title", Static).update(self.texts("alarms"))
-        main.query_one("#homes-title", Static).update(self.texts("homes"))
-        main.query_one("#queue-filter", Input).placeholder = self.texts("desk_filter")
+        self.desk.relabel()
         if self.alarm_screen:
             self.alarm_screen.relabel(self.texts)
         self._station(self.station)
-        self._show_card()
         self._show_call()
 
     def _relabel_bindings(self) -> None:

@@ -1,11 +1,12 @@
 """The console's line to the station service over MQTT: changes in, requests out.
 
-Requests are answered on this console's own reply topic; a request with no answer within
-the timeout fails, so a dead station service is reported, never waited on forever. While the
-station cannot be reached (its status says offline, or our broker link is down and does not
-come up within LINK_WAIT_S, as when the console has just started) a request is not sent at
-all: it is refused with the code ``station_unreachable``, so nothing is left queued to be
-done later by surprise. After a
+Requests go out on this console's own request topic (under TLS the only one the broker lets
+it write, so the station knows which console sent them) and are answered on its own reply
+topic; a request with no answer within the timeout fails, so a dead station service is
+reported, never waited on forever. While the station cannot be reached (its status says
+offline, or our broker link is down and does not come up within LINK_WAIT_S, as when the
+console has just started) a request is not sent at all: it is refused with the code
+``station_unreachable``, so nothing is left queued to be done later by surprise. After a
 login the client holds the session token and sends it with every request; the password is
 sent once and not kept. During a call the client also carries its voice: it hears the
 hub's ``voice/up`` and speaks on its ``voice/down`` (binary, QoS 0).
@@ -108,8 +109,8 @@ class StationClient:
         """Send a request and wait for its reply; one the station would refuse (an identifier
         with a control character, a field too long) is refused here, with the reason."""
         try:
-            req = wire.Request.model_validate({"req": new_id(), "console": self.console_id,
-                                               "ts": time.time(), **fields})
+            req = wire.request({"req": new_id(), "console": self.console_id, "ts": time.time(),
+                                **fields})
         except ValidationError as e:
             return wire.Reply(req=new_id(), ok=False, code="invalid", error=wire.reason(e))
         if not self._t.connected:
@@ -120,7 +121,7 @@ class StationClient:
                               error="the station service cannot be reached: not sent")
         fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[req.req] = fut
-        self._t.publish(wire.STATION_REQUEST, wire.encode(req))
+        self._t.publish(wire.request_topic(self.console_id), wire.encode(req))
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:

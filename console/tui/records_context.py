@@ -18,7 +18,7 @@ from console.casework.county import CountyRules, Label
 from console.casework.elder import Category, ElderRecord
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History
-from console.station.store import AlarmRow, HomeRow
+from console.station.store.rows import AlarmRow, HomeRow
 from console.tui.i18n import Texts
 from console.tui.screens.login import reply_text
 from hub.common import wire
@@ -39,7 +39,7 @@ class HomeState(Protocol):
 
 
 class RecordStore(Protocol):
-    """The reads of ``StationStore`` the records screens use."""
+    """The reads of ``StationReader`` the records screens use."""
 
     def homes(self) -> list[HomeRow]: ...
     def home(self, hub: str) -> HomeRow | None: ...

@@ -174,7 +174,7 @@ def demo_user(station_cfg: Path) -> Path:
     """Make the demo's console account before the station starts, and a password file (0600)
     beside station.yaml, so the demo console logs in by itself."""
     from console.station.config import load_station_config
-    from console.station.store import StationStore
+    from console.station.store.station import StationStore
     from console.station.users import Role
 
     cfg = load_station_config(station_cfg)

@@ -286,57 +286,138 @@ SECRET_FIELDS = ("password", "token")
 Username = Annotated[str, Field(min_length=1, max_length=32), Line]
 
 
-class Request(_Msg):
-    """A console asks the station to act. ``login`` (user, password) opens a session; the other
-    ops carry its token, from which the station takes the officer and role. ``call_start``
-    calls the home of a claimed ``alarm``, or ``hub`` for an online visit; ``call_end`` hangs
-    up ``call``. The duty-desk ops: ``alarm_step`` stamps a ``step`` of the county response
-    plan, ``alarm_note`` adds ``notes`` to an alarm's timeline (``written``: when, for a note
-    the console kept while the station could not take it); ``elder_save`` creates or edits
-    the elder ``record`` of ``hub``, ``elder_override`` sets its ``category`` against the rules
-    (null: clears it) with ``notes`` the reason, ``visit_save`` records a visit ``record`` at
-    ``hub``, ``followup_close`` closes ``followup`` with ``notes``."""
+class RequestBase(_Msg):
+    """What every request carries: a console asks the station to act (docs/protocol.md §4).
+    One model per ``op`` below; :data:`Request` is their union, told apart by ``op``."""
 
     type: Literal["request"] = "request"
     req: Id
     console: ConsoleId = Field(description="names the reply topic")
-    op: Literal["login", "logout", "claim", "resolve", "call_start", "call_end", "alarm_step",
-                "alarm_note", "elder_save", "elder_override", "visit_save", "followup_close"]
     ts: Ts = Field(description="console time; stale requests are refused")
-    alarm: Id | None = None
-    hub: HubId | None = Field(None, description="call_start without alarm: the home to visit")
-    visit: Id | None = Field(None, description="call_start for a visit: the visit record's "
-                             "reference (free until a visit ledger exists)")
-    call: Id | None = Field(None, description="call_end: the call to hang up")
+
+
+class Login(RequestBase):
+    """Opens a session: the reply carries its token (:class:`SessionInfo`)."""
+
+    op: Literal["login"] = "login"
+    user: Username
+    password: Secret
+
+
+class SessionRequest(RequestBase):
+    """Any op but login: done as the user of the session ``token`` (none, or one that has
+    ended: refused, ``login_required``), with that user's role."""
+
     token: Secret | None = None
-    user: Username | None = None
-    password: Secret | None = None
-    outcome: Label | None = None
+
+
+class Logout(SessionRequest):
+    op: Literal["logout"] = "logout"
+
+
+class Claim(SessionRequest):
+    op: Literal["claim"] = "claim"
+    alarm: Id
+
+
+class Resolve(SessionRequest):
+    op: Literal["resolve"] = "resolve"
+    alarm: Id
+    outcome: Label | None = Field(None, description="one the county offers (refused otherwise)")
     notes: Text | None = None
-    step: Annotated[str, Field(min_length=1, max_length=32), Line] | None = Field(
-        None, description="alarm_step: a step key of the county response plan")
-    record: Annotated[dict[str, Any], AfterValidator(_plain_data)] | None = Field(
-        None, description="elder_save: an ElderRecord; visit_save: a visit (docs/protocol.md); "
-        "within the bounds of an event's data")
-    category: Literal["key", "secondary", "general"] | None = Field(
-        None, description="elder_override: the group; null clears the override")
-    followup: Id | None = Field(None, description="followup_close: the follow-up's id")
-    written: Ts | None = Field(None, description="alarm_note: console time the note was written, "
-                               "before ts: a note kept while the station could not take it")
+
+
+class CallStart(SessionRequest):
+    """Calls the home of a claimed ``alarm``, or ``hub`` for an online visit."""
+
+    op: Literal["call_start"] = "call_start"
+    alarm: Id | None = None
+    hub: HubId | None = Field(None, description="without alarm: the home to visit")
+    visit: Id | None = Field(None, description="for a visit: the visit record's reference (free "
+                             "until a visit ledger exists)")
 
     @model_validator(mode="after")
-    def _fields_of_op(self) -> Request:
-        need = {"login": ("user", "password"), "claim": ("alarm",), "resolve": ("alarm",),
-                "call_end": ("call",), "alarm_step": ("alarm", "step"),
-                "alarm_note": ("alarm", "notes"), "elder_save": ("hub", "record"),
-                "elder_override": ("hub",), "visit_save": ("hub", "record"),
-                "followup_close": ("followup",)}
-        missing = [f for f in need.get(self.op, ()) if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"op {self.op!r} needs {' and '.join(missing)}")
-        if self.op == "call_start" and (self.alarm is None) == (self.hub is None):
+    def _one_purpose(self) -> CallStart:
+        if (self.alarm is None) == (self.hub is None):
             raise ValueError("op 'call_start' needs exactly one of alarm and hub")
         return self
+
+
+class CallEnd(SessionRequest):
+    op: Literal["call_end"] = "call_end"
+    call: Id = Field(description="the call to hang up")
+
+
+class AlarmStep(SessionRequest):
+    """Stamps a step of the county response plan on an alarm."""
+
+    op: Literal["alarm_step"] = "alarm_step"
+    alarm: Id
+    step: Annotated[str, Field(min_length=1, max_length=32), Line] = Field(
+        description="a step key of the county response plan")
+    notes: Text | None = None
+
+
+class AlarmNote(SessionRequest):
+    """Adds notes to an alarm's timeline."""
+
+    op: Literal["alarm_note"] = "alarm_note"
+    alarm: Id
+    notes: Text
+    written: Ts | None = Field(None, description="console time the note was written, before ts: "
+                               "a note kept while the station could not take it")
+
+
+# An elder record or a visit: within the bounds of an event's data (docs/protocol.md).
+Record = Annotated[dict[str, Any], AfterValidator(_plain_data)]
+
+
+class HomeRecord(SessionRequest):
+    """A record of a home's elder to store: ``record`` is checked at the station by its op."""
+
+    hub: HubId
+    record: Record
+
+
+class ElderSave(HomeRecord):
+    """Creates or edits the elder record (``record``: an ElderRecord) of a home."""
+
+    op: Literal["elder_save"] = "elder_save"
+
+
+class ElderOverride(SessionRequest):
+    """Sets an elder's category against the rules, with the reason in ``notes``."""
+
+    op: Literal["elder_override"] = "elder_override"
+    hub: HubId
+    category: Literal["key", "secondary", "general"] | None = Field(
+        None, description="the group; null clears the override")
+    notes: Text | None = None
+
+
+class VisitSave(HomeRecord):
+    """Records a visit (``record``) at a home."""
+
+    op: Literal["visit_save"] = "visit_save"
+
+
+class FollowupClose(SessionRequest):
+    op: Literal["followup_close"] = "followup_close"
+    followup: Id
+    notes: Text | None = None
+
+
+# The duty-desk ops (console.station.desk_ops): the alarm's checklist and notes, and records.
+DeskRequest = AlarmStep | AlarmNote | ElderSave | ElderOverride | VisitSave | FollowupClose
+SessionOp = Logout | Claim | Resolve | CallStart | CallEnd | DeskRequest
+Request = Annotated[Login | SessionOp, Field(discriminator="op")]
+_REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
+
+
+def request(fields: dict[str, Any]) -> Request:
+    """The request of ``fields``' op (a console building one); ValidationError if it is not
+    one the station would take."""
+    return _REQUEST.validate_python(fields)
 
 
 class SessionInfo(BaseModel):
@@ -368,15 +449,14 @@ class RequestHead(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     req: Id
-    console: ConsoleId
 
 
-def request_head(payload: bytes) -> RequestHead | None:
-    """The ``req`` and ``console`` of a request payload, None where they cannot be trusted."""
+def request_id(payload: bytes) -> str | None:
+    """The ``req`` of a request payload, None where it cannot be trusted."""
     if len(payload) > MAX_PAYLOAD:
         return None
     try:
-        return RequestHead.model_validate_json(payload)
+        return RequestHead.model_validate_json(payload).req
     except ValidationError:
         return None
 
@@ -426,6 +506,14 @@ def reason(e: ValidationError) -> str:
     return f"{where}: {msg} ({e.error_count()} error(s))"
 
 
+def decode_request(payload: bytes) -> Request:
+    """Decode a console's request, of any op."""
+    msg = decode(payload)
+    if not isinstance(msg, RequestBase):
+        raise WireError(f"expected a request, got type {msg.type!r}")
+    return msg
+
+
 def decode_as(payload: bytes, kind: type[M]) -> M:
     """Decode and insist on one message type (a topic carries exactly one)."""
     msg = decode(payload)
@@ -443,7 +531,8 @@ HUB_DOWN = ("ack", "resend", "alarm", "call")  # published by the station to the
 VOICE_UP, VOICE_DOWN = "voice/up", "voice/down"
 STATION_STATUS = f"{PREFIX}/station/status"
 STATION_CHANGED = f"{PREFIX}/station/changed"
-STATION_REQUEST = f"{PREFIX}/station/request"
+REQUEST_PREFIX = f"{PREFIX}/station/request/"  # + the console id: request_topic()
+STATION_REQUESTS = f"{REQUEST_PREFIX}+"  # the station hears every console's
 
 
 def hub_topic(hub: str, leaf: str) -> str:
@@ -456,10 +545,29 @@ def hub_wildcard(leaf: str) -> str:
     return f"{PREFIX}/hub/+/{leaf}"
 
 
-def reply_topic(console: str) -> str:
+def _console(console: str) -> str:
     if not _CONSOLE_ID.fullmatch(console):
-        raise WireError(f"bad console id {console!r}: must match {CONSOLE_ID_PATTERN}")
-    return f"{PREFIX}/station/reply/{console}"
+        raise WireError(f"bad console id {console[:100]!r}: must match {CONSOLE_ID_PATTERN}")
+    return console
+
+
+def request_topic(console: str) -> str:
+    """A console sends its requests on a topic of its own: under TLS the broker lets each
+    console identity write only its own (config/mosquitto/acl), so the topic says who sent
+    a request, where the payload's ``console`` is only the sender's word."""
+    return f"{REQUEST_PREFIX}{_console(console)}"
+
+
+def reply_topic(console: str) -> str:
+    return f"{PREFIX}/station/reply/{_console(console)}"
+
+
+def request_console(topic: str) -> str | None:
+    """The console id of a request topic (``anxin/v1/station/request/<console>``), None for
+    any other topic; WireError for a request topic whose last level is no console id."""
+    if not topic.startswith(REQUEST_PREFIX):
+        return None
+    return _console(topic.removeprefix(REQUEST_PREFIX))
 
 
 def parse_hub_topic(topic: str) -> tuple[str, str]:

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from console.station.config import Category, Elder, Home
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
+from console.station.store.station import StationStore
 from hub.common import wire
 
 
@@ -111,7 +112,7 @@ def main() -> None:
         med, worst = timed(lambda: StationStore(db).close(), 5)
         print(f"StationStore start-up on that database ({size:.0f} MiB): median {med:.1f} ms, "
               f"worst {worst:.1f} ms")
-        ro = StationStore(db, readonly=True)
+        ro = StationReader.open(db)
         med, _ = timed(ro.homes, 5)
         print(f"homes() from a console's read-only store: median {med:.0f} ms")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from console.station.config import StationConfig
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.client import StationClient

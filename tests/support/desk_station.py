@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from console.station.config import Home
 from console.station.records_store import OpRefused
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from hub.common import wire
 from hub.common.events import Event, new_id
 

@@ -18,7 +18,7 @@ from console.casework.elder import Category, ElderRecord
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History, histories
 from console.station.config import DEFAULT_COUNTY
-from console.station.store import AlarmRow, HomeRow
+from console.station.store.rows import AlarmRow, HomeRow
 from console.tui.i18n import Texts
 from console.tui.records_context import Records
 from hub.common import wire

@@ -23,7 +23,7 @@ WAIT_S = 5.0
 
 
 STATION_FILTERS = (wire.hub_wildcard("event"), wire.hub_wildcard("heartbeat"),
-                   wire.hub_wildcard("status"), wire.STATION_REQUEST)
+                   wire.hub_wildcard("status"), wire.STATION_REQUESTS)
 
 
 class Peer:

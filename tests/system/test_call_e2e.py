@@ -97,13 +97,13 @@ async def test_claim_call_talk_hang_up_and_the_recording(
             assert {"answer", "visit"} <= shown(app) and not {"hangup", "mute"} & shown(app)
             await asyncio.to_thread(SimPins(hub.pins).click, 17)
             alarm = (await eventually(station.store.open_alarms, what="alarm stored"))[0]
-            await eventually(lambda: app.queue.row_count == 1, what="alarm in the queue")
+            await eventually(lambda: app.desk.queue.row_count == 1, what="alarm in the queue")
             await pilot.press("a")  # not claimed yet: refused in the console itself
             await eventually(lambda: any("请先接警" in str(n.message) for n in app._notifications))
             await pilot.press("c")
             await eventually(lambda: (a := station.store.alarm(alarm.id)) is not None
-                             and a.state is AlarmState.CLAIMED and app.queue.selected
-                             and app.queue.selected.claimed_by == "zhang", what="claimed")
+                             and a.state is AlarmState.CLAIMED and app.desk.queue.selected
+                             and app.desk.queue.selected.claimed_by == "zhang", what="claimed")
 
             t_call = time.monotonic()
             await pilot.press("a")
@@ -194,10 +194,10 @@ async def test_an_online_visit_rings_with_the_chime_and_prompt_before_the_mic(
         async with app.run_test(size=(120, 34)) as pilot:
             await log_in(pilot, app, "zhang")
             await eventually(lambda: hub.link.connected and app.station_online
-                             and app.roster.homes.get("h001") and app.roster.homes["h001"].online,
+                             and app.desk.roster.homes.get("h001") and app.desk.roster.homes["h001"].online,
                              what="h001 online")
-            app.roster.focus()
-            app.roster.cursor = app.roster.keys.index("h001")
+            app.desk.roster.focus()
+            app.desk.roster.cursor = app.desk.roster.keys.index("h001")
             await pilot.press("v")
             await eventually(lambda: first_mic, what="the microphone opened")
             assert heard_in_order(first_mic[0]) == ["announce", "visit_call"]
@@ -229,8 +229,8 @@ async def test_a_silent_console_times_out_and_the_home_is_told(
         async with app.run_test(size=(120, 34)) as pilot:
             await log_in(pilot, app, "zhang")
             await eventually(lambda: hub.link.connected and app.station_online
-                             and app.roster.homes.get("h001") and app.roster.homes["h001"].online)
-            app.roster.focus()
+                             and app.desk.roster.homes.get("h001") and app.desk.roster.homes["h001"].online)
+            app.desk.roster.focus()
             await pilot.press("v")
             await eventually(lambda: hub.calls.mic_open, what="mic open")
             assert app.line.call

@@ -104,9 +104,9 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         await online(station, "h001")
         evil = await intruder(station_cfg)
         good = encode_packet(VoicePacket("someone-elses-call", 1, 0, b"\xf8\xff\xfe"))
-        evil.publish(wire.STATION_REQUEST, b'{"v":1,"type":"request","req":"r","console":"c",'
+        evil.publish(wire.request_topic("c"), b'{"v":1,"type":"request","req":"r","console":"c",'
                      b'"op":"call_start","ts":1e9}')  # neither alarm nor hub
-        evil.publish(wire.STATION_REQUEST, b'{"v":1,"type":"request","req":"r","console":"c",'
+        evil.publish(wire.request_topic("c"), b'{"v":1,"type":"request","req":"r","console":"c",'
                      b'"op":"call_end","ts":1e9}')  # which call?
         evil.publish(wire.hub_topic("h001", wire.VOICE_UP), b"\x00garbage")
         evil.publish(wire.hub_topic("h001", "call"), b'{"v":1,"type":"call","op":"start",'
@@ -117,7 +117,7 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         await eventually(lambda: station.store.count("rejected") == 4, what="4 kept")
         reasons = [r for (r,) in station.store._db.execute("SELECT reason FROM rejected")]
         assert any("needs exactly one of alarm and hub" in r for r in reasons)
-        assert any("op 'call_end' needs call" in r for r in reasons)
+        assert any("call_end.call: Field required" in r for r in reasons)
         assert sum("not a voice packet: truncated packet" in r for r in reasons) == 2  # up, down
         await eventually(lambda: hub.link.rejected == 2 and hub.calls.rejected == 1,
                          what="the hub counted its refusals")

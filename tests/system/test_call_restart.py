@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
 from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.call_line import CallLine
@@ -67,7 +67,7 @@ async def test_a_call_outlives_a_station_restart_and_its_recording_is_marked_inc
                 assert np.sqrt(np.mean(outage.astype(np.float64) ** 2)) > 300  # the elder heard
                 station = spawn(["station", "--config", str(folder / "station.yaml")],
                                 folder / "station2.log")
-                store = StationStore(folder / "station.db", readonly=True)
+                store = StationReader.open(folder / "station.db")
                 try:
                     assert line.call
                     call = await eventually(lambda: (c := store.calls.get(line.call.id))  # type: ignore[union-attr]

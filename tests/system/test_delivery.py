@@ -17,7 +17,8 @@ import pytest
 
 from console.station.config import StationConfig
 from console.station.service import StationService, station_will
-from console.station.store import OutOfOrder, StationStore
+from console.station.store.ingest import OutOfOrder
+from console.station.store.station import StationStore
 from hub.common import wire
 from hub.common.events import Event
 from hub.common.transport import MemoryBroker, MemoryTransport

@@ -10,7 +10,7 @@ import pytest
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from console.station.store import PRESSED_AGAIN
+from console.station.store.rows import PRESSED_AGAIN
 from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.widgets.alarm_queue import AlarmQueue

@@ -9,6 +9,7 @@ topic it may use, and once that has arrived, anything sent before it would have 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import stat
 import threading
@@ -25,6 +26,7 @@ from console.station.config import StationConfig
 from console.station.service import StationService
 from console.station.trust import pki
 from console.station.trust.broker import Mosquitto
+from console.station.users import Role
 from console.tui.client import StationClient
 from drivers.gpio.sim import SimPins
 from drivers.speaker.sim import LogSpeaker
@@ -38,12 +40,13 @@ from hub.runtime.config import load_hub_config
 from hub.runtime.service import HubService
 from hub.voice import packet as voice_packet
 from tests.conftest import REPO, eventually
+from tests.support.accounts import PASSWORD, add_users
 from tests.support.tls import SHARED, STATION_FILTERS, WAIT_S, Peer, Pki, station_and_hub
 
 
 @pytest.fixture
 def secure(tmp_path: Path, ca: Pki) -> Iterator[Mosquitto]:
-    with Mosquitto(tmp_path / "broker", tls=ca.broker, consoles=["desk1"]) as b:
+    with Mosquitto(tmp_path / "broker", tls=ca.broker, consoles=["desk1", "desk2"]) as b:
         yield b
 
 
@@ -141,7 +144,8 @@ def test_hub_cannot_speak_for_the_station(peer: Callable[..., Peer]) -> None:
     watcher.subscribe("anxin/v1/#")
     hub = peer("h001")
     forged = [hub_topic("h002", leaf) for leaf in wire.HUB_DOWN] + [
-        hub_topic("h001", "ack"), wire.STATION_STATUS, wire.STATION_CHANGED, wire.STATION_REQUEST,
+        hub_topic("h001", "ack"), wire.STATION_STATUS, wire.STATION_CHANGED,
+        wire.request_topic("h001"), wire.request_topic("console:desk1"),
         wire.reply_topic("console:desk1")]
     for topic in forged:
         assert hub.publish(topic, retain=topic == wire.STATION_STATUS).getName() \
@@ -161,23 +165,86 @@ def test_a_last_will_on_another_hubs_topic_is_not_sent(peer: Callable[..., Peer]
     assert station.topics() == [hub_topic("h001", "status")]
 
 
-def test_only_listed_consoles_send_requests_and_each_reads_its_own_replies(
+def test_each_listed_console_sends_requests_on_its_own_topic_only_and_reads_its_own_replies(
         peer: Callable[..., Peer]) -> None:
+    """The station takes a request's console from its topic: a console may write only its own
+    (so it cannot send as another), an unlisted console none, a hub none."""
     station = station_like(peer)
-    desk1, desk2 = peer("console:desk1"), peer("console:desk2")
+    desk1, desk2, stranger = peer("console:desk1"), peer("console:desk2"), peer("console:rogue")
     desk1.subscribe(wire.reply_topic("console:desk1"), wire.reply_topic("console:desk2"),
                     wire.STATION_CHANGED)
-    assert not desk1.publish(wire.STATION_REQUEST).is_failure
-    assert station.wait_for(wire.STATION_REQUEST)
-    assert desk2.publish(wire.STATION_REQUEST).getName() == "Not authorized"  # not in the ACL
-    peer("h001").publish(hub_topic("h001", "heartbeat"))
-    assert station.wait_for(hub_topic("h001", "heartbeat"))
-    assert station.topics().count(wire.STATION_REQUEST) == 1
+    mine, theirs = wire.request_topic("console:desk1"), wire.request_topic("console:desk2")
+    assert not desk1.publish(mine).is_failure
+    assert station.wait_for(mine)
+    refused = {"desk2 on desk1's": desk2.publish(mine), "desk1 on desk2's": desk1.publish(theirs),
+               "on the topic all consoles shared before": desk2.publish(f"{wire.PREFIX}/station/request"),
+               "an unlisted console on its own": stranger.publish(wire.request_topic("console:rogue")),
+               "a hub on its own": peer("h001").publish(wire.request_topic("h001"))}
+    assert {k: rc.getName() for k, rc in refused.items()} == dict.fromkeys(refused, "Not authorized")
+    assert not desk2.publish(theirs).is_failure  # the sentinel
+    station.wait_for(theirs)
+    assert [t for t in station.topics() if t.startswith(wire.REQUEST_PREFIX)] == [mine, theirs]
     station.publish(wire.reply_topic("console:desk2"))
     station.publish(wire.STATION_CHANGED)
     station.publish(wire.reply_topic("console:desk1"))
     desk1.wait_for(wire.reply_topic("console:desk1"))
     assert desk1.topics() == [wire.STATION_CHANGED, wire.reply_topic("console:desk1")]
+
+
+async def test_a_console_cannot_lock_an_officer_out_at_another_desk(
+        tmp_path: Path, ca: Pki, secure: Mosquitto, peer: Callable[..., Peer],
+        cheap_passwords: None) -> None:
+    """console:desk2, a listed console, sends Zhang's name with wrong passwords, as many as
+    lock her, naming desk1 every way it could: on desk1's request topic and on the one topic
+    all consoles shared before (the broker refuses both), and on its own with desk1 in the
+    payload (the station refuses it: the topic says who sent it), and with made-up console
+    ids (refused alike: they take no place in the login queue). She then logs in at desk1,
+    where no failed login was counted. (When the console id was the payload's word, desk1 was
+    locked. The topics are spelled out: this test ran on that code too.)"""
+    add_users(tmp_path / "station.db", ("zhang", "张三", Role.DUTY))
+    request = f"{wire.PREFIX}/station/request"
+    own, desk1s = f"{request}/console:desk2", f"{request}/console:desk1"
+    async with StationService(station_cfg_over_tls(tmp_path, ca, secure.port)) as station:
+        desk2 = await station_up(peer, "console:desk2")
+        desk2.subscribe(wire.reply_topic("console:desk2"))
+        told: dict[tuple[str, str], set[str]] = {}
+        lock_after = station.cfg.login.lock_after
+        for i in range(lock_after):
+            for topic, console in ((desk1s, "console:desk1"), (request, "console:desk1"),
+                                   (own, "console:desk1"), (own, f"console:ghost{i}")):
+                wrong = json.dumps({"v": 1, "type": "request", "req": new_id(), "console": console,
+                                    "op": "login", "ts": time.time(), "user": "zhang",
+                                    "password": f"wrong-{i}"}).encode()
+                rc = await asyncio.to_thread(desk2.publish, topic, wrong)
+                told.setdefault((topic, console), set()).add(rc.getName())
+            await asyncio.sleep(0.2)  # a patient guesser: each checked before the next
+
+        desk1 = StationClient.over_mqtt(BrokerConfig.model_validate(
+            {"port": secure.port, "tls": ca.tls("console:desk1")}), on_changed=lambda _: None,
+            on_station=lambda _: None)
+        desk1.start()
+        try:
+            await eventually(lambda: desk1.reachable and desk1.station, what="desk1 sees the station")
+            reply = await desk1.login("zhang", PASSWORD, timeout=WAIT_S)
+        finally:
+            desk1.close()
+        assert reply.ok, reply
+        failed = [e.detail for e in station.store.audit_entries(target="zhang")
+                  if e.action == "login.failed"]
+        assert failed == [], failed
+        assert told == {(desk1s, "console:desk1"): {"Not authorized"},
+                        (request, "console:desk1"): {"Not authorized"},
+                        (own, "console:desk1"): {"Success"},
+                        **{(own, f"console:ghost{i}"): {"Success"} for i in range(lock_after)}}
+        reasons = [r for (r,) in station.store._db.execute("SELECT reason FROM rejected")]
+        assert reasons.count("payload says console 'console:desk1' on console 'console:desk2''s "
+                             "topic") == lock_after
+        assert len(reasons) == 2 * lock_after
+        told_why = wire.reply_topic("console:desk2")
+        await eventually(lambda: desk2.topics().count(told_why) == 2 * lock_after,
+                         what="desk2 told why")
+        assert {wire.decode_as(p, wire.Reply).code for t, p in desk2.received if t == told_why} \
+            == {"invalid"}
 
 
 async def test_press_is_acknowledged_and_console_answered_over_tls(tmp_path: Path, ca: Pki,
@@ -279,7 +346,7 @@ def test_cli_issues_identities_and_renders_the_broker_config(tmp_path: Path,
     acl = (out / "acl").read_text()
     assert "${" not in acl and "${" not in conf
     assert acl.count("user ") == 3 and "user station:station\n" in acl
-    assert "user console:desk2\ntopic write anxin/v1/station/request\n" in acl
+    assert "user console:desk2\ntopic write anxin/v1/station/request/console:desk2\n" in acl
 
 
 def test_a_console_talks_with_a_home_and_a_hub_only_on_its_own_voice_topics(
@@ -291,7 +358,7 @@ def test_a_console_talks_with_a_home_and_a_hub_only_on_its_own_voice_topics(
     h1.subscribe(hub_topic("h001", down), hub_topic("h001", "call"), hub_topic("h002", down),
                  hub_topic("h002", up))
     h2.subscribe(hub_topic("h002", down), hub_topic("h002", up))
-    desk1, desk2 = peer("console:desk1"), peer("console:desk2")
+    desk1, desk2 = peer("console:desk1"), peer("console:rogue")
     desk1.subscribe(hub_topic("h001", up), hub_topic("h002", up))
     desk2.subscribe(hub_topic("h001", up))
     station = station_like(peer)
@@ -351,11 +418,12 @@ async def test_certificates_from_the_ca_take_nothing_from_the_station(
         hub.subscribe(hub_topic("h001", "ack"))
         desk.subscribe(wire.reply_topic("console:desk1"))
         alarms = [alarm() for _ in range(50)]
-        requests = [wire.Request(req=new_id(), console="console:desk1", op="claim",
-                                 alarm=a.id, ts=time.time()) for a in alarms]
+        requests = [wire.Claim(req=new_id(), console="console:desk1", alarm=a.id, ts=time.time())
+                    for a in alarms]
         for a, r in zip(alarms, requests, strict=True):
             await asyncio.to_thread(hub.publish, hub_topic("h001", "event"), wire.encode(a))
-            await asyncio.to_thread(desk.publish, wire.STATION_REQUEST, wire.encode(r))
+            await asyncio.to_thread(desk.publish, wire.request_topic("console:desk1"),
+                                    wire.encode(r))
 
         def acked() -> set[str]:
             return {i for t, p in list(hub.received) if t == hub_topic("h001", "ack")
@@ -370,7 +438,7 @@ async def test_certificates_from_the_ca_take_nothing_from_the_station(
         await eventually(lambda: answered() == {r.req for r in requests}, WAIT_S, "50 replies")
     for rogue in rogues:  # nothing from a hub or a console
         assert not [t for t in rogue.topics() if t.startswith(f"{wire.PREFIX}/hub/")
-                    or t == wire.STATION_REQUEST]
+                    or t.startswith(wire.REQUEST_PREFIX)]
 
 
 # --- limits: what the broker passes on -----------------------------------------------------

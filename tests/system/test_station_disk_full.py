@@ -17,7 +17,7 @@ import pytest
 from textual.widgets import Static
 
 from console.station.config import StationConfig
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
 from console.station.trust.broker import Mosquitto
 from console.station.users import Role
 from console.tui.app import ConsoleApp
@@ -87,7 +87,7 @@ def banner(screen: object) -> str:
 async def test_a_full_disk_then_freed(station: tuple[StationConfig, subprocess.Popen[bytes]],
                                       hub_cfg: Callable[..., HubConfig], broker: Mosquitto) -> None:
     cfg, proc = station
-    read = StationStore(cfg.database, readonly=True)
+    read = StationReader.open(cfg.database)
     app = ConsoleApp(cfg)
     app.bell = lambda: None  # type: ignore[method-assign]
     frozen = asyncio.create_task(heartbeats("h002", broker.port))

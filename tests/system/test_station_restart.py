@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from console.station.config import StationConfig
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
 from hub.common.events import Event
 from hub.runtime.config import HubConfig
 from hub.runtime.service import HubService
@@ -50,7 +50,7 @@ async def test_station_killed_mid_stream_loses_nothing(
             await eventually(lambda: hub.store.pending_count() == 0, timeout=30,
                              what="every alarm acknowledged after the restart")
             raised = {a.id for a in hub.store.open_alarms()}
-        store = StationStore(station_cfg.database, readonly=True)
+        store = StationReader.open(station_cfg.database)
         stored = [a.id for a in store.open_alarms()]
         print(f"\nalarms raised {len(raised)} / stored at station {len(set(stored))} / "
               f"shown twice {len(stored) - len(set(stored))} / lost {len(raised - set(stored))}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
 from console.station.trust.broker import Mosquitto
 from console.tui.client import StationClient
 from hub.cli import demo
@@ -73,7 +73,7 @@ async def test_a_dead_or_frozen_hub_shows_offline_at_the_station_in_time(
     log = tmp_path / "station" / "station.log"
     await eventually(lambda: log.exists() and " up, database " in log.read_text(), timeout=15,
                      what="station service up")
-    store = StationStore(tmp_path / "station" / "station.db", readonly=True)
+    store = StationReader.open(tmp_path / "station" / "station.db")
 
     def online() -> bool:
         home = store.home("h001")

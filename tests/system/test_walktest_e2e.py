@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
 from console.station.trust.broker import Mosquitto
 from hub.cli.demo import ANXIN, demo_homes, demo_hub, demo_station, spawn, wait_for, write_yaml
 from hub.common import linejson
@@ -114,7 +114,7 @@ def test_walk_test_with_simulated_devices_end_to_end(tmp_path: Path, broker: Mos
         assert 0 < report["station_rtt_ms"] < 2000
 
         # the station has every test as a walk-test event, the summary, and not one alarm
-        store = StationStore(station_dir / "station.db", readonly=True)
+        store = StationReader.open(station_dir / "station.db")
         try:
             deadline = time.monotonic() + 10
             while (home := store.home("h001")) is None or home.walktest_until is not None:

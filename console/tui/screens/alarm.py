@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console.casework.county import CountyRules
 from console.station.calls import CallRow
-from console.station.store import AlarmRow, HomeState, StepRow
+from console.station.store.rows import AlarmRow, HomeState, StepRow
 from console.tui.i18n import Texts
 from console.tui.kept_notes import KeptNote
 from console.tui.widgets.alarm_facts import alarm_facts
@@ -50,7 +50,7 @@ Note = Callable[[str, str], Awaitable[bool]]
 
 
 class DeskReads(Protocol):
-    """The station store's reads this screen needs (StationStore, read-only)."""
+    """The station database's reads this screen needs (StationReader)."""
 
     def alarm(self, id: str) -> AlarmRow | None: ...
     def alarm_data(self, alarm: str) -> dict[str, Any]: ...

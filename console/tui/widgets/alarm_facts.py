@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from console.station.store import AlarmRow, SensorRow
+from console.station.store.rows import AlarmRow, SensorRow
 from console.tui.i18n import STRINGS, Texts
 
 # the kinds whose cause is "nobody seen": the last sight is said even when unknown

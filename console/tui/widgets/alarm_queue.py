@@ -30,7 +30,7 @@ from textual.widgets import Input
 
 from console.casework.search import ElderIndex
 from console.station.config import Category
-from console.station.store import AlarmRow
+from console.station.store.rows import AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.table import LabelledTable

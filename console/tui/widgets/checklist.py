@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from console.casework.county import Plan
-from console.station.store import StepRow
+from console.station.store.rows import StepRow
 from console.tui.i18n import Texts
 from hub.common.language import Language
 

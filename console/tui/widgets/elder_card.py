@@ -14,7 +14,7 @@ from console.casework.category import effective
 from console.casework.county import CountyRules
 from console.casework.elder import Contact, ElderRecord
 from console.station.calls import CALL_ENDED, CallRow
-from console.station.store import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, PRESSED_AGAIN, AlarmRow
+from console.station.store.rows import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, PRESSED_AGAIN, AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import duration, elder_name
 from hub.common.events import AlarmState

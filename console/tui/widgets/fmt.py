@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.station.store import AlarmRow
+from console.station.store.rows import AlarmRow
 from console.tui.i18n import Texts
 
 

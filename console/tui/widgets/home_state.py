@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from console.station.store import HomeState
+from console.station.store.rows import HomeState
 from console.tui.i18n import STRINGS, Texts
 
 LOW_BATTERY = 20  # % and below: shown in red, someone should bring a battery

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from console.casework.elder import Category, ElderRecord
 from console.casework.search import ElderIndex
-from console.station.store import HomeRow, WalkTestRow
+from console.station.store.rows import HomeRow, WalkTestRow
 from console.tui.i18n import STRINGS, Texts
 from console.tui.widgets.home_state import sensor_label
 from console.tui.widgets.table import LabelledTable, shared_labels

@@ -17,7 +17,7 @@ from console.casework.category import reassess
 from console.casework.elder import ElderRecord, age_on
 from console.casework.phone import Number, is_service, parse
 from console.station.config import Category, load_homes
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from tests.conftest import REPO
 from tests.support.records_fakes import RULES
 

@@ -13,7 +13,9 @@ import yaml
 
 from console.station import audit
 from console.station.config import Category, Contact, Elder, Home
-from console.station.store import ClaimConflict, StationStore
+from console.station.store.alarms import ClaimConflict
+from console.station.store.reader import StationReader
+from console.station.store.station import StationStore
 from hub.cli.main import main
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, Event
@@ -138,7 +140,7 @@ def test_tampering_is_found_at_the_right_seq(case: str, station: Path,
 def rehash(db_path: Path, seq: int, **change: str) -> None:
     """Change an entry and give it a hash that fits its new content and its predecessor."""
     db = sqlite3.connect(db_path, isolation_level=None)
-    store = StationStore(db_path, readonly=True)
+    store = StationReader.open(db_path)
     e = next(x for x in store.audit_entries() if x.seq == seq)
     store.close()
     detail = {**e.detail, **change}

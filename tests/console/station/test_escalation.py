@@ -7,7 +7,8 @@ from pathlib import Path
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from console.station.store import ESCALATED, StationStore
+from console.station.store.rows import ESCALATED
+from console.station.store.station import StationStore
 from console.tui.client import StationClient
 from hub.common import wire
 from tests.conftest import eventually

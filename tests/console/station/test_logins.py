@@ -58,7 +58,7 @@ class Intruder:
 
     def send(self, console: str, op: str = "login", **fields: Any) -> str:
         req = new_id()
-        assert not self.peer.publish(wire.STATION_REQUEST, json.dumps({
+        assert not self.peer.publish(wire.request_topic(console), json.dumps({
             "v": 1, "type": "request", "req": req, "console": console, "op": op,
             "ts": time.time(), **fields}).encode()).is_failure
         return req

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,21 +40,25 @@ def poisoned(console: str) -> bytes:
                        "op": "claim", "ts": time.time(), "alarm": "a1"}).encode()
 
 
-def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+def refusals(caplog: pytest.LogCaptureFixture, topic: str) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.getMessage().startswith(f"rejected message on {wire.STATION_REQUEST!r}")]
+            if r.getMessage().startswith(f"rejected message on {topic!r}")]
 
 
-async def poison_then_press(station: StationService, hub: HubService, evil: Peer,
+async def poison_then_press(station: StationService, hub: HubService, evil: Peer, sender: str,
                             caplog: pytest.LogCaptureFixture) -> None:
-    """Send the poisoned requests; each is refused with a log line, the station stays on the
+    """Send the poisoned requests, on the request topic of console ``sender`` (the only one a
+    console may use under TLS); each is refused with a log line, the station stays on the
     broker, and a press right after is stored at the station and acknowledged at home."""
     await eventually(lambda: hub.link.connected and station.t.connected, what="all connected")
     up_since = station._up_since
+    topic = wire.request_topic(sender)
     for console in POISON:
-        assert not evil.publish(wire.STATION_REQUEST, poisoned(console)).is_failure
-    await eventually(lambda: len(refusals(caplog)) == len(POISON), what="each request refused")
-    assert all("request.console: String should match pattern" in m for m in refusals(caplog))
+        assert not evil.publish(topic, poisoned(console)).is_failure
+    await eventually(lambda: len(refusals(caplog, topic)) == len(POISON),
+                     what="each request refused")
+    assert all("request.claim.console: String should match pattern" in m
+               for m in refusals(caplog, topic))
     assert station.store.count("rejected") == len(POISON)
     await asyncio.to_thread(SimPins(hub.pins).click, 17)
     await eventually(station.store.open_alarms, what="the alarm stored at the station")
@@ -69,7 +74,7 @@ async def test_a_console_id_no_topic_may_carry_is_refused_and_alarms_still_get_t
     assert evil.connect()
     try:
         async with StationService(station_cfg) as station, HubService(hub_cfg()) as hub:
-            await poison_then_press(station, hub, evil, caplog)
+            await poison_then_press(station, hub, evil, "evil", caplog)
     finally:
         evil.close()
 
@@ -87,7 +92,7 @@ async def test_under_tls_a_listed_console_cannot_poison_and_replies_reach_consol
         assert evil.connect()
         try:
             async with StationService(station_cfg) as station, HubService(hub_cfg) as hub:
-                await poison_then_press(station, hub, evil, caplog)
+                await poison_then_press(station, hub, evil, "console:desk1", caplog)
                 online: list[wire.StationStatus | None] = []
                 desk = StationClient.over_mqtt(BrokerConfig.model_validate(
                     {"port": secure.port, "tls": ca.tls("console:desk1")}), on_changed=lambda _: None,
@@ -103,6 +108,51 @@ async def test_under_tls_a_listed_console_cannot_poison_and_replies_reach_consol
                     desk.close()
         finally:
             evil.close()
+
+
+def raw_event(**fields: object) -> dict[str, object]:
+    """An alarm event of h001 as a bare client writes it: the real hub escapes its own data."""
+    return {"v": 1, "type": "event", "hub": "h001", "id": new_id(), "kind": "button.press",
+            "source": "bedside", "ts": time.time(),
+            "alarm": {"kind": "panic", "priority": 1, "contact_id": 101}, **fields}
+
+
+async def test_control_characters_from_a_hub_are_refused_or_escaped_and_no_log_line_has_one(
+        broker: Mosquitto, station_cfg: StationConfig, caplog: pytest.LogCaptureFixture) -> None:
+    """ESC and line breaks sent by a hub over the real broker: in an event's ``kind`` (an
+    identifier) the event is refused and kept in ``rejected``; in its data's values it is
+    stored with ESC and BEL escaped (``\\x1b``), line breaks kept. No line the station logs
+    carries a raw control character, which could forge a log line or clear a terminal."""
+    caplog.set_level(logging.DEBUG)
+    hub = Peer(broker.port, None)
+    assert hub.connect()
+    forged = raw_event(kind="button.press\x1b[2J\n12:00:00 INFO alarm a1 resolved")
+    dirty = raw_event(data={"location": "卧室\x1b[31m", "note": "一行\n两行\x07"})
+    try:
+        async with StationService(station_cfg) as station:
+            await eventually(lambda: station.t.connected, what="the station connected")
+            hub.subscribe(wire.hub_topic("h001", "ack"))
+            for event in (forged, dirty):
+                assert not hub.publish(wire.hub_topic("h001", "event"),
+                                       json.dumps(event).encode()).is_failure
+            acked = await asyncio.to_thread(hub.wait_for, wire.hub_topic("h001", "ack"))
+            assert [wire.decode_as(p, wire.Ack).ids for _, p in acked] == [[dirty["id"]]]
+            alarm = station.store.alarm(str(dirty["id"]))
+            assert alarm is not None and alarm.location == "卧室\\x1b[31m"
+            (stored,) = station.store._db.execute("SELECT payload FROM events WHERE id = ?",
+                                                  (dirty["id"],)).fetchone()
+            assert json.loads(stored)["data"] == {"location": "卧室\\x1b[31m",
+                                                  "note": "一行\n两行\\x07"}
+            (kept,) = station.store._db.execute("SELECT topic, reason, payload FROM rejected")
+            assert kept[0] == wire.hub_topic("h001", "event")
+            assert "event.kind: control or format character '\\x1b' not allowed here" in kept[1]
+            assert json.loads(kept[2])["id"] == forged["id"]  # kept as it came, for inspection
+            assert station.store.alarm(str(forged["id"])) is None
+    finally:
+        hub.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("rejected message on" in line for line in lines)
+    assert [line for line in lines if any(unicodedata.category(c) == "Cc" for c in line)] == []
 
 
 async def test_a_topic_the_broker_would_refuse_is_dropped_and_logged_not_sent_forever(

@@ -16,7 +16,8 @@ from console.casework.schedule import agenda
 from console.station.config import DEFAULT_COUNTY, Category, StationConfig, load_homes
 from console.station.records_store import OpRefused
 from console.station.service import StationService
-from console.station.store import StationStore
+from console.station.store.reader import StationReader
+from console.station.store.station import StationStore
 from console.station.users import Role
 from console.tui.client import StationClient
 from hub.common import wire
@@ -292,7 +293,7 @@ def test_an_old_database_is_migrated(tmp_path: Path) -> None:
     assert s.load_homes(HOMES, now=5.0) == ["h002", "h003", "h004", "h005"]  # h001 as stored
     assert s.visits() == [] and s.followups(open_only=False) == []
     s.close()
-    ro = StationStore(db, readonly=True)
+    ro = StationReader.open(db)
     assert ro.elders()[0][0] == "h001" and ro.verify_audit().ok
     ro.close()
 

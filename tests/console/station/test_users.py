@@ -20,7 +20,7 @@ from textual.widgets import Input, Static
 from console.station import users
 from console.station.config import LoginConfig, StationConfig
 from console.station.service import StationService, station_will
-from console.station.store import StationStore
+from console.station.store.station import StationStore
 from console.station.users import LoginRefused, Role, verify_password
 from console.tui.app import ConsoleApp
 from console.tui.client import StationClient
@@ -269,7 +269,7 @@ async def test_old_console_request_with_officer_and_no_token_is_answered_not_obe
     old = desk.broker.client()
     old.start(lambda t, p: replies.append(p), lambda up: None)
     old.subscribe(wire.reply_topic("old-desk"))
-    old.publish(wire.STATION_REQUEST, json.dumps({
+    old.publish(wire.request_topic("old-desk"), json.dumps({
         "v": 1, "type": "request", "req": "r1", "console": "old-desk", "op": "claim",
         "ts": time.time(), "alarm": desk.alarm(), "officer": "张三"}).encode())
     reply = wire.decode_as((await eventually(lambda: replies, what="a reply"))[0], wire.Reply)
@@ -284,16 +284,16 @@ async def test_passwords_are_kept_neither_in_refused_requests_nor_in_the_log(
     evil.start(lambda t, p: None, lambda up: None)
     bad_login = {"v": 1, "type": "request", "req": "r1", "op": "login", "ts": time.time(),
                  "user": "zhang", "password": "hunter2hunter2"}  # no console: refused
-    evil.publish(wire.STATION_REQUEST, json.dumps(bad_login).encode())
-    evil.publish(wire.STATION_REQUEST, b'{"password": "hunter2hunter2", truncated')
+    evil.publish(wire.request_topic("evil"), json.dumps(bad_login).encode())
+    evil.publish(wire.request_topic("evil"), b'{"password": "hunter2hunter2", truncated')
     await desk.client().login("zhang", "hunter2hunter2", timeout=5)  # a wrong password
     rows = await eventually(lambda: desk.station.store._db.execute(
         "SELECT reason, payload FROM rejected").fetchall(), what="refused requests kept")
     assert len(rows) == 2
     assert json.loads(rows[0][1])["password"] == "***" and "console" in rows[0][0]
     assert rows[1][1] == b"(not a JSON object; not kept, as it may hold a password)"
-    sent = wire.Request(req="r2", console="c", op="login", ts=1.0, user="zhang",
-                        password=SecretStr("hunter2hunter2"))
+    sent = wire.Login(req="r2", console="c", ts=1.0, user="zhang",
+                      password=SecretStr("hunter2hunter2"))
     assert b'"password":"hunter2hunter2"' in wire.encode(sent)  # on the wire, to the station
     assert "hunter2" not in repr(sent) and "hunter2" not in str(sent)  # never in a log line
     dump = "\n".join(desk.station.store._db.iterdump())
@@ -307,7 +307,7 @@ async def test_the_console_refuses_an_identifier_with_a_control_character_itself
     c = await desk.logged_in("zhang")
     reply = await c.request("claim", desk.alarm("a1") + "\n", timeout=5)
     assert (reply.ok, reply.code) == (False, "invalid")
-    assert reply.error == "alarm: control or format character '\\n' not allowed here (1 error(s))"
+    assert reply.error == "claim.alarm: control or format character '\\n' not allowed here (1 error(s))"
     assert desk.station.store.alarm("a1").state is AlarmState.DELIVERED  # type: ignore[union-attr]
 
 
@@ -316,12 +316,13 @@ async def test_a_request_refused_at_the_door_is_answered_when_it_says_where(desk
     raw = desk.broker.client()
     raw.start(lambda t, p: replies.append(p), lambda up: None)
     raw.subscribe(wire.reply_topic("old-desk"))
-    raw.publish(wire.STATION_REQUEST, json.dumps({"v": 1, "type": "request", "req": "r1",
+    raw.publish(wire.request_topic("old-desk"), json.dumps({"v": 1, "type": "request", "req": "r1",
                                                   "console": "old-desk", "op": "fly",
                                                   "ts": time.time()}).encode())
     reply = wire.decode_as((await eventually(lambda: replies, what="a reply"))[0], wire.Reply)
     assert (reply.req, reply.ok, reply.code) == ("r1", False, "invalid")
-    assert (reply.error or "").startswith("request.op: Input should be 'login', 'logout'")
+    assert (reply.error or "").startswith("request: Input tag 'fly' found using 'op' does not "
+                                          "match any of the expected tags: 'login', 'logout'")
 
 
 # --- the console -----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ async def test_resolving_an_unclaimed_alarm_asks_for_the_claim_first(station: De
     async with at_desk(station, tmp_path) as (app, pilot):
         station.raise_alarm("h002")
         app.query_one(AlarmQueue).focus()
-        await eventually(lambda: app.queue.row_count == 1, what="the alarm in the queue")
+        await eventually(lambda: app.desk.queue.row_count == 1, what="the alarm in the queue")
         await pilot.press("r")
         await eventually(lambda: "请先接警（c），再处置" in toasts(app), what="the warning")
         assert not isinstance(app.screen, ResolveScreen) and station.requests == []
@@ -41,7 +41,7 @@ async def test_a_refusal_reads_in_the_console_language(station: DeskStation, tmp
     async with at_desk(station, tmp_path) as (app, pilot):
         alarm = station.raise_alarm("h002")
         app.query_one(AlarmQueue).focus()
-        await eventually(lambda: app.queue.row_count == 1, what="the alarm in the queue")
+        await eventually(lambda: app.desk.queue.row_count == 1, what="the alarm in the queue")
         station.store.claim(alarm, "li", "李四")  # another console got there first
         await pilot.press("c")
         await eventually(lambda: "李四 已接警" in toasts(app), what="the refusal, naming who has it")
@@ -102,11 +102,11 @@ async def test_an_alarm_cancelled_at_home_says_so_as_it_leaves(station: DeskStat
                                                                tmp_path: Path) -> None:
     async with at_desk(station, tmp_path) as (app, _):
         alarm = station.raise_alarm("h002")
-        await eventually(lambda: app.queue.row_count == 1, what="the alarm in the queue")
+        await eventually(lambda: app.desk.queue.row_count == 1, what="the alarm in the queue")
         cancel = Event(kind=CANCEL_KIND, source="bedside", ts=time.time(), data={"ref": alarm})
         station.store.store_event(wire.event_msg("h002", cancel))
         station.on_changed(wire.Changed(what="alarm", id=alarm))
-        await eventually(lambda: app.queue.row_count == 0, what="gone from the queue")
+        await eventually(lambda: app.desk.queue.row_count == 0, what="gone from the queue")
         await eventually(lambda: "张建国 在家中取消了报警（紧急呼叫）" in toasts(app), what="the toast")
 
 

@@ -122,7 +122,7 @@ def test_how_long_ago_is_told_in_whole_units() -> None:
 
 async def test_roster_opens_the_elders_history_with_alarms_and_visits() -> None:
     from console.casework.records import VisitRecord
-    from console.station.store import AlarmRow
+    from console.station.store.rows import AlarmRow
     from hub.common.events import AlarmState
     t = TODAY.timestamp() - 86_400
     fall = AlarmRow("a1", "h001", "fall", 1, 0, "radar", "卧室", AlarmState.RESOLVED, t, t, "张三", "zhang",

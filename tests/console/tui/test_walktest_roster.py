@@ -15,7 +15,8 @@ import pytest
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from console.station.store import StationStore, WalkTestRow
+from console.station.store.rows import WalkTestRow
+from console.station.store.station import StationStore
 from console.station.users import Role
 from console.tui.app import ConsoleApp
 from console.tui.widgets.alarm_queue import AlarmQueue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -128,6 +129,56 @@ REQUEST = {"v": 1, "type": "request", "req": "r1", "console": "console-012345678
            "op": "claim", "ts": 1.0, "alarm": "a1"}
 
 
+# One request per op as consoles of wire v1 send them (the flat Request before issue 18).
+V1_REQUESTS = {
+    wire.Login: {"op": "login", "user": "wang.li", "password": "pw"},
+    wire.Logout: {"op": "logout", "token": "t"},
+    wire.Claim: {"op": "claim", "alarm": "a1", "token": "t"},
+    wire.Resolve: {"op": "resolve", "alarm": "a1", "outcome": "false_alarm", "notes": "n",
+                   "token": "t"},
+    wire.CallStart: {"op": "call_start", "hub": "h001", "visit": "v1", "token": "t"},
+    wire.CallEnd: {"op": "call_end", "call": "c1", "token": "t"},
+    wire.AlarmStep: {"op": "alarm_step", "alarm": "a1", "step": "assess", "notes": "n",
+                     "token": "t"},
+    wire.AlarmNote: {"op": "alarm_note", "alarm": "a1", "notes": "n", "written": 0.5, "token": "t"},
+    wire.ElderSave: {"op": "elder_save", "hub": "h001", "record": {"name": "张"}, "token": "t"},
+    wire.ElderOverride: {"op": "elder_override", "hub": "h001", "category": "key", "notes": "n",
+                         "token": "t"},
+    wire.VisitSave: {"op": "visit_save", "hub": "h001", "record": {"day": "2024-06-01"},
+                     "token": "t"},
+    wire.FollowupClose: {"op": "followup_close", "followup": "f1", "notes": "n", "token": "t"},
+}
+
+
+@pytest.mark.parametrize("model", V1_REQUESTS, ids=lambda m: m.__name__)
+def test_each_op_has_its_model_and_keeps_its_v1_json(model: type[wire.RequestBase]) -> None:
+    sent = {**REQUEST, "alarm": None, **V1_REQUESTS[model]}
+    sent = {k: v for k, v in sent.items() if v is not None}
+    req = wire.decode_request(json.dumps(sent).encode())
+    assert type(req) is model
+    assert json.loads(wire.encode(req)) == sent
+    assert type(wire.request(sent)) is model  # as the console builds it
+
+
+@pytest.mark.parametrize("op, fields, error", [
+    ("claim", {}, "request.claim.alarm: Field required"),
+    ("login", {"user": "zhang"}, "request.login.password: Field required"),
+    ("call_start", {"alarm": "a1", "hub": "h001"}, "needs exactly one of alarm and hub"),
+    ("alarm_note", {"alarm": "a1"}, "request.alarm_note.notes: Field required"),
+    ("fly", {}, "request: Input tag 'fly' found using 'op' does not match"),
+    (None, {}, "request: Unable to extract tag using discriminator 'op'")])
+def test_a_request_without_what_its_op_needs_is_refused(op: str | None, fields: dict[str, str],
+                                                         error: str) -> None:
+    sent = {**{k: v for k, v in REQUEST.items() if k != "alarm"}, "op": op, **fields}
+    with pytest.raises(wire.WireError, match=re.escape(error)):
+        wire.decode_request(json.dumps({k: v for k, v in sent.items() if v is not None}).encode())
+
+
+def test_only_a_request_decodes_as_one() -> None:
+    with pytest.raises(wire.WireError, match="expected a request, got type 'changed'"):
+        wire.decode_request(wire.encode(wire.Changed(what="home", id="h001")))
+
+
 @pytest.mark.parametrize("console", ["desk\n1", "desk\x7f", "desk+", "desk#", "desk/1", "$SYS",
                                      "desk 1", "desk\x00", "桌1", "-desk", "d" * 65])
 def test_a_console_id_that_is_no_topic_safe_name_is_refused(console: str) -> None:
@@ -137,14 +188,25 @@ def test_a_console_id_that_is_no_topic_safe_name_is_refused(console: str) -> Non
         wire.decode(json.dumps({**REQUEST, "console": console}).encode())
     with pytest.raises(wire.WireError, match="bad console id"):
         wire.reply_topic(console)
+    with pytest.raises(wire.WireError, match="bad console id"):
+        wire.request_topic(console)
+    with pytest.raises(wire.WireError, match="bad console id"):
+        wire.request_console(wire.REQUEST_PREFIX + console)
 
 
 @pytest.mark.parametrize("console", ["console-0123456789ab", "console:desk1", "desk-zhang", "c"])
 def test_console_ids_we_make_name_their_reply_topics(console: str) -> None:
     """Plain consoles are console-<12 hex>; under TLS a console is its certificate's name."""
-    assert wire.decode_as(json.dumps({**REQUEST, "console": console}).encode(),
-                          wire.Request).console == console
+    assert wire.decode_request(json.dumps({**REQUEST, "console": console}).encode()).console \
+        == console
     assert wire.reply_topic(console) == f"anxin/v1/station/reply/{console}"
+    assert wire.request_topic(console) == f"anxin/v1/station/request/{console}"
+    assert wire.request_console(wire.request_topic(console)) == console
+
+
+def test_only_a_request_topic_names_a_console() -> None:
+    for topic in ("anxin/v1/station/request", "anxin/v1/station/reply/c", "anxin/v1/hub/h1/event"):
+        assert wire.request_console(topic) is None
 
 
 @pytest.mark.parametrize("field, value", [
@@ -168,7 +230,7 @@ def test_request_identifiers_with_control_characters_are_refused(op: str, field:
 def test_free_text_keeps_its_lines_and_shows_other_control_characters_escaped() -> None:
     notes = "第一行\r\n第二行\r第三行\t缩进\x1b[31m红\x7f\u202e反\u3000全角空格"
     req = wire.decode_as(json.dumps({**REQUEST, "op": "alarm_note", "notes": notes}).encode(),
-                         wire.Request)
+                         wire.AlarmNote)
     assert req.notes == "第一行\n第二行\n第三行\t缩进\\x1b[31m红\\x7f\\u202e反\u3000全角空格"
     event = wire.decode_as((EVENT % json.dumps(
         {"location": "卧室\x1b[2J", "nested": {"list": ["a\x00b"]}})).encode(), wire.EventMsg)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from console.station.store import CALL_REQUESTED
+from console.station.store.rows import CALL_REQUESTED
 from drivers.gpio.sim import SimPins
 from hub.runtime.config import HubConfig
 from hub.runtime.service import HubService

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from console.station.config import Category, Elder, Home
-from console.station.store import CANCELLED_AT_HOME, ClaimConflict, StationStore
+from console.station.store.alarms import ClaimConflict
+from console.station.store.reader import StationReader
+from console.station.store.rows import CANCELLED_AT_HOME
+from console.station.store.station import StationStore
+from console.station.users import Role
 from drivers.ble.decode import Count, Counted
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, AlarmState, Event
@@ -108,11 +113,14 @@ def test_queue_order_priority_then_group_then_age(tmp_path: Path) -> None:
 
 def test_console_reads_while_service_writes(tmp_path: Path) -> None:
     writer = StationStore(tmp_path / "st.db")
-    reader = StationStore(tmp_path / "st.db", readonly=True)
+    reader = StationReader.open(tmp_path / "st.db")
     writer.store_event(alarm_msg("e1", "h1"))
     assert reader.alarm("e1") is not None
-    with pytest.raises(Exception, match="readonly"):
-        reader.store_event(alarm_msg("e2", "h1"))
+    assert not hasattr(reader, "store_event")
+    with pytest.raises(sqlite3.OperationalError, match="read-only here: only the station service"):
+        reader.users.add("zhang", "张三", Role.DUTY, "a-password-1", actor="test", now=1.0)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader._db.execute("DELETE FROM alarms")
 
 
 def cancel_msg(ref: str, hub: str, ts: float) -> wire.EventMsg:

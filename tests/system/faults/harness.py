@@ -527,16 +527,17 @@ class Rig:
             self.wait(seconds)
 
     def poison_requests(self) -> int:
-        """Console requests from a bare client whose console id would make the station's reply
-        topic one the broker refuses; returns how many were sent (each acknowledged by the
-        broker)."""
+        """Console requests from a bare client, on its own request topic, whose console id
+        would make the station's reply topic one the broker refuses; returns how many were
+        sent (each acknowledged by the broker)."""
         poisoner = Peer(self.broker.port, None)
         assert poisoner.connect(), f"the poisoner could not connect: {poisoner.connack}"
         try:
             for i, console in enumerate(POISONED_CONSOLES):
                 request = {"v": 1, "type": "request", "req": f"poison-{i}", "console": console,
                            "op": "claim", "ts": time.time(), "alarm": "a1"}
-                assert not poisoner.publish(wire.STATION_REQUEST, json.dumps(request).encode()).is_failure
+                assert not poisoner.publish(wire.request_topic("poisoner"),
+                                             json.dumps(request).encode()).is_failure
         finally:
             poisoner.close()
         return len(POISONED_CONSOLES)

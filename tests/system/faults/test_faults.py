@@ -72,7 +72,7 @@ def test_poisoned_request(rig: Rig) -> None:
         rig.wait(D.settle_s)
         sent = rig.poison_requests()
         rig.wait(D.outage_s)
-    refused = rig.station.count(r" rejected message on 'anxin/v1/station/request'")
+    refused = rig.station.count(r" rejected message on 'anxin/v1/station/request/poisoner'")
     dropped = rig.station.count(LOGGED["disconnects"].pattern)
     rig.finish("poisoned-request", sent=str(sent), refused=str(refused), station_drops=str(dropped))
     assert (refused, dropped) == (sent, 0), "the station did not refuse them all and stay on"

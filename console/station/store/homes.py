@@ -1,0 +1,75 @@
+"""The homes: whether each is online (its status, or silence past the station's limit) and
+the elder records homes.yaml brings.
+
+Elder records come from homes.yaml at start and from the consoles (``elder_save``,
+:mod:`console.station.records_store`). The file creates the homes it lists that are missing;
+for a home already stored, its entry replaces the stored record only when the entry itself
+changed since it was last applied (its hash is kept as ``seed``), so a record edited at the
+console survives a restart with the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from console.station import audit
+from console.station.config import Home
+from console.station.store.writer import Writer
+
+
+class Homes(Writer):
+    """Homes online or not, and homes.yaml's records (a part of StationStore)."""
+
+    def load_homes(self, homes: list[Home], *, actor: str = "homes.yaml",
+                   now: float | None = None) -> list[str]:
+        """Store the elder records of homes.yaml: a missing home is created, a stored one
+        replaced only when its entry in the file changed since it was last applied (see the
+        module docstring). Each home whose record changed gets an audit entry naming the fields
+        that changed (not their values: the record itself is the personal data).
+        Returns the hubs that changed."""
+        now = time.time() if now is None else now
+        changed = []
+        with self._tx() as db:
+            for h in homes:
+                new = h.elder.model_dump(mode="json")
+                seed = hashlib.sha256(audit.canonical(new).encode()).hexdigest()
+                row = db.execute("SELECT elder, seed FROM homes WHERE hub = ?", (h.hub,)).fetchone()
+                old = json.loads(row[0]) if row and row[0] else None
+                if old is not None and row[1] == seed:
+                    continue  # the file's entry is as last applied: the stored record stands
+                db.execute("INSERT INTO homes(hub, elder, seed, added) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT(hub) DO UPDATE SET elder = excluded.elder, seed = "
+                           "excluded.seed, added = coalesce(added, excluded.added)",
+                           (h.hub, h.elder.model_dump_json(), seed, now))
+                if old == new:
+                    continue
+                fields = sorted(h.elder.model_dump(exclude_defaults=True) if old is None else
+                                (k for k in new.keys() | old.keys() if old.get(k) != new.get(k)))
+                audit.append(db, actor=actor, action="elder.record", target=h.hub,
+                             detail={"added": old is None, "fields": fields}, ts=now)
+                if old is not None and old.get("category") != new["category"]:
+                    # as the desk's changes of group are: a past month's roster reads it back
+                    audit.append(db, actor=actor, action="elder.category", target=h.hub,
+                                 detail={"from": old.get("category"), "to": new["category"]}, ts=now)
+                changed.append(h.hub)
+        return changed
+
+    def set_online(self, hub: str, online: bool, now: float) -> bool:
+        """Record availability; True if it changed."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
+            cur = db.execute("UPDATE homes SET online = ?, status_ts = ? WHERE hub = ? AND "
+                             "online != ?", (int(online), now, hub, int(online)))
+        return bool(cur.rowcount)
+
+    def mark_silent_offline(self, cutoff: float, now: float) -> list[str]:
+        """Homes online but silent since before ``cutoff`` go offline; returns their ids."""
+        with self._tx() as db:
+            hubs = [r[0] for r in db.execute(
+                "SELECT hub FROM homes WHERE online = 1 AND coalesce(last_heartbeat, status_ts, 0) < ?",
+                (cutoff,))]
+            db.executemany("UPDATE homes SET online = 0, status_ts = ? WHERE hub = ?",
+                           [(now, h) for h in hubs])
+        return hubs

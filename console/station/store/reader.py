@@ -1,0 +1,243 @@
+"""The station database as its readers see it: every read, no write.
+
+The consoles open it read-only (:meth:`StationReader.open`) and re-read a row when the
+station service announces a change, so a console can start, stop or run twice without
+affecting what is stored. The service's own store is a reader too, on its writing connection
+(:mod:`console.station.store.station`). The users, calls and records of a reader read as the
+service's do; a write through them is refused (only the service writes).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import AbstractContextManager
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from console.casework.records import AlarmRecord, FollowUp, VisitRecord
+from console.casework.schedule import History
+from console.station import audit, calls, records_store, users
+from console.station.config import Category, Elder, LoginConfig
+from console.station.store import schema
+from console.station.store.rows import (
+    OPEN_STATES,
+    AlarmRow,
+    HomeRow,
+    HomeState,
+    SensorRow,
+    StepRow,
+    WalkTestRow,
+)
+from console.station.users import Tx
+from hub.common.configfile import DEFAULT_TIMEZONE
+from hub.common.events import AlarmState
+
+ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.close",
+            "button.press", "button.long", "button.again", "cancel.press")  # someone moved
+SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
+                 "battery", "device", "button", "fall", "cancel")  # kinds a device reports
+HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or off
+HOME_STATE_EVENTS = 5000  # home_state reads the home's latest events, at most this many
+_ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a.location, "
+              "a.state, a.raised, a.received, a.officer, a.claimed_by, a.claimed, a.closed, "
+              "a.outcome, a.notes, h.elder, a.escalated, a.pressed, a.pressed_last "
+              "FROM alarms a LEFT JOIN homes h ON h.hub = a.hub")
+_HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.pending, h.dropped, "
+             "h.walktest_until, h.walktest_by, w.id, w.hub, w.kind, w.source, w.ts, w.data "
+             "FROM homes h LEFT JOIN walktests w ON w.id = h.walktest_last")
+
+
+def refuse_writes() -> AbstractContextManager[sqlite3.Connection]:
+    """The transactions of a reader: none."""
+    raise sqlite3.OperationalError("the station database is open read-only here: only the "
+                                   "station service writes it")
+
+
+class StationReader:
+    """Use ``StationReader.open(path, tz=…)``; ``close()`` when done."""
+
+    def __init__(self, db: sqlite3.Connection, *, tz: tzinfo | None = None,
+                 tx: Tx = refuse_writes, login: LoginConfig | None = None) -> None:
+        """``tz`` is the county's zone (county.yaml; default Asia/Shanghai): where a station
+        time's day begins; ``tx`` opens a write transaction on ``db`` (a reader's refuses)."""
+        self._db, self.tz = db, tz or ZoneInfo(DEFAULT_TIMEZONE)
+        self.users = users.Users(db, tx, login or LoginConfig())
+        self.calls = calls.Calls(db, tx)
+        self.records = records_store.Records(db, tx, self.tz)
+
+    @classmethod
+    def open(cls, path: Path, *, tz: tzinfo | None = None) -> StationReader:
+        """The database at ``path``, read-only (it must exist)."""
+        return cls(schema.connect(path, readonly=True), tz=tz)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def alarm(self, id: str) -> AlarmRow | None:
+        row = self._db.execute(f"{_ALARM_SQL} WHERE a.id = ?", (id,)).fetchone()
+        return self._alarm(row) if row else None
+
+    def open_alarms(self) -> list[AlarmRow]:
+        marks = ",".join("?" * len(OPEN_STATES))
+        rows = self._db.execute(f"{_ALARM_SQL} WHERE a.state IN ({marks})", OPEN_STATES)
+        today = datetime.now(self.tz).date()
+        return sorted(map(self._alarm, rows), key=lambda a: a.order(today))
+
+    def alarms_for_hub(self, hub: str, *, open_only: bool = True) -> list[AlarmRow]:
+        rows = self._db.execute(f"{_ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised", (hub,))
+        return [a for a in map(self._alarm, rows) if not (open_only and a.state.closed)]
+
+    def alarm_calls(self, alarm: str) -> list[calls.CallRow]:
+        return self.calls.for_alarm(alarm)
+
+    def alarm_history(self, hub: str, limit: int = 50) -> list[AlarmRow]:
+        """The home's alarms, open and closed, newest first."""
+        rows = self._db.execute(f"{_ALARM_SQL} WHERE a.hub = ? ORDER BY a.raised DESC LIMIT ?",
+                                (hub, limit))
+        return list(map(self._alarm, rows))
+
+    def alarm_data(self, alarm: str) -> dict[str, Any]:
+        """The data of the event that raised the alarm: what caused it (the door and when it
+        opened, the silent sensor, the battery; docs/events.md); empty if unknown."""
+        row = self._db.execute("SELECT json_extract(payload, '$.data') FROM events WHERE id = ?",
+                               (alarm,)).fetchone()
+        data = json.loads(row[0]) if row and row[0] else {}
+        return data if isinstance(data, dict) else {}
+
+    def alarm_steps(self, alarm: str) -> list[StepRow]:
+        rows = self._db.execute("SELECT step, ts, officer, note FROM alarm_steps WHERE alarm = ? "
+                                "ORDER BY rowid", (alarm,))
+        return [StepRow(*r) for r in rows]
+
+    def alarm_records(self, since: float, until: float) -> list[AlarmRecord]:
+        """Alarms stored from ``since`` to before ``until`` (station time), for the ledger, each
+        with the group its elder had when it came (a later change of group does not move it)."""
+        rows = self._db.execute(f"{_ALARM_SQL} WHERE a.received >= ? AND a.received < ? "
+                                "ORDER BY a.received", (since, until))
+        changes = self.records.group_changes(since)
+        return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
+                            category=records_store.group_then(changes.get(a.hub, []), a.received,
+                                                              a.elder.category) if a.elder else None,
+                            kind=a.kind, received=a.received, claimed=a.claimed, closed=a.closed,
+                            outcome=a.outcome, officer=a.officer or "", notes=a.notes or "",
+                            raised=a.raised) for a in map(self._alarm, rows)]
+
+    def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
+        rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "
+                                "ORDER BY rowid", (id,))
+        return [(AlarmState(s), ts, actor, note) for s, ts, actor, note in rows]
+
+    def home(self, hub: str) -> HomeRow | None:
+        row = self._db.execute(f"{_HOME_SQL} WHERE h.hub = ?", (hub,)).fetchone()
+        return self._home(row) if row else None
+
+    def homes(self) -> list[HomeRow]:
+        return [self._home(r) for r in self._db.execute(f"{_HOME_SQL} ORDER BY h.hub")]
+
+    def elder(self, hub: str) -> Elder | None:
+        return self.records.elder(hub)
+
+    def elders(self) -> list[tuple[str, Elder]]:
+        return self.records.elders()
+
+    def visits(self, hub: str | None = None, since: date | None = None,
+               until: date | None = None) -> list[VisitRecord]:
+        return self.records.visits(hub, since, until)
+
+    def followups(self, open_only: bool = True) -> list[FollowUp]:
+        return self.records.followups(open_only)
+
+    def roster_at(self, end: float) -> dict[str, Category]:
+        return self.records.roster_at(end)
+
+    def visit_histories(self, now: float | None = None) -> list[History]:
+        return self.records.visit_histories(time.time() if now is None else now)
+
+    def home_state(self, hub: str) -> HomeState:
+        """The home's devices as their latest events say (at most HOME_STATE_EVENTS read); a
+        hub never heard of is offline with nothing known.
+
+        An alarm event repeats its trigger's kind (a wandering alarm is a ``door.open`` raised
+        15 minutes after the door opened): it is a reading only when its trigger was not sent
+        on its own, and then at the trigger's time, never at the alarm's."""
+        home = self._db.execute("SELECT online, last_heartbeat FROM homes WHERE hub = ?",
+                                (hub,)).fetchone() or (0, None)
+        rows = self._db.execute(
+            "SELECT kind, CASE WHEN json_type(payload, '$.data.trigger_ts') IN ('integer', 'real') "
+            "THEN json_extract(payload, '$.data.trigger_ts') ELSE ts END, "
+            "json_extract(payload, '$.source'), json_extract(payload, '$.data') FROM events e "
+            "WHERE hub = ? AND NOT EXISTS (SELECT 1 FROM events t WHERE "
+            "t.id = json_extract(e.payload, '$.data.trigger_id')) ORDER BY ts DESC LIMIT ?",
+            (hub, HOME_STATE_EVENTS)).fetchall()
+        rows.sort(key=lambda r: r[1], reverse=True)  # by when each reading was taken
+        presence: tuple[bool | None, float | None] = (None, None)
+        doors: dict[str, tuple[bool, float]] = {}
+        activity = None
+        sensors: dict[str, dict[str, Any]] = {}
+        for kind, ts, source, data_text in rows:  # newest first: the first word on a thing wins
+            data = json.loads(data_text) if data_text else {}
+            family, _, state = kind.partition(".")
+            if activity is None and kind in ACTIVITY:
+                activity = ts
+            if presence[0] is None and kind in ("presence.on", "presence.off"):
+                presence = (state == "on", ts)
+            if family == "door":
+                doors.setdefault(str(data.get("location") or data.get("room") or source),
+                                 (state == "open", ts))
+            if family not in SENSOR_EVENTS or not source or source == "hub":
+                continue
+            s = sensors.setdefault(source, {"kind": None, "battery": None, "seen": ts, "silent": None,
+                                            "room": None, "alarming": None})
+            where = data.get("room") or data.get("location")  # a sensor's room, a button's place
+            if s["room"] is None and isinstance(where, str):
+                s["room"] = where
+            if s["alarming"] is None and family in HAZARDS and state in ("on", "off"):
+                s["alarming"] = state == "on"
+            if s["kind"] is None and (isinstance(data.get("type"), str) or family not in (
+                    "battery", "device", "tamper")):
+                s["kind"] = data.get("type") if isinstance(data.get("type"), str) else family
+            if s["battery"] is None and family == "battery" and isinstance(data.get("percent"), int):
+                s["battery"] = data["percent"]
+            if s["silent"] is None and kind in ("device.silent", "device.back"):
+                s["silent"] = state == "silent"
+        return HomeState(presence[0], presence[1], doors, activity,
+                         [SensorRow(name, s["kind"] or "", s["battery"], s["seen"], bool(s["silent"]),
+                                    s["room"] or "", bool(s["alarming"]))
+                          for name, s in sorted(sensors.items())],
+                         bool(home[0]), home[1])
+
+    def walktests(self, hub: str, *, since: float = 0.0) -> list[WalkTestRow]:
+        """The home's walk tests from ``since`` (hub time), oldest first."""
+        rows = self._db.execute("SELECT id, hub, kind, source, ts, data FROM walktests "
+                                "WHERE hub = ? AND ts >= ? ORDER BY ts", (hub, since))
+        return [_walktest(r) for r in rows]
+
+    def audit_entries(self, *, since: float | None = None,
+                      target: str | None = None) -> list[audit.Entry]:
+        return audit.entries(self._db, since=since, target=target)
+
+    def verify_audit(self, expect: str | None = None) -> audit.Verdict:
+        return audit.verify(self._db, expect)
+
+    def count(self, table: str) -> int:
+        assert table in ("events", "alarms", "rejected", "homes")
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def _alarm(self, r: tuple[Any, ...]) -> AlarmRow:
+        return AlarmRow(id=r[0], hub=r[1], kind=r[2], priority=r[3], contact_id=r[4], source=r[5],
+                        location=r[6], state=AlarmState(r[7]), raised=r[8], received=r[9],
+                        officer=r[10], claimed_by=r[11], claimed=r[12], closed=r[13], outcome=r[14],
+                        notes=r[15], elder=self.records.parse(r[16]), escalated=r[17],
+                        pressed=r[18], pressed_last=r[19])
+
+    def _home(self, r: tuple[Any, ...]) -> HomeRow:
+        return HomeRow(r[0], self.records.parse(r[1]), bool(r[2]), r[3], r[4], r[5], r[6], r[7],
+                       r[8], _walktest(r[9:]) if r[9] else None)
+
+
+def _walktest(r: tuple[Any, ...]) -> WalkTestRow:
+    return WalkTestRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
