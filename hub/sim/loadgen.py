@@ -62,8 +62,9 @@ def storm_span(presses: list[Press]) -> str:
     """How long from the first press until the last of them was acknowledged."""
     if not presses or any(p.acked is None for p in presses):
         return f"{sum(p.acked is None for p in presses)} not acknowledged"
-    span = max(p.acked or 0.0 for p in presses) - min(p.pressed for p in presses)
-    return f"all acknowledged within {span:.1f} s of the first press"
+    last = max(p.acked or 0.0 for p in presses)
+    return (f"all acknowledged within {last - min(p.pressed for p in presses):.1f} s of the "
+            f"first press ({last - max(p.pressed for p in presses):.2f} s after the last)")
 
 
 def report(presses: list[Press], stored: StoredTimes | None) -> list[str]:
