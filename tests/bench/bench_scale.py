@@ -123,6 +123,20 @@ def stored_times(db: Path, presses: list[Press]) -> dict[str, float]:
         reader.close()
 
 
+async def all_offline(db: Path, since: float, timeout: float = 300.0) -> str:
+    """How long until the station shows every home offline."""
+    reader = StationReader.open(db)
+    try:
+        while time.monotonic() - since < timeout:
+            online = sum(h.online for h in reader.homes())
+            if not online:
+                return f"the station shows them offline {time.monotonic() - since:.1f} s later"
+            await asyncio.sleep(0.5)
+        return f"{online} still shown online after {timeout:g} s"
+    finally:
+        reader.close()
+
+
 async def step(n: int, a: argparse.Namespace, work: Path, storm: bool) -> None:
     with Mosquitto(work / "broker") as broker:
         assert broker.proc
@@ -175,9 +189,16 @@ async def step(n: int, a: argparse.Namespace, work: Path, storm: bool) -> None:
                     for line in report(presses, lambda _: stored_times(cfg.parent / "station.db",
                                                                        presses)):
                         print(f"       {line}")
+                gone = time.monotonic()
+            offline = await all_offline(cfg.parent / "station.db", gone)
+            print(f"   (d) all {n} hubs said goodbye at once: {offline}")
         finally:
             station.terminate()
-            station.wait(30)
+            try:
+                station.wait(120)
+            except subprocess.TimeoutExpired:
+                station.kill()
+                print("   the station did not stop within 120 s of SIGTERM: killed")
             log.close()
         errors = [ln for ln in (work / "station.log").read_text().splitlines() if "ERROR" in ln]
         if errors:
@@ -195,7 +216,7 @@ def main() -> None:
     ap.add_argument("--storm-within", type=float, default=10.0)
     ap.add_argument("--storm-at", type=int, default=10000, help="the step the storm follows")
     a = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the broker inherits it
     steps = [int(s) for s in a.steps.split(",")]
     print(f"bench_scale: {os.cpu_count()} cores, file descriptors {hard}; heartbeats every "
