@@ -243,6 +243,8 @@ class StationService:
 
     def _store_heartbeats(self) -> None:
         beats, self._beats = list(self._beats.values()), {}
+        if not beats:  # stored already, ahead of a status (_status)
+            return
         with self._storing_beats.round():
             results = self.store.heartbeats([(b.hub, b.pending, b.dropped) for b in beats], time.time())
         if self._storing_beats.failing:
@@ -266,6 +268,8 @@ class StationService:
                            wire.encode(wire.Resend(lane=gap.lane, ts=time.time())))
 
     def _status(self, msg: wire.Status) -> None:
+        if msg.hub in self._beats:  # it came first: stored after, it would say online again
+            self._store_heartbeats()
         changed = self.store.set_online(msg.hub, msg.online, time.time())
         self._changed("home", msg.hub, changed)
         if msg.online:
