@@ -102,6 +102,14 @@ class LoopTransport(PahoTransport):
         finally:
             self._connecting = False
 
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Out now, as a hub's network thread sends it, not after whatever the loop has queued
+        (thousands of hubs' messages in a burst): the press -> stored figures are the
+        station's, not this process's."""
+        super().publish(topic, payload, qos, retain)
+        if self._client.want_write():
+            self._client.loop_write()
+
     def _retry_in(self, delay: float) -> None:
         if self._retry is None and not self._closed:
             self._retry = self._loop.call_later(delay, self._connect)

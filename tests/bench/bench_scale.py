@@ -127,11 +127,15 @@ async def all_offline(db: Path, since: float, timeout: float = 300.0) -> str:
     """How long until the station shows every home offline."""
     reader = StationReader.open(db)
     try:
+        said = []
         while time.monotonic() - since < timeout:
             online = sum(h.online for h in reader.homes())
             if not online:
-                return f"the station shows them offline {time.monotonic() - since:.1f} s later"
-            await asyncio.sleep(0.5)
+                return (f"the station shows them offline {time.monotonic() - since:.1f} s later"
+                        + (f" ({', '.join(said)})" if said else ""))
+            if len(said) < 3:
+                said.append(f"{online} online after {time.monotonic() - since:.0f} s")
+            await asyncio.sleep(1.0 if len(said) < 3 else 5.0)
         return f"{online} still shown online after {timeout:g} s"
     finally:
         reader.close()
