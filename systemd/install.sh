@@ -27,7 +27,7 @@ options:
 
 Layout: /opt/anxin/venv (the software), /usr/local/bin/anxin, /etc/anxin (config; the CA in
 /etc/anxin/ca on the station), /var/lib/anxin (data, user anxin), /etc/systemd/system (units),
-/etc/mosquitto/anxin and conf.d/anxin.conf (station broker). README.md, "Installing a hub".
+/etc/mosquitto/anxin and conf.d/anxin.conf (station broker). docs/install-hub.md, docs/station.md.
 EOF
 }
 
@@ -352,7 +352,7 @@ if [ "$ROLE" = station ]; then
   write_once config "$ETC/station.yaml" 0640 "$WORK/station.yaml" "from config/station.yaml, TLS to the broker on 127.0.0.1:$PORT" || true
   cat >"$WORK/homes.yaml" <<'EOF'
 # The elders of the homes this station serves: one entry per hub. Read at the station service's
-# start (systemctl restart anxin-station). Keys: README.md, "Configuration", homes.yaml;
+# start (systemctl restart anxin-station). Keys: /opt/anxin/docs/configuration.md, "homes.yaml";
 # a filled-in example: /opt/anxin/examples/homes.yaml.
 homes: []
 EOF

@@ -227,8 +227,8 @@ def parser() -> argparse.ArgumentParser:
     sub.command("demo", "start broker, simulated homes, station and console", _demo_arguments)
     sub.command("sim", "drive a simulated home: press, fall, smoke, … prompts, state",
                 "hub.cli.sim:arguments")
-    sub.command("check-config", "validate hub, station, homes or rules YAML files",
-                _check_config_arguments)
+    sub.command("check-config", "validate hub, station, homes, rules, county or notify YAML "
+                "files", _check_config_arguments)
     sub.command("ca", "the station's certificate authority: identities for hubs, station, "
                 "consoles", "console.station.trust.ca_cli:ca_arguments")
     sub.command("broker-config", "write the station's mosquitto.conf and ACL (TLS, identities)",

@@ -188,7 +188,7 @@ def validate(path: Path, data: object, model: type[C]) -> C:
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling; see the config reference in README.md)"
+                msg = "unknown key (check the spelling; see docs/configuration.md)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
             lines.append(f"{path}: {key}: {msg}")

@@ -74,7 +74,7 @@ def _line(path: Path, data: dict[Any, Any], err: ErrorDetails) -> str:
         where.append(".".join(str(p) for p in loc))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; see the rule reference in README.md)"
+        msg = "unknown key (check the spelling; see docs/configuration.md, \"Rules\")"
     elif err["type"] == "missing":
         msg = "required key is missing"
     return ": ".join([*where, msg])

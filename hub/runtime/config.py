@@ -1,4 +1,4 @@
-"""The hub's configuration (hub.yaml); see the config reference in README.md."""
+"""The hub's configuration (hub.yaml); every key is in docs/configuration.md."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ RADAR_KINDS = frozenset({"presence.on", "presence.off", "motion.active", "motion
                          "motion.none", "residency.on", "residency.off"})
 BUTTON_KINDS = frozenset({"button.press", "button.double", "button.triple", "button.long"})
 
-# sensor type -> (what it is, what the installer does to it: installer_words keys)
+# sensor type -> (what it is, what the installer does to it: hub/tools/words.py keys)
 _SENSORS = {"smoke": ("smoke_detector", "do_detector"), "gas": ("gas_detector", "do_detector"),
             "co": ("co_detector", "do_detector"), "leak": ("leak_sensor", "do_leak"),
             "door": ("door_sensor", "do_door"), "window": ("window_sensor", "do_window"),

@@ -154,6 +154,8 @@ async def test_a_failing_handler_leaves_the_reply_on_the_sim_for_the_next_sweep(
     heard.fail = 1
     [slot] = sim.inject("13900139000", "1")
     await eventually(lambda: heard.messages, what="the reply, at the second try")
+    # the slot is deleted once the handler has taken it, a moment after
+    await eventually(lambda: f"AT+CMGD={slot}" in sim.heard, what="the slot deleted")
     assert heard.messages[0].text == "1" and sim.heard.count(f"AT+CMGD={slot}") == 1
     assert len(heard.messages) == 1
 

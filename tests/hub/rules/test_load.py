@@ -139,8 +139,8 @@ def test_errors_from_every_file_and_duplicates_across_files(tmp_path: Path) -> N
         load_rules([DEFAULT_FILE, tmp_path])
     assert str(e.value).splitlines() == [
         f"{tmp_path / 'a.yaml'}: rule 'panic': name: already used by a rule in {DEFAULT_FILE}",
-        f"{tmp_path / 'b.yaml'}: rule 'r': colour: unknown key (check the spelling; see the rule "
-        "reference in README.md)"]
+        f"{tmp_path / 'b.yaml'}: rule 'r': colour: unknown key (check the spelling; see "
+        'docs/configuration.md, "Rules")']
 
 
 def test_no_files(tmp_path: Path) -> None:
