@@ -4,6 +4,11 @@ Hub, station and console talk through :class:`Transport` only. :class:`PahoTrans
 runs paho's network thread (which also reconnects) and hands every message and
 connection change to the asyncio loop; :class:`MemoryBroker` is the in-memory fake for unit
 tests. Integration tests and the demo use the real Mosquitto.
+
+The hand-over wakes the loop once per batch, not once per message: each wake-up is a byte in
+the loop's self-pipe, which is also where a signal is reported, and a burst of thousands of
+messages (every home saying goodbye at once) filled it while the station was busy, so the
+SIGTERM that came then was lost and the service never stopped.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import asyncio
 import logging
 import re
 import socket
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -174,6 +181,8 @@ class PahoTransport:
         self._on_connection: OnConnection = lambda up: None
         self._connected = False
         self._closed = False
+        self._handed: deque[Callable[[], None]] = deque()  # from paho's thread, for the loop
+        self._waking = False  # the loop has been woken for what is in _handed
         # A persistent session makes the broker queue QoS 1 messages while we are away.
         c = paho_client(broker, client_id, persistent_session=persistent_session)
         if will:
@@ -228,13 +237,28 @@ class PahoTransport:
             return
         for topic, qos in self._subs.items():
             client.subscribe(topic, qos)
-        self._loop.call_soon_threadsafe(self._set_connected, True)
+        self._hand_over(partial(self._set_connected, True))
 
     def _paho_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        self._loop.call_soon_threadsafe(self._set_connected, False)
+        self._hand_over(partial(self._set_connected, False))
 
     def _paho_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
-        self._loop.call_soon_threadsafe(self._deliver, msg.topic, bytes(msg.payload))
+        self._hand_over(partial(self._deliver, msg.topic, bytes(msg.payload)))
+
+    def _hand_over(self, work: Callable[[], None]) -> None:
+        """Queue ``work`` for the loop, in order; wake the loop only if it is not woken yet."""
+        self._handed.append(work)
+        if not self._waking:
+            self._waking = True
+            self._loop.call_soon_threadsafe(self._take_over)
+
+    def _take_over(self) -> None:
+        self._waking = False  # first: anything handed from now on wakes the loop again
+        while self._handed:
+            try:
+                self._handed.popleft()()
+            except Exception:  # as the loop does for a callback that fails: the rest go on
+                log.exception("handling a message from the broker failed")
 
     def _deliver(self, topic: str, payload: bytes) -> None:
         if not self._closed:  # messages still queued on the loop after close() are not ours

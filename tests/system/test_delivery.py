@@ -118,11 +118,11 @@ async def test_the_led_shows_when_the_station_is_out_of_reach(setup: Setup) -> N
     led = setup.hub.hw.led
     assert led
     await eventually(lambda: led.pattern == "idle", what="resting LED")
-    setup.station.t.publish(wire.STATION_STATUS, wire.encode(
-        wire.StationStatus(online=False, ts=0.0)), retain=True)  # as its last will does
+    station_link = setup.station.t
+    assert isinstance(station_link, MemoryTransport)
+    station_link.drop()  # the station gone: the broker publishes its last will
     await eventually(lambda: led.pattern == "fault", what="LED shows the station is gone")
-    setup.station.t.publish(wire.STATION_STATUS, wire.encode(
-        wire.StationStatus(online=True, ts=0.0)), retain=True)
+    station_link.reconnect()  # back: it says it is online
     await eventually(lambda: led.pattern == "idle", what="LED back to rest")
     setup.hub_link.drop()  # the broker itself out of reach
     await eventually(lambda: led.pattern == "fault", what="LED shows the link is down")
@@ -195,8 +195,9 @@ async def test_no_resends_pile_up_while_the_station_is_down(setup: Setup) -> Non
             return True  # the broker keeps it for the station (here: nobody gets it)
         return False
 
-    setup.station.t.publish(wire.STATION_STATUS, wire.encode(
-        wire.StationStatus(online=False, ts=0.0)), retain=True)  # its last will
+    station_link = setup.station.t
+    assert isinstance(station_link, MemoryTransport)
+    station_link.drop()  # the station gone: the broker publishes its last will
     await eventually(lambda: not setup.hub.link.reachable, what="hub knows the station is down")
     setup.broker.lose = station_away
     events = [alarm("panic"), alarm("smoke")]
@@ -205,8 +206,7 @@ async def test_no_resends_pile_up_while_the_station_is_down(setup: Setup) -> Non
     await asyncio.sleep(3.5)  # retry_s is 1 s
     assert len(published) == len(events), "each sent once, no copies queued behind them"
     setup.broker.lose = None
-    setup.station.t.publish(wire.STATION_STATUS, wire.encode(
-        wire.StationStatus(online=True, ts=0.0)), retain=True)
+    station_link.reconnect()  # back: it says it is online
     await eventually(lambda: setup.hub.store.pending_count() == 0, what="sent again, acknowledged")
 
 
