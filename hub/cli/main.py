@@ -231,7 +231,8 @@ def parser() -> argparse.ArgumentParser:
                 "files", _check_config_arguments)
     sub.command("ca", "the station's certificate authority: identities for hubs, station, "
                 "consoles", "console.station.trust.ca_cli:ca_arguments")
-    sub.command("broker-config", "write the station's mosquitto.conf and ACL (TLS, identities)",
+    sub.command("broker-config", "write the station's mosquitto.conf and ACL, or a county NATS "
+                "node's configuration (TLS, identities)",
                 "console.station.trust.ca_cli:broker_config_arguments")
     sub.command("provision", "one file with a hub's certificate, key and broker address: issue "
                 "on the station, apply on the hub", _provision_arguments)

@@ -135,17 +135,61 @@ class TlsConfig(Strict):
         return str(cns[0].value) if cns else ""
 
 
+def _endpoint(value: str) -> str:
+    _split_endpoint(value, 1)
+    return value
+
+
+def _split_endpoint(value: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6 address]`` or ``[v6 address]:port`` as (host, port)."""
+    host, port = value, None
+    if value.startswith("["):
+        end = value.find("]")
+        host, rest = (value[1:end], value[end + 1:]) if end > 0 else ("", "")
+        if rest:
+            port = rest.removeprefix(":") if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if not host or any(c.isspace() or c in "/[]" for c in host) or port == "":
+        raise ValueError(f"{value!r} is not host, host:port or [address]:port")
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{value!r}: the port must be 1 to 65535")
+    return host, int(port) if port else default_port
+
+
 class BrokerConfig(Strict):
-    """Where the MQTT broker is."""
+    """Where the MQTT broker is: one (host, port), or several (hosts) to fail over between."""
 
     host: str = Field("127.0.0.1", description="broker host name or address")
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(1883, ge=1, le=65535, description="the broker's port; with hosts, the "
+                      "port of an entry that names none")
+    hosts: list[Annotated[str, AfterValidator(_endpoint)]] | None = Field(
+        None, min_length=1, max_length=16, description="instead of host: several brokers (a "
+        "county's NATS nodes) as host or host:port; the client connects to the first that "
+        "answers and moves on to the next when it loses the connection")
     keepalive_s: int = Field(15, ge=5, le=600, description="MQTT keepalive; the broker "
                              "publishes the last will after 1.5x this with no traffic")
     username: str | None = None
     password: str | None = None
     tls: TlsConfig | None = Field(None, description="connect over TLS with this client "
                                   "certificate (port 8883 by convention); none: plain MQTT")
+
+    @model_validator(mode="after")
+    def _host_or_hosts(self) -> BrokerConfig:
+        if self.hosts is not None and "host" in self.model_fields_set:
+            raise ValueError("give host or hosts, not both")
+        return self
+
+    @property
+    def endpoints(self) -> list[tuple[str, int]]:
+        """Every broker to try, in order: (host, port)."""
+        if self.hosts is None:
+            return [(self.host, self.port)]
+        return [_split_endpoint(h, self.port) for h in self.hosts]
+
+    def at(self, host: str, port: int) -> BrokerConfig:
+        """The same settings for one of the endpoints alone (`anxin doctor` checks each)."""
+        return self.model_copy(update={"host": host, "port": port, "hosts": None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +212,12 @@ class Transport(Protocol):
 
 
 class PahoTransport:
-    """paho-mqtt adapter. Callbacks are delivered on the asyncio loop given at start."""
+    """paho-mqtt adapter. Callbacks are delivered on the asyncio loop given at start.
+
+    With several endpoints (broker.hosts) it tries them in turn: the first at start, then the
+    next after every failed attempt or lost connection, round and round, with paho's backoff
+    (1 s doubling to 10 s, back to 1 s once connected) between attempts. A persistent session
+    lives in the cluster, not in one node, so it carries on at the next."""
 
     def __init__(
         self, *, broker: BrokerConfig, client_id: str, loop: asyncio.AbstractEventLoop,
@@ -176,6 +225,8 @@ class PahoTransport:
     ) -> None:
         self._loop = loop
         self._broker = broker
+        self._endpoints = broker.endpoints
+        self._at = -1  # index of the endpoint being tried or used
         self._subs: dict[str, int] = {}
         self._on_message: OnMessage = lambda t, p: None
         self._on_connection: OnConnection = lambda up: None
@@ -192,6 +243,7 @@ class PahoTransport:
         # max_queued_messages_set() before connecting stops a publish from another thread
         # waking the network thread, so it waits for the 1 s select timeout
         # (tests/bench/bench_press_latency.py shows it).
+        c.on_pre_connect = self._next_endpoint
         c.on_connect = self._paho_connect
         c.on_disconnect = self._paho_disconnect
         c.on_message = self._paho_message
@@ -205,8 +257,15 @@ class PahoTransport:
         self._on_message, self._on_connection = on_message, on_connection
         # connect_async + loop_start: paho retries the first connection too, so a hub that
         # boots before the network is up just keeps trying.
-        self._client.connect_async(self._broker.host, self._broker.port, self._broker.keepalive_s)
+        host, port = self._endpoints[0]
+        self._client.connect_async(host, port, self._broker.keepalive_s)
         self._client.loop_start()
+
+    @property
+    def endpoint(self) -> str:
+        """The broker this client is connected to, or trying."""
+        host, port = self._endpoints[max(self._at, 0)]
+        return f"{host}:{port}"
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
         if not _sendable(topic, "subscribing to", filter_=True):
@@ -230,10 +289,15 @@ class PahoTransport:
         self._client.loop_stop()
 
     # paho's network thread -> the asyncio loop
+    def _next_endpoint(self, client: paho.Client, _u: Any) -> None:
+        """Before each attempt (paho's reconnect(), on its thread): aim at the next endpoint.
+        paho's host and port setters refuse while it reconnects, so its fields are set."""
+        self._at = (self._at + 1) % len(self._endpoints)
+        client._host, client._port = self._endpoints[self._at]
+
     def _paho_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
-            log.warning("broker %s:%s refused the connection: %s",
-                        self._broker.host, self._broker.port, rc)
+            log.warning("broker %s refused the connection: %s", self.endpoint, rc)
             return
         for topic, qos in self._subs.items():
             client.subscribe(topic, qos)
@@ -267,8 +331,7 @@ class PahoTransport:
     def _set_connected(self, up: bool) -> None:
         if up != self._connected and not self._closed:
             self._connected = up
-            log.info("broker %s:%s %s", self._broker.host, self._broker.port,
-                     "connected" if up else "disconnected")
+            log.info("broker %s %s", self.endpoint, "connected" if up else "disconnected")
             self._on_connection(up)
 
 

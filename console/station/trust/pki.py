@@ -32,6 +32,7 @@ CA_CERT, CA_KEY = "ca.crt", "ca.key"
 CA_DAYS = 20 * 365
 LEAF_DAYS = 10 * 365  # a hub in an elder's home is rarely visited: no silent expiry soon
 BACKDATE = dt.timedelta(days=1)  # tolerate a hub clock running behind (a Pi has no RTC)
+MAX_NODES = 9  # a county's NATS cluster has three; more only while one is replaced
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"  # station ids (as in station.yaml), console names
 _NAME = re.compile(NAME_PATTERN)
 _HUB_ID = re.compile(HUB_ID_PATTERN)
@@ -98,7 +99,7 @@ def issue_client(ca_dir: Path, identity: str, *, stem: str, out: Path | None = N
                  days: int = LEAF_DAYS, force: bool = False) -> Issued:
     """A client certificate whose CN is ``identity`` (use the *_identity helpers)."""
     return _issue(ca_dir, identity, stem=stem, out=out, days=days, force=force,
-                  usage=ExtendedKeyUsageOID.CLIENT_AUTH, names=())
+                  usage=(ExtendedKeyUsageOID.CLIENT_AUTH,), names=())
 
 
 def issue_server(ca_dir: Path, hosts: Sequence[str], *, stem: str = "broker",
@@ -108,11 +109,32 @@ def issue_server(ca_dir: Path, hosts: Sequence[str], *, stem: str = "broker",
     if not hosts:
         raise PkiError("name at least one host (DNS name or IP address) the clients connect to")
     return _issue(ca_dir, "anxin-broker", stem=stem, out=out, days=days,
-                  force=force, usage=ExtendedKeyUsageOID.SERVER_AUTH, names=hosts)
+                  force=force, usage=(ExtendedKeyUsageOID.SERVER_AUTH,), names=hosts)
+
+
+def node_identity(node: int) -> str:
+    """A NATS node's identity in a county cluster (1, 2, 3): not a hub id (it has a colon), so
+    its certificate, which also serves as a client's between nodes, speaks for no hub."""
+    if not 1 <= node <= MAX_NODES:
+        raise PkiError(f"bad node number {node}: 1 to {MAX_NODES}")
+    return f"node:{node}"
+
+
+def issue_node(ca_dir: Path, node: int, hosts: Sequence[str], *, out: Path | None = None,
+               days: int = LEAF_DAYS, force: bool = False) -> Issued:
+    """A county NATS node's certificate (node-N.crt): the server's for its MQTT and NATS
+    listeners, valid for ``hosts``, and also a client's, as the nodes' routes check each
+    other's certificates both ways."""
+    if not hosts:
+        raise PkiError("name at least one host (DNS name or IP address) that hubs, station "
+                       "workers and the other nodes use for this node")
+    return _issue(ca_dir, node_identity(node), stem=f"node-{node}", out=out, days=days,
+                  force=force, usage=(ExtendedKeyUsageOID.SERVER_AUTH,
+                                      ExtendedKeyUsageOID.CLIENT_AUTH), names=hosts)
 
 
 def _issue(ca_dir: Path, cn: str, *, stem: str, out: Path | None, days: int, force: bool,
-           usage: x509.ObjectIdentifier, names: Sequence[str]) -> Issued:
+           usage: Sequence[x509.ObjectIdentifier], names: Sequence[str]) -> Issued:
     ca_cert, ca_key = _load_ca(ca_dir)
     out = out or ca_dir
     cert_path, key_path, ca_copy = out / f"{stem}.crt", out / f"{stem}.key", out / CA_CERT
@@ -132,7 +154,7 @@ def _issue(ca_dir: Path, cn: str, *, stem: str, out: Path | None, days: int, for
         .not_valid_before(now - BACKDATE).not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                        critical=False)

@@ -166,11 +166,13 @@ def station(cfg: StationConfig, loaded: Loaded, system: System) -> list[Finding]
 def _network(loaded: Loaded, identity: Identity, system: System) -> list[Finding]:
     cfg = loaded.hub or loaded.station
     assert cfg is not None  # only called with a config that loaded
-    found = network.broker(cfg.broker, system, identity=identity, tls_broken=loaded.tls_broken,
-                           client_id=f"anxin-doctor-{os.getpid()}")
+    found = [finding for host, port in cfg.broker.endpoints  # each of a county's nodes
+             for finding in network.broker(cfg.broker.at(host, port), system, identity=identity,
+                                           tls_broken=loaded.tls_broken,
+                                           client_id=f"anxin-doctor-{os.getpid()}")]
     if loaded.tls_broken and loaded.tls_files is None:
         return [*found, fail("tls", "broker.tls is not usable as written", "see the config lines")]
-    return [*found, *network.tls(loaded.tls_files, cfg.broker.host, identity, system)]
+    return [*found, *network.tls(loaded.tls_files, cfg.broker.endpoints[0][0], identity, system)]
 
 
 def _homes(path: Path | None) -> list[Finding]:

