@@ -352,6 +352,8 @@ class Notifier:
         if before != t:
             if t is None:
                 log.warning("notifications by %s work again", channel)
+                if (w := self.workers.get(channel)) is not None:
+                    w.resume()
             else:
                 log.error("notifications by %s cannot go: %s (%s); fix: %s", channel, t.problem,
                           t.code, t.fix)

@@ -641,7 +641,8 @@ def _from(hub: str, msg: H) -> H:
     return msg
 
 
-async def run_station(cfg: StationConfig, stop: asyncio.Event) -> None:
-    async with StationService(cfg) as station, \
+async def run_station(cfg: StationConfig, stop: asyncio.Event,
+                      channels: Sequence[Channel] = ()) -> None:
+    async with StationService(cfg, channels=channels) as station, \
             supervised(f"station {cfg.station_id}", lambda: station.tasks.dead):
         await stop.wait()

@@ -68,13 +68,16 @@ def _reload(cfg: HubConfig) -> int:
 def cmd_station(a: argparse.Namespace) -> int:
     from console.casework.county import load_county
     from console.station.config import load_station_config
+    from console.station.notify.config import load_notify
     from console.station.service import run_station
+    from hub.cli.sms import station_channels
 
     cfg = load_station_config(a.config)
+    notify = load_notify(cfg.notify_file)
     from hub.cli import logs
 
     logs.in_zone(load_county(cfg.county_file).tz)
-    _serve(lambda stop: run_station(cfg, stop))
+    _serve(lambda stop: run_station(cfg, stop, station_channels(notify)))
     return 0
 
 

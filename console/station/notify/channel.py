@@ -58,13 +58,15 @@ class ChannelError(Exception):
     """A send that did not work. ``code`` names the cause for logs and the desk panel
     ('dingtalk.310000', 'http.timeout'); ``retryable`` says whether the same message may go
     later unchanged; ``fix`` is what a person must do when it is not; ``retry_after_s`` is how
-    long the peer asked us to stay away (a rate limit), when it said so."""
+    long the peer asked us to stay away (a rate limit), when it said so. ``down``: the channel
+    itself cannot send now (the modem unplugged, no SIM): the message is not at fault, so it
+    waits for the channel, however long, without counting as a failed try."""
 
     def __init__(self, code: str, text: str, *, retryable: bool, fix: str = "",
-                 retry_after_s: float | None = None) -> None:
+                 retry_after_s: float | None = None, down: bool = False) -> None:
         super().__init__(code, text)
-        self.code, self.text, self.retryable, self.fix = code, text, retryable, fix
-        self.retry_after_s = retry_after_s
+        self.code, self.text, self.retryable, self.fix = code, text, retryable or down, fix
+        self.retry_after_s, self.down = retry_after_s, down
 
     def __str__(self) -> str:
         return f"{self.text} [{self.code}]" + (f"; fix: {self.fix}" if self.fix else "")

@@ -83,6 +83,10 @@ class ChannelQueue:
         """Release nothing before ``until`` (the peer said we were too fast)."""
         self._held_until = max(self._held_until, until)
 
+    def unhold(self) -> None:
+        """Release again as the rate allows (the channel that was down is back)."""
+        self._held_until = -math.inf
+
     def next_at(self, now: float) -> float | None:
         """When ``pop`` may next release something (at most ``now``: at once); None: empty."""
         self._wake(now)

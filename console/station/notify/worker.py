@@ -3,10 +3,12 @@
 One post at a time per channel: a robot allows 20 a minute, so parallel posts would gain
 nothing and could reach the robot out of order. A send that may work later (a timeout, a busy
 peer, a rate error) goes back into the queue after a backoff; a peer that says "too fast" holds
-the whole channel as long as it asks. What cannot work (a wrong key, a refused signature) or
-has failed ``max_attempts`` times is handed to ``on_failed`` at once: the engine's durable row,
-its cascade and the desk decide what happens next; ``on_retry`` hears each failed try that
-will be tried again (the desk shows why a message waits). ``round`` is one step for
+the whole channel as long as it asks, and a channel that is down (the modem unplugged) holds it
+DOWN_RETRY_S at a time, for as long as it stays down, without the messages counting a try.
+What cannot work (a wrong key, a refused signature) or has failed ``max_attempts`` times is
+handed to ``on_failed`` at once: the engine's durable row, its cascade and the desk decide
+what happens next; ``on_retry`` hears each failed try that will be tried again (the desk
+shows why a message waits). ``round`` is one step for
 :meth:`hub.common.tasks.Tasks.loop`; the clock and the wait are injected so tests and the
 benchmark run a storm on a fake clock.
 """
@@ -29,6 +31,7 @@ BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 300.0
 MAX_ATTEMPTS = 6  # 5 + 10 + 20 + 40 + 80 s of backoff: past that a person must look
 LONGEST_WAIT_S = 60.0  # an idle worker looks again this often even if nothing woke it
+DOWN_RETRY_S = 30.0  # a channel down is tried again this often (or at once on ``resume``)
 
 
 def backoff_s(attempt: int) -> float:
@@ -79,6 +82,11 @@ class ChannelWorker:
             return
         await self._send(release)
 
+    def resume(self) -> None:
+        """The channel is back (its trouble cleared): what waited for it may go now."""
+        self.queue.unhold()
+        self._woken.set()
+
     async def drain(self) -> None:
         """Rounds until nothing is queued (a test message, the benchmark, a shutdown)."""
         while len(self.queue):
@@ -105,6 +113,16 @@ class ChannelWorker:
 
     def _failed(self, release: Release, error: ChannelError) -> None:
         now = self._clock()
+        if error.down:
+            until = now + (error.retry_after_s or DOWN_RETRY_S)
+            self.queue.hold(until)
+            for m in release.members:
+                self.queue.push(m, posts=release.posts if len(release.members) == 1 else 1)
+                if self._on_retry:
+                    self._on_retry(m, error, self._attempts.get(m.key, 0), until)
+            log.warning("%s: %s; %d message(s) wait for it", self.channel.name, error,
+                        len(self.queue))
+            return
         if error.retry_after_s:
             self.queue.hold(now + error.retry_after_s)
         again = 0
