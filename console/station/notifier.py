@@ -38,6 +38,7 @@ from console.station.notify.config import NotifyFile
 from console.station.notify.engine import Action, Case, NotifyEngine, TellHub
 from console.station.notify.people import about, mobile, people
 from console.station.notify.policy import GROUP_CHANNELS
+from console.station.notify.responders import Responder
 from console.station.notify.texts import Person, Wording, meaning
 from console.station.notify.worker import ChannelWorker
 from console.station.records_store import OpRefused
@@ -85,6 +86,7 @@ class Notifier:
                                          f"the policy sends by {name}, which is not configured",
                                          NOT_CONFIGURED.get(name, "see docs/notify.md"))
         self.attended: bool | None = None  # None: not read yet
+        self._responders: list[Responder] = []  # as loaded at start (responders_file)
         self._woken = asyncio.Event()
 
     def _engine(self) -> NotifyEngine:
@@ -99,8 +101,9 @@ class Notifier:
         for t in self.trouble.values():
             log.error("notifications: %s (%s); fix: %s", t.problem, t.code, t.fix)
         self._restore()
-        for row in self.store.notify.queued():
-            self._submit(row)
+        unsent = [row for row in self.store.notify.queued() if not self._submit(row)]
+        if unsent:
+            self._give_up([(row.id, self._unsendable(row)) for row in unsent])
         for name, w in self.workers.items():
             tasks.loop(f"notify {name}", w.round)
         tasks.until("notify timer", self._next_delay, self.tick, longest=LONGEST_WAIT_S,
@@ -122,6 +125,7 @@ class Notifier:
         an alarm closed while a cascade of it still ran (the station stopped between the two)
         is closed in the engine now."""
         self.engine = self._engine()
+        self._responders = [r.responder for r in self.store.notify.responders()]
         if self.attended is not None:
             self.engine.attended = self.attended
         for a in self.store.open_alarms():
@@ -141,9 +145,14 @@ class Notifier:
 
     # --- what happened at the station ---------------------------------------------------------
 
-    def stored(self, alarm: str) -> None:
-        if a := self.store.alarm(alarm):
-            self._apply(self.engine.alarm(self._case(a), self._clock()))
+    def stored(self, alarms: Sequence[str]) -> None:
+        """Alarms just stored (a batch: their messages in one transaction)."""
+        now = self._clock()
+        actions: list[Action] = []
+        for alarm in alarms:
+            if a := self.store.alarm(alarm):
+                actions += self.engine.alarm(self._case(a), now)
+        self._apply(actions)
 
     def claimed(self, alarm: str) -> None:
         self._apply(self.engine.claimed(alarm, self._clock()))
@@ -288,8 +297,7 @@ class Notifier:
             log.error("notifications could not be stored; planning again from the database")
             self._restore_quietly()
             raise
-        for row in applied.new:
-            self._submit(row)
+        unsent = [row for row in applied.new if not self._submit(row)]
         for key, channel in applied.withdrawn:
             if (w := self.workers.get(channel)) is not None:
                 w.withdraw(key)
@@ -300,6 +308,8 @@ class Notifier:
         for alarm in dict.fromkeys(a.alarm for a in actions):
             self._changed(alarm)
         self._woken.set()
+        if unsent:
+            self._give_up([(row.id, self._unsendable(row)) for row in unsent])
 
     def _restore_quietly(self) -> None:
         try:
@@ -307,19 +317,32 @@ class Notifier:
         except sqlite3.Error:
             log.exception("the notifications could not be read back either")
 
-    def _submit(self, row: NotificationRow) -> None:
+    def _submit(self, row: NotificationRow) -> bool:
+        """Hand a stored message to its channel's worker; False when it cannot go at all."""
         worker = self.workers.get(row.channel)
         if worker is None:
-            self._give_up(row.id, ChannelError(f"{row.channel}.not_configured", f"the {row.channel} "
-                                               "channel is not configured", retryable=False,
-                                               fix=NOT_CONFIGURED.get(row.channel, "")))
-            return
+            return False
         msg = Message(key=row.id, text=row.text, priority=row.priority, alarm_id=row.alarm,
                       to=(row.phone,) if row.phone else (), created=row.created)
         try:
             worker.submit(msg, not_before=row.next_try)
-        except ChannelError as e:  # it can never go (too long): the desk sees why
-            self._give_up(row.id, e)
+        except ChannelError:  # it can never go (too long)
+            return False
+        return True
+
+    def _unsendable(self, row: NotificationRow) -> ChannelError:
+        """Why a stored message cannot go at all: no such channel, or the channel refuses it."""
+        worker = self.workers.get(row.channel)
+        if worker is None:
+            return ChannelError(f"{row.channel}.not_configured", f"the {row.channel} channel is "
+                                "not configured", retryable=False,
+                                fix=NOT_CONFIGURED.get(row.channel, ""))
+        try:
+            worker.channel.posts(Message(key=row.id, text=row.text, to=(row.phone,) if row.phone
+                                         else ()))
+        except ChannelError as e:
+            return e
+        return ChannelError(f"{row.channel}.internal", "not queued", retryable=False)
 
     def _sent(self, msg: Message, sent: Sent) -> None:
         if self.store.notify.sent(msg.key, sent.at) and msg.alarm_id:
@@ -332,16 +355,22 @@ class Notifier:
             self._changed(msg.alarm_id)
 
     def _failed(self, msg: Message, error: ChannelError) -> None:
-        self._give_up(msg.key, error)
+        self._give_up([(msg.key, error)])
 
-    def _give_up(self, key: str, error: ChannelError) -> None:
-        log.warning("notification %s not sent: %s", key, error)
-        row = self.store.notify.failed(key, code=error.code, error=error.text, fix=error.fix)
-        if row is None:
-            return
-        if row.topic == "alarm" and row.phone:
-            self._apply(self.engine.failed(row.alarm, row.step, row.phone, self._clock()))
-        self._changed(row.alarm)
+    def _give_up(self, failures: list[tuple[str, ChannelError]]) -> None:
+        """Messages that will not go: marked failed (one transaction); a cascade waiting on one
+        moves on."""
+        for key, error in failures:
+            log.warning("notification %s not sent: %s", key, error)
+        rows = self.store.notify.failed(failures)
+        now = self._clock()
+        actions: list[Action] = []
+        for row in rows:
+            if row.topic == "alarm" and row.phone:
+                actions += self.engine.failed(row.alarm, row.step, row.phone, now)
+        self._apply(actions)
+        for alarm in dict.fromkeys(row.alarm for row in rows):
+            self._changed(alarm)
 
     def _trouble(self, channel: str, t: Trouble | None) -> None:
         before = self.trouble.get(channel)
@@ -363,11 +392,10 @@ class Notifier:
 
     def _case(self, a: AlarmRow) -> Case:
         label = self.rules.kind_label(a.kind)
-        responders = [r.responder for r in self.store.notify.responders()]
         return Case(a.id, a.kind, a.priority, a.received,
                     about(a.elder, hub=a.hub, kind={"zh_CN": label.zh_CN, "en": label.en},
                           location=a.location, received=a.received),
-                    people(a.elder, responders), claimed=a.claimed_by is not None,
+                    people(a.elder, self._responders), claimed=a.claimed_by is not None,
                     escalated=a.escalated is not None)
 
     def _outcome(self, a: AlarmRow) -> str | None:

@@ -21,6 +21,7 @@ could not apply is answered with the code ``storage``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import time
@@ -233,6 +234,7 @@ class StationService:
         if self._storing_events.failing:
             return
         acks: dict[str, list[str]] = {}
+        alarms, cancelled = [], []  # told to the notifier once the hubs have their acks
         for msg, result in zip(batch, results, strict=True):
             if isinstance(result, OutOfOrder):
                 self._ask_resend(msg.hub, result)
@@ -246,12 +248,11 @@ class StationService:
                 if self.on_alarm_stored:
                     self.on_alarm_stored(msg.id)
                 self._changed("alarm", msg.id)
-                self._notify(self.notifier.stored, msg.id)
+                alarms.append(msg.id)
             elif result and msg.kind == CANCEL_KIND and msg.ref:
                 log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
-                if (cancelled := self.store.alarm(msg.ref)) and cancelled.state.closed:
-                    self._notify(self.notifier.closed, cancelled)
+                cancelled.append(msg.ref)
             elif result and msg.kind in CALL_EVENTS:
                 self._hub_call_event(msg)
             elif result and msg.kind == "call.request" and msg.ref:
@@ -266,6 +267,11 @@ class StationService:
             for i in range(0, len(ids), MAX_ACK_IDS):
                 self.t.publish(wire.hub_topic(hub, "ack"),
                                wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
+        if alarms:
+            self._notify(self.notifier.stored, alarms)
+        for ref in cancelled:
+            if (a := self.store.alarm(ref)) and a.state.closed:
+                self._notify(self.notifier.closed, a)
 
     def _heartbeat(self, hb: wire.Heartbeat) -> None:
         """Queue for the next loop turn: the heartbeats that arrived together go in one commit
@@ -378,7 +384,10 @@ class StationService:
                         error="not logged in, or the session has ended: log in again")
             return
         self.store.users.seen(token, now=now)
+        if self.notifier.attended is not True:  # a console came back: attended from now on
+            self._notify(lambda _: self.notifier.check_attended(), None)
         error = code = call = None
+        after: Callable[[], None] | None = None  # the notifications' part, once answered
         try:
             match req:
                 case wire.Presence():
@@ -392,7 +401,7 @@ class StationService:
                 case wire.Claim():
                     self._alarm_changed(self.store.claim(req.alarm, user.username, user.display,
                                                          now))
-                    self._notify(self.notifier.claimed, req.alarm)
+                    after = functools.partial(self._notify, self.notifier.claimed, req.alarm)
                 case wire.Resolve():
                     desk_ops.check_outcome(self.rules, req.outcome or "")
                     row = self.store.resolve(req.alarm, user.username, user.display,
@@ -401,7 +410,7 @@ class StationService:
                     if (on := self.store.calls.open_call(row.hub)) and on.alarm == row.id:
                         self._end_call(on.id, "hangup", actor=user.username)
                     self._alarm_changed(row)
-                    self._notify(self.notifier.closed, row)
+                    after = functools.partial(self._notify, self.notifier.closed, row)
                 case wire.Dispatch():
                     self.notifier.dispatch(req, user, now)
                 case wire.Acceptance():
@@ -416,6 +425,8 @@ class StationService:
         if not isinstance(req, wire.Presence):
             log.info("%s %s by %s: %s", req.op, _about(req), user.username, error or "ok")
         self._reply(req, error=error, code=code, call=call)
+        if after is not None:
+            after()
 
     async def _login(self, req: wire.Login) -> None:
         """The password check (scrypt, deliberately slow) runs off the event loop, so alarms
@@ -444,6 +455,7 @@ class StationService:
         self._reply(req, session=wire.SessionInfo(
             token=SecretStr(s.token), user=s.user.username, display=s.user.display,
             role=s.user.role.value, expires=s.expires))
+        self._notify(lambda _: self.notifier.check_attended(), None)
 
     def _reply(self, req: wire.RequestBase, *, error: str | None = None, code: str | None = None,
                session: wire.SessionInfo | None = None, call: str | None = None) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from console.station import audit
+from console.station.notify.channel import ChannelError
 from console.station.notify.engine import (
     Action,
     Cascade,
@@ -269,7 +270,9 @@ class Notifications:
                             new.append(key)
                     case Plan(c):
                         db.execute(
-                            "INSERT OR REPLACE INTO cascades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            "INSERT OR REPLACE INTO cascades(alarm, step, persons, channels, "
+                            "next_after_s, rounds, by_absence, position, next_at, state, why, "
+                            "started, changed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             (c.alarm, c.step, json.dumps([list(_person(p)) for p in c.persons],
                                                          ensure_ascii=False),
                              json.dumps(c.channels), c.next_after_s, c.rounds, int(c.by_absence),
@@ -313,13 +316,18 @@ class Notifications:
                        "error = ?, fix = ? WHERE id = ? AND state = 'queued'",
                        (attempts, next_try, code, error[:500], fix[:500], key))
 
-    def failed(self, key: str, *, code: str, error: str, fix: str) -> NotificationRow | None:
-        """Given up on (it cannot work, or failed every try); the row as it now is."""
+    def failed(self, failures: Sequence[tuple[str, ChannelError]]) -> list[NotificationRow]:
+        """Given up on (they cannot work, or failed every try), in one transaction; the rows
+        that were still queued, as they now are."""
+        done = []
         with self._tx() as db:
-            db.execute("UPDATE notifications SET state = 'failed', attempts = attempts + 1, "
-                       "next_try = NULL, error_code = ?, error = ?, fix = ? WHERE id = ? AND "
-                       "state = 'queued'", (code, error[:500], fix[:500], key))
-        return self.get(key)
+            for key, e in failures:
+                if db.execute("UPDATE notifications SET state = 'failed', attempts = attempts + 1, "
+                              "next_try = NULL, error_code = ?, error = ?, fix = ? WHERE id = ? "
+                              "AND state = 'queued'", (e.code, e.text[:500], e.fix[:500], key)
+                              ).rowcount:
+                    done.append(key)
+        return [self._must(k) for k in done]
 
     # --- answers ------------------------------------------------------------------------------
 
