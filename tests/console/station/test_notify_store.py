@@ -40,7 +40,8 @@ def send(person: Person, step: int = 1, round: int = 1, topic: str = "alarm") ->
 
 def test_a_message_planned_twice_is_stored_once(store: StationStore) -> None:
     first = store.notify.apply([send(SON), send(GRID)], T0)
-    assert [(n.person, n.state, n.created) for n in first.new] == [("王建国", "queued", T0), ("李梅", "queued", T0)]
+    assert [(n.person, n.state, n.created) for n in first.new] == [("王建国", "queued", T0),
+                                                                   ("李梅", "queued", T0)]
     again = store.notify.apply([send(SON), send(SON, round=2)], T0 + 1)
     assert [(n.person, n.round) for n in again.new] == [("王建国", 2)]
     assert len(store.notify.for_alarm("a1")) == 3
@@ -67,7 +68,8 @@ def test_failures_and_retries_keep_the_reason_for_the_desk(store: StationStore) 
     store.notify.retrying(n.id, attempts=1, next_try=T0 + 5, code="sms.cms_42", error="congestion",
                           fix="retried")
     row = store.notify.get(n.id)
-    assert row and (row.state, row.attempts, row.next_try, row.error_code) == ("queued", 1, T0 + 5, "sms.cms_42")
+    assert row and (row.state, row.attempts, row.next_try, row.error_code) == (
+        "queued", 1, T0 + 5, "sms.cms_42")
     failed, = store.notify.failed([(n.id, ChannelError("sms.cms_1", "unassigned number", retryable=False,
                                                        fix="check the number"))])
     assert (failed.state, failed.attempts, failed.fix) == ("failed", 2, "check the number")

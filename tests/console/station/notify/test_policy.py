@@ -64,7 +64,8 @@ def write(tmp_path: Path, text: str, name: str = "notify.yaml") -> Path:
      "policy.0: Value error, steps.0: technical alarms never wake the family at night"),
     ("policy: [{match: {priority: 1, kind: panic}, steps: [{when: at_once}]}]\n",
      "give one of priority and kind"),
-    ("policy: [{match: {priority: 2}, steps: [{when: at_once}]}, {match: {priority: 2}, steps: [{when: at_once}]}]\n",
+    ("policy: [{match: {priority: 2}, steps: [{when: at_once}]},\n"
+     "         {match: {priority: 2}, steps: [{when: at_once}]}]\n",
      "rule 1: another rule already matches priority 2"),
     ("modem: {port: /dev/ttyUSB2, pin: '12ab'}\n", "modem.pin: a SIM PIN is 4 to 8 digits"),
     ("modem: {port: /dev/ttyUSB2, backend: usb}\n", "modem.backend"),
