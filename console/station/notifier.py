@@ -96,22 +96,22 @@ class Notifier:
     # --- life -----------------------------------------------------------------------------------
 
     async def start(self, tasks: Tasks) -> None:
-        """Take up where the last run stopped, start the channels' workers, the timer and the
-        attendance check, and listen to the channels that hear replies."""
+        """Take up where the last run stopped, start the channels that listen (a reply may be
+        waiting on the SIM), then the workers, the timer and the attendance check."""
         for t in self.trouble.values():
             log.error("notifications: %s (%s); fix: %s", t.problem, t.code, t.fix)
         self._restore()
         unsent = [row for row in self.store.notify.queued() if not self._submit(row)]
         if unsent:
             self._give_up([(row.id, self._unsendable(row)) for row in unsent])
+        for c in self.channels:
+            if isinstance(c, Listening):
+                await c.listen(self.reply, functools.partial(self._trouble, c.name))
         for name, w in self.workers.items():
             tasks.loop(f"notify {name}", w.round)
         tasks.until("notify timer", self._next_delay, self.tick, longest=LONGEST_WAIT_S,
                     woken=self._woken)
         tasks.every("notify attended", ATTENDED_EVERY_S, self.check_attended)
-        for c in self.channels:
-            if isinstance(c, Listening):
-                await c.listen(self.reply, functools.partial(self._trouble, c.name))
 
     async def aclose(self) -> None:
         for c in self.channels:
