@@ -263,7 +263,7 @@ fi
 docs=0
 put docs "$SRC/README.md" "$OPT/README.md" 0644 && docs=1
 for f in "$SRC"/docs/*.md; do put docs "$f" "$OPT/docs/${f##*/}" 0644 && docs=1; done
-for f in hub station homes; do put docs "$SRC/config/$f.yaml" "$OPT/examples/$f.yaml" 0644 && docs=1; done
+for f in hub station homes notify responders; do put docs "$SRC/config/$f.yaml" "$OPT/examples/$f.yaml" 0644 && docs=1; done
 [ $docs = 1 ] || ok docs "current: $OPT/README.md, docs/, examples/"
 
 # --- folders ------------------------------------------------------------------------------

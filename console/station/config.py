@@ -57,6 +57,11 @@ class StationConfig(Strict):
                                           "at the console")
     county_file: ConfigPath = Field(DEFAULT_COUNTY, description="county care rules: groups, "
                                     "visits, alarm outcomes and response plans")
+    notify_file: ConfigPath | None = Field(None, description="who is told of an alarm and how: "
+                                           "channels, the SMS modem, the policy (docs/notify.md); "
+                                           "none: the shipped policy, with nothing to send by")
+    responders_file: ConfigPath | None = Field(None, description="the township's on-call "
+                                               "officers and volunteers, loaded at start")
     offline_after_s: float = Field(90, ge=5, le=3600, description="no heartbeat this long: "
                                    "the home is shown offline")
     escalate_after_s: float = Field(60, ge=5, le=3600,

@@ -7,20 +7,25 @@ announces the change to every console. Voice calls are started and ended here to
 a claimed alarm, or an online visit), and recorded (:mod:`console.station.recorder`); the
 voice itself goes between the console and the hub through the broker.
 
+People outside the station are told by :class:`~console.station.notifier.Notifier` (the
+notification engine's I/O): the service tells it what happened to each alarm, and hands it the
+channels (the robots of the notify file, and the SMS modem the CLI composes: ``channels``).
+
 Its long-running work (the online status, homes gone silent, escalation, unanswered calls,
-the storage check) runs in loops of :mod:`hub.common.tasks`: a round that fails (a full disk) is
-logged and the next one comes. While it cannot write its database, its status says so
-(``writable: false``) and every console shows it; a request it could not apply is answered
-with the code ``storage``.
+the storage check, the notification workers) runs in loops of :mod:`hub.common.tasks`: a
+round that fails (a full disk) is logged and the next one comes. While it cannot write its
+database, its status says so (``writable: false``) and every console shows it; a request it
+could not apply is answered with the code ``storage``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pydantic import SecretStr
@@ -30,6 +35,11 @@ from console.station import desk_ops
 from console.station.calls import CallRefused, CallRow
 from console.station.config import StationConfig, load_homes
 from console.station.login_queue import LoginQueue
+from console.station.notifier import Notifier
+from console.station.notify.channel import Channel
+from console.station.notify.config import build as build_channels
+from console.station.notify.config import load_notify
+from console.station.notify.responders import load_responders
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
@@ -72,13 +82,24 @@ def paho_transport(cfg: StationConfig, loop: asyncio.AbstractEventLoop) -> Trans
 class StationService:
     """Use ``async with StationService(cfg) as station:``."""
 
-    def __init__(self, cfg: StationConfig, *, transport: TransportFactory = paho_transport) -> None:
+    def __init__(self, cfg: StationConfig, *, transport: TransportFactory = paho_transport,
+                 channels: Sequence[Channel] = ()) -> None:
+        """``channels``: besides the notify file's robots, the ones the CLI composes (the SMS
+        modem, which the console may not import)."""
         self.cfg = cfg
         self._make_transport = transport
         self.rules = load_county(cfg.county_file)
+        notify = load_notify(cfg.notify_file)
         self.store = StationStore(cfg.database, login=cfg.login, tz=self.rules.tz)
         if cfg.homes_file:
             self.store.load_homes(load_homes(cfg.homes_file), actor=cfg.homes_file.name)
+        if cfg.responders_file:
+            self.store.notify.load_responders(load_responders(cfg.responders_file),
+                                              actor=cfg.responders_file.name, now=time.time())
+        self.notifier = Notifier(self.store, notify, self.rules, cfg.language,
+                                 channels=[*build_channels(notify.channels), *channels],
+                                 changed=lambda alarm: self._changed("alarm", alarm),
+                                 tell_hub=self._tell_accepted, trouble_changed=self._say_again)
         self.on_alarm_stored: Callable[[str], None] | None = None  # instrumentation: alarm id
         self._rejects = RejectQuota()
         self._resend_asked: dict[tuple[str, str], float] = {}  # (hub, lane) -> monotonic time
@@ -90,6 +111,7 @@ class StationService:
         self._storing_events = Failures("storing events (not acknowledged: the hubs send them "
                                         "again)", log)
         self._storing_beats = Failures("storing heartbeats (the next ones say it again)", log)
+        self._notifying = Failures("planning notifications (planned again from the database)", log)
         self._writable = True  # as the consoles were last told
         self._logins: set[asyncio.Task[None]] = set()
         self._login_queue = LoginQueue()
@@ -120,18 +142,21 @@ class StationService:
         self.tasks.every("escalation", period, lambda: self.escalate(time.time()))
         self.tasks.every("unanswered calls", period, self._unanswered_calls)
         self.tasks.every("rejection counts", period, self._count_rejects)
+        await self.notifier.start(self.tasks)
         log.info("station %s up, database %s", self.cfg.station_id, self.cfg.database)
         return self
 
     async def __aexit__(self, *_: object) -> None:
         self.tasks.cancel()
+        await self.notifier.aclose()
         for task in [*self._logins, *filter(None, [self._recording])]:
             task.cancel()
         for rec in self.recorder.close_all():  # the calls go on without the station
             self.store.calls.recorded(rec.call, rec.seconds, INCOMPLETE)
         if self.t.connected:
             self.t.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(
-                online=False, ts=time.time(), writable=self._writable)), retain=True)
+                online=False, ts=time.time(), writable=self._writable,
+                trouble=self.notifier.troubles())), retain=True)
         self.t.close()
         self.store.close()
 
@@ -144,7 +169,13 @@ class StationService:
         """Retained; said again whenever the status topic says offline while this station is
         up (:meth:`_own_status`)."""
         self.t.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(
-            online=True, ts=time.time(), writable=self._writable)), retain=True)
+            online=True, ts=time.time(), writable=self._writable,
+            trouble=self.notifier.troubles())), retain=True)
+
+    def _say_again(self) -> None:
+        """What the station says of itself changed (a notification channel's trouble)."""
+        if self.t.connected:
+            self._say_online()
 
     def _message(self, topic: str, payload: bytes) -> None:
         with self._handling.round():  # e.g. a full disk: the next message is handled again
@@ -204,6 +235,7 @@ class StationService:
         if self._storing_events.failing:
             return
         acks: dict[str, list[str]] = {}
+        alarms, cancelled = [], []  # told to the notifier once the hubs have their acks
         for msg, result in zip(batch, results, strict=True):
             if isinstance(result, OutOfOrder):
                 self._ask_resend(msg.hub, result)
@@ -217,9 +249,11 @@ class StationService:
                 if self.on_alarm_stored:
                     self.on_alarm_stored(msg.id)
                 self._changed("alarm", msg.id)
+                alarms.append(msg.id)
             elif result and msg.kind == CANCEL_KIND and msg.ref:
                 log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
+                cancelled.append(msg.ref)
             elif result and msg.kind in CALL_EVENTS:
                 self._hub_call_event(msg)
             elif result and msg.kind == "call.request" and msg.ref:
@@ -234,6 +268,11 @@ class StationService:
             for i in range(0, len(ids), MAX_ACK_IDS):
                 self.t.publish(wire.hub_topic(hub, "ack"),
                                wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
+        if alarms:
+            self._notify(self.notifier.stored, alarms)
+        for ref in cancelled:
+            if (a := self.store.alarm(ref)) and a.state.closed:
+                self._notify(self.notifier.closed, a)
 
     def _heartbeat(self, hb: wire.Heartbeat) -> None:
         """Queue for the next loop turn: the heartbeats that arrived together go in one commit
@@ -349,9 +388,15 @@ class StationService:
             self._reply(req, code="login_required",
                         error="not logged in, or the session has ended: log in again")
             return
+        self.store.users.seen(token, now=now)
+        if self.notifier.attended is not True:  # a console came back: attended from now on
+            self._notify(lambda _: self.notifier.check_attended(), None)
         error = code = call = None
+        after: Callable[[], None] | None = None  # the notifications' part, once answered
         try:
             match req:
+                case wire.Presence():
+                    pass
                 case wire.Logout():
                     self.store.users.logout(token, now=now)
                 case wire.CallStart():
@@ -361,6 +406,7 @@ class StationService:
                 case wire.Claim():
                     self._alarm_changed(self.store.claim(req.alarm, user.username, user.display,
                                                          now))
+                    after = functools.partial(self._notify, self.notifier.claimed, req.alarm)
                 case wire.Resolve():
                     desk_ops.check_outcome(self.rules, req.outcome or "")
                     row = self.store.resolve(req.alarm, user.username, user.display,
@@ -369,13 +415,23 @@ class StationService:
                     if (on := self.store.calls.open_call(row.hub)) and on.alarm == row.id:
                         self._end_call(on.id, "hangup", actor=user.username)
                     self._alarm_changed(row)
+                    after = functools.partial(self._notify, self.notifier.closed, row)
+                case wire.Dispatch():
+                    self.notifier.dispatch(req, user, now)
+                case wire.Acceptance():
+                    self.notifier.acceptance(req, user, now)
+                case wire.Arrival():
+                    self.notifier.arrival(req, user, now)
                 case _:
                     for what, id in desk_ops.apply(self.store, self.rules, req, user, now):
                         self._changed(what, id)
         except (CallRefused, OpRefused) as e:  # a ClaimConflict is an OpRefused
             error, code = str(e), e.code
-        log.info("%s %s by %s: %s", req.op, _about(req), user.username, error or "ok")
+        if not isinstance(req, wire.Presence):
+            log.info("%s %s by %s: %s", req.op, _about(req), user.username, error or "ok")
         self._reply(req, error=error, code=code, call=call)
+        if after is not None:
+            after()
 
     async def _login(self, req: wire.Login) -> None:
         """The password check (scrypt, deliberately slow) runs off the event loop, so alarms
@@ -404,6 +460,7 @@ class StationService:
         self._reply(req, session=wire.SessionInfo(
             token=SecretStr(s.token), user=s.user.username, display=s.user.display,
             role=s.user.role.value, expires=s.expires))
+        self._notify(lambda _: self.notifier.check_attended(), None)
 
     def _reply(self, req: wire.RequestBase, *, error: str | None = None, code: str | None = None,
                session: wire.SessionInfo | None = None, call: str | None = None) -> None:
@@ -496,6 +553,7 @@ class StationService:
         for id in ids:
             log.warning("alarm %s unclaimed for %.0f s: escalated", id, self.cfg.escalate_after_s)
             self._changed("alarm", id)
+            self._notify(self.notifier.escalated, id)
         return ids
 
     def _alarm_changed(self, a: AlarmRow) -> None:
@@ -503,10 +561,22 @@ class StationService:
         self._tell_hub(a)
         self._changed("alarm", a.id)
 
-    def _tell_hub(self, a: AlarmRow) -> None:
+    def _tell_hub(self, a: AlarmRow, accepted: wire.Accepted | None = None) -> None:
         ts = (a.closed if a.state.closed else a.claimed) or a.received
         self.t.publish(wire.hub_topic(a.hub, "alarm"), wire.encode(
-            wire.AlarmUpdate(id=a.id, state=a.state, ts=ts, officer=a.officer, outcome=a.outcome)))
+            wire.AlarmUpdate(id=a.id, state=a.state, ts=ts, officer=a.officer, outcome=a.outcome,
+                             accepted=accepted)))
+
+    def _tell_accepted(self, alarm: str, accepted: wire.Accepted) -> None:
+        """Someone told accepted: the elder hears who is coming (only while the alarm is open)."""
+        if (a := self.store.alarm(alarm)) and not a.state.closed:
+            self._tell_hub(a, accepted)
+
+    def _notify(self, step: Callable[[T], None], arg: T) -> None:
+        """A step of the notifications after the station's own is done and answered: a failure
+        there (a full disk) is logged, and the notifier plans again from its rows."""
+        with self._notifying.round():
+            step(arg)
 
     def _changed(self, what: str, id: str, really: bool = True) -> None:
         if really:
@@ -586,6 +656,7 @@ def _sent_by(console: str, req: wire.Request) -> wire.Request:
 
 
 H = TypeVar("H", wire.EventMsg, wire.Status, wire.Heartbeat)
+T = TypeVar("T")
 
 
 def _from(hub: str, msg: H) -> H:
@@ -595,7 +666,8 @@ def _from(hub: str, msg: H) -> H:
     return msg
 
 
-async def run_station(cfg: StationConfig, stop: asyncio.Event) -> None:
-    async with StationService(cfg) as station, \
+async def run_station(cfg: StationConfig, stop: asyncio.Event,
+                      channels: Sequence[Channel] = ()) -> None:
+    async with StationService(cfg, channels=channels) as station, \
             supervised(f"station {cfg.station_id}", lambda: station.tasks.dead):
         await stop.wait()

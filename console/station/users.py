@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     console TEXT NOT NULL,
     created REAL NOT NULL,
     expires REAL NOT NULL,
-    ended REAL
+    ended REAL,
+    seen REAL                        -- the session's last request: its console is in use
 );
 """
 
@@ -317,8 +318,9 @@ class Users:
                        "VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET failed = 0, "
                        "locked_until = NULL, last_ok = excluded.last_ok, changed = excluded.changed",
                        (user.username, via, now, now))
-            db.execute("INSERT INTO sessions VALUES (?,?,?,?,?,NULL)",
-                       (token_hash(token), user.username, via, now, expires))
+            db.execute("INSERT INTO sessions(token_hash, username, console, created, expires, seen) "
+                       "VALUES (?,?,?,?,?,?)", (token_hash(token), user.username, via, now, expires,
+                                                now))
             audit.append(db, actor=user.username, action="login", target=user.username,
                          detail={"console": via, "role": user.role.value}, ts=now)
         log.info("login %s (%s) from %s", user.username, user.role.value, via)
@@ -385,6 +387,20 @@ class Users:
             "WHERE s.token_hash = ? AND s.ended IS NULL AND s.expires > ? AND u.disabled = 0",
             (token_hash(token), now)).fetchone()
         return _user(row) if row else None
+
+    def seen(self, token: str, *, now: float) -> None:
+        """The session made a request: its console is in use (``attended``)."""
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET seen = ? WHERE token_hash = ? AND ended IS NULL",
+                       (now, token_hash(token)))
+
+    def attended(self, *, since: float, now: float) -> list[str]:
+        """The consoles in use: a live session (not ended, not expired, its user enabled)
+        that made a request since ``since``. None: the station is unattended."""
+        return [r[0] for r in self._db.execute(
+            "SELECT DISTINCT s.console FROM sessions s JOIN users u USING (username) WHERE "
+            "s.ended IS NULL AND s.expires > ? AND u.disabled = 0 AND s.seen >= ? ORDER BY 1",
+            (now, since))]
 
     def logout(self, token: str, *, now: float) -> User | None:
         user = self.session_user(token, now=now)

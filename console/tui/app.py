@@ -59,6 +59,8 @@ QUEUE_ONLY = ("filter", "visit", *RECORDS_SCREENS)  # the queue's keys the alarm
 CALL_ACTIONS = ("answer", "visit", "hangup", "mute", "volume_up", "volume_down")
 IN_CALL_ACTIONS = ("hangup", "mute", "volume_up", "volume_down")
 NOTES_RETRY_S = 15.0  # kept notes are tried again this often while the station seems up
+PRESENCE_S = 30.0  # a logged-in console tells the station it is in use this often (well within
+# the notify file's attended_s, 90 s by default: with none in use, the on-call officer is texted)
 # the keys of the queue and the alarm screen (login first; hidden on the records screens)
 DESK_ACTIONS = ("claim", "resolve", "press", "language", "open_alarm", "filter", "answer", "visit",
                 *RECORDS_SCREENS)
@@ -107,6 +109,7 @@ class ConsoleApp(App[None]):
         self.texts = Texts(language, self.rules.tz)  # times in the county's zone, not the PC's
         self.ringer = Ringer(phone, lambda: self.bell())  # looked up per ring: tests replace bell
         self._notes_tried = 0.0  # monotonic time the kept notes were last sent
+        self._present = 0.0  # monotonic time the station was last told this console is in use
 
     def get_default_screen(self) -> Screen[Any]:
         self.desk = DeskScreen(self)  # the first screen, under all the others
@@ -274,12 +277,22 @@ class ConsoleApp(App[None]):
             screen.mount(banner, before=0 if screen.children else None)
 
     def _tick(self) -> None:
+        if self.session is not None and time.monotonic() - self._present >= PRESENCE_S:
+            self._present = time.monotonic()
+            self._say_present()
         if self.notes.waiting and time.monotonic() - self._notes_tried >= NOTES_RETRY_S and \
                 station_key(self.station) == "station_online":
             self._send_kept_notes()  # the station is back without a word (it had hung)
         self.desk.tick()
         if self.line.call:
             self._show_call()
+
+    @work(group="presence", exclusive=True)
+    async def _say_present(self) -> None:
+        """The console is in use (the station is attended); a session that ended asks again."""
+        reply = await self.client.request("presence")
+        if reply.code == "login_required" and self.session is not None:
+            self.refused(reply)
 
     def _show_call(self) -> None:
         c = self.line.call

@@ -14,6 +14,17 @@ STRINGS: dict[str, tuple[str, str]] = {
                                  "{name} pressed again ({n}×): take the call"),
     "desk_pressed_last": ("最近 {time}", "last {time}"),
     "note_pressed_again": ("老人再次按下呼叫", "the elder pressed again"),
+    # people told outside the station (docs/notify.md): timeline notes, the person after them
+    "note_notify_accepted": ("已确认，正在赶来：", "accepted, on the way:"),
+    "note_notify_arrived": ("已到达：", "arrived:"),
+    "note_notify_dispatched": ("已派出：", "dispatched:"),
+    "note_notify_exhausted": ("已通知的人都未确认，请跟进", "nobody told has accepted: follow up"),
+    "note_notify_nobody": ("无人可通知（未设值班人员或联系人）",
+                           "nobody to tell (no on-call officer or contact)"),
+    "note_notify_held": ("夜间不打扰，结束后再通知：", "held for the quiet hours:"),
+    "note_notify_no_mobile": ("无手机号，未发短信：", "no mobile, not texted:"),
+    "err_no_dispatch": ("没有这次派遣", "There is no such dispatch"),
+    "err_no_notification": ("没有这条通知", "There is no such notification"),
     # the queue's filter and the command palette
     "desk_filter": ("筛选：姓名、拼音首字母、地址、终端或类型（Esc 清除）",
                     "Filter: name, pinyin initials, address, hub or type (Esc clears)"),

@@ -9,6 +9,11 @@ uplink) must not wait for it. A prompt without a file, or a device that will not
 logged with its text and the fix: the alarm path goes on whatever the sound does. A clip that
 fails to play is logged and the next one plays; if the thread ends anyway, ``on_died`` says so
 (drivers/threads.py).
+
+A sentence made at run time (:meth:`AudioSpeaker.say_text`: who is coming, by name) is rendered
+by espeak-ng in that same thread, in its turn (never on the event loop), kept for the next time
+it is said, and replaced by its key's pre-rendered clip when it cannot be rendered (no
+espeak-ng, a name it cannot read, a render slower than RENDER_S).
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ import logging
 import queue
 import time
 import warnings
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from drivers.audio import AudioUnavailable
+from drivers.audio import RATE, AudioUnavailable
+from drivers.audio.resample import resample
 from drivers.audio.speakerphone import Speakerphone
+from drivers.speaker.tts import VOICES, RenderError, speak
 from drivers.threads import DriverThread
 
 with warnings.catch_warnings():  # pydub warns at import that ffmpeg is missing (WAV needs none)
@@ -32,18 +41,26 @@ with warnings.catch_warnings():  # pydub warns at import that ffmpeg is missing 
 log = logging.getLogger("anxin.prompt")
 
 RENDER = "run `anxin prompts render`"
+RENDER_S = 5.0  # a sentence espeak-ng has not rendered by then is replaced by its key's clip
+KEPT = 32  # sentences kept rendered (a few names per home)
 
 
 class AudioSpeaker:
-    def __init__(self, phone: Speakerphone, prompts_dir: Path, language: str) -> None:
+    def __init__(self, phone: Speakerphone, prompts_dir: Path, language: str,
+                 render: Callable[[str, str], np.ndarray] | None = None) -> None:
+        """``render(text, voice)``: 16 kHz samples of ``text`` (espeak-ng's by default)."""
         self.phone = phone
+        self.voice = VOICES.get(language, "")
+        self._render = render or (lambda text, voice: speak(text, voice, RENDER_S))
+        self._rendered: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> clip, newest last
         self.heard: list[tuple[float, str, str]] = []  # (time, key, text), in order, as LogSpeaker
         self.clips = _load(prompts_dir / language, phone.rate)
         self.tones = _load(prompts_dir / "tones", phone.rate)
         if not self.clips:
             log.error("no prompt files in %s: prompts are only logged; %s", prompts_dir / language,
                       RENDER)
-        self._queue: queue.SimpleQueue[tuple[np.ndarray, str]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[np.ndarray | Callable[[], np.ndarray | None], str]] = \
+            queue.SimpleQueue()
         self.thread = DriverThread("speaker", self._hand_over)  # its on_died: set by the hub
         self.thread.start()
 
@@ -55,6 +72,28 @@ class AudioSpeaker:
             log.error("prompt %s has no audio file (%s); not heard", key, RENDER)
             return
         self._queue.put((clip, f"prompt {key}"))
+
+    def say_text(self, key: str, text: str) -> None:
+        self.heard.append((time.time(), key, text))
+        log.info("PROMPT %s: %s", key, text)
+        self._queue.put((lambda: self._sentence(key, text), f"sentence {key}"))
+
+    def _sentence(self, key: str, text: str) -> np.ndarray | None:
+        """In the player thread: ``text`` rendered (or kept from before), else ``key``'s clip."""
+        if (clip := self._rendered.get(text)) is not None:
+            self._rendered.move_to_end(text)
+            return clip
+        try:
+            clip = resample(self._render(text, self.voice), RATE, self.phone.rate)
+        except (RenderError, OSError, ValueError) as e:
+            log.warning("sentence %r not rendered (%s): the %s prompt is said instead", text, e, key)
+            if (fallback := self.clips.get(key)) is None:
+                log.error("prompt %s has no audio file (%s); not heard", key, RENDER)
+            return fallback
+        self._rendered[text] = clip
+        while len(self._rendered) > KEPT:
+            self._rendered.popitem(last=False)
+        return clip
 
     def tone(self, name: str) -> float:
         """Play a tone (``announce``, ``ringback``) after the prompts queued; its length in s
@@ -68,9 +107,11 @@ class AudioSpeaker:
 
     def _hand_over(self) -> None:
         while True:
-            clip, what = self._queue.get()
+            job, what = self._queue.get()
             try:
-                self.phone.play(clip)
+                clip = job() if callable(job) else job
+                if clip is not None:
+                    self.phone.play(clip)
             except AudioUnavailable as e:
                 log.error("%s not heard: %s", what, e)
             except Exception:

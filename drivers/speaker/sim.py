@@ -15,3 +15,6 @@ class LogSpeaker:
     def say(self, key: str, text: str) -> None:
         self.heard.append((time.time(), key, text))
         log.info("PROMPT %s: %s", key, text)
+
+    def say_text(self, key: str, text: str) -> None:
+        self.say(key, text)

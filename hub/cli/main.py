@@ -68,13 +68,16 @@ def _reload(cfg: HubConfig) -> int:
 def cmd_station(a: argparse.Namespace) -> int:
     from console.casework.county import load_county
     from console.station.config import load_station_config
+    from console.station.notify.config import load_notify
     from console.station.service import run_station
+    from hub.cli.sms import station_channels
 
     cfg = load_station_config(a.config)
+    notify = load_notify(cfg.notify_file)
     from hub.cli import logs
 
     logs.in_zone(load_county(cfg.county_file).tz)
-    _serve(lambda stop: run_station(cfg, stop))
+    _serve(lambda stop: run_station(cfg, stop, station_channels(notify)))
     return 0
 
 
@@ -111,7 +114,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_check_config(a: argparse.Namespace) -> int:
     from console.casework.county import CountyRules
     from console.station.config import HomesFile, StationConfig, load_homes
-    from console.station.notify.config import NotifyFile
+    from console.station.notify.config import NotifyFile, load_notify
+    from console.station.notify.responders import load_responders
     from hub.common.configfile import ConfigError, load_yaml, validate
     from hub.rules import load_rules
     from hub.runtime.config import HubConfig, load_hub_rules
@@ -136,18 +140,35 @@ def cmd_check_config(a: argparse.Namespace) -> int:
                 cfg = validate(path, data, StationConfig)
                 if cfg.homes_file:
                     load_homes(cfg.homes_file)
+                if cfg.responders_file:
+                    load_responders(cfg.responders_file)
+                if cfg.notify_file is None:
+                    print(f"{path}: warning: no notify_file: nobody outside the station is told "
+                          "of an alarm (config/notify.yaml, docs/notify.md)", file=sys.stderr)
+                for w in load_notify(cfg.notify_file).warnings() if cfg.notify_file else ():
+                    print(f"{cfg.notify_file}: warning: {w}", file=sys.stderr)
                 kind = "station config"
             elif "county" in keys:
                 county = validate(path, data, CountyRules)
                 kind = f"county rules; {len(county.response.kinds)} alarm plan(s)"
-            elif "channels" in keys:
-                channels = validate(path, data, NotifyFile).channels
-                kind = f"notify channels: {', '.join(k for k, v in channels if v) or 'none'}"
+            elif "responders" in keys:
+                people = load_responders(path)
+                on_call = sum(r.role == "on_call" for r in people)
+                kind = f"responders: {on_call} on call, {len(people) - on_call} volunteer(s)"
+                if not on_call:
+                    print(f"{path}: warning: nobody is on call: an unattended station tells no "
+                          "officer", file=sys.stderr)
+            elif keys & NotifyFile.model_fields.keys():
+                notify = validate(path, data, NotifyFile)
+                for w in notify.warnings():
+                    print(f"{path}: warning: {w}", file=sys.stderr)
+                kind = (f"notify: channels {', '.join(sorted(notify.configured())) or 'none'}; "
+                        f"{len(notify.policy)} policy rule(s)")
             else:
                 raise ConfigError(f"{path}: cannot tell what this is: a hub config has hub_id, "
                                   "a station config has database, a homes file has homes, "
-                                  "a rules file has rules, county rules have county, "
-                                  "notify channels have channels")
+                                  "a rules file has rules, county rules have county, a notify "
+                                  "file has channels, modem or policy, a responders file has responders")
             print(f"{path}: ok ({kind})")
         except ConfigError as e:
             bad += 1

@@ -226,6 +226,16 @@ class Resend(_Msg):
     ts: Ts
 
 
+class Accepted(BaseModel):
+    """Someone told of the alarm has accepted and is coming: the elder hears who (the
+    ``contact_accepted`` prompt, their name in it)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: Name
+    relation: Label = Field("", description="as the elder's record gives it (儿子), or the "
+                            "responder's role")
+
+
 class AlarmUpdate(_Msg):
     """A lifecycle step taken at the station, so the hub can tell the elder."""
 
@@ -235,6 +245,8 @@ class AlarmUpdate(_Msg):
     ts: Ts
     officer: Label | None = None
     outcome: Label | None = None
+    accepted: Accepted | None = Field(None, description="sent once, when someone accepts "
+                                      "(added in 1.x, minor: older hubs ignore it)")
 
 
 class CallControl(_Msg):
@@ -262,12 +274,26 @@ class CallControl(_Msg):
 # --- station <-> consoles -------------------------------------------------------------------
 
 
+class Trouble(BaseModel):
+    """Something at the station that keeps notifications from going out (the SMS modem
+    unplugged, no SIM), and what a person must do."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    what: Name = Field(description="the channel: sms, wecom …")
+    code: Label = Field(description="e.g. sms.no_sim, sms.unavailable, sms.not_configured")
+    problem: Text
+    fix: Text
+
+
 class StationStatus(_Msg):
     type: Literal["station"] = "station"
     online: bool
     ts: Ts
     writable: bool = True  # False: the station cannot write its database (a full disk) and
     # stores nothing new; hubs keep their alarms and send them again (added in 1.x, minor)
+    trouble: Annotated[list[Trouble], Field(max_length=16)] = Field(
+        default_factory=list, description="what keeps notifications from going out (added in "
+        "1.x, minor)")
 
 
 class Changed(_Msg):
@@ -407,9 +433,59 @@ class FollowupClose(SessionRequest):
     notes: Text | None = None
 
 
-# The duty-desk ops (console.station.desk_ops): the alarm's checklist and notes, and records.
+class Presence(SessionRequest):
+    """The console is in use (sent every 30 s while logged in): with none lately, the
+    station is unattended and tells the on-call officer itself (docs/notify.md)."""
+
+    op: Literal["presence"] = "presence"
+
+
+DISPATCH_KINDS = ("grid_worker", "key_holder", "volunteer", "family", "120", "119")
+
+
+class Dispatch(SessionRequest):
+    """Sends a responder to an alarm the officer has claimed: they get the alarm's text (no
+    medical details) by SMS when they have a mobile, and the dispatch timer runs against the
+    county's promise."""
+
+    op: Literal["dispatch"] = "dispatch"
+    alarm: Id
+    kind: Literal["grid_worker", "key_holder", "volunteer", "family", "120", "119"]
+    name: Name
+    phone: Annotated[str, Field(max_length=32), Line] | None = Field(
+        None, description="a mainland number (checked at the station); none for 120 and 119")
+
+
+class Arrival(SessionRequest):
+    """Someone is at the door, as the officer heard by phone: a dispatch's arrival, or a
+    notified person's (exactly one of ``dispatch`` and ``notification``)."""
+
+    op: Literal["arrival"] = "arrival"
+    alarm: Id
+    dispatch: int | None = Field(None, ge=1, le=MAX_COUNT)
+    notification: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Arrival:
+        if (self.dispatch is None) == (self.notification is None):
+            raise ValueError("op 'arrival' needs exactly one of dispatch and notification")
+        return self
+
+
+class Acceptance(SessionRequest):
+    """Someone told of the alarm accepted by phone: as their reply would (the cascade stops,
+    the elder hears who is coming)."""
+
+    op: Literal["acceptance"] = "acceptance"
+    alarm: Id
+    notification: Id = Field(description="the message they were told by")
+
+
+# The duty-desk ops (console.station.desk_ops): the alarm's checklist and notes, records, and
+# the people told (dispatch, arrival, acceptance).
 DeskRequest = AlarmStep | AlarmNote | ElderSave | ElderOverride | VisitSave | FollowupClose
-SessionOp = Logout | Claim | Resolve | CallStart | CallEnd | DeskRequest
+NotifyRequest = Dispatch | Arrival | Acceptance
+SessionOp = Logout | Presence | Claim | Resolve | CallStart | CallEnd | DeskRequest | NotifyRequest
 Request = Annotated[Login | SessionOp, Field(discriminator="op")]
 _REQUEST: TypeAdapter[Request] = TypeAdapter(Request)
 

@@ -49,6 +49,7 @@ class HomeAlarms:
         self._cfg = cfg
         self.reassure = Reassurance(cfg.reassure_s)  # please_wait while a call waits for an officer
         self._escalated: set[str] = set()  # alarms the elder was told are not acknowledged yet
+        self._coming: set[tuple[str, str]] = set()  # (alarm, name): the elder was told who is coming
         # open alarm -> clock steps seen by the time it was raised / sent
         self._steps_raised: dict[str, float] = {}
         self._steps_sent: dict[str, float] = {}
@@ -205,12 +206,21 @@ class HomeAlarms:
     def station_update(self, u: wire.AlarmUpdate) -> None:
         if u.state.closed:
             self._forget_steps(u.id)
+            self._coming = {c for c in self._coming if c[0] != u.id}
         if u.state is not AlarmState.DELIVERED:  # taken, or closed: the elder stops waiting
             self.reassure.done(u.id)
         if self.store.advance(u.id, u.state, u.ts):
             log.info("alarm %s %s at the station%s", u.id, u.state.value,
                      f" by {u.officer}" if u.officer else "")
             self._show.alarm(self.store.kind_of(u.id) or "", u.state)
+        if u.accepted and (u.id, u.accepted.name) not in self._coming and \
+                elder_facing(self.store.kind_of(u.id) or "") and \
+                any(a.id == u.id for a in self.store.open_alarms()):
+            self._coming.add((u.id, u.accepted.name))
+            said = self._show.say_accepted(u.accepted.name, u.accepted.relation)
+            log.info("alarm %s: %s accepted and is coming; the elder hears: %s", u.id,
+                     u.accepted.name, said)
+            self.reassure.told(time.monotonic())
 
     def in_call(self, alarm: str | None) -> None:
         """The call's microphone opened: on an alarm, the elder stops waiting for it."""

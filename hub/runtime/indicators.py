@@ -16,7 +16,7 @@ from hub.common.events import AlarmState
 from hub.common.language import Language
 from hub.rules.feedback import Action, Say, ShowLed, elder_facing, feedback
 from hub.runtime.store import OpenAlarm
-from hub.voice.prompts import text
+from hub.voice.prompts import sentence, text
 
 
 class Indicators:
@@ -30,6 +30,12 @@ class Indicators:
         """Speak a prompt (a key of hub.voice.prompts) in the home's language; returns its text."""
         said = text(prompt, self._language)
         self.speaker.say(prompt, said)
+        return said
+
+    def say_accepted(self, name: str, relation: str) -> str:
+        """Who is coming, by name ("您的儿子王建国已收到，正在赶来"); returns the sentence."""
+        said = sentence("contact_accepted", self._language, name=name, relation=relation)
+        self.speaker.say_text("contact_accepted", said)
         return said
 
     def apply(self, actions: list[Action]) -> None:

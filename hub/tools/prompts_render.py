@@ -1,15 +1,9 @@
 """``anxin prompts render``: every prompt of hub/voice/prompts.py as a WAV file, reproducibly.
 
-Each text goes through espeak-ng (``-v VOICE -s SPEED -w file``; 22.05 kHz), is resampled to
-16 kHz mono 16-bit and scaled to a peak of PEAK_DBFS, so all prompts are equally loud and
-leave headroom for the call audio they may be mixed with. espeak-ng writes the same bytes for
-the same text, voice and version, so the shipped files can be checked by re-rendering.
-
-Mandarin uses espeak-ng's ``cmn-latn-pinyin`` voice: in espeak-ng 1.51 the ``cmn`` voice reads
-the pinyin its dictionary gives a character as English ("你好" becomes "ni three hao three";
-espeak-ng issue #1236). A text that espeak-ng would read partly in another language is
-refused. Two tones are made by code: ``announce`` (a ding-dong before an announced call) and
-``ringback`` (China's 450 Hz, 1 s on 4 s off, one cadence to loop).
+Each text is spoken by espeak-ng as drivers/speaker/tts.py does it (16 kHz mono, peak at
+PEAK_DBFS; a text espeak-ng would read partly in another language is refused). Two tones are
+made by code: ``announce`` (a ding-dong before an announced call) and ``ringback`` (China's
+450 Hz, 1 s on 4 s off, one cadence to loop).
 
 manifest.json records per file the text, voice, espeak-ng version, options, the sha256 of text,
 voice and options (what the file was made from) and the sha256 of the file itself, so a test
@@ -22,10 +16,7 @@ import argparse
 import hashlib
 import json
 import math
-import re
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
@@ -33,23 +24,15 @@ from typing import Any, get_args
 import numpy as np
 
 from drivers.audio import RATE
-from drivers.audio.pcm import FULL_SCALE, clip16, dbfs_gain
-from drivers.audio.resample import resample
-from drivers.audio.wavfile import read_wav, write_wav
+from drivers.audio.pcm import dbfs_gain
+from drivers.audio.wavfile import write_wav
+from drivers.speaker.tts import PEAK_DBFS, SPEED_WPM, VOICES, RenderError, espeak_version, peak, speak
 from hub.common.language import Language
 from hub.runtime.config import DEFAULT_PROMPTS
 from hub.voice.prompts import PROMPTS
 
 MANIFEST = "manifest.json"
-VOICES: dict[Language, str] = {"zh_CN": "cmn-latn-pinyin", "en": "en-gb"}
-SPEED_WPM = 150  # espeak-ng's default 175 is brisk for elderly listeners
-PEAK_DBFS = -3.0
 LANGUAGES: tuple[Language, ...] = get_args(Language)
-INSTALL = "sudo apt install espeak-ng"
-
-
-class RenderError(Exception):
-    """espeak-ng is missing, failed, or would not read a text in its language."""
 
 
 def options() -> dict[str, Any]:
@@ -59,43 +42,6 @@ def options() -> dict[str, Any]:
 def digest(made_from: dict[str, Any]) -> str:
     """The sha256 of what a file is made from (text, voice, options), key order aside."""
     return hashlib.sha256(json.dumps(made_from, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def espeak(*args: str) -> str:
-    try:
-        r = subprocess.run(["espeak-ng", *args], capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise RenderError(f"espeak-ng is not installed: {INSTALL}") from None
-    if r.returncode != 0:
-        raise RenderError(f"espeak-ng failed (exit {r.returncode}): {r.stderr.strip()}")
-    return r.stdout
-
-
-def espeak_version() -> str:
-    out = espeak("--version")
-    if not (m := re.search(r"text-to-speech: (\S+)", out)):
-        raise RenderError(f"espeak-ng --version printed no version: {out!r}")
-    return m.group(1)
-
-
-def check_language(text: str, voice: str) -> None:
-    """RenderError if espeak-ng would switch language inside ``text`` (it marks "(en)" in
-    the phonemes where it does)."""
-    phonemes = espeak("-q", "-x", "-v", voice, text)
-    own = voice.split("-")[0]  # "(cmn)" marks the switch back
-    if switched := {lang for lang in re.findall(r"\(([a-z][\w-]*)\)", phonemes) if lang != own}:
-        raise RenderError(f"espeak-ng voice {voice} would read part of {text!r} as "
-                          f"{'/'.join(sorted(switched))}: {phonemes.strip()}")
-
-
-def speak(text: str, voice: str) -> np.ndarray:
-    """``text`` spoken by espeak-ng, at RATE, scaled to PEAK_DBFS."""
-    check_language(text, voice)
-    with tempfile.TemporaryDirectory(prefix="anxin-prompt-") as tmp:
-        wav = Path(tmp) / "out.wav"
-        espeak("-v", voice, "-s", str(SPEED_WPM), "-w", str(wav), text)
-        samples, rate = read_wav(wav)
-    return _peak(resample(samples, rate, RATE), PEAK_DBFS)
 
 
 def chime(rate: int) -> np.ndarray:
@@ -110,14 +56,14 @@ def chime(rate: int) -> np.ndarray:
             out[t >= start] += (dbfs_gain(level_db) * attack * np.exp(-s / tau)
                                 * np.sin(2 * math.pi * harmonic * hz * s))
     out *= np.minimum(1.0, (t[-1] - t) / 0.02)  # fade the last 20 ms to silence
-    return _peak(out, -6.0)
+    return peak(out, -6.0)
 
 
 def ringback(rate: int) -> np.ndarray:
     """One cadence of China's ring-back tone: 450 Hz for 1 s, then 4 s of silence."""
     t = np.arange(rate) / rate
     tone = np.sin(2 * math.pi * 450.0 * t) * np.minimum(1.0, np.minimum(t, 1.0 - t) / 0.01)
-    return np.concatenate([_peak(tone, -10.0), np.zeros(4 * rate, np.int16)])
+    return np.concatenate([peak(tone, -10.0), np.zeros(4 * rate, np.int16)])
 
 
 TONES: dict[str, tuple[Callable[[int], np.ndarray], dict[str, Any]]] = {
@@ -159,12 +105,6 @@ def render(out: Path, say: Callable[[str], None] = lambda line: None) -> dict[st
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True)
                                 + "\n", encoding="utf-8")
     return manifest
-
-
-def _peak(x: np.ndarray, dbfs: float) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    top = np.max(np.abs(x)) if len(x) else 0.0
-    return clip16(x * (dbfs_gain(dbfs) * (FULL_SCALE - 1) / top)) if top else clip16(x)
 
 
 def _write(path: Path, samples: np.ndarray, entry: dict[str, Any]) -> dict[str, Any]:

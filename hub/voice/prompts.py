@@ -1,10 +1,14 @@
 """What the elder hears, by key, in Mandarin (default) and English.
 
 Texts follow design.md. Each is rendered to config/prompts/<language>/<key>.wav (espeak-ng)
-for the audio speaker; the log speaker receives the key and the text.
+for the audio speaker; the log speaker receives the key and the text. A sentence with a name in
+it (:data:`SENTENCES`) is rendered at run time; its prompt of the same key is what is said when
+it cannot be (no espeak-ng, a name it cannot read).
 """
 
 from __future__ import annotations
+
+import re
 
 from hub.common.language import Language
 
@@ -57,11 +61,25 @@ PROMPTS: dict[str, dict[Language, str]] = {
     "walktest_seen": {"zh_CN": "测试收到", "en": "Test received."},
     "walktest_speaker": {"zh_CN": "这是扬声器测试", "en": "This is a speaker test."},
     "walktest_off": {"zh_CN": "测试模式已结束", "en": "Walk test mode has ended."},
+    # someone told of the alarm accepted (said when their name cannot be: SENTENCES)
+    "contact_accepted": {"zh_CN": "您的联系人已收到，正在赶来",
+                         "en": "Someone you know has your message and is on the way."},
     # the demo: what a simulated elder says into the hub's microphone during a call
     "demo_elder": {"zh_CN": "我在卫生间摔倒了，起不来了",
                    "en": "I fell in the bathroom and I cannot get up."},
 }
 
 
+SENTENCES: dict[str, dict[Language, str]] = {
+    "contact_accepted": {"zh_CN": "您的{relation}{name}已收到，正在赶来",
+                         "en": "Your {relation} {name} has your message and is on the way."},
+}
+
+
 def text(key: str, language: Language) -> str:
     return PROMPTS[key][language]
+
+
+def sentence(key: str, language: Language, **fields: str) -> str:
+    """A sentence of SENTENCES with its fields filled in (an empty one leaves no gap)."""
+    return re.sub(" {2,}", " ", SENTENCES[key][language].format(**fields))

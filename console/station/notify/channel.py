@@ -4,17 +4,18 @@ The notification engine owns the policy, the cascade and a durable row per messa
 carries one message to one place (a phone by SMS, a duty group by its robot, the county's
 platform by webhook) and answers :class:`Sent` or raises :class:`ChannelError` with whether a
 later try may work and what a person must fix. Nothing here does I/O or knows hardware: the
-SMS channel lives with the modem driver (composed by the CLI, as the console may not import
-drivers) and keeps this same contract.
+SMS channel is composed by the CLI (hub/cli/sms.py, as the console may not import drivers) and
+keeps this same contract; it also hears replies and reports the modem's health
+(:class:`Listening`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 PRIORITIES = (1, 2, 3, 4)  # design.md: 1 panic/fall/smoke/gas/CO … 4 information
 KEY = re.compile(r"[!-~]{1,128}")  # it goes into HTTP headers and logs as it is
@@ -57,13 +58,15 @@ class ChannelError(Exception):
     """A send that did not work. ``code`` names the cause for logs and the desk panel
     ('dingtalk.310000', 'http.timeout'); ``retryable`` says whether the same message may go
     later unchanged; ``fix`` is what a person must do when it is not; ``retry_after_s`` is how
-    long the peer asked us to stay away (a rate limit), when it said so."""
+    long the peer asked us to stay away (a rate limit), when it said so. ``down``: the channel
+    itself cannot send now (the modem unplugged, no SIM): the message is not at fault, so it
+    waits for the channel, however long, without counting as a failed try."""
 
     def __init__(self, code: str, text: str, *, retryable: bool, fix: str = "",
-                 retry_after_s: float | None = None) -> None:
+                 retry_after_s: float | None = None, down: bool = False) -> None:
         super().__init__(code, text)
-        self.code, self.text, self.retryable, self.fix = code, text, retryable, fix
-        self.retry_after_s = retry_after_s
+        self.code, self.text, self.retryable, self.fix = code, text, retryable or down, fix
+        self.retry_after_s, self.down = retry_after_s, down
 
     def __str__(self) -> str:
         return f"{self.text} [{self.code}]" + (f"; fix: {self.fix}" if self.fix else "")
@@ -91,7 +94,7 @@ class Channel(Protocol):
     go (too long) fails then, not after waiting its turn; ``digest`` lets a group channel put
     messages waiting together into one post (None: they cannot share one)."""
 
-    name: str  # 'wecom', 'dingtalk', 'webhook', 'modem': the channel a policy names
+    name: str  # 'sms', 'wecom', 'dingtalk', 'webhook': the channel a policy names
     rate: Rate  # what the peer allows; the queue keeps to it
 
     def posts(self, msg: Message) -> int:
@@ -107,6 +110,40 @@ class Channel(Protocol):
         ...
 
     async def aclose(self) -> None:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A text a person sent back: ``sender`` the 11 digits of a mainland mobile (else as the
+    network gave it), ``sent_at`` the sender's network's time (epoch s), which with the sender
+    and the text tells a reply heard twice."""
+
+    channel: str
+    sender: str
+    text: str
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Trouble:
+    """Why a channel cannot send now, and what a person must do (the station shows it)."""
+
+    channel: str
+    code: str  # 'sms.no_sim', 'sms.unavailable', 'sms.not_configured' …
+    problem: str
+    fix: str
+
+
+@runtime_checkable
+class Listening(Channel, Protocol):
+    """A channel that also hears replies and watches its own health (the SMS modem)."""
+
+    async def listen(self, on_reply: Callable[[Incoming], Awaitable[None]],
+                     on_trouble: Callable[[Trouble | None], None]) -> None:
+        """Start hearing: ``on_reply`` for each text received (the channel keeps it until
+        on_reply returns without raising), ``on_trouble`` when the health changes (None: all
+        well). Returns once the first attempt to start is over."""
         ...
 
 

@@ -1,7 +1,9 @@
-"""The channels section of the station's notify config: which robots and platform, with their keys.
+"""The station's notify file: the channels (which robots and platform, with their keys), the SMS
+modem, the policy, when the station counts as attended, and the county's promise.
 
-``notify.channels`` in station.yaml (wired there by the notification engine; config/notify.yaml
-is a commented example). Keys, tokens and secrets are SecretStr: they never show in a repr or
+station.yaml names it (``notify_file``; config/notify.yaml is the commented example, with the
+shipped policy written out); without one, the shipped policy applies and nothing is configured
+to send. docs/notify.md is the reference. Keys, tokens and secrets are SecretStr: they never show in a repr or
 an error, and an error about one does not quote it. A whole webhook address pasted where only
 its key belongs is the mistake installers make most (users' issues on both robots), so it is
 refused with what to paste instead. Plain http is allowed to loopback only (the verifiers in
@@ -13,16 +15,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from console.casework import phone
+from console.casework.elder import Category, ElderRecord
 from console.station.notify.channel import Channel
 from console.station.notify.dingtalk import DINGTALK_URL, DingTalkRobot
 from console.station.notify.http import where
+from console.station.notify.policy import DEFAULT_RULES, Policy, PolicyRules
 from console.station.notify.webhook import CountyWebhook
 from console.station.notify.wecom import WECOM_URL, WeComRobot
 from hub.common.configfile import Strict, load
@@ -141,10 +145,84 @@ class Channels(Strict):
     webhook: WebhookChannel | None = None
 
 
+class ModemConfig(Strict):
+    """The station's SMS modem (docs/modem.md)."""
+
+    port: str = Field(min_length=1, max_length=256, description="its AT port, e.g. "
+                      "/dev/serial/by-id/usb-Quectel_EC25-if02-port0; with backend sim, the "
+                      "path where the simulated modem's link is made")
+    backend: Literal["real", "sim"] = Field("real", description="sim: a simulated modem on a "
+                                            "pseudo-terminal (the demo)")
+    pin: SecretStr | None = Field(None, description="the SIM's PIN, when it has one (tried once "
+                                  "a start: three wrong PINs block the SIM)")
+
+    @field_validator("pin")
+    @classmethod
+    def _pin(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not re.fullmatch(r"[0-9]{4,8}", v.get_secret_value()):
+            raise PydanticCustomError("pin", "a SIM PIN is 4 to 8 digits (the value is not shown here)")
+        return v
+
+
+Minutes = Annotated[float, Field(gt=0, le=24 * 60)]
+
+
+class Promise(Strict):
+    """On site within so many minutes of a dispatch (the county's 15分钟响应圈); a village (as
+    written in the address) or care group may have its own, the village's first."""
+
+    minutes: Minutes = 15.0
+    groups: dict[Category, Minutes] = Field(default_factory=dict)
+    villages: dict[Annotated[str, Field(min_length=1, max_length=32)], Minutes] = Field(
+        default_factory=dict)
+
+    def seconds(self, elder: ElderRecord | None) -> float:
+        if elder is not None:
+            for village, minutes in self.villages.items():
+                if village in elder.address:
+                    return minutes * 60
+            if elder.category in self.groups:
+                return self.groups[elder.category] * 60
+        return self.minutes * 60
+
+
 class NotifyFile(Strict):
-    """A file with the notify section alone (config/notify.yaml, and the tests)."""
+    """The notify file (config/notify.yaml)."""
 
     channels: Channels = Channels()
+    modem: ModemConfig | None = Field(None, description="the SMS modem; none: nothing goes by SMS")
+    policy: PolicyRules = Field(default_factory=lambda: list(DEFAULT_RULES),
+                                description="who is told, when, how (docs/notify.md)")
+    attended_s: float = Field(90, ge=10, le=3600, description="a console counts as in use while "
+                              "its session made a request this recently (consoles say they are "
+                              "there every 30 s): with none, the station is unattended")
+    promise: Promise = Promise()
+
+    @property
+    def rules(self) -> Policy:
+        return Policy(self.policy)
+
+    def configured(self) -> set[str]:
+        """The channels this station can send by."""
+        return {name for name, c in self.channels if c} | ({"sms"} if self.modem else set())
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably not meant."""
+        out = []
+        missing = Policy(self.policy).person_channels() - self.configured()
+        if "sms" in missing:
+            out.append("policy: the steps text people (sms) but no modem is configured: those "
+                       "messages fail and the station reports it (set modem.port)")
+        if "webhook" in missing:
+            out.append("policy: the steps tell people by webhook but channels.webhook is not set")
+        if unknown := Policy(self.policy).unknown_kinds():
+            out.append(f"policy: no hub raises alarms of kind {', '.join(unknown)}")
+        return out
+
+
+def load_notify(path: Path | None) -> NotifyFile:
+    """The notify file at ``path``; None: the shipped policy, nothing configured to send."""
+    return NotifyFile() if path is None else load(path, NotifyFile)
 
 
 def load_channels(path: Path) -> Channels:

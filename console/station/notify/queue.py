@@ -44,6 +44,7 @@ class ChannelQueue:
         self._ready: list[_Waiting] = []  # heap: may go as soon as the rate allows
         self._later: list[tuple[float, int, _Waiting]] = []  # heap by not-before: retries backing off
         self._keys: set[str] = set()  # keys waiting here: a message is queued once
+        self._dropped: set[str] = set()  # keys discarded but still in a heap (skipped there)
         self._arrival = itertools.count()
         self._held_until = -math.inf  # the peer asked for a pause until then
 
@@ -58,6 +59,8 @@ class ChannelQueue:
         message with its key is already waiting."""
         if msg.key in self._keys:
             return False
+        if msg.key in self._dropped:  # its old entry is still in a heap: let it go
+            self._purge(msg.key)
         if not 1 <= posts <= self.rate.count:  # now, not a message stuck for ever
             raise ValueError(f"{posts} posts at once: the rate allows 1 to {self.rate.count}")
         self._keys.add(msg.key)
@@ -68,9 +71,21 @@ class ChannelQueue:
             heapq.heappush(self._later, (not_before, waiting.order[2], waiting))
         return True
 
+    def discard(self, key: str) -> bool:
+        """Take a waiting message out (no longer wanted); False when it is not waiting."""
+        if key not in self._keys:
+            return False
+        self._keys.discard(key)
+        self._dropped.add(key)
+        return True
+
     def hold(self, until: float) -> None:
         """Release nothing before ``until`` (the peer said we were too fast)."""
         self._held_until = max(self._held_until, until)
+
+    def unhold(self) -> None:
+        """Release again as the rate allows (the channel that was down is back)."""
+        self._held_until = -math.inf
 
     def next_at(self, now: float) -> float | None:
         """When ``pop`` may next release something (at most ``now``: at once); None: empty."""
@@ -95,7 +110,7 @@ class ChannelQueue:
             return None
         heapq.heappop(self._ready)
         members, post = [head.msg], head.msg
-        while digest and head.posts == 1 and self._ready and self._ready[0].posts == 1:
+        while digest and head.posts == 1 and self._clean() and self._ready[0].posts == 1:
             joined = digest([*members, self._ready[0].msg])
             if joined is None:
                 break
@@ -106,5 +121,24 @@ class ChannelQueue:
         return Release(post, tuple(members), head.posts)
 
     def _wake(self, now: float) -> None:
-        while self._later and self._later[0][0] <= now:
-            heapq.heappush(self._ready, heapq.heappop(self._later)[2])
+        while self._later and (self._later[0][0] <= now or self._later[0][2].msg.key in self._dropped):
+            waiting = heapq.heappop(self._later)[2]
+            if waiting.msg.key in self._dropped:
+                self._dropped.discard(waiting.msg.key)
+            else:
+                heapq.heappush(self._ready, waiting)
+        self._clean()
+
+    def _clean(self) -> bool:
+        """Drop discarded entries off the ready heap's top; True when a message is ready."""
+        while self._ready and self._ready[0].msg.key in self._dropped:
+            self._dropped.discard(heapq.heappop(self._ready).msg.key)
+        return bool(self._ready)
+
+    def _purge(self, key: str) -> None:
+        """Remove a discarded key's entry from the heaps at once (it is queued again)."""
+        self._ready = [w for w in self._ready if w.msg.key != key]
+        self._later = [x for x in self._later if x[2].msg.key != key]
+        heapq.heapify(self._ready)
+        heapq.heapify(self._later)
+        self._dropped.discard(key)

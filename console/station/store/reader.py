@@ -23,6 +23,7 @@ from console.casework.schedule import History
 from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, LoginConfig
 from console.station.store import schema
+from console.station.store.notify import Notifications
 from console.station.store.rows import (
     OPEN_STATES,
     AlarmRow,
@@ -68,6 +69,7 @@ class StationReader:
         self.users = users.Users(db, tx, login or LoginConfig())
         self.calls = calls.Calls(db, tx)
         self.records = records_store.Records(db, tx, self.tz)
+        self.notify = Notifications(db, tx)
 
     @classmethod
     def open(cls, path: Path, *, tz: tzinfo | None = None) -> StationReader:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from console.station import audit, calls, records_store, users
+from console.station.store import notify
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS homes (
@@ -112,7 +113,8 @@ ADDED = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL"),
          "homes": (("dropped", "INTEGER NOT NULL DEFAULT 0"), ("walktest_until", "REAL"),
                    ("walktest_by", "TEXT"), ("walktest_last", "TEXT"), ("seed", "TEXT"),
                    ("added", "REAL")),
-         "users": (("slowed_until", "REAL"),)}  # its locked_until is no longer read
+         "users": (("slowed_until", "REAL"),),  # its locked_until is no longer read
+         "sessions": (("seen", "REAL"),)}
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -128,6 +130,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA + calls.SCHEMA)
         db.executescript(records_store.SCHEMA)
+        db.executescript(notify.SCHEMA)
         migrate(db)
     db.execute("PRAGMA busy_timeout=5000")
     return db

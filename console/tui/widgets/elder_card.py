@@ -14,14 +14,24 @@ from console.casework.category import effective
 from console.casework.county import CountyRules
 from console.casework.elder import Contact, ElderRecord
 from console.station.calls import CALL_ENDED, CallRow
+from console.station.notify.engine import (
+    NOTE_ACCEPTED,
+    NOTE_ARRIVED,
+    NOTE_EXHAUSTED,
+    NOTE_HELD,
+    NOTE_NO_MOBILE,
+    NOTE_NOBODY,
+)
+from console.station.store.notify import NOTE_DISPATCHED
 from console.station.store.rows import CALL_REQUESTED, CANCELLED_AT_HOME, ESCALATED, PRESSED_AGAIN, AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import duration, elder_name
 from hub.common.events import AlarmState
 
-NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED, PRESSED_AGAIN)  # alarm_log notes
-# that are events; the station's own, and the elder's press, name nobody
-UNSIGNED = (ESCALATED, PRESSED_AGAIN)
+NOTES = (CANCELLED_AT_HOME, CALL_REQUESTED, ESCALATED, CALL_ENDED, PRESSED_AGAIN,  # alarm_log
+         NOTE_ACCEPTED, NOTE_ARRIVED, NOTE_DISPATCHED, NOTE_EXHAUSTED, NOTE_NOBODY, NOTE_HELD,
+         NOTE_NO_MOBILE)  # notes that are events; the station's own, and the elder's press, name
+UNSIGNED = (ESCALATED, PRESSED_AGAIN, NOTE_EXHAUSTED, NOTE_NOBODY)  # nobody
 
 
 def timeline_entry(state: AlarmState, who: str | None, note: str | None, t: Texts,

@@ -47,10 +47,10 @@ lanes = st.sampled_from(["alarm", "telemetry"])
 
 def requests() -> dict[type[Any], st.SearchStrategy[Any]]:
     """A strategy per request op, each with its own fields and, but for login, maybe a token."""
-    def op(kind: type[wire.RequestBase], **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        if issubclass(kind, wire.SessionRequest):
+    def op(model: type[wire.RequestBase], **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        if issubclass(model, wire.SessionRequest):
             fields["token"] = st.none() | secrets
-        return st.builds(kind, req=ids, console=consoles, ts=times, **fields)
+        return st.builds(model, req=ids, console=consoles, ts=times, **fields)
 
     notes, maybe_notes = st.text(min_size=1, max_size=300), st.none() | st.text(max_size=300)
     record = st.dictionaries(st.text(safe, min_size=1, max_size=8), st.text(max_size=20), max_size=4)
@@ -70,6 +70,12 @@ def requests() -> dict[type[Any], st.SearchStrategy[Any]]:
                                category=st.none() | st.sampled_from(["key", "secondary", "general"])),
         wire.VisitSave: op(wire.VisitSave, hub=hubs, record=record),
         wire.FollowupClose: op(wire.FollowupClose, followup=ids, notes=maybe_notes),
+        wire.Presence: op(wire.Presence),
+        wire.Dispatch: op(wire.Dispatch, alarm=ids, kind=st.sampled_from(wire.DISPATCH_KINDS),
+                          name=ids, phone=st.none() | st.text(safe, max_size=32)),
+        wire.Arrival: st.one_of(op(wire.Arrival, alarm=ids, dispatch=st.integers(1, wire.MAX_COUNT)),
+                                op(wire.Arrival, alarm=ids, notification=ids)),
+        wire.Acceptance: op(wire.Acceptance, alarm=ids, notification=ids),
     }
 
 
@@ -87,12 +93,16 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     wire.Ack: st.builds(wire.Ack, ids=st.lists(ids, min_size=1, max_size=20), ts=times),
     wire.Resend: st.builds(wire.Resend, lane=lanes, ts=times),
     wire.AlarmUpdate: st.builds(wire.AlarmUpdate, id=ids, state=st.sampled_from(AlarmState), ts=times,
-                                officer=st.none() | short, outcome=st.none() | short),
+                                officer=st.none() | short, outcome=st.none() | short,
+                                accepted=st.none() | st.builds(wire.Accepted, name=ids, relation=short)),
     wire.CallControl: st.one_of(*(  # alarm or visit: what a start needs, and an end may carry
         st.builds(wire.CallControl, op=st.sampled_from(["start", "end"]), call=ids,
                   announce=st.booleans(), ts=times, **{purpose: ids})
         for purpose in ("alarm", "visit"))),
-    wire.StationStatus: st.builds(wire.StationStatus, online=st.booleans(), ts=times),
+    wire.StationStatus: st.builds(wire.StationStatus, online=st.booleans(), ts=times,
+                                  writable=st.booleans(), trouble=st.lists(st.builds(
+                                      wire.Trouble, what=ids, code=short, problem=st.text(max_size=100),
+                                      fix=st.text(max_size=100)), max_size=3)),
     wire.Changed: st.builds(wire.Changed, what=st.sampled_from(["alarm", "home"]), id=ids),
     **requests(),
     wire.Reply: st.builds(

@@ -20,9 +20,10 @@ from drivers.audio.loopback import LoopbackAudio
 from drivers.audio.speakerphone import Speakerphone
 from drivers.audio.wavfile import read_wav
 from drivers.speaker.audio import AudioSpeaker
+from drivers.speaker.tts import PEAK_DBFS, VOICES, RenderError, check_language, espeak_version
 from hub.runtime.config import DEFAULT_PROMPTS
 from hub.tools import prompts_render
-from hub.tools.prompts_render import LANGUAGES, MANIFEST, RenderError, check_language, digest, options
+from hub.tools.prompts_render import LANGUAGES, MANIFEST, digest, options
 from hub.voice.prompts import PROMPTS
 
 RENDER = "run `anxin prompts render` (after editing hub/voice/prompts.py)"
@@ -37,7 +38,7 @@ def manifest() -> dict[str, Any]:
 def espeak_matches(manifest: dict[str, Any]) -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (sudo apt install espeak-ng)")
-    if (version := prompts_render.espeak_version()) != manifest["espeak_ng"]:
+    if (version := espeak_version()) != manifest["espeak_ng"]:
         pytest.skip(f"espeak-ng {version} here, the files were made with {manifest['espeak_ng']}")
 
 
@@ -49,7 +50,7 @@ def test_every_prompt_has_a_file_made_from_its_current_text(manifest: dict[str, 
             assert name in files, f"{name} missing: {RENDER}"
             entry = files[name]
             assert entry["text"] == texts[language], f"{name} says {entry['text']!r}: {RENDER}"
-            made_from = {"text": texts[language], "voice": prompts_render.VOICES[language],
+            made_from = {"text": texts[language], "voice": VOICES[language],
                          "options": options()}
             assert entry["sha256"] == digest(made_from), f"{name} made otherwise: {RENDER}"
     prompts = {n for n in files if not n.startswith("tones/")}
@@ -68,7 +69,7 @@ def test_the_files_are_those_the_manifest_describes(manifest: dict[str, Any]) ->
         assert len(audible) and (audible[-1] - audible[0]) / rate > 0.3, f"{name} is (nearly) silent"
         if "text" in entry:  # prompts peak at PEAK_DBFS
             peak_db = 20 * np.log10(np.max(np.abs(samples)) / 32767)
-            assert peak_db == pytest.approx(prompts_render.PEAK_DBFS, abs=0.01)
+            assert peak_db == pytest.approx(PEAK_DBFS, abs=0.01)
 
 
 def dominant_hz(x: np.ndarray, rate: int) -> float:
@@ -113,7 +114,7 @@ def test_a_voice_that_would_read_pinyin_as_english_is_refused(manifest: dict[str
     espeak_matches(manifest)
     with pytest.raises(RenderError, match="would read part of '你好' as en"):
         check_language("你好", "cmn")  # espeak-ng 1.51's "cmn": "ni three hao three"
-    check_language("你好", prompts_render.VOICES["zh_CN"])
+    check_language("你好", VOICES["zh_CN"])
 
 
 # --- the audio speaker --------------------------------------------------------------------------
@@ -216,3 +217,64 @@ def test_a_missing_file_or_a_dead_device_is_logged_and_never_raises(
     nothing = speaker(LoopbackAudio(realtime=False), "en", tmp_path / "nowhere")
     assert f"no prompt files in {tmp_path / 'nowhere' / 'en'}" in caplog.text
     nothing.say("call_sent", "Your call for help has been sent.")
+
+
+# --- sentences made at run time -----------------------------------------------------------------
+
+def handed(phone: Counting, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while phone.handed < n:
+        assert time.monotonic() < deadline, "say_text() never reached the speakerphone"
+        time.sleep(0.005)
+
+
+def test_a_sentence_is_rendered_off_the_caller_kept_and_played() -> None:
+    renders: list[str] = []
+
+    def render(text: str, voice: str) -> np.ndarray:
+        renders.append(f"{voice}: {text}")
+        return np.full(1600, 1000, np.int16)  # 0.1 s at 16 kHz
+
+    phone = Counting(LoopbackAudio(rate=8000, block=160, realtime=False))
+    voice = AudioSpeaker(phone, DEFAULT_PROMPTS, "zh_CN", render=render)
+    said = "您的儿子王建国已收到，正在赶来"
+    t0 = time.perf_counter()
+    voice.say_text("contact_accepted", said)
+    assert time.perf_counter() - t0 < 0.05  # the render happens in the player's thread
+    voice.say_text("contact_accepted", said)
+    handed(phone, 2)
+    assert renders == [f"cmn-latn-pinyin: {said}"]  # rendered once, kept
+    assert [(k, t) for _, k, t in voice.heard] == [("contact_accepted", said)] * 2
+    room = phone.device
+    assert isinstance(room, LoopbackAudio)
+    room.step(20)
+    heard = np.flatnonzero(np.abs(room.played) > SILENT)
+    assert len(heard) == pytest.approx(2 * 800, abs=20)  # twice 0.1 s, at the phone's 8 kHz
+
+
+def test_a_sentence_espeak_cannot_read_falls_back_to_the_generic_prompt(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def render(text: str, voice: str) -> np.ndarray:
+        raise RenderError(f"espeak-ng voice {voice} would read part of {text!r} as en")
+
+    phone = Counting(LoopbackAudio(rate=16000, block=320, realtime=False))
+    voice = AudioSpeaker(phone, DEFAULT_PROMPTS, "zh_CN", render=render)
+    voice.say_text("contact_accepted", "您的儿子𠮷田已收到，正在赶来")
+    handed(phone, 1)
+    assert "the contact_accepted prompt is said instead" in caplog.text
+    generic = voice.clips["contact_accepted"]
+    room = phone.device
+    assert isinstance(room, LoopbackAudio)
+    room.step(len(generic) // 320 + 2)
+    assert np.array_equal(room.played[:len(generic)], generic)
+
+
+def test_espeak_renders_the_sentence_with_a_name(manifest: dict[str, Any]) -> None:
+    espeak_matches(manifest)
+    phone = Counting(LoopbackAudio(rate=16000, block=320, realtime=False))
+    voice = AudioSpeaker(phone, DEFAULT_PROMPTS, "zh_CN")
+    voice.say_text("contact_accepted", "您的儿子王建国已收到，正在赶来")
+    handed(phone, 1)
+    clip = next(iter(voice._rendered.values()))
+    assert len(clip) / 16000 > 1.0 and not np.array_equal(clip[:len(voice.clips["contact_accepted"])],
+                                                          voice.clips["contact_accepted"])
