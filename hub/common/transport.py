@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ OnMessage = Callable[[str, bytes], None]
 OnConnection = Callable[[bool], None]
 
 MAX_TOPIC_BYTES = 65535
+# A subscription the broker refused is asked for again after this. A NATS node refuses one
+# (SUBACK 0x80) when it cannot make the JetStream consumer behind it in time, as right after
+# a node of the cluster died; without asking again, a hub would never hear its acks.
+RESUBSCRIBE_S = 2.0
 # What Mosquitto refuses in a topic (its mosquitto_validate_utf8): control characters, UTF-16
 # surrogates and the Unicode non-characters. A client that sends one is disconnected, and paho
 # sends an unacknowledged QoS 1 message again after every reconnect: one bad topic would keep
@@ -217,7 +222,8 @@ class PahoTransport:
     With several endpoints (broker.hosts) it tries them in turn: the first at start, then the
     next after every failed attempt or lost connection, round and round, with paho's backoff
     (1 s doubling to 10 s, back to 1 s once connected) between attempts. A persistent session
-    lives in the cluster, not in one node, so it carries on at the next."""
+    lives in the cluster, not in one node, so it carries on at the next. A subscription the
+    broker refuses is asked for again every RESUBSCRIBE_S while it stays wanted."""
 
     def __init__(
         self, *, broker: BrokerConfig, client_id: str, loop: asyncio.AbstractEventLoop,
@@ -228,6 +234,8 @@ class PahoTransport:
         self._endpoints = broker.endpoints
         self._at = -1  # index of the endpoint being tried or used
         self._subs: dict[str, int] = {}
+        self._asked: dict[int, str] = {}  # SUBSCRIBE message id -> its filter, until the SUBACK
+        self._asking = threading.Lock()  # a SUBACK may come before subscribe() has returned
         self._on_message: OnMessage = lambda t, p: None
         self._on_connection: OnConnection = lambda up: None
         self._connected = False
@@ -247,6 +255,7 @@ class PahoTransport:
         c.on_connect = self._paho_connect
         c.on_disconnect = self._paho_disconnect
         c.on_message = self._paho_message
+        c.on_subscribe = self._paho_subscribed
         self._client = c
 
     @property
@@ -272,7 +281,14 @@ class PahoTransport:
             return
         self._subs[topic] = qos
         if self._connected:
-            self._client.subscribe(topic, qos)
+            self._ask(topic, qos)
+
+    def _ask(self, topic: str, qos: int) -> None:
+        """Send a SUBSCRIBE (any thread) and remember which filter its SUBACK answers."""
+        with self._asking:
+            rc, mid = self._client.subscribe(topic, qos)
+            if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
+                self._asked[mid] = topic
 
     def unsubscribe(self, topic: str) -> None:
         if self._subs.pop(topic, None) is not None and self._connected:
@@ -299,12 +315,28 @@ class PahoTransport:
         if rc.is_failure:
             log.warning("broker %s refused the connection: %s", self.endpoint, rc)
             return
-        for topic, qos in self._subs.items():
-            client.subscribe(topic, qos)
+        with self._asking:
+            self._asked.clear()
+        for topic, qos in list(self._subs.items()):
+            self._ask(topic, qos)
         self._hand_over(partial(self._set_connected, True))
 
     def _paho_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self._hand_over(partial(self._set_connected, False))
+
+    def _paho_subscribed(self, _c: paho.Client, _u: Any, mid: int, codes: list[Any],
+                         _p: Any) -> None:
+        with self._asking:
+            topic = self._asked.pop(mid, None)
+        if topic is not None and any(rc.is_failure for rc in codes):
+            log.warning("broker %s refused the subscription to %s (%s); asking again in %g s",
+                        self.endpoint, topic, codes[0], RESUBSCRIBE_S)
+            self._loop.call_soon_threadsafe(self._loop.call_later, RESUBSCRIBE_S,
+                                            self._ask_again, topic)
+
+    def _ask_again(self, topic: str) -> None:
+        if topic in self._subs and self._connected and not self._closed:
+            self._ask(topic, self._subs[topic])
 
     def _paho_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._hand_over(partial(self._deliver, msg.topic, bytes(msg.payload)))

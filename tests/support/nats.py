@@ -20,13 +20,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from console.station.trust import pki
 from console.station.trust.broker import free_port
 from console.station.trust.brokerconf import TlsFiles
 from console.station.trust.localca import HOSTS, LocalCa
 from console.station.trust.natsconf import CLUSTER_SIZE, Node, render_node, render_users
+from console.station.trust.pki import station_identity
 
 READY_S = 30.0
 
@@ -56,6 +59,7 @@ class NatsCluster:
                            cluster_port=free_port(), http_port=free_port(), bind="127.0.0.1")
                       for _ in range(CLUSTER_SIZE)]
         self.users = render_users(hubs=hubs, stations=stations, consoles=consoles)
+        self.station = station_identity(stations[0])
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -72,7 +76,31 @@ class NatsCluster:
         for n in range(1, CLUSTER_SIZE + 1):
             self.start_node(n, wait=False)
         self.wait_ready()
+        for n in range(1, CLUSTER_SIZE + 1):
+            self._first_mqtt_login(n)
         return self
+
+    def _first_mqtt_login(self, node: int) -> None:
+        """Log in once at each node in turn, as a cluster that has run for a while has.
+
+        A node makes the gateway's JetStream streams at its first MQTT login. When that
+        happens on all three at once, nats-server 2.15.1 can leave a node unable to store a
+        retained message for a while (a 5 s timeout, logged as "unable to store retained
+        message"; seen on loopback, docs/county.md)."""
+        ca_file, cert, key = self.ca.files(self.station)
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"warm-up-{node}",
+                        protocol=paho.MQTTv311)
+        c.tls_set(ca_certs=str(ca_file), certfile=str(cert), keyfile=str(key))
+        c.connect("127.0.0.1", self.mqtt_port(node))
+        c.loop_start()
+        try:
+            sent = c.publish(f"anxin/v1/station/warm-up/{node}", b"", qos=1, retain=True)
+            sent.wait_for_publish(READY_S)
+            if not sent.is_published():
+                raise NatsError(f"node {node}: no PUBACK for a retained message")
+        finally:
+            c.disconnect()
+            c.loop_stop()
 
     def _dir(self, node: int) -> Path:
         return self.workdir / f"node{node}"
