@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -140,12 +140,13 @@ class TlsConfig(Strict):
         return str(cns[0].value) if cns else ""
 
 
-def _endpoint(value: str) -> str:
-    _split_endpoint(value, 1)
+def check_endpoint(value: str) -> str:
+    """A validator: ``value`` is host, host:port or [address]:port."""
+    split_endpoint(value, 1)
     return value
 
 
-def _split_endpoint(value: str, default_port: int) -> tuple[str, int]:
+def split_endpoint(value: str, default_port: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6 address]`` or ``[v6 address]:port`` as (host, port)."""
     host, port = value, None
     if value.startswith("["):
@@ -168,7 +169,7 @@ class BrokerConfig(Strict):
     host: str = Field("127.0.0.1", description="broker host name or address")
     port: int = Field(1883, ge=1, le=65535, description="the broker's port; with hosts, the "
                       "port of an entry that names none")
-    hosts: list[Annotated[str, AfterValidator(_endpoint)]] | None = Field(
+    hosts: list[Annotated[str, AfterValidator(check_endpoint)]] | None = Field(
         None, min_length=1, max_length=16, description="instead of host: several brokers (a "
         "county's NATS nodes) as host or host:port; the client connects to the first that "
         "answers and moves on to the next when it loses the connection")
@@ -190,7 +191,7 @@ class BrokerConfig(Strict):
         """Every broker to try, in order: (host, port)."""
         if self.hosts is None:
             return [(self.host, self.port)]
-        return [_split_endpoint(h, self.port) for h in self.hosts]
+        return [split_endpoint(h, self.port) for h in self.hosts]
 
     def at(self, host: str, port: int) -> BrokerConfig:
         """The same settings for one of the endpoints alone (`anxin doctor` checks each)."""
@@ -214,6 +215,18 @@ class Transport(Protocol):
     def close(self) -> None: ...
     @property
     def connected(self) -> bool: ...
+
+
+@runtime_checkable
+class Settling(Protocol):
+    """A transport that gives up a delivered message only once its receiver has stored it
+    (the station's JetStream path): ``stored()`` answers, after the loop has run the work a
+    delivery queued, whether that work's commits succeeded; if not, the broker keeps the
+    messages and delivers them again. ``aclose()`` after ``close()`` waits until it has
+    stopped."""
+
+    def settle_when(self, stored: Callable[[], bool]) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 class PahoTransport:

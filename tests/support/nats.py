@@ -67,6 +67,11 @@ class NatsCluster:
         """The MQTT gateways, as a hub.yaml's broker.hosts lists them."""
         return [f"127.0.0.1:{n.mqtt_port}" for n in self.nodes]
 
+    @property
+    def nats_endpoints(self) -> list[str]:
+        """The NATS client listeners, as a station.yaml's nats.servers lists them."""
+        return [f"127.0.0.1:{n.client_port}" for n in self.nodes]
+
     def mqtt_port(self, node: int) -> int:
         return self.nodes[node - 1].mqtt_port
 
