@@ -70,6 +70,10 @@ RETRY_S = 1.0  # after a failed fetch (a node lost, the consumer's leader moving
 MAX_AGE_S = 7 * 24 * 3600.0  # kept at most this long unconsumed; hubs send again anyway
 
 
+class StreamMismatch(Exception):
+    """The stream exists, split into another number of partitions than this worker's."""
+
+
 def consumer_name(partition: int) -> str:
     return f"anxin-in-{partition}"
 
@@ -175,7 +179,11 @@ class JetStreamTransport:
                 log.warning("NATS %s: cannot connect (%s); trying again", servers, e)
                 await asyncio.sleep(RETRY_S * 2)
         js = self._nc.jetstream()
-        await self._ensure_stream(js)
+        try:
+            await self._ensure_stream(js)
+        except StreamMismatch as e:
+            log.error("%s; this worker consumes nothing", e)
+            return
         self._tasks.extend(self._loop.create_task(self._consume(js, p), name=f"partition {p}")
                            for p in self._cfg.taken)
         log.info("consuming %s partitions %s of %d", STREAM, _ranges(self._cfg.taken),
@@ -198,7 +206,7 @@ class JetStreamTransport:
                 continue
             have, dest = info.config.subject_transform, want.subject_transform
             if have is None or dest is None or have.dest != dest.dest:
-                raise RuntimeError(f"stream {STREAM} splits hubs as {have and have.dest!r}, not "
+                raise StreamMismatch(f"stream {STREAM} splits hubs as {have and have.dest!r}, not "
                                    f"into {self._cfg.partitions} partitions: every worker needs "
                                    "the same nats.partitions (docs/county.md)")
             return

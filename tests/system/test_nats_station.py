@@ -13,6 +13,7 @@ two files.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 
 from console.station.config import StationConfig
-from console.station.jetstream import STREAM, JetStreamTransport
+from console.station.jetstream import STREAM, JetStreamTransport, consumer_name
 from console.station.service import StationService
 from console.station.store.reader import StationReader
 from drivers.gpio.sim import SimPins
@@ -49,13 +50,14 @@ def county(tmp_path: Path, ca: Pki) -> Iterator[NatsCluster]:
 
 
 def worker_cfg(tmp_path: Path, ca: Pki, cluster: NatsCluster, name: str,
-               take: list[int] | None = None, homes: bool = False) -> StationConfig:
+               take: list[int] | None = None, homes: bool = False,
+               partitions: int = PARTITIONS) -> StationConfig:
     """A station worker: MQTT to the gateway (its replies), JetStream for what it hears."""
     return StationConfig.model_validate({
         "database": str(tmp_path / f"station-{name}.db"),
         "homes_file": str(REPO / "config/homes.yaml") if homes else None,
         "broker": {"hosts": cluster.endpoints, "tls": ca.tls("station:station")},
-        "nats": {"servers": cluster.nats_endpoints, "worker": name, "partitions": PARTITIONS,
+        "nats": {"servers": cluster.nats_endpoints, "worker": name, "partitions": partitions,
                  "take": take, "batch": 50}})
 
 
@@ -184,7 +186,8 @@ def check_split(workers: Workers, raised: set[str]) -> tuple[int, int, int]:
     rows = workers.rows()
     stored = Counter(i for r in rows for i, _ in r)
     hubs_of = [{hub for _, hub in r} for r in rows]
-    assert not set.intersection(*hubs_of), "a hub's alarms went to two workers"
+    assert sum(map(len, hubs_of)) == len(set().union(*hubs_of)), \
+        "a hub's alarms went to two workers"
     assert Counter(i for s in workers.stored for i in s) == stored  # told once per row
     return len(stored), sum(n > 1 for n in stored.values()), len(raised - set(stored))
 
@@ -227,3 +230,37 @@ async def test_a_node_killed_under_load_loses_no_alarm_and_stores_none_twice(
           f"lost {lost}, acked {acked}; longest wait {waited:.1f} s "
           f"(the kill {time.monotonic() - killed:.0f} s ago)")
     assert (stored, twice, lost, acked) == (raised, 0, 0, raised)
+
+
+async def test_a_node_replaced_with_an_empty_store_catches_up(
+        tmp_path: Path, ca: Pki, county: NatsCluster) -> None:
+    """docs/county.md, "Replacing a dead node": node 1 comes back with nothing in its store,
+    copies the streams from the other two, and then holds the majority with node 3 when
+    node 2 dies: alarms are still stored, once each."""
+    link = LinkConfig(heartbeat_s=2, retry_s=3)
+    async with Workers(tmp_path, ca, county, [list(range(PARTITIONS))]) as workers, \
+            Fleet(hub_ids(HUBS), broker=fleet_broker(ca, county), link=link) as fleet:
+        fleet.start(ramp_s=1.0)
+        assert await fleet.until_reachable(WAIT_S) == HUBS
+        before = [fleet.press(h) for h in fleet.ids[:8]]
+        assert await fleet.until_acked(before, WAIT_S) == len(before)
+        await asyncio.to_thread(county.kill, 1)
+        shutil.rmtree(county.workdir / "node1" / "store")
+        await asyncio.to_thread(county.start_node, 1)  # until /healthz says it caught up
+        await asyncio.to_thread(county.kill, 2)
+        after = [fleet.press(h) for h in fleet.ids[8:]]
+        assert await fleet.until_acked(after, 90) == len(after)
+    stored, twice, lost = check_split(workers, {p.id for p in before + after})
+    assert (stored, twice, lost) == (len(before) + len(after), 0, 0)
+
+
+async def test_a_worker_splitting_hubs_otherwise_consumes_nothing(
+        tmp_path: Path, ca: Pki, county: NatsCluster, caplog: pytest.LogCaptureFixture) -> None:
+    async with Workers(tmp_path, ca, county, [list(range(PARTITIONS))]):
+        await eventually(lambda: consumers(county), WAIT_S, "the first worker's consumers")
+        other = worker_cfg(tmp_path, ca, county, "w2", partitions=PARTITIONS * 2)
+        async with StationService(other):
+            await eventually(lambda: "consumes nothing" in caplog.text, WAIT_S, "the refusal")
+        assert f"not into {PARTITIONS * 2} partitions" in caplog.text
+        assert {c["name"] for c in consumers(county)} == {consumer_name(p)
+                                                         for p in range(PARTITIONS)}
