@@ -22,12 +22,14 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from console.station.config import StationConfig
-from console.station.jetstream import STREAM, JetStreamTransport, consumer_name
+from console.station.jetstream import STREAM, JetStreamTransport, consumer_name, tls_context
 from console.station.service import StationService
 from console.station.store.reader import StationReader
+from console.station.trust.natsconf import STATION_INBOX
 from drivers.gpio.sim import SimPins
 from hub.common.transport import BrokerConfig
 from hub.runtime.config import HubConfig, LinkConfig
@@ -264,3 +266,29 @@ async def test_a_worker_splitting_hubs_otherwise_consumes_nothing(
         assert f"not into {PARTITIONS * 2} partitions" in caplog.text
         assert {c["name"] for c in consumers(county)} == {consumer_name(p)
                                                          for p in range(PARTITIONS)}
+
+
+async def test_a_station_identity_reaches_only_its_own_stream(
+        tmp_path: Path, ca: Pki, county: NatsCluster) -> None:
+    """The JetStream API is granted for ANXIN_IN only: the gateway's streams, which hold every
+    hub's session and queued messages, stay out of a worker's reach; a hub gets no NATS
+    connection at all."""
+    cfg = worker_cfg(tmp_path, ca, county, "w1")
+    async with StationService(cfg):
+        await eventually(lambda: consumers(county), WAIT_S, "the worker's consumers")
+    assert cfg.nats is not None
+    servers = [f"tls://{s}" for s in cfg.nats.servers]
+    nc = await nats.connect(servers, tls=tls_context(cfg.broker), inbox_prefix=STATION_INBOX,
+                            allow_reconnect=False)
+    try:
+        js = nc.jetstream(timeout=2)
+        assert (await js.stream_info(STREAM)).config.name == STREAM
+        for gateway in ("$MQTT_sess", "$MQTT_msgs", "$MQTT_rmsgs"):
+            with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+                await js.stream_info(gateway)
+    finally:
+        await nc.close()
+    hub = BrokerConfig.model_validate({"tls": ca.tls("h001")})
+    with pytest.raises(nats.errors.Error):
+        await nats.connect(servers, tls=tls_context(hub), allow_reconnect=False,
+                           max_reconnect_attempts=0, connect_timeout=2)
