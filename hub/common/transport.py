@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import socket
 import threading
@@ -38,10 +39,14 @@ OnMessage = Callable[[str, bytes], None]
 OnConnection = Callable[[bool], None]
 
 MAX_TOPIC_BYTES = 65535
-# A subscription the broker refused is asked for again after this. A NATS node refuses one
-# (SUBACK 0x80) when it cannot make the JetStream consumer behind it in time, as right after
-# a node of the cluster died; without asking again, a hub would never hear its acks.
+# A subscription the broker refused is asked for again after this, doubling (with jitter) up
+# to RESUBSCRIBE_MAX_S while it is refused. A NATS node refuses one (SUBACK 0x80) when it
+# cannot make the JetStream consumer behind it in time, as right after a node of the cluster
+# died; without asking again, a hub would never hear its acks. Hundreds of hubs fail over at
+# once then: asking every 2 s each only adds to the elections' backlog (tests/bench/bench_scale.py
+# --cluster).
 RESUBSCRIBE_S = 2.0
+RESUBSCRIBE_MAX_S = 30.0
 # What Mosquitto refuses in a topic (its mosquitto_validate_utf8): control characters, UTF-16
 # surrogates and the Unicode non-characters. A client that sends one is disconnected, and paho
 # sends an unacknowledged QoS 1 message again after every reconnect: one bad topic would keep
@@ -236,7 +241,8 @@ class PahoTransport:
     next after every failed attempt or lost connection, round and round, with paho's backoff
     (1 s doubling to 10 s, back to 1 s once connected) between attempts. A persistent session
     lives in the cluster, not in one node, so it carries on at the next. A subscription the
-    broker refuses is asked for again every RESUBSCRIBE_S while it stays wanted."""
+    broker refuses is asked for again, after RESUBSCRIBE_S and then longer, while it stays
+    wanted."""
 
     def __init__(
         self, *, broker: BrokerConfig, client_id: str, loop: asyncio.AbstractEventLoop,
@@ -249,6 +255,7 @@ class PahoTransport:
         self._subs: dict[str, int] = {}
         self._asked: dict[int, str] = {}  # SUBSCRIBE message id -> its filter, until the SUBACK
         self._asking = threading.Lock()  # a SUBACK may come before subscribe() has returned
+        self._refused: dict[str, int] = {}  # filter -> refusals in a row (paho's thread)
         self._on_message: OnMessage = lambda t, p: None
         self._on_connection: OnConnection = lambda up: None
         self._connected = False
@@ -341,11 +348,19 @@ class PahoTransport:
                          _p: Any) -> None:
         with self._asking:
             topic = self._asked.pop(mid, None)
-        if topic is not None and any(rc.is_failure for rc in codes):
-            log.warning("broker %s refused the subscription to %s (%s); asking again in %g s",
-                        self.endpoint, topic, codes[0], RESUBSCRIBE_S)
-            self._loop.call_soon_threadsafe(self._loop.call_later, RESUBSCRIBE_S,
-                                            self._ask_again, topic)
+        if topic is None:
+            return
+        if not any(rc.is_failure for rc in codes):
+            if n := self._refused.pop(topic, 0):
+                log.info("broker %s granted the subscription to %s after %d refusal(s)",
+                         self.endpoint, topic, n)
+            return
+        n = self._refused[topic] = self._refused.get(topic, 0) + 1
+        delay = min(RESUBSCRIBE_S * 2 ** (n - 1), RESUBSCRIBE_MAX_S) * random.uniform(0.75, 1.25)
+        log.log(logging.WARNING if n == 1 else logging.DEBUG, "broker %s refused the "
+                "subscription to %s (%s); asking again in %.0f s", self.endpoint, topic,
+                codes[0], delay)
+        self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._ask_again, topic)
 
     def _ask_again(self, topic: str) -> None:
         if topic in self._subs and self._connected and not self._closed:
