@@ -31,11 +31,13 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,6 +246,17 @@ def stored_everywhere(dbs: list[Path], presses: list[Press]) -> tuple[dict[str, 
     return times, twice
 
 
+def node_errors(folder: Path) -> str:
+    """The nodes' [ERR] lines, counted by kind (client names, ids and times left out)."""
+    kinds: Counter[str] = Counter()
+    for log in folder.glob("node*/nats.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "[ERR]" in line:
+                what = line.split("[ERR]", 1)[1].split(" - ")[-1]
+                kinds[re.sub(r'"[^"]*"|\S*\d\S*', "…", what)[:120]] += 1
+    return "; ".join(f"{n}x {k}" for k, n in kinds.most_common(6)) or "no errors"
+
+
 async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
     ids = hub_ids(n)
     # every hub says "station unreachable" while its node is down or the workers' status
@@ -294,7 +307,14 @@ async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
                 print(f"   NATS node 1 killed (kill -9) {2 * a.duration / 3:.0f} s in")
                 await raising
                 presses = list(fleet.presses.values())
-                await fleet.until_acked(presses, 120)
+                for _ in range(8):  # how the failover goes on
+                    if await fleet.until_acked(presses, 15) == len(presses):
+                        break
+                    connected = sum(h.link.connected for h in fleet.hubs.values())
+                    print(f"   {time.monotonic() - killed:.0f} s after the kill: {connected} hubs "
+                          f"connected, {fleet.connected()} see the station, "
+                          f"{sum(p.acked is not None for p in presses)} of {len(presses)} "
+                          "alarms acknowledged")
                 await asyncio.to_thread(cluster.start_node, 1)
                 print(f"   node 1 back and caught up {time.monotonic() - killed:.0f} s after its kill")
                 times, twice = stored_everywhere(dbs, presses)
@@ -313,6 +333,7 @@ async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
                     w.wait(60)
                 except subprocess.TimeoutExpired:
                     w.kill()
+        print(f"   the nodes' log: {node_errors(work / 'nats')}")
         for w in ("w1", "w2"):
             errors = [ln for ln in (work / f"{w}.log").read_text().splitlines() if "ERROR" in ln]
             if errors:
