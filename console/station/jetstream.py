@@ -42,7 +42,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError
 
 from console.station.config import NatsInbound
-from console.station.trust.natsconf import STATION_INBOX, STATION_STREAM
+from console.station.trust.natsconf import STATION_INBOX, STATION_STREAM, subject
 from hub.common import wire
 from hub.common.transport import (
     BrokerConfig,
@@ -57,15 +57,13 @@ log = logging.getLogger(__name__)
 
 STREAM = STATION_STREAM
 PREFIX = "anxin.in"  # + .<partition>.<hub|station>.<id|request>.<leaf>
-# The subjects of the topics the stream replaces the station's subscriptions to.
-CONSUMED = {wire.hub_wildcard("event"): "anxin.v1.hub.*.event",
-            wire.hub_wildcard("heartbeat"): "anxin.v1.hub.*.heartbeat",
-            wire.hub_wildcard("status"): "anxin.v1.hub.*.status",
-            wire.STATION_REQUESTS: "anxin.v1.station.request.*"}
+# The station's subscriptions the stream replaces, and their subjects.
+CONSUMED = {f: subject(f) for f in (wire.hub_wildcard("event"), wire.hub_wildcard("heartbeat"),
+                                    wire.hub_wildcard("status"), wire.STATION_REQUESTS)}
 TRANSFORM_SRC = "anxin.v1.*.*.*"
 NATS_PORT = 4222
 FETCH_S = 1.0  # a fetch waits this long for a first message
-CLOSE_S = 5.0
+CLOSE_S = 5.0  # closing waits this long for the consumers and the connection
 RETRY_S = 1.0  # after a failed fetch (a node lost, the consumer's leader moving)
 MAX_AGE_S = 7 * 24 * 3600.0  # kept at most this long unconsumed; hubs send again anyway
 
@@ -117,7 +115,7 @@ class JetStreamTransport:
         self._stored: Callable[[], bool] = lambda: True
         self._nc: Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.handed = 0  # messages handed to the station (for tests and the bench)
+        self.handed = 0  # messages handed to the station (tests look)
 
     @property
     def connected(self) -> bool:

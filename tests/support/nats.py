@@ -30,6 +30,7 @@ from console.station.trust.brokerconf import TlsFiles
 from console.station.trust.localca import HOSTS, LocalCa
 from console.station.trust.natsconf import CLUSTER_SIZE, Node, render_node, render_users
 from console.station.trust.pki import station_identity
+from hub.runtime.config import HubConfig
 
 READY_S = 30.0
 
@@ -207,6 +208,16 @@ class NatsCluster:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def county_hub(tmp_path: Path, ca: LocalCa, hosts: list[str], hub_id: str = "h001",
+               retry_s: float = 2) -> HubConfig:
+    """A hub with a call button at pin 17 that knows the nodes ``hosts``."""
+    return HubConfig.model_validate({
+        "hub_id": hub_id, "data_dir": str(tmp_path / hub_id),
+        "broker": {"hosts": hosts, "tls": ca.tls(hub_id), "keepalive_s": 5},
+        "link": {"heartbeat_s": 1, "retry_s": retry_s}, "gpio": {"backend": "sim"},
+        "buttons": [{"name": "bedside", "pin": 17}]})
 
 
 @pytest.fixture

@@ -23,10 +23,9 @@ from console.station.service import StationService
 from console.station.store.reader import StationReader
 from drivers.gpio.sim import SimPins
 from hub.common import wire
-from hub.runtime.config import HubConfig
 from hub.runtime.service import HubService
 from tests.conftest import REPO, eventually
-from tests.support.nats import NatsCluster
+from tests.support.nats import NatsCluster, county_hub
 from tests.support.tls import STATION_FILTERS, Peer, Pki
 
 WAIT_S = 15.0
@@ -94,14 +93,6 @@ async def standin(nats_cluster: NatsCluster, ca: Pki) -> AsyncIterator[StationSt
     s = await asyncio.to_thread(StationStandIn, nats_cluster.mqtt_port(2), ca)
     yield s
     s.close()
-
-
-def county_hub(tmp_path: Path, ca: Pki, hosts: list[str], hub_id: str = "h001") -> HubConfig:
-    return HubConfig.model_validate({
-        "hub_id": hub_id, "data_dir": str(tmp_path / hub_id),
-        "broker": {"hosts": hosts, "tls": ca.tls(hub_id), "keepalive_s": 5},
-        "link": {"heartbeat_s": 1, "retry_s": 2}, "gpio": {"backend": "sim"},
-        "buttons": [{"name": "bedside", "pin": 17}]})
 
 
 async def press(hub: HubService) -> None:

@@ -32,11 +32,11 @@ from console.station.store.reader import StationReader
 from console.station.trust.natsconf import STATION_INBOX
 from drivers.gpio.sim import SimPins
 from hub.common.transport import BrokerConfig
-from hub.runtime.config import HubConfig, LinkConfig
+from hub.runtime.config import LinkConfig
 from hub.runtime.service import HubService
 from hub.sim.fleet import Fleet, hub_ids
 from tests.conftest import REPO, eventually
-from tests.support.nats import NatsCluster
+from tests.support.nats import NatsCluster, county_hub
 from tests.support.tls import Pki
 
 WAIT_S = 30.0
@@ -78,11 +78,7 @@ async def test_a_hubs_alarm_comes_through_jetstream_stored_then_acknowledged(
     """A real hub through the gateway; the station hears it only by JetStream (it has no MQTT
     subscription to hub events), stores the alarm, the hub gets its ack, JetStream its ack."""
     cfg = worker_cfg(tmp_path, ca, county, "w1", homes=True)
-    hub_cfg = HubConfig.model_validate({
-        "hub_id": "h001", "data_dir": str(tmp_path / "h001"),
-        "broker": {"hosts": county.endpoints, "tls": ca.tls("h001"), "keepalive_s": 5},
-        "link": {"heartbeat_s": 1, "retry_s": 2}, "gpio": {"backend": "sim"},
-        "buttons": [{"name": "bedside", "pin": 17}]})
+    hub_cfg = county_hub(tmp_path, ca, county.endpoints, retry_s=2)
     async with StationService(cfg) as station:
         assert isinstance(station.t, JetStreamTransport)
         reader = StationReader.open(cfg.database)
@@ -107,11 +103,7 @@ async def test_a_batch_the_station_could_not_commit_comes_again_from_jetstream(
     JetStream, which delivers it again, and the alarm is stored without the hub sending it
     again (its retry is 10 minutes off here)."""
     cfg = worker_cfg(tmp_path, ca, county, "w1", homes=True)
-    hub_cfg = HubConfig.model_validate({
-        "hub_id": "h001", "data_dir": str(tmp_path / "h001"),
-        "broker": {"hosts": county.endpoints, "tls": ca.tls("h001"), "keepalive_s": 5},
-        "link": {"heartbeat_s": 1, "retry_s": 600}, "gpio": {"backend": "sim"},
-        "buttons": [{"name": "bedside", "pin": 17}]})
+    hub_cfg = county_hub(tmp_path, ca, county.endpoints, retry_s=600)
     async with StationService(cfg) as station:
         store_events, failed = station.store.store_events, []
 
