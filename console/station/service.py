@@ -48,7 +48,7 @@ from console.station.store.rows import AlarmRow
 from console.station.store.station import StationStore
 from console.station.users import LoginRefused, User
 from hub.common import wire
-from hub.common.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
+from hub.common.events import CANCEL_KIND, ELDER_CALLS, FALLBACK_KIND, WALKTEST, AlarmState, new_id
 from hub.common.systemd import supervised
 from hub.common.tasks import Failures, Tasks
 from hub.common.transport import PahoTransport, Transport, Will
@@ -106,6 +106,7 @@ class StationService:
         self._inbox: list[wire.EventMsg] = []  # events waiting for the next commit
         self._beats: dict[str, wire.Heartbeat] = {}  # heartbeats waiting for the next commit
         self._up_since: float | None = None  # monotonic time the broker connection came up
+        self._contacts_said = False
         self.tasks = Tasks(log)
         self._handling = Failures("handling a message", log)
         self._storing_events = Failures("storing events (not acknowledged: the hubs send them "
@@ -164,6 +165,18 @@ class StationService:
         self._up_since = time.monotonic() if up else None
         if up:
             self._say_online()
+            if not self._contacts_said:  # retained: once a start is enough
+                self._contacts_said = True
+                self._say_contacts([h.hub for h in self.store.homes()])
+
+    def _say_contacts(self, hubs: Sequence[str]) -> None:
+        """Each hub's contacts for its own fallback (retained): at start, and when a record
+        changes (the responders change only with a restart)."""
+        now = time.time()
+        for hub in hubs:
+            with self._handling.round():
+                self.t.publish(wire.hub_topic(hub, "contacts"),
+                               wire.encode(self.notifier.hub_contacts(hub, now)), qos=1, retain=True)
 
     def _say_online(self) -> None:
         """Retained; said again whenever the status topic says offline while this station is
@@ -235,7 +248,7 @@ class StationService:
         if self._storing_events.failing:
             return
         acks: dict[str, list[str]] = {}
-        alarms, cancelled = [], []  # told to the notifier once the hubs have their acks
+        alarms, cancelled, fallbacks = [], [], []  # told to the notifier once the hubs have their acks
         for msg, result in zip(batch, results, strict=True):
             if isinstance(result, OutOfOrder):
                 self._ask_resend(msg.hub, result)
@@ -258,6 +271,10 @@ class StationService:
                 self._hub_call_event(msg)
             elif result and msg.kind == "call.request" and msg.ref:
                 self._changed("alarm", msg.ref)
+            elif result and msg.kind == FALLBACK_KIND and msg.ref:
+                log.info("alarm %s: hub %s texted the contacts itself", msg.ref, msg.hub)
+                self._changed("alarm", msg.ref)
+                fallbacks.append(msg)
             elif result and msg.kind == AGAIN_KIND and msg.ref:
                 log.info("alarm %s pressed again at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
@@ -268,6 +285,8 @@ class StationService:
             for i in range(0, len(ids), MAX_ACK_IDS):
                 self.t.publish(wire.hub_topic(hub, "ack"),
                                wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
+        if fallbacks:  # first: whom the hub texted is not texted again for its alarm
+            self._notify(self.notifier.fallback, fallbacks)
         if alarms:
             self._notify(self.notifier.stored, alarms)
         for ref in cancelled:
@@ -425,6 +444,8 @@ class StationService:
                 case _:
                     for what, id in desk_ops.apply(self.store, self.rules, req, user, now):
                         self._changed(what, id)
+                    if isinstance(req, wire.ElderSave):
+                        self._say_contacts([req.hub])
         except (CallRefused, OpRefused) as e:  # a ClaimConflict is an OpRefused
             error, code = str(e), e.code
         if not isinstance(req, wire.Presence):

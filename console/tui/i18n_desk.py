@@ -23,6 +23,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "nobody to tell (no on-call officer or contact)"),
     "note_notify_held": ("夜间不打扰，结束后再通知：", "held for the quiet hours:"),
     "note_notify_no_mobile": ("无手机号，未发短信：", "no mobile, not texted:"),
+    "note_notify_fallback": ("服务站失联期间，家中终端已自行短信通知：",
+                             "texted by the home's hub while the station was out of reach:"),
     "err_no_dispatch": ("没有这次派遣", "There is no such dispatch"),
     "err_no_notification": ("没有这条通知", "There is no such notification"),
     # the queue's filter and the command palette

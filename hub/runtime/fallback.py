@@ -33,7 +33,7 @@ from drivers.modem import Modem, ModemError
 from drivers.modem.pdu import InvalidNumber, MessageTooLong
 from drivers.modem.sim import SimModem
 from hub.common import wire
-from hub.common.events import AlarmState, Event, Priority
+from hub.common.events import FALLBACK_KIND, AlarmState, Event, Priority
 from hub.common.language import Language
 from hub.runtime.config import HubConfig
 from hub.runtime.outbox import Outbox
@@ -41,7 +41,6 @@ from hub.runtime.store import FallbackRow, HubStore
 
 log = logging.getLogger(__name__)
 
-FALLBACK_KIND = "notify.fallback"  # the event that says what the hub texted (docs/events.md)
 EVERY_S = 2.0  # how often the waiting alarms are looked at
 SENT_FILE = "modem-sent.jsonl"  # a simulated modem's record of what it sent, in data_dir
 SIM_LINK = "modem.tty"
@@ -98,7 +97,7 @@ def fallback_event(alarm: str, rows: list[FallbackRow]) -> Event:
             for r in rows if r.phone]
     at = max((r.at or 0.0 for r in rows), default=0.0) or time.time()
     return Event(kind=FALLBACK_KIND, source="hub", ts=at, id=event_id(alarm),
-                 data={"ref": alarm, "told": told})
+                 data={"ref": alarm, "told": told, "text": next((r.text for r in rows if r.text), "")})
 
 
 class Fallback:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.common import wire
-from hub.common.events import Event
-from hub.runtime.fallback import FALLBACK_KIND, Waiting, due, event_id, fallback_event, text
+from hub.common.events import FALLBACK_KIND, Event
+from hub.runtime.fallback import Waiting, due, event_id, fallback_event, text
 from hub.runtime.store import FallbackRow, HubStore
 
 AFTER = 120.0
@@ -114,7 +114,7 @@ def test_an_alarm_s_texts_are_planned_once_and_its_event_is_the_same_each_time(t
     assert (ev.kind, ev.id, ev.ts) == (FALLBACK_KIND, event_id("a1"), T0)
     assert ev.data == {"ref": "a1", "told": [{"name": "王建国", "phone": "13800000001",
                                              "role": "contact", "relation": "儿子", "sent": True,
-                                             "at": T0}]}
+                                             "at": T0}], "text": "text"}
     wire.event_msg("h001", ev)  # within the wire's bounds
     store.fallback_recorded("a1")
     assert store.fallback(unrecorded=True) == []
