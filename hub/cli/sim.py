@@ -14,12 +14,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.radar.setup import ACTIONS
 from hub.cli import demo_dir
 from hub.common.argtypes import number
 from hub.sim.verbs import RADAR_CONTROLS, SENSOR_VERBS
+
+if TYPE_CHECKING:
+    from hub.runtime.config import HubConfig
 
 MAX_HOLD_S = 60.0
 
@@ -91,6 +94,14 @@ VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
 }
 
 
+# Verbs answered here, not by the hub: what its simulated modem sent is read from the record
+# the modem keeps in data_dir, which outlives the hub (``anxin sim h001 modem sent``).
+LOCAL_VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
+    "modem": ("what the home's own simulated modem sent (the hub's SMS fallback), as JSON",
+              (Arg("WHAT", "sent: the messages it sent", choices=("sent",), optional=False),)),
+}
+
+
 def cmd_sim(a: argparse.Namespace) -> int:
     from hub.common import linejson
     from hub.runtime.config import load_hub_config
@@ -103,6 +114,8 @@ def cmd_sim(a: argparse.Namespace) -> int:
               + (f"; there are: {', '.join(known)}" if known else
                  "; is the demo running? (--demo-dir names its folder)"), file=sys.stderr)
         return 2
+    if a.verb == "modem":
+        return _modem_sent(load_hub_config(cfg_path))
     given = [getattr(a, f"arg{i}") for i in range(len(VERBS[a.verb][1]))]
     command = " ".join([a.verb, *(str(v) for v in given if v is not None)])
     try:
@@ -111,6 +124,18 @@ def cmd_sim(a: argparse.Namespace) -> int:
         print(f"anxin sim: {e}", file=sys.stderr)
         return 1
     print(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _modem_sent(cfg: HubConfig) -> int:
+    from drivers.modem.sim import sent_json
+    from hub.runtime.fallback import Fallback
+
+    if cfg.modem is None or cfg.modem.backend != "sim":
+        print(f"anxin sim: hub {cfg.hub_id} has no simulated modem (hub.yaml modem.backend: sim)",
+              file=sys.stderr)
+        return 2
+    print(sent_json(Fallback.sent_file(cfg)))
     return 0
 
 
@@ -123,7 +148,7 @@ def arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--demo-dir", type=Path, help=demo)
     s.add_argument("hub", metavar="HUB")
     verbs = s.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb, (what, args) in VERBS.items():
+    for verb, (what, args) in {**VERBS, **LOCAL_VERBS}.items():
         v = verbs.add_parser(verb, help=what, description=what[:1].upper() + what[1:] + ".")
         v.add_argument("--demo-dir", type=Path, default=argparse.SUPPRESS, help=demo)
         for i, arg in enumerate(args):
