@@ -44,7 +44,7 @@ def heard(hub: HubService) -> list[tuple[str, str]]:
 async def test_an_unattended_press_cascades_until_someone_accepts_and_the_elder_hears_who(
         cfg: StationConfig, sim: SimModem, modem_link: Path, hub_cfg: Callable[..., HubConfig],
         robots: tuple[WeComRobotServer, DingTalkRobotServer]) -> None:
-    wecom, _ = robots
+    wecom, _ding = robots
     async with station(cfg, modem_link) as s, HubService(hub_cfg()) as hub:
         assert s.notifier.attended is False  # no console is in use
         alarm = await press(hub, s)
