@@ -9,7 +9,8 @@ lanes, alarms and telemetry, each delivered in order (see :mod:`hub.runtime.upli
 is bounded by size, oldest dropped first, while alarms are never dropped or expired. The BLE
 decoder's replay protection (each encrypted sensor's count and the packets it remembers,
 drivers/ble/decode.py) is kept here too, so that it holds across restarts; those rows are written
-without an fsync, like telemetry.
+without an fsync, like telemetry. So are the SMS fallback's (:mod:`hub.runtime.fallback`): the
+station's contacts message, and each text of an alarm, planned before it is sent.
 """
 
 from __future__ import annotations

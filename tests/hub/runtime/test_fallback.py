@@ -3,16 +3,22 @@ clock; what the text says; the rows that make it once per alarm across a restart
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from drivers.gpio.sim import SimPins
 from hub.common import wire
 from hub.common.events import FALLBACK_KIND, Event
+from hub.runtime.config import HubConfig
 from hub.runtime.fallback import Waiting, due, event_id, fallback_event, text
+from hub.runtime.service import HubService
 from hub.runtime.store import FallbackRow, HubStore
+from tests.conftest import eventually
 
 AFTER = 120.0
 T0 = 1_765_000_000.0
@@ -118,3 +124,13 @@ def test_an_alarm_s_texts_are_planned_once_and_its_event_is_the_same_each_time(t
     wire.event_msg("h001", ev)  # within the wire's bounds
     store.fallback_recorded("a1")
     assert store.fallback(unrecorded=True) == []
+
+
+async def test_a_modem_that_is_not_there_is_logged_and_the_hub_runs_on(
+        tmp_path: Path, hub_cfg: Callable[..., HubConfig], caplog: pytest.LogCaptureFixture) -> None:
+    cfg = hub_cfg(modem={"port": str(tmp_path / "no-modem")})
+    async with HubService(cfg) as hub:
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        await eventually(hub.store.open_alarms, what="the alarm raised all the same")
+        assert hub.dead_tasks == []
+    assert any("no-modem cannot be opened" in r.getMessage() for r in caplog.records)
