@@ -66,6 +66,12 @@ MAX_ACK_IDS = 1000  # wire.Ack's limit
 RESEND_ASK_GAP_S = 1.0  # at most one resend request per hub lane per second
 RESEND_CLOSED_S = 24 * 3600  # a returning hub is told of alarms closed this recently
 INCOMPLETE = "incomplete: the station service stopped during the call"
+# An alarm this old when it arrives was held up (its hub cut off; a hub falls back after 10 s at
+# the least): its notifications are planned LATE_PLAN_S later, so a notify.fallback behind it
+# in its lane (whom the hub texted itself, docs/modem.md) is heard first, even when it comes in
+# the next batch. A restart meanwhile plans them from the rows.
+LATE_ALARM_S = 10.0
+LATE_PLAN_S = 1.0
 
 TransportFactory = Callable[[StationConfig, asyncio.AbstractEventLoop], Transport]
 
@@ -248,7 +254,12 @@ class StationService:
         if self._storing_events.failing:
             return
         acks: dict[str, list[str]] = {}
-        alarms, cancelled, fallbacks = [], [], []  # told to the notifier once the hubs have their acks
+        # told to the notifier once the hubs have their acks
+        alarms: list[str] = []
+        late: list[str] = []  # held up on the way: planned a moment later (LATE_ALARM_S)
+        cancelled: list[str] = []
+        fallbacks: list[wire.EventMsg] = []
+        now = time.time()
         for msg, result in zip(batch, results, strict=True):
             if isinstance(result, OutOfOrder):
                 self._ask_resend(msg.hub, result)
@@ -262,7 +273,7 @@ class StationService:
                 if self.on_alarm_stored:
                     self.on_alarm_stored(msg.id)
                 self._changed("alarm", msg.id)
-                alarms.append(msg.id)
+                (late if now - msg.ts > LATE_ALARM_S else alarms).append(msg.id)
             elif result and msg.kind == CANCEL_KIND and msg.ref:
                 log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
@@ -280,7 +291,6 @@ class StationService:
                 self._changed("alarm", msg.ref)
             elif not result:
                 log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
-        now = time.time()
         for hub, ids in acks.items():
             for i in range(0, len(ids), MAX_ACK_IDS):
                 self.t.publish(wire.hub_topic(hub, "ack"),
@@ -289,6 +299,9 @@ class StationService:
             self._notify(self.notifier.fallback, fallbacks)
         if alarms:
             self._notify(self.notifier.stored, alarms)
+        if late:  # what the hub did meanwhile (its own texts) may be right behind them
+            asyncio.get_running_loop().call_later(LATE_PLAN_S, self._notify, self.notifier.stored,
+                                                  late)
         for ref in cancelled:
             if (a := self.store.alarm(ref)) and a.state.closed:
                 self._notify(self.notifier.closed, a)

@@ -116,15 +116,18 @@ class Fallback:
             self.sim = SimModem(link=Path(port), record=self.sent_file(cfg))
         self.modem = Modem(port=port, pin=cfg.modem.pin, **modem)  # the driver logs its trouble
         self._unreachable_since: float | None = time.monotonic()  # until the uplink says otherwise
+        self._started = False
 
     @staticmethod
     def sent_file(cfg: HubConfig) -> Path:
         return cfg.data_dir / SENT_FILE
 
     async def start(self) -> None:
+        """Open the modem (its thread retries a port that is missing, and logs why)."""
+        self._started = True
         try:
             await self.modem.start()
-        except Exception:  # the alarms matter more than the fallback: the hub starts without it
+        except Exception:  # the alarms matter more than the fallback: the hub runs without it
             log.exception("modem %s could not be started: no SMS fallback", self.modem.port)
 
     async def aclose(self) -> None:
@@ -146,7 +149,10 @@ class Fallback:
     # --- one round ------------------------------------------------------------------------
 
     async def round(self) -> None:
-        """Plan the texts of alarms now due, send what is queued, record what is done."""
+        """Plan the texts of alarms now due, send what is queued, record what is done. The
+        first round opens the modem (a slow one must not hold up the hub's start)."""
+        if not self._started:
+            await self.start()
         self.plan()
         await self.send_queued()
         self.record()

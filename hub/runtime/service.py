@@ -137,7 +137,6 @@ class HubService:
             if self.hw.ble and self.hw.ble.task:
                 self.tasks.watch("bluetooth scan", self.hw.ble.task)
             if self.fallback:
-                await self.fallback.start()
                 self.tasks.loop("SMS fallback", self.fallback.round)
             await self._control.start()
             self.alarms.release_held()

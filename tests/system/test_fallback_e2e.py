@@ -15,6 +15,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from console.station import service
 from console.station.config import StationConfig
 from console.station.notify.engine import NOTE_FALLBACK
 from drivers.gpio.sim import SimPins
@@ -37,7 +40,10 @@ def hub_texts(cfg: HubConfig) -> list[tuple[str, str]]:
 
 async def test_the_hub_texts_the_contacts_itself_and_the_station_reconciles_when_it_is_back(
         notify_cfg: StationConfig, sim: SimModem, modem_link: Path,
-        hub_cfg: Callable[..., HubConfig]) -> None:
+        hub_cfg: Callable[..., HubConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the alarm reaches the station some 8 s late: as late as a real fallback's alarm, whose
+    # notifications wait for what follows it in its lane
+    monkeypatch.setattr(service, "LATE_ALARM_S", AFTER_S)
     cfg = hub_cfg(modem={"backend": "sim"}).model_copy(update={"fallback_after_s": AFTER_S})
     async with HubService(cfg) as hub:
         assert hub.fallback is not None
