@@ -27,6 +27,7 @@ from hub.runtime.config import HubConfig
 from hub.runtime.fallback import EVERY_S, Fallback
 from hub.runtime.service import HubService
 from tests.conftest import eventually
+from tests.support.accounts import desk
 from tests.support.notify import GRID, NEXT_S, ON_CALL, SON, TZ, sms, station
 
 AFTER_S = 2.0  # fallback_after_s (hub.yaml allows 10 s at least; the test is impatient)
@@ -86,3 +87,23 @@ async def test_the_hub_texts_the_contacts_itself_and_the_station_reconciles_when
             assert [to for to, _ in sms(sim)] == [GRID]  # nobody the hub told is texted twice
             await eventually(lambda: hub.store.open_alarms()[0].state.value == "delivered",
                              what="the hub has its ack")
+
+
+async def test_the_hub_s_contacts_follow_the_elder_s_record(
+        notify_cfg: StationConfig, sim: SimModem, modem_link: Path,
+        hub_cfg: Callable[..., HubConfig]) -> None:
+    """The officer puts the grid worker first in the record: the hub hears it at once."""
+    async with station(notify_cfg, modem_link) as s, HubService(hub_cfg(modem={"backend": "sim"})) as hub, \
+            desk(notify_cfg, "zhang") as console:
+        def first() -> str | None:
+            kept = hub.store.contacts("h001")
+            return wire.decode_as(kept, wire.HubContacts).people[0].phone if kept else None
+
+        assert await eventually(first, what="contacts kept") == SON
+        elder = s.store.records.elder("h001")
+        assert elder is not None
+        record = elder.model_dump(mode="json")
+        record["contacts"] = record["contacts"][::-1]
+        reply = await console.request("elder_save", hub="h001", record=record)
+        assert reply.ok, reply.error
+        await eventually(lambda: first() == GRID, what="the new first contact kept")
