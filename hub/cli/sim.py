@@ -22,6 +22,7 @@ from typing import Any
 
 from drivers.radar.setup import ACTIONS
 from hub.cli import demo_dir
+from hub.cli.phones import mobile
 from hub.common.argtypes import number
 from hub.sim.verbs import RADAR_CONTROLS, SENSOR_VERBS
 
@@ -98,16 +99,6 @@ VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
 STATION_MODEM = "modem"  # HUB for the station's simulated modem
 MODEM_VERBS = {"sent": "(modem) the messages the station's simulated modem sent, as JSON",
                "reply": "(modem) a person's SMS reply arrives at the station's simulated modem"}
-
-
-def mobile(text: str) -> str:
-    """A mainland mobile number, as its 11 digits."""
-    from console.casework import phone
-
-    number = phone.parse(text)
-    if number is None or number.kind != "mobile":
-        raise argparse.ArgumentTypeError(f"a mainland mobile number (11 digits), not {text!r}")
-    return number.national
 
 
 def sms_text(text: str) -> str:

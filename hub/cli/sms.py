@@ -19,11 +19,14 @@ reply PHONE TEXT`` reach it from another terminal (:func:`sim_files`).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import serial  # type: ignore[import-untyped]  # pyserial ships no type information
 
 from console.casework import phone
 from console.station.notify.channel import (
@@ -45,6 +48,7 @@ from drivers.modem import (
     ModemStatus,
     SmsRejected,
 )
+from drivers.modem.modem import open_uart
 from drivers.modem.pdu import encode_submit
 from drivers.modem.sim import SimModem
 from hub.common import linejson
@@ -180,6 +184,18 @@ class SmsChannel:
         number = phone.parse(sms.sender)
         sender = number.national if number is not None and number.kind == "mobile" else sms.sender
         await self._on_reply(Incoming(self.name, sender, sms.text, sms.sent_at))
+
+
+def port_busy(port: str) -> bool:
+    """Whether another process holds the modem's port (the driver opens it exclusively, as the
+    running station does). Any other failure to open it is the driver's to report."""
+    try:
+        open_uart(port).close()
+    except serial.SerialException as e:
+        return e.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
+    except OSError:
+        return False
+    return False
 
 
 def sim_files(port: str) -> tuple[Path, Path]:
