@@ -101,6 +101,7 @@ class DingTalkRobot(GroupRobot):
     text that lacks it; ``mentioned``: phones @-mentioned in every message ('@all': everyone)."""
 
     name = "dingtalk"
+    empty_refused = frozenset({40035})
     length_fix = LENGTH_FIX
 
     def __init__(self, *, access_token: str, secret: str | None = None, keyword: str | None = None,

@@ -65,6 +65,7 @@ class WeComRobot(GroupRobot):
     """One WeCom group robot; ``mentioned`` phones (or '@all') are @-mentioned in every message."""
 
     name = "wecom"
+    empty_refused = frozenset({40008, 40058})
     length_fix = LENGTH_FIX
 
     def __init__(self, *, key: str, mentioned: Sequence[str] = (), base_url: str = WECOM_URL,
