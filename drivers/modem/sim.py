@@ -369,6 +369,12 @@ def recorded(path: Path) -> list[dict[str, object]]:
     return joined(sent)
 
 
+def sent_json(path: Path) -> str:
+    """What ``anxin sim … modem sent`` prints: :func:`recorded` as a JSON list of objects
+    (``to``, ``text``, ``time``), Chinese as it is."""
+    return json.dumps(recorded(path), ensure_ascii=False, indent=2)
+
+
 def _append(path: Path, s: SentPdu) -> None:
     line = {"to": s.to, "text": s.text, "time": s.time, "reference": s.reference, "pdu": s.pdu,
             "concat": [s.concat.reference, s.concat.total, s.concat.number] if s.concat else None}

@@ -2,7 +2,7 @@
 
 ``anxin sim [--demo-dir D] modem sent|reply``: the station's simulated modem (HUB is ``modem``):
 what it sent, as a JSON list of ``{to, text, time}``, read from its record (drivers/modem/sim.py
-:func:`recorded`); a person's reply delivered to it through its control socket (hub/cli/sms.py).
+:func:`sent_json`); a person's reply delivered to it through its control socket (hub/cli/sms.py).
 
 Each verb is a subcommand with its own arguments and argparse types, so a bad argument
 (``battery-low bath_leak x``) is refused here with a one-line reason and exit code 2, before
@@ -111,7 +111,7 @@ def cmd_station_modem(a: argparse.Namespace, folder: Path) -> int:
     """``anxin sim modem sent|reply``: the demo station's simulated modem."""
     from console.station.config import load_station_config
     from console.station.notify.config import load_notify
-    from drivers.modem.sim import recorded
+    from drivers.modem.sim import sent_json
     from hub.cli.sms import sim_files
     from hub.common import linejson
 
@@ -127,7 +127,7 @@ def cmd_station_modem(a: argparse.Namespace, folder: Path) -> int:
         return 2
     record, control = sim_files(modem.port)
     if a.verb == "sent":
-        print(json.dumps(recorded(record), ensure_ascii=False, indent=2))
+        print(sent_json(record))
         return 0
     try:
         result = linejson.call(control, f"reply {a.arg0} {a.arg1}",
