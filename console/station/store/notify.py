@@ -439,11 +439,14 @@ class Notifications:
         return [DispatchRow(*r) for r in self._db.execute(
             f"SELECT {_DCOLS} FROM dispatches WHERE arrived IS NULL ORDER BY dispatched")]
 
-    def dispatches_between(self, since: float, until: float) -> list[DispatchRow]:
-        """Dispatched from ``since`` to before ``until`` (the ledger)."""
+    def dispatches_between(self, since: float, until: float, *,
+                           received: bool = False) -> list[DispatchRow]:
+        """Dispatched from ``since`` to before ``until``; with ``received``, those to alarms
+        received then (the ledger files a dispatch under its alarm's month)."""
+        where = "alarm IN (SELECT id FROM alarms WHERE received >= ? AND received < ?)" if received \
+            else "dispatched >= ? AND dispatched < ?"
         return [DispatchRow(*r) for r in self._db.execute(
-            f"SELECT {_DCOLS} FROM dispatches WHERE dispatched >= ? AND dispatched < ? ORDER BY id",
-            (since, until))]
+            f"SELECT {_DCOLS} FROM dispatches WHERE {where} ORDER BY id", (since, until))]
 
     def between(self, since: float, until: float) -> list[NotificationRow]:
         """Messages planned from ``since`` to before ``until`` (the ledger)."""
