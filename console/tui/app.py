@@ -211,11 +211,15 @@ class ConsoleApp(App[None]):
         while a call is on, the keys that start one while none is. The desk's own keys act on
         the queue and the alarm screen only: a records screen shows its own keys (a call's
         controls stay, wherever it was started); the alarm screen leaves out the queue's filter,
-        the online visit and the records screens."""
+        the online visit and the records screens, and the claim once the alarm is this
+        officer's."""
         if action not in IN_CALL_ACTIONS and action in DESK_ACTIONS and not self._at_desk():
             return False
         if action in QUEUE_ONLY and isinstance(self.screen, AlarmScreen):
             return False  # the alarm screen's footer keeps to the alarm
+        if action == "claim" and (s := self.alarm_screen) and s.alarm.claimed_by == self.user \
+                and s.alarm.claimed_by is not None:
+            return False  # it is this officer's already: the footer has room for its own keys
         if action in CALL_ACTIONS:
             live = hasattr(self, "line") and self.line.live
             return self.session is not None and live == (action in IN_CALL_ACTIONS)
