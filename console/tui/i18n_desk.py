@@ -75,9 +75,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notify_err_robot": ("群机器人拒收（错误码 {n}）", "the group robot refused it (errcode {n})"),
     "notify_err_webhook": ("县平台拒收（{n}）", "the county platform refused it ({n})"),
     # the alarm screen's keys for the people told: dispatch, arrival, acceptance
-    "desk_bind_dispatch": ("派遣", "Dispatch"),
-    "desk_bind_arrival": ("到达", "Arrived"),
-    "desk_bind_accept": ("确认", "Accepted"),
+    "desk_bind_dispatch": ("派遣", "Send"),
+    "desk_bind_arrival": ("到达", "Here"),
+    "desk_bind_accept": ("确认", "Accept"),
     "pick_dispatch": ("派谁上门？（回车派遣，Esc 取消）", "Send whom? (Enter sends, Esc cancels)"),
     "pick_arrival": ("谁已到达？（电话得知，回车记录）", "Who has arrived? (told by phone; Enter records)"),
     "pick_accept": ("谁已确认？（电话得知，回车记录）", "Who has accepted? (told by phone; Enter records)"),

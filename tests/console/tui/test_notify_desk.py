@@ -200,3 +200,22 @@ def test_a_failure_says_why_in_either_language() -> None:
     assert failure("withdrawn.accepted", None, zh) == "未发出：已有人确认"
     assert failure("withdrawn.claimed", None, en) == "not sent: the station claimed it"
     assert failure("robot.new_thing", "something new", zh) == "something new (robot.new_thing)"
+
+
+async def test_the_panel_and_keys_in_english_at_80_columns(station: DeskStation, tmp_path: Path,
+                                                           clock: Clock) -> None:
+    alarm = station.raise_alarm("h001", kind="fall", now=T0)
+    station.notify_stored(alarm, attended=False)
+    async with at_desk(station, tmp_path, clock=clock, size=(80, 24), language="en") as (app, pilot):
+        app.query_one(AlarmQueue).focus()
+        await pilot.press("enter")  # opened, not yet claimed: the claim shows, d/A/k wait for it
+        screen = await eventually(lambda: app.alarm_screen, what="the alarm screen")
+        keys = lambda: {b.binding.action for b in app.active_bindings.values()  # noqa: E731
+                        if b.binding.show and b.enabled}
+        assert "claim" in keys() and not {"dispatch", "arrival", "accept"} & keys()
+        await pilot.press("c")
+        await eventually(lambda: {"dispatch", "arrival", "accept", "resolve"} <= keys(),
+                         what="the alarm's own keys, once it is this officer's")
+        assert "claim" not in keys()
+        assert "SMS · failed: the sms channel is not configured (sms.not_configured)" in panel(screen)
+        assert str(screen.query_one("#notify-title").render()) == "People told and sent"
