@@ -180,6 +180,10 @@ class ConsoleApp(App[None]):
                             ("language", "bind_lang")):
             if self.check_action(action, ()):
                 yield SystemCommand(t(key), t(f"{key}_help"), getattr(self, f"action_{action}"))
+        if isinstance(screen, AlarmScreen):  # its own keys for the people told
+            for action in AlarmScreen.MINE:
+                key = f"desk_bind_{action}"
+                yield SystemCommand(t(key), t(f"{key}_help"), getattr(screen, f"action_{action}"))
         yield from self.records_commands(screen)
 
     def records_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

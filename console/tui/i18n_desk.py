@@ -78,6 +78,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "desk_bind_dispatch": ("派遣", "Send"),
     "desk_bind_arrival": ("到达", "Here"),
     "desk_bind_accept": ("确认", "Accept"),
+    "desk_bind_dispatch_help": ("派网格员、钥匙保管人、家属、志愿者或120/119上门，开始计时（d）",
+                                "Send a grid worker, key holder, family, a volunteer or 120/119; "
+                                "the timer starts (d)"),
+    "desk_bind_arrival_help": ("电话得知已到达：记录到达时间（A）",
+                               "Told by phone someone is there: record the arrival (A)"),
+    "desk_bind_accept_help": ("电话得知已确认：停止继续通知，告诉老人谁在赶来（k）",
+                              "Told by phone someone accepts: the cascade stops, the elder hears "
+                              "who is coming (k)"),
+    "notify_round": ("第{n}轮", "round {n}"),
     "pick_dispatch": ("派谁上门？（回车派遣，Esc 取消）", "Send whom? (Enter sends, Esc cancels)"),
     "pick_arrival": ("谁已到达？（电话得知，回车记录）", "Who has arrived? (told by phone; Enter records)"),
     "pick_accept": ("谁已确认？（电话得知，回车记录）", "Who has accepted? (told by phone; Enter records)"),

@@ -66,6 +66,8 @@ def message_line(n: NotificationRow, t: Texts) -> Text:
         out.append(t(f"notify_channel_{n.channel}"), style="dim")
     if n.topic != "alarm":
         out.append(f" {t(f'notify_topic_{n.topic}')}", style="dim")
+    elif n.round > 1:  # the cascade went through the list again
+        out.append(f" {t('notify_round', n=n.round)}", style="dim")
     out.append(" · ")
     if n.state == "queued":
         if n.attempts:

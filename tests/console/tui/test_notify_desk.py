@@ -59,7 +59,9 @@ async def test_the_panel_and_dispatch_arrival_acceptance_by_hand(station: DeskSt
         # no modem on this station: each message failed, and says why in the console's language
         await eventually(lambda: "李明（儿子） 13800000001 短信 · 发送失败：该通道未配置" in panel(screen),
                          what="the failed message with its reason")
-        assert "李红（女儿） 13900000002" in panel(screen)
+        assert "李红（女儿） 13900000002 短信 第2轮 · 发送失败" in panel(screen)  # round 2 of the cascade
+        palette = [c.title for c in app.get_system_commands(screen)]
+        assert {"派遣", "到达", "确认"} <= set(palette)
 
         await pilot.press("d")
         await eventually(lambda: isinstance(app.screen, PickScreen), what="whom to send")
