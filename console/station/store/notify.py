@@ -434,6 +434,15 @@ class Notifications:
         return [DispatchRow(*r) for r in self._db.execute(
             f"SELECT {_DCOLS} FROM dispatches WHERE alarm = ? ORDER BY id", (alarm,))]
 
+    def dispatches_of(self, alarms: Iterable[str]) -> dict[str, list[DispatchRow]]:
+        """The dispatches of these alarms (the queue's), by alarm; one read whatever their number."""
+        out: dict[str, list[DispatchRow]] = {}
+        for r in self._db.execute(f"SELECT {_DCOLS} FROM dispatches WHERE alarm IN (SELECT value "
+                                  "FROM json_each(?)) ORDER BY id", (json.dumps(list(alarms)),)):
+            d = DispatchRow(*r)
+            out.setdefault(d.alarm, []).append(d)
+        return out
+
     def waiting_arrivals(self) -> list[DispatchRow]:
         """Dispatches not arrived yet, oldest first (the queue's running timers)."""
         return [DispatchRow(*r) for r in self._db.execute(

@@ -121,7 +121,7 @@ class DeskScreen(Screen[None]):
         """The open alarms, each with the responders sent to it, from the database."""
         store = self.console.store
         alarms = store.open_alarms()
-        self.queue.show(alarms, {a.id: ds for a in alarms if (ds := store.notify.dispatches(a.id))})
+        self.queue.show(alarms, store.notify.dispatches_of(a.id for a in alarms))
 
     def current_alarm(self) -> AlarmRow | None:
         """The alarm the keys act on: the open alarm screen's, else the queue's selection."""

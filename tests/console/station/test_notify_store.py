@@ -118,6 +118,7 @@ def test_a_dispatch_and_its_arrival_are_on_the_timeline_and_audited(store: Stati
     assert arrived and arrived.arrived == T0 + 600 and not arrived.late(T0 + 10_000)
     assert store.notify.arrive(d.id, by="zhang", actor="zhang", now=T0 + 700) is None  # once
     assert store.notify.waiting_arrivals() == [] and store.notify.dispatches_between(T0, T0 + 1) == [arrived]
+    assert store.notify.dispatches_of(["a1", "nope"]) == {"a1": [arrived]}
     with pytest.raises(OpRefused, match="no alarm"):
         store.notify.dispatch("nope", kind="family", name="x", phone="", username="zhang", officer="张三",
                               promise_s=900, now=T0)
