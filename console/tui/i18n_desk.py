@@ -53,6 +53,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notify_topic_arrived": ("有人到达", "arrived"),
     "notify_topic_dispatched": ("已派人", "dispatched"),
     "notify_topic_exhausted": ("无人确认", "nobody accepted"),
+    "notify_topic_fallback": ("家中终端代发（服务站失联时）",
+                              "texted by the home's hub (station out of reach)"),
     "notify_withdrawn": ("未发出：{why}", "not sent: {why}"),
     "notify_why_accepted": ("已有人确认", "someone accepted"),
     "notify_why_claimed": ("服务站已接警", "the station claimed it"),
