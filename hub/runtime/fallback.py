@@ -23,11 +23,10 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
 
 from drivers.modem import Modem, ModemError
 from drivers.modem.pdu import InvalidNumber, MessageTooLong
@@ -104,17 +103,15 @@ class Fallback:
     """The hub's modem and what it texts. ``start`` it on the loop; ``reachable`` follows the
     uplink."""
 
-    def __init__(self, cfg: HubConfig, store: HubStore, outbox: Outbox, *,
-                 now: Callable[[], float] = time.time, **modem: Any) -> None:
-        """``modem``: the driver's own keywords (timeouts), for the tests."""
+    def __init__(self, cfg: HubConfig, store: HubStore, outbox: Outbox) -> None:
         assert cfg.modem is not None
-        self.cfg, self.store, self.outbox, self._now = cfg, store, outbox, now
+        self.cfg, self.store, self.outbox = cfg, store, outbox
         self.sim: SimModem | None = None
         port = cfg.modem.port
         if cfg.modem.backend == "sim":
             port = str(cfg.data_dir / SIM_LINK)
             self.sim = SimModem(link=Path(port), record=self.sent_file(cfg))
-        self.modem = Modem(port=port, pin=cfg.modem.pin, **modem)  # the driver logs its trouble
+        self.modem = Modem(port=port, pin=cfg.modem.pin)  # the driver logs its trouble
         self._unreachable_since: float | None = time.monotonic()  # until the uplink says otherwise
         self._started = False
 
@@ -160,25 +157,23 @@ class Fallback:
 
     def plan(self) -> list[str]:
         """Queue the texts of every alarm now due (each alarm once); returns their ids."""
-        now = self._now()
-        waiting = []
+        waiting: dict[str, tuple[Waiting, wire.EventMsg]] = {}
         for a in self.store.open_alarms():
             if a.state is not AlarmState.SENT or a.sent is None:  # held, or acknowledged
                 continue
             msg = self._alarm(a.id)
             if msg is not None and msg.alarm is not None:
-                waiting.append(Waiting(a.id, msg.alarm.priority, a.sent))
+                waiting[a.id] = Waiting(a.id, msg.alarm.priority, a.sent), msg
         since = self._unreachable_since
-        ids = due(waiting, now=now, after_s=self.cfg.fallback_after_s,
+        ids = due((w for w, _ in waiting.values()), now=time.time(),
+                  after_s=self.cfg.fallback_after_s,
                   unreachable_s=None if since is None else time.monotonic() - since,
                   done=self.store.fallback_alarms())
         for alarm in ids:
-            self._plan(alarm)
+            self._plan(alarm, waiting[alarm][1])
         return ids
 
-    def _plan(self, alarm: str) -> None:
-        msg = self._alarm(alarm)
-        assert msg is not None
+    def _plan(self, alarm: str, msg: wire.EventMsg) -> None:
         c = self._contacts()
         rows: list[FallbackRow] = []
         if c is not None:
@@ -189,7 +184,7 @@ class Fallback:
         if not rows:  # nobody to text: said so once, in the alarm lane too
             log.error("alarm %s: the station is unreachable and the hub has no one to text (no "
                       "contacts from the station yet)", alarm)
-            rows = [FallbackRow(alarm, "", {}, "", "failed", self._now(), "no_contacts")]
+            rows = [FallbackRow(alarm, "", {}, "", "failed", time.time(), "no_contacts")]
         else:
             log.warning("alarm %s not acknowledged for %.0f s and the station unreachable: "
                         "texting %d person(s) from the hub", alarm, self.cfg.fallback_after_s,
@@ -205,10 +200,10 @@ class Fallback:
             except (InvalidNumber, MessageTooLong, ModemError) as e:
                 code = e.code if isinstance(e, ModemError) else "invalid"
                 log.error("alarm %s: the hub's text to %s failed: %s", r.alarm, r.phone, e)
-                self.store.fallback_done(r.alarm, r.phone, sent=False, at=self._now(), error=code)
+                self.store.fallback_done(r.alarm, r.phone, sent=False, at=time.time(), error=code)
             else:
                 log.warning("alarm %s: the hub texted %s", r.alarm, r.phone)
-                self.store.fallback_done(r.alarm, r.phone, sent=True, at=self._now())
+                self.store.fallback_done(r.alarm, r.phone, sent=True, at=time.time())
 
     def record(self) -> None:
         """Alarms whose texts are all done: their notify.fallback event goes into the alarm
