@@ -19,6 +19,7 @@ from console.station.store.notify import NOTE_DISPATCHED
 from console.station.store.station import StationStore
 from console.station.users import Role
 from hub.common import wire
+from tests.support.postgres import StoreAt
 
 SON = Person("王建国", "13800000001", "contact", "儿子")
 GRID = Person("李梅", "13900000002", "contact", "网格员")
@@ -141,8 +142,8 @@ def test_responders_load_like_homes_changed_entries_replace_removed_ones_stop(st
         "responder.save", "responder.save", "responder.save", "responder.remove"]
 
 
-def test_a_console_attends_while_its_session_makes_requests(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "s.db")
+def test_a_console_attends_while_its_session_makes_requests(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.users.add("zhang", "张三", Role.DUTY, "a-good-password", actor="test", now=T0)
     session = s.users.login("zhang", "a-good-password", via="desk1", now=T0)
     assert s.users.attended(since=T0 - 90, now=T0) == ["desk1"]

@@ -120,7 +120,7 @@ def test_console_reads_while_service_writes(store_at: StoreAt) -> None:
     assert not hasattr(reader, "store_event")
     with pytest.raises(ReadOnly, match="read-only here: only the station service"):
         reader.users.add("zhang", "张三", Role.DUTY, "a-password-1", actor="test", now=1.0)
-    with pytest.raises(engine.errors(), match="readonly|read-only transaction"):
+    with pytest.raises(engine.errors(), match=r"readonly|read-only transaction"):
         reader._db.execute("DELETE FROM alarms")  # a console's connection cannot write at all
 
 
