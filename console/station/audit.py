@@ -70,20 +70,32 @@ class Verdict:
 
 
 def append(db: Db, *, actor: str, action: str, target: str,
-           detail: dict[str, Any], ts: float) -> Entry:
-    """Add an entry inside the caller's write transaction (the one that makes the change),
-    holding the chain's head (:meth:`Db.lock`) so no other writer can take the same seq, and
-    the two commit together."""
+           detail: dict[str, Any], ts: float) -> None:
+    """Add an entry to the caller's write transaction (the one that makes the change): it is
+    chained on when that transaction commits (:func:`chain`), so the two commit together."""
     if not db.in_transaction:
         raise RuntimeError("audit entries are written inside the transaction of their change")
-    db.lock("audit")  # PostgreSQL: one writer at a time at the head, so no seq is taken twice
+    db.audit_pending.append(Entry(0, float(ts), actor, action, target,
+                                  json.loads(canonical(detail)), "", ""))
+
+
+def chain(db: Db) -> None:
+    """Write the transaction's entries at the head of the chain, just before it commits.
+    The head is held (:meth:`Db.lock`) so that no other writer takes the same seq, and held
+    last: a writer holding it waits for nothing else, so writers never wait in a circle."""
+    if not db.audit_pending:
+        return
+    db.lock("audit")
     last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    draft = Entry(seq, float(ts), actor, action, target, json.loads(canonical(detail)), prev, "")
-    entry = Entry(seq, draft.ts, actor, action, target, draft.detail, prev, draft.digest())
-    db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
-               (seq, entry.ts, actor, action, target, canonical(entry.detail), prev, entry.hash))
-    return entry
+    for e in db.audit_pending:
+        draft = Entry(seq, e.ts, e.actor, e.action, e.target, e.detail, prev, "")
+        entry = Entry(seq, e.ts, e.actor, e.action, e.target, e.detail, prev, draft.digest())
+        db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
+                   (seq, entry.ts, entry.actor, entry.action, entry.target,
+                    canonical(entry.detail), prev, entry.hash))
+        seq, prev = seq + 1, entry.hash
+    db.audit_pending.clear()
 
 
 def entries(db: Db, *, since: float | None = None,

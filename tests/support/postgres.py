@@ -92,11 +92,12 @@ class PgCluster:
                       "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync")
             with (self.data / "postgresql.conf").open("a") as conf:
                 # A test cluster: durability is the production config's (docs/county.md);
-                # fsync off keeps two shared cores for the tests themselves.
+                # fsync off keeps two shared cores for the tests themselves. Commit times:
+                # the order in which writers' transactions landed (the concurrency tests).
                 conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                            f"unix_socket_directories = '{self.socket}'\nfsync = off\n"
                            "full_page_writes = off\nmax_connections = 100\n"
-                           "shared_buffers = 32MB\n")
+                           "shared_buffers = 32MB\ntrack_commit_timestamp = on\n")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
                   "-w", "-t", "60", "start")
         return self

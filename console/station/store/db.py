@@ -24,7 +24,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from console.station.audit import Entry
 
 Engine = Literal["sqlite", "postgresql"]
 # Tables read back in the order their rows were written (``ORDER BY rowid``): SQLite keeps a
@@ -101,6 +104,7 @@ class Db:
     def __init__(self, raw: Any, engine: Engine, location: Location, readonly: bool) -> None:
         self.raw, self.engine, self.location, self.readonly = raw, engine, location, readonly
         self._changes = 0  # PostgreSQL: rows changed on this connection (SQLite counts its own)
+        self.audit_pending: list[Entry] = []  # audit entries of the open transaction (audit.chain)
 
     @classmethod
     def open(cls, location: Location, *, readonly: bool = False) -> Db:
@@ -157,6 +161,7 @@ class Db:
         order takes :meth:`lock` first. Not ``durable``: committed without waiting for the disk
         (heartbeats); an alarm's commit always waits (``synchronous_commit``, on a primary with
         a synchronous replica: for the replica too), and only then is the hub acknowledged."""
+        self.audit_pending.clear()
         if not self.pg:
             if not durable:
                 self.raw.execute("PRAGMA synchronous=NORMAL")
@@ -171,7 +176,10 @@ class Db:
         self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
-        """Roll back an open transaction (none open: nothing to do)."""
+        """Roll back an open transaction (none open, or the connection lost: nothing to do)."""
+        self.audit_pending.clear()
+        if self.pg and (self.raw.closed or self.raw.broken):
+            return
         if self.in_transaction:
             self.raw.execute("ROLLBACK")
 
@@ -192,12 +200,13 @@ class Db:
         return int(self.raw.total_changes) if not self.pg else self._changes
 
     def lock(self, *keys: str) -> None:
-        """Hold these names until the transaction ends, taken in sorted order so that two
-        writers never wait on each other in a circle: a hub's lanes (``hub:<id>``) before the
-        audit chain's head (``audit``, which every change's entry takes last). SQLite's
-        ``BEGIN IMMEDIATE`` already holds the whole file."""
+        """Hold these names until the transaction ends (PostgreSQL), taken in sorted order so
+        that two writers never wait on each other in a circle: the hubs whose lanes a
+        transaction stores (``hub:<id>``), first; the audit chain's head (``audit``), last, just
+        before the commit (:func:`console.station.audit.chain`). SQLite's ``BEGIN IMMEDIATE``
+        already holds the whole file."""
         if self.pg:
-            for key in sorted(set(keys), key=lambda k: (k == "audit", k)):
+            for key in sorted(set(keys)):
                 self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_key(key),))
 
     # --- what the engines spell differently ---------------------------------------------------

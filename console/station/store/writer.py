@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import tzinfo
 from typing import TypeVar
 
+from console.station import audit
 from console.station.config import LoginConfig
 from console.station.store import db as engine
 from console.station.store import schema
@@ -55,6 +56,7 @@ class Writer(StationReader):
             db.begin(durable=durable)
             try:
                 yield db
+                audit.chain(db)
                 db.commit()
             except BaseException:
                 db.rollback()
