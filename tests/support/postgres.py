@@ -14,11 +14,13 @@ Consoles read through a role granted SELECT only (``anxin_console``), as in a co
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -102,8 +104,36 @@ class PgCluster:
                   "-w", "-t", "60", "start")
         return self
 
-    def stop(self) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """``immediate``: as if killed (no checkpoint; recovery at the next start)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def replica(self, name: str) -> PgCluster:
+        """A synchronous streaming standby of this cluster (pg_basebackup -R), started; this
+        cluster then waits for it at each commit (``synchronous_standby_names``)."""
+        standby = PgCluster()
+        standby._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
+                     "-U", "postgres", "-D", str(standby.data), "-R", "-X", "stream", "--no-sync",
+                     "--checkpoint=fast")
+        with (standby.data / "postgresql.conf").open("a") as conf:
+            # cluster_name: its WAL receiver's application_name; a dead primary retried often
+            conf.write(f"port = {standby.port}\nunix_socket_directories = '{standby.socket}'\n"
+                       f"cluster_name = '{name}'\nwal_retrieve_retry_interval = 100ms\n")
+        standby.start()
+        self.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'", "SELECT pg_reload_conf()")
+        return standby
+
+    def kill(self) -> None:
+        """kill -9 the server and every process of it, as when its machine dies."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                    and _parent(p) == postmaster]
+        for pid in (postmaster, *children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def promote(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "promote")
 
     def dsn(self, db: str = "postgres", user: str = "postgres") -> Dsn:
         return Dsn(f"host=127.0.0.1 port={self.port} dbname={db} user={user}")
@@ -117,9 +147,18 @@ class PgCluster:
 
     def close(self) -> None:
         try:
-            self.stop()
+            if (self.data / "postmaster.pid").exists():
+                with contextlib.suppress(PostgresError):  # killed: nothing left to stop
+                    self.stop()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
