@@ -57,6 +57,9 @@ class Dsn:
         return re.sub(r"(password=|:)[^@\s]*@", r"\1***@", self.text) if "@" in self.text else \
             re.sub(r"password=\S+", "password=***", self.text)
 
+    def __repr__(self) -> str:
+        return f"Dsn({str(self)!r})"
+
 
 Location = Path | Dsn  # where a station database is
 
@@ -200,14 +203,14 @@ class Db:
         return int(self.raw.total_changes) if not self.pg else self._changes
 
     def lock(self, *keys: str) -> None:
-        """Hold these names until the transaction ends (PostgreSQL), taken in sorted order so
-        that two writers never wait on each other in a circle: the hubs whose lanes a
-        transaction stores (``hub:<id>``), first; the audit chain's head (``audit``), last, just
-        before the commit (:func:`console.station.audit.chain`). SQLite's ``BEGIN IMMEDIATE``
-        already holds the whole file."""
-        if self.pg:
-            for key in sorted(set(keys)):
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (_key(key),))
+        """Hold these names until the transaction ends (PostgreSQL), all at once in one fixed
+        order (of their keys), so that two writers never wait on each other in a circle: the
+        hubs whose lanes a transaction stores (``hub:<id>``), first; the audit chain's head
+        (``audit``), last, just before the commit (:func:`console.station.audit.chain`).
+        SQLite's ``BEGIN IMMEDIATE`` already holds the whole file."""
+        if self.pg and keys:  # one round trip; unnest keeps the array's (sorted) order
+            self.raw.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
+                             (sorted({_key(k) for k in keys}),))
 
     # --- what the engines spell differently ---------------------------------------------------
 
