@@ -69,7 +69,9 @@ class PgCluster:
     """initdb, start, stop; ``dsn(db)`` connects as the superuser ``postgres`` (trust, on
     loopback only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync on, as in production (the benchmarks); the tests' is off."""
+        self.durable = durable
         self.bin = bindir()
         self.user = run_as()
         # Not under pytest's tmp folder: it is root's, mode 0700, closed to the cluster's user.
@@ -97,8 +99,9 @@ class PgCluster:
                 # fsync off keeps two shared cores for the tests themselves. Commit times:
                 # the order in which writers' transactions landed (the concurrency tests).
                 conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                           f"unix_socket_directories = '{self.socket}'\nfsync = off\n"
-                           "full_page_writes = off\nmax_connections = 100\n"
+                           f"unix_socket_directories = '{self.socket}'\n"
+                           + ("" if self.durable else "fsync = off\nfull_page_writes = off\n")
+                           + "max_connections = 100\n"
                            "shared_buffers = 32MB\ntrack_commit_timestamp = on\n")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
                   "-w", "-t", "60", "start")
