@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from console.casework import phone as phones
 from console.casework.county import CountyRules
@@ -71,13 +71,15 @@ class Notifier:
                  language: Language, *, channels: Sequence[Channel],
                  changed: Callable[[str], None], tell_hub: Callable[[str, wire.Accepted], None],
                  trouble_changed: Callable[[], None] = lambda: None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 wait: Callable[[float | None], Awaitable[None]] | None = None) -> None:
+        """``clock`` and ``wait``: the workers' (a benchmark runs a storm on a fake clock)."""
         self.store, self.cfg, self.rules, self.language = store, cfg, rules, language
         self._changed, self._tell_hub, self._trouble_changed = changed, tell_hub, trouble_changed
         self._clock = clock
         self.channels = list(channels)
         self.workers = {c.name: ChannelWorker(c, on_sent=self._sent, on_failed=self._failed,
-                                              on_retry=self._retrying, clock=clock)
+                                              on_retry=self._retrying, clock=clock, wait=wait)
                         for c in self.channels}
         self.engine = self._engine()
         self.trouble: dict[str, Trouble] = {}

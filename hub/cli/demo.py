@@ -99,6 +99,11 @@ def demo_station(port: int, tls: dict[str, str] | None = None) -> dict[str, Any]
             "broker": demo_broker(port, tls), "offline_after_s": 15, "escalate_after_s": 60}
 
 
+def demo_notify(station: Path) -> dict[str, Any]:
+    """The station's notify file: a simulated modem in its folder, the shipped policy."""
+    return {"modem": {"port": str(station / "modem.tty"), "backend": "sim"}}
+
+
 def demo_broker(port: int, tls: dict[str, str] | None) -> dict[str, Any]:
     """``broker``: plain without ``tls`` (the tests' brokers), else TLS with this identity."""
     return {"port": port, **({"tls": tls} if tls else {})}
@@ -142,8 +147,11 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
         broker.start()
         station = workdir / "station"
         write_yaml(station / "homes.yaml", {"homes": chosen})
-        station_cfg = write_yaml(station / "station.yaml", demo_station(
-            broker.port, ca.tls(station_identity(DEMO_STATION))))
+        shutil.copy(SOURCE_CONFIG / "responders.yaml", station / "responders.yaml")
+        write_yaml(station / "notify.yaml", demo_notify(station))
+        station_cfg = write_yaml(station / "station.yaml", {
+            **demo_station(broker.port, ca.tls(station_identity(DEMO_STATION))),
+            "notify_file": "notify.yaml", "responders_file": "responders.yaml"})
         for desk in DESKS:
             write_yaml(station / f"{desk}.yaml",
                        demo_station(broker.port, ca.tls(console_identity(desk))))
@@ -272,7 +280,9 @@ def headless_hint(workdir: Path, hub: str) -> str:
     venv = ".venv/bin/anxin"
     sim = f"{venv} sim" if workdir == demo_dir.default() else f"{venv} sim --demo-dir {quote(str(workdir))}"
     station = workdir / "station"
-    return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts). The console: "
+    return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts; what the "
+            f"station texted: {sim} modem sent; a contact accepts: {sim} modem reply PHONE 1). "
+            "The console: "
             f"{venv} console --config {quote(str(station / f'{DESKS[0]}.yaml'))} --password-file "
             f"{quote(str(station / 'demo.password'))} --user {DEMO_USER} (password {DEMO_PASSWORD}; "
             f"a second one at once: {DESKS[1]}.yaml, a third {DESKS[2]}.yaml).")

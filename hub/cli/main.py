@@ -297,6 +297,8 @@ def parser() -> argparse.ArgumentParser:
                 "report", "hub.tools.walktest.walk:arguments")
     sub.command("doctor", "check this hub's or station's devices, broker, TLS, clock and disk; "
                 "say what to fix", "hub.cli.doctor:arguments")
+    sub.command("notify", "the station's notification channels: `notify test` sends a test "
+                "message and says what failed", "hub.cli.notify:arguments")
     sub.command("loadgen", "simulate many hubs against a station's broker; print how long "
                 "their alarms took to be stored", "hub.cli.loadgen:arguments")
     sub.command("user", "console users: add, passwd, role, disable, enable, unlock, list",

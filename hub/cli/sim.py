@@ -1,5 +1,9 @@
 """``anxin sim [--demo-dir D] HUB VERB [ARGS]``: drive a simulated home of the running demo.
 
+``anxin sim [--demo-dir D] modem sent|reply``: the station's simulated modem (HUB is ``modem``):
+what it sent, as a JSON list of ``{to, text, time}``, read from its record (drivers/modem/sim.py
+:func:`sent_json`); a person's reply delivered to it through its control socket (hub/cli/sms.py).
+
 Each verb is a subcommand with its own arguments and argparse types, so a bad argument
 (``battery-low bath_leak x``) is refused here with a one-line reason and exit code 2, before
 anything reaches the hub. The hub (hub/sim/home.py) carries the verbs out; those of its
@@ -18,6 +22,7 @@ from typing import Any
 
 from drivers.radar.setup import ACTIONS
 from hub.cli import demo_dir
+from hub.cli.phones import mobile
 from hub.common.argtypes import number
 from hub.sim.verbs import RADAR_CONTROLS, SENSOR_VERBS
 
@@ -91,11 +96,60 @@ VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
 }
 
 
+STATION_MODEM = "modem"  # HUB for the station's simulated modem
+MODEM_VERBS = {"sent": "(modem) the messages the station's simulated modem sent, as JSON",
+               "reply": "(modem) a person's SMS reply arrives at the station's simulated modem"}
+
+
+def sms_text(text: str) -> str:
+    if not text.strip() or "\n" in text:
+        raise argparse.ArgumentTypeError("a text on one line")
+    return text
+
+
+def cmd_station_modem(a: argparse.Namespace, folder: Path) -> int:
+    """``anxin sim modem sent|reply``: the demo station's simulated modem."""
+    from console.station.config import load_station_config
+    from console.station.notify.config import load_notify
+    from drivers.modem.sim import sent_json
+    from hub.cli.sms import sim_files
+    from hub.common import linejson
+
+    path = folder / "station" / "station.yaml"
+    if not path.exists():
+        print(f"anxin sim: no demo station in {folder}; is the demo running? (--demo-dir names "
+              "its folder)", file=sys.stderr)
+        return 2
+    modem = load_notify(load_station_config(path).notify_file).modem
+    if modem is None or modem.backend != "sim":
+        print(f"anxin sim: the station of {path} has no simulated modem (modem.backend: sim in "
+              "its notify file)", file=sys.stderr)
+        return 2
+    record, control = sim_files(modem.port)
+    if a.verb == "sent":
+        print(sent_json(record))
+        return 0
+    try:
+        result = linejson.call(control, f"reply {a.arg0} {a.arg1}",
+                               who="station's simulated modem", hint="is the demo running?")
+    except linejson.SimError as e:
+        print(f"anxin sim: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_sim(a: argparse.Namespace) -> int:
     from hub.common import linejson
     from hub.runtime.config import load_hub_config
 
     folder: Path = a.demo_dir or demo_dir.current()
+    if (a.hub == STATION_MODEM) != (a.verb in MODEM_VERBS):
+        print(f"anxin sim: {', '.join(MODEM_VERBS)} are the station modem's verbs (`anxin sim "
+              f"{STATION_MODEM} sent`); a home takes the others", file=sys.stderr)
+        return 2
+    if a.hub == STATION_MODEM:
+        return cmd_station_modem(a, folder)
     cfg_path = folder / "hubs" / a.hub / "hub.yaml"
     if not cfg_path.exists():
         known = sorted(p.name for p in (folder / "hubs").glob("*")) if folder.exists() else []
@@ -119,7 +173,9 @@ def arguments(s: argparse.ArgumentParser) -> None:
     demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
             f"it, else {demo_dir.default()})")
     s.description = ("Drive a simulated home of the running demo through its simulated devices. "
-                     "`anxin sim HUB VERB --help` tells a verb's arguments.")
+                     "`anxin sim HUB VERB --help` tells a verb's arguments. HUB `modem` is the "
+                     "station's simulated modem: `anxin sim modem sent` (what it sent, as JSON), "
+                     "`anxin sim modem reply PHONE TEXT` (a person's reply arrives).")
     s.add_argument("--demo-dir", type=Path, help=demo)
     s.add_argument("hub", metavar="HUB")
     verbs = s.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -129,4 +185,12 @@ def arguments(s: argparse.ArgumentParser) -> None:
         for i, arg in enumerate(args):
             v.add_argument(f"arg{i}", metavar=arg.name, help=arg.help, type=arg.type,
                            choices=arg.choices, nargs="?" if arg.optional else None)
+    for verb, what in MODEM_VERBS.items():
+        v = verbs.add_parser(verb, help=what, description=what + ".")
+        v.add_argument("--demo-dir", type=Path, default=argparse.SUPPRESS, help=demo)
+        if verb == "reply":
+            v.add_argument("arg0", metavar="PHONE", type=mobile, help="the sender: a contact's "
+                           "or responder's mobile")
+            v.add_argument("arg1", metavar="TEXT", type=sms_text, help="what they texted: 1 "
+                           "(accept), 到 (arrived), anything else goes on the alarm's timeline")
     s.set_defaults(fn=cmd_sim)

@@ -444,16 +444,28 @@ class Notifications:
         return [DispatchRow(*r) for r in self._db.execute(
             f"SELECT {_DCOLS} FROM dispatches WHERE alarm = ? ORDER BY id", (alarm,))]
 
+    def dispatches_of(self, alarms: Iterable[str]) -> dict[str, list[DispatchRow]]:
+        """The dispatches of these alarms (the queue's), by alarm; one read whatever their number."""
+        out: dict[str, list[DispatchRow]] = {}
+        for r in self._db.execute(f"SELECT {_DCOLS} FROM dispatches WHERE alarm IN (SELECT value "
+                                  "FROM json_each(?)) ORDER BY id", (json.dumps(list(alarms)),)):
+            d = DispatchRow(*r)
+            out.setdefault(d.alarm, []).append(d)
+        return out
+
     def waiting_arrivals(self) -> list[DispatchRow]:
         """Dispatches not arrived yet, oldest first (the queue's running timers)."""
         return [DispatchRow(*r) for r in self._db.execute(
             f"SELECT {_DCOLS} FROM dispatches WHERE arrived IS NULL ORDER BY dispatched")]
 
-    def dispatches_between(self, since: float, until: float) -> list[DispatchRow]:
-        """Dispatched from ``since`` to before ``until`` (the ledger)."""
+    def dispatches_between(self, since: float, until: float, *,
+                           received: bool = False) -> list[DispatchRow]:
+        """Dispatched from ``since`` to before ``until``; with ``received``, those to alarms
+        received then (the ledger files a dispatch under its alarm's month)."""
+        where = "alarm IN (SELECT id FROM alarms WHERE received >= ? AND received < ?)" if received \
+            else "dispatched >= ? AND dispatched < ?"
         return [DispatchRow(*r) for r in self._db.execute(
-            f"SELECT {_DCOLS} FROM dispatches WHERE dispatched >= ? AND dispatched < ? ORDER BY id",
-            (since, until))]
+            f"SELECT {_DCOLS} FROM dispatches WHERE {where} ORDER BY id", (since, until))]
 
     def between(self, since: float, until: float) -> list[NotificationRow]:
         """Messages planned from ``since`` to before ``until`` (the ledger)."""

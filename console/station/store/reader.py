@@ -16,10 +16,11 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from console.casework.records import AlarmRecord, FollowUp, VisitRecord
+from console.casework.records import AlarmRecord, DispatchRecord, FollowUp, VisitRecord
 from console.casework.schedule import History
 from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, LoginConfig
+from console.station.notify.engine import NOTE_ACCEPTED
 from console.station.store import schema
 from console.station.store.db import Db, Location
 from console.station.store.notify import Notifications
@@ -125,12 +126,32 @@ class StationReader:
         rows = self._db.execute(f"{_ALARM_SQL} WHERE a.received >= ? AND a.received < ? "
                                 "ORDER BY a.received", (since, until))
         changes = self.records.group_changes(since)
+        told = self._told(since, until)
         return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
                             category=records_store.group_then(changes.get(a.hub, []), a.received,
                                                               a.elder.category) if a.elder else None,
                             kind=a.kind, received=a.received, claimed=a.claimed, closed=a.closed,
                             outcome=a.outcome, officer=a.officer or "", notes=a.notes or "",
-                            raised=a.raised) for a in map(self._alarm, rows)]
+                            raised=a.raised, **told.get(a.id, {})) for a in map(self._alarm, rows)]
+
+    def _told(self, since: float, until: float) -> dict[str, dict[str, Any]]:
+        """Of the alarms received from ``since`` to ``until``: their messages sent and failed,
+        their first acceptance (on the timeline) and their dispatches, by alarm."""
+        out: dict[str, dict[str, Any]] = {}
+        of_month = "alarm IN (SELECT id FROM alarms WHERE received >= ? AND received < ?)"
+        for alarm, sent, failed in self._db.execute(
+                "SELECT alarm, count(sent), sum(state = 'failed') FROM notifications WHERE "
+                f"{of_month} GROUP BY alarm", (since, until)):
+            out.setdefault(alarm, {}).update(sent=sent, failed=failed)
+        for alarm, first in self._db.execute(
+                f"SELECT alarm, min(ts) FROM alarm_log WHERE note = ? AND {of_month} GROUP BY alarm",
+                (NOTE_ACCEPTED, since, until)):
+            out.setdefault(alarm, {})["accepted"] = first
+        for d in self.notify.dispatches_between(since, until, received=True):
+            sent_ = out.setdefault(d.alarm, {}).setdefault("dispatches", ())
+            out[d.alarm]["dispatches"] = (*sent_, DispatchRecord(d.kind, d.name, d.dispatched,
+                                                                 d.promise_s, d.arrived))
+        return out
 
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
         rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "

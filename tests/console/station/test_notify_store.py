@@ -119,6 +119,7 @@ def test_a_dispatch_and_its_arrival_are_on_the_timeline_and_audited(store: Stati
     assert arrived and arrived.arrived == T0 + 600 and not arrived.late(T0 + 10_000)
     assert store.notify.arrive(d.id, by="zhang", actor="zhang", now=T0 + 700) is None  # once
     assert store.notify.waiting_arrivals() == [] and store.notify.dispatches_between(T0, T0 + 1) == [arrived]
+    assert store.notify.dispatches_of(["a1", "nope"]) == {"a1": [arrived]}
     with pytest.raises(OpRefused, match="no alarm"):
         store.notify.dispatch("nope", kind="family", name="x", phone="", username="zhang", officer="张三",
                               promise_s=900, now=T0)
@@ -164,3 +165,19 @@ def test_an_older_database_gets_the_new_tables_and_columns(tmp_path: Path) -> No
     s = StationStore(path)
     assert s.users.attended(since=0, now=T0) == []
     assert s.notify.for_alarm("x") == [] and s.notify.cascades() == []
+
+
+def test_the_ledger_reads_each_alarms_messages_acceptance_and_dispatches(store: StationStore) -> None:
+    son, grid = store.notify.apply([send(SON), send(GRID, step=0)], T0 + 5).new
+    store.notify.sent(son.id, T0 + 6)
+    store.notify.failed([(grid.id, ChannelError("sms.no_sim", "no SIM", retryable=False))])
+    store.notify.apply([Note("a1", "notify_accepted", "王建国（儿子）")], T0 + 125)
+    store.notify.apply([Note("a1", "notify_accepted", "李梅")], T0 + 300)
+    d = store.notify.dispatch("a1", kind="volunteer", name="孙丽", phone="13600000007", username="zhang",
+                              officer="张三", promise_s=900, now=T0 + 200)
+    store.notify.arrive(d.id, by="zhang", actor="zhang", now=T0 + 800)
+    (a,) = store.alarm_records(T0, T0 + 1)
+    assert (a.sent, a.failed, a.accepted) == (1, 1, T0 + 125)
+    assert [(x.name, x.dispatched, x.arrived, x.promise_s) for x in a.dispatches] == [
+        ("孙丽", T0 + 200, T0 + 800, 900)]
+    assert store.alarm_records(T0 + 1, T0 + 2) == []  # filed under the month its alarm came
