@@ -447,8 +447,11 @@ class Notifications:
     def dispatches_of(self, alarms: Iterable[str]) -> dict[str, list[DispatchRow]]:
         """The dispatches of these alarms (the queue's), by alarm; one read whatever their number."""
         out: dict[str, list[DispatchRow]] = {}
-        for r in self._db.execute(f"SELECT {_DCOLS} FROM dispatches WHERE alarm IN (SELECT value "
-                                  "FROM json_each(?)) ORDER BY id", (json.dumps(list(alarms)),)):
+        ids = list(alarms)
+        if not ids:
+            return out
+        for r in self._db.execute(f"SELECT {_DCOLS} FROM dispatches WHERE alarm IN "
+                                  f"({','.join('?' * len(ids))}) ORDER BY id", ids):
             d = DispatchRow(*r)
             out.setdefault(d.alarm, []).append(d)
         return out

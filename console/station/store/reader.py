@@ -63,7 +63,7 @@ def refuse_writes() -> AbstractContextManager[Db]:
 
 
 class StationReader:
-    """Use ``StationReader.open(path, tz=…)``; ``close()`` when done."""
+    """Use ``StationReader.open(location, tz=…)``; ``close()`` when done."""
 
     def __init__(self, db: Db, *, tz: tzinfo | None = None,
                  tx: Tx = refuse_writes, login: LoginConfig | None = None) -> None:
@@ -140,7 +140,8 @@ class StationReader:
         out: dict[str, dict[str, Any]] = {}
         of_month = "alarm IN (SELECT id FROM alarms WHERE received >= ? AND received < ?)"
         for alarm, sent, failed in self._db.execute(
-                "SELECT alarm, count(sent), sum(state = 'failed') FROM notifications WHERE "
+                "SELECT alarm, count(sent), count(CASE WHEN state = 'failed' THEN 1 END) FROM "
+                "notifications WHERE "
                 f"{of_month} GROUP BY alarm", (since, until)):
             out.setdefault(alarm, {}).update(sent=sent, failed=failed)
         for alarm, first in self._db.execute(

@@ -27,8 +27,8 @@ T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StationStore:
-    s = StationStore(tmp_path / "station.db")
+def store(store_at: StoreAt) -> StationStore:
+    s = StationStore(store_at.location)
     s.store_events([wire.EventMsg(hub="h001", id="a1", kind="button.press", source="bedside",
                                   ts=T0, alarm=wire.AlarmInfo(kind="panic", priority=1,
                                                               contact_id=101))], now=T0)
