@@ -138,7 +138,7 @@ def cmd_check_config(a: argparse.Namespace) -> int:
                 validate(path, data, HomesFile)
                 load_homes(path)
                 kind = "homes file"
-            elif keys & {"station_id", "database", "homes_file"}:
+            elif keys & {"station_id", "database", "store", "homes_file"}:
                 cfg = validate(path, data, StationConfig)
                 if cfg.homes_file:
                     load_homes(cfg.homes_file)

@@ -9,6 +9,7 @@ import pytest
 
 from console.station.config import load_station_config
 from console.station.store.db import Dsn
+from hub.cli.main import main
 from hub.common.configfile import ConfigError
 
 
@@ -48,3 +49,11 @@ def test_a_wrong_store_is_named_with_its_file_and_key(tmp_path: Path, text: str,
     with pytest.raises(ConfigError) as e:
         load_station_config(config(tmp_path, text))
     assert error in str(e.value)
+
+
+def test_check_config_knows_a_station_config_by_its_store(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "county-station.yaml"
+    path.write_text("store: {engine: postgresql, dsn: 'host=db1 dbname=anxin'}\n")
+    assert main(["check-config", str(path)]) == 0
+    assert "ok (station config)" in capsys.readouterr().out
