@@ -108,6 +108,7 @@ class Db:
         self.raw, self.engine, self.location, self.readonly = raw, engine, location, readonly
         self._changes = 0  # PostgreSQL: rows changed on this connection (SQLite counts its own)
         self.audit_pending: list[Entry] = []  # audit entries of the open transaction (audit.chain)
+        self._began = False  # PostgreSQL: a transaction of ours is open
 
     @classmethod
     def open(cls, location: Location, *, readonly: bool = False) -> Db:
@@ -136,7 +137,8 @@ class Db:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         if not self.pg:
             return self.raw.execute(sql, params)
-        self._reconnect_if_lost()
+        if not self._began:  # inside a transaction, a lost connection must fail it
+            self._reconnect_if_lost()
         cur = self.raw.execute(_pyformat(sql), tuple(params))
         if cur.rowcount > 0 and not sql.lstrip().upper().startswith("SELECT"):
             self._changes += cur.rowcount
@@ -172,15 +174,18 @@ class Db:
             return
         self._reconnect_if_lost()
         self.raw.execute("BEGIN")
+        self._began = True
         if not durable:
             self.raw.execute("SET LOCAL synchronous_commit TO off")
 
     def commit(self) -> None:
+        self._began = False
         self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
         """Roll back an open transaction (none open, or the connection lost: nothing to do)."""
         self.audit_pending.clear()
+        self._began = False
         if self.pg and (self.raw.closed or self.raw.broken):
             return
         if self.in_transaction:
