@@ -20,15 +20,16 @@ from __future__ import annotations
 import re
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from console.station.audit import Entry
 
+T = TypeVar("T")
 Engine = Literal["sqlite", "postgresql"]
 # Tables read back in the order their rows were written (``ORDER BY rowid``): SQLite keeps a
 # rowid in every table; PostgreSQL gets a column of that name, last, so that an INSERT without
@@ -137,9 +138,11 @@ class Db:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         if not self.pg:
             return self.raw.execute(sql, params)
-        if not self._began:  # inside a transaction, a lost connection must fail it
-            self._reconnect_if_lost()
-        cur = self.raw.execute(_pyformat(sql), tuple(params))
+        query = _pyformat(sql)
+        if self._began:  # inside a transaction, a lost connection must fail it
+            cur = self.raw.execute(query, tuple(params))
+        else:  # a read (or the schema's IF NOT EXISTS): safe to send again
+            cur = self._again_if_lost(lambda: self.raw.execute(query, tuple(params)))
         if cur.rowcount > 0 and not sql.lstrip().upper().startswith("SELECT"):
             self._changes += cur.rowcount
         return cur
@@ -172,8 +175,7 @@ class Db:
                 self.raw.execute("PRAGMA synchronous=NORMAL")
             self.raw.execute("BEGIN IMMEDIATE")
             return
-        self._reconnect_if_lost()
-        self.raw.execute("BEGIN")
+        self._again_if_lost(lambda: self.raw.execute("BEGIN"))
         self._began = True
         if not durable:
             self.raw.execute("SET LOCAL synchronous_commit TO off")
@@ -289,11 +291,19 @@ class Db:
             self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                          f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)")
 
-    def _reconnect_if_lost(self) -> None:
-        """A PostgreSQL connection lost between transactions (the primary failed over) is
-        made again: a transaction cut off in the middle still raises, for its caller."""
+    def _again_if_lost(self, send: Callable[[], T]) -> T:
+        """Send outside a transaction; a PostgreSQL connection found lost (the primary failed
+        over, the server restarted: it shows only when used) is made again and the statement
+        sent once more. A transaction cut off in the middle still raises, for its caller."""
         if self.raw.closed or self.raw.broken:
             self.raw = _pg_connect(self.location, self.readonly)  # type: ignore[arg-type]
+        try:
+            return send()
+        except storage_errors():
+            if not self.raw.broken:
+                raise
+        self.raw = _pg_connect(self.location, self.readonly)  # type: ignore[arg-type]
+        return send()
 
 
 def _key(name: str) -> int:

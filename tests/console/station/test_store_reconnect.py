@@ -1,0 +1,52 @@
+"""A station worker whose PostgreSQL connection is cut (a failover, a restarted server): the
+transaction it was in fails, for its caller to see (the hub is not acknowledged and sends
+again); the next one runs on a new connection. Nothing runs outside a transaction in between."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from console.station.store import db as engine
+from console.station.store.station import StationStore
+from hub.common import wire
+from tests.support.postgres import Databases, StoreAt
+
+
+@pytest.fixture
+def pg(pg_databases: Databases) -> Iterator[StoreAt]:
+    at = pg_databases.fresh()
+    try:
+        yield at
+    finally:
+        pg_databases.drop(at)
+
+
+def alarm(id: str) -> wire.EventMsg:
+    return wire.EventMsg(hub="h001", id=id, kind="button.press", source="b", ts=1.0,
+                         alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101))
+
+
+def cut(s: StationStore, at: StoreAt) -> None:
+    """The server ends the store's connection, as a failover does."""
+    with psycopg.connect(at.location.text, autocommit=True) as admin:  # type: ignore[union-attr]
+        admin.execute("SELECT pg_terminate_backend(%s)", (s._db.raw.info.backend_pid,))
+
+
+def test_a_cut_connection_fails_its_transaction_and_the_next_reconnects(pg: StoreAt) -> None:
+    s = StationStore(pg.location)
+    assert s.store_event(alarm("a1"))
+    cut(s, pg)
+    assert s.store_event(alarm("a2"))  # between transactions: a new connection, unnoticed
+
+    with pytest.raises(engine.storage_errors()), s._tx() as db:
+        db.execute("INSERT INTO alarm_log VALUES ('a2', 'delivered', 1.0, 'x', 'first half')")
+        cut(s, pg)
+        db.execute("INSERT INTO alarm_log VALUES ('a2', 'delivered', 2.0, 'x', 'second half')")
+    assert s.trouble  # the consoles hear the station cannot write, until a write succeeds
+    assert [note for *_, note in s.alarm_log("a2")] == [None, None]  # neither half
+    assert s.store_event(alarm("a3")) and s.trouble is None
+    assert {a.id for a in s.open_alarms()} == {"a1", "a2", "a3"}
+    s.close()
