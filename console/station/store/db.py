@@ -17,6 +17,7 @@ psycopg is imported only when a PostgreSQL database is opened (the ``county`` ex
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import zlib
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 if TYPE_CHECKING:
     from console.station.audit import Entry
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Engine = Literal["sqlite", "postgresql"]
 # Tables read back in the order their rows were written (``ORDER BY rowid``): SQLite keeps a
@@ -312,7 +314,15 @@ def _key(name: str) -> int:
 
 
 def _pg_connect(dsn: Dsn, readonly: bool) -> Any:
+    """A connection in autocommit; a reader's sessions are read-only. A writer's commits
+    wait for the disk (and a synchronous replica) whatever the server's or role's default:
+    the hub is acknowledged after them."""
     import psycopg
 
     extra: dict[str, Any] = {"options": "-c default_transaction_read_only=on"} if readonly else {}
-    return psycopg.connect(dsn.text, autocommit=True, connect_timeout=10, **extra)
+    raw = psycopg.connect(dsn.text, autocommit=True, connect_timeout=10, **extra)
+    if not readonly and raw.execute("SHOW synchronous_commit").fetchone() in (("off",), ("local",)):
+        log.warning("%s: synchronous_commit is off for this role: on for the station's "
+                    "commits (docs/county.md)", dsn)
+        raw.execute("SET synchronous_commit TO on")
+    return raw

@@ -50,3 +50,16 @@ def test_a_cut_connection_fails_its_transaction_and_the_next_reconnects(pg: Stor
     assert s.store_event(alarm("a3")) and s.trouble is None
     assert {a.id for a in s.open_alarms()} == {"a1", "a2", "a3"}
     s.close()
+
+
+def test_the_station_commits_durably_whatever_the_servers_default(
+        pg: StoreAt, caplog: pytest.LogCaptureFixture) -> None:
+    """An alarm is acknowledged after its commit: a database set to commit without waiting for
+    the disk (or the replica) does not get to decide that for the station."""
+    name = pg.location.text.split("dbname=")[1].split()[0]  # type: ignore[union-attr]
+    with psycopg.connect(pg.location.text, autocommit=True) as admin:  # type: ignore[union-attr]
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")  # type: ignore[arg-type]
+    s = StationStore(pg.location)
+    assert s._db.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+    assert "synchronous_commit is off for this role" in caplog.text
+    s.close()
