@@ -13,9 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from console.station.config import StationConfig
 from console.station.store import db as engine
 from console.station.store.db import Dsn
 from console.station.store.station import StationStore
+from hub.cli.doctor.report import Status
+from hub.cli.doctor.store import postgresql
 from hub.common import wire
 from tests.support.postgres import PgCluster
 
@@ -86,6 +89,10 @@ def test_promoting_the_replica_loses_no_acknowledged_alarm(
     assert eventually_sync(primary) == "sync"
     both = Dsn(f"host=127.0.0.1,127.0.0.1 port={primary.port},{standby.port} dbname=anxin "
                "user=postgres target_session_attrs=read-write")
+    doctor = {f.check: f for f in postgresql(StationConfig.model_validate(
+        {"store": {"engine": "postgresql", "dsn": both.text}}))}
+    assert doctor["replica"].status is Status.OK, doctor["replica"]
+    assert doctor["replica"].found == "streaming to replica1; commits wait for replica1"
     hub = Hub(both)
     thread = threading.Thread(target=hub.run)
     thread.start()
