@@ -57,8 +57,8 @@ class Dsn:
     text: str
 
     def __str__(self) -> str:
-        return re.sub(r"(password=|:)[^@\s]*@", r"\1***@", self.text) if "@" in self.text else \
-            re.sub(r"password=\S+", "password=***", self.text)
+        text = re.sub(r"(://[^:@/]*):[^@/]*@", r"\1:***@", self.text)  # a URI's user:password@
+        return re.sub(r"password=[^\s&]+", "password=***", text)  # key=value, or a URI's query
 
     def __repr__(self) -> str:
         return f"Dsn({str(self)!r})"

@@ -30,7 +30,10 @@ def test_sqlite_is_the_default_and_postgresql_takes_a_dsn_for_each_side(tmp_path
     assert county.location == Dsn("postgresql://anxin_station:s3cret@db1,db2/anxin"
                                   "?target_session_attrs=read-write")
     assert county.readonly_location == Dsn("host=db1 dbname=anxin user=anxin_console")
-    assert "s3cret" not in str(county.location)  # logged at start: never the password
+    assert str(county.location) == ("postgresql://anxin_station:***@db1,db2/anxin"
+                                    "?target_session_attrs=read-write")  # logged at start
+    assert str(Dsn("host=db1 password=s3cret user=x")) == "host=db1 password=*** user=x"
+    assert "s3cret" not in repr(Dsn("postgresql://u@db1/anxin?password=s3cret&x=1"))
     only = load_station_config(config(tmp_path, "store: {engine: postgresql, dsn: 'dbname=anxin'}\n"))
     assert only.readonly_location == Dsn("dbname=anxin")  # read-only sessions on the same role
 
