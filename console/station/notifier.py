@@ -35,7 +35,7 @@ from console.station.notify.channel import (
 )
 from console.station.notify.config import NotifyFile
 from console.station.notify.engine import Action, Case, NotifyEngine, TellHub
-from console.station.notify.people import about, mobile, people
+from console.station.notify.people import about, hub_contacts, mobile, people
 from console.station.notify.policy import GROUP_CHANNELS
 from console.station.notify.responders import Responder
 from console.station.notify.texts import Person, Wording, meaning
@@ -47,7 +47,7 @@ from console.station.store.rows import AlarmRow
 from console.station.store.station import StationStore
 from console.station.users import User
 from hub.common import wire
-from hub.common.events import AlarmState
+from hub.common.events import ALARM_TYPES, AlarmState, Priority
 from hub.common.language import Language
 from hub.common.tasks import Tasks
 
@@ -155,6 +155,35 @@ class Notifier:
             if a := self.store.alarm(alarm):
                 actions += self.engine.alarm(self._case(a), now)
         self._apply(actions)
+
+    def fallback(self, msgs: Sequence[wire.EventMsg]) -> None:
+        """The hubs' notify.fallback events: whom each texted itself while the station was out
+        of reach count as told (before the alarms of the same batch are planned, so they are
+        not texted again)."""
+        now = self._clock()
+        actions: list[Action] = []
+        for msg in msgs:
+            a = self.store.alarm(msg.ref) if msg.ref else None
+            if a is None or a.hub != msg.hub:
+                log.warning("hub %s texted for alarm %s, which is not its alarm here", msg.hub,
+                            msg.ref)
+                continue
+            told, failed = _told_by_hub(msg.data.get("told"), now)
+            for f in failed:
+                log.warning("alarm %s: the hub's own text to %s failed (%s)", a.id, f.get("phone"),
+                            f.get("error"))
+            log.info("alarm %s: hub %s texted %d person(s) itself", a.id, a.hub, len(told))
+            text = msg.data.get("text")
+            actions += self.engine.fallback(self._case(a), told,
+                                            text[:2000] if isinstance(text, str) else "", now)
+        self._apply(actions)
+
+    def hub_contacts(self, hub: str, now: float) -> wire.HubContacts:
+        """The retained contacts message for ``hub`` (its own fallback), as the records are."""
+        kinds = {k: getattr(self.rules.kind_label(k), self.language)[:64]
+                 for k, t in ALARM_TYPES.items() if t.priority == Priority.LIFE}
+        return hub_contacts(hub, self.store.records.elder(hub), self._responders, kinds=kinds,
+                            language=self.language, rev=now)
 
     def claimed(self, alarm: str) -> None:
         self._apply(self.engine.claimed(alarm, self._clock()))
@@ -409,3 +438,24 @@ class Notifier:
         except KeyError:
             return a.outcome
 
+
+
+def _told_by_hub(told: object, now: float) -> tuple[list[tuple[Person, float]], list[dict[str, object]]]:
+    """A hub's word on whom it texted (hostile input like any): those it sent to, with a
+    mobile and a time no later than now; the failed ones apart."""
+    ok: list[tuple[Person, float]] = []
+    failed: list[dict[str, object]] = []
+    for t in told if isinstance(told, list) else []:
+        if not isinstance(t, dict):
+            continue
+        number = mobile(str(t.get("phone", "")))
+        if not number:
+            continue
+        if t.get("sent") is not True:
+            failed.append(t)
+            continue
+        at = t.get("at")
+        when = min(float(at), now) if isinstance(at, int | float) and at > 0 else now
+        ok.append((Person(str(t.get("name", ""))[:32] or number, number,
+                          str(t.get("role", "contact"))[:32], str(t.get("relation", ""))[:32]), when))
+    return ok, failed

@@ -23,6 +23,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "nobody to tell (no on-call officer or contact)"),
     "note_notify_held": ("夜间不打扰，结束后再通知：", "held for the quiet hours:"),
     "note_notify_no_mobile": ("无手机号，未发短信：", "no mobile, not texted:"),
+    "note_notify_fallback": ("服务站失联期间，家中终端已自行短信通知：",
+                             "texted by the home's hub while the station was out of reach:"),
     "err_no_dispatch": ("没有这次派遣", "There is no such dispatch"),
     # the alarm screen's panel of people told (widgets/notify_panel.py)
     "notify_title": ("通知与派遣", "People told and sent"),
@@ -51,6 +53,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notify_topic_arrived": ("有人到达", "arrived"),
     "notify_topic_dispatched": ("已派人", "dispatched"),
     "notify_topic_exhausted": ("无人确认", "nobody accepted"),
+    "notify_topic_fallback": ("家中终端代发（服务站失联时）",
+                              "texted by the home's hub (station out of reach)"),
     "notify_withdrawn": ("未发出：{why}", "not sent: {why}"),
     "notify_why_accepted": ("已有人确认", "someone accepted"),
     "notify_why_claimed": ("服务站已接警", "the station claimed it"),

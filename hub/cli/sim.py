@@ -18,13 +18,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.radar.setup import ACTIONS
 from hub.cli import demo_dir
 from hub.cli.phones import mobile
 from hub.common.argtypes import number
 from hub.sim.verbs import RADAR_CONTROLS, SENSOR_VERBS
+
+if TYPE_CHECKING:
+    from hub.runtime.config import HubConfig
 
 MAX_HOLD_S = 60.0
 
@@ -96,6 +99,12 @@ VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
 }
 
 
+# Verbs answered here, not by the hub: what its simulated modem sent is read from the record
+# the modem keeps in data_dir, which outlives the hub (``anxin sim h001 modem sent``).
+LOCAL_VERBS: dict[str, tuple[str, tuple[Arg, ...]]] = {
+    "modem": ("what the home's own simulated modem sent (the hub's SMS fallback), as JSON",
+              (Arg("WHAT", "sent: the messages it sent", choices=("sent",), optional=False),)),
+}
 STATION_MODEM = "modem"  # HUB for the station's simulated modem
 MODEM_VERBS = {"sent": "(modem) the messages the station's simulated modem sent, as JSON",
                "reply": "(modem) a person's SMS reply arrives at the station's simulated modem"}
@@ -157,6 +166,8 @@ def cmd_sim(a: argparse.Namespace) -> int:
               + (f"; there are: {', '.join(known)}" if known else
                  "; is the demo running? (--demo-dir names its folder)"), file=sys.stderr)
         return 2
+    if a.verb == "modem":
+        return _modem_sent(load_hub_config(cfg_path))
     given = [getattr(a, f"arg{i}") for i in range(len(VERBS[a.verb][1]))]
     command = " ".join([a.verb, *(str(v) for v in given if v is not None)])
     try:
@@ -168,6 +179,18 @@ def cmd_sim(a: argparse.Namespace) -> int:
     return 0
 
 
+def _modem_sent(cfg: HubConfig) -> int:
+    from drivers.modem.sim import sent_json
+    from hub.runtime.fallback import Fallback
+
+    if cfg.modem is None or cfg.modem.backend != "sim":
+        print(f"anxin sim: hub {cfg.hub_id} has no simulated modem (hub.yaml modem.backend: sim)",
+              file=sys.stderr)
+        return 2
+    print(sent_json(Fallback.sent_file(cfg)))
+    return 0
+
+
 def arguments(s: argparse.ArgumentParser) -> None:
     """Declare ``anxin sim``'s arguments."""
     demo = ("the demo's folder (default: the running demo's, as `anxin demo --dir` recorded "
@@ -175,11 +198,12 @@ def arguments(s: argparse.ArgumentParser) -> None:
     s.description = ("Drive a simulated home of the running demo through its simulated devices. "
                      "`anxin sim HUB VERB --help` tells a verb's arguments. HUB `modem` is the "
                      "station's simulated modem: `anxin sim modem sent` (what it sent, as JSON), "
-                     "`anxin sim modem reply PHONE TEXT` (a person's reply arrives).")
+                     "`anxin sim modem reply PHONE TEXT` (a person's reply arrives). `anxin sim "
+                     "HUB modem sent`: what a home's own simulated modem sent (its SMS fallback).")
     s.add_argument("--demo-dir", type=Path, help=demo)
     s.add_argument("hub", metavar="HUB")
     verbs = s.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb, (what, args) in VERBS.items():
+    for verb, (what, args) in {**VERBS, **LOCAL_VERBS}.items():
         v = verbs.add_parser(verb, help=what, description=what[:1].upper() + what[1:] + ".")
         v.add_argument("--demo-dir", type=Path, default=argparse.SUPPRESS, help=demo)
         for i, arg in enumerate(args):

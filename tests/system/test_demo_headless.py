@@ -158,6 +158,8 @@ def test_anxin_sim_finds_a_demo_started_with_dir_and_refuses_bad_arguments(tmp_p
         assert (done.returncode, done.stdout.strip()) == (0, "pulled cord"), done.stderr
         done = sim("h001", "prompts", "--demo-dir", str(folder))  # the option after the verb
         assert done.returncode == 0 and json.loads(done.stdout)[0]["key"] == "call_sent"
+        done = sim("h001", "modem", "sent")  # h001's own modem: nothing while the station is up
+        assert (done.returncode, json.loads(done.stdout)) == (0, []), done.stderr
 
         bad = sim("--demo-dir", str(folder), "h001", "battery-low", "bath_leak", "x")
         assert bad.returncode == 2 and "Traceback" not in bad.stderr

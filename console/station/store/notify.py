@@ -28,6 +28,7 @@ from console.station.notify.engine import (
     Cascade,
     Note,
     Plan,
+    Recorded,
     Send,
     Told,
     Withdraw,
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS responders (  -- the township's on-call officers and 
 CREATE TABLE IF NOT EXISTS notifications (  -- every message, committed before it is sent
     id TEXT PRIMARY KEY,             -- the channel Message key
     alarm TEXT NOT NULL,
-    topic TEXT NOT NULL,             -- alarm, dispatch, closed; a group's accepted, arrived, …
+    topic TEXT NOT NULL,             -- alarm, dispatch, closed, fallback (the hub texted them
+                                     -- itself: stored as sent); a group's accepted, arrived, …
     step INTEGER NOT NULL,           -- policy step; a dispatch's id; -1: a group's event post
     round INTEGER NOT NULL,          -- time through the list, or the event's count
     person TEXT NOT NULL,            -- name; the channel for a group
@@ -293,6 +295,10 @@ class Notifications:
                         ).fetchall()
                     case Note():
                         _timeline(db, a.alarm, now, a.actor, a.note)
+                    case Recorded(send, at):  # sent by the hub: stored as sent, never sent here
+                        if key := self._insert(db, send, now):
+                            db.execute("UPDATE notifications SET state = 'sent', sent = ? "
+                                       "WHERE id = ?", (at, key))
         return Applied([self._must(k) for k in new], withdrawn)
 
     def _insert(self, db: Db, s: Send, now: float) -> str | None:
@@ -431,7 +437,7 @@ class Notifications:
             f"SELECT {_NCOLS} FROM notifications WHERE state = 'queued' ORDER BY created, rowid")]
 
     def told(self, alarm: str) -> list[Told]:
-        return [Told(n.topic, n.step, n.round, n.who, n.channel, n.state in ANSWERED)
+        return [Told(n.topic, n.step, n.round, n.who, n.channel, n.state in ANSWERED, n.sent)
                 for n in self.for_alarm(alarm)]
 
     def cascades(self, alarm: str | None = None) -> list[Cascade]:

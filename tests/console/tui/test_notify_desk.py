@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from console.station.notify.responders import Responder
+from console.station.store.notify import NotificationRow
 from console.tui.i18n import Texts
 from console.tui.screens.alarm import AlarmScreen
 from console.tui.screens.pick import PickScreen
 from console.tui.screens.resolve import ResolveScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
-from console.tui.widgets.notify_panel import failure
+from console.tui.widgets.notify_panel import failure, message_line
 from hub.common import wire
 from tests.conftest import eventually
 from tests.support.desk import HOMES, Clock, at_desk
@@ -202,6 +203,16 @@ def test_a_failure_says_why_in_either_language() -> None:
     assert failure("withdrawn.accepted", None, zh) == "未发出：已有人确认"
     assert failure("withdrawn.claimed", None, en) == "not sent: the station claimed it"
     assert failure("robot.new_thing", "something new", zh) == "something new (robot.new_thing)"
+
+
+def test_a_text_the_home_s_hub_sent_itself_says_so() -> None:
+    """The hub's own fallback (docs/modem.md): stored as sent, at the hub's time."""
+    row = NotificationRow("k", "a1", "fallback", 1, 1, "王建国", "13800000001", "contact", "儿子",
+                          "sms", 1, "【安心】…", "sent", 0, None, 1_765_000_000.0, 1_765_000_000.0,
+                          None, None, None, None, None)
+    assert "王建国（儿子） 13800000001 短信 家中终端代发（服务站失联时） · 已发" in \
+        message_line(row, Texts("zh_CN")).plain
+    assert "texted by the home's hub (station out of reach)" in message_line(row, Texts("en")).plain
 
 
 async def test_the_panel_and_keys_in_english_at_80_columns(station: DeskStation, tmp_path: Path,

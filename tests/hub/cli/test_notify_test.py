@@ -5,7 +5,7 @@ what did not, exactly what failed and the fix, with the documented exit status."
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +22,6 @@ TO = "13800000001"
 KEY, TOKEN = "693a91f6-7f9c-4bc4-97a0-0ec2e1fa5aaa", "a" * 64
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def link(tmp_path: Path) -> Path:
-    return tmp_path / "dev" / "modem"
-
-
-@pytest.fixture
-def sim(link: Path) -> Iterator[SimModem]:
-    with SimModem(link=link) as s:
-        yield s
 
 
 @pytest.fixture
@@ -56,9 +45,9 @@ def line(out: str, channel: str) -> str:
     return next(x for x in out.splitlines() if x.split()[1:2] == [channel])
 
 
-def test_an_sms_goes_through_the_modem(sim: SimModem, link: Path,
+def test_an_sms_goes_through_the_modem(sim: SimModem, modem_link: Path,
                                        station: Callable[[dict[str, Any]], Path]) -> None:
-    done = notify_test(station({"modem": {"port": str(link)}}), "--to", "138-0000-0001")
+    done = notify_test(station({"modem": {"port": str(modem_link)}}), "--to", "138-0000-0001")
     assert done.returncode == 0, done.stdout + done.stderr
     assert line(done.stdout, "modem").startswith("OK")
     assert f"SMS sent to {TO} (1 part; CHINA MOBILE, home, -65 dBm)" in done.stdout
@@ -77,23 +66,23 @@ def test_an_sms_goes_through_the_modem(sim: SimModem, link: Path,
     (lambda s: s.fail_sends(8), "+CMS ERROR 8 (operator determined barring)",
      "the operator refuses SMS from this SIM"),
 ], ids=["no-sim", "not-registered", "cms-330", "cms-8"])
-def test_the_modems_trouble_is_said_with_its_fix(sim: SimModem, link: Path,
+def test_the_modems_trouble_is_said_with_its_fix(sim: SimModem, modem_link: Path,
                                                  station: Callable[[dict[str, Any]], Path],
                                                  trouble: Callable[[SimModem], None], said: str,
                                                  fix: str) -> None:
     trouble(sim)
-    done = notify_test(station({"modem": {"port": str(link)}}), "--to", TO)
+    done = notify_test(station({"modem": {"port": str(modem_link)}}), "--to", TO)
     assert done.returncode == 1, done.stdout + done.stderr
     assert line(done.stdout, "modem").startswith("FAIL") and said in done.stdout, done.stdout
     assert fix in line(done.stdout, "modem").split(" — fix: ", 1)[1]
     assert sim.messages() == [] and "Traceback" not in done.stderr
 
 
-def test_a_modem_port_held_by_the_station_is_said_so(sim: SimModem, link: Path,
+def test_a_modem_port_held_by_the_station_is_said_so(sim: SimModem, modem_link: Path,
                                                      station: Callable[[dict[str, Any]], Path]) -> None:
-    held = open_uart(str(link))  # exclusively, as the running station holds it
+    held = open_uart(str(modem_link))  # exclusively, as the running station holds it
     try:
-        done = notify_test(station({"modem": {"port": str(link)}}), "--to", TO)
+        done = notify_test(station({"modem": {"port": str(modem_link)}}), "--to", TO)
     finally:
         held.close()
     assert done.returncode == 1
@@ -137,8 +126,8 @@ def test_a_robot_that_takes_it_mentions_the_phone(station: Callable[[dict[str, A
     assert line(done.stdout, "wecom").startswith("OK")
 
 
-def test_bad_input_is_exit_status_2(station: Callable[[dict[str, Any]], Path], link: Path) -> None:
-    config = station({"modem": {"port": str(link)}})
+def test_bad_input_is_exit_status_2(station: Callable[[dict[str, Any]], Path], modem_link: Path) -> None:
+    config = station({"modem": {"port": str(modem_link)}})
     bad = notify_test(config, "--to", "12345")
     assert bad.returncode == 2
     assert "argument --to: a mainland mobile number (11 digits), not '12345'" in bad.stderr
