@@ -205,6 +205,27 @@ def pg_databases() -> Iterator[Databases]:
         cluster.close()
 
 
+@pytest.fixture
+def pg_pair() -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A primary with database ``anxin`` and its synchronous standby ``replica1``."""
+    primary = PgCluster().start()
+    try:
+        primary.sql("CREATE DATABASE anxin")
+        standby = primary.replica("replica1")
+        try:
+            yield primary, standby
+        finally:
+            standby.close()
+    finally:
+        primary.close()
+
+
+def both(primary: PgCluster, standby: PgCluster) -> Dsn:
+    """The station's DSN for a pair: whichever is the primary (read-write) now."""
+    return Dsn(f"host=127.0.0.1,127.0.0.1 port={primary.port},{standby.port} dbname=anxin "
+               "user=postgres target_session_attrs=read-write")
+
+
 @pytest.fixture(params=ENGINES)
 def store_engine(request: pytest.FixtureRequest) -> str:
     """Each engine in turn: a store test runs on SQLite and on PostgreSQL."""

@@ -5,38 +5,30 @@ acknowledges after its commit, and a commit waits for the replica, even one fall
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-
-import pytest
+from collections.abc import Callable
+from pathlib import Path
 
 from console.station.config import StationConfig
+from console.station.service import StationService
 from console.station.store import db as engine
 from console.station.store.db import Dsn
 from console.station.store.station import StationStore
+from console.station.trust.broker import Mosquitto
+from drivers.gpio.sim import SimPins
 from hub.cli.doctor.report import Status
 from hub.cli.doctor.store import postgresql
 from hub.common import wire
-from tests.support.postgres import PgCluster
+from hub.runtime.config import HubConfig
+from hub.runtime.service import HubService
+from tests.conftest import REPO, eventually
+from tests.support.postgres import PgCluster, both
 
 BEFORE, AFTER = 30, 20  # alarms acknowledged before the kill, and after it
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[PgCluster, PgCluster]]:
-    primary = PgCluster().start()
-    try:
-        primary.sql("CREATE DATABASE anxin")
-        standby = primary.replica("replica1")
-        try:
-            yield primary, standby
-        finally:
-            standby.close()
-    finally:
-        primary.close()
 
 
 def sync_state(primary: PgCluster) -> str:
@@ -84,16 +76,15 @@ class Hub:
 
 
 def test_promoting_the_replica_loses_no_acknowledged_alarm(
-        pair: tuple[PgCluster, PgCluster]) -> None:
-    primary, standby = pair
+        pg_pair: tuple[PgCluster, PgCluster]) -> None:
+    primary, standby = pg_pair
     assert eventually_sync(primary) == "sync"
-    both = Dsn(f"host=127.0.0.1,127.0.0.1 port={primary.port},{standby.port} dbname=anxin "
-               "user=postgres target_session_attrs=read-write")
+    dsn = both(primary, standby)
     doctor = {f.check: f for f in postgresql(StationConfig.model_validate(
-        {"store": {"engine": "postgresql", "dsn": both.text}}))}
+        {"store": {"engine": "postgresql", "dsn": dsn.text}}))}
     assert doctor["replica"].status is Status.OK, doctor["replica"]
     assert doctor["replica"].found == "streaming to replica1; commits wait for replica1"
-    hub = Hub(both)
+    hub = Hub(dsn)
     thread = threading.Thread(target=hub.run)
     thread.start()
     try:
@@ -146,3 +137,35 @@ def eventually_sync(primary: PgCluster) -> str:
     while (state := sync_state(primary)) != "sync" and time.monotonic() < deadline:
         time.sleep(0.1)
     return state
+
+
+async def test_the_station_service_goes_on_on_the_promoted_replica(
+        tmp_path: Path, broker: Mosquitto, pg_pair: tuple[PgCluster, PgCluster],
+        hub_cfg: Callable[..., HubConfig]) -> None:
+    """A hub's presses over a real Mosquitto, the station on PostgreSQL: the primary dies
+    between two presses and the replica is promoted; the second press (pressed again, on the
+    open alarm) is stored there and acknowledged (the hub sends it until it is), and the
+    alarm the first raised is still there."""
+    primary, standby = pg_pair
+    assert eventually_sync(primary) == "sync"
+    cfg = StationConfig.model_validate({
+        "database": str(tmp_path / "unused.db"), "broker": {"port": broker.port},
+        "homes_file": str(REPO / "config/homes.yaml"), "offline_after_s": 5,
+        "store": {"engine": "postgresql", "dsn": both(primary, standby).text}})
+    async with StationService(cfg) as station, HubService(hub_cfg()) as hub:
+        await eventually(lambda: hub.link.connected, what="hub connected")
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        first = (await eventually(station.store.open_alarms, what="first alarm stored"))[0]
+        await eventually(lambda: hub.store.pending_count() == 0, what="first alarm acknowledged")
+
+        primary.kill()
+        await asyncio.to_thread(standby.promote)
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        await eventually(lambda: (a := station.store.alarm(first.id)) and a.pressed == 1,
+                         timeout=30, what="the second press stored on the promoted replica")
+        await eventually(lambda: hub.store.pending_count() == 0, timeout=30,
+                         what="the second press acknowledged")
+    promoted = StationStore(Dsn(f"host=127.0.0.1 port={standby.port} dbname=anxin user=postgres"))
+    again = promoted.alarm(first.id)
+    assert again is not None and again.pressed == 1 and promoted.count("alarms") == 1
+    promoted.close()
