@@ -226,6 +226,16 @@ def both(primary: PgCluster, standby: PgCluster) -> Dsn:
                "user=postgres target_session_attrs=read-write")
 
 
+@pytest.fixture
+def pg_at(pg_databases: Databases) -> Iterator[StoreAt]:
+    """A fresh PostgreSQL station database (tests of PostgreSQL alone)."""
+    at = pg_databases.fresh()
+    try:
+        yield at
+    finally:
+        pg_databases.drop(at)
+
+
 @pytest.fixture(params=ENGINES)
 def store_engine(request: pytest.FixtureRequest) -> str:
     """Each engine in turn: a store test runs on SQLite and on PostgreSQL."""
@@ -238,9 +248,4 @@ def store_at(store_engine: str, tmp_path: Path, request: pytest.FixtureRequest) 
     if store_engine == "sqlite":
         yield StoreAt("sqlite", tmp_path / "station.db", tmp_path / "station.db")
         return
-    dbs: Databases = request.getfixturevalue("pg_databases")
-    at = dbs.fresh()
-    try:
-        yield at
-    finally:
-        dbs.drop(at)
+    yield request.getfixturevalue("pg_at")

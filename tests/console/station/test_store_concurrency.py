@@ -9,30 +9,18 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from console.station.store.alarms import ClaimConflict
 from console.station.store.ingest import OutOfOrder
 from console.station.store.station import StationStore
 from hub.common import wire
 from hub.common.events import CANCEL_KIND
-from tests.support.postgres import Databases, StoreAt
+from tests.support.postgres import StoreAt
 
 HUBS = ("h001", "h002", "h003", "h004")
 PER_HUB = 24  # messages in each hub's alarm lane; every 4th cancels the alarm before it
 WRITERS = 4
 COPIES = 2  # each message goes to this many workers
-
-
-@pytest.fixture
-def pg(pg_databases: Databases) -> Iterator[StoreAt]:
-    at = pg_databases.fresh()
-    try:
-        yield at
-    finally:
-        pg_databases.drop(at)
 
 
 def lane(hub: str) -> list[wire.EventMsg]:
@@ -105,15 +93,15 @@ def claim_all(at: StoreAt, who: str, won: list[tuple[str, str]], errors: list[Ba
         s.close()
 
 
-def test_workers_racing_on_the_same_lanes_store_each_message_once_in_lane_order(pg: StoreAt) -> None:
+def test_workers_racing_on_the_same_lanes_store_each_message_once_in_lane_order(pg_at: StoreAt) -> None:
     rng = random.Random(20)
     stored: list[str] = []
     won: list[tuple[str, str]] = []
     errors: list[BaseException] = []
     done = threading.Event()
-    writers = [threading.Thread(target=work, args=(pg, share, random.Random(i), stored, errors))
+    writers = [threading.Thread(target=work, args=(pg_at, share, random.Random(i), stored, errors))
                for i, share in enumerate(deal(rng))]
-    claimers = [threading.Thread(target=claim_all, args=(pg, who, won, errors, done))
+    claimers = [threading.Thread(target=claim_all, args=(pg_at, who, won, errors, done))
                 for who in ("zhang", "li")]
     for t in writers + claimers:
         t.start()
@@ -126,7 +114,7 @@ def test_workers_racing_on_the_same_lanes_store_each_message_once_in_lane_order(
 
     everything = [m.id for h in HUBS for m in lane(h)]
     assert sorted(stored) == sorted(everything)  # each stored by exactly one worker
-    s = StationStore(pg.location)
+    s = StationStore(pg_at.location)
     assert s.count("events") == len(everything)
     assert s.count("alarms") == len(HUBS) * PER_HUB * 3 // 4
     claimed = [a for h in HUBS for a in s.alarms_for_hub(h, open_only=False) if a.claimed_by]
@@ -147,10 +135,10 @@ def test_workers_racing_on_the_same_lanes_store_each_message_once_in_lane_order(
     s.close()
 
 
-def test_the_audit_chain_stays_one_chain_with_writers_appending_at_once(pg: StoreAt) -> None:
+def test_the_audit_chain_stays_one_chain_with_writers_appending_at_once(pg_at: StoreAt) -> None:
     """Officers' steps on different alarms from different workers at the same instant: every
     entry lands, numbered without a gap, each following the one before."""
-    first = StationStore(pg.location)
+    first = StationStore(pg_at.location)
     ids = [f"a{i}" for i in range(40)]
     first.store_events([wire.EventMsg(hub="h001", id=i, kind="button.press", source="b", ts=1.0,
                                       alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101))
@@ -159,7 +147,7 @@ def test_the_audit_chain_stays_one_chain_with_writers_appending_at_once(pg: Stor
     start = threading.Barrier(4)
 
     def officer(k: int) -> None:
-        s = StationStore(pg.location)
+        s = StationStore(pg_at.location)
         try:
             start.wait()
             for alarm in ids[k::4]:

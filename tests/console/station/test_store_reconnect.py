@@ -4,24 +4,13 @@ again); the next one runs on a new connection. Nothing runs outside a transactio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from console.station.store import db as engine
 from console.station.store.station import StationStore
 from hub.common import wire
-from tests.support.postgres import Databases, StoreAt
-
-
-@pytest.fixture
-def pg(pg_databases: Databases) -> Iterator[StoreAt]:
-    at = pg_databases.fresh()
-    try:
-        yield at
-    finally:
-        pg_databases.drop(at)
+from tests.support.postgres import StoreAt
 
 
 def alarm(id: str) -> wire.EventMsg:
@@ -35,15 +24,15 @@ def cut(s: StationStore, at: StoreAt) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (s._db.raw.info.backend_pid,))
 
 
-def test_a_cut_connection_fails_its_transaction_and_the_next_reconnects(pg: StoreAt) -> None:
-    s = StationStore(pg.location)
+def test_a_cut_connection_fails_its_transaction_and_the_next_reconnects(pg_at: StoreAt) -> None:
+    s = StationStore(pg_at.location)
     assert s.store_event(alarm("a1"))
-    cut(s, pg)
+    cut(s, pg_at)
     assert s.store_event(alarm("a2"))  # between transactions: a new connection, unnoticed
 
     with pytest.raises(engine.storage_errors()), s._tx() as db:
         db.execute("INSERT INTO alarm_log VALUES ('a2', 'delivered', 1.0, 'x', 'first half')")
-        cut(s, pg)
+        cut(s, pg_at)
         db.execute("INSERT INTO alarm_log VALUES ('a2', 'delivered', 2.0, 'x', 'second half')")
     assert s.trouble  # the consoles hear the station cannot write, until a write succeeds
     assert [note for *_, note in s.alarm_log("a2")] == [None, None]  # neither half
@@ -53,13 +42,13 @@ def test_a_cut_connection_fails_its_transaction_and_the_next_reconnects(pg: Stor
 
 
 def test_the_station_commits_durably_whatever_the_servers_default(
-        pg: StoreAt, caplog: pytest.LogCaptureFixture) -> None:
+        pg_at: StoreAt, caplog: pytest.LogCaptureFixture) -> None:
     """An alarm is acknowledged after its commit: a database set to commit without waiting for
     the disk (or the replica) does not get to decide that for the station."""
-    name = pg.location.text.split("dbname=")[1].split()[0]  # type: ignore[union-attr]
-    with psycopg.connect(pg.location.text, autocommit=True) as admin:  # type: ignore[union-attr]
+    name = pg_at.location.text.split("dbname=")[1].split()[0]  # type: ignore[union-attr]
+    with psycopg.connect(pg_at.location.text, autocommit=True) as admin:  # type: ignore[union-attr]
         admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")  # type: ignore[arg-type]
-    s = StationStore(pg.location)
+    s = StationStore(pg_at.location)
     assert s._db.execute("SHOW synchronous_commit").fetchone()[0] == "on"
     assert "synchronous_commit is off for this role" in caplog.text
     s.close()

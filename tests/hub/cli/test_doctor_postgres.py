@@ -3,24 +3,12 @@ primary, the standby it waits for, the consoles' role read-only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from console.station.config import StationConfig
 from hub.cli.doctor.report import Finding, Status
 from hub.cli.doctor.store import postgresql
-from tests.support.postgres import Databases, StoreAt
-
-
-@pytest.fixture
-def pg(pg_databases: Databases) -> Iterator[StoreAt]:
-    at = pg_databases.fresh()
-    try:
-        yield at
-    finally:
-        pg_databases.drop(at)
+from tests.support.postgres import StoreAt
 
 
 def station(tmp_path: Path, dsn: str, readonly: str | None) -> StationConfig:
@@ -32,9 +20,9 @@ def by_check(findings: list[Finding]) -> dict[str, tuple[Status, str]]:
     return {f.check: (f.status, f.found) for f in findings}
 
 
-def test_a_county_database_is_checked(tmp_path: Path, pg: StoreAt) -> None:
-    found = by_check(postgresql(station(tmp_path, str(pg.location.text),  # type: ignore[union-attr]
-                                        pg.readonly.text)))  # type: ignore[union-attr]
+def test_a_county_database_is_checked(tmp_path: Path, pg_at: StoreAt) -> None:
+    found = by_check(postgresql(station(tmp_path, str(pg_at.location.text),  # type: ignore[union-attr]
+                                        pg_at.readonly.text)))  # type: ignore[union-attr]
     status, text = found["database"]
     assert status is Status.OK and "the primary, its tables made" in text
     assert found["replica"][0] is Status.WARN  # no standby in this test
@@ -42,8 +30,8 @@ def test_a_county_database_is_checked(tmp_path: Path, pg: StoreAt) -> None:
 
 
 def test_consoles_on_the_stations_role_or_an_unreachable_server_are_named(
-        tmp_path: Path, pg: StoreAt) -> None:
-    dsn = pg.location.text  # type: ignore[union-attr]
+        tmp_path: Path, pg_at: StoreAt) -> None:
+    dsn = pg_at.location.text  # type: ignore[union-attr]
     found = by_check(postgresql(station(tmp_path, dsn, dsn)))  # the owner: it may write
     assert found["consoles"][0] is Status.FAIL and "could change the station database" in \
         found["consoles"][1]
