@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -42,6 +41,7 @@ from console.station.notify.responders import Responder
 from console.station.notify.texts import Person, Wording, meaning
 from console.station.notify.worker import ChannelWorker
 from console.station.records_store import OpRefused
+from console.station.store.db import errors as db_errors
 from console.station.store.notify import NotificationRow
 from console.station.store.rows import AlarmRow
 from console.station.store.station import StationStore
@@ -324,7 +324,7 @@ class Notifier:
             return
         try:
             applied = self.store.notify.apply(actions, self._clock())
-        except sqlite3.Error:
+        except db_errors():
             log.error("notifications could not be stored; planning again from the database")
             self._restore_quietly()
             raise
@@ -345,7 +345,7 @@ class Notifier:
     def _restore_quietly(self) -> None:
         try:
             self._restore()
-        except sqlite3.Error:
+        except db_errors():
             log.exception("the notifications could not be read back either")
 
     def _submit(self, row: NotificationRow) -> bool:

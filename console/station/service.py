@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -43,6 +42,7 @@ from console.station.notify.responders import load_responders
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
+from console.station.store.db import storage_errors
 from console.station.store.ingest import AGAIN_KIND, CALL_EVENTS, OutOfOrder
 from console.station.store.rows import AlarmRow
 from console.station.store.station import StationStore
@@ -96,7 +96,7 @@ class StationService:
         self._make_transport = transport
         self.rules = load_county(cfg.county_file)
         notify = load_notify(cfg.notify_file)
-        self.store = StationStore(cfg.database, login=cfg.login, tz=self.rules.tz)
+        self.store = StationStore(cfg.location, login=cfg.login, tz=self.rules.tz)
         if cfg.homes_file:
             self.store.load_homes(load_homes(cfg.homes_file), actor=cfg.homes_file.name)
         if cfg.responders_file:
@@ -150,7 +150,7 @@ class StationService:
         self.tasks.every("unanswered calls", period, self._unanswered_calls)
         self.tasks.every("rejection counts", period, self._count_rejects)
         await self.notifier.start(self.tasks)
-        log.info("station %s up, database %s", self.cfg.station_id, self.cfg.database)
+        log.info("station %s up, database %s", self.cfg.station_id, self.cfg.location)
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -375,7 +375,7 @@ class StationService:
         """A request the station failed to carry out: ``storage`` when it could not write its
         database (a full disk)."""
         self._reply(req, error=f"the station failed: {error}"[:500],
-                    code="storage" if isinstance(error, sqlite3.OperationalError) else None)
+                    code="storage" if isinstance(error, storage_errors()) else None)
 
     def _answer(self, req: wire.Request) -> None:
         ahead = req.ts - time.time()

@@ -117,7 +117,7 @@ class ConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         self._relabel_bindings()
-        self.store = StationReader.open(self.cfg.database, tz=self.rules.tz)
+        self.store = StationReader.open(self.cfg.readonly_location, tz=self.rules.tz)
         await self.desk.up.wait()  # a screen composes after the app's mount
         self.screen_change_signal.subscribe(self, lambda screen: self.call_later(self._give_banner,
                                                                                  screen))

@@ -188,7 +188,7 @@ def demo_user(station_cfg: Path) -> Path:
     from console.station.users import Role
 
     cfg = load_station_config(station_cfg)
-    store = StationStore(cfg.database, login=cfg.login)
+    store = StationStore(cfg.location, login=cfg.login)
     try:
         store.users.add(DEMO_USER, DEMO_DISPLAY, Role.SUPERVISOR, DEMO_PASSWORD,
                         actor=f"os:{getpass.getuser()}", now=time.time())

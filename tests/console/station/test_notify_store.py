@@ -19,6 +19,7 @@ from console.station.store.notify import NOTE_DISPATCHED
 from console.station.store.station import StationStore
 from console.station.users import Role
 from hub.common import wire
+from tests.support.postgres import StoreAt
 
 SON = Person("王建国", "13800000001", "contact", "儿子")
 GRID = Person("李梅", "13900000002", "contact", "网格员")
@@ -26,8 +27,8 @@ T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StationStore:
-    s = StationStore(tmp_path / "station.db")
+def store(store_at: StoreAt) -> StationStore:
+    s = StationStore(store_at.location)
     s.store_events([wire.EventMsg(hub="h001", id="a1", kind="button.press", source="bedside",
                                   ts=T0, alarm=wire.AlarmInfo(kind="panic", priority=1,
                                                               contact_id=101))], now=T0)
@@ -142,8 +143,8 @@ def test_responders_load_like_homes_changed_entries_replace_removed_ones_stop(st
         "responder.save", "responder.save", "responder.save", "responder.remove"]
 
 
-def test_a_console_attends_while_its_session_makes_requests(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "s.db")
+def test_a_console_attends_while_its_session_makes_requests(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.users.add("zhang", "张三", Role.DUTY, "a-good-password", actor="test", now=T0)
     session = s.users.login("zhang", "a-good-password", via="desk1", now=T0)
     assert s.users.attended(since=T0 - 90, now=T0) == ["desk1"]
