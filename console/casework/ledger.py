@@ -1,8 +1,10 @@
 """The monthly work ledger (工作台账) and its statistics, exported for the county.
 
 One month's visits by group and mode, visit coverage of the roster, content covered,
-follow-ups, alarms by type and outcome, and how fast alarms were answered against the telecare
-reference (98.5 % claimed within 60 s, 99 % within 180 s; targets.md). Every figure has a stable
+follow-ups, alarms by type and outcome, how fast alarms were answered against the telecare
+reference (98.5 % claimed within 60 s, 99 % within 180 s; targets.md), and the people told
+outside the station: messages sent and failed, how soon someone accepted, how soon a dispatched
+responder arrived against the county's promise (docs/notify.md). Every figure has a stable
 code (``visits.key.phone``) beside its label, so an exported file can be read back by machine
 whatever its language.
 """
@@ -50,6 +52,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "reference_180s_pct": ("180秒参考值 %", "reference within 180 s %"),
     "unclaimed": ("无人接警", "never claimed"),
     "median_s": ("接警用时中位数 秒", "median time to claim s"),
+    "notify": ("通知", "Notifications"), "sent": ("已发出", "sent"), "failed": ("发送失败", "failed"),
+    "accepted": ("有人确认的报警", "alarms someone accepted"),
+    "accept_median_s": ("首次确认用时中位数 秒（自收到）",
+                        "median time to first acceptance s (from received)"),
+    "dispatch": ("派遣", "Dispatches"), "count": ("派遣次数", "dispatched"),
+    "arrived": ("已到达", "arrived"),
+    "arrival_median_s": ("派遣到达用时中位数 秒", "median dispatch to arrival s"),
+    "arrival_p90_s": ("派遣到达用时90百分位 秒", "90th percentile dispatch to arrival s"),
+    "within_promise": ("承诺时限内到达", "arrived within the promise"),
+    "within_promise_pct": ("承诺时限内到达率 %", "arrived within the promise %"),
+    "dispatched_at": ("派遣时间", "Dispatched"), "arrived_at": ("到达时间", "Arrived"),
     "p90_s": ("接警用时90百分位 秒", "90th percentile time to claim s"),
     "cat_key": ("重点", "key group"), "cat_secondary": ("次重点", "secondary group"),
     "cat_general": ("一般", "general group"),
@@ -144,9 +157,39 @@ def answer_stats(alarms: Iterable[AlarmRecord],
             waits.append(max(0.0, a.claimed - a.received))
     waits.sort()
     within = {s: sum(w <= s for w in waits) for s in thresholds}
-    median = statistics.median(waits) if waits else None
-    p90 = waits[math.ceil(0.9 * len(waits)) - 1] if waits else None
-    return AnswerStats(counted, within, unclaimed, median, p90)
+    return AnswerStats(counted, within, unclaimed, _median(waits), _p90(waits))
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyStats:
+    """The people told outside the station, over a month's alarms."""
+
+    sent: int  # messages the channels took
+    failed: int  # messages given up on
+    accepted: int  # alarms someone told accepted
+    accept_median_s: float | None  # from the alarm received to its first acceptance
+    dispatches: int
+    arrived: int  # dispatches whose arrival was stamped
+    within_promise: int  # of those, on site within the promise
+    arrival_median_s: float | None  # dispatched to arrived
+    arrival_p90_s: float | None  # nearest rank: a time that really happened
+
+    def within_pct(self) -> float | None:
+        """The share of dispatches on site within the promise: one never stamped arrived counts
+        as not within it (nobody can say it was)."""
+        return round(100 * self.within_promise / self.dispatches, 1) if self.dispatches else None
+
+
+def notify_stats(alarms: Iterable[AlarmRecord]) -> NotifyStats:
+    """Over the alarms given (a month's): their messages, acceptances and dispatches."""
+    alarms = list(alarms)
+    accepts = sorted(max(0.0, a.accepted - a.received) for a in alarms if a.accepted is not None)
+    ds = [d for a in alarms for d in a.dispatches]
+    trips = sorted(max(0.0, d.arrived - d.dispatched) for d in ds if d.arrived is not None)
+    return NotifyStats(sent=sum(a.sent for a in alarms), failed=sum(a.failed for a in alarms),
+                       accepted=len(accepts), accept_median_s=_median(accepts), dispatches=len(ds),
+                       arrived=len(trips), within_promise=sum(d.within_promise for d in ds),
+                       arrival_median_s=_median(trips), arrival_p90_s=_p90(trips))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +205,7 @@ class Ledger:
     followups_open: int  # open at the end of the month
     alarms: dict[tuple[str, str], int]  # (kind, outcome or OPEN) -> alarms received in the month
     answer: AnswerStats
+    notify: NotifyStats
     visit_rows: list[VisitRecord]
     alarm_rows: list[AlarmRecord]
     followup_rows: list[FollowUp]  # opened or closed in the month, or open at its end
@@ -192,6 +236,14 @@ class Ledger:
                     (f"answer.reference_{s}s_pct", REFERENCE_PCT.get(s))]
         out += [("answer.unclaimed", a.unclaimed), ("answer.median_s", _round(a.median_s)),
                 ("answer.p90_s", _round(a.p90_s))]
+        n = self.notify
+        out += [("notify.sent", n.sent), ("notify.failed", n.failed), ("notify.accepted", n.accepted),
+                ("notify.accept_median_s", _round(n.accept_median_s)),
+                ("dispatch.count", n.dispatches), ("dispatch.arrived", n.arrived),
+                ("dispatch.arrival_median_s", _round(n.arrival_median_s)),
+                ("dispatch.arrival_p90_s", _round(n.arrival_p90_s)),
+                ("dispatch.within_promise", n.within_promise),
+                ("dispatch.within_promise_pct", n.within_pct())]
         return out
 
 
@@ -217,7 +269,8 @@ def build(month: Month, *, roster: Mapping[str, Category], visits: Iterable[Visi
         followups_closed=sum(f.closed is not None and f.closed <= month.last for f in fs),
         followups_open=sum(f.open_on(month.last) for f in fs),
         alarms=dict(Counter((a.kind, a.outcome or OPEN) for a in al)), answer=answer_stats(al),
-        visit_rows=vs, alarm_rows=al, followup_rows=sorted(fs, key=lambda f: (f.opened, f.elder)))
+        notify=notify_stats(al), visit_rows=vs, alarm_rows=al,
+        followup_rows=sorted(fs, key=lambda f: (f.opened, f.elder)))
 
 
 def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = "zh_CN") -> list[Sheet]:
@@ -233,9 +286,12 @@ def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = 
     def alarm(a: AlarmRecord) -> list[Cell]:
         wait = round(a.claimed - a.received, 1) if a.claimed is not None else None
         outcome = _outcome(rules, a.outcome, language) or (w("alarm_open") if a.closed is None else None)
+        first = a.dispatches[0] if a.dispatches else None  # the first responder sent, when they came
         return [_local(a.raised, tz), _local(a.received, tz), a.hub, a.name,
                 w(f"cat_{a.category}") if a.category else None, rules.kind_label(a.kind).text(language),
-                wait, _local(a.claimed, tz), _local(a.closed, tz), outcome, a.officer, a.notes, a.id]
+                wait, _local(a.claimed, tz), _local(first.dispatched if first else None, tz),
+                _local(first.arrived if first else None, tz), _local(a.closed, tz), outcome,
+                a.officer, a.notes, a.id]
 
     return [
         sheet("sheet_summary", {"item": 40, "value": 12, "code": 36},
@@ -245,7 +301,8 @@ def sheets(ledger: Ledger, rules: CountyRules, tz: tzinfo, language: Language = 
               [[v.day, v.elder, v.name, w(f"cat_{v.category}"), _mode(rules, v.mode, language), v.by,
                 w("yes" if v.reached else "no"), content(v.contents), v.notes] for v in ledger.visit_rows]),
         sheet("sheet_alarms", {"raised": 20, "received": 20, "hub": 8, "elder": 10, "category": 10,
-                               "kind": 14, "wait_s": 12, "claimed": 20, "closed_at": 20, "outcome": 18,
+                               "kind": 14, "wait_s": 12, "claimed": 20, "dispatched_at": 20,
+                               "arrived_at": 20, "closed_at": 20, "outcome": 18,
                                "officer": 10, "notes": 30, "id": 34},
               [alarm(a) for a in ledger.alarm_rows]),
         sheet("sheet_followups", {"opened_on": 12, "hub": 8, "elder": 10, "content": 14, "text": 48,
@@ -332,6 +389,15 @@ def _local(ts: float | None, tz: tzinfo) -> datetime | None:
 def _kind_order(kind: str) -> tuple[int, str]:
     t = ALARM_TYPES.get(kind)
     return (t.priority if t else len(Priority) + 1, kind)
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _p90(ordered: list[float]) -> float | None:
+    """The 90th percentile by nearest rank of sorted ``ordered``: a value that really happened."""
+    return ordered[math.ceil(0.9 * len(ordered)) - 1] if ordered else None
 
 
 def _round(v: float | None) -> float | None:

@@ -46,6 +46,21 @@ class FollowUp:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchRecord:
+    """A responder the officer sent to an alarm, and when they got there."""
+
+    kind: str  # grid_worker, key_holder, volunteer, family, 120, 119
+    name: str
+    dispatched: float  # station time, epoch s
+    promise_s: float  # the county's promise: on site within this
+    arrived: float | None = None
+
+    @property
+    def within_promise(self) -> bool:
+        return self.arrived is not None and self.arrived - self.dispatched <= self.promise_s
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmRecord:
     id: str
     hub: str
@@ -60,6 +75,11 @@ class AlarmRecord:
     officer: str = ""
     notes: str = ""  # the officer's notes at resolving
     raised: float | None = None  # hub time it was raised (a fall: detected; then held 30 s)
+    # people told outside the station (docs/notify.md)
+    sent: int = 0  # messages the channels took
+    failed: int = 0  # messages given up on
+    accepted: float | None = None  # when someone told first accepted
+    dispatches: tuple[DispatchRecord, ...] = ()  # in the order sent
 
 
 def visit_problems(visit: VisitRecord, rules: CountyRules, today: date) -> list[Problem]:

@@ -1,6 +1,6 @@
 """The audit log: an append-only, hash-chained record of who did what at the station.
 
-Each entry is written in the same SQLite transaction as the change it records, so a change
+Each entry is written in the same transaction as the change it records, so a change
 and its entry are committed (or lost) together. Each entry's hash covers the previous entry's
 hash and the entry itself, so editing, deleting or moving an entry breaks the chain at that
 point. Rewriting the whole tail is caught only against a head hash written down earlier
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.station.store.db import Db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -26,11 +28,7 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL               -- sha256(prev_hash + canonical entry), hex
 );
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
+"""  # and its guards against UPDATE and DELETE: Db.append_only
 
 GENESIS = "0" * 64  # prev_hash of the first entry
 
@@ -71,24 +69,38 @@ class Verdict:
         return self.broken_seq is None
 
 
-def append(db: sqlite3.Connection, *, actor: str, action: str, target: str,
-           detail: dict[str, Any], ts: float) -> Entry:
-    """Add an entry inside the caller's ``BEGIN IMMEDIATE`` transaction (the one that makes
-    the change), so no other writer can take the same seq and the two commit together."""
+def append(db: Db, *, actor: str, action: str, target: str,
+           detail: dict[str, Any], ts: float) -> None:
+    """Add an entry to the caller's write transaction (the one that makes the change): it is
+    chained on when that transaction commits (:func:`chain`), so the two commit together."""
     if not db.in_transaction:
         raise RuntimeError("audit entries are written inside the transaction of their change")
+    db.audit_pending.append(Entry(0, float(ts), actor, action, target,
+                                  json.loads(canonical(detail)), "", ""))
+
+
+def chain(db: Db) -> None:
+    """Write the transaction's entries at the head of the chain, just before it commits.
+    The head is held (:meth:`Db.lock`) so that no other writer takes the same seq, and held
+    last: a writer holding it waits for nothing else, so writers never wait in a circle."""
+    if not db.audit_pending:
+        return
+    db.lock("audit")
     last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    draft = Entry(seq, float(ts), actor, action, target, json.loads(canonical(detail)), prev, "")
-    entry = Entry(seq, draft.ts, actor, action, target, draft.detail, prev, draft.digest())
-    db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
-               (seq, entry.ts, actor, action, target, canonical(entry.detail), prev, entry.hash))
-    return entry
+    for e in db.audit_pending:
+        draft = Entry(seq, e.ts, e.actor, e.action, e.target, e.detail, prev, "")
+        entry = Entry(seq, e.ts, e.actor, e.action, e.target, e.detail, prev, draft.digest())
+        db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
+                   (seq, entry.ts, entry.actor, entry.action, entry.target,
+                    canonical(entry.detail), prev, entry.hash))
+        seq, prev = seq + 1, entry.hash
+    db.audit_pending.clear()
 
 
-def entries(db: sqlite3.Connection, *, since: float | None = None,
+def entries(db: Db, *, since: float | None = None,
             target: str | None = None) -> list[Entry]:
-    sql, args = "SELECT * FROM audit WHERE 1", list[object]()
+    sql, args = "SELECT * FROM audit WHERE 1 = 1", list[object]()
     if since is not None:
         sql, args = sql + " AND ts >= ?", [*args, since]
     if target is not None:
@@ -96,7 +108,7 @@ def entries(db: sqlite3.Connection, *, since: float | None = None,
     return [_entry(r) for r in db.execute(sql + " ORDER BY seq", args)]
 
 
-def verify(db: sqlite3.Connection, expect: str | None = None) -> Verdict:
+def verify(db: Db, expect: str | None = None) -> Verdict:
     """Walk the chain from seq 1; stop at the first entry that is not what was written.
     ``expect``: a head hash noted earlier, which must still be in the chain."""
     rows = db.execute("SELECT * FROM audit ORDER BY seq").fetchall()

@@ -11,10 +11,10 @@ while its call is open: the end returns it to ``claimed``, noted on its timeline
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from console.station import audit
+from console.station.store.db import Db
 from console.station.users import Tx
 from hub.common.events import AlarmState
 
@@ -79,9 +79,9 @@ class CallRefused(Exception):
 
 
 class Calls:
-    """``tx`` opens a BEGIN IMMEDIATE transaction on ``db`` (the store's)."""
+    """``tx`` opens a write transaction on ``db`` (the store's)."""
 
-    def __init__(self, db: sqlite3.Connection, tx: Tx) -> None:
+    def __init__(self, db: Db, tx: Tx) -> None:
         self._db, self._tx = db, tx
 
     def start(self, call: str, *, hub: str, alarm: str | None, visit: str | None, console: str,
@@ -117,10 +117,10 @@ class Calls:
         return self._must(call)
 
     @staticmethod
-    def _end(db: sqlite3.Connection, call: str, reason: str, actor: str, now: float,
+    def _end(db: Db, call: str, reason: str, actor: str, now: float,
              hub: str | None = None) -> bool:
         cur = db.execute("UPDATE calls SET ended = ?, reason = ? WHERE id = ? AND ended IS NULL "
-                         "AND (? IS NULL OR hub = ?) RETURNING alarm, hub, officer",
+                         "AND (CAST(? AS TEXT) IS NULL OR hub = ?) RETURNING alarm, hub, officer",
                          (now, reason, call, hub, hub)).fetchall()
         if not cur:
             return False
@@ -134,7 +134,7 @@ class Calls:
         return True
 
     @classmethod
-    def from_hub(cls, db: sqlite3.Connection, hub: str, kind: str, data: dict[str, object],
+    def from_hub(cls, db: Db, hub: str, kind: str, data: dict[str, object],
                  ts: float, now: float) -> str | None:
         """A hub's ``call.open`` / ``call.end`` event, inside the transaction that stores it;
         returns the call id if it was this hub's call. The alarm of an opened call goes

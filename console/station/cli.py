@@ -109,10 +109,10 @@ def _store(a: argparse.Namespace, *, readonly: bool = False) -> StationReader:
     cfg = load_station_config(a.config)
     tz = load_county(cfg.county_file).tz
     if not readonly:
-        return StationStore(cfg.database, login=cfg.login, tz=tz)
-    if not cfg.database.exists():
+        return StationStore(cfg.location, login=cfg.login, tz=tz)
+    if cfg.store.engine == "sqlite" and not cfg.database.exists():
         raise SystemExit(f"anxin {a.command}: no station database at {cfg.database}")
-    return StationReader.open(cfg.database, tz=tz)
+    return StationReader.open(cfg.readonly_location, tz=tz)
 
 
 class _Passwords:

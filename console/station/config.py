@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+<<<<<<< HEAD
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
+=======
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+>>>>>>> main
 
 from console.casework.elder import Category as Category
 from console.casework.elder import Contact as Contact
 from console.casework.elder import ElderRecord
+from console.station.store.db import Dsn, Location
 from hub.common.configfile import ConfigError, ConfigPath, Strict, load
 from hub.common.language import Language
 from hub.common.shipped import SHIPPED
@@ -47,6 +54,7 @@ class LoginConfig(Strict):
                           "where they have logged in before")
 
 
+<<<<<<< HEAD
 class NatsInbound(Strict):
     """A county's station worker: hub events, heartbeats, statuses and console requests come
     through JetStream (a stream over the hub subjects, split into ``partitions`` by hub id, one
@@ -83,11 +91,49 @@ class NatsInbound(Strict):
     def taken(self) -> list[int]:
         return sorted(self.take) if self.take is not None else list(range(self.partitions))
 
+=======
+class StoreConfig(Strict):
+    """Where the station database is: the ``database`` file (SQLite, a township's default),
+    or a PostgreSQL database (a county's: several station workers, a synchronous replica;
+    docs/county.md)."""
+
+    engine: Literal["sqlite", "postgresql"] = "sqlite"
+    dsn: str | None = Field(None, description="postgresql: the station workers' connection "
+                            "(libpq string or postgresql:// URI), a role that may write")
+    readonly_dsn: str | None = Field(None, description="postgresql: the consoles' and the "
+                                     "reports' connection, a role granted SELECT only; "
+                                     "default: dsn, in read-only sessions")
+
+    @field_validator("dsn", "readonly_dsn")
+    @classmethod
+    def _parses(cls, text: str | None) -> str | None:
+        if text is not None:
+            try:
+                from psycopg.conninfo import conninfo_to_dict
+            except ImportError:
+                raise ValueError("PostgreSQL needs psycopg: pip install 'anxin[county]'") from None
+            try:
+                conninfo_to_dict(text)
+            except Exception as e:  # psycopg.ProgrammingError: the text does not parse
+                raise ValueError(f"not a PostgreSQL connection string: {e}") from None
+        return text
+
+    @model_validator(mode="after")
+    def _engine_has_dsn(self) -> StoreConfig:
+        if self.engine == "postgresql" and not self.dsn:
+            raise ValueError("dsn: engine postgresql needs the database's connection string")
+        if self.engine == "sqlite" and (self.dsn or self.readonly_dsn):
+            raise ValueError("dsn: only for engine postgresql (sqlite uses the `database` file)")
+        return self
+
+>>>>>>> main
 
 class StationConfig(Strict):
     station_id: str = Field("station", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     language: Language = "zh_CN"
-    database: ConfigPath = Field(Path("/var/lib/anxin/station.db"))
+    database: ConfigPath = Field(Path("/var/lib/anxin/station.db"), description="the SQLite "
+                                 "station database (store.engine sqlite)")
+    store: StoreConfig = StoreConfig()
     broker: BrokerConfig = BrokerConfig()
     nats: NatsInbound | None = Field(None, description="a county's NATS cluster: take what hubs "
                                      "and consoles send from JetStream (docs/county.md); "
@@ -113,6 +159,17 @@ class StationConfig(Strict):
     call_answer_s: float = Field(30, ge=5, le=300, description="a call the home has neither "
                                  "opened nor refused this long after its start is ended "
                                  "(no_answer)")
+
+    @property
+    def location(self) -> Location:
+        """The station database, to write."""
+        return Dsn(self.store.dsn) if self.store.dsn else self.database
+
+    @property
+    def readonly_location(self) -> Location:
+        """The station database, for the consoles and reports: never written."""
+        dsn = self.store.readonly_dsn or self.store.dsn
+        return Dsn(dsn) if dsn else self.database
 
     @property
     def recordings(self) -> Path:

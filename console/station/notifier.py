@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from console.casework import phone as phones
 from console.casework.county import CountyRules
@@ -36,18 +35,19 @@ from console.station.notify.channel import (
 )
 from console.station.notify.config import NotifyFile
 from console.station.notify.engine import Action, Case, NotifyEngine, TellHub
-from console.station.notify.people import about, mobile, people
+from console.station.notify.people import about, hub_contacts, mobile, people
 from console.station.notify.policy import GROUP_CHANNELS
 from console.station.notify.responders import Responder
 from console.station.notify.texts import Person, Wording, meaning
 from console.station.notify.worker import ChannelWorker
 from console.station.records_store import OpRefused
+from console.station.store.db import errors as db_errors
 from console.station.store.notify import NotificationRow
 from console.station.store.rows import AlarmRow
 from console.station.store.station import StationStore
 from console.station.users import User
 from hub.common import wire
-from hub.common.events import AlarmState
+from hub.common.events import ALARM_TYPES, AlarmState, Priority
 from hub.common.language import Language
 from hub.common.tasks import Tasks
 
@@ -71,13 +71,15 @@ class Notifier:
                  language: Language, *, channels: Sequence[Channel],
                  changed: Callable[[str], None], tell_hub: Callable[[str, wire.Accepted], None],
                  trouble_changed: Callable[[], None] = lambda: None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 wait: Callable[[float | None], Awaitable[None]] | None = None) -> None:
+        """``clock`` and ``wait``: the workers' (a benchmark runs a storm on a fake clock)."""
         self.store, self.cfg, self.rules, self.language = store, cfg, rules, language
         self._changed, self._tell_hub, self._trouble_changed = changed, tell_hub, trouble_changed
         self._clock = clock
         self.channels = list(channels)
         self.workers = {c.name: ChannelWorker(c, on_sent=self._sent, on_failed=self._failed,
-                                              on_retry=self._retrying, clock=clock)
+                                              on_retry=self._retrying, clock=clock, wait=wait)
                         for c in self.channels}
         self.engine = self._engine()
         self.trouble: dict[str, Trouble] = {}
@@ -153,6 +155,35 @@ class Notifier:
             if a := self.store.alarm(alarm):
                 actions += self.engine.alarm(self._case(a), now)
         self._apply(actions)
+
+    def fallback(self, msgs: Sequence[wire.EventMsg]) -> None:
+        """The hubs' notify.fallback events: whom each texted itself while the station was out
+        of reach count as told (before the alarms of the same batch are planned, so they are
+        not texted again)."""
+        now = self._clock()
+        actions: list[Action] = []
+        for msg in msgs:
+            a = self.store.alarm(msg.ref) if msg.ref else None
+            if a is None or a.hub != msg.hub:
+                log.warning("hub %s texted for alarm %s, which is not its alarm here", msg.hub,
+                            msg.ref)
+                continue
+            told, failed = _told_by_hub(msg.data.get("told"), now)
+            for f in failed:
+                log.warning("alarm %s: the hub's own text to %s failed (%s)", a.id, f.get("phone"),
+                            f.get("error"))
+            log.info("alarm %s: hub %s texted %d person(s) itself", a.id, a.hub, len(told))
+            text = msg.data.get("text")
+            actions += self.engine.fallback(self._case(a), told,
+                                            text[:2000] if isinstance(text, str) else "", now)
+        self._apply(actions)
+
+    def hub_contacts(self, hub: str, now: float) -> wire.HubContacts:
+        """The retained contacts message for ``hub`` (its own fallback), as the records are."""
+        kinds = {k: getattr(self.rules.kind_label(k), self.language)[:64]
+                 for k, t in ALARM_TYPES.items() if t.priority == Priority.LIFE}
+        return hub_contacts(hub, self.store.records.elder(hub), self._responders, kinds=kinds,
+                            language=self.language, rev=now)
 
     def claimed(self, alarm: str) -> None:
         self._apply(self.engine.claimed(alarm, self._clock()))
@@ -293,7 +324,7 @@ class Notifier:
             return
         try:
             applied = self.store.notify.apply(actions, self._clock())
-        except sqlite3.Error:
+        except db_errors():
             log.error("notifications could not be stored; planning again from the database")
             self._restore_quietly()
             raise
@@ -314,7 +345,7 @@ class Notifier:
     def _restore_quietly(self) -> None:
         try:
             self._restore()
-        except sqlite3.Error:
+        except db_errors():
             log.exception("the notifications could not be read back either")
 
     def _submit(self, row: NotificationRow) -> bool:
@@ -407,3 +438,24 @@ class Notifier:
         except KeyError:
             return a.outcome
 
+
+
+def _told_by_hub(told: object, now: float) -> tuple[list[tuple[Person, float]], list[dict[str, object]]]:
+    """A hub's word on whom it texted (hostile input like any): those it sent to, with a
+    mobile and a time no later than now; the failed ones apart."""
+    ok: list[tuple[Person, float]] = []
+    failed: list[dict[str, object]] = []
+    for t in told if isinstance(told, list) else []:
+        if not isinstance(t, dict):
+            continue
+        number = mobile(str(t.get("phone", "")))
+        if not number:
+            continue
+        if t.get("sent") is not True:
+            failed.append(t)
+            continue
+        at = t.get("at")
+        when = min(float(at), now) if isinstance(at, int | float) and at > 0 else now
+        ok.append((Person(str(t.get("name", ""))[:32] or number, number,
+                          str(t.get("role", "contact"))[:32], str(t.get("relation", ""))[:32]), when))
+    return ok, failed

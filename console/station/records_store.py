@@ -10,7 +10,6 @@ station's: the county rules over the record's facts, or a supervisor's override.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -23,6 +22,7 @@ from console.casework.elder import STORED, Category, ElderRecord
 from console.casework.records import FollowUp, VisitRecord, visit_problems
 from console.casework.schedule import History
 from console.station import audit
+from console.station.store.db import Db
 from console.station.users import Tx
 from hub.common.configfile import Strict
 from hub.common.events import new_id
@@ -113,10 +113,10 @@ class Saved:
 
 
 class Records:
-    """``tx`` opens a BEGIN IMMEDIATE transaction on ``db`` (the store's); ``tz`` is the
+    """``tx`` opens a write transaction on ``db`` (the store's); ``tz`` is the
     county's zone, in which a station time falls on a day (a visit's, a join date)."""
 
-    def __init__(self, db: sqlite3.Connection, tx: Tx, tz: tzinfo) -> None:
+    def __init__(self, db: Db, tx: Tx, tz: tzinfo) -> None:
         self._db, self._tx, self.tz = db, tx, tz
         self._parsed: dict[str, ElderRecord] = {}  # record JSON -> record: homes() stays cheap
 
@@ -169,7 +169,7 @@ class Records:
             if old is not None and not fields:
                 return Saved(new, False, [], None)
             db.execute("INSERT INTO homes(hub, elder, added) VALUES (?, ?, ?) ON CONFLICT(hub) "
-                       "DO UPDATE SET elder = excluded.elder, added = coalesce(added, excluded.added)",
+                       "DO UPDATE SET elder = excluded.elder, added = coalesce(homes.added, excluded.added)",
                        (hub, new.model_dump_json(), now))
             audit.append(db, actor=actor, action="elder.record", target=hub,
                          detail={"added": old is None, "fields": fields}, ts=now)
@@ -196,7 +196,7 @@ class Records:
             audit.append(db, actor=actor, action=change.action, target=hub, detail=change.detail, ts=now)
         return change
 
-    def _stored(self, db: sqlite3.Connection, hub: str) -> ElderRecord | None:
+    def _stored(self, db: Db, hub: str) -> ElderRecord | None:
         row = db.execute("SELECT elder FROM homes WHERE hub = ?", (hub,)).fetchone()
         return self.parse(row[0]) if row else None
 
@@ -254,7 +254,7 @@ class Records:
     def visits(self, hub: str | None = None, since: date | None = None,
                until: date | None = None) -> list[VisitRecord]:
         """Visits, oldest first; ``since`` and ``until`` are both included."""
-        sql, args = f"SELECT {_VISIT_COLS} FROM visits WHERE 1", list[object]()
+        sql, args = f"SELECT {_VISIT_COLS} FROM visits WHERE 1 = 1", list[object]()
         for cond, value in (("hub = ?", hub), ("day >= ?", since and since.isoformat()),
                             ("day <= ?", until and until.isoformat())):
             if value is not None:
@@ -290,8 +290,8 @@ class Records:
     def visit_histories(self, now: float) -> list[History]:
         """Each elder's group, join date and last visits, for ``schedule.agenda``."""
         rows = self._db.execute(
-            "SELECT h.hub, h.elder, h.added, max(v.day), max(CASE WHEN v.home THEN v.day END) "
-            "FROM homes h LEFT JOIN visits v ON v.hub = h.hub AND v.reached "
+            "SELECT h.hub, h.elder, h.added, max(v.day), max(CASE WHEN v.home = 1 THEN v.day END) "
+            "FROM homes h LEFT JOIN visits v ON v.hub = h.hub AND v.reached = 1 "
             "WHERE h.elder IS NOT NULL GROUP BY h.hub ORDER BY h.hub")
         out = []
         for hub, text, added, last, last_home in rows:

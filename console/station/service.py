@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -43,12 +42,13 @@ from console.station.notify.responders import load_responders
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
+from console.station.store.db import storage_errors
 from console.station.store.ingest import AGAIN_KIND, CALL_EVENTS, OutOfOrder
 from console.station.store.rows import AlarmRow
 from console.station.store.station import StationStore
 from console.station.users import LoginRefused, User
 from hub.common import wire
-from hub.common.events import CANCEL_KIND, ELDER_CALLS, WALKTEST, AlarmState, new_id
+from hub.common.events import CANCEL_KIND, ELDER_CALLS, FALLBACK_KIND, WALKTEST, AlarmState, new_id
 from hub.common.systemd import supervised
 from hub.common.tasks import Failures, Tasks
 from hub.common.transport import PahoTransport, Settling, Transport, Will
@@ -66,6 +66,12 @@ MAX_ACK_IDS = 1000  # wire.Ack's limit
 RESEND_ASK_GAP_S = 1.0  # at most one resend request per hub lane per second
 RESEND_CLOSED_S = 24 * 3600  # a returning hub is told of alarms closed this recently
 INCOMPLETE = "incomplete: the station service stopped during the call"
+# An alarm this old when it arrives was held up (its hub cut off; a hub falls back after 10 s at
+# the least): its notifications are planned LATE_PLAN_S later, so a notify.fallback behind it
+# in its lane (whom the hub texted itself, docs/modem.md) is heard first, even when it comes in
+# the next batch. A restart meanwhile plans them from the rows.
+LATE_ALARM_S = 10.0
+LATE_PLAN_S = 1.0
 
 TransportFactory = Callable[[StationConfig, asyncio.AbstractEventLoop], Transport]
 
@@ -98,7 +104,7 @@ class StationService:
         self._make_transport = transport
         self.rules = load_county(cfg.county_file)
         notify = load_notify(cfg.notify_file)
-        self.store = StationStore(cfg.database, login=cfg.login, tz=self.rules.tz)
+        self.store = StationStore(cfg.location, login=cfg.login, tz=self.rules.tz)
         if cfg.homes_file:
             self.store.load_homes(load_homes(cfg.homes_file), actor=cfg.homes_file.name)
         if cfg.responders_file:
@@ -114,6 +120,7 @@ class StationService:
         self._inbox: list[wire.EventMsg] = []  # events waiting for the next commit
         self._beats: dict[str, wire.Heartbeat] = {}  # heartbeats waiting for the next commit
         self._up_since: float | None = None  # monotonic time the broker connection came up
+        self._contacts_said = False
         self.tasks = Tasks(log)
         self._handling = Failures("handling a message", log)
         self._storing_events = Failures("storing events (not acknowledged: the hubs send them "
@@ -154,7 +161,7 @@ class StationService:
         self.tasks.every("unanswered calls", period, self._unanswered_calls)
         self.tasks.every("rejection counts", period, self._count_rejects)
         await self.notifier.start(self.tasks)
-        log.info("station %s up, database %s", self.cfg.station_id, self.cfg.database)
+        log.info("station %s up, database %s", self.cfg.station_id, self.cfg.location)
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -177,6 +184,18 @@ class StationService:
         self._up_since = time.monotonic() if up else None
         if up:
             self._say_online()
+            if not self._contacts_said:  # retained: once a start is enough
+                self._contacts_said = True
+                self._say_contacts([h.hub for h in self.store.homes()])
+
+    def _say_contacts(self, hubs: Sequence[str]) -> None:
+        """Each hub's contacts for its own fallback (retained): at start, and when a record
+        changes (the responders change only with a restart)."""
+        now = time.time()
+        for hub in hubs:
+            with self._handling.round():
+                self.t.publish(wire.hub_topic(hub, "contacts"),
+                               wire.encode(self.notifier.hub_contacts(hub, now)), qos=1, retain=True)
 
     def _say_online(self) -> None:
         """Retained; said again whenever the status topic says offline while this station is
@@ -248,7 +267,12 @@ class StationService:
         if self._storing_events.failing:
             return
         acks: dict[str, list[str]] = {}
-        alarms, cancelled = [], []  # told to the notifier once the hubs have their acks
+        # told to the notifier once the hubs have their acks
+        alarms: list[str] = []
+        late: list[str] = []  # held up on the way: planned a moment later (LATE_ALARM_S)
+        cancelled: list[str] = []
+        fallbacks: list[wire.EventMsg] = []
+        now = time.time()
         for msg, result in zip(batch, results, strict=True):
             if isinstance(result, OutOfOrder):
                 self._ask_resend(msg.hub, result)
@@ -262,7 +286,7 @@ class StationService:
                 if self.on_alarm_stored:
                     self.on_alarm_stored(msg.id)
                 self._changed("alarm", msg.id)
-                alarms.append(msg.id)
+                (late if now - msg.ts > LATE_ALARM_S else alarms).append(msg.id)
             elif result and msg.kind == CANCEL_KIND and msg.ref:
                 log.info("alarm %s cancelled at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
@@ -271,18 +295,26 @@ class StationService:
                 self._hub_call_event(msg)
             elif result and msg.kind == "call.request" and msg.ref:
                 self._changed("alarm", msg.ref)
+            elif result and msg.kind == FALLBACK_KIND and msg.ref:
+                log.info("alarm %s: hub %s texted the contacts itself", msg.ref, msg.hub)
+                self._changed("alarm", msg.ref)
+                fallbacks.append(msg)
             elif result and msg.kind == AGAIN_KIND and msg.ref:
                 log.info("alarm %s pressed again at home %s", msg.ref, msg.hub)
                 self._changed("alarm", msg.ref)
             elif not result:
                 log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
-        now = time.time()
         for hub, ids in acks.items():
             for i in range(0, len(ids), MAX_ACK_IDS):
                 self.t.publish(wire.hub_topic(hub, "ack"),
                                wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
+        if fallbacks:  # first: whom the hub texted is not texted again for its alarm
+            self._notify(self.notifier.fallback, fallbacks)
         if alarms:
             self._notify(self.notifier.stored, alarms)
+        if late:  # what the hub did meanwhile (its own texts) may be right behind them
+            asyncio.get_running_loop().call_later(LATE_PLAN_S, self._notify, self.notifier.stored,
+                                                  late)
         for ref in cancelled:
             if (a := self.store.alarm(ref)) and a.state.closed:
                 self._notify(self.notifier.closed, a)
@@ -356,7 +388,7 @@ class StationService:
         """A request the station failed to carry out: ``storage`` when it could not write its
         database (a full disk)."""
         self._reply(req, error=f"the station failed: {error}"[:500],
-                    code="storage" if isinstance(error, sqlite3.OperationalError) else None)
+                    code="storage" if isinstance(error, storage_errors()) else None)
 
     def _answer(self, req: wire.Request) -> None:
         ahead = req.ts - time.time()
@@ -438,6 +470,8 @@ class StationService:
                 case _:
                     for what, id in desk_ops.apply(self.store, self.rules, req, user, now):
                         self._changed(what, id)
+                    if isinstance(req, wire.ElderSave):
+                        self._say_contacts([req.hub])
         except (CallRefused, OpRefused) as e:  # a ClaimConflict is an OpRefused
             error, code = str(e), e.code
         if not isinstance(req, wire.Presence):

@@ -19,7 +19,6 @@ import hmac
 import logging
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 
 from console.station import audit
 from console.station.config import LoginConfig
+from console.station.store.db import Db
 
 log = logging.getLogger(__name__)
 
@@ -188,14 +188,14 @@ class LoginAttempt:
         return verify_password(password, self.password_hash or _dummy_hash())
 
 
-Tx = Callable[[], AbstractContextManager[sqlite3.Connection]]
+Tx = Callable[[], AbstractContextManager[Db]]
 
 
 class Users:
-    """Accounts and sessions on the station database; ``tx`` opens a BEGIN IMMEDIATE
+    """Accounts and sessions on the station database; ``tx`` opens a write
     transaction on ``db`` (the store's), in which each change and its audit entry commit."""
 
-    def __init__(self, db: sqlite3.Connection, tx: Tx, policy: LoginConfig) -> None:
+    def __init__(self, db: Db, tx: Tx, policy: LoginConfig) -> None:
         self._db, self._tx, self.policy = db, tx, policy
 
     # --- accounts ---------------------------------------------------------------------------
@@ -222,11 +222,10 @@ class Users:
         check_password(password)
         encoded = hash_password(password)
         with self._tx() as db:
-            try:
-                db.execute("INSERT INTO users(username, display, role, password, created, changed) "
-                           "VALUES (?,?,?,?,?,?)", (username, display, role.value, encoded, now, now))
-            except sqlite3.IntegrityError:
-                raise UserError(f"user {username!r} already exists") from None
+            if not db.execute("INSERT INTO users(username, display, role, password, created, "
+                              "changed) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                              (username, display, role.value, encoded, now, now)).rowcount:
+                raise UserError(f"user {username!r} already exists")
             audit.append(db, actor=actor, action="user.add", target=username,
                          detail={"display": display, "role": role.value}, ts=now)
         return self._must(username)
@@ -259,11 +258,11 @@ class Users:
                          ts=now)
 
     @staticmethod
-    def _end_sessions(db: sqlite3.Connection, username: str, now: float) -> int:
+    def _end_sessions(db: Db, username: str, now: float) -> int:
         return db.execute("UPDATE sessions SET ended = ? WHERE username = ? AND ended IS NULL",
                           (now, username)).rowcount
 
-    def _update(self, db: sqlite3.Connection, username: str, assignments: str, value: object, *,
+    def _update(self, db: Db, username: str, assignments: str, value: object, *,
                 now: float) -> None:
         if not db.execute(f"UPDATE users SET {assignments}, changed = ? WHERE username = ?",
                           (value, now, username)).rowcount:
@@ -315,7 +314,7 @@ class Users:
             db.execute("UPDATE users SET failed = 0, slowed_until = NULL WHERE username = ?",
                        (user.username,))
             db.execute("INSERT INTO login_sources(username, source, last_ok, changed) "
-                       "VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET failed = 0, "
+                       "VALUES (?,?,?,?) ON CONFLICT (username, source) DO UPDATE SET failed = 0, "
                        "locked_until = NULL, last_ok = excluded.last_ok, changed = excluded.changed",
                        (user.username, via, now, now))
             db.execute("INSERT INTO sessions(token_hash, username, console, created, expires, seen) "
@@ -340,7 +339,8 @@ class Users:
                                    "RETURNING failed", (username,)).fetchone()[0]
                 in_row = db.execute(
                     "INSERT INTO login_sources(username, source, failed, changed) VALUES (?,?,1,?) "
-                    "ON CONFLICT DO UPDATE SET failed = failed + 1, changed = excluded.changed "
+                    "ON CONFLICT (username, source) DO UPDATE SET failed = login_sources.failed + 1, "
+                    "changed = excluded.changed "
                     "RETURNING failed", (username, via, now)).fetchone()[0]
                 detail |= {"failures": in_row, "total": total}
                 if in_row % p.lock_after == 0:
@@ -374,7 +374,7 @@ class Users:
                          detail={"locked_at": locked, "failures": failed}, ts=now)
         return locked
 
-    def _clear_failures(self, db: sqlite3.Connection, username: str, now: float) -> None:
+    def _clear_failures(self, db: Db, username: str, now: float) -> None:
         self._update(db, username, "failed = ?, slowed_until = NULL", 0, now=now)
         db.execute("UPDATE login_sources SET failed = 0, locked_until = NULL WHERE username = ?",
                    (username,))

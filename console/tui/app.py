@@ -117,7 +117,7 @@ class ConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         self._relabel_bindings()
-        self.store = StationReader.open(self.cfg.database, tz=self.rules.tz)
+        self.store = StationReader.open(self.cfg.readonly_location, tz=self.rules.tz)
         await self.desk.up.wait()  # a screen composes after the app's mount
         self.screen_change_signal.subscribe(self, lambda screen: self.call_later(self._give_banner,
                                                                                  screen))
@@ -180,6 +180,10 @@ class ConsoleApp(App[None]):
                             ("language", "bind_lang")):
             if self.check_action(action, ()):
                 yield SystemCommand(t(key), t(f"{key}_help"), getattr(self, f"action_{action}"))
+        if isinstance(screen, AlarmScreen):  # its own keys for the people told
+            for action in AlarmScreen.MINE:
+                key = f"desk_bind_{action}"
+                yield SystemCommand(t(key), t(f"{key}_help"), getattr(screen, f"action_{action}"))
         yield from self.records_commands(screen)
 
     def records_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -211,11 +215,15 @@ class ConsoleApp(App[None]):
         while a call is on, the keys that start one while none is. The desk's own keys act on
         the queue and the alarm screen only: a records screen shows its own keys (a call's
         controls stay, wherever it was started); the alarm screen leaves out the queue's filter,
-        the online visit and the records screens."""
+        the online visit and the records screens, and the claim once the alarm is this
+        officer's."""
         if action not in IN_CALL_ACTIONS and action in DESK_ACTIONS and not self._at_desk():
             return False
         if action in QUEUE_ONLY and isinstance(self.screen, AlarmScreen):
             return False  # the alarm screen's footer keeps to the alarm
+        if action == "claim" and (s := self.alarm_screen) and s.alarm.claimed_by == self.user \
+                and s.alarm.claimed_by is not None:
+            return False  # it is this officer's already: the footer has room for its own keys
         if action in CALL_ACTIONS:
             live = hasattr(self, "line") and self.line.live
             return self.session is not None and live == (action in IN_CALL_ACTIONS)

@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import logging
 import select
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.modem.pdu import Concat, PduError, decode_submit, encode_deliver
 from drivers.ptylink import PtyLink
+
+log = logging.getLogger(__name__)
 
 LINE_RATE = 115200 / 10  # bytes a second, 8N1
 CAPACITY = 30  # SIM message slots (a typical SIM holds 20..50)
@@ -48,8 +53,11 @@ class SimModem:
     """One simulated modem, plugged in and running from construction until close()."""
 
     def __init__(self, *, link: Path, pace: bool = False, pin: str = "1234", smsc: str = "+8613800100500",
-                 operator: str = "CHINA MOBILE") -> None:
+                 operator: str = "CHINA MOBILE", record: Path | None = None) -> None:
+        """``record``: a file each accepted SMS-SUBMIT is appended to (a JSON line), so another
+        process (``anxin sim … modem sent``) can read what this modem sent (:func:`recorded`)."""
         self.link = link
+        self.record = record
         self.pace = pace
         self.pin = pin
         self.smsc = smsc
@@ -98,20 +106,7 @@ class SimModem:
     def messages(self) -> list[dict[str, object]]:
         """What was sent, parts joined: [{'to', 'text', 'time'}] in the order they went."""
         with self._lock:
-            sent = list(self.sent)
-        out: list[dict[str, object]] = []
-        open_: dict[tuple[str, int, int], dict[int, SentPdu]] = {}
-        for s in sent:
-            if s.concat is None:
-                out.append({"to": s.to, "text": s.text, "time": s.time})
-                continue
-            parts = open_.setdefault((s.to, s.concat.reference, s.concat.total), {})
-            parts[s.concat.number] = s
-            if len(parts) == s.concat.total:
-                del open_[(s.to, s.concat.reference, s.concat.total)]
-                out.append({"to": s.to, "text": "".join(parts[n].text for n in sorted(parts)),
-                            "time": parts[1].time if 1 in parts else s.time})
-        return out
+            return joined(self.sent)
 
     def fail_sends(self, *codes: int, after: int = 0) -> None:
         """After ``after`` more accepted SMS-SUBMITs, the next are refused with these +CMS ERROR
@@ -293,8 +288,11 @@ class SimModem:
         else:
             self._accept = max(0, self._accept - 1)
             self._mr = (self._mr + 1) % 256
-            self.sent.append(SentPdu(sms.to, sms.text, sms.concat, self._mr, hex_pdu, time.time(),
-                                     time.monotonic()))
+            sent = SentPdu(sms.to, sms.text, sms.concat, self._mr, hex_pdu, time.time(),
+                           time.monotonic())
+            self.sent.append(sent)
+            if self.record is not None:
+                _append(self.record, sent)
             self._ok(f"+CMGS: {self._mr}")
 
     def _cmgr(self, arg: str) -> None:
@@ -333,6 +331,58 @@ class SimModem:
             time.sleep(len(data) / LINE_RATE)
         if not self._silent:
             self._pty.write(data)
+
+
+def joined(sent: Iterable[SentPdu]) -> list[dict[str, object]]:
+    """Sent PDUs as the messages they make, parts joined: [{'to', 'text', 'time'}] in the order
+    they went (a message whose parts are not all there yet is left out)."""
+    out: list[dict[str, object]] = []
+    open_: dict[tuple[str, int, int], dict[int, SentPdu]] = {}
+    for s in sent:
+        if s.concat is None:
+            out.append({"to": s.to, "text": s.text, "time": s.time})
+            continue
+        parts = open_.setdefault((s.to, s.concat.reference, s.concat.total), {})
+        parts[s.concat.number] = s
+        if len(parts) == s.concat.total:
+            del open_[(s.to, s.concat.reference, s.concat.total)]
+            out.append({"to": s.to, "text": "".join(parts[n].text for n in sorted(parts)),
+                        "time": parts[1].time if 1 in parts else s.time})
+    return out
+
+
+def recorded(path: Path) -> list[dict[str, object]]:
+    """What a simulated modem recording to ``path`` has sent, as :func:`joined` gives it; []
+    when it has sent nothing yet. A line cut short (the modem was writing it) is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    sent = []
+    for line in lines:
+        try:
+            d = json.loads(line)
+            concat = Concat(*d["concat"]) if d["concat"] else None
+            sent.append(SentPdu(d["to"], d["text"], concat, d["reference"], d["pdu"], d["time"], 0.0))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return joined(sent)
+
+
+def sent_json(path: Path) -> str:
+    """What ``anxin sim … modem sent`` prints: :func:`recorded` as a JSON list of objects
+    (``to``, ``text``, ``time``), Chinese as it is."""
+    return json.dumps(recorded(path), ensure_ascii=False, indent=2)
+
+
+def _append(path: Path, s: SentPdu) -> None:
+    line = {"to": s.to, "text": s.text, "time": s.time, "reference": s.reference, "pdu": s.pdu,
+            "concat": [s.concat.reference, s.concat.total, s.concat.number] if s.concat else None}
+    try:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    except OSError as e:  # the modem's answer must not depend on the record
+        log.warning("simulated modem: cannot record to %s: %s", path, e)
 
 
 def _tpdu_length(pdu: str) -> int:

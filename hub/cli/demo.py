@@ -99,6 +99,11 @@ def demo_station(port: int, tls: dict[str, str] | None = None) -> dict[str, Any]
             "broker": demo_broker(port, tls), "offline_after_s": 15, "escalate_after_s": 60}
 
 
+def demo_notify(station: Path) -> dict[str, Any]:
+    """The station's notify file: a simulated modem in its folder, the shipped policy."""
+    return {"modem": {"port": str(station / "modem.tty"), "backend": "sim"}}
+
+
 def demo_broker(port: int, tls: dict[str, str] | None) -> dict[str, Any]:
     """``broker``: plain without ``tls`` (the tests' brokers), else TLS with this identity."""
     return {"port": port, **({"tls": tls} if tls else {})}
@@ -126,6 +131,8 @@ def demo_hub(hub: str, i: int, port: int, tls: dict[str, str] | None = None) -> 
             {"name": "front_door", "mac": mac + "03", "type": "door", "room": "门厅"},
             {"name": "bath_leak", "mac": mac + "04", "type": "leak", "room": "卫生间"},
             {"name": "pendant", "mac": mac + "05", "type": "button", "room": "随身"}]},
+        # the first home has its own SMS modem: with the station away, it texts the contacts
+        **({"modem": {"backend": "sim"}} if i == 0 else {}),
     }
 
 
@@ -142,8 +149,11 @@ def start(workdir: Path, homes: int) -> tuple[Mosquitto, list[subprocess.Popen[b
         broker.start()
         station = workdir / "station"
         write_yaml(station / "homes.yaml", {"homes": chosen})
-        station_cfg = write_yaml(station / "station.yaml", demo_station(
-            broker.port, ca.tls(station_identity(DEMO_STATION))))
+        shutil.copy(SOURCE_CONFIG / "responders.yaml", station / "responders.yaml")
+        write_yaml(station / "notify.yaml", demo_notify(station))
+        station_cfg = write_yaml(station / "station.yaml", {
+            **demo_station(broker.port, ca.tls(station_identity(DEMO_STATION))),
+            "notify_file": "notify.yaml", "responders_file": "responders.yaml"})
         for desk in DESKS:
             write_yaml(station / f"{desk}.yaml",
                        demo_station(broker.port, ca.tls(console_identity(desk))))
@@ -178,7 +188,7 @@ def demo_user(station_cfg: Path) -> Path:
     from console.station.users import Role
 
     cfg = load_station_config(station_cfg)
-    store = StationStore(cfg.database, login=cfg.login)
+    store = StationStore(cfg.location, login=cfg.login)
     try:
         store.users.add(DEMO_USER, DEMO_DISPLAY, Role.SUPERVISOR, DEMO_PASSWORD,
                         actor=f"os:{getpass.getuser()}", now=time.time())
@@ -272,7 +282,9 @@ def headless_hint(workdir: Path, hub: str) -> str:
     venv = ".venv/bin/anxin"
     sim = f"{venv} sim" if workdir == demo_dir.default() else f"{venv} sim --demo-dir {quote(str(workdir))}"
     station = workdir / "station"
-    return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts). The console: "
+    return (f"In a second terminal:  {sim} {hub} press   (then: {sim} {hub} prompts; what the "
+            f"station texted: {sim} modem sent; a contact accepts: {sim} modem reply PHONE 1). "
+            "The console: "
             f"{venv} console --config {quote(str(station / f'{DESKS[0]}.yaml'))} --password-file "
             f"{quote(str(station / 'demo.password'))} --user {DEMO_USER} (password {DEMO_PASSWORD}; "
             f"a second one at once: {DESKS[1]}.yaml, a third {DESKS[2]}.yaml).")

@@ -12,8 +12,12 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.common.argtypes import number
+
+if TYPE_CHECKING:
+    from console.station.store.db import Location
 
 MAX_HUBS = 100_000  # ids h00001 … h99999 and one more: far past what one process holds
 
@@ -72,10 +76,10 @@ def cmd_loadgen(a: argparse.Namespace) -> int:
                     retry_s=a.retry, ramp_s=a.ramp, per_100_per_min=a.rate,
                     duration_s=a.duration, storm=a.storm, storm_s=a.storm_within,
                     grace_s=a.grace)
-    return asyncio.run(run(plan, lambda ids: stored_times(cfg.database, ids)))
+    return asyncio.run(run(plan, lambda ids: stored_times(cfg.readonly_location, ids)))
 
 
-def stored_times(database: Path, ids: list[str]) -> dict[str, float]:
+def stored_times(database: Location, ids: list[str]) -> dict[str, float]:
     """When the station stored each of these alarms (its ``received``), read-only."""
     from console.station.store.reader import StationReader
 

@@ -66,6 +66,8 @@ def _reload(cfg: HubConfig) -> int:
 
 
 def cmd_station(a: argparse.Namespace) -> int:
+    if a.action == "migrate":
+        return cmd_station_migrate(a)
     from console.casework.county import load_county
     from console.station.config import load_station_config
     from console.station.notify.config import load_notify
@@ -136,7 +138,7 @@ def cmd_check_config(a: argparse.Namespace) -> int:
                 validate(path, data, HomesFile)
                 load_homes(path)
                 kind = "homes file"
-            elif keys & {"station_id", "database", "homes_file"}:
+            elif keys & {"station_id", "database", "store", "homes_file"}:
                 cfg = validate(path, data, StationConfig)
                 if cfg.homes_file:
                     load_homes(cfg.homes_file)
@@ -184,8 +186,34 @@ def _hub_arguments(s: argparse.ArgumentParser) -> None:
     s.set_defaults(fn=cmd_hub)
 
 
+def cmd_station_migrate(a: argparse.Namespace) -> int:
+    from console.station.store.db import Dsn
+    from console.station.store.migrate import MigrateError, migrate
+
+    if a.source is None or a.target is None:
+        print("anxin station migrate: give --from station.db and --to DSN", file=sys.stderr)
+        return 2
+    try:
+        done = migrate(a.source, Dsn(a.target))
+    except MigrateError as e:
+        print(f"anxin station migrate: {e}", file=sys.stderr)
+        return 1
+    for table, n in done.rows.items():
+        print(f"{table:<16} {n:>9} rows")
+    print(f"audit log: {done.audit.count} entries, head {done.audit.head} (as in {a.source})")
+    return 0
+
+
 def _station_arguments(s: argparse.ArgumentParser) -> None:
+    s.description = ("Run the station service (ingest, store, ack). `anxin station migrate "
+                     "--from station.db --to DSN` moves a township's SQLite database into a new, "
+                     "empty PostgreSQL database, with the station stopped (docs/county.md).")
+    s.add_argument("action", nargs="?", choices=["run", "migrate"], default="run")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
+    s.add_argument("--from", dest="source", type=Path, metavar="STATION_DB",
+                   help="migrate: the township's SQLite station database")
+    s.add_argument("--to", dest="target", metavar="DSN", help="migrate: the PostgreSQL database "
+                   "(libpq string or postgresql:// URI); it must hold no rows yet")
     s.set_defaults(fn=cmd_station)
 
 
@@ -269,6 +297,8 @@ def parser() -> argparse.ArgumentParser:
                 "report", "hub.tools.walktest.walk:arguments")
     sub.command("doctor", "check this hub's or station's devices, broker, TLS, clock and disk; "
                 "say what to fix", "hub.cli.doctor:arguments")
+    sub.command("notify", "the station's notification channels: `notify test` sends a test "
+                "message and says what failed", "hub.cli.notify:arguments")
     sub.command("loadgen", "simulate many hubs against a station's broker; print how long "
                 "their alarms took to be stored", "hub.cli.loadgen:arguments")
     sub.command("user", "console users: add, passwd, role, disable, enable, unlock, list",

@@ -10,16 +10,23 @@ A modem that cannot send at all (unplugged, no SIM, locked, no network, a barred
 messages wait, not fail: they go when it is back (``ChannelError.down``), and meanwhile the
 station shows the trouble with its fix. A message the network refuses for itself (a wrong
 number) fails at once; a passing network fault is tried again with backoff.
+
+A simulated modem (the demo's, ``modem.backend: sim``) keeps what it sent in a file beside its
+link and answers a control socket there, so that ``anxin sim modem sent`` and ``anxin sim modem
+reply PHONE TEXT`` reach it from another terminal (:func:`sim_files`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import serial  # type: ignore[import-untyped]  # pyserial ships no type information
 
 from console.casework import phone
 from console.station.notify.channel import (
@@ -41,8 +48,11 @@ from drivers.modem import (
     ModemStatus,
     SmsRejected,
 )
+from drivers.modem.modem import open_uart
 from drivers.modem.pdu import encode_submit
 from drivers.modem.sim import SimModem
+from hub.common import linejson
+from hub.common.linejson import SimError
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +69,13 @@ class SmsChannel:
     name = "sms"
     rate = RATE
 
-    def __init__(self, *, port: str, pin: str | None = None,
-                 sim: SimModem | None = None, **modem: Any) -> None:
+    def __init__(self, *, port: str, pin: str | None = None, sim: SimModem | None = None,
+                 control: Path | None = None, **modem: Any) -> None:
         """``sim``: the simulated modem behind ``port`` (the demo's), closed with the channel;
-        ``modem``: the driver's own keywords (timeouts, a serial backend)."""
-        self.sim = sim
+        ``control``: where its control socket is served once listening; ``modem``: the
+        driver's own keywords (timeouts, a serial backend)."""
+        self.sim, self._control = sim, control
+        self._server: asyncio.Server | None = None
         self.modem = Modem(port=port, pin=pin, on_message=self._message, on_status=self._status,
                            **modem)
         self._on_reply: Callable[[Incoming], Awaitable[None]] | None = None
@@ -75,6 +87,8 @@ class SmsChannel:
     async def listen(self, on_reply: Callable[[Incoming], Awaitable[None]],
                      on_trouble: Callable[[Trouble | None], None]) -> None:
         self._on_reply, self._on_trouble = on_reply, on_trouble
+        if self.sim is not None and self._control is not None:
+            self._server = await linejson.serve(self._control, {"reply": self._sim_reply})
         self._status(await self.modem.start())
 
     def posts(self, msg: Message) -> int:
@@ -108,6 +122,10 @@ class SmsChannel:
         return Sent(self.name, msg.key, time.time(), posts=len(refs))
 
     async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            if self._control is not None:
+                self._control.unlink(missing_ok=True)
         await asyncio.to_thread(self.modem.close)
         if self.sim is not None:
             self.sim.close()
@@ -148,6 +166,16 @@ class SmsChannel:
             self._said = now
             self._on_trouble(now)
 
+    async def _sim_reply(self, args: list[str]) -> dict[str, object]:
+        """``reply PHONE TEXT…``: a person's SMS arrives at the simulated modem."""
+        assert self.sim is not None
+        number = phone.parse(args[0]) if args else None
+        if number is None or number.kind != "mobile" or len(args) < 2:
+            raise SimError("reply takes a mainland mobile number and a text")
+        text = " ".join(args[1:])
+        slots = await asyncio.to_thread(self.sim.inject, "+86" + number.national, text)
+        return {"from": number.national, "text": text, "parts": len(slots)}
+
     async def _message(self, sms: IncomingSms) -> None:
         """A reply: to the station, which keys it by sender, time and text (a reply can come
         twice). Raising leaves it on the SIM for the next sweep."""
@@ -158,12 +186,35 @@ class SmsChannel:
         await self._on_reply(Incoming(self.name, sender, sms.text, sms.sent_at))
 
 
+def port_busy(port: str) -> bool:
+    """Whether another process holds the modem's port (the driver opens it exclusively, as the
+    running station does). Any other failure to open it is the driver's to report."""
+    try:
+        open_uart(port).close()
+    except serial.SerialException as e:
+        return e.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
+    except OSError:
+        return False
+    return False
+
+
+def sim_files(port: str) -> tuple[Path, Path]:
+    """A simulated modem's record of what it sent and its control socket, beside its link
+    (``modem.tty``: ``modem-sent.jsonl``, ``modem.sock``)."""
+    link = Path(port)
+    return link.with_name(f"{link.stem}-sent.jsonl"), link.with_name(f"{link.stem}.sock")
+
+
 def open_sms(cfg: ModemConfig) -> SmsChannel:
     """The channel for the notify file's ``modem``; with backend sim, a simulated modem is made
-    first at ``port`` (a pseudo-terminal and its link)."""
+    first at ``port`` (a pseudo-terminal and its link), recording what it sends."""
     pin = cfg.pin.get_secret_value() if cfg.pin else None
-    sim = SimModem(link=Path(cfg.port), pin=pin or "1234") if cfg.backend == "sim" else None
-    return SmsChannel(port=cfg.port, pin=pin, sim=sim)
+    if cfg.backend != "sim":
+        return SmsChannel(port=cfg.port, pin=pin)
+    record, control = sim_files(cfg.port)
+    record.unlink(missing_ok=True)  # a new modem has sent nothing yet
+    sim = SimModem(link=Path(cfg.port), pin=pin or "1234", record=record)
+    return SmsChannel(port=cfg.port, pin=pin, sim=sim, control=control)
 
 
 def station_channels(cfg: NotifyFile) -> list[Channel]:

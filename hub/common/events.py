@@ -59,6 +59,7 @@ CANCEL_KIND = "alarm.cancel"  # event kind that ends an alarm from the home; dat
 # (officer_on_line, then the microphone opens). Every other call is announced first (chime
 # and visit_call), so the microphone never opens unannounced.
 ELDER_CALLS = frozenset({"panic"})
+FALLBACK_KIND = "notify.fallback"  # the hub texted the contacts itself (hub/runtime/fallback.py)
 WALKTEST = "walktest"  # alarm kind of walk-test events: a record at the station, never an alarm
 
 

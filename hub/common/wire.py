@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from hub.common.events import AlarmState, Event
+from hub.common.language import Language
 
 VERSION: Literal[1] = 1
 PREFIX = f"anxin/v{VERSION}"
@@ -269,6 +270,45 @@ class CallControl(_Msg):
         if self.op == "start" and (self.alarm is None) == (self.visit is None):
             raise ValueError("a call start needs exactly one of alarm and visit")
         return self
+
+
+MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"  # a mainland mobile, its 11 digits: what a modem texts
+MAX_FALLBACK_PEOPLE = 8
+Mobile = Annotated[str, Field(pattern=MOBILE_PATTERN)]
+Place = Annotated[str, Field(max_length=200), Line]  # an address, directions
+
+
+class FallbackPerson(BaseModel):
+    """Someone the hub texts itself when it cannot reach the station."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: Name
+    phone: Mobile
+    role: Annotated[str, Field(max_length=32), Line] = Field(
+        description="contact, on_call …, as the station's notifications say")
+    relation: Label = Field("", description="as the elder's record gives it (儿子)")
+
+
+class HubContacts(_Msg):
+    """Retained on ``…/hub/<id>/contacts``: who the hub texts itself when an alarm cannot
+    reach the station (the hub's fallback), and what the text says of the home. Published by
+    the station at start and whenever the elder's record or the responders change; ``rev``
+    orders them (the hub keeps the newest). Added in 1.x (minor): an older hub does not
+    subscribe to it."""
+
+    type: Literal["contacts"] = "contacts"
+    hub: HubId
+    rev: float = Field(ge=0, le=MAX_TS, allow_inf_nan=False,
+                       description="when the station wrote it: a lower one is older")
+    language: Language = Field("zh_CN", description="the texts' language")
+    name: Label = Field("", description="the elder's name ('' without a record: the hub id)")
+    address: Place = ""
+    directions: Place = ""
+    kinds: Annotated[dict[Annotated[str, Field(max_length=32), Line], Label],
+                     Field(max_length=32)] = Field(
+        default_factory=dict, description="alarm kind -> its name in ``language`` (county rules)")
+    people: Annotated[list[FallbackPerson], Field(max_length=MAX_FALLBACK_PEOPLE)] = Field(
+        default_factory=list, description="in order: the first contact, the on-call officers")
 
 
 # --- station <-> consoles -------------------------------------------------------------------
@@ -551,8 +591,8 @@ def redacted(payload: bytes) -> bytes:
 
 
 Message = Annotated[
-    Status | Heartbeat | EventMsg | Ack | Resend | AlarmUpdate | CallControl | StationStatus
-    | Changed | Request | Reply,
+    Status | Heartbeat | EventMsg | Ack | Resend | AlarmUpdate | CallControl | HubContacts
+    | StationStatus | Changed | Request | Reply,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
@@ -601,7 +641,7 @@ def decode_as(payload: bytes, kind: type[M]) -> M:
 # --- topics ---------------------------------------------------------------------------------
 
 HUB_UP = ("status", "heartbeat", "event")  # published by the hub
-HUB_DOWN = ("ack", "resend", "alarm", "call")  # published by the station to the hub
+HUB_DOWN = ("ack", "resend", "alarm", "call", "contacts")  # published by the station to the hub
 # Two-way voice: binary packets (hub.voice.packet), QoS 0. Up: the hub's microphone, to the
 # console in the call and the station's recorder; down: the console's headset, to the hub.
 VOICE_UP, VOICE_DOWN = "voice/up", "voice/down"

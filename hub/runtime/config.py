@@ -171,6 +171,18 @@ class RadarConfig(Strict):
         return Wanted(install_height_m=self.height_m, sensitivity=self.sensitivity)
 
 
+class HubModemConfig(Strict):
+    """The hub's own SMS modem, for its fallback: texting the contacts itself when an alarm
+    cannot reach the station (docs/modem.md, "The hub's own fallback")."""
+
+    port: str = Field("/dev/ttyUSB2", description="the modem's AT port (better its "
+                      "/dev/serial/by-id/...-if02-port0 name)")
+    backend: Backend = Field("real", description="sim: a pseudo-terminal modem in data_dir "
+                             "(modem.tty; what it sent in modem-sent.jsonl)")
+    pin: str | None = Field(None, pattern=r"^[0-9]{4,8}$", description="the SIM's PIN, if it "
+                            "has one (tried once per start)")
+
+
 def _mac(v: str) -> str:
     return v.upper()
 
@@ -239,6 +251,11 @@ class HubConfig(Strict):
     voice: VoiceConfig = VoiceConfig()
     radar: RadarConfig | None = None
     ble: BleConfig = BleConfig()
+    modem: HubModemConfig | None = Field(None, description="an SMS modem: the hub texts the "
+                                         "contacts itself when the station is out of reach")
+    fallback_after_s: float = Field(120, ge=10, le=3600, description="a life alarm the station "
+                                    "has not acknowledged this long, while it is unreachable: "
+                                    "the hub texts the contacts itself (needs modem)")
     sim_socket: ConfigPath | None = Field(None, description="the control socket that `anxin "
                                           "sim` drives when a backend is sim (default data_dir/sim.sock)")
 

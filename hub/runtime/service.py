@@ -8,6 +8,8 @@ The service composes the parts and routes between them; each part does one thing
   locally; everything that raised no alarm goes to the station as telemetry.
 - :mod:`hub.runtime.alarms`: the home's alarms from raised to closed, persisted before told.
 - :mod:`hub.runtime.outbox` and :mod:`hub.runtime.uplink`: to the station, at least once, in order.
+- :mod:`hub.runtime.fallback`: with a modem, a life alarm the station cannot be told of is
+  texted to the contacts by the hub itself.
 - :mod:`hub.runtime.indicators`: what the elder hears and sees.
 - :mod:`hub.runtime.call_session`: voice calls, started and ended by the station.
 - :mod:`hub.runtime.walktest_session`: walk-test mode, through the control socket
@@ -43,6 +45,7 @@ from hub.runtime.call_session import CALLS_MAX_SLEEP_S, CallSession
 from hub.runtime.clockjump import Clock
 from hub.runtime.config import HubConfig, load_hub_rules
 from hub.runtime.control import Control
+from hub.runtime.fallback import Fallback
 from hub.runtime.hardware import Hardware, Inputs
 from hub.runtime.indicators import Indicators
 from hub.runtime.outbox import PRUNE_EVERY_S, Outbox
@@ -96,6 +99,7 @@ class HubService:
         self.tasks = Tasks(log)
         self._control = Control(cfg, self.walktest, open_alarms=self.store.open_alarms,
                                 say=self.show.say)
+        self.fallback = Fallback(cfg, self.store, self.outbox) if cfg.modem else None
         self.on_event: Callable[[Event], None] | None = None  # every hub event, for tests
 
     @property
@@ -107,8 +111,9 @@ class HubService:
         self.link = Uplink(hub=self.cfg.hub_id, transport=self._make_transport(self.cfg, loop),
                            store=self.store, config=self.cfg.link,
                            on_ack=self._delivered, on_update=self.alarms.station_update,
-                           on_reachable=self.show.reachable, on_call=self.calls.control,
-                           on_voice=self.calls.voice)
+                           on_reachable=self._reachable, on_call=self.calls.control,
+                           on_voice=self.calls.voice,
+                           on_contacts=self.fallback.contacts if self.fallback else lambda c, p: None)
         self.outbox.wake, self.calls.publish_voice = self.link.push, self.link.publish_voice
         try:
             self.alarms.restore()
@@ -131,6 +136,8 @@ class HubService:
                              longest=CALLS_MAX_SLEEP_S, woken=self.calls.changed)
             if self.hw.ble and self.hw.ble.task:
                 self.tasks.watch("bluetooth scan", self.hw.ble.task)
+            if self.fallback:
+                self.tasks.loop("SMS fallback", self.fallback.round)
             await self._control.start()
             self.alarms.release_held()
             if self._store_damage:  # what was waiting in it may be lost: the station must know
@@ -152,6 +159,8 @@ class HubService:
         self._control.close()
         await self.hw.close()
         await self.tasks.close()
+        if self.fallback:
+            await self.fallback.aclose()
         self.link.close()
         self.store.close()
 
@@ -282,6 +291,11 @@ class HubService:
         return True
 
     # --- the station's answers ---------------------------------------------------------------
+
+    def _reachable(self, up: bool) -> None:
+        self.show.reachable(up)
+        if self.fallback:
+            self.fallback.reachable(up)
 
     def _delivered(self, ids: list[str], station_ts: float) -> None:
         self.walktest.acked(ids)

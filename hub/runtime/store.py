@@ -9,11 +9,13 @@ lanes, alarms and telemetry, each delivered in order (see :mod:`hub.runtime.upli
 is bounded by size, oldest dropped first, while alarms are never dropped or expired. The BLE
 decoder's replay protection (each encrypted sensor's count and the packets it remembers,
 drivers/ble/decode.py) is kept here too, so that it holds across restarts; those rows are written
-without an fsync, like telemetry.
+without an fsync, like telemetry. So are the SMS fallback's (:mod:`hub.runtime.fallback`): the
+station's contacts message, and each text of an alarm, planned before it is sent.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -85,7 +87,36 @@ CREATE TABLE IF NOT EXISTS ble_remembered ( -- packets taken early in a count: s
     digest BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ble_remembered_sensor ON ble_remembered(mac, protocol, seq);
+CREATE TABLE IF NOT EXISTS contacts (      -- whom the hub texts itself (wire.HubContacts): the newest
+    hub TEXT PRIMARY KEY,
+    rev REAL NOT NULL,                      -- the station's stamp: a lower one is older
+    payload BLOB NOT NULL                   -- the message as it came (checked)
+);
+CREATE TABLE IF NOT EXISTS fallback (      -- the hub's own texts of an alarm, each planned before sent
+    alarm TEXT NOT NULL,
+    phone TEXT NOT NULL,                    -- '': nobody to text (planned all the same: once an alarm)
+    person TEXT NOT NULL,                   -- JSON {name, role, relation}
+    text TEXT NOT NULL,
+    state TEXT NOT NULL,                    -- queued, sent, failed
+    at REAL,                                -- when the modem took it, or gave up
+    error TEXT,                             -- why not (the modem's error code)
+    recorded INTEGER NOT NULL DEFAULT 0,    -- 1: the notify.fallback event is in the outbox
+    PRIMARY KEY (alarm, phone)
+);
 """
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRow:
+    """One text of the hub's fallback (or, phone '', the note that there was nobody to text)."""
+
+    alarm: str
+    phone: str
+    person: dict[str, str]
+    text: str
+    state: Literal["queued", "sent", "failed"]
+    at: float | None
+    error: str | None
 
 
 class StoreError(Exception):
@@ -391,6 +422,57 @@ class HubStore:
                     "DELETE FROM ble_remembered WHERE mac = ? AND protocol = ? AND seq <= (SELECT seq "
                     "FROM ble_remembered WHERE mac = ? AND protocol = ? ORDER BY seq DESC LIMIT 1 "
                     "OFFSET ?)", (*key, *key, MAX_REMEMBERED))
+
+    # --- the hub's own fallback (hub.runtime.fallback) -----------------------------------------
+
+    def keep_contacts(self, hub: str, rev: float, payload: bytes) -> bool:
+        """Keep the station's contacts message unless an equal or newer one is kept already."""
+        with self._tx():
+            return bool(self._db.execute(
+                "INSERT INTO contacts VALUES (?,?,?) ON CONFLICT(hub) DO UPDATE SET rev = "
+                "excluded.rev, payload = excluded.payload WHERE excluded.rev > contacts.rev",
+                (hub, rev, payload)).rowcount)
+
+    def contacts(self, hub: str) -> bytes | None:
+        row = self._db.execute("SELECT payload FROM contacts WHERE hub = ?", (hub,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def payload(self, id: str) -> bytes | None:
+        """A message still in the outbox (an alarm's: what it said of itself)."""
+        row = self._db.execute("SELECT payload FROM outbox WHERE id = ?", (id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def fallback_alarms(self) -> set[str]:
+        """The alarms the fallback has planned texts for (each once, whatever happens after)."""
+        return {r[0] for r in self._db.execute("SELECT DISTINCT alarm FROM fallback")}
+
+    def plan_fallback(self, rows: list[FallbackRow]) -> None:
+        """An alarm's texts, queued in one durable commit before the first is sent."""
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO fallback(alarm, phone, person, text, state, at, error) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(r.alarm, r.phone, json.dumps(r.person, ensure_ascii=False), r.text, r.state,
+                  r.at, r.error) for r in rows])
+
+    def fallback(self, alarm: str | None = None, *, unrecorded: bool = False) -> list[FallbackRow]:
+        """An alarm's fallback texts (all alarms': None), in the order planned; ``unrecorded``:
+        only those whose event is not in the outbox yet."""
+        rows = self._db.execute(
+            "SELECT alarm, phone, person, text, state, at, error FROM fallback WHERE "
+            "(? IS NULL OR alarm = ?) AND (? = 0 OR recorded = 0) ORDER BY rowid",
+            (alarm, alarm, int(unrecorded), )).fetchall()
+        return [FallbackRow(a, p, json.loads(who), t, st, at, e) for a, p, who, t, st, at, e in rows]
+
+    def fallback_done(self, alarm: str, phone: str, *, sent: bool, at: float,
+                      error: str | None = None) -> None:
+        with self._tx():
+            self._db.execute("UPDATE fallback SET state = ?, at = ?, error = ? WHERE alarm = ? "
+                             "AND phone = ?", ("sent" if sent else "failed", at, error, alarm, phone))
+
+    def fallback_recorded(self, alarm: str) -> None:
+        with self._tx():
+            self._db.execute("UPDATE fallback SET recorded = 1 WHERE alarm = ?", (alarm,))
 
     def _log(self, alarm: str, state: AlarmState, ts: float, seen: float) -> None:
         self._db.execute("INSERT OR IGNORE INTO alarm_log VALUES (?,?,?,?)",

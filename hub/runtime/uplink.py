@@ -12,7 +12,8 @@ A lane is also sent again from its oldest unacknowledged message when an acknowl
 ``retry_s`` late (go-back-N). The hub watches the station's retained status too, so it
 knows, and shows on its LED, when the station is unreachable. Voice calls ride the same
 session: call control from the station (``…/call``, QoS 1) and voice packets both ways
-(``…/voice/down`` in, ``…/voice/up`` out, QoS 0, binary).
+(``…/voice/down`` in, ``…/voice/up`` out, QoS 0, binary). The station's retained
+``…/contacts`` (whom the hub texts itself, :mod:`hub.runtime.fallback`) comes in here too.
 """
 
 from __future__ import annotations
@@ -55,11 +56,12 @@ class Uplink:
         on_reachable: Callable[[bool], None] = lambda up: None,
         on_call: Callable[[wire.CallControl], None] = lambda c: None,
         on_voice: Callable[[bytes], None] = lambda data: None,
+        on_contacts: Callable[[wire.HubContacts, bytes], None] = lambda c, payload: None,
     ) -> None:
         self.hub = hub
         self._t, self._store, self._cfg = transport, store, config
         self._on_ack, self._on_update, self._on_reachable = on_ack, on_update, on_reachable
-        self._on_call, self._on_voice = on_call, on_voice
+        self._on_call, self._on_voice, self._on_contacts = on_call, on_voice, on_contacts
         self._voice_up = wire.hub_topic(hub, wire.VOICE_UP)
         self._hb_seq = 0
         self._lanes: dict[Lane, _Lane] = {"alarm": _Lane(ALARM_WINDOW),
@@ -214,6 +216,11 @@ class Uplink:
                 self._on_voice(payload)
             elif leaf == "call":
                 self._on_call(wire.decode_as(payload, wire.CallControl))
+            elif leaf == "contacts":
+                contacts = wire.decode_as(payload, wire.HubContacts)
+                if contacts.hub != self.hub:
+                    raise wire.WireError(f"contacts are for hub {contacts.hub!r}, not this hub")
+                self._on_contacts(contacts, payload)
             else:
                 raise wire.WireError(f"unexpected topic leaf {leaf!r}")
         except wire.WireError as e:

@@ -7,11 +7,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from textual.pilot import Pilot
 
 from console.station.config import StationConfig
+from console.station.store.db import Location
 from console.station.store.station import StationStore
 from console.station.users import Role
 from console.tui.app import ConsoleApp
@@ -23,7 +23,7 @@ from tests.conftest import eventually
 PASSWORD = "correcthorse7"  # letters and digits: Pilot types them key by key
 
 
-def add_users(db: Path, *users: tuple[str, str, Role]) -> None:
+def add_users(db: Location, *users: tuple[str, str, Role]) -> None:
     """(username, display name, role), all with PASSWORD."""
     store = StationStore(db)
     try:

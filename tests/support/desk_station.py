@@ -1,5 +1,9 @@
 """A station for console tests without MQTT: the console's client, answered by a real station
-database (StationStore, the same file the console reads read-only), each request recorded."""
+database (StationStore, the same file the console reads read-only), each request recorded.
+The people told (dispatch, acceptance, arrival) are the station service's own
+:class:`~console.station.notifier.Notifier` over that database, with the shipped policy and no
+channel configured: every message it plans fails as ``sms.not_configured``, as on a station
+without a modem (a test marks one sent through the store)."""
 
 from __future__ import annotations
 
@@ -10,16 +14,21 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from console.station.config import Home
+from console.casework.county import load_county
+from console.station.config import DEFAULT_COUNTY, Home
+from console.station.notifier import Notifier
+from console.station.notify.config import NotifyFile
 from console.station.records_store import OpRefused
 from console.station.store.station import StationStore
+from console.station.users import Role, User
 from hub.common import wire
 from hub.common.events import Event, new_id
 
 
 class DeskStation:
     def __init__(self, db: Path, homes: list[Home], *, user: str = "zhang",
-                 display: str = "张三", role: str = "duty") -> None:
+                 display: str = "张三", role: str = "duty",
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = StationStore(db)
         self.store.load_homes(homes)
         self.requests: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -27,6 +36,22 @@ class DeskStation:
         self.session = wire.SessionInfo(token=SecretStr("t" * 32), user=user, display=display,
                                         role=role, expires=time.time() + 3600)
         self.on_changed: Callable[[wire.Changed], None] = lambda _: None
+        self.told_hub: list[tuple[str, wire.Accepted]] = []  # what the elders heard
+        self.clock = clock
+        self.notifier = Notifier(self.store, NotifyFile(), load_county(DEFAULT_COUNTY), "zh_CN",
+                                 channels=[], changed=self._alarm_changed,
+                                 tell_hub=lambda alarm, who: self.told_hub.append((alarm, who)),
+                                 clock=lambda: self.clock())
+        self.officer = User(user, display, Role(role), False, 0.0, 0.0, None)
+
+    def _alarm_changed(self, alarm: str) -> None:
+        self.on_changed(wire.Changed(what="alarm", id=alarm))
+
+    def notify_stored(self, alarm: str, *, attended: bool = True) -> None:
+        """The notifier hears of the alarm as the service tells it (the policy's steps that are
+        due fire; ``attended`` False: no console is in use)."""
+        self.notifier.engine.attended = attended
+        self.notifier.stored([alarm])
 
     def client(self, *, on_changed: Callable[[wire.Changed], None],
                on_station: Callable[[wire.StationStatus | None], None]) -> DeskStation:
@@ -88,12 +113,18 @@ class DeskStation:
     def _apply(self, op: str, alarm: str, fields: dict[str, Any]) -> None:
         s, u, d = self.store, self.user, self.display
         if op == "claim":
-            s.claim(alarm, u, d)
+            s.claim(alarm, u, d, self.clock())
+            self.notifier.claimed(alarm)
         elif op == "alarm_step":
             s.step_alarm(alarm, fields["step"], u, d, fields.get("notes") or "")
         elif op == "alarm_note":
             s.note_alarm(alarm, u, d, fields["notes"])
         elif op == "resolve":
-            s.resolve(alarm, u, d, fields["outcome"], fields.get("notes") or "")
+            self.notifier.closed(s.resolve(alarm, u, d, fields["outcome"], fields.get("notes") or ""))
+        elif op in ("dispatch", "arrival", "acceptance"):
+            req = wire.request({"op": op, "req": new_id(), "console": "test", "ts": self.clock(),
+                                "alarm": alarm, **fields})
+            handle = getattr(self.notifier, op)
+            handle(req, self.officer, self.clock())
         else:
             raise AssertionError(f"unexpected request {op}")

@@ -76,6 +76,9 @@ async def test_a_call_outlives_a_station_restart_and_its_recording_is_marked_inc
                     info = sf.info(call.recording)
                     print(f"recording kept {info.duration:.2f} s of the 2.5 s before the kill")
                     assert info.duration >= 1.0 and info.channels == 2
+                    # the killed station's will said offline: the console sends again once
+                    # the new one says it is up (it refuses, 'not sent', before)
+                    await eventually(lambda: client.reachable, what="the new station heard")
                     hung = await line.hang_up()  # the new service answers
                     assert hung is not None and hung.ok, hung
                     await eventually(lambda: not hub.calls.mic_open, what="the hub hung up")

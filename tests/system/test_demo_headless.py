@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from console.station.config import load_station_config
+from console.station.notify.engine import NOTE_ACCEPTED
 from console.station.trust.localca import LocalCa
 from console.tui.client import StationClient
 from hub.cli.demo import DEMO_PASSWORD, DEMO_USER
@@ -157,6 +158,8 @@ def test_anxin_sim_finds_a_demo_started_with_dir_and_refuses_bad_arguments(tmp_p
         assert (done.returncode, done.stdout.strip()) == (0, "pulled cord"), done.stderr
         done = sim("h001", "prompts", "--demo-dir", str(folder))  # the option after the verb
         assert done.returncode == 0 and json.loads(done.stdout)[0]["key"] == "call_sent"
+        done = sim("h001", "modem", "sent")  # h001's own modem: nothing while the station is up
+        assert (done.returncode, json.loads(done.stdout)) == (0, []), done.stderr
 
         bad = sim("--demo-dir", str(folder), "h001", "battery-low", "bath_leak", "x")
         assert bad.returncode == 2 and "Traceback" not in bad.stderr
@@ -289,3 +292,51 @@ def test_a_console_with_the_stations_certificate_is_refused(headless: tuple[Path
     assert r.returncode == 2
     assert "broker.tls is the certificate of 'station:demo', not of a console" in r.stderr
     assert "desk1.yaml" in r.stderr
+
+
+async def test_a_press_at_the_unattended_demo_texts_the_on_call_and_contact_1_and_a_reply_accepts(
+        headless: tuple[Path, str]) -> None:
+    """No console is logged in to the headless demo: a press texts the on-call officer (config/
+    responders.yaml) and the elder's first contact from the station's simulated modem, read
+    back with `anxin sim modem sent`; contact 1's "1" by `anxin sim modem reply` is an
+    acceptance on the alarm's timeline, and the elder hears who is coming."""
+    folder, printed = headless
+    assert "modem sent" in printed and "modem reply PHONE 1" in printed
+
+    def sim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*ANXIN, "sim", "--demo-dir", str(folder), *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+
+    def sent() -> list[dict[str, object]]:
+        done = sim("modem", "sent")
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(done.stdout))
+
+    assert sent() == []
+    assert sim("h001", "press").returncode == 0
+    texts = await eventually(lambda: len(m := sent()) >= 2 and m, 30, "on-call and contact 1 texted")
+    assert [m["to"] for m in texts] == ["+8613700000009", "+8613800000001"]  # 赵志刚, then 王建国
+    for m in texts:
+        assert set(m) == {"to", "text", "time"} and isinstance(m["time"], float)
+        assert str(m["text"]).startswith("【安心】王秀英（青石镇桃源村三组12号，村委会往东200米")
+        assert "紧急呼叫（卧室床头）" in str(m["text"])
+        assert str(m["text"]).endswith("钥匙：王建国（儿子） 138-0000-0001。回复1确认，到达后回复到。")
+
+    done = sim("modem", "reply", "138-0000-0001", "1")
+    assert done.returncode == 0 and json.loads(done.stdout)["from"] == "13800000001", done.stderr
+    db = sqlite3.connect(f"file:{folder / 'station/station.db'}?mode=ro", uri=True)
+    try:
+        await eventually(lambda: db.execute(
+            "SELECT 1 FROM alarm_log WHERE actor = '王建国（儿子）' AND note = ?",
+            (NOTE_ACCEPTED,)).fetchone(), 15, "the acceptance on the alarm's timeline")
+        assert db.execute("SELECT state FROM notifications WHERE phone = '13800000001'"
+                          ).fetchall() == [("accepted",)]
+    finally:
+        db.close()
+    prompts = await eventually(lambda: [p for p in json.loads(sim("h001", "prompts").stdout)
+                                        if p["key"] == "contact_accepted"], 15, "the elder told")
+    assert prompts[0]["text"] == "您的儿子王建国已收到，正在赶来"
+    assert len(sent()) == 2  # nobody else texted: the cascade stopped
+
+    bad = sim("modem", "reply", "12345", "1")
+    assert bad.returncode == 2 and "a mainland mobile number" in bad.stderr.splitlines()[-1]

@@ -60,12 +60,13 @@ def test_demo_shows_roster_and_alarm_in_a_real_terminal(demo: tuple[Tmux, Path])
                            capture_output=True, text=True, cwd=REPO).stdout
     trail = [tuple(line.split()[3:5]) for line in audit.splitlines()]
     assert trail[0][0].startswith("os:")  # who ran `anxin demo` made the demo's account
-    assert trail[1:] == [("homes.yaml", "elder.record")] * 3 + [("demo", "login"),
-                                                                 ("demo", "alarm.claim")]
+    assert trail[1:] == ([("homes.yaml", "elder.record")] * 3  # the demo's responders next
+                         + [("responders.yaml", "responder.save")] * 3
+                         + [("demo", "login"), ("demo", "alarm.claim")])
     assert trail[0][1] == "user.add"
     verified = subprocess.run([*ANXIN, "audit", "verify", "--config", station_yaml],
                               capture_output=True, text=True, cwd=REPO)
-    assert verified.returncode == 0 and verified.stdout.startswith("OK: 6 entries, head ")
+    assert verified.returncode == 0 and verified.stdout.startswith("OK: 9 entries, head ")
     tmux("send-keys", "-t", "demo", "Enter")  # the alarm screen: who, where, what to do
     screen = tmux.wait_screen("处置预案", "接收呼叫", "钥匙保管人", "王建国", "门口有棵枣树")
     assert "待接警" not in screen and "青石镇桃源村三组12号" in screen

@@ -13,6 +13,7 @@ from console.station.service import StationService
 from console.station.store.rows import PRESSED_AGAIN
 from console.station.users import Role
 from console.tui.app import ConsoleApp
+from console.tui.screens.pick import PickScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
 from console.tui.widgets.roster import Roster
 from drivers.gpio.sim import SimPins
@@ -69,6 +70,19 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
             assert claimed and (claimed.claimed_by, claimed.officer) == ("zhang", "张三")
             assert hub.hw.led is not None and hub.hw.led.pattern == "talking"
 
+            # the grid worker sent, then there: on-site help is closed with both on record
+            await pilot.press("d")
+            await eventually(lambda: isinstance(app.screen, PickScreen), what="whom to send")
+            await pilot.press("enter")
+            await eventually(lambda: station.store.notify.dispatches(alarm.id), what="dispatched")
+            await pilot.press("A")
+            await eventually(lambda: isinstance(app.screen, PickScreen), what="who arrived")
+            await pilot.press("enter")
+            await eventually(lambda: station.store.notify.dispatches(alarm.id)[0].arrived,
+                             what="arrival stamped")
+            (sent,) = station.store.notify.dispatches(alarm.id)
+            assert sent.kind == "grid_worker" and sent.arrived_by == "zhang"
+
             await pilot.press("r")
             await pilot.pause()
             await pilot.press("down", "enter")  # outcome: on-site help sent
@@ -79,7 +93,9 @@ async def test_press_to_claim_to_resolve(station_cfg: StationConfig,
             assert (done.outcome, done.notes) == ("onsite_help", "door opened by neighbour")
             await eventually(lambda: app.query_one(AlarmQueue).row_count == 0, what="queue empty")
             trail = [(e.actor, e.action) for e in station.store.audit_entries(target=alarm.id)]
-            assert trail == [("zhang", "alarm.claim"), ("zhang", "alarm.resolve")]
+            assert trail == [("zhang", "alarm.claim"), ("zhang", "alarm.dispatch"),  # the dispatch
+                             ("zhang", "alarm.arrived"), ("zhang", "notify.arrived"),  # and its text
+                             ("zhang", "alarm.resolve")]
 
         assert heard(hub) == ["call_sent", "station_has_it", "officer_claimed", "resolved"]
         steps = [s for s, _, _ in hub.store.timeline(alarm.id)]

@@ -53,10 +53,19 @@ def sign(secret: str, timestamp_ms: int) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
+# what an errcode means, said with the robot's own errmsg (as users quote them, above)
+MEANING = {-1: "system busy", 310000: "the robot's security settings refused the post: "
+           "keyword, signature, timestamp or IP allow-list", 130101: "too many posts (over "
+           "20 a minute: the robot is blocked for 10 minutes)", 300001: "no robot has this "
+           "access_token", 300005: "no robot has this access_token", 460101: "message too long",
+           40035: "a parameter is missing or invalid"}
+
+
 def dingtalk_error(errcode: int, errmsg: str) -> ChannelError:
     """What a non-zero errcode means for us; 310000's fix follows its errmsg where it says which
     check failed (DingTalk asks not to rely on errmsg, so the fallback names all three)."""
-    code, said = f"dingtalk.{errcode}", f"dingtalk robot: {errmsg[:200]}"
+    meaning = f" ({MEANING[errcode]})" if errcode in MEANING else ""
+    code, said = f"dingtalk.{errcode}", f"dingtalk robot: errcode {errcode}{meaning}: {errmsg[:200]}"
     low = errmsg.lower()
     match errcode:
         case -1:
@@ -92,6 +101,7 @@ class DingTalkRobot(GroupRobot):
     text that lacks it; ``mentioned``: phones @-mentioned in every message ('@all': everyone)."""
 
     name = "dingtalk"
+    empty_refused = frozenset({40035})
     length_fix = LENGTH_FIX
 
     def __init__(self, *, access_token: str, secret: str | None = None, keyword: str | None = None,

@@ -28,7 +28,8 @@ from console.station.notify.policy import Policy, Rule, Step, Unclaimed
 from console.station.notify.texts import About, Person, Wording
 
 Why = Literal["done", "accepted", "claimed", "closed", "exhausted"]
-Topic = Literal["alarm", "dispatch", "closed", "accepted", "arrived", "dispatched", "exhausted"]
+Topic = Literal["alarm", "dispatch", "closed", "accepted", "arrived", "dispatched", "exhausted",
+                "fallback"]
 EVENT_STEP = -1  # ``Send.step`` of a group's post about an event (an acceptance …), not a step
 # timeline notes (alarm_log.note) the engine writes; the consoles translate them
 NOTE_ACCEPTED = "notify_accepted"
@@ -37,6 +38,7 @@ NOTE_EXHAUSTED = "notify_exhausted"
 NOTE_NOBODY = "notify_nobody"  # a step fired with nobody to tell (no on-call officer, no mobile)
 NOTE_HELD = "notify_held"  # a step fired in its quiet hours: it waits for their end
 NOTE_NO_MOBILE = "notify_no_mobile"  # someone to tell has no mobile: not texted
+NOTE_FALLBACK = "notify_fallback"  # the hub texted these itself while the station was away
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,20 @@ class TellHub:
     person: Person
 
 
-Action = Send | Plan | Withdraw | Note | TellHub
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A message sent elsewhere (the hub's own fallback text): stored as sent at ``at``,
+    never sent from here."""
+
+    send: Send
+    at: float
+
+    @property
+    def alarm(self) -> str:
+        return self.send.alarm
+
+
+Action = Send | Plan | Withdraw | Note | TellHub | Recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +172,7 @@ class Told:
     person: Person
     channel: str
     accepted: bool = False  # the person accepted (or arrived)
+    at: float | None = None  # when it was sent
 
 
 @dataclass
@@ -167,6 +183,7 @@ class _Open:
     told: dict[str, Person] = field(default_factory=dict)  # phone -> person sent an alarm or dispatch text
     texted: set[tuple[str, str, int]] = field(default_factory=set)  # (phone, channel, round): alarm text
     accepted: dict[str, Person] = field(default_factory=dict)  # phone -> person, in order
+    by_hub: dict[str, float] = field(default_factory=dict)  # phone -> when the hub texted them
     posts: Counter[str] = field(default_factory=Counter)  # group posts per topic
 
 
@@ -194,6 +211,8 @@ class NotifyEngine:
                 o.told.setdefault(t.person.phone, t.person)
             if t.topic == "alarm":
                 o.texted.add((t.person.phone, t.channel, t.round))
+            if t.topic == "fallback":
+                self._by_hub(o, t.person, t.at or o.case.received)
             if t.accepted:
                 o.accepted.setdefault(t.person.phone, t.person)
 
@@ -271,6 +290,27 @@ class NotifyEngine:
                 out += [self._send(o, "dispatch", dispatch, 1, person, ch, text) for ch in s.channels]
                 o.told.setdefault(person.phone, person)
         return out + self._posts(o, "dispatched", now, who=person, officer=officer)
+
+    def fallback(self, case: Case, told: Iterable[tuple[Person, float]], text: str,
+                 now: float) -> list[Action]:
+        """The hub texted ``told`` itself (each with when) while the station was out of reach:
+        they count as told by SMS in the first round of the steps that would text them (a
+        row each, as sent, and a timeline note); nobody is texted again for those, and a
+        cascade that reaches one of them goes on to the next ``next_after_s`` after the hub's
+        text. Whatever comes before the alarm itself (the same batch) is taken in order."""
+        if (o := self._track(case)) is None:
+            return []
+        out: list[Action] = []
+        new = [(p, at) for p, at in told if p.phone and p.phone not in o.by_hub]
+        for p, at in new:
+            self._by_hub(o, p, at)
+            step = next((i for i, s in enumerate(o.rule.steps) if "sms" in s.channels
+                         and p.phone in {q.phone for q in self._who(o, s)}), 0)
+            out.append(Recorded(self._send(o, "fallback", step, 1, p, "sms", text), at))
+        if new:
+            out.append(Note(case.alarm, NOTE_FALLBACK,
+                            "、".join(p.label(self.wording.language) for p, _ in new)))
+        return out + self._reconcile(o, now)
 
     def failed(self, alarm: str, step: int, phone: str, now: float) -> list[Action]:
         """A cascade's message could not be delivered: the next person need not wait for the
@@ -393,6 +433,10 @@ class NotifyEngine:
                 out += self._posts(o, "exhausted", now)
         else:
             p, round = c.persons[c.position % len(c.persons)], c.position // len(c.persons) + 1
+            if round == 1 and p.phone in o.by_hub:  # the hub told them: the next after that
+                c = dataclasses.replace(c, position=c.position + 1, next_at=o.by_hub[p.phone] + wait)
+                o.cascades[c.step] = c
+                return out + (self._run(o, c, now) if c.next_at <= now else [Plan(c)])
             out += self._alarm_text(o, c, p, round, text)
             c = dataclasses.replace(c, position=c.position + 1, next_at=now + wait)
         o.cascades[c.step] = c
@@ -408,6 +452,12 @@ class NotifyEngine:
             o.told.setdefault(p.phone, p)
             out.append(self._send(o, "alarm", c.step, round, p, ch, text))
         return out
+
+    @staticmethod
+    def _by_hub(o: _Open, p: Person, at: float) -> None:
+        o.by_hub[p.phone] = at
+        o.told.setdefault(p.phone, p)
+        o.texted.add((p.phone, "sms", 1))
 
     def _stop(self, o: _Open, which: Callable[[Cascade], bool], why: Why,
               now: float) -> list[Action]:

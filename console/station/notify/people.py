@@ -10,7 +10,10 @@ from console.casework.elder import Contact, ElderRecord
 from console.station.notify.engine import People
 from console.station.notify.responders import Responder
 from console.station.notify.texts import About, Person
+from hub.common import wire
 from hub.common.language import Language
+
+FALLBACK_CONTACTS = 1  # the hub's own fallback texts the elder's first contact with a mobile …
 
 
 def mobile(number: str) -> str:
@@ -45,3 +48,21 @@ def about(elder: ElderRecord | None, *, hub: str, kind: dict[Language, str], loc
     kh = elder.key_holder  # the number as written: a landline is dialled too
     holder = Person(kh.name, kh.phone, "key_holder", kh.relation) if kh else None
     return About(elder.name, elder.address, elder.directions, kind, location, received, holder)
+
+
+def hub_contacts(hub: str, elder: ElderRecord | None, responders: Sequence[Responder], *,
+                 kinds: dict[str, str], language: Language, rev: float) -> wire.HubContacts:
+    """Whom the hub texts itself when it cannot reach the station: the elder's first contact
+    and the on-call officers who cover the home (what the station's own unattended steps
+    text first), and what the text says of the home (no medical details)."""
+    ppl = people(elder, responders)
+    first = [p for p in ppl.contacts if p.phone][:FALLBACK_CONTACTS]
+    chosen: dict[str, Person] = {}
+    for p in (*first, *ppl.on_call):
+        chosen.setdefault(p.phone, p)
+    return wire.HubContacts(
+        hub=hub, rev=rev, language=language, name=elder.name if elder else "",
+        address=elder.address[:200] if elder else "", directions=elder.directions[:200] if elder else "",
+        kinds=kinds, people=[wire.FallbackPerson(name=p.name[:64], phone=p.phone, role=p.role,
+                                                 relation=p.relation[:64])
+                             for p in list(chosen.values())[:wire.MAX_FALLBACK_PEOPLE]])

@@ -44,6 +44,7 @@ class GroupRobot:
     name: str
     rate = RATE
     length_fix: str  # ChannelError.fix for a text that cannot be sent
+    empty_refused: frozenset[int]  # errcodes refusing an empty text, past the key's check
 
     def __init__(self, *, mentioned: Sequence[str], timeout_s: float, secrets: Sequence[str],
                  clock: Callable[[], float] = time.time) -> None:
@@ -102,6 +103,15 @@ class GroupRobot:
                     self._remember(msg.key, i)
                 raise
         return Sent(self.name, msg.key, self._clock(), len(parts))
+
+    async def probe(self) -> None:
+        """Whether the robot is there and takes our key (and DingTalk our signature), without
+        showing anything in the group (``anxin doctor``): a text with no content, which the
+        robot refuses only after checking the key. Raises ChannelError for what it said
+        instead. UNVERIFIED on the real services: that they check the key before the body."""
+        reply = reply_json(self.name, await self._http.post(self._url(), dumps(self._body("", ()))))
+        if reply["errcode"] != 0 and reply["errcode"] not in self.empty_refused:
+            raise self._error(reply["errcode"], str(reply.get("errmsg", "")))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -37,9 +37,16 @@ KEY_FIX = ("set notify.channels.wecom.key to the part after 'key=' of the robot'
 LENGTH_FIX = "shorten the notification text: a WeCom robot takes 2048 bytes a message"
 
 
+# what an errcode means, said with the robot's own errmsg (WeCom's global code table, 91770)
+MEANING = {-1: "system busy", 93000: "the key names no robot: a wrong key, or the robot was "
+           "removed from the group", 45009: "too many posts (over 20 a minute)",
+           40058: "a field too long or invalid", 40008: "invalid message type"}
+
+
 def wecom_error(errcode: int, errmsg: str) -> ChannelError:
     """What a non-zero errcode means for us (unknown codes: not retryable, with WeCom's page)."""
-    code, said = f"wecom.{errcode}", f"wecom robot: {errmsg[:200]}"
+    meaning = f" ({MEANING[errcode]})" if errcode in MEANING else ""
+    code, said = f"wecom.{errcode}", f"wecom robot: errcode {errcode}{meaning}: {errmsg[:200]}"
     match errcode:
         case -1:
             return busy(code, said)
@@ -58,6 +65,7 @@ class WeComRobot(GroupRobot):
     """One WeCom group robot; ``mentioned`` phones (or '@all') are @-mentioned in every message."""
 
     name = "wecom"
+    empty_refused = frozenset({40008, 40058})
     length_fix = LENGTH_FIX
 
     def __init__(self, *, key: str, mentioned: Sequence[str] = (), base_url: str = WECOM_URL,

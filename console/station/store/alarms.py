@@ -5,11 +5,11 @@ transaction with its timeline entry and its audit entry.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from console.station import audit
 from console.station.records_store import OpRefused
+from console.station.store.db import Db
 from console.station.store.rows import ESCALATED, AlarmRow, StepRow
 from console.station.store.writer import Writer
 from hub.common.events import AlarmState
@@ -110,7 +110,7 @@ class Alarms(Writer):
                              detail={"unclaimed_s": round(now - cutoff, 1)}, ts=now)
         return ids
 
-    def _mine(self, db: sqlite3.Connection, alarm: str, username: str, may_take_over: bool) -> None:
+    def _mine(self, db: Db, alarm: str, username: str, may_take_over: bool) -> None:
         row = db.execute("SELECT state, claimed_by, officer FROM alarms WHERE id = ?", (alarm,)).fetchone()
         if row is None:
             raise OpRefused("no_alarm", f"no alarm {alarm}")

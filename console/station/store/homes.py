@@ -41,7 +41,7 @@ class Homes(Writer):
                     continue  # the file's entry is as last applied: the stored record stands
                 db.execute("INSERT INTO homes(hub, elder, seed, added) VALUES (?, ?, ?, ?) "
                            "ON CONFLICT(hub) DO UPDATE SET elder = excluded.elder, seed = "
-                           "excluded.seed, added = coalesce(added, excluded.added)",
+                           "excluded.seed, added = coalesce(homes.added, excluded.added)",
                            (h.hub, h.elder.model_dump_json(), seed, now))
                 if old == new:
                     continue
@@ -59,7 +59,7 @@ class Homes(Writer):
     def set_online(self, hub: str, online: bool, now: float) -> bool:
         """Record availability; True if it changed."""
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
+            db.execute("INSERT INTO homes(hub) VALUES (?) ON CONFLICT DO NOTHING", (hub,))
             cur = db.execute("UPDATE homes SET online = ?, status_ts = ? WHERE hub = ? AND "
                              "online != ?", (int(online), now, hub, int(online)))
         return bool(cur.rowcount)

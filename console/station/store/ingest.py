@@ -6,11 +6,11 @@ again at home, the hub's reports on calls, heartbeats, and the messages refused 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any, Literal
 
 from console.station import audit, calls
+from console.station.store.db import Db
 from console.station.store.rows import CALL_REQUESTED, CANCELLED_AT_HOME, OPEN_STATES, PRESSED_AGAIN
 from console.station.store.writer import Writer
 from hub.common import wire
@@ -47,20 +47,22 @@ class Ingest(Writer):
         """Store events in one durable commit (one fsync for a whole burst): per message True
         (stored), False (a duplicate) or OutOfOrder (not stored: an earlier one is missing)."""
         now = time.time() if now is None else now
-        results: list[bool | OutOfOrder] = []
-        with self._tx() as db:
-            for msg in msgs:
-                results.append(self._store_one(db, msg, now))
-        return results
 
-    def _store_one(self, db: sqlite3.Connection, msg: wire.EventMsg, now: float) -> bool | OutOfOrder:
+        def store() -> list[bool | OutOfOrder]:
+            with self._tx() as db:
+                db.lock(*(f"hub:{m.hub}" for m in msgs))  # each hub's lanes: one writer at a time
+                return [self._store_one(db, msg, now) for msg in msgs]
+        return self._retrying(store)
+
+    def _store_one(self, db: Db, msg: wire.EventMsg, now: float) -> bool | OutOfOrder:
         if db.execute("SELECT 1 FROM events WHERE id = ?", (msg.id,)).fetchone():
             return False
         if msg.seq and (gap := self._in_order(db, msg.hub, msg.seq)):
             return gap
-        db.execute("INSERT INTO events VALUES (?,?,?,?,?,?)",
-                   (msg.id, msg.hub, msg.kind, msg.ts, now, msg.model_dump_json()))
-        db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (msg.hub,))
+        if not db.execute("INSERT INTO events VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                          (msg.id, msg.hub, msg.kind, msg.ts, now, msg.model_dump_json())).rowcount:
+            return False  # another hub's event of that id: it stays the first one's
+        db.execute("INSERT INTO homes(hub) VALUES (?) ON CONFLICT DO NOTHING", (msg.hub,))
         if msg.alarm and msg.alarm.kind == WALKTEST:
             self._walktest(db, msg, now)
         elif msg.alarm:
@@ -85,7 +87,7 @@ class Ingest(Writer):
         return True
 
     @staticmethod
-    def _walktest(db: sqlite3.Connection, msg: wire.EventMsg, now: float) -> None:
+    def _walktest(db: Db, msg: wire.EventMsg, now: float) -> None:
         """A walk test is kept as a record of the home, never as an alarm: it cannot enter the
         queue or ring. The mode's start and end set how the home is shown; they and the
         commissioning report go into the audit log."""
@@ -113,7 +115,7 @@ class Ingest(Writer):
                      ts=time.time())
 
     @staticmethod
-    def _in_order(db: sqlite3.Connection, hub: str, seq: wire.Seq) -> OutOfOrder | None:
+    def _in_order(db: Db, hub: str, seq: wire.Seq) -> OutOfOrder | None:
         """Accept a message whose predecessor is stored (or acknowledged: prev 0), and
         remember it as the lane's last; otherwise say why not."""
         row = db.execute("SELECT epoch, last FROM lanes WHERE hub = ? AND lane = ?",
@@ -122,11 +124,12 @@ class Ingest(Writer):
         if seq.prev and (last is None or seq.prev > last):
             return OutOfOrder(seq.lane, seq.prev, last)
         db.execute("INSERT INTO lanes VALUES (?,?,?,?) ON CONFLICT(hub, lane) DO UPDATE SET "
-                   "epoch = excluded.epoch, last = max(CASE WHEN epoch = excluded.epoch THEN last "
-                   "ELSE 0 END, excluded.last)", (hub, seq.lane, seq.epoch, seq.n))
+                   "epoch = excluded.epoch, last = CASE WHEN lanes.epoch = excluded.epoch AND "
+                   "lanes.last > excluded.last THEN lanes.last ELSE excluded.last END",
+                   (hub, seq.lane, seq.epoch, seq.n))
         return None
 
-    def _cancel_from_home(self, db: sqlite3.Connection, msg: wire.EventMsg) -> None:
+    def _cancel_from_home(self, db: Db, msg: wire.EventMsg) -> None:
         """The elder cancelled at home. An alarm no officer has taken yet closes as
         cancelled; one already claimed stays open with a note, for the officer to check."""
         cur = db.execute("UPDATE alarms SET state = ?, closed = ?, outcome = ? "
@@ -146,13 +149,14 @@ class Ingest(Writer):
                      ts=time.time())
 
     @staticmethod
-    def _pressed_again(db: sqlite3.Connection, msg: wire.EventMsg) -> None:
+    def _pressed_again(db: Db, msg: wire.EventMsg) -> None:
         """The elder pressed again while the call was open: it is counted on the alarm, noted
         on its timeline, and the alarm becomes priority 1 (docs/protocol.md §7); a press for
         a closed or unknown alarm changes nothing."""
         marks = ",".join("?" * len(OPEN_STATES))
-        cur = db.execute(f"UPDATE alarms SET pressed = pressed + 1, pressed_last = "
-                         f"max(coalesce(pressed_last, ?), ?), priority = min(priority, 1) "
+        cur = db.execute(f"UPDATE alarms SET pressed = pressed + 1, pressed_last = CASE WHEN "
+                         f"pressed_last > ? THEN pressed_last ELSE ? END, priority = CASE WHEN "
+                         f"priority < 1 THEN priority ELSE 1 END "
                          f"WHERE id = ? AND hub = ? AND state IN ({marks})",
                          (msg.ts, msg.ts, msg.ref, msg.hub, *OPEN_STATES))
         if cur.rowcount:
@@ -168,10 +172,14 @@ class Ingest(Writer):
     def heartbeats(self, beats: list[tuple[str, int, int]], now: float) -> list[tuple[bool, int]]:
         """Record heartbeats (hub, pending, dropped) in one commit without an fsync of its own:
         with 10 000 homes they arrive hundreds a second, and the next one says the same."""
+        return self._retrying(lambda: self._heartbeats(beats, now))
+
+    def _heartbeats(self, beats: list[tuple[str, int, int]], now: float) -> list[tuple[bool, int]]:
         results = []
         with self._tx(durable=False) as db:
+            db.lock(*(f"hub:{hub}" for hub, _, _ in beats))
             for hub, pending, dropped in beats:
-                db.execute("INSERT OR IGNORE INTO homes(hub) VALUES (?)", (hub,))
+                db.execute("INSERT INTO homes(hub) VALUES (?) ON CONFLICT DO NOTHING", (hub,))
                 back = db.execute("UPDATE homes SET online = 1, status_ts = ? WHERE hub = ? AND "
                                   "online = 0", (now, hub)).rowcount
                 before = db.execute("SELECT dropped FROM homes WHERE hub = ?", (hub,)).fetchone()[0]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from console.station.notify.engine import (
     Cascade,
     Note,
     Plan,
+    Recorded,
     Send,
     Told,
     Withdraw,
@@ -36,6 +36,7 @@ from console.station.notify.engine import (
 from console.station.notify.responders import Responder
 from console.station.notify.texts import Meaning, Person
 from console.station.records_store import OpRefused
+from console.station.store.db import Db
 from console.station.users import Tx
 from hub.common.events import new_id
 
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS responders (  -- the township's on-call officers and 
 CREATE TABLE IF NOT EXISTS notifications (  -- every message, committed before it is sent
     id TEXT PRIMARY KEY,             -- the channel Message key
     alarm TEXT NOT NULL,
-    topic TEXT NOT NULL,             -- alarm, dispatch, closed; a group's accepted, arrived, …
+    topic TEXT NOT NULL,             -- alarm, dispatch, closed, fallback (the hub texted them
+                                     -- itself: stored as sent); a group's accepted, arrived, …
     step INTEGER NOT NULL,           -- policy step; a dispatch's id; -1: a group's event post
     round INTEGER NOT NULL,          -- time through the list, or the event's count
     person TEXT NOT NULL,            -- name; the channel for a group
@@ -208,9 +210,9 @@ class Reply:
 
 
 class Notifications:
-    """``tx`` opens a BEGIN IMMEDIATE transaction on ``db`` (the store's; a reader's refuses)."""
+    """``tx`` opens a write transaction on ``db`` (the store's; a reader's refuses)."""
 
-    def __init__(self, db: sqlite3.Connection, tx: Tx) -> None:
+    def __init__(self, db: Db, tx: Tx) -> None:
         self._db, self._tx = db, tx
 
     # --- responders ---------------------------------------------------------------------------
@@ -270,9 +272,15 @@ class Notifications:
                             new.append(key)
                     case Plan(c):
                         db.execute(
-                            "INSERT OR REPLACE INTO cascades(alarm, step, persons, channels, "
+                            "INSERT INTO cascades(alarm, step, persons, channels, "
                             "next_after_s, rounds, by_absence, position, next_at, state, why, "
-                            "started, changed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            "started, changed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                            "ON CONFLICT (alarm, step) DO UPDATE SET persons = excluded.persons, "
+                            "channels = excluded.channels, next_after_s = excluded.next_after_s, "
+                            "rounds = excluded.rounds, by_absence = excluded.by_absence, "
+                            "position = excluded.position, next_at = excluded.next_at, "
+                            "state = excluded.state, why = excluded.why, "
+                            "started = excluded.started, changed = excluded.changed",
                             (c.alarm, c.step, json.dumps([list(_person(p)) for p in c.persons],
                                                          ensure_ascii=False),
                              json.dumps(c.channels), c.next_after_s, c.rounds, int(c.by_absence),
@@ -287,14 +295,18 @@ class Notifications:
                         ).fetchall()
                     case Note():
                         _timeline(db, a.alarm, now, a.actor, a.note)
+                    case Recorded(send, at):  # sent by the hub: stored as sent, never sent here
+                        if key := self._insert(db, send, now):
+                            db.execute("UPDATE notifications SET state = 'sent', sent = ? "
+                                       "WHERE id = ?", (at, key))
         return Applied([self._must(k) for k in new], withdrawn)
 
-    def _insert(self, db: sqlite3.Connection, s: Send, now: float) -> str | None:
+    def _insert(self, db: Db, s: Send, now: float) -> str | None:
         key = new_id()
         cur = db.execute(
-            "INSERT OR IGNORE INTO notifications(id, alarm, topic, step, round, person, phone, "
+            "INSERT INTO notifications(id, alarm, topic, step, round, person, phone, "
             "role, relation, channel, priority, text, state, created) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'queued',?)",
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'queued',?) ON CONFLICT DO NOTHING",
             (key, s.alarm, s.topic, s.step, s.round, *_person(s.person), s.channel, s.priority,
              s.text, now))
         return key if cur.rowcount else None
@@ -342,15 +354,17 @@ class Notifications:
                 "'dispatch') AND state IN ('sent', 'accepted', 'arrived') AND created >= ? "
                 "ORDER BY created DESC, rowid DESC LIMIT 1", (phone, now - REPLY_WINDOW_S)).fetchone()
             answers = NotificationRow(*row) if row else None
-            cur = db.execute("INSERT OR IGNORE INTO replies(channel, phone, text, sent_at, "
-                             "received, meaning, notification, alarm) VALUES (?,?,?,?,?,?,?,?)",
-                             (channel, phone, text, sent_at, now, meaning,
-                              answers.id if answers else None, answers.alarm if answers else None))
-            if not cur.rowcount:
+            stored = db.execute("INSERT INTO replies(channel, phone, text, sent_at, received, "
+                                "meaning, notification, alarm) VALUES (?,?,?,?,?,?,?,?) "
+                                "ON CONFLICT DO NOTHING RETURNING id",
+                                (channel, phone, text, sent_at, now, meaning,
+                                 answers.id if answers else None,
+                                 answers.alarm if answers else None)).fetchone()
+            if stored is None:
                 return None
             if answers and meaning == "other":
                 _timeline(db, answers.alarm, now, f"{answers.person} {phone}", text)
-        return Reply(int(cur.lastrowid or 0), meaning, answers)
+        return Reply(int(stored[0]), meaning, answers)
 
     def answer(self, key: str, what: Literal["accepted", "arrived"], *, by: str, actor: str,
                now: float, officer: bool = False) -> bool:
@@ -382,14 +396,16 @@ class Notifications:
         with self._tx() as db:
             if db.execute("SELECT 1 FROM alarms WHERE id = ?", (alarm,)).fetchone() is None:
                 raise OpRefused("no_alarm", f"no alarm {alarm}")
-            cur = db.execute("INSERT INTO dispatches(alarm, kind, name, phone, username, officer, "
-                             "dispatched, promise_s) VALUES (?,?,?,?,?,?,?,?)",
-                             (alarm, kind, name, phone, username, officer, now, promise_s))
+            [id] = db.execute("INSERT INTO dispatches(alarm, kind, name, phone, username, "
+                              "officer, dispatched, promise_s) VALUES (?,?,?,?,?,?,?,?) "
+                              "RETURNING id",
+                              (alarm, kind, name, phone, username, officer, now, promise_s)
+                              ).fetchone()
             _timeline(db, alarm, now, name, NOTE_DISPATCHED)
             audit.append(db, actor=username, action="alarm.dispatch", target=alarm,
-                         detail={"dispatch": cur.lastrowid, "kind": kind, "name": name,
+                         detail={"dispatch": id, "kind": kind, "name": name,
                                  "phone": phone, "promise_s": promise_s}, ts=now)
-        return self._dispatch(int(cur.lastrowid or 0))
+        return self._dispatch(int(id))
 
     def arrive(self, dispatch: int, *, by: str, actor: str, now: float) -> DispatchRow | None:
         """Stamp the arrival; None when it was already stamped."""
@@ -421,7 +437,7 @@ class Notifications:
             f"SELECT {_NCOLS} FROM notifications WHERE state = 'queued' ORDER BY created, rowid")]
 
     def told(self, alarm: str) -> list[Told]:
-        return [Told(n.topic, n.step, n.round, n.who, n.channel, n.state in ANSWERED)
+        return [Told(n.topic, n.step, n.round, n.who, n.channel, n.state in ANSWERED, n.sent)
                 for n in self.for_alarm(alarm)]
 
     def cascades(self, alarm: str | None = None) -> list[Cascade]:
@@ -434,16 +450,31 @@ class Notifications:
         return [DispatchRow(*r) for r in self._db.execute(
             f"SELECT {_DCOLS} FROM dispatches WHERE alarm = ? ORDER BY id", (alarm,))]
 
+    def dispatches_of(self, alarms: Iterable[str]) -> dict[str, list[DispatchRow]]:
+        """The dispatches of these alarms (the queue's), by alarm; one read whatever their number."""
+        out: dict[str, list[DispatchRow]] = {}
+        ids = list(alarms)
+        if not ids:
+            return out
+        for r in self._db.execute(f"SELECT {_DCOLS} FROM dispatches WHERE alarm IN "
+                                  f"({','.join('?' * len(ids))}) ORDER BY id", ids):
+            d = DispatchRow(*r)
+            out.setdefault(d.alarm, []).append(d)
+        return out
+
     def waiting_arrivals(self) -> list[DispatchRow]:
         """Dispatches not arrived yet, oldest first (the queue's running timers)."""
         return [DispatchRow(*r) for r in self._db.execute(
             f"SELECT {_DCOLS} FROM dispatches WHERE arrived IS NULL ORDER BY dispatched")]
 
-    def dispatches_between(self, since: float, until: float) -> list[DispatchRow]:
-        """Dispatched from ``since`` to before ``until`` (the ledger)."""
+    def dispatches_between(self, since: float, until: float, *,
+                           received: bool = False) -> list[DispatchRow]:
+        """Dispatched from ``since`` to before ``until``; with ``received``, those to alarms
+        received then (the ledger files a dispatch under its alarm's month)."""
+        where = "alarm IN (SELECT id FROM alarms WHERE received >= ? AND received < ?)" if received \
+            else "dispatched >= ? AND dispatched < ?"
         return [DispatchRow(*r) for r in self._db.execute(
-            f"SELECT {_DCOLS} FROM dispatches WHERE dispatched >= ? AND dispatched < ? ORDER BY id",
-            (since, until))]
+            f"SELECT {_DCOLS} FROM dispatches WHERE {where} ORDER BY id", (since, until))]
 
     def between(self, since: float, until: float) -> list[NotificationRow]:
         """Messages planned from ``since`` to before ``until`` (the ledger)."""
@@ -461,7 +492,7 @@ class Notifications:
         return row
 
 
-def _timeline(db: sqlite3.Connection, alarm: str, now: float, actor: str | None, note: str) -> None:
+def _timeline(db: Db, alarm: str, now: float, actor: str | None, note: str) -> None:
     """An entry on the alarm's timeline, in the alarm's state of the moment."""
     db.execute("INSERT INTO alarm_log SELECT id, state, ?, ?, ? FROM alarms WHERE id = ?",
                (now, actor, note, alarm))

@@ -10,19 +10,19 @@ service's do; a write through them is refused (only the service writes).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from contextlib import AbstractContextManager
 from datetime import date, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from console.casework.records import AlarmRecord, FollowUp, VisitRecord
+from console.casework.records import AlarmRecord, DispatchRecord, FollowUp, VisitRecord
 from console.casework.schedule import History
 from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, LoginConfig
+from console.station.notify.engine import NOTE_ACCEPTED
 from console.station.store import schema
+from console.station.store.db import Db, Location
 from console.station.store.notify import Notifications
 from console.station.store.rows import (
     OPEN_STATES,
@@ -52,16 +52,20 @@ _HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.
              "FROM homes h LEFT JOIN walktests w ON w.id = h.walktest_last")
 
 
-def refuse_writes() -> AbstractContextManager[sqlite3.Connection]:
+class ReadOnly(Exception):
+    """A write through a reader."""
+
+
+def refuse_writes() -> AbstractContextManager[Db]:
     """The transactions of a reader: none."""
-    raise sqlite3.OperationalError("the station database is open read-only here: only the "
+    raise ReadOnly("the station database is open read-only here: only the "
                                    "station service writes it")
 
 
 class StationReader:
-    """Use ``StationReader.open(path, tz=…)``; ``close()`` when done."""
+    """Use ``StationReader.open(location, tz=…)``; ``close()`` when done."""
 
-    def __init__(self, db: sqlite3.Connection, *, tz: tzinfo | None = None,
+    def __init__(self, db: Db, *, tz: tzinfo | None = None,
                  tx: Tx = refuse_writes, login: LoginConfig | None = None) -> None:
         """``tz`` is the county's zone (county.yaml; default Asia/Shanghai): where a station
         time's day begins; ``tx`` opens a write transaction on ``db`` (a reader's refuses)."""
@@ -72,9 +76,10 @@ class StationReader:
         self.notify = Notifications(db, tx)
 
     @classmethod
-    def open(cls, path: Path, *, tz: tzinfo | None = None) -> StationReader:
-        """The database at ``path``, read-only (it must exist)."""
-        return cls(schema.connect(path, readonly=True), tz=tz)
+    def open(cls, location: Location, *, tz: tzinfo | None = None) -> StationReader:
+        """The database at ``location``, read-only (it must exist; on PostgreSQL, a role
+        that may only SELECT: docs/county.md)."""
+        return cls(schema.connect(location, readonly=True), tz=tz)
 
     def close(self) -> None:
         self._db.close()
@@ -105,8 +110,8 @@ class StationReader:
     def alarm_data(self, alarm: str) -> dict[str, Any]:
         """The data of the event that raised the alarm: what caused it (the door and when it
         opened, the silent sensor, the battery; docs/events.md); empty if unknown."""
-        row = self._db.execute("SELECT json_extract(payload, '$.data') FROM events WHERE id = ?",
-                               (alarm,)).fetchone()
+        row = self._db.execute(f"SELECT {self._db.json('payload', 'data')} FROM events "
+                               "WHERE id = ?", (alarm,)).fetchone()
         data = json.loads(row[0]) if row and row[0] else {}
         return data if isinstance(data, dict) else {}
 
@@ -121,12 +126,33 @@ class StationReader:
         rows = self._db.execute(f"{_ALARM_SQL} WHERE a.received >= ? AND a.received < ? "
                                 "ORDER BY a.received", (since, until))
         changes = self.records.group_changes(since)
+        told = self._told(since, until)
         return [AlarmRecord(id=a.id, hub=a.hub, name=a.elder.name if a.elder else "",
                             category=records_store.group_then(changes.get(a.hub, []), a.received,
                                                               a.elder.category) if a.elder else None,
                             kind=a.kind, received=a.received, claimed=a.claimed, closed=a.closed,
                             outcome=a.outcome, officer=a.officer or "", notes=a.notes or "",
-                            raised=a.raised) for a in map(self._alarm, rows)]
+                            raised=a.raised, **told.get(a.id, {})) for a in map(self._alarm, rows)]
+
+    def _told(self, since: float, until: float) -> dict[str, dict[str, Any]]:
+        """Of the alarms received from ``since`` to ``until``: their messages sent and failed,
+        their first acceptance (on the timeline) and their dispatches, by alarm."""
+        out: dict[str, dict[str, Any]] = {}
+        of_month = "alarm IN (SELECT id FROM alarms WHERE received >= ? AND received < ?)"
+        for alarm, sent, failed in self._db.execute(
+                "SELECT alarm, count(sent), count(CASE WHEN state = 'failed' THEN 1 END) FROM "
+                "notifications WHERE "
+                f"{of_month} GROUP BY alarm", (since, until)):
+            out.setdefault(alarm, {}).update(sent=sent, failed=failed)
+        for alarm, first in self._db.execute(
+                f"SELECT alarm, min(ts) FROM alarm_log WHERE note = ? AND {of_month} GROUP BY alarm",
+                (NOTE_ACCEPTED, since, until)):
+            out.setdefault(alarm, {})["accepted"] = first
+        for d in self.notify.dispatches_between(since, until, received=True):
+            sent_ = out.setdefault(d.alarm, {}).setdefault("dispatches", ())
+            out[d.alarm]["dispatches"] = (*sent_, DispatchRecord(d.kind, d.name, d.dispatched,
+                                                                 d.promise_s, d.arrived))
+        return out
 
     def alarm_log(self, id: str) -> list[tuple[AlarmState, float, str | None, str | None]]:
         rows = self._db.execute("SELECT state, ts, actor, note FROM alarm_log WHERE alarm = ? "
@@ -168,12 +194,12 @@ class StationReader:
         on its own, and then at the trigger's time, never at the alarm's."""
         home = self._db.execute("SELECT online, last_heartbeat FROM homes WHERE hub = ?",
                                 (hub,)).fetchone() or (0, None)
+        j = self._db.json
         rows = self._db.execute(
-            "SELECT kind, CASE WHEN json_type(payload, '$.data.trigger_ts') IN ('integer', 'real') "
-            "THEN json_extract(payload, '$.data.trigger_ts') ELSE ts END, "
-            "json_extract(payload, '$.source'), json_extract(payload, '$.data') FROM events e "
+            f"SELECT kind, coalesce({self._db.json_number('payload', 'data', 'trigger_ts')}, ts), "
+            f"{j('payload', 'source')}, {j('payload', 'data')} FROM events e "
             "WHERE hub = ? AND NOT EXISTS (SELECT 1 FROM events t WHERE "
-            "t.id = json_extract(e.payload, '$.data.trigger_id')) ORDER BY ts DESC LIMIT ?",
+            f"t.id = {j('e.payload', 'data', 'trigger_id')}) ORDER BY ts DESC LIMIT ?",
             (hub, HOME_STATE_EVENTS)).fetchall()
         rows.sort(key=lambda r: r[1], reverse=True)  # by when each reading was taken
         presence: tuple[bool | None, float | None] = (None, None)

@@ -1,18 +1,19 @@
-"""The station database's tables, and opening it: for the one writer (the station service),
-which makes and migrates every module's tables, or read-only (the consoles, the CLI's reads).
+"""The station database's tables, and opening it: for a writer (the station service), which
+makes and migrates every module's tables, or read-only (the consoles, the CLI's reads).
 
-Alarm writes use ``synchronous=FULL`` before the hub is acknowledged; see
-:mod:`console.station.store.writer` for the transactions.
+One schema and one set of migrations for both engines: the DDL is written as SQLite takes it
+and :meth:`~console.station.store.db.Db.ddl` says it PostgreSQL's way. Alarm writes are
+durable before the hub is acknowledged; see :mod:`console.station.store.writer` for the
+transactions.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from pathlib import Path
 
 from console.station import audit, calls, records_store, users
 from console.station.store import notify
+from console.station.store.db import Db, Location
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS homes (
@@ -117,31 +118,40 @@ ADDED = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL"),
          "sessions": (("seen", "REAL"),)}
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """The database at ``path``: read-only, or for writing with every table made and
-    migrated (the folder too). Autocommit: writes go through the writer's transactions."""
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                             check_same_thread=False)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA + audit.SCHEMA + users.SCHEMA + calls.SCHEMA)
-        db.executescript(records_store.SCHEMA)
-        db.executescript(notify.SCHEMA)
-        migrate(db)
-    db.execute("PRAGMA busy_timeout=5000")
+def connect(location: Location, *, readonly: bool = False) -> Db:
+    """The database at ``location`` (a file, or a PostgreSQL DSN): read-only, or for writing
+    with every table made and migrated (a file's folder too). Autocommit: writes go through
+    the writer's transactions."""
+    db = Db.open(location, readonly=readonly)
+    if not readonly:
+        make(db)
     return db
 
 
-def migrate(db: sqlite3.Connection) -> None:
+def make(db: Db) -> None:
+    """Make every table that is missing and migrate the others. On PostgreSQL, workers that
+    start together take turns (a session lock), and each script is one transaction."""
+    if db.pg:
+        db.execute("SELECT pg_advisory_lock(?)", (SCHEMA_LOCK,))
+    try:
+        for script in (SCHEMA, audit.SCHEMA + db.append_only("audit"), users.SCHEMA,
+                       calls.SCHEMA, records_store.SCHEMA, notify.SCHEMA):
+            db.script(script)
+        migrate(db)
+    finally:
+        if db.pg:
+            db.execute("SELECT pg_advisory_unlock(?)", (SCHEMA_LOCK,))
+
+
+SCHEMA_LOCK = 0x616E78696E  # "anxin": the advisory lock held while the schema is made
+
+
+def migrate(db: Db) -> None:
     """Add the columns an older database lacks."""
     for table, columns in ADDED.items():
-        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        have = db.columns(table)
         for column, decl in columns:
             if column not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {db.ddl(decl)}")
                 if (table, column) == ("homes", "added"):  # join date unknown: from now
                     db.execute("UPDATE homes SET added = ? WHERE elder IS NOT NULL", (time.time(),))

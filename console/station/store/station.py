@@ -15,4 +15,4 @@ from console.station.store.ingest import Ingest
 
 
 class StationStore(Ingest, Alarms, Homes):
-    """Use ``StationStore(path, login=…, tz=…)``; ``close()`` when done."""
+    """Use ``StationStore(location, login=…, tz=…)`` (a file or a Dsn); ``close()`` when done."""

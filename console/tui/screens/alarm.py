@@ -4,11 +4,14 @@ Under the title, what happened: the moments the alarm counts, each labelled, and
 it (the door that opened and when, the silent sensor, the low battery). Left, what to know:
 the elder's whole card, the home's live state, earlier alarms of the home
 and how they ended. Right, what to do: the county's response plan for this alarm type as a
-checklist (each step stamped at the station with its time), free notes, and the timeline of
-what was done (with the notes this console keeps until the station can take them). Claim,
-resolve and the call controls are the app's keys and work here too. It reads the station
-database like the rest of the console and is redrawn when the station says the alarm or the
-home changed.
+checklist (each step stamped at the station with its time), free notes, the people told
+outside the station (widgets/notify_panel.py: each responder dispatched with the timer against
+the promise, each message with what became of it), and the timeline of what was done (with the
+notes this console keeps until the station can take them). ``d`` dispatches a responder, ``A``
+and ``k`` record an arrival or an acceptance the officer heard of by phone (told.py says who
+can be chosen); the station does each, and says why when it will not. Claim, resolve and the
+call controls are the app's keys and work here too. It reads the station database like the
+rest of the console and is redrawn when the station says the alarm or the home changed.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console.casework.county import CountyRules
 from console.station.calls import CallRow
+from console.station.store.notify import DispatchRow, NotificationRow, ResponderRow
 from console.station.store.rows import AlarmRow, HomeState, StepRow
 from console.tui.i18n import Texts
 from console.tui.kept_notes import KeptNote
+from console.tui.screens.pick import PickScreen
+from console.tui.told import Choice, acceptance_choices, arrival_choices, dispatch_choices
 from console.tui.widgets.alarm_facts import alarm_facts
 from console.tui.widgets.alarm_queue import PRIORITY_STYLE, is_escalated
 from console.tui.widgets.bounded import BoundedInput
@@ -39,6 +45,7 @@ from console.tui.widgets.checklist import Checklist
 from console.tui.widgets.elder_card import call_lines, elder_details, timeline_entry
 from console.tui.widgets.fmt import duration, elder_name
 from console.tui.widgets.home_state import home_state_text
+from console.tui.widgets.notify_panel import notify_panel
 from hub.common import wire
 from hub.common.events import AlarmState
 
@@ -49,8 +56,19 @@ Request = Callable[..., Awaitable[wire.Reply]]
 Note = Callable[[str, str], Awaitable[bool]]
 
 
+class NotifyReads(Protocol):
+    """The people told, as the station database has them (StationReader.notify)."""
+
+    def for_alarm(self, alarm: str) -> list[NotificationRow]: ...
+    def dispatches(self, alarm: str) -> list[DispatchRow]: ...
+    def responders(self, *, active_only: bool = True) -> list[ResponderRow]: ...
+
+
 class DeskReads(Protocol):
     """The station database's reads this screen needs (StationReader)."""
+
+    @property
+    def notify(self) -> NotifyReads: ...
 
     def alarm(self, id: str) -> AlarmRow | None: ...
     def alarm_data(self, alarm: str) -> dict[str, Any]: ...
@@ -66,16 +84,25 @@ class AlarmScreen(Screen[None]):
         Binding("escape", "back", "back"),
         Binding("space", "stamp", "step"),
         Binding("n", "note", "note"),
+        # shown once the alarm is this officer's (they work without: the station says why not)
+        Binding("d", "dispatch", "dispatch", show=False),
+        Binding("A", "arrival", "arrived", show=False),
+        Binding("k", "accept", "accepted", show=False),
     ]
+    MINE = ("dispatch", "arrival", "accept")
 
     def __init__(self, alarm: AlarmRow, store: DeskReads, rules: CountyRules, texts: Texts,
                  request: Request, note: Note, kept: Callable[[str], list[KeptNote]], *,
-                 escalate_after_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+                 escalate_after_s: float = 60.0, clock: Callable[[], float] = time.time,
+                 user: str = "") -> None:
+        """``user``: the officer logged in (the keys of an alarm they claimed show)."""
         super().__init__()
         self.alarm, self.store, self.rules, self.texts = alarm, store, rules, texts
         self.request, self.note, self.kept = request, note, kept
-        self.escalate_after_s, self.clock = escalate_after_s, clock
+        self.escalate_after_s, self.clock, self.user = escalate_after_s, clock, user
         self._home: HomeState | None = None
+        self._messages: list[NotificationRow] = []
+        self._dispatches: list[DispatchRow] = []
 
     @property
     def alarm_id(self) -> str:
@@ -98,6 +125,9 @@ class AlarmScreen(Screen[None]):
                 yield Checklist(id="checklist")
                 yield Static(id="plan-hint")
                 yield BoundedInput(self.texts, max_length=wire.TEXT_MAX, id="alarm-note")
+                with VerticalScroll(id="notify-box", classes="hidden"):
+                    yield Static(classes="section", id="notify-title")
+                    yield Static(id="alarm-notify")
                 yield Static(id="alarm-timeline")
         yield Footer(compact=True)
 
@@ -109,18 +139,21 @@ class AlarmScreen(Screen[None]):
     def relabel(self, texts: Texts) -> None:
         """Draw everything again in ``texts``' language (also after a language switch)."""
         self.texts = t = texts
-        for key in ("back", "stamp", "note"):
+        for key in ("back", "stamp", "note", "dispatch", "arrival", "accept"):
             self._relabel(key, t(f"desk_bind_{key}"))
         self.query_one("#home-title", Static).update(t("desk_home_state"))
+        self.query_one("#notify-title", Static).update(t("notify_title"))
         self.query_one("#history-title", Static).update(t("desk_history"))
         note = self.query_one("#alarm-note", BoundedInput)
         note.texts, note.placeholder = t, t("desk_note_placeholder")
         self.reload()
 
-    def _relabel(self, action: str, label: str) -> None:
+    def _relabel(self, action: str, label: str | None = None, show: bool | None = None) -> None:
         for key, bindings in list(self._bindings.key_to_bindings.items()):
-            self._bindings.key_to_bindings[key] = [replace(b, description=label)
-                                                   if b.action == action else b for b in bindings]
+            self._bindings.key_to_bindings[key] = [
+                replace(b, description=b.description if label is None else label,
+                        show=b.show if show is None else show)
+                if b.action == action else b for b in bindings]
 
     def reload(self) -> None:
         """Read the alarm, its steps, the home and its history again from the database."""
@@ -142,12 +175,23 @@ class AlarmScreen(Screen[None]):
             a, self.store.alarm_data(a.id), t, self._home.sensors if self._home else ()))
         self.query_one("#alarm-history", Static).update(self._history())
         self.query_one("#alarm-timeline", Static).update(self._timeline())
+        self._messages = self.store.notify.for_alarm(a.id)
+        self._dispatches = self.store.notify.dispatches(a.id)
+        self.query_one("#notify-box").set_class(not (self._messages or self._dispatches), "hidden")
+        mine = a.claimed_by == self.user and not a.state.closed
+        if any(b.show != mine for bs in self._bindings.key_to_bindings.values() for b in bs
+               if b.action in self.MINE):
+            for action in self.MINE:
+                self._relabel(action, show=mine)
+            self.refresh_bindings()
         self._tick()
 
     def _tick(self) -> None:
-        """Each second: the title's wait, and the home's "… ago" (its state is read again
-        when the station says the home changed)."""
+        """Each second: the title's wait, the dispatch timers, and the home's "… ago" (its state
+        is read again when the station says the home changed)."""
         self._title()
+        self.query_one("#alarm-notify", Static).update(
+            notify_panel(self._messages, self._dispatches, self.texts, self.clock()))
         t, now = self.texts, self.clock()
         self.query_one("#alarm-home", Static).update(
             home_state_text(self._home, t, now) if self._home else Text(t("desk_no_home"), style="dim"))
@@ -227,7 +271,7 @@ class AlarmScreen(Screen[None]):
         if done := self.query_one(Checklist).done.get(event.step):
             self.notify(self.texts("desk_step_done", time=self.texts.clock(done.ts), officer=done.officer))
             return
-        await self._send("alarm_step", "desk_step_ok", step=event.step)
+        await self._send("alarm_step", self.texts("desk_step_ok"), step=event.step)
 
     @on(Input.Submitted, "#alarm-note")
     async def _note(self, event: Input.Submitted) -> None:
@@ -237,11 +281,46 @@ class AlarmScreen(Screen[None]):
             self.query_one(Checklist).focus()
             self.reload()
 
-    async def _send(self, op: str, ok_key: str, **fields: str) -> bool:
+    def action_dispatch(self) -> None:
+        """Send a responder: the station texts them and starts the timer against the promise."""
+        t = self.texts
+        choices = dispatch_choices(self.alarm.elder, self.store.notify.responders(), t)
+        if len(choices) == 2:  # 120 and 119 alone: say why nobody else is offered
+            self.notify(t("nobody_to_dispatch"), severity="warning")
+        self._pick("dispatch", t("pick_dispatch"), choices, "dispatch_sent")
+
+    def action_arrival(self) -> None:
+        """Someone is at the door, as the officer heard by phone."""
+        choices = arrival_choices(self._messages, self._dispatches, self.texts)
+        if not choices:
+            self.notify(self.texts("nobody_arriving"), severity="warning")
+            return
+        self._pick("arrival", self.texts("pick_arrival"), choices, "arrival_recorded")
+
+    def action_accept(self) -> None:
+        """Someone told accepted, as the officer heard by phone."""
+        choices = acceptance_choices(self._messages, self.texts)
+        if not choices:
+            self.notify(self.texts("nobody_to_accept"), severity="warning")
+            return
+        self._pick("acceptance", self.texts("pick_accept"), choices, "accept_recorded")
+
+    def _pick(self, op: str, title: str, choices: list[Choice], ok_key: str) -> None:
+        async def chosen(index: str | None) -> None:
+            if index is not None:
+                c = choices[int(index)]
+                await self._send(op, self.texts(ok_key, name=c.name), **c.fields)
+
+        self.app.push_screen(PickScreen(title, [(str(i), c.label) for i, c in enumerate(choices)]),
+                             chosen)
+
+    async def _send(self, op: str, done: str, /, **fields: object) -> bool:
+        """A request about this alarm, ``done`` said once it is; a refusal is reported by
+        ``request``."""
         reply = await self.request(op, self.alarm.id, **fields)
         if not reply.ok:
             return False
-        self.notify(self.texts(ok_key))
+        self.notify(done)
         self.reload()
         return True
 

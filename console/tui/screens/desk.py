@@ -7,7 +7,8 @@ an alarm (or claiming it) opens the alarm screen, where the officer works throug
 response plan. With a headset, the officer calls the home of a claimed alarm, or visits a home
 from the roster online. New alarms ring the terminal bell and sound a tone pattern per
 priority through the headset; an alarm left unclaimed past the station's limit flashes and
-sounds again until someone takes it.
+sounds again until someone takes it. An alarm is closed as on-site help only once its record
+says who was sent and when they arrived (``d`` and ``A`` on the alarm screen, or their reply).
 
 The keys are the app's (console/tui/app.py), which also work on the alarm screen; the desk
 does what they ask of the alarm or home selected here.
@@ -46,6 +47,8 @@ from console.tui.widgets.station_banner import StationBanner
 from console.tui.widgets.vtable import VirtualTable
 from hub.common import linejson, wire
 from hub.common.events import AlarmState
+
+ONSITE_HELP = "onsite_help"  # the shipped county outcome "已派人上门处置": needs its dispatch on record
 
 
 class Console(Protocol):
@@ -109,10 +112,16 @@ class DeskScreen(Screen[None]):
 
     def show(self) -> None:
         """Everything from the database (at login), the queue to work with."""
-        self.queue.show(self.console.store.open_alarms())
+        self.show_queue()
         self.roster.show(self.console.store.homes())
         self.show_card()
         self.queue.focus()
+
+    def show_queue(self) -> None:
+        """The open alarms, each with the responders sent to it, from the database."""
+        store = self.console.store
+        alarms = store.open_alarms()
+        self.queue.show(alarms, store.notify.dispatches_of(a.id for a in alarms))
 
     def current_alarm(self) -> AlarmRow | None:
         """The alarm the keys act on: the open alarm screen's, else the queue's selection."""
@@ -128,14 +137,14 @@ class DeskScreen(Screen[None]):
             if home := c.store.home(msg.id):
                 self.roster.update_home(home)
             if any(a.hub == msg.id for a in self.queue._all):  # its record, edited: read it again
-                self.queue.show(c.store.open_alarms())
+                self.show_queue()
                 self.show_card()
             if (screen := c.alarm_screen) and screen.alarm.hub == msg.id:
                 screen.reload()
             return
         before = next((a for a in self.queue._all if a.id == msg.id), None)
         known = before is not None
-        self.queue.show(c.store.open_alarms())
+        self.show_queue()
         self.show_card()
         alarm = c.store.alarm(msg.id)
         if (screen := c.alarm_screen) and msg.id == screen.alarm_id:
@@ -227,7 +236,7 @@ class DeskScreen(Screen[None]):
         elif c.alarm_screen is None:
             self.app.push_screen(AlarmScreen(a, c.store, c.rules, c.texts, self._request, c.note,
                                              c.notes.of, escalate_after_s=c.cfg.escalate_after_s,
-                                             clock=c.clock))
+                                             clock=c.clock, user=c.user))
 
     async def _request(self, op: str, alarm: str, **fields: object) -> wire.Reply:
         """The alarm screen's requests, a refusal reported."""
@@ -269,6 +278,10 @@ class DeskScreen(Screen[None]):
         async def done(result: tuple[str, str] | None) -> None:
             if result:
                 outcome, notes = result
+                if outcome == ONSITE_HELP and (missing := self._onsite_missing(a.id)):
+                    self.notify(missing, severity="warning", timeout=10)
+                    self._resolve_drafts[a.id] = result  # asked again with it once recorded
+                    return
                 reply = await c.client.request("resolve", a.id, outcome=outcome, notes=notes)
                 self._report(reply, "resolved_ok", " · ".join((
                     elder_name(a, c.texts), c.texts(f"kind_{a.kind}"), dict(outcomes)[outcome])))
@@ -284,6 +297,15 @@ class DeskScreen(Screen[None]):
         self.app.push_screen(ResolveScreen(c.texts, elder_name(a, c.texts), outcomes,
                                            takeover=takeover, draft=self._resolve_drafts.get(a.id)),
                              done)
+
+    def _onsite_missing(self, alarm: str) -> str | None:
+        """Why the alarm cannot be closed as on-site help yet: its record must say who was sent
+        and when they arrived (the ledger times the promise by them); None when it does."""
+        t, ds = self.console.texts, self.console.store.notify.dispatches(alarm)
+        if not ds:
+            return t("resolve_needs_dispatch")
+        waiting = [d.name for d in ds if d.arrived is None]
+        return t("resolve_needs_arrival", names="、".join(waiting)) if waiting else None
 
     def _report(self, reply: wire.Reply, ok_key: str, name: str) -> None:
         if reply.ok:

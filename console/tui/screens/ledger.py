@@ -2,7 +2,9 @@
 
 The figures are casework.ledger's, built here from the station database for the month chosen,
 so the screen and the exported files cannot disagree. The answer rates sit beside the
-telecare reference and turn red below it: that is what a supervisor looks for first.
+telecare reference and turn red below it: that is what a supervisor looks for first. Below
+them, the people told outside the station: messages sent and failed (red when any failed),
+how soon someone accepted, and how soon dispatched responders arrived against the promise.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class LedgerScreen(Screen[None]):
         t = self.records.texts
         yield Static("", classes="section", id="ledger-title")
         with VerticalScroll(id="ledger-figures"):
-            for part in ("visits", "followups", "alarms", "answer"):
+            for part in ("visits", "followups", "alarms", "answer", "notify"):
                 yield Static(id=f"ledger-{part}")
         yield FolderField(t("ledger_folder"), folder=self.folder, id="ledger-folder")
         yield Static("", id="ledger-status")
@@ -83,7 +85,8 @@ class LedgerScreen(Screen[None]):
                             followups=r.store.followups(open_only=False), tz=r.tz)
         self.query_one("#ledger-title", Static).update(r.texts("ledger_title", month=month))
         for part, render in (("visits", self._visits), ("followups", self._followups),
-                             ("alarms", self._alarms), ("answer", self._answer)):
+                             ("alarms", self._alarms), ("answer", self._answer),
+                             ("notify", self._notify)):
             self.query_one(f"#ledger-{part}", Static).update(render(self.ledger))
 
     def _word(self, key: str) -> str:
@@ -144,6 +147,29 @@ class LedgerScreen(Screen[None]):
         table.add_row(self._word("unclaimed"), str(a.unclaimed), "")
         for key, value in (("median_s", a.median_s), ("p90_s", a.p90_s)):
             table.add_row(self._word(key), "-" if value is None else f"{value:.1f}", "")
+        return table
+
+    def _notify(self, ledger: Ledger) -> RenderableType:
+        n = ledger.notify
+        table = Table(title=f"{self._word('notify')} · {self._word('dispatch')}", title_justify="left",
+                      box=None, pad_edge=False, show_header=False)
+        table.add_column()
+        table.add_column(justify="right")
+
+        def seconds(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f}"
+
+        pct = n.within_pct()
+        for key, value in (
+                ("sent", str(n.sent)),
+                ("failed", Text(str(n.failed), style="bold red" if n.failed else "")),
+                ("accepted", str(n.accepted)), ("accept_median_s", seconds(n.accept_median_s)),
+                ("count", str(n.dispatches)), ("arrived", str(n.arrived)),
+                ("arrival_median_s", seconds(n.arrival_median_s)),
+                ("arrival_p90_s", seconds(n.arrival_p90_s)),
+                ("within_promise", str(n.within_promise)),
+                ("within_promise_pct", "-" if pct is None else f"{pct:.1f}")):
+            table.add_row(self._word(key), value)
         return table
 
     def action_prev_month(self) -> None:

@@ -1,7 +1,9 @@
 """The alarm queue: open alarms by priority, then pressed again by the elder before not, then
 care group, then the elder's age (oldest first), then when raised; unclaimed ones show a
 running timer and, past the station's limit, flash as escalated with the supervisor flag. An
-alarm the elder pressed again says so beside its kind (再次呼叫 ×N).
+alarm the elder pressed again says so beside its kind (再次呼叫 ×N). An alarm with a responder
+dispatched shows in its state the running dispatch timer (已派 3:12), flagged past the county's
+promise (迟到 16:05), and once they are there the time they arrived (已到 02:45, red if late).
 
 An alarm counts as escalated when the station flagged it (``escalated``) or when this console's
 own timer says the limit has passed: a console whose station is slow to say so still warns.
@@ -30,9 +32,11 @@ from textual.widgets import Input
 
 from console.casework.search import ElderIndex
 from console.station.config import Category
+from console.station.store.notify import DispatchRow
 from console.station.store.rows import AlarmRow
 from console.tui.i18n import Texts
 from console.tui.widgets.fmt import duration, elder_name
+from console.tui.widgets.notify_panel import dispatch_cell
 from console.tui.widgets.table import LabelledTable
 from hub.common.events import AlarmState
 
@@ -67,6 +71,7 @@ class AlarmQueue(LabelledTable):
         self._shown: list[list[Text | str]] = []  # the cells as last drawn, to fit the columns
         self.filter = ""  # shows only alarms whose elder (as the roster finds), hub or kind matches
         self._found: set[str] = set()  # the hubs whose elder the filter finds
+        self.dispatches: dict[str, list[DispatchRow]] = {}  # alarm -> its responders sent
         super().__init__(texts, narrow=[list(self.COLUMNS).index(c) for c in self.NARROW], **kw)
 
     def labels(self, column: str) -> list[str]:
@@ -82,6 +87,8 @@ class AlarmQueue(LabelledTable):
             shown.append(duration(self.LONGEST_WAIT))
         elif column == "state":
             shown += [t(f"state_{s.value}") for s in AlarmState if not s.closed] + [self._overdue_label()]
+            shown += [t(k, time=duration(self.LONGEST_WAIT))
+                      for k in ("queue_dispatched", "queue_late", "queue_arrived")]
         elif column == "category":
             shown += [t(f"cat_{c.value}") for c in Category]
         return shown
@@ -90,9 +97,13 @@ class AlarmQueue(LabelledTable):
     def selected(self) -> AlarmRow | None:  # type: ignore[override]  # the alarm, not its id
         return self._by_id.get(self.current or "")
 
-    def show(self, alarms: list[AlarmRow]) -> None:
-        """Replace the rows, keeping the cursor on the same alarm."""
+    def show(self, alarms: list[AlarmRow],
+             dispatches: dict[str, list[DispatchRow]] | None = None) -> None:
+        """Replace the rows (with the responders sent to them), keeping the cursor on the same
+        alarm."""
         self._all = alarms
+        if dispatches is not None:
+            self.dispatches = dispatches
         self._found = self._search(alarms) if self.filter else set()
         today = self.texts.day(self.clock())
         self.alarms = sorted((a for a in alarms if self._matches(a)),
@@ -190,6 +201,8 @@ class AlarmQueue(LabelledTable):
     def _state(self, a: AlarmRow, now: float) -> Text:
         if self.overdue(a, now):
             return Text(self._overdue_label(), style=FLASH[int(now) % 2])
+        if sent := dispatch_cell(self.dispatches.get(a.id, []), self.texts, now):
+            return sent
         return Text(self.texts(f"state_{a.state.value}"),
                     style="bold red" if a.state is AlarmState.DELIVERED else "bold green")
 

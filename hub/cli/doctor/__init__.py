@@ -21,7 +21,9 @@ def arguments(s: argparse.ArgumentParser) -> None:
         "Check what the hub (hub.yaml) or the station (station.yaml) needs on this machine: the "
         "config, the radar's serial port and its frames, Bluetooth, GPIO, sound devices, the "
         "broker (name, TCP, MQTT login, TLS), the TLS files, clock sync, disk space and the "
-        "databases. Each line is OK, WARN, FAIL or SKIP; WARN and FAIL lines say what to fix. "
+        "databases; on a station, the SMS modem (SIM, registration, signal) and whether the "
+        "group robots take its key (nothing is posted: `anxin notify test` sends a message). "
+        "Each line is OK, WARN, FAIL or SKIP; WARN and FAIL lines say what to fix. "
         "Exit status 1 when a line FAILs. Run it as the user the service runs as (`sudo -u anxin "
         "…`): permissions are checked for whoever runs it.")
     s.add_argument("--config", type=Path, help=f"hub.yaml or station.yaml (default: {CONFIGS[0]}, "

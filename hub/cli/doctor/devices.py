@@ -44,8 +44,8 @@ def radar(cfg: RadarConfig | None, system: System) -> list[Finding]:
         return [fail("radar", f"{port} is not a serial device ({stat.filemode(mode)})",
                      "set radar.port to the radar's serial port (/dev/ttyAMA0, /dev/serial/by-id/…)")]
     if not system.access(port, RW):
-        group = _group(port)
-        return [fail("radar", f"{system.user} may not read and write {port} ({_owner(port)})",
+        group = group_of(port)
+        return [fail("radar", f"{system.user} may not read and write {port} ({owner_of(port)})",
                      f"`sudo usermod -aG {group} {system.user}`, {RELOGIN}")]
     try:
         heard = system.listen_radar(str(port), cfg.model, system.listen_s)
@@ -147,8 +147,8 @@ def gpio(cfg: GpioConfig, system: System) -> list[Finding]:
         return [fail("gpio", f"no {system.dev_root}/gpiochip*: not a Raspberry Pi, or its GPIO driver "
                      "is missing", "on a Pi, update Raspberry Pi OS; elsewhere set gpio.backend: sim")]
     if denied := [c for c in chips if not system.access(c, RW)]:
-        group = _group(denied[0])
-        return [fail("gpio", f"{system.user} may not use {denied[0]} ({_owner(denied[0])})",
+        group = group_of(denied[0])
+        return [fail("gpio", f"{system.user} may not use {denied[0]} ({owner_of(denied[0])})",
                      f"`sudo usermod -aG {group} {system.user}`, {RELOGIN}")]
     try:
         factory = system.pin_factory()
@@ -184,7 +184,7 @@ def _also(fix: str, hints: list[str]) -> str:
     return "; ".join([fix, *hints])
 
 
-def _group(path: Path) -> str:
+def group_of(path: Path) -> str:
     gid = path.stat().st_gid
     try:
         return grp.getgrgid(gid).gr_name
@@ -192,6 +192,6 @@ def _group(path: Path) -> str:
         return str(gid)
 
 
-def _owner(path: Path) -> str:
+def owner_of(path: Path) -> str:
     st = path.stat()
-    return f"{stat.filemode(st.st_mode)} group {_group(path)}"
+    return f"{stat.filemode(st.st_mode)} group {group_of(path)}"

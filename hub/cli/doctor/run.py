@@ -15,7 +15,7 @@ from typing import Literal
 from console.station.config import StationConfig, load_homes
 from console.station.trust.brokerconf import TlsFiles
 from console.station.trust.pki import hub_identity, station_identity
-from hub.cli.doctor import devices, host, network
+from hub.cli.doctor import devices, host, network, notify, store
 from hub.cli.doctor.network import Identity
 from hub.cli.doctor.report import Finding, fail, ok, skip, warn
 from hub.cli.doctor.system import System
@@ -24,7 +24,7 @@ from hub.runtime.config import HubConfig, load_hub_rules
 
 Kind = Literal["hub", "station"]
 HUB_CHECKS = ("radar", "bluetooth", "gpio", "audio", "broker", "tls", "disk", "outbox")
-STATION_CHECKS = ("homes", "database", "broker", "tls", "disk")
+STATION_CHECKS = ("homes", "database", "broker", "tls", "disk", "notify")
 
 
 class _TlsPaths(Strict):
@@ -157,10 +157,12 @@ def station(cfg: StationConfig, loaded: Loaded, system: System) -> list[Finding]
                         "and point broker.tls at the new files")
     damaged = (f"stop the station; `sqlite3 {cfg.database} .recover | sqlite3 {cfg.database}"
                ".recovered` saves what can be saved, or restore a backup")
-    return [*_homes(cfg.homes_file),
-            *host.database(cfg.database, system, check="database", damaged=damaged),
+    database = (store.postgresql(cfg) if cfg.store.engine == "postgresql" else
+                host.database(cfg.database, system, check="database", damaged=damaged))
+    return [*_homes(cfg.homes_file), *database,
             *_network(loaded, identity, system),
-            *host.disk(cfg.database.parent, system, service="anxin-station")]
+            *host.disk(cfg.database.parent, system, service="anxin-station"),
+            *notify.channels(cfg, system)]
 
 
 def _network(loaded: Loaded, identity: Identity, system: System) -> list[Finding]:

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import serial  # type: ignore[import-untyped]  # pyserial ships no type information
 from paho.mqtt.reasoncodes import ReasonCode
@@ -31,11 +31,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 from drivers.audio import AudioUnavailable
 from drivers.audio.device import portaudio
 from drivers.gpio.pins import pin_factory
+from drivers.modem import Modem, ModemStatus
 from drivers.radar.models import model as model_spec
 from drivers.radar.port import open_uart
 from drivers.radar.readings import Received
 from hub.common.configfile import ConfigError
 from hub.common.transport import BrokerConfig, paho_client
+
+if TYPE_CHECKING:  # the robots' HTTP client: only for a station with robots
+    from console.station.notify.channel import ChannelError
+    from console.station.notify.robot import GroupRobot
 
 BluezAnswer = Literal["on", "off", "no-adapter", "no-bluez"] | None  # None: BlueZ not reachable
 LoginOutcome = Literal["accepted", "refused", "tls-verify", "tls", "closed", "timeout", "error"]
@@ -201,6 +206,38 @@ def listen_radar(port: str, model: str, seconds: float) -> Heard:
     return Heard(received, frames)
 
 
+def modem_status(port: str, pin: str | None, timeout: float) -> ModemStatus:
+    """One look at an SMS modem (SIM, registration, signal), opened as the station opens it.
+    PortBusy when another process holds it."""
+    from hub.cli.sms import port_busy
+
+    if port_busy(port):
+        raise PortBusy(port)
+
+    async def look() -> ModemStatus:
+        modem = Modem(port=port, pin=pin, command_s=timeout)
+        try:
+            return await modem.start(timeout=4 * timeout)
+        finally:
+            await asyncio.to_thread(modem.close)
+    return asyncio.run(look())
+
+
+def probe_robot(robot: GroupRobot) -> ChannelError | None:
+    """What a group robot says to a probe that shows nothing in the group (GroupRobot.probe)."""
+    from console.station.notify.channel import ChannelError
+
+    async def probe() -> ChannelError | None:
+        try:
+            await robot.probe()
+        except ChannelError as e:
+            return e
+        finally:
+            await robot.aclose()
+        return None
+    return asyncio.run(probe())
+
+
 def resolve(host: str, port: int) -> list[str]:
     """The addresses a name resolves to (OSError, e.g. socket.gaierror, when it does not)."""
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -282,6 +319,8 @@ class System:
     audio_devices: Callable[[], list[AudioDevice]] = sounddevice_devices
     pin_factory: Callable[[], str] = real_pin_factory
     listen_radar: Callable[[str, str, float], Heard] = listen_radar
+    modem_status: Callable[[str, str | None, float], ModemStatus] = modem_status
+    probe_robot: Callable[[GroupRobot], ChannelError | None] = probe_robot
     resolve: Callable[[str, int], list[str]] = resolve
     tcp: Callable[[str, int, float], None] = tcp_connect
     mqtt_login: Callable[[BrokerConfig, str, float], Login] = mqtt_login

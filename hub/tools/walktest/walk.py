@@ -279,7 +279,11 @@ class Walk:
 def save(report: Report, folder: Path) -> list[Path]:
     """The report as text and JSON, named for the hub and the time: nothing is overwritten."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"walktest-{report.hub}-{report.local(report.finished, '%Y%m%d-%H%M%S')}"
+    base = f"walktest-{report.hub}-{report.local(report.finished, '%Y%m%d-%H%M%S')}"
+    stem, n = base, 1
+    while (folder / f"{stem}.json").exists():  # a retry within the same second
+        n += 1
+        stem = f"{base}_{n}"  # '_' sorts after '.': the newest stays last (last_report)
     paths = [folder / f"{stem}.txt", folder / f"{stem}.json"]
     paths[0].write_text(report.text(), encoding="utf-8")
     paths[1].write_text(report.json(), encoding="utf-8")

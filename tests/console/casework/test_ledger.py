@@ -3,6 +3,7 @@ read back to the same numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,8 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from console.casework.county import load_county
-from console.casework.ledger import Ledger, Month, answer_stats, build, export_csv, export_xlsx, read_figures
-from console.casework.records import AlarmRecord, FollowUp, VisitRecord
+from console.casework.ledger import (
+    Ledger,
+    Month,
+    answer_stats,
+    build,
+    export_csv,
+    export_xlsx,
+    read_figures,
+)
+from console.casework.records import AlarmRecord, DispatchRecord, FollowUp, VisitRecord
 from console.casework.sheets import read_rows
 from console.station.config import Category
 from tests.conftest import REPO
@@ -125,7 +134,7 @@ def test_xlsx_export_reads_back_to_the_same_figures(ledger: Ledger, tmp_path: Pa
     assert alarms[0][:3] == ["发生时间（终端）", "收到时间（服务站）", "终端"]
     assert alarms[1][:7] == [datetime(2026, 11, 1, 7, 59, 30), datetime(2026, 11, 1, 8), "h001",
                              "王秀英", "重点", "跌倒", 5]
-    assert alarms[-1][5] == "烟雾" and alarms[-1][9] == "未结束"
+    assert alarms[-1][5] == "烟雾" and alarms[-1][11] == "未结束"
     assert len([[c.value for c in row] for row in wb["跟进"].iter_rows()]) == 1 + 3
 
 
@@ -145,5 +154,42 @@ def test_csv_export_in_english_reads_back_to_the_same_figures(ledger: Ledger, tm
     assert ["Visits · key group · Home visit", "1", "visits.key.home"] in summary
     alarms = list(read_rows(paths[2]))
     assert alarms[0][:2] == ["Raised (at the home)", "Received (at the station)"]
-    assert alarms[0][10:] == ["Officer", "Notes", "Id"]
-    assert [r[11] for r in alarms[1:]].count("grid worker went round") == 1  # the officer's notes
+    assert alarms[0][12:] == ["Officer", "Notes", "Id"]
+    assert [r[13] for r in alarms[1:]].count("grid worker went round") == 1  # the officer's notes
+
+
+def test_people_told_dispatches_against_the_promise_and_first_acceptance() -> None:
+    """Four dispatches on site 5, 10, 14 and 20 minutes after they were sent, against the
+    15-minute promise: p50 12 min, p90 (nearest rank) 20 min, 3 of 4 within; one never stamped
+    counts as not within. Acceptances 2 and 6 minutes after the alarm came: p50 4 min."""
+    def sent(n: int, day: int, arrivals: list[float | None], accepted_after: float | None,
+             sent: int, failed: int) -> AlarmRecord:
+        a = alarm(n, "fall", f"2026-11-{day:02d}T08:00:00", 20, "onsite_help")
+        d = [DispatchRecord("volunteer", "孙丽", a.received + 60, 900.0,
+                            None if m is None else a.received + 60 + m * 60) for m in arrivals]
+        return dataclasses.replace(a, dispatches=tuple(d), sent=sent, failed=failed,
+                                   accepted=None if accepted_after is None else a.received + accepted_after)
+
+    alarms = [sent(1, 2, [5, 10], 120, 3, 1), sent(2, 3, [14], 360, 2, 0), sent(3, 4, [20], None, 1, 2),
+              sent(4, 5, [], None, 0, 0), sent(5, 6, [None], None, 1, 0)]
+    december = dataclasses.replace(sent(6, 12, [30], 10, 9, 9), received=ts("2026-12-12T08:00:00"))
+    f = dict(build(NOV, roster=ROSTER, visits=[], alarms=[*alarms, december], followups=[],
+                   tz=CST).figures(RULES))
+    assert (f["notify.sent"], f["notify.failed"]) == (7, 3)
+    assert (f["notify.accepted"], f["notify.accept_median_s"]) == (2, 240.0)
+    assert (f["dispatch.count"], f["dispatch.arrived"]) == (5, 4)
+    assert (f["dispatch.arrival_median_s"], f["dispatch.arrival_p90_s"]) == (720.0, 1200.0)
+    assert (f["dispatch.within_promise"], f["dispatch.within_promise_pct"]) == (3, 60.0)
+    four = build(NOV, roster=ROSTER, visits=[], alarms=alarms[:3], followups=[], tz=CST)
+    assert (four.notify.within_promise, four.notify.dispatches, four.notify.within_pct()) == (3, 4, 75.0)
+
+
+def test_the_alarm_sheet_says_when_the_first_responder_was_sent_and_arrived(tmp_path: Path) -> None:
+    a = alarm(1, "fall", "2026-11-02T08:00:00", 20, "onsite_help")
+    a = dataclasses.replace(a, dispatches=(DispatchRecord("volunteer", "孙丽", a.received + 60, 900.0,
+                                                          a.received + 660),))
+    path = export_xlsx(build(NOV, roster=ROSTER, visits=[], alarms=[a], followups=[], tz=CST), RULES,
+                       tmp_path / "ledger.xlsx", CST)
+    rows = [[c.value for c in row] for row in openpyxl.load_workbook(path)["报警"].iter_rows()]
+    assert rows[0][7:11] == ["接警时间", "派遣时间", "到达时间", "结束时间"]
+    assert rows[1][8:10] == [datetime(2026, 11, 2, 8, 1), datetime(2026, 11, 2, 8, 11)]

@@ -13,12 +13,14 @@ import yaml
 
 from console.station import audit
 from console.station.config import Category, Contact, Elder, Home
+from console.station.store import db as engine
 from console.station.store.alarms import ClaimConflict
 from console.station.store.reader import StationReader
 from console.station.store.station import StationStore
 from hub.cli.main import main
 from hub.common import wire
 from hub.common.events import CANCEL_KIND, Event
+from tests.support.postgres import StoreAt
 
 
 @pytest.fixture
@@ -173,20 +175,23 @@ def test_a_truncated_tail_is_found_against_the_head_written_down(
     assert out.startswith(f"BROKEN at seq 7: the expected head {head} is not in the chain"), out
 
 
-def test_the_entry_commits_with_its_change_or_not_at_all(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_the_entry_commits_with_its_change_or_not_at_all(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.store_event(wire.event_msg("h001", Event(kind="button.press", source="b", alarm="panic",
                                                id="a1")))
-    s._db.execute("CREATE TRIGGER no_more BEFORE INSERT ON audit BEGIN "
-                  "SELECT RAISE(ABORT, 'disk full'); END")
-    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+    s._db.script("CREATE FUNCTION no_more() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "RAISE EXCEPTION 'disk full'; END $$; CREATE TRIGGER no_more BEFORE INSERT ON "
+                 "audit FOR EACH ROW EXECUTE FUNCTION no_more();" if s._db.pg else
+                 "CREATE TRIGGER no_more BEFORE INSERT ON audit BEGIN "
+                 "SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(engine.errors(), match="disk full"):
         s.claim("a1", "zhang", "张三")
     a = s.alarm("a1")
     assert a and a.officer is None  # the claim was rolled back with its entry
 
 
-def test_homes_yaml_changes_give_one_entry_per_changed_home(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_homes_yaml_changes_give_one_entry_per_changed_home(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     homes = [home("h001", "王秀英"), home("h002", "李桂兰"), home("h003", "张德福")]
     assert s.load_homes(homes, now=1.0) == ["h001", "h002", "h003"]
     assert s.load_homes(homes, now=2.0) == []  # the service restarted, nothing changed

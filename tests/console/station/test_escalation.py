@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from console.station.config import StationConfig
 from console.station.service import StationService
@@ -12,6 +11,7 @@ from console.station.store.station import StationStore
 from console.tui.client import StationClient
 from hub.common import wire
 from tests.conftest import eventually
+from tests.support.postgres import StoreAt
 
 
 def alarm(id: str, hub: str = "h001") -> wire.EventMsg:
@@ -19,8 +19,8 @@ def alarm(id: str, hub: str = "h001") -> wire.EventMsg:
                          alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101))
 
 
-def test_unclaimed_alarms_escalate_once_on_a_fake_clock(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_unclaimed_alarms_escalate_once_on_a_fake_clock(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.store_events([alarm("a1")], now=1000.0)
     s.store_events([alarm("a2"), alarm("a3", "h002")], now=1030.0)
     s.claim("a3", "zhang", "张三", now=1031.0)

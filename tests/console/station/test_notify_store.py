@@ -19,6 +19,7 @@ from console.station.store.notify import NOTE_DISPATCHED
 from console.station.store.station import StationStore
 from console.station.users import Role
 from hub.common import wire
+from tests.support.postgres import StoreAt
 
 SON = Person("王建国", "13800000001", "contact", "儿子")
 GRID = Person("李梅", "13900000002", "contact", "网格员")
@@ -26,8 +27,8 @@ T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StationStore:
-    s = StationStore(tmp_path / "station.db")
+def store(store_at: StoreAt) -> StationStore:
+    s = StationStore(store_at.location)
     s.store_events([wire.EventMsg(hub="h001", id="a1", kind="button.press", source="bedside",
                                   ts=T0, alarm=wire.AlarmInfo(kind="panic", priority=1,
                                                               contact_id=101))], now=T0)
@@ -118,6 +119,7 @@ def test_a_dispatch_and_its_arrival_are_on_the_timeline_and_audited(store: Stati
     assert arrived and arrived.arrived == T0 + 600 and not arrived.late(T0 + 10_000)
     assert store.notify.arrive(d.id, by="zhang", actor="zhang", now=T0 + 700) is None  # once
     assert store.notify.waiting_arrivals() == [] and store.notify.dispatches_between(T0, T0 + 1) == [arrived]
+    assert store.notify.dispatches_of(["a1", "nope"]) == {"a1": [arrived]}
     with pytest.raises(OpRefused, match="no alarm"):
         store.notify.dispatch("nope", kind="family", name="x", phone="", username="zhang", officer="张三",
                               promise_s=900, now=T0)
@@ -141,8 +143,8 @@ def test_responders_load_like_homes_changed_entries_replace_removed_ones_stop(st
         "responder.save", "responder.save", "responder.save", "responder.remove"]
 
 
-def test_a_console_attends_while_its_session_makes_requests(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "s.db")
+def test_a_console_attends_while_its_session_makes_requests(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.users.add("zhang", "张三", Role.DUTY, "a-good-password", actor="test", now=T0)
     session = s.users.login("zhang", "a-good-password", via="desk1", now=T0)
     assert s.users.attended(since=T0 - 90, now=T0) == ["desk1"]
@@ -163,3 +165,19 @@ def test_an_older_database_gets_the_new_tables_and_columns(tmp_path: Path) -> No
     s = StationStore(path)
     assert s.users.attended(since=0, now=T0) == []
     assert s.notify.for_alarm("x") == [] and s.notify.cascades() == []
+
+
+def test_the_ledger_reads_each_alarms_messages_acceptance_and_dispatches(store: StationStore) -> None:
+    son, grid = store.notify.apply([send(SON), send(GRID, step=0)], T0 + 5).new
+    store.notify.sent(son.id, T0 + 6)
+    store.notify.failed([(grid.id, ChannelError("sms.no_sim", "no SIM", retryable=False))])
+    store.notify.apply([Note("a1", "notify_accepted", "王建国（儿子）")], T0 + 125)
+    store.notify.apply([Note("a1", "notify_accepted", "李梅")], T0 + 300)
+    d = store.notify.dispatch("a1", kind="volunteer", name="孙丽", phone="13600000007", username="zhang",
+                              officer="张三", promise_s=900, now=T0 + 200)
+    store.notify.arrive(d.id, by="zhang", actor="zhang", now=T0 + 800)
+    (a,) = store.alarm_records(T0, T0 + 1)
+    assert (a.sent, a.failed, a.accepted) == (1, 1, T0 + 125)
+    assert [(x.name, x.dispatched, x.arrived, x.promise_s) for x in a.dispatches] == [
+        ("孙丽", T0 + 200, T0 + 800, 900)]
+    assert store.alarm_records(T0 + 1, T0 + 2) == []  # filed under the month its alarm came

@@ -23,6 +23,7 @@ from console.tui.client import StationClient
 from hub.common import wire
 from tests.conftest import REPO, eventually
 from tests.support.accounts import add_users, desk
+from tests.support.postgres import StoreAt
 
 RULES = load_county(DEFAULT_COUNTY)
 HOMES = load_homes(REPO / "config/homes.yaml")
@@ -157,8 +158,8 @@ def test_console_edits_survive_a_restart_and_file_edits_win(tmp_path: Path) -> N
     assert s.verify_audit().ok
 
 
-def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_reads_for_the_schedule_the_ledger_and_the_card(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.load_homes(HOMES, now=time.time() - 40 * 86400)
     now = time.time()
     s.records.save_visit("h002", visit(mode="home"), RULES, actor="zhang", officer="张三", now=now)
@@ -204,11 +205,11 @@ def test_reads_for_the_schedule_the_ledger_and_the_card(tmp_path: Path) -> None:
     assert not nothing.online and nothing.sensors == [] and nothing.presence is None
 
 
-def test_an_alarms_repeat_of_its_trigger_is_not_a_new_reading(tmp_path: Path) -> None:
+def test_an_alarms_repeat_of_its_trigger_is_not_a_new_reading(store_at: StoreAt) -> None:
     """A wandering alarm is a door.open raised 15 min after the door opened (sent then on its
     own): the door opened, and someone last moved, when the door did, not when the alarm came.
     Without its trigger stored, the alarm stands for the reading at the trigger's time."""
-    s = StationStore(tmp_path / "station.db")
+    s = StationStore(store_at.location)
     t = time.time() - 3600
     door = wire.EventMsg(hub="h001", id="d1", kind="door.open", source="front_door", ts=t,
                          data={"room": "门厅", "type": "door"})
@@ -224,9 +225,9 @@ def test_an_alarms_repeat_of_its_trigger_is_not_a_new_reading(tmp_path: Path) ->
     assert s.home_state("h001").doors == {"门厅": (True, t)}
 
 
-def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(tmp_path: Path) -> None:
+def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(store_at: StoreAt) -> None:
     """The ledger of a past month counts the roster of that month, not today's."""
-    s = StationStore(tmp_path / "station.db")
+    s = StationStore(store_at.location)
     joined = time.time() - 40 * 86400
     end = joined + 10 * 86400  # the end of the past month
     s.load_homes(HOMES[:3], now=joined)
@@ -245,10 +246,10 @@ def test_a_past_months_roster_leaves_out_later_homes_and_reads_back_the_groups(t
     assert (now["h001"], now["h002"], len(now)) == (Category.GENERAL, Category.GENERAL, 5)
 
 
-def test_a_past_alarm_is_filed_under_the_group_the_elder_had_then(tmp_path: Path) -> None:
+def test_a_past_alarm_is_filed_under_the_group_the_elder_had_then(store_at: StoreAt) -> None:
     """The ledger counts an alarm in the group its elder was in when it came: a supervisor's
     later change of group (audited) does not move it."""
-    s = StationStore(tmp_path / "station.db")
+    s = StationStore(store_at.location)
     t = time.time() - 30 * 86400
     s.load_homes(HOMES[:1], now=t)  # h001 王秀英, key group
     s.store_events([alarm("a1", ts=t + 86400)], now=t + 86400)
@@ -260,8 +261,8 @@ def test_a_past_alarm_is_filed_under_the_group_the_elder_had_then(tmp_path: Path
     assert [r.category for r in s.alarm_records(t + 86400, t + 2 * 86400)] == [Category.KEY]
 
 
-def test_queue_order_priority_group_then_the_oldest_elder(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_queue_order_priority_group_then_the_oldest_elder(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.load_homes(HOMES)  # h001 王秀英 86 key, h004 陈永年 91 key, h003 general
     now = time.time()
     s.store_events([alarm("x3", "h003", now - 30), alarm("x1", "h001", now - 20),
@@ -298,8 +299,8 @@ def test_an_old_database_is_migrated(tmp_path: Path) -> None:
     ro.close()
 
 
-def test_store_refusals_name_the_problem(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_store_refusals_name_the_problem(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.load_homes(HOMES)
     with pytest.raises(OpRefused, match=r"record\.name") as e:
         s.records.save_elder("h001", {"name": "", "address": "x"}, RULES, actor="z", now=1.0)

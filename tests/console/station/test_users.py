@@ -32,6 +32,7 @@ from hub.common.events import AlarmState, Event
 from hub.common.transport import MemoryBroker
 from tests.conftest import eventually
 from tests.support.accounts import PASSWORD, add_users, log_in
+from tests.support.postgres import StoreAt
 
 # --- passwords and logins on the database ---------------------------------------------------
 
@@ -47,9 +48,9 @@ def test_password_hash_is_salted_scrypt_at_the_real_cost_and_checks_in_constant_
     assert not verify_password("s3cret-pass", "garbage")
 
 
-def store_with(tmp_path: Path, *people: tuple[str, str, Role], **login: float) -> StationStore:
-    add_users(tmp_path / "station.db", *people)
-    return StationStore(tmp_path / "station.db", login=LoginConfig.model_validate(login))
+def store_with(at: StoreAt, *people: tuple[str, str, Role], **login: float) -> StationStore:
+    add_users(at.location, *people)
+    return StationStore(at.location, login=LoginConfig.model_validate(login))
 
 
 def actions(store: StationStore, target: str) -> list[tuple[str, dict[str, object]]]:
@@ -57,9 +58,9 @@ def actions(store: StationStore, target: str) -> list[tuple[str, dict[str, objec
 
 
 def test_five_failures_lock_the_user_at_that_console_for_a_minute(
-        tmp_path: Path, cheap_passwords: None, caplog: pytest.LogCaptureFixture) -> None:
+        store_at: StoreAt, cheap_passwords: None, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    store = store_with(tmp_path, ("zhang", "张三", Role.DUTY))
+    store = store_with(store_at, ("zhang", "张三", Role.DUTY))
     for i in range(1, 6):
         with pytest.raises(LoginRefused, match="wrong username or password") as e:
             store.users.login("zhang", f"guess{i}xx", via="c1", now=100.0 + i)
@@ -87,8 +88,8 @@ def test_five_failures_lock_the_user_at_that_console_for_a_minute(
 
 
 def test_failures_from_many_consoles_slow_the_user_down_but_not_where_she_logs_in(
-        tmp_path: Path, cheap_passwords: None) -> None:
-    store = store_with(tmp_path, ("zhang", "张三", Role.DUTY), slow_after=10, slow_s=10)
+        store_at: StoreAt, cheap_passwords: None) -> None:
+    store = store_with(store_at, ("zhang", "张三", Role.DUTY), slow_after=10, slow_s=10)
     u = store.users
     assert u.login("zhang", PASSWORD, via="desk", now=1.0)  # her desk: known from now on
     for i in range(10):  # one guess from each of ten consoles: none is locked
@@ -103,8 +104,8 @@ def test_failures_from_many_consoles_slow_the_user_down_but_not_where_she_logs_i
 
 
 def test_unknown_and_disabled_users_get_the_answer_a_wrong_password_gets(
-        tmp_path: Path, cheap_passwords: None) -> None:
-    store = store_with(tmp_path, ("zhang", "张三", Role.DUTY))
+        store_at: StoreAt, cheap_passwords: None) -> None:
+    store = store_with(store_at, ("zhang", "张三", Role.DUTY))
     store.users.set_disabled("zhang", True, actor="root", now=1.0)
     answers = []
     for name, pw in (("nobody", PASSWORD), ("zhang", PASSWORD), ("zhang", "wrongpass")):
@@ -117,8 +118,8 @@ def test_unknown_and_disabled_users_get_the_answer_a_wrong_password_gets(
 
 
 def test_sessions_end_at_expiry_logout_password_change_and_disable(
-        tmp_path: Path, cheap_passwords: None) -> None:
-    store = store_with(tmp_path, ("zhang", "张三", Role.DUTY), session_h=1)
+        store_at: StoreAt, cheap_passwords: None) -> None:
+    store = store_with(store_at, ("zhang", "张三", Role.DUTY), session_h=1)
     u = store.users
     s = u.login("zhang", PASSWORD, via="c1", now=0.0)
     assert u.session_user(s.token, now=3599.0) is not None
@@ -140,8 +141,8 @@ def test_sessions_end_at_expiry_logout_password_change_and_disable(
     assert u.logout(s.token, now=20.0) is None  # once
 
 
-def test_user_changes_are_checked(tmp_path: Path, cheap_passwords: None) -> None:
-    store = store_with(tmp_path, ("zhang", "张三", Role.DUTY))
+def test_user_changes_are_checked(store_at: StoreAt, cheap_passwords: None) -> None:
+    store = store_with(store_at, ("zhang", "张三", Role.DUTY))
     u = store.users
     with pytest.raises(users.UserError, match="already exists"):
         u.add("zhang", "张三", Role.DUTY, PASSWORD, actor="root", now=1.0)
@@ -296,7 +297,7 @@ async def test_passwords_are_kept_neither_in_refused_requests_nor_in_the_log(
                       password=SecretStr("hunter2hunter2"))
     assert b'"password":"hunter2hunter2"' in wire.encode(sent)  # on the wire, to the station
     assert "hunter2" not in repr(sent) and "hunter2" not in str(sent)  # never in a log line
-    dump = "\n".join(desk.station.store._db.iterdump())
+    dump = "\n".join(desk.station.store._db.raw.iterdump())
     assert "hunter2" not in dump and b"hunter2".hex().upper() not in dump.upper()
     assert "hunter2" not in caplog.text
 
@@ -452,7 +453,7 @@ def test_anxin_user_add_list_passwd_with_password_stdin(
     trail = [(e.actor, e.action) for e in store.audit_entries()]
     assert ("root", "user.add") in trail and ("root", "user.passwd") in trail
     assert trail.count(("root", "logout")) == 4  # each CLI change is its own short session
-    stored = "\n".join(store._db.iterdump())
+    stored = "\n".join(store._db.raw.iterdump())
     assert "zhangpass" not in stored and "rootpass1" not in stored
 
 

@@ -73,8 +73,7 @@ async def test_the_timeline_tells_notes_calls_and_the_outcome(station: DeskStati
         screen = app.screen
         assert isinstance(screen, AlarmScreen)
         # a call that opened and ended, as the station stores it
-        db = station.store._db
-        with db:
+        with station.store._tx() as db:
             db.execute("INSERT INTO calls(id, hub, alarm, console, username, officer, started, "
                        "answered, ended, reason, duration, recording, recorded) "
                        "VALUES ('c1','h001',?,'k','zhang','张三',?,?,?,'hangup',42,'/rec/c1.ogg',42)",

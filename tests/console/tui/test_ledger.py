@@ -3,6 +3,7 @@ back to the same figures, or says why it could not be written."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, date
 from functools import partial
@@ -12,7 +13,7 @@ from rich.console import Console
 from textual.widgets import Input, Static
 
 from console.casework.ledger import read_figures
-from console.casework.records import FollowUp, VisitRecord
+from console.casework.records import DispatchRecord, FollowUp, VisitRecord
 from console.station.config import Category
 from console.tui.screens.ledger import LedgerScreen
 from tests.console.casework import test_ledger as casework_ledger
@@ -81,6 +82,24 @@ async def test_month_figures_on_screen_and_switching_months() -> None:
         await pilot.press("n", "n")
         assert "2026-12" in str(screen.query_one("#ledger-title", Static).content)
         assert row(shown(screen, "answer"), "60秒内接警率")[2] == "-"
+
+
+async def test_the_people_told_and_the_dispatches_against_the_promise() -> None:
+    """Four dispatches on site 5, 10, 14 and 20 min after they were sent (promise 15 min)."""
+    s = store()
+    base = alarm(30, "fall", "2026-11-20T08:00:00", 20, "onsite_help")
+    s.alarms.append(dataclasses.replace(base, sent=5, failed=1, accepted=base.received + 90, dispatches=tuple(
+        DispatchRecord("volunteer", "孙丽", base.received, 900.0, base.received + m * 60)
+        for m in (5, 10, 14, 20))))
+    screen = LedgerScreen(records(s))
+    async with Host(screen).run_test(size=(80, 24)):
+        told = shown(screen, "notify")
+        assert row(told, "已发出") == ["已发出", "5"] and row(told, "发送失败") == ["发送失败", "1"]
+        assert row(told, "首次确认用时中位数")[-1] == "90.0"
+        assert row(told, "派遣次数")[-1] == "4" and row(told, "已到达")[-1] == "4"
+        assert row(told, "派遣到达用时中位数")[-1] == "720.0"
+        assert row(told, "派遣到达用时90百分位")[-1] == "1200.0"
+        assert row(told, "承诺时限内到达率")[-1] == "75.0" and row(told, "承诺时限内到达 ")[-1] == "3"
 
 
 async def test_export_writes_workbook_and_csv_that_read_back_to_the_figures(tmp_path: Path) -> None:

@@ -81,7 +81,8 @@ async def test_an_outage_on_the_alarm_screen(station_cfg: StationConfig,
         resolve = await eventually(lambda: isinstance(app.screen, ResolveScreen) and app.screen,
                                    what="the resolve dialog")
         await eventually(lambda: OFFLINE in banner(resolve), what="the banner on the dialog")
-        await pilot.press("down", "enter", *"已送医", "enter")  # refused, said why ...
+        # transferred to 120 (on-site help would first ask for its dispatch on record)
+        await pilot.press("down", "down", "enter", *"已送医", "enter")  # refused, said why ...
         await eventually(lambda: app.screen is screen, what="back on the alarm screen")
         refused = app.texts("err_station_unreachable")
         await eventually(lambda: told.count(refused) == 2, what="the resolve refused too")
@@ -89,7 +90,7 @@ async def test_an_outage_on_the_alarm_screen(station_cfg: StationConfig,
         again = await eventually(lambda: isinstance(app.screen, ResolveScreen) and app.screen,
                                  what="the resolve dialog again")
         assert again.query_one(Input).value == "已送医"
-        assert again.query_one(OptionList).highlighted == 1
+        assert again.query_one(OptionList).highlighted == 2
         await pilot.press("escape")
 
         async with StationService(station_cfg) as back:  # back: the note goes now

@@ -50,7 +50,7 @@ def test_every_command_finds_its_arguments(capsys: pytest.CaptureFixture[str]) -
     """A command's arguments are named by a string (its module is not imported before): each
     names a function that declares them."""
     names = list(commands(parser()))
-    assert len(names) == 17
+    assert len(names) == 19
     for name in names:
         with pytest.raises(SystemExit) as e:
             main([name, "--help"])
@@ -61,6 +61,9 @@ def test_every_command_finds_its_arguments(capsys: pytest.CaptureFixture[str]) -
         with pytest.raises(SystemExit):
             main(["provision", verb, "--help"])
         assert capsys.readouterr().out.startswith(f"usage: anxin provision {verb} [-h]")
+    with pytest.raises(SystemExit):
+        main(["notify", "test", "--help"])
+    assert capsys.readouterr().out.startswith("usage: anxin notify test [-h] --to PHONE")
 
 
 def test_only_the_chosen_command_is_declared(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,13 +26,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from console.station.config import StationConfig
 from console.station.trust import pki
 from console.station.trust.broker import Mosquitto, free_port
 from console.station.trust.brokerconf import TlsFiles
+from drivers.modem.sim import SimModem
 from drivers.radar.port import open_uart
 from drivers.radar.sim import SimRadar
 from hub.cli.demo import ANXIN, demo_hub, write_yaml
 from hub.cli.doctor import devices, host, network
+from hub.cli.doctor import notify as doctor_notify
 from hub.cli.doctor.report import Finding, Status, exit_code, render_text
 from hub.cli.doctor.run import run
 from hub.cli.doctor.system import AudioDevice, AudioUnavailable, System
@@ -40,6 +43,7 @@ from hub.common.transport import BrokerConfig
 from hub.runtime.config import BleConfig, GpioConfig, RadarConfig, SpeakerConfig
 from hub.runtime.store import HubStore
 from tests.conftest import REPO
+from tests.support.robots import DingTalkRobotServer, WebhookServer, WeComRobotServer
 from tests.support.tls import Pki
 
 UTC = dt.UTC
@@ -613,3 +617,91 @@ def test_the_report_text() -> None:
         "OK    radar  /dev/ttyAMA0: valid mr60fda2 frames within 2 s\n"
         "WARN  clock  not synchronised — fix: `sudo timedatectl set-ntp true`\n"
         "1 WARN, 1 OK: nothing is failing")
+
+
+# --- the station's notification channels --------------------------------------------------------
+
+KEY, TOKEN = "693a91f6-7f9c-4bc4-97a0-0ec2e1fa5aaa", "a" * 64
+SECRET = "SEC5a3ecf88f2b3eb50db30ecfc00f53033ac909c99bf7f88fd612bda89d7f3a9dc"
+
+
+def notify_findings(tmp_path: Path, notify: dict[str, Any] | None, **probes: Any) -> list[Finding]:
+    """The doctor's notify lines for a station whose notify file holds ``notify``."""
+    data: dict[str, Any] = {"database": str(tmp_path / "station.db")}
+    if notify is not None:
+        write_yaml(tmp_path / "notify.yaml", notify)
+        data["notify_file"] = str(tmp_path / "notify.yaml")
+    cfg = StationConfig.model_validate(data)
+    return doctor_notify.channels(cfg, machine(tmp_path, **probes))
+
+
+@pytest.fixture
+def modem_sim(tmp_path: Path) -> Iterator[SimModem]:
+    with SimModem(link=tmp_path / "dev/ttyUSB2") as sim:
+        yield sim
+
+
+def test_a_healthy_modem_says_its_sim_network_and_signal(tmp_path: Path, modem_sim: SimModem) -> None:
+    found = notify_findings(tmp_path, {"modem": {"port": str(modem_sim.link)}})
+    assert [f.status for f in found] == [Status.OK] * 3
+    assert found[0].found.endswith("answers; SIM READY")
+    assert found[1].found == "registered (home) on CHINA MOBILE, LTE"
+    assert found[2].found == "signal -65 dBm (4 of 4 bars)"
+    assert modem_sim.sent == []  # asked, not made to text
+
+
+@pytest.mark.parametrize(("trouble", "status", "found", "fix"), [
+    (lambda s: setattr(s, "sim", "NOT INSERTED"), Status.FAIL, "+CME ERROR 10 (SIM not inserted)",
+     "insert a SIM card"),
+    (lambda s: setattr(s, "registration", 2), Status.FAIL, "not registered on a network (searching)",
+     "antenna"),
+    (lambda s: setattr(s, "rssi", 5), Status.WARN, "signal -103 dBm (1 of 4 bars): SMS may be slow",
+     "nearer a window"),
+], ids=["no-sim", "not-registered", "weak-signal"])
+def test_the_modems_trouble_with_its_fix(tmp_path: Path, modem_sim: SimModem,
+                                         trouble: Callable[[SimModem], None], status: Status,
+                                         found: str, fix: str) -> None:
+    trouble(modem_sim)
+    lines = notify_findings(tmp_path, {"modem": {"port": str(modem_sim.link)}})
+    assert lines[-1].status is status and found in lines[-1].found, lines
+    assert fix in lines[-1].fix
+    assert exit_code(lines) == (1 if status is Status.FAIL else 0)
+
+
+def test_a_modem_the_station_holds_missing_or_simulated(tmp_path: Path, modem_sim: SimModem) -> None:
+    held = open_uart(str(modem_sim.link))  # exclusively, as the running station holds it
+    try:
+        [busy] = notify_findings(tmp_path, {"modem": {"port": str(modem_sim.link)}})
+    finally:
+        held.close()
+    assert busy.status is Status.WARN and "in use by another program" in busy.found
+    assert "systemctl stop anxin-station" in busy.fix
+    [missing] = notify_findings(tmp_path, {"modem": {"port": str(tmp_path / "dev/ttyUSB9")}})
+    assert missing.status is Status.FAIL and "ttyUSB9 does not exist" in missing.found
+    [sim] = notify_findings(tmp_path, {"modem": {"port": str(tmp_path / "m"), "backend": "sim"}})
+    assert sim.status is Status.SKIP
+    [none] = notify_findings(tmp_path, None)
+    assert none.status is Status.WARN and "nobody outside the station is told" in none.found
+
+
+def test_robots_are_probed_without_a_post_in_the_group(tmp_path: Path) -> None:
+    with WeComRobotServer(KEY) as wecom, DingTalkRobotServer(TOKEN, secret=SECRET) as ding, \
+            WebhookServer() as hook:
+        good = notify_findings(tmp_path, {"channels": {
+            "wecom": {"key": KEY, "base_url": wecom.base_url},
+            "dingtalk": {"access_token": TOKEN, "secret": SECRET, "base_url": ding.base_url},
+            "webhook": {"url": hook.url}}})[1:]  # after the modem's SKIP
+        assert [f.status for f in good] == [Status.OK] * 3, good
+        assert len(wecom.received) == len(ding.received) == 1  # asked once each…
+        assert wecom.accepted == ding.accepted == [] and hook.received == []  # …nothing shown
+        assert "nothing was posted" in good[0].found and "notify test" in good[2].found
+        bad = notify_findings(tmp_path, {"channels": {
+            "wecom": {"key": "0" * 36, "base_url": wecom.base_url},
+            "dingtalk": {"access_token": TOKEN, "secret": SECRET[:-4] + "0000",
+                         "base_url": ding.base_url},
+            "webhook": {"url": f"http://127.0.0.1:{free_port()}/anxin"}}})[1:]
+    assert [f.status for f in bad] == [Status.FAIL] * 3
+    assert "errcode 93000" in bad[0].found and "notify.channels.wecom.key" in bad[0].fix
+    assert "errcode 310000" in bad[1].found and "sign not match" in bad[1].found
+    assert "加签" in bad[1].fix
+    assert "cannot reach 127.0.0.1" in bad[2].found

@@ -99,6 +99,13 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         st.builds(wire.CallControl, op=st.sampled_from(["start", "end"]), call=ids,
                   announce=st.booleans(), ts=times, **{purpose: ids})
         for purpose in ("alarm", "visit"))),
+    wire.HubContacts: st.builds(
+        wire.HubContacts, hub=hubs, rev=times, language=st.sampled_from(["zh_CN", "en"]),
+        name=short, address=st.text(safe, max_size=200), directions=st.text(safe, max_size=200),
+        kinds=st.dictionaries(st.text(safe, max_size=32), short, max_size=5),
+        people=st.lists(st.builds(wire.FallbackPerson, name=ids,
+                                  phone=st.from_regex(wire.MOBILE_PATTERN, fullmatch=True),
+                                  role=st.text(safe, max_size=32), relation=short), max_size=8)),
     wire.StationStatus: st.builds(wire.StationStatus, online=st.booleans(), ts=times,
                                   writable=st.booleans(), trouble=st.lists(st.builds(
                                       wire.Trouble, what=ids, code=short, problem=st.text(max_size=100),

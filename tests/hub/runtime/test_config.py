@@ -47,6 +47,13 @@ def write(tmp_path: Path, text: str) -> Path:
      "radar.model: Value error, radar model 'ld6002': the plain Hi-Link HLK-LD6002 measures breathing "
      "and heart rate"),
     ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nradar: {model: mr60}\n", "radar.model: Input should be"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nmodem: {backend: fake}\n",
+     "modem.backend: Input should be 'real' or 'sim'"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nmodem: {port: /dev/ttyUSB2, baud: 9600}\n",
+     "modem.baud: unknown key"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nmodem: {pin: '12'}\n", "modem.pin: String should match"),
+    ("hub_id: h1\nbuttons: [{name: a, pin: 1}]\nfallback_after_s: 5\n",
+     "fallback_after_s: Input should be greater than or equal to 10"),
 ])
 def test_errors_name_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)

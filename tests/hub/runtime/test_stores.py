@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from console.station.config import Category, Elder, Home
+from console.station.store import db as engine
 from console.station.store.alarms import ClaimConflict
-from console.station.store.reader import StationReader
+from console.station.store.reader import ReadOnly, StationReader
 from console.station.store.rows import CANCELLED_AT_HOME
 from console.station.store.station import StationStore
 from console.station.users import Role
@@ -18,6 +18,7 @@ from hub.common import wire
 from hub.common.events import CANCEL_KIND, AlarmState, Event
 from hub.runtime.outbox import Outbox
 from hub.runtime.store import HubStore, StoreError
+from tests.support.postgres import StoreAt
 
 
 def test_outbox_survives_reopen_and_acks_once(tmp_path: Path) -> None:
@@ -79,8 +80,8 @@ def elder(name: str, cat: Category) -> Elder:
     return Elder(name=name, category=cat, address="x")
 
 
-def test_station_deduplicates_and_claims_atomically(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "st.db")
+def test_station_deduplicates_and_claims_atomically(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     assert s.store_event(alarm_msg("e1", "h1"))
     assert not s.store_event(alarm_msg("e1", "h1"))  # at-least-once delivery repeats
     assert s.count("alarms") == 1
@@ -100,8 +101,8 @@ def test_station_deduplicates_and_claims_atomically(tmp_path: Path) -> None:
         s.claim("nope", "zhang", "张三")
 
 
-def test_queue_order_priority_then_group_then_age(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "st.db")
+def test_queue_order_priority_then_group_then_age(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.load_homes([Home(hub="h1", elder=elder("一般", Category.GENERAL)),
                   Home(hub="h2", elder=elder("重点", Category.KEY))])
     s.store_event(alarm_msg("tech", "h2", kind="battery_low", ts=1))
@@ -111,24 +112,24 @@ def test_queue_order_priority_then_group_then_age(tmp_path: Path) -> None:
     assert [a.id for a in s.open_alarms()] == ["key-new", "general-old", "unregistered", "tech"]
 
 
-def test_console_reads_while_service_writes(tmp_path: Path) -> None:
-    writer = StationStore(tmp_path / "st.db")
-    reader = StationReader.open(tmp_path / "st.db")
+def test_console_reads_while_service_writes(store_at: StoreAt) -> None:
+    writer = StationStore(store_at.location)
+    reader = StationReader.open(store_at.readonly)
     writer.store_event(alarm_msg("e1", "h1"))
     assert reader.alarm("e1") is not None
     assert not hasattr(reader, "store_event")
-    with pytest.raises(sqlite3.OperationalError, match="read-only here: only the station service"):
+    with pytest.raises(ReadOnly, match="read-only here: only the station service"):
         reader.users.add("zhang", "张三", Role.DUTY, "a-password-1", actor="test", now=1.0)
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        reader._db.execute("DELETE FROM alarms")
+    with pytest.raises(engine.errors(), match=r"readonly|read-only transaction"):
+        reader._db.execute("DELETE FROM alarms")  # a console's connection cannot write at all
 
 
 def cancel_msg(ref: str, hub: str, ts: float) -> wire.EventMsg:
     return wire.event_msg(hub, Event(kind=CANCEL_KIND, source="bedside", ts=ts, data={"ref": ref}))
 
 
-def test_cancel_at_home_closes_an_untaken_alarm_and_notes_a_taken_one(tmp_path: Path) -> None:
-    s = StationStore(tmp_path / "station.db")
+def test_cancel_at_home_closes_an_untaken_alarm_and_notes_a_taken_one(store_at: StoreAt) -> None:
+    s = StationStore(store_at.location)
     s.store_event(alarm_msg("a1", "h001"))
     s.store_event(alarm_msg("a2", "h001"))
     s.claim("a2", "officer", "Officer")

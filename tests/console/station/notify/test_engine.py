@@ -14,6 +14,7 @@ from console.station.notify.engine import (
     EVENT_STEP,
     NOTE_ACCEPTED,
     NOTE_EXHAUSTED,
+    NOTE_FALLBACK,
     NOTE_HELD,
     NOTE_NO_MOBILE,
     NOTE_NOBODY,
@@ -24,6 +25,7 @@ from console.station.notify.engine import (
     NotifyEngine,
     People,
     Plan,
+    Recorded,
     Send,
     TellHub,
     Told,
@@ -261,3 +263,61 @@ def test_cascade_rows_carry_what_a_restart_needs() -> None:
     c = next(c for c in e.cascades("a1") if c.step == 1)
     assert c == Cascade("a1", 1, (SON, GRID), ("sms",), 180.0, 2, True, started=T0,
                         next_at=T0 + 180, position=1)
+
+
+# --- the hub's own fallback (hub/runtime/fallback.py) ------------------------------------------
+
+HUB_TEXT = "【安心】王秀英…服务站暂时联系不上，请尽快联系老人或上门查看。"
+LATE = T0 + 300  # the station hears of the alarm (and what the hub did) when the link is back
+
+
+def recorded(actions: list[Action]) -> list[tuple[str, int, int, float]]:
+    """(phone, step, round, sent at) of each message stored as sent by the hub."""
+    return [(a.send.person.phone, a.send.step, a.send.round, a.at) for a in actions
+            if isinstance(a, Recorded)]
+
+
+def test_whom_the_hub_texted_count_as_told_and_the_cascade_goes_on_after_them() -> None:
+    """The hub texted the on-call officer and the son at T0 + 120; the station hears of it at
+    LATE, before it plans the alarm: only the grid worker is texted, next_after_s after the
+    hub's text of the son, which has passed."""
+    e = engine()
+    e.set_attended(False, T0)
+    out = e.fallback(case(), [(ONCALL, T0 + 120), (SON, T0 + 120)], HUB_TEXT, LATE)
+    assert recorded(out) == [(ONCALL.phone, 0, 1, T0 + 120), (SON.phone, 1, 1, T0 + 120)]
+    assert [(a.note, a.actor) for a in out if isinstance(a, Note)] == [
+        (NOTE_FALLBACK, "赵值班（值班人员）、王建国（儿子）")]
+    assert sends(out) == [("alarm", GRID.phone, 1, 1, "sms")]  # 300 >= 120 + 180: due now
+    assert next(a for a in out if isinstance(a, Recorded)).send.text == HUB_TEXT
+    assert sends(e.alarm(case(), LATE)) == []  # the alarm itself, in the same batch: nothing twice
+    assert sends(e.tick(LATE + 180)) == [("alarm", SON.phone, 1, 2, "sms")]  # round 2 as before
+
+
+def test_the_next_person_waits_next_after_s_from_the_hub_s_text() -> None:
+    e = engine()
+    e.set_attended(False, T0)
+    out = e.fallback(case(), [(SON, LATE - 60)], HUB_TEXT, LATE)
+    assert sends(out) == [("alarm", ONCALL.phone, 0, 1, "sms")]  # the hub had not told them
+    assert e.next_due() == LATE - 60 + 180
+    assert sends(e.tick(LATE + 119)) == []
+    assert sends(e.tick(LATE + 120)) == [("alarm", GRID.phone, 1, 1, "sms")]
+
+
+def test_the_fallback_heard_again_or_after_the_alarm_changes_nothing_more() -> None:
+    e = engine()
+    e.set_attended(False, T0)
+    first = e.alarm(case(), LATE)  # the alarm came first: the station texted them already
+    assert sends(first) == [("alarm", ONCALL.phone, 0, 1, "sms"), ("alarm", SON.phone, 1, 1, "sms")]
+    out = e.fallback(case(), [(SON, T0 + 120)], HUB_TEXT, LATE + 1)
+    assert recorded(out) == [(SON.phone, 1, 1, T0 + 120)] and sends(out) == []
+    assert e.fallback(case(), [(SON, T0 + 120)], HUB_TEXT, LATE + 2) == []
+
+
+def test_the_fallback_is_restored_after_a_station_restart() -> None:
+    e = engine()
+    e.set_attended(False, T0)
+    told = [Told("fallback", 1, 1, SON, "sms", at=LATE - 60)]
+    e.restore(case(), [], told)
+    out = e.tick(LATE)
+    assert sends(out) == [("alarm", ONCALL.phone, 0, 1, "sms")]
+    assert e.next_due() == LATE - 60 + 180

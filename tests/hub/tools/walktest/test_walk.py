@@ -17,7 +17,7 @@ from hub.runtime.config import HubConfig
 from hub.tools.walktest.audio import SimulatedRoom
 from hub.tools.walktest.plan import judge, plan
 from hub.tools.walktest.report import Check, Overall, Report, Result, Status, earlier, retried
-from hub.tools.walktest.walk import POLL_S, Walk, report_command, save
+from hub.tools.walktest.walk import POLL_S, Walk, last_report, report_command, save
 from hub.tools.words import WORDS, Words
 from tests.support.home import home_config
 
@@ -458,3 +458,13 @@ def test_the_command_speaks_hub_yaml_s_language_unless_told(tmp_path: Path,
     assert main(["walktest", "--config", str(hub_yaml), "--retry", "--lang", "en"]) == 2
     assert capsys.readouterr().err.endswith("walktest-h001-20260101-000000.json: not a walk-test "
                                             "report (KeyError: 'checks')\n")
+
+
+def test_two_reports_in_the_same_second_are_both_kept(cfg: HubConfig, tmp_path: Path) -> None:
+    """A quick `--retry` finishes within the second of the walk before: neither report is lost,
+    and the newer is the one `last_report` finds."""
+    report, _ = walk(cfg, StandInHub(set(EVENTS)), {("hub", "speaker"): ["y"]})
+    _, first = save(report, tmp_path)
+    _, second = save(report, tmp_path)
+    assert first != second and first.exists() and second.exists()
+    assert last_report(tmp_path, "h001") == second

@@ -1,0 +1,87 @@
+"""The station database on PostgreSQL (docs/county.md): reached, the primary, its commits
+durable, a synchronous standby holding each one, and the consoles' role unable to write.
+The SQLite file is checked by :func:`hub.cli.doctor.host.database`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.station.config import StationConfig
+from console.station.store.db import Dsn
+from hub.cli.doctor.report import Finding, fail, ok, warn
+
+DOC = "docs/county.md, \"The station database on PostgreSQL\""
+
+
+def postgresql(cfg: StationConfig) -> list[Finding]:
+    import psycopg
+
+    assert cfg.store.dsn is not None  # engine postgresql: the config says so
+    dsn = Dsn(cfg.store.dsn)
+    try:
+        with psycopg.connect(dsn.text, autocommit=True, connect_timeout=5) as c:
+            found = [*_primary(c, dsn), *_replica(c)]
+    except psycopg.Error as e:
+        return [fail("database", f"{dsn}: cannot connect ({_first_line(e)})",
+                     "check store.dsn, that the server runs and listens, and ~/.pgpass")]
+    return found + _consoles(cfg)
+
+
+def _primary(c: Any, dsn: Dsn) -> list[Finding]:
+    standby, commit, version, made = c.execute(
+        "SELECT pg_is_in_recovery(), current_setting('synchronous_commit'), "
+        "current_setting('server_version'), to_regclass('alarms') IS NOT NULL").fetchone()
+    if standby:
+        return [fail("database", f"{dsn}: a standby (read-only), not the primary",
+                     "list both servers in store.dsn with target_session_attrs=read-write")]
+    tables = "its tables made" if made else "no tables yet (made at the station's first start)"
+    found = [ok("database", f"{dsn}: PostgreSQL {version}, the primary, {tables}")]
+    if commit in ("off", "local"):
+        found.append(warn("database", f"synchronous_commit is {commit} for this role (the "
+                          "station sets it on for its sessions)",
+                          f"ALTER ROLE … RESET synchronous_commit; see {DOC}"))
+    return found
+
+
+def _replica(c: Any) -> list[Finding]:
+    names = c.execute("SELECT current_setting('synchronous_standby_names')").fetchone()[0]
+    streaming = [r[0] for r in c.execute("SELECT application_name FROM pg_stat_replication")]
+    if not names:
+        return [warn("replica", "no synchronous standby: an acknowledged alarm is on this "
+                     "server only", f"a streaming replica and synchronous_standby_names ({DOC})")]
+    if not streaming:
+        return [fail("replica", f"synchronous_standby_names is {names!r} and no standby is "
+                     "connected: commits wait, so no alarm is acknowledged",
+                     "start the standby, or empty synchronous_standby_names (giving up the "
+                     "replica's copy)")]
+    return [ok("replica", f"streaming to {', '.join(streaming)}; commits wait for {names}")]
+
+
+def _consoles(cfg: StationConfig) -> list[Finding]:
+    import psycopg
+
+    if not cfg.store.readonly_dsn:
+        return [warn("consoles", "no store.readonly_dsn: consoles use the station's role "
+                     "(in read-only sessions)", f"a role granted SELECT only ({DOC})")]
+    dsn = Dsn(cfg.store.readonly_dsn)
+    try:
+        with psycopg.connect(dsn.text, autocommit=True, connect_timeout=5) as c:
+            row = c.execute(
+                "SELECT current_user, count(*) FROM information_schema.table_privileges WHERE "
+                "grantee = current_user AND privilege_type IN ('INSERT', 'UPDATE', 'DELETE', "
+                "'TRUNCATE')").fetchone()
+            assert row is not None
+            user, writes = row
+    except psycopg.Error as e:
+        return [fail("consoles", f"{dsn}: cannot connect ({_first_line(e)})",
+                     "check store.readonly_dsn and the role's password in the consoles' ~/.pgpass")]
+    if writes:
+        return [fail("consoles", f"role {user} holds {writes} grant(s) to write tables: a "
+                     "console could change the station database",
+                     f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public "
+                     f"FROM {user}")]
+    return [ok("consoles", f"role {user} reads only")]
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

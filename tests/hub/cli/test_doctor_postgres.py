@@ -1,0 +1,39 @@
+"""`anxin doctor` on a county station (store on PostgreSQL): the database reached and the
+primary, the standby it waits for, the consoles' role read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.station.config import StationConfig
+from hub.cli.doctor.report import Finding, Status
+from hub.cli.doctor.store import postgresql
+from tests.support.postgres import StoreAt
+
+
+def station(tmp_path: Path, dsn: str, readonly: str | None) -> StationConfig:
+    return StationConfig.model_validate({"database": str(tmp_path / "x.db"), "store": {
+        "engine": "postgresql", "dsn": dsn, **({"readonly_dsn": readonly} if readonly else {})}})
+
+
+def by_check(findings: list[Finding]) -> dict[str, tuple[Status, str]]:
+    return {f.check: (f.status, f.found) for f in findings}
+
+
+def test_a_county_database_is_checked(tmp_path: Path, pg_at: StoreAt) -> None:
+    found = by_check(postgresql(station(tmp_path, str(pg_at.location.text),  # type: ignore[union-attr]
+                                        pg_at.readonly.text)))  # type: ignore[union-attr]
+    status, text = found["database"]
+    assert status is Status.OK and "the primary, its tables made" in text
+    assert found["replica"][0] is Status.WARN  # no standby in this test
+    assert found["consoles"] == (Status.OK, "role anxin_console reads only")
+
+
+def test_consoles_on_the_stations_role_or_an_unreachable_server_are_named(
+        tmp_path: Path, pg_at: StoreAt) -> None:
+    dsn = pg_at.location.text  # type: ignore[union-attr]
+    found = by_check(postgresql(station(tmp_path, dsn, dsn)))  # the owner: it may write
+    assert found["consoles"][0] is Status.FAIL and "could change the station database" in \
+        found["consoles"][1]
+    down = by_check(postgresql(station(tmp_path, "host=127.0.0.1 port=1 dbname=x", None)))
+    assert down["database"][0] is Status.FAIL and "cannot connect" in down["database"][1]

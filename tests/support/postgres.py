@@ -1,0 +1,251 @@
+"""A throwaway PostgreSQL cluster for the tests, and the ``store_at`` fixture that runs a
+store test on each engine.
+
+One cluster per test session (initdb takes seconds), on a free loopback port with its unix
+socket in its own temporary folder; each test gets a fresh database copied from a template
+that already has the station's schema (``CREATE DATABASE … TEMPLATE``: milliseconds). initdb
+and postgres refuse to run as root, which the tests and CI are: the cluster then runs as an
+unprivileged user (``anxin-test`` if .ci/setup made it, else ``nobody``) through runuser.
+The binaries are PostgreSQL's own (Debian's postgresql package; .ci/setup installs it).
+
+Consoles read through a role granted SELECT only (``anxin_console``), as in a county
+(docs/county.md): :attr:`StoreAt.readonly` is its connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from console.station.store.db import Dsn, Location
+from console.station.trust.broker import free_port
+
+READER = "anxin_console"  # the consoles' role: SELECT only
+TEMPLATE = "anxin_template"
+ENGINES = ("sqlite", "postgresql")
+
+
+class PostgresError(RuntimeError):
+    pass
+
+
+def bindir() -> Path:
+    """PostgreSQL's server programs (initdb, pg_ctl, postgres)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    if which := shutil.which("initdb"):
+        return Path(which).parent
+    raise PostgresError("PostgreSQL is not installed (apt-get install postgresql; .ci/setup does)")
+
+
+def run_as() -> str | None:
+    """The user the cluster runs as when we are root (None: ourselves)."""
+    if os.geteuid() != 0:
+        return None
+    for user in ("anxin-test", "nobody"):
+        try:
+            pwd.getpwnam(user)
+            return user
+        except KeyError:
+            continue
+    raise PostgresError("running as root, and no unprivileged user (anxin-test, nobody) to run "
+                        "PostgreSQL as")
+
+
+class PgCluster:
+    """initdb, start, stop; ``dsn(db)`` connects as the superuser ``postgres`` (trust, on
+    loopback only)."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync on, as in production (the benchmarks); the tests' is off."""
+        self.durable = durable
+        self.bin = bindir()
+        self.user = run_as()
+        # Not under pytest's tmp folder: it is root's, mode 0700, closed to the cluster's user.
+        self.dir = Path(tempfile.mkdtemp(prefix="anxin-pg-"))
+        self.data, self.socket, self.port = self.dir / "data", self.dir / "sock", free_port()
+        self.socket.mkdir()
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            for p in (self.dir, self.socket):
+                os.chown(p, entry.pw_uid, entry.pw_gid)
+
+    def _run(self, *argv: str) -> None:
+        cmd = [*(["runuser", "-u", self.user, "--"] if self.user else []), *argv]
+        done = subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            log = (self.dir / "log").read_text() if (self.dir / "log").exists() else ""
+            raise PostgresError(f"{' '.join(argv[:2])} failed: {done.stderr}{done.stdout}{log[-2000:]}")
+
+    def start(self) -> PgCluster:
+        if not (self.data / "PG_VERSION").exists():
+            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                      "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync")
+            with (self.data / "postgresql.conf").open("a") as conf:
+                # A test cluster: durability is the production config's (docs/county.md);
+                # fsync off keeps two shared cores for the tests themselves. Commit times:
+                # the order in which writers' transactions landed (the concurrency tests).
+                conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                           f"unix_socket_directories = '{self.socket}'\n"
+                           + ("" if self.durable else "fsync = off\nfull_page_writes = off\n")
+                           + "max_connections = 100\n"
+                           "shared_buffers = 32MB\ntrack_commit_timestamp = on\n")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
+                  "-w", "-t", "60", "start")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """``immediate``: as if killed (no checkpoint; recovery at the next start)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def replica(self, name: str) -> PgCluster:
+        """A synchronous streaming standby of this cluster (pg_basebackup -R), started; this
+        cluster then waits for it at each commit (``synchronous_standby_names``)."""
+        standby = PgCluster()
+        standby._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
+                     "-U", "postgres", "-D", str(standby.data), "-R", "-X", "stream", "--no-sync",
+                     "--checkpoint=fast")
+        with (standby.data / "postgresql.conf").open("a") as conf:
+            # cluster_name: its WAL receiver's application_name; a dead primary retried often
+            conf.write(f"port = {standby.port}\nunix_socket_directories = '{standby.socket}'\n"
+                       f"cluster_name = '{name}'\nwal_retrieve_retry_interval = 100ms\n")
+        standby.start()
+        self.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'", "SELECT pg_reload_conf()")
+        return standby
+
+    def kill(self) -> None:
+        """kill -9 the server and every process of it, as when its machine dies."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                    and _parent(p) == postmaster]
+        for pid in (postmaster, *children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def promote(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "promote")
+
+    def dsn(self, db: str = "postgres", user: str = "postgres") -> Dsn:
+        return Dsn(f"host=127.0.0.1 port={self.port} dbname={db} user={user}")
+
+    def sql(self, *statements: str, db: str = "postgres") -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn(db).text, autocommit=True) as c:
+            for s in statements:
+                c.execute(s)  # type: ignore[arg-type]  # our own fixed SQL
+
+    def close(self) -> None:
+        try:
+            if (self.data / "postmaster.pid").exists():
+                with contextlib.suppress(PostgresError):  # killed: nothing left to stop
+                    self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAt:
+    """A station database for one test: where the service writes it, where consoles read."""
+
+    engine: str
+    location: Location
+    readonly: Location
+
+
+class Databases:
+    """Fresh databases on one cluster, each a copy of the template with the schema."""
+
+    def __init__(self, cluster: PgCluster) -> None:
+        from console.station.store import schema
+
+        self.cluster, self._n = cluster, itertools.count(1)
+        cluster.sql(f"CREATE ROLE {READER} LOGIN", f"CREATE DATABASE {TEMPLATE}")
+        schema.connect(cluster.dsn(TEMPLATE)).close()
+        cluster.sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}", db=TEMPLATE)
+
+    def fresh(self, *, empty: bool = False) -> StoreAt:
+        """A new database with the schema (``empty``: without, as a DBA makes one)."""
+        name = f"t{next(self._n)}"
+        self.cluster.sql(f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else TEMPLATE}")
+        return StoreAt("postgresql", self.cluster.dsn(name), self.cluster.dsn(name, READER))
+
+    def drop(self, at: StoreAt) -> None:
+        assert isinstance(at.location, Dsn)
+        name = at.location.text.split("dbname=")[1].split()[0]
+        self.cluster.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[Databases]:
+    cluster = PgCluster().start()
+    try:
+        yield Databases(cluster)
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def pg_pair() -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A primary with database ``anxin`` and its synchronous standby ``replica1``."""
+    primary = PgCluster().start()
+    try:
+        primary.sql("CREATE DATABASE anxin")
+        standby = primary.replica("replica1")
+        try:
+            yield primary, standby
+        finally:
+            standby.close()
+    finally:
+        primary.close()
+
+
+def both(primary: PgCluster, standby: PgCluster) -> Dsn:
+    """The station's DSN for a pair: whichever is the primary (read-write) now."""
+    return Dsn(f"host=127.0.0.1,127.0.0.1 port={primary.port},{standby.port} dbname=anxin "
+               "user=postgres target_session_attrs=read-write")
+
+
+@pytest.fixture
+def pg_at(pg_databases: Databases) -> Iterator[StoreAt]:
+    """A fresh PostgreSQL station database (tests of PostgreSQL alone)."""
+    at = pg_databases.fresh()
+    try:
+        yield at
+    finally:
+        pg_databases.drop(at)
+
+
+@pytest.fixture(params=ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """Each engine in turn: a store test runs on SQLite and on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_at(store_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StoreAt]:
+    """A fresh station database on the test's engine."""
+    if store_engine == "sqlite":
+        yield StoreAt("sqlite", tmp_path / "station.db", tmp_path / "station.db")
+        return
+    yield request.getfixturevalue("pg_at")
