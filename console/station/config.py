@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-<<<<<<< HEAD
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
-=======
-from typing import Literal
-
-from pydantic import Field, field_validator, model_validator
->>>>>>> main
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from console.casework.elder import Category as Category
 from console.casework.elder import Contact as Contact
@@ -54,7 +48,6 @@ class LoginConfig(Strict):
                           "where they have logged in before")
 
 
-<<<<<<< HEAD
 class NatsInbound(Strict):
     """A county's station worker: hub events, heartbeats, statuses and console requests come
     through JetStream (a stream over the hub subjects, split into ``partitions`` by hub id, one
@@ -91,7 +84,7 @@ class NatsInbound(Strict):
     def taken(self) -> list[int]:
         return sorted(self.take) if self.take is not None else list(range(self.partitions))
 
-=======
+
 class StoreConfig(Strict):
     """Where the station database is: the ``database`` file (SQLite, a township's default),
     or a PostgreSQL database (a county's: several station workers, a synchronous replica;
@@ -126,7 +119,6 @@ class StoreConfig(Strict):
             raise ValueError("dsn: only for engine postgresql (sqlite uses the `database` file)")
         return self
 
->>>>>>> main
 
 class StationConfig(Strict):
     station_id: str = Field("station", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
