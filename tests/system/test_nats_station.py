@@ -37,6 +37,7 @@ from hub.runtime.service import HubService
 from hub.sim.fleet import Fleet, hub_ids
 from tests.conftest import REPO, eventually
 from tests.support.nats import NatsCluster, county_hub
+from tests.support.postgres import StoreAt
 from tests.support.tls import Pki
 
 WAIT_S = 30.0
@@ -53,9 +54,11 @@ def county(tmp_path: Path, ca: Pki) -> Iterator[NatsCluster]:
 
 def worker_cfg(tmp_path: Path, ca: Pki, cluster: NatsCluster, name: str,
                take: list[int] | None = None, homes: bool = False,
-               partitions: int = PARTITIONS) -> StationConfig:
-    """A station worker: MQTT to the gateway (its replies), JetStream for what it hears."""
+               partitions: int = PARTITIONS, store: StoreAt | None = None) -> StationConfig:
+    """A station worker: MQTT to the gateway (its replies), JetStream for what it hears; its
+    own SQLite file, or the ``store`` the workers share."""
     return StationConfig.model_validate({
+        **({"store": {"engine": store.engine, "dsn": str(store.location)}} if store else {}),
         "database": str(tmp_path / f"station-{name}.db"),
         "homes_file": str(REPO / "config/homes.yaml") if homes else None,
         "broker": {"hosts": cluster.endpoints, "tls": ca.tls("station:station")},
@@ -147,8 +150,9 @@ def consumers(cluster: NatsCluster) -> list[dict[str, Any]]:
 class Workers:
     """Station workers, each its partitions and its own SQLite file."""
 
-    def __init__(self, tmp_path: Path, ca: Pki, cluster: NatsCluster, takes: list[list[int]]):
-        self.cfgs = [worker_cfg(tmp_path, ca, cluster, f"w{i + 1}", take)
+    def __init__(self, tmp_path: Path, ca: Pki, cluster: NatsCluster, takes: list[list[int]],
+                 store: StoreAt | None = None):
+        self.cfgs = [worker_cfg(tmp_path, ca, cluster, f"w{i + 1}", take, store=store)
                      for i, take in enumerate(takes)]
         self.stored: list[list[str]] = [[] for _ in takes]
         self._stack = AsyncExitStack()
@@ -284,3 +288,34 @@ async def test_a_station_identity_reaches_only_its_own_stream(
     with pytest.raises(nats.errors.Error):
         await nats.connect(servers, tls=tls_context(hub), allow_reconnect=False,
                            max_reconnect_attempts=0, connect_timeout=2)
+
+
+async def test_two_workers_share_postgresql_through_a_node_kill(
+        tmp_path: Path, ca: Pki, county: NatsCluster, pg_at: StoreAt) -> None:
+    """A county as docs/county.md has it: both workers write one PostgreSQL database, each
+    its partitions; alarms at random while node 1 is killed: each stored once, none lost."""
+    half = PARTITIONS // 2
+    link = LinkConfig(heartbeat_s=2, retry_s=3)
+    async with Workers(tmp_path, ca, county, [list(range(half)), list(range(half, PARTITIONS))],
+                       store=pg_at) as workers, \
+            Fleet(hub_ids(HUBS), broker=fleet_broker(ca, county), link=link) as fleet:
+        fleet.start(ramp_s=1.0)
+        assert await fleet.until_reachable(WAIT_S) == HUBS
+        raising = asyncio.create_task(fleet.alarms(per_hub_per_s=0.2, duration_s=6))
+        await asyncio.sleep(2)
+        await asyncio.to_thread(county.kill, 1)
+        raised = await raising
+        presses = list(fleet.presses.values())
+        acked = await fleet.until_acked(presses, 90)
+    reader = StationReader.open(pg_at.readonly)
+    try:
+        stored = {p.id for p in presses if reader.alarm(p.id)}
+    finally:
+        reader.close()
+    told = Counter(i for s in workers.stored for i in s)
+    assert all(workers.stored), f"a worker stored nothing: {[len(s) for s in workers.stored]}"
+    print(f"\ntwo workers on PostgreSQL, node 1 killed: alarms raised {raised}, stored "
+          f"{len(stored)}, twice {sum(n > 1 for n in told.values())}, "
+          f"lost {raised - len(stored)}, acked {acked}")
+    assert (len(stored), acked) == (raised, raised) and set(told) == stored
+    assert max(told.values()) == 1
