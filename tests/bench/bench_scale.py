@@ -52,7 +52,7 @@ from hub.common.transport import BrokerConfig
 from hub.runtime.config import LinkConfig
 from hub.sim.fleet import Fleet, Press, hub_ids
 from hub.sim.loadgen import acked_latency, percentile, report, stored_latency, storm_span
-from tests.support.nats import NatsCluster
+from tests.support.nats import NatsCluster, NatsError
 from tests.support.population import population
 
 REPO = Path(__file__).resolve().parents[2]
@@ -315,9 +315,13 @@ async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
                           f"connected, {fleet.connected()} see the station, "
                           f"{sum(p.acked is not None for p in presses)} of {len(presses)} "
                           "alarms acknowledged")
-                await asyncio.to_thread(cluster.start_node, 1)
-                print(f"   node 1 back and caught up {time.monotonic() - killed:.0f} s after its kill")
                 times, twice = stored_everywhere(dbs, presses)
+                try:
+                    await asyncio.to_thread(cluster.start_node, 1)
+                    print(f"   node 1 back and caught up {time.monotonic() - killed:.0f} s "
+                          "after its kill")
+                except NatsError as e:
+                    print(f"   node 1 restarted, not caught up: {str(e)[:300]}")
                 lost = sum(p.id not in times for p in presses)
                 waited = max(((p.acked or time.time()) - p.pressed for p in presses), default=0.0)
                 print(f"   alarms raised {len(presses)}, stored {len(times)}, twice {twice}, "
