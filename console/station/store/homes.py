@@ -14,9 +14,16 @@ import hashlib
 import json
 import time
 
+from collections.abc import Sequence
+
+from console.casework.elder import ElderRecord
 from console.station import audit
 from console.station.config import Home
 from console.station.store.writer import Writer
+
+
+class RosterClash(Exception):
+    """An import naming a home that holds a record already."""
 
 
 class Homes(Writer):
@@ -55,6 +62,32 @@ class Homes(Writer):
                                  detail={"from": old.get("category"), "to": new["category"]}, ts=now)
                 changed.append(h.hub)
         return changed
+
+    def import_elders(self, records: Sequence[tuple[str, ElderRecord]], *, file: str, digest: str,
+                      actor: str, now: float) -> None:
+        """Store a county roster's new records all in one transaction, audited as one
+        ``elder.import`` entry (the file, its sha256, the count): a home already holding a
+        record refuses the whole import (RosterClash), so nothing is half-imported and no
+        record edited at the desk is written over. A hub heard before its record was stored
+        (a row without ``elder``) takes it."""
+        if not records:
+            return
+        with self._tx() as db:
+            db.executemany("INSERT INTO homes(hub, elder, added) VALUES (?, ?, ?) ON CONFLICT(hub) "
+                           "DO UPDATE SET elder = excluded.elder, added = excluded.added "
+                           "WHERE homes.elder IS NULL", [(hub, r.model_dump_json(), now)
+                                                         for hub, r in records])
+            hubs = [hub for hub, _ in records]
+            stored = 0  # rows that took this import's record (in parts: SQL has a bound on '?')
+            for i in range(0, len(hubs), 500):
+                part = hubs[i:i + 500]
+                stored += db.execute(f"SELECT count(*) FROM homes WHERE added = ? AND hub IN "
+                                     f"({','.join('?' * len(part))})", (now, *part)).fetchone()[0]
+            if stored != len(records):  # another writer stored some of these homes meanwhile
+                raise RosterClash(f"{len(records) - stored} of the file's homes got a record at "
+                                  "the station while it was read; nothing was imported: read it again")
+            audit.append(db, actor=actor, action="elder.import", target=file,
+                         detail={"file": file, "sha256": digest, "count": len(records)}, ts=now)
 
     def set_online(self, hub: str, online: bool, now: float) -> bool:
         """Record availability; True if it changed."""
