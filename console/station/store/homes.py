@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-
 from collections.abc import Sequence
 
 from console.casework.elder import ElderRecord
