@@ -112,3 +112,12 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "none.csv" in capsys.readouterr().err
     s = StationStore(tmp_path / "station.db")
     assert [(e.actor, e.detail["count"]) for e in s.audit_entries()] == [("clerk", 2)]
+
+
+def test_homes_yaml_does_not_write_over_an_imported_record(store_at: StoreAt, tmp_path: Path) -> None:
+    s = StationStore(store_at.location, tz=RULES.tz)
+    import_roster(s, sheet(tmp_path, row(1)), RULES, actor="os:clerk", now=NOW)
+    other = Elder(name="别人", address="别处", category=Category.GENERAL)
+    assert s.load_homes([Home(hub="h00001", elder=other), Home(hub="h00009", elder=other)],
+                        now=NOW + 1) == ["h00009"]
+    assert (e := s.elder("h00001")) and e.name == "老人1"
