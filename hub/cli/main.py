@@ -66,6 +66,10 @@ def _reload(cfg: HubConfig) -> int:
 
 
 def cmd_station(a: argparse.Namespace) -> int:
+    if a.file is not None and a.action != "import":
+        print(f"anxin station {a.action}: takes no FILE ({a.file}); `anxin station import FILE` "
+              "imports one", file=sys.stderr)
+        return 2
     if a.action == "migrate":
         return cmd_station_migrate(a)
     if a.action == "import":

@@ -110,6 +110,8 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "already at the station" in capsys.readouterr().err
     assert main(["station", "import", str(tmp_path / "none.csv"), "--config", str(cfg)]) == 1
     assert "none.csv" in capsys.readouterr().err
+    assert main(["station", "run", str(good), "--config", str(cfg)]) == 2  # not started with a file
+    assert "anxin station run: takes no FILE" in capsys.readouterr().err
     s = StationStore(tmp_path / "station.db")
     assert [(e.actor, e.detail["count"]) for e in s.audit_entries()] == [("clerk", 2)]
 
