@@ -23,9 +23,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,9 @@ from console.station.trust.broker import free_port
 READER = "anxin_console"  # the consoles' role: SELECT only
 TEMPLATE = "anxin_template"
 ENGINES = ("sqlite", "postgresql")
+# WAL archiving as docs/county.md has it (and PostgreSQL's manual, "Continuous Archiving")
+ARCHIVE = ("archive_mode = on\n"
+           "archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'\n")
 
 
 class PostgresError(RuntimeError):
@@ -69,18 +74,22 @@ class PgCluster:
     """initdb, start, stop; ``dsn(db)`` connects as the superuser ``postgres`` (trust, on
     loopback only)."""
 
-    def __init__(self, *, durable: bool = False) -> None:
-        """``durable``: fsync on, as in production (the benchmarks); the tests' is off."""
-        self.durable = durable
+    def __init__(self, *, durable: bool = False, archive: bool = False) -> None:
+        """``durable``: fsync on, as in production (the benchmarks); the tests' is off.
+        ``archive``: each finished WAL segment copied to :attr:`archive` (docs/county.md,
+        "Backups and restore")."""
+        self.durable, self.archiving = durable, archive
         self.bin = bindir()
         self.user = run_as()
         # Not under pytest's tmp folder: it is root's, mode 0700, closed to the cluster's user.
         self.dir = Path(tempfile.mkdtemp(prefix="anxin-pg-"))
         self.data, self.socket, self.port = self.dir / "data", self.dir / "sock", free_port()
-        self.socket.mkdir()
+        self.archive = self.dir / "archive"
+        for p in (self.socket, self.archive):
+            p.mkdir()
         if self.user:
             entry = pwd.getpwnam(self.user)
-            for p in (self.dir, self.socket):
+            for p in (self.dir, self.socket, self.archive):
                 os.chown(p, entry.pw_uid, entry.pw_gid)
 
     def _run(self, *argv: str) -> None:
@@ -102,7 +111,8 @@ class PgCluster:
                            f"unix_socket_directories = '{self.socket}'\n"
                            + ("" if self.durable else "fsync = off\nfull_page_writes = off\n")
                            + "max_connections = 100\n"
-                           "shared_buffers = 32MB\ntrack_commit_timestamp = on\n")
+                           "shared_buffers = 32MB\ntrack_commit_timestamp = on\n"
+                           + (ARCHIVE.format(archive=self.archive) if self.archiving else ""))
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
                   "-w", "-t", "60", "start")
         return self
@@ -126,6 +136,35 @@ class PgCluster:
         self.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'", "SELECT pg_reload_conf()")
         return standby
 
+    def backup(self) -> Path:
+        """A base backup (pg_basebackup, plain files with the WAL it needs), in this
+        cluster's folder: it outlives the server, as a backup on another disk would."""
+        base = self.dir / "base"
+        self._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
+                  "-U", "postgres", "-D", str(base), "-X", "stream", "--no-sync",
+                  "--checkpoint=fast")
+        return base
+
+    def restore(self, base: Path, *, target_time: str | None = None) -> PgCluster:
+        """A new server from a base backup and this cluster's WAL archive, started: to the
+        end of the archive, or to the last commit before ``target_time``. It does not
+        archive: a restore must not write into the archive it reads."""
+        restored = PgCluster()
+        restored._run("cp", "-a", str(base), str(restored.data))
+        with (restored.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {restored.port}\nunix_socket_directories = '{restored.socket}'\n"
+                       f"archive_mode = off\nrestore_command = 'cp {self.archive}/%f %p'\n"
+                       + (f"recovery_target_time = '{target_time}'\n"
+                          "recovery_target_action = 'promote'\n" if target_time else ""))
+        restored._run("touch", str(restored.data / "recovery.signal"))
+        restored.start()  # ready once consistent: read-only, still replaying
+        deadline = time.monotonic() + 60
+        while restored.value("SELECT pg_is_in_recovery()"):
+            if time.monotonic() > deadline:
+                raise PostgresError(f"recovery did not end: {(restored.dir / 'log').read_text()}")
+            time.sleep(0.1)
+        return restored
+
     def kill(self) -> None:
         """kill -9 the server and every process of it, as when its machine dies."""
         postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
@@ -147,6 +186,14 @@ class PgCluster:
         with psycopg.connect(self.dsn(db).text, autocommit=True) as c:
             for s in statements:
                 c.execute(s)  # type: ignore[arg-type]  # our own fixed SQL
+
+    def value(self, query: str, db: str = "postgres") -> Any:
+        """The first column of the first row of a query."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(db).text, autocommit=True) as c:
+            row = c.execute(query).fetchone()  # type: ignore[arg-type]  # our own fixed SQL
+        return row[0] if row else None
 
     def close(self) -> None:
         try:
