@@ -267,6 +267,28 @@ def pg_pair() -> Iterator[tuple[PgCluster, PgCluster]]:
         primary.close()
 
 
+@pytest.fixture
+def pg_archiving() -> Iterator[PgCluster]:
+    """A server archiving its WAL (:attr:`PgCluster.archive`), with database ``anxin``."""
+    primary = PgCluster(archive=True).start()
+    try:
+        primary.sql("CREATE DATABASE anxin")
+        yield primary
+    finally:
+        primary.close()
+
+
+def archive_now(cluster: PgCluster) -> str:
+    """Close the WAL segment being written and wait until the archiver has copied it."""
+    segment = str(cluster.value("SELECT pg_walfile_name(pg_switch_wal())"))
+    deadline = time.monotonic() + 30
+    while (cluster.value("SELECT last_archived_wal FROM pg_stat_archiver") or "") < segment:
+        if time.monotonic() > deadline:
+            raise PostgresError(f"{segment} never archived")
+        time.sleep(0.1)
+    return segment
+
+
 def both(primary: PgCluster, standby: PgCluster) -> Dsn:
     """The station's DSN for a pair: whichever is the primary (read-write) now."""
     return Dsn(f"host=127.0.0.1,127.0.0.1 port={primary.port},{standby.port} dbname=anxin "

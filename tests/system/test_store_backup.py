@@ -9,26 +9,12 @@ the last commit before the time asked."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from console.station.store.station import StationStore
 from hub.common import wire
-from tests.support.postgres import PgCluster
+from tests.support.postgres import PgCluster, archive_now
 
 FIRST, SECOND, LOST = 15, 15, 5  # alarms before the base backup, after it, after the archive
-
-
-@pytest.fixture
-def archived() -> Iterator[PgCluster]:
-    """A station's database server archiving its WAL, with database ``anxin``."""
-    primary = PgCluster(archive=True).start()
-    try:
-        primary.sql("CREATE DATABASE anxin")
-        yield primary
-    finally:
-        primary.close()
 
 
 def raise_alarms(store: StationStore, numbers: range) -> list[str]:
@@ -44,17 +30,6 @@ def raise_alarms(store: StationStore, numbers: range) -> list[str]:
     return ids
 
 
-def archive_now(primary: PgCluster) -> str:
-    """Close the WAL segment being written and wait until the archiver has copied it."""
-    segment = primary.value("SELECT pg_walfile_name(pg_switch_wal())")
-    deadline = time.monotonic() + 30
-    while (primary.value("SELECT last_archived_wal FROM pg_stat_archiver") or "") < segment:
-        assert time.monotonic() < deadline, f"{segment} never archived"
-        time.sleep(0.1)
-    assert (primary.archive / segment).exists()
-    return str(segment)
-
-
 def stored(cluster: PgCluster, ids: list[str]) -> list[str]:
     store = StationStore(cluster.dsn("anxin"))
     try:
@@ -64,21 +39,22 @@ def stored(cluster: PgCluster, ids: list[str]) -> list[str]:
 
 
 def test_a_restore_from_the_base_backup_and_the_archive_has_every_archived_alarm(
-        archived: PgCluster) -> None:
-    store = StationStore(archived.dsn("anxin"))
+        pg_archiving: PgCluster) -> None:
+    store = StationStore(pg_archiving.dsn("anxin"))
     first = raise_alarms(store, range(1, FIRST + 1))
-    base = archived.backup()
+    base = pg_archiving.backup()
     time.sleep(0.05)  # the server's clock moves on between the last of FIRST and the mark
-    mark = archived.value("SELECT clock_timestamp()::text")
+    mark = pg_archiving.value("SELECT clock_timestamp()::text")
     time.sleep(0.05)
     second = raise_alarms(store, range(FIRST + 1, FIRST + SECOND + 1))
     audit = store.verify_audit()
-    archive_now(archived)
+    segment = archive_now(pg_archiving)
+    assert (pg_archiving.archive / segment).exists()
     lost = raise_alarms(store, range(FIRST + SECOND + 1, FIRST + SECOND + LOST + 1))
     store.close()
-    archived.kill()  # the machine is gone: its pg_wal with the last alarms with it
+    pg_archiving.kill()  # the machine is gone: its pg_wal with the last alarms with it
 
-    restored = archived.restore(base)
+    restored = pg_archiving.restore(base)
     try:
         assert stored(restored, first + second) == first + second
         assert stored(restored, lost) == []  # written after the last archived segment
@@ -92,7 +68,7 @@ def test_a_restore_from_the_base_backup_and_the_archive_has_every_archived_alarm
     finally:
         restored.close()
 
-    to_mark = archived.restore(base, target_time=mark)
+    to_mark = pg_archiving.restore(base, target_time=mark)
     try:
         assert stored(to_mark, first + second + lost) == first
         back = StationStore(to_mark.dsn("anxin"))
