@@ -19,6 +19,7 @@ import glob
 import itertools
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,16 @@ class PgCluster:
                   "-U", "postgres", "-D", str(base), "-X", "stream", "--no-sync",
                   "--checkpoint=fast")
         return base
+
+    def clean_archive(self, base: Path) -> str:
+        """Remove the archived WAL older than what a base backup needs (pg_archivecleanup,
+        as docs/county.md has it); the oldest segment kept."""
+        label = (base / "backup_label").read_text()
+        oldest = re.search(r"^START WAL LOCATION: .* \(file (\w+)\)$", label, re.M)
+        if oldest is None:
+            raise PostgresError(f"no start WAL file in {base}/backup_label: {label}")
+        self._run(str(self.bin / "pg_archivecleanup"), str(self.archive), oldest[1])
+        return oldest[1]
 
     def restore(self, base: Path, *, target_time: str | None = None) -> PgCluster:
         """A new server from a base backup and this cluster's WAL archive, started: to the

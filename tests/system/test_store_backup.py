@@ -3,7 +3,8 @@ backup with pg_basebackup, every finished WAL segment archived by ``archive_comm
 restore into a new data directory with ``restore_command`` and ``recovery.signal``, after the
 database's machine is gone (kill -9; its own WAL directory never read again). The restore has
 every alarm committed before the last archived WAL segment ended and the audit chain whole, to
-the head the station had then; a point-in-time restore (``recovery_target_time``) stops at
+the head the station had then, also after pg_archivecleanup removed the WAL older than the base
+backup; a point-in-time restore (``recovery_target_time``) stops at
 the last commit before the time asked."""
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def test_a_restore_from_the_base_backup_and_the_archive_has_every_archived_alarm
     lost = raise_alarms(store, range(FIRST + SECOND + 1, FIRST + SECOND + LOST + 1))
     store.close()
     pg_archiving.kill()  # the machine is gone: its pg_wal with the last alarms with it
+    before = sorted(f.name for f in pg_archiving.archive.iterdir())
+    oldest = pg_archiving.clean_archive(base)  # what no kept backup needs any more
+    kept = sorted(f.name for f in pg_archiving.archive.iterdir())
+    assert before[0] < oldest and kept == [f for f in before if f >= oldest], kept
 
     restored = pg_archiving.restore(base)
     try:
