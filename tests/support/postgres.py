@@ -158,12 +158,16 @@ class PgCluster:
 
     def restore(self, base: Path, *, target_time: str | None = None) -> PgCluster:
         """A new server from a base backup and this cluster's WAL archive, started: to the
-        end of the archive, or to the last commit before ``target_time``. It does not
-        archive: a restore must not write into the archive it reads."""
+        end of the archive, or to the last commit before ``target_time``. Its configuration
+        is its own, as docs/county.md writes it (the old server's is not in a backup on
+        Debian); it does not archive: a restore must not write into the archive it reads."""
         restored = PgCluster()
         restored._run("cp", "-a", str(base), str(restored.data))
-        with (restored.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"port = {restored.port}\nunix_socket_directories = '{restored.socket}'\n"
+        (restored.data / "postgresql.auto.conf").write_text("")  # the old server's ALTER SYSTEM
+        with (restored.data / "postgresql.conf").open("w") as conf:  # the pg_hba.conf kept: trust
+            conf.write(f"port = {restored.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{restored.socket}'\n"
+                       "fsync = off\nshared_buffers = 32MB\n"
                        f"archive_mode = off\nrestore_command = 'cp {self.archive}/%f %p'\n"
                        + (f"recovery_target_time = '{target_time}'\n"
                           "recovery_target_action = 'promote'\n" if target_time else ""))
