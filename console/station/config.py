@@ -130,10 +130,11 @@ class StationConfig(Strict):
     nats: NatsInbound | None = Field(None, description="a county's NATS cluster: take what hubs "
                                      "and consoles send from JetStream (docs/county.md); "
                                      "none: MQTT subscriptions (one township's Mosquitto)")
-    homes_file: ConfigPath | None = Field(None, description="elder records, loaded at start: "
-                                          "creates missing homes; an entry edited in the file "
-                                          "replaces the stored record, others are left as edited "
-                                          "at the console")
+    homes_file: ConfigPath | None = Field(None, description="elder records for a township's "
+                                          "first setup, loaded at start: creates missing homes; "
+                                          "an entry edited in the file replaces the stored "
+                                          "record until that record is edited at the console "
+                                          "or imported: from then on the database's stands")
     county_file: ConfigPath = Field(DEFAULT_COUNTY, description="county care rules: groups, "
                                     "visits, alarm outcomes and response plans")
     notify_file: ConfigPath | None = Field(None, description="who is told of an alarm and how: "

@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS followups (
 CREATE INDEX IF NOT EXISTS followups_open ON followups(hub) WHERE closed IS NULL;
 """
 
+DESK = "desk:"  # a home's ``seed`` so marked: its record is the desk's, homes.yaml no longer applies
+_DESK_SEED = (f"CASE WHEN homes.seed LIKE '{DESK}%' THEN homes.seed "
+              f"ELSE '{DESK}' || coalesce(homes.seed, '') END")
 _VISIT_COLS = "hub, name, category, day, mode, visitor, contents, reached, notes, id"
 _FOLLOWUP_COLS = "hub, name, content, text, opened, closed, id, visit"
 
@@ -169,7 +172,8 @@ class Records:
             if old is not None and not fields:
                 return Saved(new, False, [], None)
             db.execute("INSERT INTO homes(hub, elder, added) VALUES (?, ?, ?) ON CONFLICT(hub) "
-                       "DO UPDATE SET elder = excluded.elder, added = coalesce(homes.added, excluded.added)",
+                       f"DO UPDATE SET elder = excluded.elder, seed = {_DESK_SEED}, "
+                       "added = coalesce(homes.added, excluded.added)",
                        (hub, new.model_dump_json(), now))
             audit.append(db, actor=actor, action="elder.record", target=hub,
                          detail={"added": old is None, "fields": fields}, ts=now)
@@ -192,7 +196,8 @@ class Records:
                                                      by=actor, at=at))
             except ValidationError as e:
                 raise invalid(e, "override") from None
-            db.execute("UPDATE homes SET elder = ? WHERE hub = ?", (change.record.model_dump_json(), hub))
+            db.execute(f"UPDATE homes SET elder = ?, seed = {_DESK_SEED} WHERE hub = ?",
+                       (change.record.model_dump_json(), hub))
             audit.append(db, actor=actor, action=change.action, target=hub, detail=change.detail, ts=now)
         return change
 

@@ -66,8 +66,20 @@ def _reload(cfg: HubConfig) -> int:
 
 
 def cmd_station(a: argparse.Namespace) -> int:
+    if a.file is not None and a.action != "import":
+        print(f"anxin station {a.action}: takes no FILE ({a.file}); `anxin station import FILE` "
+              "imports one", file=sys.stderr)
+        return 2
     if a.action == "migrate":
         return cmd_station_migrate(a)
+    if a.action == "import":
+        from console.station.roster import run_import
+
+        if a.file is None:
+            print("anxin station import: give the county's sheet (FILE.xlsx or FILE.csv)",
+                  file=sys.stderr)
+            return 2
+        return run_import(a.config, a.file, actor=a.actor, dry_run=a.dry_run)
     from console.casework.county import load_county
     from console.station.config import load_station_config
     from console.station.notify.config import load_notify
@@ -207,9 +219,16 @@ def cmd_station_migrate(a: argparse.Namespace) -> int:
 def _station_arguments(s: argparse.ArgumentParser) -> None:
     s.description = ("Run the station service (ingest, store, ack). `anxin station migrate "
                      "--from station.db --to DSN` moves a township's SQLite database into a new, "
-                     "empty PostgreSQL database, with the station stopped (docs/county.md).")
-    s.add_argument("action", nargs="?", choices=["run", "migrate"], default="run")
+                     "empty PostgreSQL database, with the station stopped (docs/county.md). "
+                     "`anxin station import FILE` adds a county's roster of elders (xlsx/csv) "
+                     "to the station database, all rows or none (docs/county.md, \"The roster\").")
+    s.add_argument("action", nargs="?", choices=["run", "migrate", "import"], default="run")
+    s.add_argument("file", nargs="?", type=Path, metavar="FILE", help="import: the county's "
+                   "sheet of elders (.xlsx or .csv, the console's import columns)")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
+    s.add_argument("--actor", help="import: who the audit names (default: os:<your login>)")
+    s.add_argument("--dry-run", action="store_true", help="import: check the file and name "
+                   "every bad row; store nothing")
     s.add_argument("--from", dest="source", type=Path, metavar="STATION_DB",
                    help="migrate: the township's SQLite station database")
     s.add_argument("--to", dest="target", metavar="DSN", help="migrate: the PostgreSQL database "

@@ -19,13 +19,16 @@ import glob
 import itertools
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +38,9 @@ from console.station.trust.broker import free_port
 READER = "anxin_console"  # the consoles' role: SELECT only
 TEMPLATE = "anxin_template"
 ENGINES = ("sqlite", "postgresql")
+# WAL archiving as docs/county.md has it (and PostgreSQL's manual, "Continuous Archiving")
+ARCHIVE = ("archive_mode = on\n"
+           "archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'\n")
 
 
 class PostgresError(RuntimeError):
@@ -69,18 +75,22 @@ class PgCluster:
     """initdb, start, stop; ``dsn(db)`` connects as the superuser ``postgres`` (trust, on
     loopback only)."""
 
-    def __init__(self, *, durable: bool = False) -> None:
-        """``durable``: fsync on, as in production (the benchmarks); the tests' is off."""
-        self.durable = durable
+    def __init__(self, *, durable: bool = False, archive: bool = False) -> None:
+        """``durable``: fsync on, as in production (the benchmarks); the tests' is off.
+        ``archive``: each finished WAL segment copied to :attr:`archive` (docs/county.md,
+        "Backups and restore")."""
+        self.durable, self.archiving = durable, archive
         self.bin = bindir()
         self.user = run_as()
         # Not under pytest's tmp folder: it is root's, mode 0700, closed to the cluster's user.
         self.dir = Path(tempfile.mkdtemp(prefix="anxin-pg-"))
         self.data, self.socket, self.port = self.dir / "data", self.dir / "sock", free_port()
-        self.socket.mkdir()
+        self.archive = self.dir / "archive"
+        for p in (self.socket, self.archive):
+            p.mkdir()
         if self.user:
             entry = pwd.getpwnam(self.user)
-            for p in (self.dir, self.socket):
+            for p in (self.dir, self.socket, self.archive):
                 os.chown(p, entry.pw_uid, entry.pw_gid)
 
     def _run(self, *argv: str) -> None:
@@ -102,7 +112,8 @@ class PgCluster:
                            f"unix_socket_directories = '{self.socket}'\n"
                            + ("" if self.durable else "fsync = off\nfull_page_writes = off\n")
                            + "max_connections = 100\n"
-                           "shared_buffers = 32MB\ntrack_commit_timestamp = on\n")
+                           "shared_buffers = 32MB\ntrack_commit_timestamp = on\n"
+                           + (ARCHIVE.format(archive=self.archive) if self.archiving else ""))
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
                   "-w", "-t", "60", "start")
         return self
@@ -126,6 +137,49 @@ class PgCluster:
         self.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'", "SELECT pg_reload_conf()")
         return standby
 
+    def backup(self) -> Path:
+        """A base backup (pg_basebackup, plain files with the WAL it needs), in this
+        cluster's folder: it outlives the server, as a backup on another disk would."""
+        base = self.dir / "base"
+        self._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
+                  "-U", "postgres", "-D", str(base), "-X", "stream", "--no-sync",
+                  "--checkpoint=fast")
+        return base
+
+    def clean_archive(self, base: Path) -> str:
+        """Remove the archived WAL older than what a base backup needs (pg_archivecleanup,
+        as docs/county.md has it); the oldest segment kept."""
+        label = (base / "backup_label").read_text()
+        oldest = re.search(r"^START WAL LOCATION: .* \(file (\w+)\)$", label, re.M)
+        if oldest is None:
+            raise PostgresError(f"no start WAL file in {base}/backup_label: {label}")
+        self._run(str(self.bin / "pg_archivecleanup"), str(self.archive), oldest[1])
+        return oldest[1]
+
+    def restore(self, base: Path, *, target_time: str | None = None) -> PgCluster:
+        """A new server from a base backup and this cluster's WAL archive, started: to the
+        end of the archive, or to the last commit before ``target_time``. Its configuration
+        is its own, as docs/county.md writes it (the old server's is not in a backup on
+        Debian); it does not archive: a restore must not write into the archive it reads."""
+        restored = PgCluster()
+        restored._run("cp", "-a", str(base), str(restored.data))
+        (restored.data / "postgresql.auto.conf").write_text("")  # the old server's ALTER SYSTEM
+        with (restored.data / "postgresql.conf").open("w") as conf:  # the pg_hba.conf kept: trust
+            conf.write(f"port = {restored.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{restored.socket}'\n"
+                       "fsync = off\nshared_buffers = 32MB\n"
+                       f"archive_mode = off\nrestore_command = 'cp {self.archive}/%f %p'\n"
+                       + (f"recovery_target_time = '{target_time}'\n"
+                          "recovery_target_action = 'promote'\n" if target_time else ""))
+        restored._run("touch", str(restored.data / "recovery.signal"))
+        restored.start()  # ready once consistent: read-only, still replaying
+        deadline = time.monotonic() + 60
+        while restored.value("SELECT pg_is_in_recovery()"):
+            if time.monotonic() > deadline:
+                raise PostgresError(f"recovery did not end: {(restored.dir / 'log').read_text()}")
+            time.sleep(0.1)
+        return restored
+
     def kill(self) -> None:
         """kill -9 the server and every process of it, as when its machine dies."""
         postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
@@ -147,6 +201,14 @@ class PgCluster:
         with psycopg.connect(self.dsn(db).text, autocommit=True) as c:
             for s in statements:
                 c.execute(s)  # type: ignore[arg-type]  # our own fixed SQL
+
+    def value(self, query: str, db: str = "postgres") -> Any:
+        """The first column of the first row of a query."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(db).text, autocommit=True) as c:
+            row = c.execute(query).fetchone()  # type: ignore[arg-type]  # our own fixed SQL
+        return row[0] if row else None
 
     def close(self) -> None:
         try:
@@ -218,6 +280,28 @@ def pg_pair() -> Iterator[tuple[PgCluster, PgCluster]]:
             standby.close()
     finally:
         primary.close()
+
+
+@pytest.fixture
+def pg_archiving() -> Iterator[PgCluster]:
+    """A server archiving its WAL (:attr:`PgCluster.archive`), with database ``anxin``."""
+    primary = PgCluster(archive=True).start()
+    try:
+        primary.sql("CREATE DATABASE anxin")
+        yield primary
+    finally:
+        primary.close()
+
+
+def archive_now(cluster: PgCluster) -> str:
+    """Close the WAL segment being written and wait until the archiver has copied it."""
+    segment = str(cluster.value("SELECT pg_walfile_name(pg_switch_wal())"))
+    deadline = time.monotonic() + 30
+    while (cluster.value("SELECT last_archived_wal FROM pg_stat_archiver") or "") < segment:
+        if time.monotonic() > deadline:
+            raise PostgresError(f"{segment} never archived")
+        time.sleep(0.1)
+    return segment
 
 
 def both(primary: PgCluster, standby: PgCluster) -> Dsn:

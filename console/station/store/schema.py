@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS homes (
     walktest_until REAL,             -- station time the home's walk-test mode ends; NULL: none
     walktest_by TEXT,                -- the installer who started it
     walktest_last TEXT,              -- id of the home's latest walk test (walktests.id)
-    seed TEXT,                       -- sha256 of the homes.yaml entry last applied to `elder`
+    seed TEXT,                       -- sha256 of the homes.yaml entry last applied to `elder`;
+                                     -- desk:<sha256> once edited at the desk (the file no longer applies)
     added REAL                       -- station time the elder record was first stored
 );
 CREATE TABLE IF NOT EXISTS events (

@@ -1,5 +1,6 @@
 """The station database on PostgreSQL (docs/county.md): reached, the primary, its commits
-durable, a synchronous standby holding each one, and the consoles' role unable to write.
+durable, a synchronous standby holding each one, its WAL archived lately (the backups), and
+the consoles' role unable to write.
 The SQLite file is checked by :func:`hub.cli.doctor.host.database`."""
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from console.station.store.db import Dsn
 from hub.cli.doctor.report import Finding, fail, ok, warn
 
 DOC = "docs/county.md, \"The station database on PostgreSQL\""
+BACKUPS = "docs/county.md, \"Backups and restore\""
+# The archive's last segment older than this: a restore would lose more than the hour since
+# (archive_timeout = 5min, as docs/county.md has it, keeps it minutes behind)
+ARCHIVE_LATE_S = 3600.0
 
 
 def postgresql(cfg: StationConfig) -> list[Finding]:
@@ -20,7 +25,7 @@ def postgresql(cfg: StationConfig) -> list[Finding]:
     dsn = Dsn(cfg.store.dsn)
     try:
         with psycopg.connect(dsn.text, autocommit=True, connect_timeout=5) as c:
-            found = [*_primary(c, dsn), *_replica(c)]
+            found = [*_primary(c, dsn), *_replica(c), _archive(c)]
     except psycopg.Error as e:
         return [fail("database", f"{dsn}: cannot connect ({_first_line(e)})",
                      "check store.dsn, that the server runs and listens, and ~/.pgpass")]
@@ -55,6 +60,34 @@ def _replica(c: Any) -> list[Finding]:
                      "start the standby, or empty synchronous_standby_names (giving up the "
                      "replica's copy)")]
     return [ok("replica", f"streaming to {', '.join(streaming)}; commits wait for {names}")]
+
+
+def _archive(c: Any) -> Finding:
+    mode, wal, age, failed = c.execute(
+        "SELECT current_setting('archive_mode'), last_archived_wal, "
+        "extract(epoch FROM now() - last_archived_time)::float8, "
+        "CASE WHEN last_failed_time > coalesce(last_archived_time, '-infinity') "
+        "THEN last_failed_wal END FROM pg_stat_archiver").fetchone()
+    return archive(mode, wal, age, failed)
+
+
+def archive(mode: str, wal: str | None, age_s: float | None, failing: str | None) -> Finding:
+    """The WAL archive from pg_stat_archiver: what a restore from the backups would lose."""
+    if mode == "off":
+        return warn("archive", "no WAL archiving: a restore goes back to the last base backup "
+                    "only", f"archive_mode = on and an archive_command ({BACKUPS})")
+    if failing:
+        return fail("archive", f"archive_command fails (at {failing}): the WAL piles up on "
+                    "this server's disk and the backups stop there",
+                    "check the archive's disk and the server's log")
+    if wal is None or age_s is None:
+        return warn("archive", "archiving on, nothing archived yet",
+                    "SELECT pg_switch_wal(); then run the doctor again")
+    if age_s > ARCHIVE_LATE_S:
+        return warn("archive", f"the last WAL segment archived ({wal}) is {age_s / 3600:.1f} h "
+                    "old: a restore would lose what came after",
+                    f"archive_timeout = 5min, or check archive_command ({BACKUPS})")
+    return ok("archive", f"WAL archived, the last segment ({wal}) {age_s / 60:.0f} min ago")
 
 
 def _consoles(cfg: StationConfig) -> list[Finding]:

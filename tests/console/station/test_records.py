@@ -136,25 +136,37 @@ async def test_every_desk_op_accepted_and_refused_over_mqtt(station_cfg: Station
         assert station.store.verify_audit().ok
 
 
-def test_console_edits_survive_a_restart_and_file_edits_win(tmp_path: Path) -> None:
-    db = tmp_path / "station.db"
-    s = StationStore(db)
+def test_file_edits_apply_until_the_desk_edits_the_record(store_at: StoreAt,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    s = StationStore(store_at.location)
     s.load_homes(HOMES, now=1.0)
-    record = HOMES[0].elder.model_dump(mode="json") | {"key_holder": {
-        "name": "李婶", "relation": "邻居", "phone": "139-0000-0009"}}
-    s.records.save_elder("h001", record, RULES, actor="zhang", now=time.time())  # rules: today
-    s.close()
-    s = StationStore(db)
-    assert s.load_homes(HOMES, now=3.0) == []  # the same file: the console's edit stands
-    assert (e := s.elder("h001")) and e.key_holder and e.key_holder.name == "李婶"
-    moved = HOMES[0].model_copy(update={"elder": HOMES[0].elder.model_copy(
-        update={"address": "青石镇新村1号"})})
+    moved = [h.model_copy(update={"elder": h.elder.model_copy(update={"address": "青石镇新村1号"})})
+             for h in HOMES[:2]]
     later = time.time() + 1
-    assert s.load_homes([moved, *HOMES[1:]], actor="homes.yaml", now=later) == ["h001"]
+    # first setup: an entry corrected in the file replaces the file's record, as a whole
+    assert s.load_homes([moved[0], *HOMES[1:]], actor="homes.yaml", now=later) == ["h001"]
     assert (e := s.elder("h001")) and e.address == "青石镇新村1号"
-    assert e.key_holder and e.key_holder.name == "王建国"  # the file's entry, as a whole
     [entry] = s.audit_entries(since=later)
-    assert entry.detail["fields"] == ["address", "key_holder"]
+    assert entry.detail["fields"] == ["address"]
+    record = HOMES[1].elder.model_dump(mode="json") | {"key_holder": {
+        "name": "李婶", "relation": "邻居", "phone": "139-0000-0009"}}
+    s.records.save_elder("h002", record, RULES, actor="zhang", now=time.time())  # rules: today
+    s.close()
+    s = StationStore(store_at.location)
+    caplog.set_level("WARNING", "console.station.store.homes")
+    assert s.load_homes([moved[0], *HOMES[1:]], now=3.0) == []  # the same file: the edit stands
+    assert (e := s.elder("h002")) and e.key_holder and e.key_holder.name == "李婶"
+    assert caplog.text == ""
+    # the file's entry changed after the desk's edit: the database is the truth, said once
+    assert s.load_homes([*moved, *HOMES[2:]], actor="homes.yaml", now=later + 1) == []
+    assert (e := s.elder("h002")) and e.key_holder and e.key_holder.name == "李婶"
+    assert e.address == HOMES[1].elder.address
+    assert "homes.yaml: 1 home(s) differ from their records at the station" in caplog.text
+    assert "(h002)" in caplog.text
+    assert s.audit_entries(since=later + 1) == []
+    caplog.clear()
+    assert s.load_homes([*moved, *HOMES[2:]], actor="homes.yaml", now=later + 2) == []
+    assert caplog.text == ""
     assert s.verify_audit().ok
 
 

@@ -1,14 +1,16 @@
 """`anxin doctor` on a county station (store on PostgreSQL): the database reached and the
-primary, the standby it waits for, the consoles' role read-only."""
+primary, the standby it waits for, the WAL archive (the backups), the consoles' role
+read-only."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from console.station.config import StationConfig
 from hub.cli.doctor.report import Finding, Status
-from hub.cli.doctor.store import postgresql
-from tests.support.postgres import StoreAt
+from hub.cli.doctor.store import archive, postgresql
+from tests.support.postgres import PgCluster, StoreAt, archive_now
 
 
 def station(tmp_path: Path, dsn: str, readonly: str | None) -> StationConfig:
@@ -26,6 +28,7 @@ def test_a_county_database_is_checked(tmp_path: Path, pg_at: StoreAt) -> None:
     status, text = found["database"]
     assert status is Status.OK and "the primary, its tables made" in text
     assert found["replica"][0] is Status.WARN  # no standby in this test
+    assert found["archive"][0] is Status.WARN and "no WAL archiving" in found["archive"][1]
     assert found["consoles"] == (Status.OK, "role anxin_console reads only")
 
 
@@ -37,3 +40,23 @@ def test_consoles_on_the_stations_role_or_an_unreachable_server_are_named(
         found["consoles"][1]
     down = by_check(postgresql(station(tmp_path, "host=127.0.0.1 port=1 dbname=x", None)))
     assert down["database"][0] is Status.FAIL and "cannot connect" in down["database"][1]
+
+
+def test_the_wal_archive_lately_written_late_or_failing_is_named(
+        tmp_path: Path, pg_archiving: PgCluster) -> None:
+    cfg = station(tmp_path, pg_archiving.dsn("anxin").text, None)
+    segment = archive_now(pg_archiving)
+    status, text = by_check(postgresql(cfg))["archive"]
+    assert status is Status.OK and f"({segment}) 0 min ago" in text
+
+    pg_archiving.sql("ALTER SYSTEM SET archive_command = 'false'", "SELECT pg_reload_conf()",
+                     "CREATE TABLE more (n int)", "SELECT pg_switch_wal()", db="anxin")
+    deadline = time.monotonic() + 30
+    while not pg_archiving.value("SELECT failed_count FROM pg_stat_archiver"):
+        assert time.monotonic() < deadline, "archive_command never failed"
+        time.sleep(0.1)
+    status, text = by_check(postgresql(cfg))["archive"]
+    assert status is Status.FAIL and "archive_command fails" in text
+
+    late = archive("on", segment, 2 * 3600.0, None)
+    assert late.status is Status.WARN and "is 2.0 h old" in late.found
