@@ -83,19 +83,20 @@ def chain(db: Db) -> None:
     """Write the transaction's entries at the head of the chain, just before it commits.
     The head is held (:meth:`Db.lock`) so that no other writer takes the same seq, and held
     last: a writer holding it waits for nothing else, so writers never wait in a circle."""
-    if not db.audit_pending:
+    pending: list[Entry] = db.audit_pending
+    if not pending:
         return
     db.lock("audit")
     last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    for e in db.audit_pending:
+    for e in pending:
         draft = Entry(seq, e.ts, e.actor, e.action, e.target, e.detail, prev, "")
         entry = Entry(seq, e.ts, e.actor, e.action, e.target, e.detail, prev, draft.digest())
         db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
                    (seq, entry.ts, entry.actor, entry.action, entry.target,
                     canonical(entry.detail), prev, entry.hash))
         seq, prev = seq + 1, entry.hash
-    db.audit_pending.clear()
+    pending.clear()
 
 
 def entries(db: Db, *, since: float | None = None,

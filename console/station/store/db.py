@@ -25,10 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
-
-if TYPE_CHECKING:
-    from console.station.audit import Entry
+from typing import Any, Literal, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,7 +107,9 @@ class Db:
     def __init__(self, raw: Any, engine: Engine, location: Location, readonly: bool) -> None:
         self.raw, self.engine, self.location, self.readonly = raw, engine, location, readonly
         self._changes = 0  # PostgreSQL: rows changed on this connection (SQLite counts its own)
-        self.audit_pending: list[Entry] = []  # audit entries of the open transaction (audit.chain)
+        # the open transaction's audit.Entry's, chained at commit (audit.chain); typed there,
+        # since the audit log's module sits above this one
+        self.audit_pending: list[Any] = []
         self._began = False  # PostgreSQL: a transaction of ours is open
 
     @classmethod
