@@ -16,8 +16,8 @@ from hub.runtime.config import HubConfig
 
 REPO = Path(__file__).resolve().parent.parent
 # Fixtures shared across folders live in tests/support/ and are registered here, once.
-pytest_plugins = ["tests.support.desk", "tests.support.home", "tests.support.notify",
-                  "tests.support.postgres", "tests.support.tls"]
+pytest_plugins = ["tests.support.desk", "tests.support.home", "tests.support.nats",
+                  "tests.support.notify", "tests.support.postgres", "tests.support.tls"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from console.casework.elder import Category as Category
 from console.casework.elder import Contact as Contact
@@ -14,7 +14,7 @@ from console.station.store.db import Dsn, Location
 from hub.common.configfile import ConfigError, ConfigPath, Strict, load
 from hub.common.language import Language
 from hub.common.shipped import SHIPPED
-from hub.common.transport import BrokerConfig
+from hub.common.transport import BrokerConfig, check_endpoint
 from hub.common.wire import HUB_ID_PATTERN
 
 DEFAULT_COUNTY = SHIPPED / "county.yaml"
@@ -46,6 +46,43 @@ class LoginConfig(Strict):
     slow_s: float = Field(10, ge=1, le=3600, description="slowed down: after a failed login, "
                           "no password check for the user this long, except at consoles "
                           "where they have logged in before")
+
+
+class NatsInbound(Strict):
+    """A county's station worker: hub events, heartbeats, statuses and console requests come
+    through JetStream (a stream over the hub subjects, split into ``partitions`` by hub id, one
+    durable consumer a partition) instead of MQTT subscriptions; replies still go by MQTT
+    (``broker``). docs/county.md, "The station workers"."""
+
+    servers: list[Annotated[str, AfterValidator(check_endpoint)]] = Field(
+        min_length=1, max_length=16, description="the NATS nodes' client listeners (host or "
+        "host:port, port 4222 if none); TLS with broker.tls's certificate")
+    worker: str = Field("1", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="this "
+                        "worker's name, unique in the county: its MQTT client id says it")
+    partitions: int = Field(16, ge=1, le=1024, description="how many parts the hubs are "
+                            "split into, the same for every worker of the county; changing it "
+                            "needs the stream drained first")
+    take: list[int] | None = Field(None, description="the partitions this worker consumes "
+                                   "(0 to partitions-1); none: all of them. Each partition "
+                                   "belongs to one worker")
+    replicas: int = Field(3, ge=1, le=5, description="copies of the stream and its consumers: "
+                          "the cluster's size")
+    batch: int = Field(200, ge=1, le=10000, description="messages fetched (and committed) "
+                       "together from a partition")
+    ack_wait_s: float = Field(30, ge=1, le=3600, description="a message fetched and not "
+                              "acknowledged within this (a worker died mid-batch) goes again")
+
+    @model_validator(mode="after")
+    def _takes_partitions(self) -> NatsInbound:
+        take = self.take
+        if take is not None and (not take or len(set(take)) != len(take)
+                                 or not all(0 <= p < self.partitions for p in take)):
+            raise ValueError(f"take: distinct partitions from 0 to {self.partitions - 1}")
+        return self
+
+    @property
+    def taken(self) -> list[int]:
+        return sorted(self.take) if self.take is not None else list(range(self.partitions))
 
 
 class StoreConfig(Strict):
@@ -90,6 +127,9 @@ class StationConfig(Strict):
                                  "station database (store.engine sqlite)")
     store: StoreConfig = StoreConfig()
     broker: BrokerConfig = BrokerConfig()
+    nats: NatsInbound | None = Field(None, description="a county's NATS cluster: take what hubs "
+                                     "and consoles send from JetStream (docs/county.md); "
+                                     "none: MQTT subscriptions (one township's Mosquitto)")
     homes_file: ConfigPath | None = Field(None, description="elder records for a township's "
                                           "first setup, loaded at start: creates missing homes; "
                                           "an entry edited in the file replaces the stored "

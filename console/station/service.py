@@ -51,7 +51,7 @@ from hub.common import wire
 from hub.common.events import CANCEL_KIND, ELDER_CALLS, FALLBACK_KIND, WALKTEST, AlarmState, new_id
 from hub.common.systemd import supervised
 from hub.common.tasks import Failures, Tasks
-from hub.common.transport import PahoTransport, Transport, Will
+from hub.common.transport import PahoTransport, Settling, Transport, Will
 from hub.voice import FRAME_MS
 from hub.voice.packet import VoiceError
 
@@ -81,6 +81,14 @@ def station_will() -> Will:
 
 
 def paho_transport(cfg: StationConfig, loop: asyncio.AbstractEventLoop) -> Transport:
+    """MQTT for everything (one township's Mosquitto); with ``nats`` in station.yaml, what
+    hubs and consoles send comes from JetStream instead (docs/county.md)."""
+    if cfg.nats is not None:
+        from console.station.jetstream import JetStreamTransport  # nats-py: the county extra
+
+        return JetStreamTransport(
+            broker=cfg.broker, nats=cfg.nats, loop=loop, will=station_will(),
+            client_id=f"anxin-station-{cfg.station_id}-{cfg.nats.worker}")
     return PahoTransport(broker=cfg.broker, client_id=f"anxin-station-{cfg.station_id}",
                          loop=loop, will=station_will())
 
@@ -128,6 +136,9 @@ class StationService:
 
     async def __aenter__(self) -> StationService:
         self.t = self._make_transport(self.cfg, asyncio.get_running_loop())
+        if isinstance(self.t, Settling):  # JetStream: a batch is acknowledged once committed
+            self.t.settle_when(lambda: not (self._storing_events.failing
+                                            or self._storing_beats.failing))
         # Plain subscriptions, never MQTT shared ones ($share): any client the station CA
         # trusts could join a shared group, and the broker would hand it (and the ACL then
         # drop) its share of the events and requests (docs/security.md).
@@ -165,6 +176,8 @@ class StationService:
                 online=False, ts=time.time(), writable=self._writable,
                 trouble=self.notifier.troubles())), retain=True)
         self.t.close()
+        if isinstance(self.t, Settling):
+            await self.t.aclose()
         self.store.close()
 
     def _connection(self, up: bool) -> None:

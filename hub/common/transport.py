@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -37,6 +39,14 @@ OnMessage = Callable[[str, bytes], None]
 OnConnection = Callable[[bool], None]
 
 MAX_TOPIC_BYTES = 65535
+# A subscription the broker refused is asked for again after this, doubling (with jitter) up
+# to RESUBSCRIBE_MAX_S while it is refused. A NATS node refuses one (SUBACK 0x80) when it
+# cannot make the JetStream consumer behind it in time, as right after a node of the cluster
+# died; without asking again, a hub would never hear its acks. Hundreds of hubs fail over at
+# once then: asking every 2 s each only adds to the elections' backlog (tests/bench/bench_scale.py
+# --cluster).
+RESUBSCRIBE_S = 2.0
+RESUBSCRIBE_MAX_S = 30.0
 # What Mosquitto refuses in a topic (its mosquitto_validate_utf8): control characters, UTF-16
 # surrogates and the Unicode non-characters. A client that sends one is disconnected, and paho
 # sends an unacknowledged QoS 1 message again after every reconnect: one bad topic would keep
@@ -135,12 +145,13 @@ class TlsConfig(Strict):
         return str(cns[0].value) if cns else ""
 
 
-def _endpoint(value: str) -> str:
-    _split_endpoint(value, 1)
+def check_endpoint(value: str) -> str:
+    """A validator: ``value`` is host, host:port or [address]:port."""
+    split_endpoint(value, 1)
     return value
 
 
-def _split_endpoint(value: str, default_port: int) -> tuple[str, int]:
+def split_endpoint(value: str, default_port: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6 address]`` or ``[v6 address]:port`` as (host, port)."""
     host, port = value, None
     if value.startswith("["):
@@ -163,7 +174,7 @@ class BrokerConfig(Strict):
     host: str = Field("127.0.0.1", description="broker host name or address")
     port: int = Field(1883, ge=1, le=65535, description="the broker's port; with hosts, the "
                       "port of an entry that names none")
-    hosts: list[Annotated[str, AfterValidator(_endpoint)]] | None = Field(
+    hosts: list[Annotated[str, AfterValidator(check_endpoint)]] | None = Field(
         None, min_length=1, max_length=16, description="instead of host: several brokers (a "
         "county's NATS nodes) as host or host:port; the client connects to the first that "
         "answers and moves on to the next when it loses the connection")
@@ -185,7 +196,7 @@ class BrokerConfig(Strict):
         """Every broker to try, in order: (host, port)."""
         if self.hosts is None:
             return [(self.host, self.port)]
-        return [_split_endpoint(h, self.port) for h in self.hosts]
+        return [split_endpoint(h, self.port) for h in self.hosts]
 
     def at(self, host: str, port: int) -> BrokerConfig:
         """The same settings for one of the endpoints alone (`anxin doctor` checks each)."""
@@ -211,13 +222,27 @@ class Transport(Protocol):
     def connected(self) -> bool: ...
 
 
+@runtime_checkable
+class Settling(Protocol):
+    """A transport that gives up a delivered message only once its receiver has stored it
+    (the station's JetStream path): ``stored()`` answers, after the loop has run the work a
+    delivery queued, whether that work's commits succeeded; if not, the broker keeps the
+    messages and delivers them again. ``aclose()`` after ``close()`` waits until it has
+    stopped."""
+
+    def settle_when(self, stored: Callable[[], bool]) -> None: ...
+    async def aclose(self) -> None: ...
+
+
 class PahoTransport:
     """paho-mqtt adapter. Callbacks are delivered on the asyncio loop given at start.
 
     With several endpoints (broker.hosts) it tries them in turn: the first at start, then the
     next after every failed attempt or lost connection, round and round, with paho's backoff
     (1 s doubling to 10 s, back to 1 s once connected) between attempts. A persistent session
-    lives in the cluster, not in one node, so it carries on at the next."""
+    lives in the cluster, not in one node, so it carries on at the next. A subscription the
+    broker refuses is asked for again, after RESUBSCRIBE_S and then longer, while it stays
+    wanted."""
 
     def __init__(
         self, *, broker: BrokerConfig, client_id: str, loop: asyncio.AbstractEventLoop,
@@ -228,6 +253,9 @@ class PahoTransport:
         self._endpoints = broker.endpoints
         self._at = -1  # index of the endpoint being tried or used
         self._subs: dict[str, int] = {}
+        self._asked: dict[int, str] = {}  # SUBSCRIBE message id -> its filter, until the SUBACK
+        self._asking = threading.Lock()  # a SUBACK may come before subscribe() has returned
+        self._refused: dict[str, int] = {}  # filter -> refusals in a row (paho's thread)
         self._on_message: OnMessage = lambda t, p: None
         self._on_connection: OnConnection = lambda up: None
         self._connected = False
@@ -247,6 +275,7 @@ class PahoTransport:
         c.on_connect = self._paho_connect
         c.on_disconnect = self._paho_disconnect
         c.on_message = self._paho_message
+        c.on_subscribe = self._paho_subscribed
         self._client = c
 
     @property
@@ -272,7 +301,14 @@ class PahoTransport:
             return
         self._subs[topic] = qos
         if self._connected:
-            self._client.subscribe(topic, qos)
+            self._ask(topic, qos)
+
+    def _ask(self, topic: str, qos: int) -> None:
+        """Send a SUBSCRIBE (any thread) and remember which filter its SUBACK answers."""
+        with self._asking:
+            rc, mid = self._client.subscribe(topic, qos)
+            if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
+                self._asked[mid] = topic
 
     def unsubscribe(self, topic: str) -> None:
         if self._subs.pop(topic, None) is not None and self._connected:
@@ -299,12 +335,36 @@ class PahoTransport:
         if rc.is_failure:
             log.warning("broker %s refused the connection: %s", self.endpoint, rc)
             return
-        for topic, qos in self._subs.items():
-            client.subscribe(topic, qos)
+        with self._asking:
+            self._asked.clear()
+        for topic, qos in list(self._subs.items()):
+            self._ask(topic, qos)
         self._hand_over(partial(self._set_connected, True))
 
     def _paho_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self._hand_over(partial(self._set_connected, False))
+
+    def _paho_subscribed(self, _c: paho.Client, _u: Any, mid: int, codes: list[Any],
+                         _p: Any) -> None:
+        with self._asking:
+            topic = self._asked.pop(mid, None)
+        if topic is None:
+            return
+        if not any(rc.is_failure for rc in codes):
+            if n := self._refused.pop(topic, 0):
+                log.info("broker %s granted the subscription to %s after %d refusal(s)",
+                         self.endpoint, topic, n)
+            return
+        n = self._refused[topic] = self._refused.get(topic, 0) + 1
+        delay = min(RESUBSCRIBE_S * 2 ** (n - 1), RESUBSCRIBE_MAX_S) * random.uniform(0.75, 1.25)
+        log.log(logging.WARNING if n == 1 else logging.DEBUG, "broker %s refused the "
+                "subscription to %s (%s); asking again in %.0f s", self.endpoint, topic,
+                codes[0], delay)
+        self._loop.call_soon_threadsafe(self._loop.call_later, delay, self._ask_again, topic)
+
+    def _ask_again(self, topic: str) -> None:
+        if topic in self._subs and self._connected and not self._closed:
+            self._ask(topic, self._subs[topic])
 
     def _paho_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
         self._hand_over(partial(self._deliver, msg.topic, bytes(msg.payload)))

@@ -90,10 +90,12 @@ class SimHub:
 
 
 class Fleet:
-    """``n`` simulated hubs against one broker. Use ``async with Fleet(…) as fleet:``."""
+    """``n`` simulated hubs against one broker. Use ``async with Fleet(…) as fleet:``.
+    ``broker`` may be a function of the hub id: under TLS each hub shows its own certificate
+    (a county's NATS allow-lists hold each hub to its own topics)."""
 
-    def __init__(self, ids: list[str], *, broker: BrokerConfig, link: LinkConfig | None = None,
-                 seed: int = 20) -> None:
+    def __init__(self, ids: list[str], *, broker: BrokerConfig | Callable[[str], BrokerConfig],
+                 link: LinkConfig | None = None, seed: int = 20) -> None:
         self.ids = ids
         self.broker = broker
         self.link = link or LinkConfig()
@@ -106,7 +108,8 @@ class Fleet:
     async def __aenter__(self) -> Fleet:
         loop = asyncio.get_running_loop()
         for hub in self.ids:
-            self.hubs[hub] = SimHub(hub, broker=self.broker, link=self.link, ticker=self._ticker,
+            broker = self.broker(hub) if callable(self.broker) else self.broker
+            self.hubs[hub] = SimHub(hub, broker=broker, link=self.link, ticker=self._ticker,
                                     loop=loop, acked=self._acked)
         self._ticker.start()
         return self

@@ -69,15 +69,26 @@ class Peer:
             return self.acks[mid]
 
     def subscribe(self, *filters: str) -> None:
-        done = threading.Event()
-        self.client.on_subscribe = lambda *_: done.set()
-        self.client.subscribe([(f, 1) for f in filters])
-        assert done.wait(WAIT_S), f"no SUBACK for {filters}"
+        self.subscribe_codes(*filters)
 
-    def wait_for(self, topic: str) -> list[tuple[str, bytes]]:
+    def subscribe_codes(self, *filters: str, timeout: float = WAIT_S) -> list[int]:
+        """Subscribe at QoS 1; the SUBACK's codes (1: granted, 128: refused)."""
+        done = threading.Event()
+        codes: list[int] = []
+
+        def subscribed(_c: Any, _u: Any, _m: Any, rcs: list[ReasonCode], _p: Any) -> None:
+            codes.extend(rc.value for rc in rcs)
+            done.set()
+
+        self.client.on_subscribe = subscribed
+        self.client.subscribe([(f, 1) for f in filters])
+        assert done.wait(timeout), f"no SUBACK for {filters}"
+        return codes
+
+    def wait_for(self, topic: str, timeout: float = WAIT_S) -> list[tuple[str, bytes]]:
         """Everything received until a message on ``topic`` has arrived."""
         with self._lock:
-            assert self._lock.wait_for(lambda: any(t == topic for t, _ in self.received), WAIT_S), \
+            assert self._lock.wait_for(lambda: any(t == topic for t, _ in self.received), timeout), \
                 f"nothing on {topic}; got {self.topics()}"
             return list(self.received)
 

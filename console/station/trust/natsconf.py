@@ -32,6 +32,16 @@ CLUSTER_SIZE = 3
 # connection they could subscribe to the gateway's internal subjects ($MQTT.sub.…), which
 # NATS lets MQTT clients use without asking. Station workers also read JetStream directly.
 CONNECTION_TYPES = {"hub": ("MQTT",), "console": ("MQTT",), "station": ("STANDARD", "MQTT")}
+# The station workers' stream (console/station/jetstream.py) and what a worker needs of the
+# JetStream API for it, and only for it: make the stream, make and read its consumers, fetch
+# and acknowledge. Not the MQTT gateway's own streams ($MQTT_…), which hold every session.
+STATION_STREAM = "ANXIN_IN"
+STATION_INBOX = "_INBOX_anxin_station"  # replies to a worker's API requests and fetches
+STATION_JS_PUBLISH = [f"$JS.API.STREAM.{verb}.{STATION_STREAM}" for verb in ("CREATE", "INFO",
+                                                                           "UPDATE")] + [
+    f"$JS.API.CONSUMER.{verb}.{STATION_STREAM}.>"
+    for verb in ("CREATE", "DURABLE.CREATE", "INFO", "MSG.NEXT")] + [
+    f"$JS.ACK.{STATION_STREAM}.>"]
 _LEVEL = re.compile(r"[A-Za-z0-9_:%-]+|[+#]")  # what an ACL topic level may be (no '.', '$', ' ')
 
 
@@ -108,8 +118,14 @@ def render_users(*, hubs: Iterable[str], stations: Sequence[str],
     acl = render_acl(stations=stations, consoles=consoles)
     roles = [("hub", h) for h in hubs] + [("station", station_identity(s)) for s in stations] \
         + [("console", console_identity(c)) for c in consoles]
-    users = [_user(role, who, grants(acl, who)) for role, who in roles]
+    users = [_user(role, who, _with_jetstream(grants(acl, who)) if role == "station"
+                   else grants(acl, who)) for role, who in roles]
     return _template("users.conf").substitute(users="\n".join(users))
+
+
+def _with_jetstream(g: Grants) -> Grants:
+    return Grants(publish=[*g.publish, *STATION_JS_PUBLISH],
+                  subscribe=[*g.subscribe, f"{STATION_INBOX}.>"])
 
 
 def _user(role: str, identity: str, g: Grants) -> str:
