@@ -20,6 +20,7 @@ import pytest
 from console.station import service
 from console.station.config import StationConfig
 from console.station.notify.engine import NOTE_FALLBACK
+from console.station.trust.broker import Mosquitto
 from drivers.gpio.sim import SimPins
 from drivers.modem.sim import SimModem, recorded
 from hub.common import wire
@@ -87,6 +88,39 @@ async def test_the_hub_texts_the_contacts_itself_and_the_station_reconciles_when
             assert [to for to, _ in sms(sim)] == [GRID]  # nobody the hub told is texted twice
             await eventually(lambda: hub.store.open_alarms()[0].state.value == "delivered",
                              what="the hub has its ack")
+
+
+
+async def test_with_the_broker_down_the_hub_texts_and_the_station_reconciles_when_it_is_back(
+        notify_cfg: StationConfig, sim: SimModem, modem_link: Path, broker: Mosquitto,
+        hub_cfg: Callable[..., HubConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker itself is down while the station runs on: the hub texts the same two people,
+    and once the broker is back both sides reconnect, the station hears the alarm and the
+    hub's texts, and goes on with the next contact only."""
+    monkeypatch.setattr(service, "LATE_ALARM_S", AFTER_S)
+    cfg = hub_cfg(modem={"backend": "sim"}).model_copy(update={"fallback_after_s": AFTER_S})
+    async with station(notify_cfg, modem_link) as s, HubService(cfg) as hub:
+        await eventually(lambda: hub.store.contacts("h001"), what="contacts kept")
+        broker.stop()
+        await eventually(lambda: not hub.link.reachable, what="station unreachable")
+        await asyncio.to_thread(SimPins(hub.pins).click, 17)
+        [alarm] = await eventually(hub.store.open_alarms, what="alarm raised")
+        await eventually(lambda: len(hub_texts(cfg)) == 2, timeout=AFTER_S + 15,
+                         what="the hub texts on-call and contact 1")
+        assert sorted(to for to, _ in hub_texts(cfg)) == sorted([SON, ON_CALL])
+        assert not sms(sim)  # the station never heard of it
+
+        broker.start()
+        told = await eventually(lambda: [(n.phone, n.state) for n in
+                                         s.store.notify.for_alarm(alarm.id)
+                                         if n.topic == "fallback"], timeout=30,
+                                what="the alarm and the hub's texts at the station")
+        assert sorted(told) == sorted([(SON, "sent"), (ON_CALL, "sent")])
+        await eventually(lambda: sms(sim), timeout=NEXT_S + 10, what="contact 2 texted")
+        await asyncio.sleep(NEXT_S + 0.5)
+        assert [to for to, _ in sms(sim)] == [GRID]  # nobody the hub told is texted twice
+        await eventually(lambda: hub.store.open_alarms()[0].state.value == "delivered",
+                         what="the hub has its ack")
 
 
 async def test_the_hub_s_contacts_follow_the_elder_s_record(
