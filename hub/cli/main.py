@@ -66,19 +66,11 @@ def _reload(cfg: HubConfig) -> int:
 
 
 def cmd_station(a: argparse.Namespace) -> int:
-    if a.file is not None and a.action != "import":
-        print(f"anxin station {a.action}: takes no FILE ({a.file}); `anxin station import FILE` "
-              "imports one", file=sys.stderr)
-        return 2
     if a.action == "migrate":
         return cmd_station_migrate(a)
     if a.action == "import":
         from console.station.roster import run_import
 
-        if a.file is None:
-            print("anxin station import: give the county's sheet (FILE.xlsx or FILE.csv)",
-                  file=sys.stderr)
-            return 2
         return run_import(a.config, a.file, actor=a.actor, dry_run=a.dry_run)
     from console.casework.county import load_county
     from console.station.config import load_station_config
@@ -202,9 +194,6 @@ def cmd_station_migrate(a: argparse.Namespace) -> int:
     from console.station.store.db import Dsn
     from console.station.store.migrate import MigrateError, migrate
 
-    if a.source is None or a.target is None:
-        print("anxin station migrate: give --from station.db and --to DSN", file=sys.stderr)
-        return 2
     try:
         done = migrate(a.source, Dsn(a.target))
     except MigrateError as e:
@@ -217,23 +206,27 @@ def cmd_station_migrate(a: argparse.Namespace) -> int:
 
 
 def _station_arguments(s: argparse.ArgumentParser) -> None:
-    s.description = ("Run the station service (ingest, store, ack). `anxin station migrate "
-                     "--from station.db --to DSN` moves a township's SQLite database into a new, "
-                     "empty PostgreSQL database, with the station stopped (docs/county.md). "
-                     "`anxin station import FILE` adds a county's roster of elders (xlsx/csv) "
-                     "to the station database, all rows or none (docs/county.md, \"The roster\").")
-    s.add_argument("action", nargs="?", choices=["run", "migrate", "import"], default="run")
-    s.add_argument("file", nargs="?", type=Path, metavar="FILE", help="import: the county's "
-                   "sheet of elders (.xlsx or .csv, the console's import columns)")
+    s.description = ("Run the station service (ingest, store, ack), or one of its maintenance "
+                     "actions (docs/county.md).")
     s.add_argument("--config", type=Path, default=Path("/etc/anxin/station.yaml"))
-    s.add_argument("--actor", help="import: who the audit names (default: os:<your login>)")
-    s.add_argument("--dry-run", action="store_true", help="import: check the file and name "
-                   "every bad row; store nothing")
-    s.add_argument("--from", dest="source", type=Path, metavar="STATION_DB",
-                   help="migrate: the township's SQLite station database")
-    s.add_argument("--to", dest="target", metavar="DSN", help="migrate: the PostgreSQL database "
-                   "(libpq string or postgresql:// URI); it must hold no rows yet")
-    s.set_defaults(fn=cmd_station)
+    s.set_defaults(fn=cmd_station, action="run")
+    actions = s.add_subparsers(dest="action", metavar="ACTION", title="actions (default: run)")
+    run = actions.add_parser("run", help="run the service (what `anxin station` alone does)")
+    imp = actions.add_parser("import", help="add a county's roster of elders (xlsx/csv) to the "
+                             "station database, all rows or none (docs/county.md, \"The roster\")")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the county's sheet of elders "
+                     "(.xlsx or .csv, the console's import columns)")
+    imp.add_argument("--actor", help="who the audit names (default: os:<your login>)")
+    imp.add_argument("--dry-run", action="store_true", help="check the file and name every bad "
+                     "row; store nothing")
+    mig = actions.add_parser("migrate", help="move a township's SQLite database into a new, "
+                             "empty PostgreSQL database, with the station stopped")
+    mig.add_argument("--from", dest="source", type=Path, metavar="STATION_DB", required=True,
+                     help="the township's SQLite station database")
+    mig.add_argument("--to", dest="target", metavar="DSN", required=True, help="the PostgreSQL "
+                     "database (libpq string or postgresql:// URI); it must hold no rows yet")
+    for action in (run, imp, mig):  # --config before or after the action, as one types it
+        action.add_argument("--config", type=Path, default=argparse.SUPPRESS)
 
 
 def _console_arguments(s: argparse.ArgumentParser) -> None:

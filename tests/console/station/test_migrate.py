@@ -102,4 +102,6 @@ def test_migrate_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["station", "migrate", "--from", str(tmp_path / "none.db"),
                  "--to", "host=127.0.0.1 dbname=x"]) == 1
     assert "no station database at" in capsys.readouterr().err
-    assert main(["station", "migrate", "--to", "host=127.0.0.1"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["station", "migrate", "--to", "host=127.0.0.1"])
+    assert e.value.code == 2 and "required: --from" in capsys.readouterr().err

@@ -108,10 +108,11 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "2 record(s) imported" in capsys.readouterr().out
     assert main(["station", "import", str(good), "--config", str(cfg)]) == 1  # now duplicates
     assert "already at the station" in capsys.readouterr().err
-    assert main(["station", "import", str(tmp_path / "none.csv"), "--config", str(cfg)]) == 1
-    assert "none.csv" in capsys.readouterr().err
-    assert main(["station", "run", str(good), "--config", str(cfg)]) == 2  # not started with a file
-    assert "anxin station run: takes no FILE" in capsys.readouterr().err
+    assert main(["station", "import", "--config", str(cfg), str(tmp_path / "none.csv")]) == 1
+    assert "none.csv" in capsys.readouterr().err  # --config before FILE, as the docs write it
+    with pytest.raises(SystemExit) as e:  # not started with a file
+        main(["station", "run", str(good), "--config", str(cfg)])
+    assert e.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
     s = StationStore(tmp_path / "station.db")
     assert [(e.actor, e.detail["count"]) for e in s.audit_entries()] == [("clerk", 2)]
 
