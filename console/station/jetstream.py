@@ -24,6 +24,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -103,6 +104,19 @@ def tls_context(broker: BrokerConfig) -> ssl.SSLContext | None:
     return ctx
 
 
+def server_urls(broker: BrokerConfig, cfg: NatsInbound) -> list[str]:
+    """``nats.servers`` as URLs: TLS when the broker has it, port 4222 when none is given."""
+    return [f"{'tls' if broker.tls else 'nats'}://{h}:{p}"
+            for h, p in (split_endpoint(s, NATS_PORT) for s in cfg.servers)]
+
+
+async def connect(servers: list[str], broker: BrokerConfig, name: str, **options: Any) -> Client:
+    """A connection as the station's worker: its TLS identity, and the inbox its NATS user
+    may hear replies on (anything else is refused)."""
+    return await nats.connect(servers, tls=tls_context(broker), name=name,
+                              inbox_prefix=STATION_INBOX, **options)
+
+
 class JetStreamTransport:
     """The station's transport on a NATS cluster: MQTT for everything but what :data:`CONSUMED`
     names, which comes from JetStream. Implements Transport and Settling."""
@@ -162,14 +176,11 @@ class JetStreamTransport:
                 log.warning("NATS: the connection did not close within %g s", CLOSE_S)
 
     async def _run(self) -> None:
-        servers = [f"{'tls' if self._broker.tls else 'nats'}://{h}:{p}"
-                   for h, p in (split_endpoint(s, NATS_PORT) for s in self._cfg.servers)]
+        servers = server_urls(self._broker, self._cfg)
         while self._nc is None:
             try:
-                self._nc = await nats.connect(
-                    servers, tls=tls_context(self._broker), name=self._name,
-                    inbox_prefix=STATION_INBOX,
-                    max_reconnect_attempts=-1, reconnect_time_wait=1,
+                self._nc = await connect(
+                    servers, self._broker, self._name, max_reconnect_attempts=-1, reconnect_time_wait=1,
                     connect_timeout=5, allow_reconnect=True,
                     error_cb=self._nats_error, disconnected_cb=self._nats_down,
                     reconnected_cb=self._nats_back)
@@ -184,7 +195,7 @@ class JetStreamTransport:
             return
         self._tasks.extend(self._loop.create_task(self._consume(js, p), name=f"partition {p}")
                            for p in self._cfg.taken)
-        log.info("consuming %s partitions %s of %d", STREAM, _ranges(self._cfg.taken),
+        log.info("consuming %s partitions %s of %d", STREAM, ranges(self._cfg.taken),
                  self._cfg.partitions)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
@@ -263,5 +274,6 @@ class JetStreamTransport:
             log.info("NATS: connected to %s", self._nc.connected_url)
 
 
-def _ranges(ps: list[int]) -> str:
+def ranges(ps: list[int]) -> str:
+    """Partitions for a log line: a long run shortened."""
     return ",".join(str(p) for p in ps) if len(ps) < 8 else f"{ps[0]}..{ps[-1]} ({len(ps)})"

@@ -15,7 +15,7 @@ from typing import Literal
 from console.station.config import StationConfig, load_homes
 from console.station.trust.brokerconf import TlsFiles
 from console.station.trust.pki import hub_identity, station_identity
-from hub.cli.doctor import devices, host, network, notify, store
+from hub.cli.doctor import cluster, devices, host, network, notify, store
 from hub.cli.doctor.network import Identity
 from hub.cli.doctor.report import Finding, fail, ok, skip, warn
 from hub.cli.doctor.system import System
@@ -161,6 +161,7 @@ def station(cfg: StationConfig, loaded: Loaded, system: System) -> list[Finding]
                 host.database(cfg.database, system, check="database", damaged=damaged))
     return [*_homes(cfg.homes_file), *database,
             *_network(loaded, identity, system),
+            *(cluster.nats(cfg) if cfg.nats else []),
             *host.disk(cfg.database.parent, system, service="anxin-station"),
             *notify.channels(cfg, system)]
 

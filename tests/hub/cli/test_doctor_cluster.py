@@ -1,0 +1,66 @@
+"""The doctor's verdicts on a county station worker's NATS cluster, from what JetStream said
+(the cluster itself: tests/system/test_nats_doctor.py)."""
+
+from __future__ import annotations
+
+import datetime
+
+from nats.js.api import (
+    ClusterInfo,
+    ConsumerConfig,
+    ConsumerInfo,
+    PeerInfo,
+    StreamConfig,
+    StreamInfo,
+    StreamState,
+)
+
+from hub.cli.doctor.cluster import partitions, servers, stream
+from hub.cli.doctor.report import Status
+
+
+def info(leader: str | None, *peers: PeerInfo) -> StreamInfo:
+    return StreamInfo(config=StreamConfig(name="ANXIN_IN", num_replicas=3),
+                      state=StreamState(messages=4, bytes=0, first_seq=1, last_seq=4,
+                                        consumer_count=2),
+                      cluster=ClusterInfo(leader=leader, replicas=list(peers)))
+
+
+def consumer(pending: int, unacked: int = 0) -> ConsumerInfo:
+    return ConsumerInfo(name="c", stream_name="ANXIN_IN", config=ConsumerConfig(),
+                        created=datetime.datetime.now(datetime.UTC), num_pending=pending,
+                        num_ack_pending=unacked)
+
+
+def test_an_unreachable_server_fails_by_name_beside_the_reached() -> None:
+    found = servers({"tls://a:4222": None, "tls://b:4222": "Connection refused"})
+    assert [f.status for f in found] == [Status.OK, Status.FAIL]
+    assert "tls://b:4222" in found[1].found and "tls://b" not in found[0].found
+
+
+def test_the_stream_missing_or_leaderless_fails_and_a_lagging_copy_warns() -> None:
+    missing = stream(None, None, 3)
+    assert [f.status for f in missing] == [Status.FAIL] and "start a station worker" in missing[0].fix
+    assert stream(info(None), None, 3)[0].status is Status.FAIL
+    good = stream(info("n1", PeerInfo(name="n2", current=True), PeerInfo(name="n3", current=True)),
+                  None, 3)
+    assert [f.status for f in good] == [Status.OK] and "led by n1, 3 of 3 copies" in good[0].found
+    lagging = stream(info("n1", PeerInfo(name="n2", current=True),
+                          PeerInfo(name="n3", current=False, offline=True)), None, 3)
+    assert [f.status for f in lagging] == [Status.OK, Status.WARN] and "n3" in lagging[1].found
+
+
+def test_a_refused_api_call_warns() -> None:
+    found = stream(None, "refused by the station's NATS permissions (x)", 3)
+    assert [f.status for f in found] == [Status.WARN] and "refused" in found[0].found
+    found = partitions([0, 1], {0: consumer(0)}, {1: "refused"}, backlog=100)
+    assert [f.status for f in found] == [Status.OK, Status.WARN]
+
+
+def test_a_partition_without_a_consumer_or_with_a_backlog_warns() -> None:
+    found = partitions([0, 1, 2], {0: consumer(5, 2), 1: None, 2: consumer(500)}, {}, backlog=100)
+    assert [f.status for f in found] == [Status.OK, Status.WARN, Status.WARN]
+    assert "2 of 3 partitions consumed: 505 pending, 2 being handled" in found[0].found
+    assert "partition(s) 1 " in found[1].found
+    assert "partition 2 500 pending" in found[2].found
+    assert [f.status for f in partitions([0], {0: consumer(100)}, {}, backlog=100)] == [Status.OK]
