@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import tty
 from pathlib import Path
+from typing import Self
 
 
 class PtyLink:
@@ -62,3 +64,30 @@ class PtyLink:
         if self._master is not None and data:
             with contextlib.suppress(OSError):  # BlockingIOError: nobody reads the slave, bytes are lost
                 os.write(self._master, data)
+
+
+class PtyDevice:
+    """What the simulators on a pty share: the link, the lock around it, the thread that plays
+    the device, pulling the adapter and closing. A subclass sets ``_lock``, ``_pty``,
+    ``_closing`` and starts ``_thread`` in its own order (its state first)."""
+
+    _lock: threading.Lock  # guards the pty fds, the state and writes
+    _pty: PtyLink
+    _closing: threading.Event
+    _thread: threading.Thread
+
+    def unplug(self) -> None:
+        """The USB adapter is pulled: the pty goes away with its symlink."""
+        with self._lock:
+            self._pty.unplug()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join()
+        self.unplug()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.modem.pdu import Concat, PduError, decode_submit, encode_deliver
-from drivers.ptylink import PtyLink
+from drivers.ptylink import PtyDevice, PtyLink
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class SentPdu:
     arrived: float  # time.monotonic() when its Ctrl-Z arrived (for latency figures)
 
 
-class SimModem:
+class SimModem(PtyDevice):
     """One simulated modem, plugged in and running from construction until close()."""
 
     def __init__(self, *, link: Path, pace: bool = False, pin: str = "1234", smsc: str = "+8613800100500",
@@ -128,28 +128,12 @@ class SimModem:
             self._echo, self._pdu_mode, self._prompt = True, False, None
             self._send("\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n")
 
-    def unplug(self) -> None:
-        """The USB modem is pulled: the pty goes away with its symlink."""
-        with self._lock:
-            self._pty.unplug()
-
     def plug(self) -> None:
         """A new pty (the modem comes back, maybe under another /dev/pts number); fresh settings."""
         with self._lock:
             self._pty.plug()
             self._inbuf.clear()
             self._echo, self._pdu_mode, self._prompt = True, False, None
-
-    def close(self) -> None:
-        self._closing.set()
-        self._thread.join()
-        self.unplug()
-
-    def __enter__(self) -> SimModem:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     # -- the modem ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from drivers.ptylink import PtyLink
+from drivers.ptylink import PtyDevice, PtyLink
 from drivers.radar import micradar as mc
 from drivers.radar import tinyframe as tf
 from drivers.radar.codec import Decoder
@@ -87,7 +87,7 @@ _T_SETTERS: dict[int, tuple[str, str, Callable[[float], bool]]] = {
 _PRODUCT_FIELD = {word: field for field, word in mc.PRODUCT.items()}
 
 
-class SimRadar:
+class SimRadar(PtyDevice):
     """One simulated module, plugged in and running from construction until close().
 
     ``tick_s``: family S body-movement cadence while someone is present (once a second, as
@@ -144,27 +144,11 @@ class SimRadar:
             self._write(noise)
         return noise
 
-    def unplug(self) -> None:
-        """The USB adapter is pulled: the pty goes away with its symlink."""
-        with self._lock:
-            self._pty.unplug()
-
     def plug(self) -> None:
         """A new pty (the adapter comes back, maybe under another /dev/pts number); symlink re-pointed."""
         with self._lock:
             self._pty.plug()
             self._commands.reset()
-
-    def close(self) -> None:
-        self._closing.set()
-        self._thread.join()
-        self.unplug()
-
-    def __enter__(self) -> SimRadar:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     def _run(self) -> None:
         tick = beat = time.monotonic()
