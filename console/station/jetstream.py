@@ -126,6 +126,7 @@ class JetStreamTransport:
         self._loop, self._cfg, self._broker, self._name = loop, nats, broker, client_id
         self._mqtt = PahoTransport(broker=broker, client_id=client_id, loop=loop, will=will)
         self._on_message: OnMessage = lambda t, p: None
+        self._on_connection: OnConnection = lambda up: None
         self._stored: Callable[[], bool] = lambda: True
         self._nc: Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,8 +151,9 @@ class JetStreamTransport:
         self._mqtt.publish(topic, payload, qos=qos, retain=retain)
 
     def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
-        self._on_message = on_message
-        self._mqtt.start(on_message, on_connection)
+        """MQTT starts once the stream is there: the station says it is online only when
+        what hubs send from then on is kept for it (a hub that sees it online sends at once)."""
+        self._on_message, self._on_connection = on_message, on_connection
         self._tasks.append(self._loop.create_task(self._run(), name="jetstream"))
 
     def close(self) -> None:
@@ -191,8 +193,9 @@ class JetStreamTransport:
         try:
             await self._ensure_stream(js)
         except StreamMismatch as e:
-            log.error("%s; this worker consumes nothing", e)
+            log.error("%s; this worker consumes nothing and stays offline", e)
             return
+        self._mqtt.start(self._on_message, self._on_connection)
         self._tasks.extend(self._loop.create_task(self._consume(js, p), name=f"partition {p}")
                            for p in self._cfg.taken)
         log.info("consuming %s partitions %s of %d", STREAM, ranges(self._cfg.taken),
