@@ -298,6 +298,7 @@ def county_configs(work: Path, cluster: NatsCluster, tls: dict[str, str],
         cfgs[w].write_text(yaml.safe_dump({
             "database": str(work / "unused.db"),  # the calls' folder goes beside it
             "store": {"engine": "postgresql", "dsn": dsn.text},
+            "legacy_hub_topics": False,  # the fleet speaks protocol 1.1
             "broker": {"hosts": cluster.endpoints, "tls": tls},
             "nats": {"servers": cluster.nats_endpoints, "worker": w, "partitions": PARTITIONS,
                      "take": take, "ack_wait_s": 10}}))
