@@ -278,14 +278,14 @@ class Workers:
                 proc.kill()
 
     def errors(self) -> list[str]:
-        """Per worker that logged errors: how many, and the first."""
+        """Per worker that logged errors: how many, by kind, and the first."""
         out = []
         for w in self.cfgs:
             errors = [ln for ln in (self.work / f"{w}.log").read_text().splitlines()
-                      if "ERROR" in ln]
+                      if " ERROR " in ln]
             if errors:
-                out.append(f"worker {w} logged {len(errors)} error(s), the first: "
-                           f"{errors[0][:200]}")
+                out.append(f"worker {w} logged {len(errors)} error(s): "
+                           f"{by_kind(errors, ' ERROR ')}; the first: {errors[0][:200]}")
         return out
 
 
@@ -441,15 +441,21 @@ def report_alarms(phases: list[Phase], presses: list[Press], location: Location)
     print(f"       {acked_latency(presses).line()}")
 
 
-def node_errors(folder: Path) -> str:
-    """The nodes' [ERR] lines, counted by kind (client names, ids and times left out)."""
+def by_kind(lines: list[str], after: str) -> str:
+    """Log lines counted by kind: what follows ``after``, with quoted names, ids, numbers and
+    times left out."""
     kinds: Counter[str] = Counter()
-    for log in folder.glob("node*/nats.log"):
-        for line in log.read_text(errors="replace").splitlines():
-            if "[ERR]" in line:
-                what = line.split("[ERR]", 1)[1].split(" - ")[-1]
-                kinds[re.sub(r'"[^"]*"|\S*\d\S*', "…", what)[:120]] += 1
-    return "; ".join(f"{n}x {k}" for k, n in kinds.most_common(6)) or "no errors"
+    for line in lines:
+        what = line.split(after, 1)[1].split(" - ")[-1]
+        kinds[re.sub(r'"[^"]*"|\S*\d\S*', "…", what)[:120]] += 1
+    return "; ".join(f"{n}x {k}" for k, n in kinds.most_common(6))
+
+
+def node_errors(folder: Path) -> str:
+    """The nodes' [ERR] lines, counted by kind."""
+    lines = [ln for log in folder.glob("node*/nats.log")
+             for ln in log.read_text(errors="replace").splitlines() if "[ERR]" in ln]
+    return by_kind(lines, "[ERR]") or "no errors"
 
 
 async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
