@@ -73,6 +73,9 @@ class FakeStore:
     def home_state(self, hub: str) -> State:
         return self.states.get(hub, State(None, []))
 
+    def home_states(self) -> dict[str, State]:
+        return {hub: self.home_state(hub) for hub in self.records}
+
     def visits(self, hub: str | None = None, since: date | None = None,
                until: date | None = None) -> list[VisitRecord]:
         return [v for v in self.visit_rows if (hub is None or v.elder == hub)

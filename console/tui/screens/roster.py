@@ -94,16 +94,18 @@ class RosterScreen(Screen[None]):
         overdue = {d.elder: d.days_overdue(r.today())
                    for d in agenda(r.store.visit_histories(), r.rules, r.today()).overdue}
         elders = dict(r.store.elders())
+        states = r.store.home_states()  # every home's in one query, not one a home
         lines = {}
         for h in r.store.homes():
-            state = r.store.home_state(h.hub)
-            batteries = [s.battery for s in state.sensors if s.battery is not None]
+            state = states.get(h.hub)
+            sensors = state.sensors if state else ()
+            batteries = [s.battery for s in sensors if s.battery is not None]
             lines[h.hub] = RosterLine(
                 hub=h.hub, elder=elders.get(h.hub, h.elder), online=h.online,
-                heartbeat=h.last_heartbeat, sensors=len(state.sensors),
-                silent=sum(s.silent for s in state.sensors),
-                battery=min(batteries) if batteries else None, activity=state.last_activity,
-                overdue=overdue.get(h.hub))
+                heartbeat=h.last_heartbeat, sensors=len(sensors),
+                silent=sum(s.silent for s in sensors),
+                battery=min(batteries) if batteries else None,
+                activity=state.last_activity if state else None, overdue=overdue.get(h.hub))
         gc.unfreeze()  # the previous load's rows may go now
         self.lines = lines
         self.orders: dict[str, list[str]] = {}  # every home sorted each way, while lines stand

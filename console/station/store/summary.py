@@ -1,0 +1,143 @@
+"""What each home's devices last said (the elder's card, the roster's sensors and last
+activity), kept per home in ``home_summary`` and brought up to date at ingest, in the
+transaction that stores the events: the roster reads every home's in one query, however many
+homes a county has, and a home's card reads one row, however long its history.
+
+Each event is a word on a few things: someone present or not, a door open or shut, a sensor's
+battery, room, kind, silence or alarm. The summary keeps, for each thing, the latest word: the
+one said last (hub time), and of words said at the same time the more alarming one (present,
+open, silent, alarming, the lower battery; else the greater text). So a summary is the same
+whatever order its events arrived in (the alarm and telemetry lanes interleave, a hub sends
+again what was not acknowledged), and one made again from the stored events (:func:`of_events`,
+which the migration that makes the table runs for every home) equals the one kept at ingest.
+
+An alarm event repeats its trigger's kind, source and data (hub/rules/engine.py): it is the
+trigger's word again, at the trigger's time (``trigger_ts``), never at the alarm's (a wandering
+alarm comes 15 minutes after the door opened): the same word as the trigger's own when that
+was sent too, and the only one when it was not. One naming a trigger without its time says
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from console.station.store.db import Db
+from console.station.store.rows import HomeState, SensorRow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS home_summary (  -- per home: what its devices last said
+    hub TEXT PRIMARY KEY,
+    readings TEXT NOT NULL           -- JSON, folded from the home's events (store/summary.py)
+)"""
+ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.close",
+            "button.press", "button.long", "button.again", "cancel.press")  # someone moved
+SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
+                 "battery", "device", "button", "fall", "cancel")  # kinds a device reports
+HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or off
+# how words said at the same time rank: the greater wins (a lower battery is the more urgent)
+_RANK: dict[str, Callable[[Any], Any]] = {"battery": lambda percent: -percent}
+
+Summary = dict[str, Any]  # the JSON of home_summary.readings
+
+
+def empty() -> Summary:
+    return {"doors": {}, "sensors": {}}
+
+
+def fold(s: Summary, kind: str, ts: float, source: str | None, data: dict[str, Any]) -> None:
+    """Take one event's words into ``s``."""
+    at = data.get("trigger_ts")
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        ts = float(at)
+    elif data.get("trigger_id") is not None:
+        return  # an alarm naming its trigger but not when: the trigger's time is unknown
+    family, _, state = kind.partition(".")
+    if kind in ACTIVITY:
+        s["activity"] = max(ts, s.get("activity", ts))
+    if kind in ("presence.on", "presence.off"):
+        _later(s, "presence", state == "on", ts)
+    if family == "door":
+        _later(s["doors"], str(data.get("location") or data.get("room") or source), state == "open", ts)
+    if family not in SENSOR_EVENTS or not source or source == "hub":
+        return
+    sensor = s["sensors"].setdefault(source, {"seen": ts})
+    sensor["seen"] = max(ts, sensor["seen"])
+    where = data.get("room") or data.get("location")  # a sensor's room, a button's place
+    if isinstance(where, str):
+        _later(sensor, "room", where, ts)
+    if family in HAZARDS and state in ("on", "off"):
+        _later(sensor, "alarming", state == "on", ts)
+    said = data.get("type")
+    if isinstance(said, str) or family not in ("battery", "device", "tamper"):
+        _later(sensor, "kind", said if isinstance(said, str) else family, ts)
+    percent = data.get("percent")
+    if family == "battery" and isinstance(percent, int) and not isinstance(percent, bool):
+        _later(sensor, "battery", percent, ts)
+    if kind in ("device.silent", "device.back"):
+        _later(sensor, "silent", state == "silent", ts)
+
+
+def _later(words: dict[str, Any], key: str, value: Any, ts: float) -> None:
+    """``words[key]`` becomes ``[value, ts]`` if that is the later word (see the module)."""
+    rank = _RANK.get(key, lambda v: v)
+    old = words.get(key)
+    if old is None or (ts, rank(value)) > (old[1], rank(old[0])):
+        words[key] = [value, ts]
+
+
+def add(db: Db, events: Iterable[tuple[str, str, float, str | None, dict[str, Any]]]) -> None:
+    """Fold stored events (hub, kind, ts, source, data) into their homes' summaries, in the
+    caller's transaction (which holds each hub's lock: :meth:`Db.lock`)."""
+    by_hub: dict[str, list[tuple[str, float, str | None, dict[str, Any]]]] = defaultdict(list)
+    for hub, *event in events:
+        by_hub[hub].append(tuple(event))  # type: ignore[arg-type]  # the rest of the tuple
+    for hub, words in by_hub.items():
+        row = db.execute("SELECT readings FROM home_summary WHERE hub = ?", (hub,)).fetchone()
+        s = json.loads(row[0]) if row else empty()
+        for kind, ts, source, data in words:
+            fold(s, kind, ts, source, data)
+        _write(db, hub, s)
+
+
+def of_events(db: Db, hub: str) -> Summary:
+    """The home's summary made again from every event of it stored."""
+    s = empty()
+    for kind, ts, payload in db.execute("SELECT kind, ts, payload FROM events WHERE hub = ?", (hub,)):
+        p = json.loads(payload)
+        data = p.get("data")
+        fold(s, kind, ts, p.get("source"), data if isinstance(data, dict) else {})
+    return s
+
+
+def rebuild(db: Db) -> None:
+    """Every home's summary made from its events (the migration that makes the table: one
+    home's events read at a time, not the whole table at once)."""
+    for (hub,) in db.execute("SELECT DISTINCT hub FROM events").fetchall():
+        _write(db, hub, of_events(db, hub))
+
+
+def _write(db: Db, hub: str, s: Summary) -> None:
+    db.execute("INSERT INTO home_summary VALUES (?, ?) ON CONFLICT(hub) DO UPDATE SET "
+               "readings = excluded.readings", (hub, json.dumps(s, ensure_ascii=False)))
+
+
+def home_state(readings: str | None, online: bool, last_heartbeat: float | None) -> HomeState:
+    """The elder's card of a home from its summary (None: nothing heard yet)."""
+    s = json.loads(readings) if readings else empty()
+    presence = s.get("presence") or (None, None)
+    return HomeState(presence[0], presence[1], {name: (d[0], d[1]) for name, d in s["doors"].items()},
+                     s.get("activity"),
+                     [SensorRow(name, _word(x, "kind", ""), _word(x, "battery", None), x["seen"],
+                                _word(x, "silent", False), _word(x, "room", ""),
+                                _word(x, "alarming", False))
+                      for name, x in sorted(s["sensors"].items())],
+                     online, last_heartbeat)
+
+
+def _word(sensor: dict[str, Any], key: str, default: Any) -> Any:
+    word = sensor.get(key)
+    return default if word is None else word[0]
