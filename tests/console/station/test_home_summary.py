@@ -28,7 +28,8 @@ PANIC = wire.AlarmInfo(kind="panic", priority=1, contact_id=101)
 WORDS: list[tuple[str, str, dict[str, Any]]] = [
     ("presence.on", "radar", {}), ("presence.off", "radar", {}),
     ("motion.active", "pir", {"room": "卧室"}), ("tamper.open", "pir", {}),
-    ("door.open", "front", {"location": "大门", "type": "door"}), ("door.close", "front", {"location": "大门"}),
+    ("door.open", "front", {"location": "大门", "type": "door"}),
+    ("door.close", "front", {"location": "大门"}),
     ("door.open", "back", {"room": "厨房"}), ("door.close", "back", {}),
     ("battery.level", "front", {}), ("battery.level", "pir", {"room": "客厅"}),
     ("device.silent", "smoke1", {"type": "smoke"}), ("device.back", "smoke1", {}),
