@@ -42,6 +42,7 @@ HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or of
 _RANK: dict[str, Callable[[Any], Any]] = {"battery": lambda percent: -percent}
 
 Summary = dict[str, Any]  # the JSON of home_summary.readings
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: json.dumps makes one a call
 
 
 def empty() -> Summary:
@@ -122,7 +123,7 @@ def rebuild(db: Db) -> None:
 
 def _write(db: Db, hub: str, s: Summary) -> None:
     db.execute("INSERT INTO home_summary VALUES (?, ?) ON CONFLICT(hub) DO UPDATE SET "
-               "readings = excluded.readings", (hub, json.dumps(s, ensure_ascii=False)))
+               "readings = excluded.readings", (hub, _JSON.encode(s)))
 
 
 def home_state(readings: str | None, online: bool, last_heartbeat: float | None) -> HomeState:
