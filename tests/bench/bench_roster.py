@@ -10,7 +10,8 @@ kept with them). The roster's reads are those of ``RosterScreen.reload``: every 
 elder, the visit histories, every home's state (``home_states``: one query), then the search
 index built and one query; beside them, for comparison, each home's state read alone
 (``home_state``: one query a home, as the roster read them before the summary), and what a
-grouped query over the events instead would read at least: every event, in one query.
+grouped query over the events instead would read at least: every event, in one query. Last,
+the migration that makes the summaries for a database from before them, timed.
 
     .venv/bin/python -m tests.bench.bench_roster [--homes 20000] [--events 5] [--dir /tmp]
 """
@@ -116,6 +117,12 @@ def run(engine: str, at: Location, readonly: Location, sheet: Path, n: int, per_
           f"a search {search_s * 1000:4.1f} ms")
     print(f"{engine:<10} (each home's state read alone, one query a home: {each_s * 1000:6.0f} ms; "
           f"made from every event, one query over them all: {scan_s * 1000:6.0f} ms for {scanned} events)")
+    store = StationStore(at, tz=RULES.tz)
+    store._db.execute("DROP TABLE home_summary")  # as a database from before the summary
+    store.close()
+    _, made_s = timed(lambda: StationStore(at, tz=RULES.tz).close())
+    print(f"{engine:<10} a database from before the summary: its homes' summaries made from the "
+          f"{stored} events at start in {made_s:5.1f} s")
 
 
 def main() -> None:

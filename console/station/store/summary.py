@@ -16,6 +16,9 @@ trigger's word again, at the trigger's time (``trigger_ts``), never at the alarm
 alarm comes 15 minutes after the door opened): the same word as the trigger's own when that
 was sent too, and the only one when it was not. One naming a trigger without its time says
 nothing.
+
+A summary keeps at most :data:`MAX_THINGS` doors and as many sensors: words on more are not
+kept (the events are, as always), and which are kept then depends on the order they came in.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.c
 SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
                  "battery", "device", "button", "fall", "cancel")  # kinds a device reports
 HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or off
+# doors, and sensors, a summary keeps at most: a home has a few dozen devices; a hub naming
+# more is broken or hostile, and its summary (read and written at each commit) stays small
+MAX_THINGS = 200
 # how words said at the same time rank: the greater wins (a lower battery is the more urgent)
 _RANK: dict[str, Callable[[Any], Any]] = {"battery": lambda percent: -percent}
 
@@ -61,9 +67,10 @@ def fold(s: Summary, kind: str, ts: float, source: str | None, data: dict[str, A
         s["activity"] = max(ts, s.get("activity", ts))
     if kind in ("presence.on", "presence.off"):
         _later(s, "presence", state == "on", ts)
-    if family == "door":
-        _later(s["doors"], str(data.get("location") or data.get("room") or source), state == "open", ts)
-    if family not in SENSOR_EVENTS or not source or source == "hub":
+    door = str(data.get("location") or data.get("room") or source)
+    if family == "door" and _room_for(s["doors"], door):
+        _later(s["doors"], door, state == "open", ts)
+    if family not in SENSOR_EVENTS or not source or source == "hub" or not _room_for(s["sensors"], source):
         return
     sensor = s["sensors"].setdefault(source, {"seen": ts})
     sensor["seen"] = max(ts, sensor["seen"])
@@ -80,6 +87,10 @@ def fold(s: Summary, kind: str, ts: float, source: str | None, data: dict[str, A
         _later(sensor, "battery", percent, ts)
     if kind in ("device.silent", "device.back"):
         _later(sensor, "silent", state == "silent", ts)
+
+
+def _room_for(things: dict[str, Any], name: str) -> bool:
+    return name in things or len(things) < MAX_THINGS
 
 
 def _later(words: dict[str, Any], key: str, value: Any, ts: float) -> None:

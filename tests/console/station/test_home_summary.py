@@ -218,3 +218,17 @@ def test_an_older_database_gets_each_homes_summary_made_from_its_events(store_at
     assert s.home_states() == before
     assert s.count("homes") == len(HUBS)
     s.close()
+
+
+def test_a_hub_naming_hundreds_of_devices_keeps_a_small_summary(store_at: StoreAt) -> None:
+    """A broken or hostile hub naming ever new sensors and doors: its events are stored, its
+    summary (read and written at each commit) keeps MAX_THINGS of each."""
+    s = StationStore(store_at.location)
+    t = time.time() - 3600
+    n = summary.MAX_THINGS + 50
+    s.store_events([wire.EventMsg(hub="h001", id=f"e{i}", kind="door.open", source=f"door{i}", ts=t + i,
+                                  data={"location": f"门{i}"}) for i in range(n)])
+    st = s.home_state("h001")
+    assert len(st.sensors) == len(st.doors) == summary.MAX_THINGS
+    assert st.last_activity == t + n - 1 and s.count("events") == n
+    s.close()
