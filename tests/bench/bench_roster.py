@@ -7,7 +7,8 @@ The import is timed whole (the file read and checked, the records stored in one
 transaction), and its check alone (``--dry-run``). Then ``--events`` events a home are stored
 through the station's ingest (``store_events``, ``--batch`` to a commit; each home's summary
 kept with them). The roster's reads are those of ``RosterScreen.reload``: every home, every
-elder, the visit histories, every home's state (``home_states``: one query), then the search
+elder, the visit histories, every home's sensors and activity (``home_figures``, kept with the
+home's summary: one query), then the search
 index built and one query; beside them, for comparison, each home's state read alone
 (``home_state``: one query a home, as the roster read them before the summary), and what a
 grouped query over the events instead would read at least: every event, in one query. Last,
@@ -103,17 +104,17 @@ def run(engine: str, at: Location, readonly: Location, sheet: Path, n: int, per_
         homes, homes_s = timed(reader.homes)
         elders, elders_s = timed(reader.elders)
         _, hist_s = timed(reader.visit_histories)
-        states, states_s = timed(reader.home_states)
+        figures, states_s = timed(reader.home_figures)
         _, each_s = timed(lambda: [reader.home_state(h.hub) for h in homes])
         scanned, scan_s = timed(lambda: every_event(reader))
     finally:
         reader.close()
-    assert sum(len(s.sensors) for s in states.values()) == n * len({w[1] for w in WORDS[:per_home]})
+    assert sum(f.sensors for f in figures.values()) == n * len({w[1] for w in WORDS[:per_home]})
     index, index_s = timed(lambda: ElderIndex(elders))
     _, search_s = timed(lambda: index.search(elders[n // 2][1].name[:2]))
     print(f"{engine:<10} roster reads at {len(homes)} homes: homes {homes_s * 1000:5.0f} ms, "
           f"elders {elders_s * 1000:5.0f} ms, visit histories {hist_s * 1000:5.0f} ms, "
-          f"every home's state {states_s * 1000:6.0f} ms; index {index_s * 1000:5.0f} ms, "
+          f"every home's sensors and activity {states_s * 1000:6.0f} ms; index {index_s * 1000:5.0f} ms, "
           f"a search {search_s * 1000:4.1f} ms")
     print(f"{engine:<10} (each home's state read alone, one query a home: {each_s * 1000:6.0f} ms; "
           f"made from every event, one query over them all: {scan_s * 1000:6.0f} ms for {scanned} events)")

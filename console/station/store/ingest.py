@@ -54,8 +54,7 @@ class Ingest(Writer):
             with self._tx() as db:
                 db.lock(*(f"hub:{m.hub}" for m in msgs))  # each hub's lanes: one writer at a time
                 results = [self._store_one(db, msg, now) for msg in msgs]
-                summary.add(db, ((m.hub, m.kind, m.ts, m.source, m.data)
-                                 for m, stored in zip(msgs, results, strict=True) if stored is True))
+                summary.add(db, (m for m, stored in zip(msgs, results, strict=True) if stored is True))
                 return results
         return self._retrying(store)
 

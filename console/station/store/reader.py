@@ -27,6 +27,7 @@ from console.station.store.notify import Notifications
 from console.station.store.rows import (
     OPEN_STATES,
     AlarmRow,
+    HomeFigures,
     HomeRow,
     HomeState,
     StepRow,
@@ -187,10 +188,11 @@ class StationReader:
         _, online, heartbeat, readings = row or (hub, 0, None, None)
         return summary.home_state(readings, bool(online), heartbeat)
 
-    def home_states(self) -> dict[str, HomeState]:
-        """Every home's, in one query (the roster of a county's tens of thousands)."""
-        return {hub: summary.home_state(readings, bool(online), heartbeat)
-                for hub, online, heartbeat, readings in self._db.execute(_STATE_SQL)}
+    def home_figures(self) -> dict[str, HomeFigures]:
+        """What the roster shows of every home's devices, in one query (a county's tens of
+        thousands of homes); a home none of whose devices has spoken is not in it."""
+        return {hub: HomeFigures(*figures) for hub, *figures in self._db.execute(
+            "SELECT hub, sensors, silent, battery, activity FROM home_summary")}
 
     def walktests(self, hub: str, *, since: float = 0.0) -> list[WalkTestRow]:
         """The home's walk tests from ``since`` (hub time), oldest first."""

@@ -1,7 +1,8 @@
 """What each home's devices last said (the elder's card, the roster's sensors and last
 activity), kept per home in ``home_summary`` and brought up to date at ingest, in the
-transaction that stores the events: the roster reads every home's in one query, however many
-homes a county has, and a home's card reads one row, however long its history.
+transaction that stores the events: the roster reads every home's figures in one query (kept
+beside the summary, without parsing it), however many homes a county has, and a home's card
+reads one row, however long its history.
 
 Each event is a word on a few things: someone present or not, a door open or shut, a sensor's
 battery, room, kind, silence or alarm. The summary keeps, for each thing, the latest word: the
@@ -29,20 +30,25 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from console.station.store.db import Db
-from console.station.store.rows import HomeState, SensorRow
+from console.station.store.rows import HomeFigures, HomeState, SensorRow
+from hub.common import wire
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS home_summary (  -- per home: what its devices last said
     hub TEXT PRIMARY KEY,
-    readings TEXT NOT NULL           -- JSON, folded from the home's events (store/summary.py)
+    readings TEXT NOT NULL,          -- JSON, folded from the home's events (store/summary.py)
+    sensors INTEGER NOT NULL,        -- the roster's figures, written with `readings` from it:
+    silent INTEGER NOT NULL,         -- its sensors, those silent, the lowest battery (NULL:
+    battery INTEGER,                 -- none reported), the hub time someone last moved
+    activity REAL
 )"""
 ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.close",
             "button.press", "button.long", "button.again", "cancel.press")  # someone moved
 SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
                  "battery", "device", "button", "fall", "cancel")  # kinds a device reports
 HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or off
-# doors, and sensors, a summary keeps at most: a home has a few dozen devices; a hub naming
-# more is broken or hostile, and its summary (read and written at each commit) stays small
+# the doors, and the sensors, a summary keeps at most: a home has a few dozen devices; a hub
+# naming more is broken or hostile, and its summary (read and written at each commit) stays small
 MAX_THINGS = 200
 # how words said at the same time rank: the greater wins (a lower battery is the more urgent)
 _RANK: dict[str, Callable[[Any], Any]] = {"battery": lambda percent: -percent}
@@ -67,9 +73,10 @@ def fold(s: Summary, kind: str, ts: float, source: str | None, data: dict[str, A
         s["activity"] = max(ts, s.get("activity", ts))
     if kind in ("presence.on", "presence.off"):
         _later(s, "presence", state == "on", ts)
-    door = str(data.get("location") or data.get("room") or source)
-    if family == "door" and _room_for(s["doors"], door):
-        _later(s["doors"], door, state == "open", ts)
+    if family == "door":
+        door = str(data.get("location") or data.get("room") or source)
+        if _room_for(s["doors"], door):
+            _later(s["doors"], door, state == "open", ts)
     if family not in SENSOR_EVENTS or not source or source == "hub" or not _room_for(s["sensors"], source):
         return
     sensor = s["sensors"].setdefault(source, {"seen": ts})
@@ -101,17 +108,17 @@ def _later(words: dict[str, Any], key: str, value: Any, ts: float) -> None:
         words[key] = [value, ts]
 
 
-def add(db: Db, events: Iterable[tuple[str, str, float, str | None, dict[str, Any]]]) -> None:
-    """Fold stored events (hub, kind, ts, source, data) into their homes' summaries, in the
+def add(db: Db, events: Iterable[wire.EventMsg]) -> None:
+    """Fold stored events into their homes' summaries, one read and one write a home, in the
     caller's transaction (which holds each hub's lock: :meth:`Db.lock`)."""
-    by_hub: dict[str, list[tuple[str, float, str | None, dict[str, Any]]]] = defaultdict(list)
-    for hub, *event in events:
-        by_hub[hub].append(tuple(event))  # type: ignore[arg-type]  # the rest of the tuple
-    for hub, words in by_hub.items():
+    by_hub: dict[str, list[wire.EventMsg]] = defaultdict(list)
+    for e in events:
+        by_hub[e.hub].append(e)
+    for hub, stored in by_hub.items():
         row = db.execute("SELECT readings FROM home_summary WHERE hub = ?", (hub,)).fetchone()
         s = json.loads(row[0]) if row else empty()
-        for kind, ts, source, data in words:
-            fold(s, kind, ts, source, data)
+        for e in stored:
+            fold(s, e.kind, e.ts, e.source, e.data)
         _write(db, hub, s)
 
 
@@ -133,8 +140,19 @@ def rebuild(db: Db) -> None:
 
 
 def _write(db: Db, hub: str, s: Summary) -> None:
-    db.execute("INSERT INTO home_summary VALUES (?, ?) ON CONFLICT(hub) DO UPDATE SET "
-               "readings = excluded.readings", (hub, _JSON.encode(s)))
+    f = figures(s)
+    db.execute("INSERT INTO home_summary VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(hub) DO UPDATE SET "
+               "readings = excluded.readings, sensors = excluded.sensors, silent = excluded.silent, "
+               "battery = excluded.battery, activity = excluded.activity",
+               (hub, _JSON.encode(s), f.sensors, f.silent, f.battery, f.activity))
+
+
+def figures(s: Summary) -> HomeFigures:
+    """The roster's figures of a summary."""
+    sensors = s["sensors"].values()
+    batteries = [_word(x, "battery", None) for x in sensors if "battery" in x]
+    return HomeFigures(len(sensors), sum(_word(x, "silent", False) for x in sensors),
+                       min(batteries, default=None), s.get("activity"))
 
 
 def home_state(readings: str | None, online: bool, last_heartbeat: float | None) -> HomeState:

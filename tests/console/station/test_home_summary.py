@@ -16,7 +16,7 @@ import pytest
 from console.station.store import summary
 from console.station.store.ingest import OutOfOrder
 from console.station.store.reader import StationReader
-from console.station.store.rows import HomeState, SensorRow
+from console.station.store.rows import HomeFigures, HomeState, SensorRow
 from console.station.store.station import StationStore
 from hub.common import wire
 from tests.support.postgres import StoreAt
@@ -118,18 +118,23 @@ class County:
 
 
 def check(s: StationStore, reader: StationReader, county: County) -> None:
-    """Each home's summary, read alone and with every other, is what its events say."""
-    states = reader.home_states()
-    assert set(states) == {h.hub for h in s.homes()}
+    """Each home's summary, and the roster's figures of every home read at once, are what
+    its stored events say."""
+    figures = reader.home_figures()
+    assert set(figures) == {e.hub for e in county.stored.values()}
     for hub in (*HUBS, "h999"):
         home = s.home(hub)
         online, heartbeat = (home.online, home.last_heartbeat) if home else (False, None)
         events = [e for e in county.stored.values() if e.hub == hub]
         expect = told(events, set(county.stored), online, heartbeat)
         assert reader.home_state(hub) == expect, hub
-        assert states.get(hub, expect) == expect, hub
-        made_again = json.dumps(summary.of_events(s._db, hub))
-        assert summary.home_state(made_again, online, heartbeat) == expect, hub
+        batteries = [x.battery for x in expect.sensors if x.battery is not None]
+        assert figures.get(hub, HomeFigures(0, 0, None, None)) == HomeFigures(
+            len(expect.sensors), sum(x.silent for x in expect.sensors), min(batteries, default=None),
+            expect.last_activity), hub
+        made_again = summary.of_events(s._db, hub)
+        assert summary.home_state(json.dumps(made_again), online, heartbeat) == expect, hub
+        assert summary.figures(made_again) == figures.get(hub, summary.figures(summary.empty())), hub
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -137,9 +142,9 @@ def test_the_summary_says_what_the_stored_events_say_whatever_came_between(
         store_at: StoreAt, seed: int) -> None:
     """Events in random order and batches, some sent twice, one refused out of its lane's
     order, between them heartbeats, statuses, silence past the limit, alarms claimed and
-    resolved: after each step, each home's summary (alone, in the roster's one read, and made
-    again from its stored events) is the state the events say, as home_state read it from
-    them before the summary."""
+    resolved: after each step, each home's summary (its card, the roster's figures read for
+    every home at once, and both made again from its stored events) is the state the events
+    say, as home_state read it from them before the summary."""
     rnd = random.Random(seed)
     county = County(rnd)
     s = StationStore(store_at.location)
@@ -210,12 +215,12 @@ def test_an_older_database_gets_each_homes_summary_made_from_its_events(store_at
     county = County(random.Random(3))
     s.store_events([e for hub in HUBS for e in county.events(hub, 25)])
     s.heartbeat("h001", pending=0, now=time.time())
-    before = s.home_states()
-    assert sum(len(st.sensors) for st in before.values()) > 8
+    before = {hub: s.home_state(hub) for hub in HUBS}, s.home_figures()
+    assert sum(f.sensors for f in before[1].values()) > 8
     s._db.execute("DROP TABLE home_summary")
     s.close()
     s = StationStore(store_at.location)
-    assert s.home_states() == before
+    assert ({hub: s.home_state(hub) for hub in HUBS}, s.home_figures()) == before
     assert s.count("homes") == len(HUBS)
     s.close()
 
