@@ -20,6 +20,8 @@ nothing.
 
 A summary keeps at most :data:`MAX_THINGS` doors and as many sensors: words on more are not
 kept (the events are, as always), and which are kept then depends on the order they came in.
+The migration reads a home's :data:`MIGRATED_EVENTS` latest events, as the card did before:
+a word only said before them is not in the summary it makes.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or of
 # the doors, and the sensors, a summary keeps at most: a home has a few dozen devices; a hub
 # naming more is broken or hostile, and its summary (read and written at each commit) stays small
 MAX_THINGS = 200
+# the migration reads each home's latest events, at most this many (the card read as many
+# before the summary): a county's years of events would hold its first start for hours
+MIGRATED_EVENTS = 5000
 # how words said at the same time rank: the greater wins (a lower battery is the more urgent)
 _RANK: dict[str, Callable[[Any], Any]] = {"battery": lambda percent: -percent}
 
@@ -122,10 +127,13 @@ def add(db: Db, events: Iterable[wire.EventMsg]) -> None:
         _write(db, hub, s)
 
 
-def of_events(db: Db, hub: str) -> Summary:
-    """The home's summary made again from every event of it stored."""
+def of_events(db: Db, hub: str, latest: int | None = None) -> Summary:
+    """The home's summary made again from every event of it stored (or its ``latest``)."""
     s = empty()
-    for kind, ts, payload in db.execute("SELECT kind, ts, payload FROM events WHERE hub = ?", (hub,)):
+    sql = "SELECT kind, ts, payload FROM events WHERE hub = ?"
+    rows = db.execute(sql, (hub,)) if latest is None else db.execute(
+        f"{sql} ORDER BY ts DESC LIMIT ?", (hub, latest))
+    for kind, ts, payload in rows:
         p = json.loads(payload)
         data = p.get("data")
         fold(s, kind, ts, p.get("source"), data if isinstance(data, dict) else {})
@@ -133,10 +141,10 @@ def of_events(db: Db, hub: str) -> Summary:
 
 
 def rebuild(db: Db) -> None:
-    """Every home's summary made from its events (the migration that makes the table: one
-    home's events read at a time, not the whole table at once)."""
+    """Every home's summary made from its latest events (the migration that makes the table;
+    one home's read at a time, not the whole table at once)."""
     for (hub,) in db.execute("SELECT DISTINCT hub FROM events").fetchall():
-        _write(db, hub, of_events(db, hub))
+        _write(db, hub, of_events(db, hub, MIGRATED_EVENTS))
 
 
 def _write(db: Db, hub: str, s: Summary) -> None:

@@ -237,3 +237,24 @@ def test_a_hub_naming_hundreds_of_devices_keeps_a_small_summary(store_at: StoreA
     assert len(st.sensors) == len(st.doors) == summary.MAX_THINGS
     assert st.last_activity == t + n - 1 and s.count("events") == n
     s.close()
+
+
+def test_the_migration_reads_each_homes_latest_events_only(store_at: StoreAt,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its work is bounded by homes, not by years of history: a home's MIGRATED_EVENTS latest
+    events (as many as the card read before the summary), so a word only said before them is
+    not in the summary it makes."""
+    monkeypatch.setattr(summary, "MIGRATED_EVENTS", 10)
+    s = StationStore(store_at.location)
+    t = time.time() - 3600
+    s.store_events([wire.EventMsg(hub="h001", id="old", kind="battery.level", source="smoke1", ts=t,
+                                  data={"percent": 5})] +
+                   [wire.EventMsg(hub="h001", id=f"e{i}", kind="presence.on", source="radar", ts=t + 1 + i)
+                    for i in range(10)])
+    assert [x.name for x in s.home_state("h001").sensors] == ["radar", "smoke1"]
+    s._db.execute("DROP TABLE home_summary")
+    s.close()
+    s = StationStore(store_at.location)
+    st = s.home_state("h001")
+    assert [x.name for x in st.sensors] == ["radar"] and st.presence_since == t + 10
+    s.close()
