@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import astuple
 from typing import Any
 
 from console.station.store.db import Db
@@ -55,6 +56,7 @@ MAX_THINGS = 200
 # the migration reads each home's latest events, at most this many (the card read as many
 # before the summary): a county's years of events would hold its first start for hours
 MIGRATED_EVENTS = 5000
+PART = 100  # homes a statement reads or writes (SQL has a bound on '?')
 # how words said at the same time rank: the greater wins (a lower battery is the more urgent)
 _RANK: dict[str, Callable[[Any], Any]] = {"battery": lambda percent: -percent}
 
@@ -114,17 +116,24 @@ def _later(words: dict[str, Any], key: str, value: Any, ts: float) -> None:
 
 
 def add(db: Db, events: Iterable[wire.EventMsg]) -> None:
-    """Fold stored events into their homes' summaries, one read and one write a home, in the
-    caller's transaction (which holds each hub's lock: :meth:`Db.lock`)."""
+    """Fold stored events into their homes' summaries, in the caller's transaction (which
+    holds each hub's lock: :meth:`Db.lock`): one read and one write for a commit's homes (in
+    parts of :data:`PART`), not one a home (on PostgreSQL each is a round trip)."""
     by_hub: dict[str, list[wire.EventMsg]] = defaultdict(list)
     for e in events:
         by_hub[e.hub].append(e)
+    hubs = list(by_hub)
+    kept: dict[str, str] = {}
+    for i in range(0, len(hubs), PART):
+        part = hubs[i:i + PART]
+        kept.update(db.execute(f"SELECT hub, readings FROM home_summary WHERE hub IN "
+                               f"({','.join('?' * len(part))})", part))
+    summaries = {}
     for hub, stored in by_hub.items():
-        row = db.execute("SELECT readings FROM home_summary WHERE hub = ?", (hub,)).fetchone()
-        s = json.loads(row[0]) if row else empty()
+        s = summaries[hub] = json.loads(kept[hub]) if hub in kept else empty()
         for e in stored:
             fold(s, e.kind, e.ts, e.source, e.data)
-        _write(db, hub, s)
+    _write(db, summaries)
 
 
 def of_events(db: Db, hub: str, latest: int | None = None) -> Summary:
@@ -144,15 +153,17 @@ def rebuild(db: Db) -> None:
     """Every home's summary made from its latest events (the migration that makes the table;
     one home's read at a time, not the whole table at once)."""
     for (hub,) in db.execute("SELECT DISTINCT hub FROM events").fetchall():
-        _write(db, hub, of_events(db, hub, MIGRATED_EVENTS))
+        _write(db, {hub: of_events(db, hub, MIGRATED_EVENTS)})
 
 
-def _write(db: Db, hub: str, s: Summary) -> None:
-    f = figures(s)
-    db.execute("INSERT INTO home_summary VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(hub) DO UPDATE SET "
-               "readings = excluded.readings, sensors = excluded.sensors, silent = excluded.silent, "
-               "battery = excluded.battery, activity = excluded.activity",
-               (hub, _JSON.encode(s), f.sensors, f.silent, f.battery, f.activity))
+def _write(db: Db, summaries: dict[str, Summary]) -> None:
+    rows = [(hub, _JSON.encode(s), *astuple(figures(s))) for hub, s in summaries.items()]
+    for i in range(0, len(rows), PART):
+        part = rows[i:i + PART]
+        db.execute(f"INSERT INTO home_summary VALUES {','.join(['(?, ?, ?, ?, ?, ?)'] * len(part))} "
+                   "ON CONFLICT(hub) DO UPDATE SET readings = excluded.readings, sensors = "
+                   "excluded.sensors, silent = excluded.silent, battery = excluded.battery, "
+                   "activity = excluded.activity", [x for row in part for x in row])
 
 
 def figures(s: Summary) -> HomeFigures:

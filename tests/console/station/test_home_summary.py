@@ -258,3 +258,16 @@ def test_the_migration_reads_each_homes_latest_events_only(store_at: StoreAt,
     st = s.home_state("h001")
     assert [x.name for x in st.sensors] == ["radar"] and st.presence_since == t + 10
     s.close()
+
+
+def test_a_commit_of_hundreds_of_homes_keeps_each_ones_summary(store_at: StoreAt) -> None:
+    """A burst from many homes in one commit: their summaries are read and written in parts
+    (summary.PART homes a statement), each home's its own."""
+    s = StationStore(store_at.location)
+    t = time.time() - 60
+    n = 2 * summary.PART + 50
+    for ts in (t, t + 1):  # the second burst finds every summary already there
+        s.store_events([wire.EventMsg(hub=f"h{i:03d}", id=f"e{i}-{ts}", kind="battery.level", source="door",
+                                      ts=ts, data={"percent": (i + int(ts - t)) % 101}) for i in range(n)])
+    assert s.home_figures() == {f"h{i:03d}": HomeFigures(1, 0, (i + 1) % 101, None) for i in range(n)}
+    s.close()
