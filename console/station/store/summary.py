@@ -169,9 +169,9 @@ def _write(db: Db, summaries: dict[str, Summary]) -> None:
 def figures(s: Summary) -> HomeFigures:
     """The roster's figures of a summary."""
     sensors = s["sensors"].values()
-    batteries = [_word(x, "battery", None) for x in sensors if "battery" in x]
-    return HomeFigures(len(sensors), sum(_word(x, "silent", False) for x in sensors),
-                       min(batteries, default=None), s.get("activity"))
+    lowest = min((_word(x, "battery", None) for x in sensors if "battery" in x), default=None)
+    return HomeFigures(len(sensors), sum(_word(x, "silent", False) for x in sensors), lowest,
+                       s.get("activity"))
 
 
 def home_state(readings: str | None, online: bool, last_heartbeat: float | None) -> HomeState:
