@@ -273,8 +273,9 @@ def _parent(proc: Path) -> int | None:
 
 
 class AlarmingHub:
-    """A hub raising alarm after alarm through the station's store (in a thread: :meth:`run`);
-    each is sent again until the station stores it (its ack), as a hub's are."""
+    """A hub raising alarm after alarm through the station's store, in a thread from
+    :meth:`start` to :meth:`finish`; each is sent again until the station stores it (its ack),
+    as a hub's are."""
 
     def __init__(self, dsn: Dsn) -> None:
         self.store = StationStore(dsn)
@@ -291,7 +292,22 @@ class AlarmingHub:
                              ts=float(n), seq=wire.Seq(epoch="e", lane="alarm", n=n, prev=n - 1),
                              alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101))
 
-    def run(self) -> None:
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def until(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until ``count`` alarms are acknowledged, or ``timeout`` has passed."""
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self._thread.join(30)
+        self.store.close()
+
+    def _run(self) -> None:
         try:
             self._raise()
         except BaseException as e:

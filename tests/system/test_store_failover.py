@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,12 +37,9 @@ def test_promoting_the_replica_loses_no_acknowledged_alarm(
     assert doctor["replica"].status is Status.OK, doctor["replica"]
     assert doctor["replica"].found == "streaming to replica1; commits wait for replica1"
     hub = AlarmingHub(dsn)
-    thread = threading.Thread(target=hub.run)
-    thread.start()
+    hub.start()
     try:
-        deadline = time.monotonic() + 30
-        while len(hub.acked) < BEFORE and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(BEFORE)
         # The replica falls behind (the primary's WAL sender frozen) just before the primary's
         # machine dies: an alarm committed only on the primary would be lost with it.
         # Synchronous replication holds the commit, so the hub was not acknowledged and sends
@@ -55,12 +51,9 @@ def test_promoting_the_replica_loses_no_acknowledged_alarm(
         killed = time.monotonic()
         standby.promote()
         promoted = time.monotonic() - killed
-        deadline = time.monotonic() + 60
-        while len(hub.acked) < len(acked_by_primary) + AFTER and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(len(acked_by_primary) + AFTER, timeout=60)
     finally:
-        hub.stop.set()
-        thread.join(30)
+        hub.finish()
     now = StationStore(Dsn(f"host=127.0.0.1 port={standby.port} dbname=anxin user=postgres"))
     lost = [a for a in acked_by_primary if now.alarm(a) is None]
     stored = {a.id for a in now.alarms_for_hub("h001", open_only=False)}
@@ -73,7 +66,6 @@ def test_promoting_the_replica_loses_no_acknowledged_alarm(
     assert len(hub.acked) >= len(acked_by_primary) + AFTER, "the store never found the new primary"
     assert stored == set(hub.acked) and now.count("alarms") == len(stored)
     now.close()
-    hub.store.close()
 
 
 async def test_the_station_service_goes_on_on_the_promoted_replica(

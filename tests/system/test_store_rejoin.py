@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 
@@ -75,12 +74,9 @@ def test_the_old_primary_rejoins_as_the_synchronous_standby(
         db1_db2: tuple[PgCluster, PgCluster]) -> None:
     db1, db2 = db1_db2
     hub = AlarmingHub(both(db1, db2))
-    thread = threading.Thread(target=hub.run)
-    thread.start()
+    hub.start()
     try:
-        deadline = time.monotonic() + 30
-        while len(hub.acked) < BEFORE and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(BEFORE)
         # db1 writes what db2 never receives: its WAL sender frozen, a commit that does not
         # wait for the standby, and the hub's next alarm, whose commit waits (not acknowledged)
         os.kill(db1.wal_sender(), signal.SIGSTOP)
@@ -106,16 +102,11 @@ def test_the_old_primary_rejoins_as_the_synchronous_standby(
         assert "servers diverged at WAL location" in report, report
         assert db2.sync_state() == "sync", "db1 never became db2's synchronous standby"
         caught_up = time.monotonic() - started
-        deadline = time.monotonic() + 30
-        while len(hub.acked) == len(acked_by_db1) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(len(acked_by_db1) + 1)  # the alarm that waited on db2
         released = time.monotonic() - started
-        while len(hub.acked) < len(acked_by_db1) + AFTER and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(len(acked_by_db1) + AFTER)
     finally:
-        hub.stop.set()
-        thread.join(30)
-    hub.store.close()
+        hub.finish()
     assert hub.error is None
     assert len(hub.acked) >= len(acked_by_db1) + AFTER, "no alarm acknowledged after the rejoin"
     rejoined = doctor(db1, db2)
