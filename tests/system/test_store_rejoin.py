@@ -82,6 +82,7 @@ def test_the_old_primary_rejoins_as_the_synchronous_standby(
         os.kill(db1.wal_sender(), signal.SIGSTOP)
         db1.sql("SET synchronous_commit = local", "CREATE TABLE only_on_db1 (n int)", db="anxin")
         time.sleep(0.2)
+        assert waiting_commits(db1) >= 1, "the hub's alarm did not wait for db2"
         db1.kill()
         acked_by_db1 = list(hub.acked)
         killed = time.monotonic()
