@@ -311,10 +311,6 @@ class JetStreamTransport:
                 return
             log.info("partition %d: %s", p, "pulling" if p in leases.home
                      else "taken over (its home worker's lease lapsed)")
-            running = self._pulling.get(p)
-            if running is None or running.done():
-                self._pulling[p] = self._loop.create_task(self._consume(js, p, leases),
-                                                          name=f"partition {p}")
 
         results = await asyncio.gather(*map(home, plan.homes),
                                        *(renew(p, r) for p, r in plan.renew.items()),
@@ -322,10 +318,17 @@ class JetStreamTransport:
         for e in results:
             if isinstance(e, Exception):  # a lease not renewed ends by itself (may_pull)
                 log.warning("leases: writing %s: %s", LEASES, e or type(e).__name__)
+        self._tasks = [t for t in self._tasks if not t.done()]  # releases that ended
         for p in plan.release:
             leases.releasing(p)
             self._tasks.append(self._loop.create_task(self._release(kv, leases, p),
                                                       name=f"releasing {p}"))
+        now = time.monotonic()
+        for p in leases.held:  # claimed, or renewed again after the renewals had failed
+            running = self._pulling.get(p)
+            if leases.may_pull(p, now) and (running is None or running.done()):
+                self._pulling[p] = self._loop.create_task(self._consume(js, p, leases),
+                                                          name=f"partition {p}")
 
     async def _release(self, kv: KeyValue, leases: Leases, partition: int) -> None:
         """Give a partition back to its home worker once the batch in hand is settled."""
@@ -391,10 +394,11 @@ class JetStreamTransport:
         try:
             while leases.may_pull(partition, time.monotonic()):
                 try:
-                    if sub is None:
+                    if sub is None:  # may take a while (a leader moving): the lease asked again
                         sub = await js.pull_subscribe(config.filter_subject or "",
                                                       durable=config.durable_name,
                                                       stream=STREAM, config=config)
+                        continue
                     msgs = await sub.fetch(self._cfg.batch, timeout=FETCH_S)
                 except (TimeoutError, NatsTimeout):
                     continue
