@@ -11,8 +11,10 @@ worker's keys lapse by themselves:
 - ``h.<n>``, the *home*: the worker that has n in its ``take`` is alive and wants it.
 
 A worker claims its home partitions whenever they are free, and another's only when no home
-worker is alive for it (its ``h`` key lapsed too) and it has itself run for a whole lease (so
-workers starting together first find each other). It gives back a partition it holds for
+worker is alive for it (its ``h`` key lapsed too) at two rounds in a row (a cluster back from
+an outage longer than a lease has every key lapsed, and the home workers write theirs again at
+their first round), and once it has itself run for a whole lease (so workers starting together
+first find each other). It gives back a partition it holds for
 another as soon as that one's home key is there again, after its current batch.
 
 Why one worker a partition at a time, and what guards a worker paused past its lease (the
@@ -77,6 +79,7 @@ class Leases:
         self._held: dict[int, int] = {}  # partition: revision of our last write
         self._until: dict[int, float] = {}  # partition: pull no later than this
         self._releasing: set[int] = set()
+        self._free_before: set[int] = set()  # another's partitions free at the last round
 
     @property
     def every_s(self) -> float:
@@ -107,9 +110,12 @@ class Leases:
             if p not in self.home and view.homes.get(p, self.me) != self.me \
                     and p not in self._releasing:
                 release.append(p)
+        unheld = {p for p in range(self.partitions) if p not in self._held
+                  and p not in view.leases}
+        free = {p for p in unheld - self.home if view.homes.get(p, self.me) == self.me}
         settled = now - self._started >= self.lease_s
-        claim = [p for p in range(self.partitions) if p not in self._held and p not in view.leases
-                 and (p in self.home or (settled and view.homes.get(p, self.me) == self.me))]
+        claim = sorted((unheld & self.home) | (free & self._free_before if settled else set()))
+        self._free_before = free
         return Plan(homes=sorted(self.home), claim=claim, renew=renew, release=release,
                     lost=lost)
 

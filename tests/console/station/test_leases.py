@@ -154,3 +154,20 @@ def test_a_held_partition_is_released_only_to_its_live_home_worker() -> None:
     assert w.held == []
     # nor claimed back while its home worker is alive, even once free
     assert w.plan(View({}, {0: "w1"}), 30.0).claim == [1, 2, 3]
+
+
+def test_after_an_outage_that_lapsed_every_key_each_worker_takes_back_only_its_own() -> None:
+    """The cluster back after longer than a lease: every key has lapsed, both workers find
+    all partitions free at once. Each gets its own again; w2, whose round comes first, never
+    takes w1's (which, claimed at its first sight, would go to and fro)."""
+    b = Bucket()
+    w1, w2 = worker("w1", [0, 1], 0.0), worker("w2", [2, 3], 0.0)
+    run(b, [w2, w1], 20.0)
+    b.keys.clear()
+    b.now += LEASE_S
+    w2_had: set[int] = set()
+    while b.now < 40.0:
+        run(b, [w2, w1], b.now + 0.1)
+        w2_had |= set(w2.held)
+    assert b.holders() == {0: "w1", 1: "w1", 2: "w2", 3: "w2"}
+    assert w2_had == {2, 3}
