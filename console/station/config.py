@@ -164,6 +164,10 @@ class StationConfig(Strict):
                                    "the home is shown offline")
     escalate_after_s: float = Field(60, ge=5, le=3600,
                                     description="an unclaimed alarm escalates after this")
+    legacy_hub_topics: bool = Field(True, description="also send each message for a hub on "
+                                    "the topic of its type (…/ack, …/resend, …/alarm, …/call), "
+                                    "where hubs from before protocol 1.1 listen; false once "
+                                    "every hub is updated (docs/protocol.md)")
     login: LoginConfig = LoginConfig()
     calls_dir: ConfigPath | None = Field(None, description="call recordings (Ogg/Opus), one "
                                          "file a call; default: calls/ beside the database")

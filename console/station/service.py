@@ -194,8 +194,16 @@ class StationService:
         now = time.time()
         for hub in hubs:
             with self._handling.round():
-                self.t.publish(wire.hub_topic(hub, "contacts"),
+                self.t.publish(wire.hub_topic(hub, wire.CONTACTS),
                                wire.encode(self.notifier.hub_contacts(hub, now)), qos=1, retain=True)
+
+    def _to_hub(self, hub: str, msg: wire.Down) -> None:
+        """QoS 1 on the hub's ``…/down``; with ``legacy_hub_topics`` on the topic of its type
+        too, for a hub from before protocol 1.1 (a hub listens on one or the other)."""
+        payload = wire.encode(msg)
+        self.t.publish(wire.hub_topic(hub, wire.DOWN), payload)
+        if self.cfg.legacy_hub_topics:
+            self.t.publish(wire.hub_topic(hub, msg.type), payload)
 
     def _say_online(self) -> None:
         """Retained; said again whenever the status topic says offline while this station is
@@ -306,8 +314,7 @@ class StationService:
                 log.info("duplicate %s from %s acknowledged again", msg.id, msg.hub)
         for hub, ids in acks.items():
             for i in range(0, len(ids), MAX_ACK_IDS):
-                self.t.publish(wire.hub_topic(hub, "ack"),
-                               wire.encode(wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now)))
+                self._to_hub(hub, wire.Ack(ids=ids[i:i + MAX_ACK_IDS], ts=now))
         if fallbacks:  # first: whom the hub texted is not texted again for its alarm
             self._notify(self.notifier.fallback, fallbacks)
         if alarms:
@@ -349,8 +356,7 @@ class StationService:
         if now - self._resend_asked.get((hub, gap.lane), -RESEND_ASK_GAP_S) >= RESEND_ASK_GAP_S:
             self._resend_asked[(hub, gap.lane)] = now
             log.info("hub %s: %s; asking for the lane again", hub, gap)
-            self.t.publish(wire.hub_topic(hub, "resend"),
-                           wire.encode(wire.Resend(lane=gap.lane, ts=time.time())))
+            self._to_hub(hub, wire.Resend(lane=gap.lane, ts=time.time()))
 
     def _status(self, msg: wire.Status) -> None:
         if msg.hub in self._beats:  # it came first: stored after, it would say online again
@@ -533,9 +539,9 @@ class StationService:
             self.store.calls.recorded(call, 0.0, f"not recorded: {e}"[:200])
         if self.recorder.recordings and self._recording is None:
             self._recording = asyncio.get_running_loop().create_task(self._record())
-        self.t.publish(wire.hub_topic(row.hub, "call"), wire.encode(wire.CallControl(
+        self._to_hub(row.hub, wire.CallControl(
             op="start", call=call, alarm=row.alarm, visit=row.visit, ts=now,
-            announce=alarm is None or alarm.kind not in ELDER_CALLS)))
+            announce=alarm is None or alarm.kind not in ELDER_CALLS))
         self._call_changed(row)
         return row
 
@@ -552,8 +558,8 @@ class StationService:
         if row is None:
             return False
         log.info("call %s with %s ended: %s (%s)", call, row.hub, reason, actor)
-        self.t.publish(wire.hub_topic(row.hub, "call"), wire.encode(wire.CallControl(
-            op="end", call=call, alarm=row.alarm, visit=row.visit, ts=time.time())))
+        self._to_hub(row.hub, wire.CallControl(
+            op="end", call=call, alarm=row.alarm, visit=row.visit, ts=time.time()))
         self._stop_recording(call)
         self._call_changed(row)
         return True
@@ -610,9 +616,8 @@ class StationService:
 
     def _tell_hub(self, a: AlarmRow, accepted: wire.Accepted | None = None) -> None:
         ts = (a.closed if a.state.closed else a.claimed) or a.received
-        self.t.publish(wire.hub_topic(a.hub, "alarm"), wire.encode(
-            wire.AlarmUpdate(id=a.id, state=a.state, ts=ts, officer=a.officer, outcome=a.outcome,
-                             accepted=accepted)))
+        self._to_hub(a.hub, wire.AlarmUpdate(id=a.id, state=a.state, ts=ts, officer=a.officer,
+                                             outcome=a.outcome, accepted=accepted))
 
     def _tell_accepted(self, alarm: str, accepted: wire.Accepted) -> None:
         """Someone told accepted: the elder hears who is coming (only while the alarm is open)."""

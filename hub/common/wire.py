@@ -596,6 +596,7 @@ Message = Annotated[
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+Down = Ack | Resend | AlarmUpdate | CallControl  # what the station sends a hub on ``…/down``
 
 
 def encode(msg: _Msg) -> bytes:
@@ -622,6 +623,14 @@ def reason(e: ValidationError) -> str:
     return f"{where}: {msg} ({e.error_count()} error(s))"
 
 
+def decode_down(payload: bytes) -> Down:
+    """Decode a message on a hub's ``…/down``: one the station sends a hub, of any type."""
+    msg = decode(payload)
+    if not isinstance(msg, Down):
+        raise WireError(f"expected a message for a hub, got type {msg.type!r}")
+    return msg
+
+
 def decode_request(payload: bytes) -> Request:
     """Decode a console's request, of any op."""
     msg = decode(payload)
@@ -641,7 +650,16 @@ def decode_as(payload: bytes, kind: type[M]) -> M:
 # --- topics ---------------------------------------------------------------------------------
 
 HUB_UP = ("status", "heartbeat", "event")  # published by the hub
-HUB_DOWN = ("ack", "resend", "alarm", "call", "contacts")  # published by the station to the hub
+# Published by the station to one hub. ``down`` carries every :data:`Down` message, in the
+# order the station sent them, on one QoS 1 subscription: on a NATS cluster each QoS 1
+# subscription of a session is a JetStream consumer, and a county has tens of thousands of
+# hubs. ``contacts`` is retained state, subscribed at QoS 0: the hub subscribes again at every
+# connection, and the broker hands it the retained one then.
+DOWN, CONTACTS = "down", "contacts"
+HUB_DOWN = (DOWN, CONTACTS)
+# Before 1.1 each Down message had a topic of its own, its type: a station with
+# ``legacy_hub_topics`` publishes there too, for hubs not yet updated.
+LEGACY_DOWN = ("ack", "resend", "alarm", "call")
 # Two-way voice: binary packets (hub.voice.packet), QoS 0. Up: the hub's microphone, to the
 # console in the call and the station's recorder; down: the console's headset, to the hub.
 VOICE_UP, VOICE_DOWN = "voice/up", "voice/down"

@@ -7,12 +7,13 @@ them, at once, so a new alarm never waits behind a backlog) and telemetry (at mo
 message carries its place in its lane (:class:`hub.common.wire.Seq`), added to the stored message
 as it goes out (the outbox stored it encoded and checked, :mod:`hub.runtime.outbox`; one stored
 before this start is checked again first); the station stores a message only after the one
-before it, and asks for a lane again (``…/resend``) when it sees a gap.
+before it, and asks for a lane again (a ``resend``) when it sees a gap.
 A lane is also sent again from its oldest unacknowledged message when an acknowledgement is
 ``retry_s`` late (go-back-N). The hub watches the station's retained status too, so it
 knows, and shows on its LED, when the station is unreachable. Voice calls ride the same
-session: call control from the station (``…/call``, QoS 1) and voice packets both ways
-(``…/voice/down`` in, ``…/voice/up`` out, QoS 0, binary). The station's retained
+session: call control from the station (on ``…/down``, QoS 1, with its acks and alarm
+updates) and voice packets both ways (``…/voice/down`` in, ``…/voice/up`` out, QoS 0,
+binary). The station's retained
 ``…/contacts`` (whom the hub texts itself, :mod:`hub.runtime.fallback`) comes in here too.
 """
 
@@ -81,10 +82,12 @@ class Uplink:
         return self._reachable
 
     def start(self) -> None:
-        for leaf in wire.HUB_DOWN:
-            self._t.subscribe(wire.hub_topic(self.hub, leaf), qos=1)
-        self._t.subscribe(wire.hub_topic(self.hub, wire.VOICE_DOWN), qos=0)
-        self._t.subscribe(wire.STATION_STATUS, qos=1)
+        # One QoS 1 subscription (wire.HUB_DOWN); the retained ones are state, asked for again
+        # at every connection, so QoS 0 loses nothing; voice is QoS 0 by nature.
+        self._t.subscribe(wire.hub_topic(self.hub, wire.DOWN), qos=1)
+        for topic in (wire.hub_topic(self.hub, wire.CONTACTS),
+                      wire.hub_topic(self.hub, wire.VOICE_DOWN), wire.STATION_STATUS):
+            self._t.subscribe(topic, qos=0)
         self._t.start(self._message, self._connection)
         self.tasks.every("heartbeat", self._cfg.heartbeat_s, self.heartbeat)
         self.tasks.every("uplink retries", self._cfg.retry_s / 2, self._retry)
@@ -199,24 +202,11 @@ class Uplink:
             hub, leaf = wire.parse_hub_topic(topic)
             if hub != self.hub:
                 raise wire.WireError(f"topic is for hub {hub!r}, not this hub")
-            if leaf == "ack":
-                ack = wire.decode_as(payload, wire.Ack)
-                for lane in self._lanes.values():
-                    for i in ack.ids:
-                        lane.inflight.pop(i, None)
-                self._on_ack(ack.ids, ack.ts)
-                self.push()
-            elif leaf == "resend":
-                name = wire.decode_as(payload, wire.Resend).lane
-                if time.monotonic() - self._lanes[name].rewound >= RESEND_MIN_GAP_S:
-                    self._rewind(name, "the station saw a gap")
-            elif leaf == "alarm":
-                self._on_update(wire.decode_as(payload, wire.AlarmUpdate))
+            if leaf == wire.DOWN:
+                self._down(wire.decode_down(payload))
             elif leaf == wire.VOICE_DOWN:
                 self._on_voice(payload)
-            elif leaf == "call":
-                self._on_call(wire.decode_as(payload, wire.CallControl))
-            elif leaf == "contacts":
+            elif leaf == wire.CONTACTS:
                 contacts = wire.decode_as(payload, wire.HubContacts)
                 if contacts.hub != self.hub:
                     raise wire.WireError(f"contacts are for hub {contacts.hub!r}, not this hub")
@@ -226,3 +216,19 @@ class Uplink:
         except wire.WireError as e:
             self.rejected += 1
             log.error("rejected message on %s: %s", topic, e)
+
+    def _down(self, msg: wire.Down) -> None:
+        match msg:
+            case wire.Ack():
+                for lane in self._lanes.values():
+                    for i in msg.ids:
+                        lane.inflight.pop(i, None)
+                self._on_ack(msg.ids, msg.ts)
+                self.push()
+            case wire.Resend():
+                if time.monotonic() - self._lanes[msg.lane].rewound >= RESEND_MIN_GAP_S:
+                    self._rewind(msg.lane, "the station saw a gap")
+            case wire.AlarmUpdate():
+                self._on_update(msg)
+            case wire.CallControl():
+                self._on_call(msg)

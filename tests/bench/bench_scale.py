@@ -272,6 +272,7 @@ async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
         half = PARTITIONS // 2
         for w, take in (("w1", list(range(half))), ("w2", list(range(half, PARTITIONS)))):
             cfgs.append(prepare(work, 0, n, name=w, extra={
+                "legacy_hub_topics": False,  # the fleet speaks protocol 1.1
                 "broker": {"hosts": cluster.endpoints, "tls": station_tls},
                 "nats": {"servers": cluster.nats_endpoints, "worker": w,
                          "partitions": PARTITIONS, "take": take, "ack_wait_s": 10}}))

@@ -78,7 +78,7 @@ async def test_a_busy_home_refuses_a_second_call(
         # it and the open call goes on
         evil = await intruder(station_cfg)
         second = new_id()
-        evil.publish(wire.hub_topic("h001", "call"), wire.encode(wire.CallControl(
+        evil.publish(wire.hub_topic("h001", wire.DOWN), wire.encode(wire.CallControl(
             op="start", call=second, visit="v2", ts=1.0)))
         refusal = await eventually(lambda: [p for p in pending_payloads(hub) if second in p],
                                    what="call.end hub_busy in the outbox")
@@ -109,9 +109,9 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         evil.publish(wire.request_topic("c"), b'{"v":1,"type":"request","req":"r","console":"c",'
                      b'"op":"call_end","ts":1e9}')  # which call?
         evil.publish(wire.hub_topic("h001", wire.VOICE_UP), b"\x00garbage")
-        evil.publish(wire.hub_topic("h001", "call"), b'{"v":1,"type":"call","op":"start",'
+        evil.publish(wire.hub_topic("h001", wire.DOWN), b'{"v":1,"type":"call","op":"start",'
                      b'"call":"x","ts":1}')  # neither alarm nor visit
-        evil.publish(wire.hub_topic("h001", "call"), b"\xff")
+        evil.publish(wire.hub_topic("h001", wire.DOWN), b"\xff")
         evil.publish(wire.hub_topic("h001", wire.VOICE_DOWN), b"\xa1\x00")
         evil.publish(wire.hub_topic("h001", wire.VOICE_DOWN), good)  # well formed, foreign
         await eventually(lambda: station.store.count("rejected") == 4, what="4 kept")
@@ -127,7 +127,7 @@ async def test_bad_payloads_on_call_and_voice_topics_are_refused_not_fatal(
         assert ok.ok
         await eventually(lambda: hub.calls.mic_open, what="a good call opens")
         evil.publish(wire.hub_topic("h001", wire.VOICE_DOWN), good)  # not this call's: dropped
-        evil.publish(wire.hub_topic("h001", "call"), b"\xff")  # the sentinel: after the packet
+        evil.publish(wire.hub_topic("h001", wire.DOWN), b"\xff")  # the sentinel: after the packet
         await eventually(lambda: hub.link.rejected == 3, what="the sentinel")
         assert hub.calls.audio and hub.calls.audio.stats["received_packets"] == 0
         assert (await zhang.request("call_end", call=ok.call, timeout=5)).ok

@@ -70,7 +70,7 @@ class StationStandIn:
             self.heard.append((msg.topic, bytes(msg.payload)))
         if msg.topic.endswith("/event"):
             event = wire.decode_as(bytes(msg.payload), wire.EventMsg)
-            c.publish(wire.hub_topic(event.hub, "ack"),
+            c.publish(wire.hub_topic(event.hub, wire.DOWN),
                       wire.encode(wire.Ack(ids=[event.id], ts=time.time())), qos=1)
 
     def of(self, topic: str) -> list[dict[str, Any]]:
@@ -150,17 +150,17 @@ def test_the_allow_lists_hold_a_hub_to_its_own_topics(
 
         # h001 may not read h002's topics, by name, by wildcard or through the gateway's
         # internal subjects: each subscription is refused (SUBACK 0x80)
-        for f in (wire.hub_topic("h002", "ack"), wire.hub_wildcard("ack"), "anxin/v1/hub/h002/#",
+        for f in (wire.hub_topic("h002", wire.DOWN), wire.hub_wildcard(wire.DOWN), "anxin/v1/hub/h002/#",
                   "anxin/v1/#", "#", wire.hub_wildcard("event"), "$MQTT/msgs/#", "$MQTT/sub/#"):
             assert h001.subscribe_codes(f) == [128], f
-        assert h001.subscribe_codes(wire.hub_topic("h001", "ack")) == [1]
-        standin.client.publish(wire.hub_topic("h002", "ack"), b'{"for": "h002"}', qos=1)
-        standin.client.publish(wire.hub_topic("h001", "ack"), b'{"for": "h001"}', qos=1)
-        h001.wait_for(wire.hub_topic("h001", "ack"))
+        assert h001.subscribe_codes(wire.hub_topic("h001", wire.DOWN)) == [1]
+        standin.client.publish(wire.hub_topic("h002", wire.DOWN), b'{"for": "h002"}', qos=1)
+        standin.client.publish(wire.hub_topic("h001", wire.DOWN), b'{"for": "h001"}', qos=1)
+        h001.wait_for(wire.hub_topic("h001", wire.DOWN))
         h002_sub = peer(nats_cluster, ca, 1, "h002")  # a second look: retained, to a new session
         assert h002_sub.subscribe_codes(wire.hub_topic("h001", "status")) == [128]
         h002_sub.close()
-        assert h001.topics() == [wire.hub_topic("h001", "ack")]
+        assert h001.topics() == [wire.hub_topic("h001", wire.DOWN)]
     finally:
         h001.close()
         h002.close()

@@ -43,6 +43,9 @@ from tests.conftest import REPO, eventually
 from tests.support.accounts import PASSWORD, add_users
 from tests.support.tls import SHARED, STATION_FILTERS, WAIT_S, Peer, Pki, station_and_hub
 
+# what the station sends one hub: today's topics and those hubs before protocol 1.1 listen on
+DOWN_LEAVES = wire.HUB_DOWN + wire.LEGACY_DOWN
+
 
 @pytest.fixture
 def secure(tmp_path: Path, ca: Pki) -> Iterator[Mosquitto]:
@@ -98,20 +101,20 @@ def test_hub_cannot_publish_as_another_hub(peer: Callable[..., Peer]) -> None:
 
 def test_hub_cannot_read_another_hubs_answers(peer: Callable[..., Peer]) -> None:
     h2 = peer("h002")
-    h2.subscribe(*(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN))
+    h2.subscribe(*(hub_topic("h002", leaf) for leaf in DOWN_LEAVES))
     snoop = peer("h001")
-    snoop.subscribe(*(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN),
-                    wire.hub_wildcard("ack"), "anxin/v1/#", "#")  # granted, but delivers nothing
+    snoop.subscribe(*(hub_topic("h002", leaf) for leaf in DOWN_LEAVES),
+                    wire.hub_wildcard(wire.DOWN), "anxin/v1/#", "#")  # granted, but delivers nothing
     station = peer("station:station")
-    for leaf in wire.HUB_DOWN:
+    for leaf in DOWN_LEAVES:
         station.publish(hub_topic("h002", leaf))
     station.publish(wire.STATION_CHANGED)
     station.publish(wire.reply_topic("console:desk1"))
-    station.publish(hub_topic("h001", "ack"))  # the sentinel, which h001 may read
-    h2.wait_for(hub_topic("h002", wire.HUB_DOWN[-1]))
-    assert sorted(h2.topics()) == sorted(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN)
-    snoop.wait_for(hub_topic("h001", "ack"))
-    assert set(snoop.topics()) == {hub_topic("h001", "ack")}  # a copy per matching filter
+    station.publish(hub_topic("h001", wire.DOWN))  # the sentinel, which h001 may read
+    h2.wait_for(hub_topic("h002", DOWN_LEAVES[-1]))
+    assert sorted(h2.topics()) == sorted(hub_topic("h002", leaf) for leaf in DOWN_LEAVES)
+    snoop.wait_for(hub_topic("h001", wire.DOWN))
+    assert set(snoop.topics()) == {hub_topic("h001", wire.DOWN)}  # a copy per matching filter
 
 
 @pytest.mark.parametrize("who", ["no certificate", "another CA", "plain TCP", "broker cert"])
@@ -139,12 +142,12 @@ def test_strangers_cannot_connect(who: str, secure: Mosquitto, ca: Pki, tmp_path
 
 def test_hub_cannot_speak_for_the_station(peer: Callable[..., Peer]) -> None:
     h2 = peer("h002")
-    h2.subscribe(*(hub_topic("h002", leaf) for leaf in wire.HUB_DOWN))
+    h2.subscribe(*(hub_topic("h002", leaf) for leaf in DOWN_LEAVES))
     watcher = peer("station:station")
     watcher.subscribe("anxin/v1/#")
     hub = peer("h001")
-    forged = [hub_topic("h002", leaf) for leaf in wire.HUB_DOWN] + [
-        hub_topic("h001", "ack"), wire.STATION_STATUS, wire.STATION_CHANGED,
+    forged = [hub_topic("h002", leaf) for leaf in DOWN_LEAVES] + [
+        hub_topic("h001", wire.DOWN), wire.STATION_STATUS, wire.STATION_CHANGED,
         wire.request_topic("h001"), wire.request_topic("console:desk1"),
         wire.reply_topic("console:desk1")]
     for topic in forged:
@@ -153,8 +156,8 @@ def test_hub_cannot_speak_for_the_station(peer: Callable[..., Peer]) -> None:
     hub.publish(hub_topic("h001", "heartbeat"))  # the sentinels
     assert watcher.wait_for(hub_topic("h001", "heartbeat")) == [
         (hub_topic("h001", "heartbeat"), b"{}")]
-    watcher.publish(hub_topic("h002", "ack"), b"real")
-    assert h2.wait_for(hub_topic("h002", "ack")) == [(hub_topic("h002", "ack"), b"real")]
+    watcher.publish(hub_topic("h002", wire.DOWN), b"real")
+    assert h2.wait_for(hub_topic("h002", wire.DOWN)) == [(hub_topic("h002", wire.DOWN), b"real")]
 
 
 def test_a_last_will_on_another_hubs_topic_is_not_sent(peer: Callable[..., Peer]) -> None:
@@ -355,7 +358,7 @@ def test_a_console_talks_with_a_home_and_a_hub_only_on_its_own_voice_topics(
     sends only its own microphone and hears only its own calls; an unlisted console nothing."""
     up, down = wire.VOICE_UP, wire.VOICE_DOWN
     h1, h2 = peer("h001"), peer("h002")
-    h1.subscribe(hub_topic("h001", down), hub_topic("h001", "call"), hub_topic("h002", down),
+    h1.subscribe(hub_topic("h001", down), hub_topic("h001", wire.DOWN), hub_topic("h002", down),
                  hub_topic("h002", up))
     h2.subscribe(hub_topic("h002", down), hub_topic("h002", up))
     desk1, desk2 = peer("console:desk1"), peer("console:rogue")
@@ -366,17 +369,17 @@ def test_a_console_talks_with_a_home_and_a_hub_only_on_its_own_voice_topics(
     assert not desk1.publish(hub_topic("h001", down), b"officer").is_failure
     assert h1.wait_for(hub_topic("h001", down)) == [(hub_topic("h001", down), b"officer")]
     assert desk2.publish(hub_topic("h001", down), b"stranger").getName() == "Not authorized"
-    assert desk1.publish(hub_topic("h001", "call")).getName() == "Not authorized"  # the station's
+    assert desk1.publish(hub_topic("h001", wire.DOWN)).getName() == "Not authorized"  # the station's
     for topic in (hub_topic("h002", up), hub_topic("h002", down), hub_topic("h001", down)):
         assert h1.publish(topic, b"forged").getName() == "Not authorized", topic
     assert not h1.publish(hub_topic("h001", up), b"elder").is_failure
     assert desk1.wait_for(hub_topic("h001", up)) == [(hub_topic("h001", up), b"elder")]
-    station.publish(hub_topic("h001", "call"))
-    h1.wait_for(hub_topic("h001", "call"))
+    station.publish(hub_topic("h001", wire.DOWN))
+    h1.wait_for(hub_topic("h001", wire.DOWN))
     assert not h2.publish(hub_topic("h002", up), b"h2").is_failure  # the sentinel: by now what
     desk1.wait_for(hub_topic("h002", up))  # was forged before it would have arrived too
     assert h2.topics() == []  # a hub does not hear its own microphone, nor anything forged
-    assert h1.topics() == [hub_topic("h001", down), hub_topic("h001", "call")]
+    assert h1.topics() == [hub_topic("h001", down), hub_topic("h001", wire.DOWN)]
     assert desk2.topics() == []  # not in the ACL: hears no home
 
 
@@ -415,7 +418,7 @@ async def test_certificates_from_the_ca_take_nothing_from_the_station(
         rogue.subscribe(*SHARED, *STATION_FILTERS, "#")
     async with StationService(station_cfg_over_tls(tmp_path, ca, secure.port)) as station:
         hub, desk = await station_up(peer, "h001"), await station_up(peer, "console:desk1")
-        hub.subscribe(hub_topic("h001", "ack"))
+        hub.subscribe(hub_topic("h001", wire.DOWN))
         desk.subscribe(wire.reply_topic("console:desk1"))
         alarms = [alarm() for _ in range(50)]
         requests = [wire.Claim(req=new_id(), console="console:desk1", alarm=a.id, ts=time.time())
@@ -426,7 +429,7 @@ async def test_certificates_from_the_ca_take_nothing_from_the_station(
                                     wire.encode(r))
 
         def acked() -> set[str]:
-            return {i for t, p in list(hub.received) if t == hub_topic("h001", "ack")
+            return {i for t, p in list(hub.received) if t == hub_topic("h001", wire.DOWN)
                     for i in wire.decode_as(p, wire.Ack).ids}
 
         def answered() -> set[str]:

@@ -131,11 +131,11 @@ async def test_control_characters_from_a_hub_are_refused_or_escaped_and_no_log_l
     try:
         async with StationService(station_cfg) as station:
             await eventually(lambda: station.t.connected, what="the station connected")
-            hub.subscribe(wire.hub_topic("h001", "ack"))
+            hub.subscribe(wire.hub_topic("h001", wire.DOWN))
             for event in (forged, dirty):
                 assert not hub.publish(wire.hub_topic("h001", "event"),
                                        json.dumps(event).encode()).is_failure
-            acked = await asyncio.to_thread(hub.wait_for, wire.hub_topic("h001", "ack"))
+            acked = await asyncio.to_thread(hub.wait_for, wire.hub_topic("h001", wire.DOWN))
             assert [wire.decode_as(p, wire.Ack).ids for _, p in acked] == [[dirty["id"]]]
             alarm = station.store.alarm(str(dirty["id"]))
             assert alarm is not None and alarm.location == "卧室\\x1b[31m"

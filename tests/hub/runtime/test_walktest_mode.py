@@ -181,7 +181,7 @@ async def test_the_control_socket_drives_the_mode(home: Home, memory: MemoryBrok
     # a stand-in station acknowledges every event: the round trip is timed
     station = memory.client()
     station.subscribe(wire.hub_wildcard("event"))
-    station.start(lambda topic, p: station.publish(wire.hub_topic("h001", "ack"), wire.encode(
+    station.start(lambda topic, p: station.publish(wire.hub_topic("h001", wire.DOWN), wire.encode(
         wire.Ack(ids=[wire.decode_as(p, wire.EventMsg).id], ts=time.time()))), lambda up: None)
     rtt = (await call("walktest ping 5"))["rtt_ms"]
     assert isinstance(rtt, float) and 0 <= rtt < 1000
