@@ -25,7 +25,7 @@ def test_a_lease_outlasts_a_fetch_and_its_renewals() -> None:
     assert NatsInbound(servers=["n1"]).lease_s == 10
     assert NatsInbound(servers=["n1"], lease_s=4).lease_s == 4
     for lease_s in (3.9, 0, -1, 301):
-        with pytest.raises(ValidationError, match="lease_s\n.*from 4 to 300 seconds: a worker "
+        with pytest.raises(ValidationError, match=r"lease_s\n.*from 4 to 300 seconds: a worker "
                            "stops pulling 2 s before its lease could lapse"):
             NatsInbound(servers=["n1"], lease_s=lease_s)
 
