@@ -53,7 +53,7 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from console.station.config import LEASE_GUARD_S, NatsInbound
-from console.station.leases import Lease, Leases, Plan, View, home_key, lease_key
+from console.station.leases import FixedTake, Lease, Leases, Plan, View, home_key, lease_key
 from console.station.trust.natsconf import (
     STATION_INBOX,
     STATION_LEASES,
@@ -191,6 +191,7 @@ class JetStreamTransport:
         self._pulling: dict[int, asyncio.Task[None]] = {}  # partition: its consumer
         self.leases: Leases | None = None  # once the bucket is found
         self._kv: KeyValue | None = None
+        self._refused: str | None = None  # the permissions violation met on the bucket
         self.handed = 0  # messages handed to the station (tests look)
 
     @property
@@ -267,6 +268,9 @@ class JetStreamTransport:
             try:
                 self._kv, lease_s = await lease_bucket(js, self._cfg)
             except Exception as e:
+                if self._refused:  # the same refusal every time: a users.conf to write again
+                    self._without_leases(js)
+                    return
                 log.warning("making bucket %s: %s; trying again", LEASES, e)
                 await asyncio.sleep(RETRY_S)
         self.leases = Leases(self._cfg.worker, self._cfg.taken, partitions=self._cfg.partitions,
@@ -274,6 +278,18 @@ class JetStreamTransport:
         log.info("consuming %s: home partitions %s of %d, and a dead worker's after %g s",
                  STREAM, ranges(self._cfg.taken), self._cfg.partitions, lease_s)
         await self._hold(js, self._kv, self.leases)
+
+    def _without_leases(self, js: JetStreamContext) -> None:
+        """Consume the home partitions as workers did before the leases: better than
+        nothing while users.conf is not updated, and no worse than before."""
+        log.error("NATS refused bucket %s (%s): users.conf was written before the leases; "
+                  "write it again and reload the nodes (docs/county.md). Meanwhile this worker "
+                  "consumes its home partitions %s, and no dead worker's", LEASES, self._refused,
+                  ranges(self._cfg.taken))
+        fixed = FixedTake(self._cfg.taken)
+        for p in self._cfg.taken:
+            self._pulling[p] = self._loop.create_task(self._consume(js, p, fixed),
+                                                      name=f"partition {p}")
 
     async def _hold(self, js: JetStreamContext, kv: KeyValue, leases: Leases) -> None:
         """Each round: read the bucket, write what the leases decide, start a consumer for
@@ -383,7 +399,8 @@ class JetStreamTransport:
                                    "the same nats.partitions (docs/county.md)")
             return
 
-    async def _consume(self, js: JetStreamContext, partition: int, leases: Leases) -> None:
+    async def _consume(self, js: JetStreamContext, partition: int,
+                       leases: Leases | FixedTake) -> None:
         """Fetch and hand over batches while this worker holds the partition's lease."""
         config = ConsumerConfig(durable_name=consumer_name(partition),
                                 filter_subject=f"{PREFIX}.{partition}.>",
@@ -445,6 +462,8 @@ class JetStreamTransport:
 
     async def _nats_error(self, e: Exception) -> None:
         log.warning("NATS: %s", e)
+        if "permissions violation" in str(e).lower() and LEASES in str(e):
+            self._refused = str(e).strip()
 
     async def _nats_down(self) -> None:
         log.warning("NATS: disconnected; reconnecting")

@@ -141,3 +141,14 @@ class Leases:
         self._held.pop(partition, None)
         self._until.pop(partition, None)
         self._releasing.discard(partition)
+
+
+class FixedTake:
+    """No leases, as before they existed: the home partitions, always, and no take-over. For
+    a worker whose NATS user may not use the bucket (a users.conf written before it)."""
+
+    def __init__(self, home: Iterable[int]) -> None:
+        self.home = frozenset(home)
+
+    def may_pull(self, partition: int, now: float) -> bool:
+        return partition in self.home

@@ -25,16 +25,31 @@ import pytest
 import yaml
 
 from console.station.config import StationConfig
-from console.station.jetstream import JetStreamTransport, connect, lease_bucket, read_view, server_urls
+from console.station.jetstream import (
+    LEASES,
+    JetStreamTransport,
+    connect,
+    lease_bucket,
+    read_view,
+    server_urls,
+)
 from console.station.service import StationService
 from console.station.store.reader import StationReader
+from console.station.trust import natsconf
 from hub.runtime.config import LinkConfig
 from hub.sim.fleet import Fleet, Press, hub_ids
 from tests.conftest import REPO, eventually
 from tests.support.nats import NatsCluster
 from tests.support.postgres import StoreAt
 from tests.support.tls import Pki
-from tests.system.test_nats_station import HUBS, PARTITIONS, WAIT_S, fleet_broker, worker_cfg
+from tests.system.test_nats_station import (
+    HUBS,
+    PARTITIONS,
+    WAIT_S,
+    alarm_rows,
+    fleet_broker,
+    worker_cfg,
+)
 
 LEASE_S = 4.0
 HALF = PARTITIONS // 2
@@ -156,3 +171,23 @@ async def test_a_killed_workers_partitions_are_taken_over_and_given_back(
     assert lost == [] and twice == []
     assert {p.id for p in during} <= set(told)  # b stored what was raised while a was dead
     assert waited < LEASE_S + 5
+
+
+async def test_a_worker_the_nodes_refuse_the_bucket_still_consumes_its_home_partitions(
+        tmp_path: Path, ca: Pki, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A county whose users.conf was written before the leases: the worker says so, and
+    consumes its home partitions as workers did before, rather than nothing."""
+    monkeypatch.setattr(natsconf, "STATION_JS_PUBLISH", [
+        s for s in natsconf.STATION_JS_PUBLISH if natsconf.STATION_LEASES not in s])
+    with NatsCluster(tmp_path / "nats", ca, hubs=hub_ids(HUBS)) as cluster:
+        cfg = worker_cfg(tmp_path, ca, cluster, "w1", list(range(PARTITIONS)))
+        link = LinkConfig(heartbeat_s=2, retry_s=3)
+        async with StationService(cfg), \
+                Fleet(hub_ids(HUBS), broker=fleet_broker(ca, cluster), link=link) as fleet:
+            fleet.start(ramp_s=1.0)
+            assert await fleet.until_reachable(WAIT_S) == HUBS
+            presses = [fleet.press(h) for h in fleet.ids]
+            assert await fleet.until_acked(presses, WAIT_S) == HUBS
+    assert len(alarm_rows(cfg.database)) == HUBS
+    assert f"NATS refused bucket {LEASES}" in caplog.text and "write it again" in caplog.text
