@@ -14,8 +14,8 @@ A worker claims its home partitions whenever they are free, and another's only w
 worker is alive for it (its ``h`` key lapsed too) at two rounds in a row (a cluster back from
 an outage longer than a lease has every key lapsed, and the home workers write theirs again at
 their first round), and once it has itself run for a whole lease (so workers starting together
-first find each other). It gives back a partition it holds for
-another as soon as that one's home key is there again, after its current batch.
+first find each other). It gives back a partition it holds for another as soon as that one's
+home key is there again, after its current batch.
 
 Why one worker a partition at a time, and what guards a worker paused past its lease (the
 split-brain window): docs/county.md, "Taking over a dead worker's partitions".
