@@ -185,6 +185,7 @@ class JetStreamTransport:
         self._loop, self._cfg, self._broker, self._name = loop, nats, broker, client_id
         self._mqtt = PahoTransport(broker=broker, client_id=client_id, loop=loop, will=will)
         self._on_message: OnMessage = lambda t, p: None
+        self._on_connection: OnConnection = lambda up: None
         self._stored: Callable[[], bool] = lambda: True
         self._nc: Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -213,8 +214,9 @@ class JetStreamTransport:
         self._mqtt.publish(topic, payload, qos=qos, retain=retain)
 
     def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
-        self._on_message = on_message
-        self._mqtt.start(on_message, on_connection)
+        """MQTT starts once the stream is there: the station says it is online only when
+        what hubs send from then on is kept for it (a hub that sees it online sends at once)."""
+        self._on_message, self._on_connection = on_message, on_connection
         self._tasks.append(self._loop.create_task(self._run(), name="jetstream"))
 
     def close(self) -> None:
@@ -262,8 +264,9 @@ class JetStreamTransport:
         try:
             await self._ensure_stream(js)
         except StreamMismatch as e:
-            log.error("%s; this worker consumes nothing", e)
+            log.error("%s; this worker consumes nothing and stays offline", e)
             return
+        self._mqtt.start(self._on_message, self._on_connection)
         while self._kv is None:
             try:
                 self._kv, lease_s = await lease_bucket(js, self._cfg)

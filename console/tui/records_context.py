@@ -7,7 +7,7 @@ screens call, so the screens run on the real ones and on small fakes in tests al
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
@@ -18,24 +18,10 @@ from console.casework.county import CountyRules, Label
 from console.casework.elder import Category, ElderRecord
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History
-from console.station.store.rows import AlarmRow, HomeRow
+from console.station.store.rows import AlarmRow, HomeFigures, HomeRow
 from console.tui.i18n import Texts
 from console.tui.screens.login import reply_text
 from hub.common import wire
-
-
-class SensorState(Protocol):
-    @property
-    def battery(self) -> float | None: ...
-    @property
-    def silent(self) -> bool: ...
-
-
-class HomeState(Protocol):
-    @property
-    def last_activity(self) -> float | None: ...
-    @property
-    def sensors(self) -> Sequence[SensorState]: ...
 
 
 class RecordStore(Protocol):
@@ -45,7 +31,7 @@ class RecordStore(Protocol):
     def home(self, hub: str) -> HomeRow | None: ...
     def elders(self) -> list[tuple[str, ElderRecord]]: ...
     def elder(self, hub: str) -> ElderRecord | None: ...
-    def home_state(self, hub: str) -> HomeState: ...
+    def home_figures(self) -> Mapping[str, HomeFigures]: ...
     def visits(self, hub: str | None = None, since: date | None = None,
                until: date | None = None) -> list[VisitRecord]: ...
     def followups(self, open_only: bool = True) -> list[FollowUp]: ...

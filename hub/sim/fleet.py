@@ -49,6 +49,7 @@ class Press:
     hub: str
     pressed: float
     acked: float | None = None  # when the station's ack reached the hub
+    acks: int = 0  # acks heard: more than one when the hub sent it again, stored already
 
 
 class SimHub:
@@ -80,7 +81,8 @@ class SimHub:
         return ev.id
 
     def _on_ack(self, ids: list[str], station_ts: float) -> None:
-        for i in self.store.ack(ids, station_ts):  # as the hub's alarms do: pending no more
+        self.store.ack(ids, station_ts)  # as the hub's alarms do: pending no more
+        for i in ids:
             self._acked(i)
 
     def close(self) -> None:
@@ -148,8 +150,10 @@ class Fleet:
         return p
 
     def _acked(self, alarm: str) -> None:
-        if (p := self.presses.get(alarm)) is not None and p.acked is None:
-            p.acked = time.time()
+        if (p := self.presses.get(alarm)) is not None:
+            p.acks += 1
+            if p.acked is None:
+                p.acked = time.time()
 
     async def alarms(self, per_hub_per_s: float, duration_s: float) -> int:
         """Alarms at random (a Poisson process) from random hubs, at ``per_hub_per_s`` each,

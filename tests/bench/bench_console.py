@@ -32,6 +32,7 @@ from textual.widgets import Input
 
 from console.casework.elder import ElderRecord
 from console.station.config import Home, StationConfig
+from console.station.store import summary
 from console.tui.app import ConsoleApp
 from console.tui.screens.roster import CATEGORY_CYCLE, ONLINE_CYCLE, RosterScreen
 from console.tui.widgets.alarm_queue import AlarmQueue
@@ -43,13 +44,15 @@ from tests.support.population import population
 
 
 def fill(station: DeskStation, events: int, hubs: list[str]) -> None:
-    """Telemetry rows as the station stores them (one transaction: the bench, not the writer)."""
+    """Telemetry rows as the station stores them, and the homes' summaries made from them
+    (one transaction: the bench, not the writer)."""
     db = station.store._db
     now = time.time()
     db.execute("BEGIN")
     db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?)",
                    ((f"e{i}", hubs[i % len(hubs)], "door.open", now - i, now - i, "{}")
                     for i in range(events)))
+    summary.rebuild(db)
     db.execute("COMMIT")
 
 

@@ -16,13 +16,26 @@ in the broker: the soft file-descriptor limit is raised to the hard one (N up to
 
 --cluster: a county instead (docs/county.md): three NATS nodes on loopback (tests/support/
 nats.py), hubs over TLS each with its certificate, two `anxin station` workers each taking half
-the partitions (each its own SQLite file until the workers share PostgreSQL). Under the steady
-load, one worker is killed (kill -9) and restarted 2 s later, as systemd would, and then NATS
-node 1 is killed (kill -9) and later restarted. Printed: alarms raised / stored / twice / lost,
-press -> stored and press -> acked, the longest an alarm waited, and the nodes' memory per hub
-connection.
+the partitions, both writing one PostgreSQL database (fsync on) on a primary with a synchronous
+streaming replica (tests/support/postgres.py), through a DSN naming both with
+target_session_attrs=read-write; the homes are loaded into it once. The steady load (20 alarms
+per 100 homes per minute unless --rate) runs --duration; at each quarter of it a fault: worker
+w1 killed (kill -9) and started again 2 s later, as systemd would; NATS node 1 killed (kill -9),
+started again after the load; the PostgreSQL primary killed (kill -9, every process) and the
+replica promoted at once (`pg_ctl promote`, as tooling would), with the time from the kill to
+promoted and to the first alarm committed on the promoted server. Printed per phase (the alarms
+pressed from its fault to the next): raised; stored (in the database at the end, read on the
+promoted server); twice (stored more than once: a second ``delivered`` step on the alarm's
+timeline; the alarms table's primary key refuses a second row, so this counts the station's
+de-duplication failing); again (the hub heard its ack more than once: it sent the alarm again
+and the station, which had it, acknowledged it again: at-least-once at work, not a fault); lost
+(raised and not stored once every ack came or two minutes passed; one acknowledged yet not
+stored, which the hub has forgotten, is printed as LOST); acked; the longest an alarm waited
+(press -> ack at the hub, or till now). Then press -> stored and press -> acked, the nodes' memory
+per hub connection, alarms escalated twice (each worker runs the escalation round), the nodes'
+[ERR] lines by kind and the workers' logged errors.
 
-    .venv/bin/python -m tests.bench.bench_scale --cluster --steps 200,1000 --duration 60
+    .venv/bin/python -m tests.bench.bench_scale --cluster --steps 300 --duration 60
 """
 
 from __future__ import annotations
@@ -38,22 +51,27 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from console.station.config import Home
+from console.station.store.db import Dsn, Location
 from console.station.store.reader import StationReader
+from console.station.store.rows import ESCALATED
 from console.station.store.station import StationStore
 from console.station.trust.broker import Mosquitto
 from console.station.trust.localca import LocalCa
+from hub.common.events import AlarmState
 from hub.common.transport import BrokerConfig
 from hub.runtime.config import LinkConfig
 from hub.sim.fleet import Fleet, Press, hub_ids
 from hub.sim.loadgen import acked_latency, percentile, report, stored_latency, storm_span
 from tests.support.nats import NatsCluster, NatsError
 from tests.support.population import population
+from tests.support.postgres import PgCluster, both, replicated
 
 REPO = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -118,16 +136,18 @@ class LoopLag:
         return f"generator loop lag p99 {percentile(lags, 99) * 1e3:.0f} ms, max {max(lags) * 1e3:.0f} ms"
 
 
-def prepare(work: Path, port: int, n: int, *, name: str = "station",
-            extra: dict[str, object] | None = None) -> Path:
-    """The station's config and its database with N homes' elder records."""
-    db = work / f"{name}.db"
-    store = StationStore(db)
-    homes = [Home(hub=hub, elder=elder) for hub, elder in population(n)]
-    store.load_homes(homes, actor="bench")
+def load_homes(location: Location, n: int) -> None:
+    """N homes' elder records, through the store (they do not fit homes.yaml's 1 MiB)."""
+    store = StationStore(location)
+    store.load_homes([Home(hub=hub, elder=elder) for hub, elder in population(n)], actor="bench")
     store.close()
-    cfg = work / f"{name}.yaml"
-    cfg.write_text(yaml.safe_dump({"database": str(db), "broker": {"port": port}, **(extra or {})}))
+
+
+def prepare(work: Path, port: int, n: int) -> Path:
+    """The station's config and its database with N homes."""
+    load_homes(work / "station.db", n)
+    cfg = work / "station.yaml"
+    cfg.write_text(yaml.safe_dump({"database": str(work / "station.db"), "broker": {"port": port}}))
     return cfg
 
 
@@ -226,35 +246,215 @@ async def step(n: int, a: argparse.Namespace, work: Path, storm: bool) -> None:
 
 
 PARTITIONS = 16
+WORKERS = {"w1": list(range(PARTITIONS // 2)), "w2": list(range(PARTITIONS // 2, PARTITIONS))}
+CLUSTER_RATE = 20.0  # alarms per 100 homes per minute: a few hundred homes raise one a second
 
 
-def start_worker(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("a") as out:
-        return subprocess.Popen([sys.executable, "-m", "hub.cli.main", "--log-level", "warning",
-                                 "station", "--config", str(cfg)], stderr=out, cwd=REPO)
+class Workers:
+    """The two `anxin station` workers, each taking half the partitions, run as systemd would
+    (a killed one is started again); their stderr in <worker>.log."""
+
+    def __init__(self, work: Path, cfgs: dict[str, Path]) -> None:
+        self.work, self.cfgs = work, cfgs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, w: str) -> None:
+        with (self.work / f"{w}.log").open("a") as out:
+            self.procs[w] = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli.main", "--log-level", "warning", "station",
+                 "--config", str(self.cfgs[w])], stderr=out, cwd=REPO)
+
+    def kill(self, w: str) -> None:
+        self.procs[w].kill()
+        self.procs[w].wait()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def errors(self) -> list[str]:
+        """Per worker that logged errors: how many, by kind."""
+        out = []
+        for w in self.cfgs:
+            errors = [ln for ln in (self.work / f"{w}.log").read_text().splitlines()
+                      if " ERROR " in ln]
+            if errors:
+                out.append(f"worker {w} logged {len(errors)} error(s): {by_kind(errors, ' ERROR ')}")
+        return out
 
 
-def stored_everywhere(dbs: list[Path], presses: list[Press]) -> tuple[dict[str, float], int]:
-    """When each alarm was stored (the first worker that has it), and how many were stored by
-    two workers."""
-    times: dict[str, float] = {}
-    twice = 0
-    for db in dbs:
-        for i, t in stored_times(db, presses).items():
-            twice += i in times
-            times.setdefault(i, t)
-    return times, twice
+def county_configs(work: Path, cluster: NatsCluster, tls: dict[str, str],
+                   dsn: Dsn) -> dict[str, Path]:
+    """Each worker's station.yaml: the nodes, its partitions, the one database."""
+    cfgs = {}
+    for w, take in WORKERS.items():
+        cfgs[w] = work / f"{w}.yaml"
+        cfgs[w].write_text(yaml.safe_dump({
+            "database": str(work / "unused.db"),  # the calls' folder goes beside it
+            "store": {"engine": "postgresql", "dsn": dsn.text},
+            "legacy_hub_topics": False,  # the fleet speaks protocol 1.1
+            "broker": {"hosts": cluster.endpoints, "tls": tls},
+            "nats": {"servers": cluster.nats_endpoints, "worker": w, "partitions": PARTITIONS,
+                     "take": take, "ack_wait_s": 10}}))
+    return cfgs
+
+
+def deliveries(location: Location,
+               presses: list[Press]) -> tuple[dict[str, float], Counter[str], Counter[str]]:
+    """When each alarm was stored; how many times it was stored (its timeline's ``delivered``
+    steps: a second storing would add one, though the alarms table's key refuses a second
+    row) and escalated (each worker runs the escalation round)."""
+    reader = StationReader.open(location)
+    try:
+        times, stored, escalated = {}, Counter[str](), Counter[str]()
+        for p in presses:
+            if (a := reader.alarm(p.id)) is not None:
+                times[p.id] = a.received
+                for state, _ts, _actor, note in reader.alarm_log(p.id):
+                    stored[p.id] += state is AlarmState.DELIVERED and note is None
+                    escalated[p.id] += note == ESCALATED
+        return times, stored, escalated
+    finally:
+        reader.close()
+
+
+@dataclass
+class Phase:
+    """The alarms pressed from a fault until the next (the first: before any)."""
+
+    name: str
+    start: float  # wall clock, as Press.pressed
+
+    HEADER = (f"   {'phase':<22}{'raised':>7}{'stored':>7}{'twice':>6}{'again':>6}{'lost':>5}"
+              f"{'acked':>6}  longest wait")
+
+    def line(self, presses: list[Press], times: dict[str, float], steps: Counter[str]) -> str:
+        now = time.time()
+        waited = max(((p.acked or now) - p.pressed for p in presses), default=0.0)
+        return (f"   {self.name:<22}{len(presses):>7}{sum(p.id in times for p in presses):>7}"
+                f"{sum(steps[p.id] > 1 for p in presses):>6}{sum(p.acks > 1 for p in presses):>6}"
+                f"{sum(p.id not in times for p in presses):>5}"
+                f"{sum(p.acked is not None for p in presses):>6}  {waited:.1f} s")
+
+
+def by_phase(phases: list[Phase], presses: list[Press]) -> list[list[Press]]:
+    ends = [ph.start for ph in phases[1:]] + [float("inf")]
+    return [[p for p in presses if ph.start <= p.pressed < end] for ph, end in zip(phases, ends,
+                                                                                 strict=True)]
+
+
+async def first_stored(server: PgCluster, since: float, timeout: float = 60.0) -> float | None:
+    """How long after ``since`` (monotonic) the first alarm was committed on ``server``."""
+    had = server.value("SELECT count(*) FROM alarms", db="anxin")
+    while time.monotonic() - since < timeout:
+        if await asyncio.to_thread(server.value, "SELECT count(*) FROM alarms", "anxin") > had:
+            return time.monotonic() - since
+        await asyncio.sleep(0.1)
+    return None
+
+
+async def kill_worker(workers: Workers) -> str:
+    workers.kill("w1")
+    await asyncio.sleep(2)
+    workers.start("w1")
+    return "worker w1 killed (kill -9), started again 2 s later"
+
+
+async def kill_node(cluster: NatsCluster) -> str:
+    await asyncio.to_thread(cluster.kill, 1)
+    return "NATS node 1 killed (kill -9), started again after the load"
+
+
+async def promote(primary: PgCluster, standby: PgCluster, fleet: Fleet) -> str:
+    """The primary's machine dies; the replica is promoted at once, as tooling would (an
+    operator, docs/county.md, takes longer)."""
+    killed, wall = time.monotonic(), time.time()
+    await asyncio.to_thread(primary.kill)
+    await asyncio.to_thread(standby.promote)
+    promoted = time.monotonic() - killed
+    first = await first_stored(standby, killed)
+    pressed = min((p.pressed - wall for p in fleet.presses.values() if p.pressed > wall),
+                  default=None)
+    return (f"PostgreSQL primary killed (kill -9), the replica promoted {promoted:.1f} s later; "
+            "the first alarm stored on it "
+            + (f"{first:.1f} s after the kill" if first is not None else "never")
+            + (f" (the first press after the kill came {pressed:.1f} s after it)"
+               if pressed is not None else ""))
+
+
+async def noted(at: float, fault: Awaitable[str]) -> None:
+    print(f"   {at:.0f} s in: {await fault}")
+
+
+async def faults(a: argparse.Namespace, workers: Workers, cluster: NatsCluster,
+                 pair: tuple[PgCluster, PgCluster], fleet: Fleet) -> list[Phase]:
+    """The steady load, and a fault at each quarter of it; each fault's note printed when it
+    is over."""
+    quarter = a.duration / 4
+    phases = [Phase("steady", time.time())]
+    raising = asyncio.create_task(fleet.alarms(a.rate / 100 / 60, a.duration))
+    noting = []
+    for name, fault in (("worker w1 killed", lambda: kill_worker(workers)),
+                        ("NATS node 1 killed", lambda: kill_node(cluster)),
+                        ("primary promoted", lambda: promote(*pair, fleet))):
+        at = len(phases) * quarter
+        await asyncio.sleep(phases[0].start + at - time.time())
+        phases.append(Phase(name, time.time()))
+        noting.append(asyncio.create_task(noted(at, fault())))
+    await raising
+    await asyncio.gather(*noting)
+    return phases
+
+
+async def settle(fleet: Fleet, since: float) -> list[Press]:
+    """Wait up to two minutes for every alarm's ack; how it goes, every 15 s."""
+    presses = list(fleet.presses.values())
+    for _ in range(8):
+        if await fleet.until_acked(presses, 15) == len(presses):
+            break
+        connected = sum(h.link.connected for h in fleet.hubs.values())
+        print(f"   {time.monotonic() - since:.0f} s after the load: {connected} hubs "
+              f"connected, {fleet.connected()} see the station, "
+              f"{sum(p.acked is not None for p in presses)} of {len(presses)} "
+              "alarms acknowledged")
+    return presses
+
+
+def report_alarms(phases: list[Phase], presses: list[Press], location: Location) -> None:
+    times, steps, escalated = deliveries(location, presses)
+    print(Phase.HEADER)
+    for ph, its in zip(phases, by_phase(phases, presses), strict=True):
+        print(ph.line(its, times, steps))
+    print(Phase("all", 0.0).line(presses, times, steps))
+    if twice := sum(n > 1 for n in escalated.values()):
+        print(f"   TWICE: {twice} of {len(escalated)} escalated alarms escalated more than once")
+    forgot = [p.id for p in presses if p.acked is not None and p.id not in times]
+    if forgot:
+        print(f"   LOST: {len(forgot)} acknowledged to their hubs yet not stored: {forgot[:5]}")
+    print(f"       {stored_latency(presses, times).line()}")
+    print(f"       {acked_latency(presses).line()}")
+
+
+def by_kind(lines: list[str], after: str) -> str:
+    """Log lines counted by kind: what follows ``after``, with quoted names, ids, numbers and
+    times left out."""
+    kinds: Counter[str] = Counter()
+    for line in lines:
+        what = line.split(after, 1)[1].split(" - ")[-1]
+        kinds[re.sub(r'"[^"]*"|\S*\d\S*', "…", what)[:120]] += 1
+    return "; ".join(f"{n}x {k}" for k, n in kinds.most_common(6))
 
 
 def node_errors(folder: Path) -> str:
-    """The nodes' [ERR] lines, counted by kind (client names, ids and times left out)."""
-    kinds: Counter[str] = Counter()
-    for log in folder.glob("node*/nats.log"):
-        for line in log.read_text(errors="replace").splitlines():
-            if "[ERR]" in line:
-                what = line.split("[ERR]", 1)[1].split(" - ")[-1]
-                kinds[re.sub(r'"[^"]*"|\S*\d\S*', "…", what)[:120]] += 1
-    return "; ".join(f"{n}x {k}" for k, n in kinds.most_common(6)) or "no errors"
+    """The nodes' [ERR] lines, counted by kind."""
+    lines = [ln for log in folder.glob("node*/nats.log")
+             for ln in log.read_text(errors="replace").splitlines() if "[ERR]" in ln]
+    return by_kind(lines, "[ERR]") or "no errors"
 
 
 async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
@@ -265,19 +465,14 @@ async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
     ca = LocalCa(work / "ca")
     t0 = time.monotonic()
     tls = {hub: ca.tls(hub) for hub in ids}
-    station_tls = ca.tls("station:station")
     print(f"\n== county, {n} homes: {n + 1} certificates issued in {time.monotonic() - t0:.0f} s")
-    with NatsCluster(work / "nats", ca, hubs=ids) as cluster:
-        workers, cfgs = [], []
-        half = PARTITIONS // 2
-        for w, take in (("w1", list(range(half))), ("w2", list(range(half, PARTITIONS)))):
-            cfgs.append(prepare(work, 0, n, name=w, extra={
-                "legacy_hub_topics": False,  # the fleet speaks protocol 1.1
-                "broker": {"hosts": cluster.endpoints, "tls": station_tls},
-                "nats": {"servers": cluster.nats_endpoints, "worker": w,
-                         "partitions": PARTITIONS, "take": take, "ack_wait_s": 10}}))
-            workers.append(start_worker(cfgs[-1], work / f"{w}.log"))
-        dbs = [c.parent / f"{w}.db" for c, w in zip(cfgs, ("w1", "w2"), strict=True)]
+    with NatsCluster(work / "nats", ca, hubs=ids) as cluster, \
+            replicated(durable=True) as (primary, standby):
+        load_homes(both(primary, standby), n)
+        workers = Workers(work, county_configs(work, cluster, ca.tls("station:station"),
+                                               both(primary, standby)))
+        for w in WORKERS:
+            workers.start(w)
         try:
             time.sleep(3.0)  # the workers make the stream and their consumers
             rss = lambda: sum(rss_mb(p.pid) for p in cluster.procs.values())  # noqa: E731
@@ -295,54 +490,21 @@ async def cluster_step(n: int, a: argparse.Namespace, work: Path) -> None:
                       f"{after:.0f} MB: {(after - before) * 2**20 / max(up, 1) / 1024:.1f} KiB "
                       "per hub connection (each hub's session and QoS 1 subscriptions are "
                       "replicated on every node)")
-                raising = asyncio.create_task(fleet.alarms(a.rate / 100 / 60, a.duration))
-                await asyncio.sleep(a.duration / 3)
-                workers[0].kill()
-                workers[0].wait()
-                print(f"   worker w1 killed (kill -9) {a.duration / 3:.0f} s in; restarted 2 s later")
-                await asyncio.sleep(2)
-                workers[0] = start_worker(cfgs[0], work / "w1.log")
-                await asyncio.sleep(a.duration / 3 - 2)
-                await asyncio.to_thread(cluster.kill, 1)
-                killed = time.monotonic()
-                print(f"   NATS node 1 killed (kill -9) {2 * a.duration / 3:.0f} s in")
-                await raising
-                presses = list(fleet.presses.values())
-                for _ in range(8):  # how the failover goes on
-                    if await fleet.until_acked(presses, 15) == len(presses):
-                        break
-                    connected = sum(h.link.connected for h in fleet.hubs.values())
-                    print(f"   {time.monotonic() - killed:.0f} s after the kill: {connected} hubs "
-                          f"connected, {fleet.connected()} see the station, "
-                          f"{sum(p.acked is not None for p in presses)} of {len(presses)} "
-                          "alarms acknowledged")
-                times, twice = stored_everywhere(dbs, presses)
+                phases = await faults(a, workers, cluster, (primary, standby), fleet)
+                presses = await settle(fleet, time.monotonic())
+                report_alarms(phases, presses, standby.dsn("anxin"))
+                t0 = time.monotonic()
                 try:
                     await asyncio.to_thread(cluster.start_node, 1)
-                    print(f"   node 1 back and caught up {time.monotonic() - killed:.0f} s "
-                          "after its kill")
+                    print(f"   node 1 started again, caught up {time.monotonic() - t0:.0f} s "
+                          "later")
                 except NatsError as e:
-                    print(f"   node 1 restarted, not caught up: {str(e)[:300]}")
-                lost = sum(p.id not in times for p in presses)
-                waited = max(((p.acked or time.time()) - p.pressed for p in presses), default=0.0)
-                print(f"   alarms raised {len(presses)}, stored {len(times)}, twice {twice}, "
-                      f"lost {lost}, acked {sum(p.acked is not None for p in presses)}; "
-                      f"the longest wait {waited:.1f} s")
-                print(f"       {stored_latency(presses, times).line()}")
-                print(f"       {acked_latency(presses).line()}")
+                    print(f"   node 1 started again, not caught up: {str(e)[:300]}")
         finally:
-            for w in workers:
-                w.terminate()
-            for w in workers:
-                try:
-                    w.wait(60)
-                except subprocess.TimeoutExpired:
-                    w.kill()
+            workers.stop()
         print(f"   the nodes' log: {node_errors(work / 'nats')}")
-        for w in ("w1", "w2"):
-            errors = [ln for ln in (work / f"{w}.log").read_text().splitlines() if "ERROR" in ln]
-            if errors:
-                print(f"   worker {w} logged {len(errors)} error(s), the first: {errors[0][:200]}")
+        for line in workers.errors():
+            print(f"   {line}")
 
 
 def main() -> None:
@@ -351,13 +513,16 @@ def main() -> None:
                     help="numbers of homes, comma-separated")
     ap.add_argument("--duration", type=float, default=120.0, help="seconds of steady load a step")
     ap.add_argument("--heartbeat", type=float, default=30.0)
-    ap.add_argument("--rate", type=float, default=1.0, help="alarms per 100 homes per minute")
+    ap.add_argument("--rate", type=float, help="alarms per 100 homes per minute (default 1; "
+                    f"{CLUSTER_RATE:g} with --cluster)")
     ap.add_argument("--storm", type=int, default=2000)
     ap.add_argument("--storm-within", type=float, default=10.0)
     ap.add_argument("--storm-at", type=int, default=10000, help="the step the storm follows")
     ap.add_argument("--cluster", action="store_true", help="a county: three NATS nodes, two "
                     "station workers, a worker and a node killed under load")
     a = ap.parse_args()
+    if a.rate is None:
+        a.rate = CLUSTER_RATE if a.cluster else 1.0
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the broker inherits it
     steps = [int(s) for s in a.steps.split(",")]

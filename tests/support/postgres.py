@@ -189,6 +189,15 @@ class PgCluster:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def sync_state(self, timeout: float = 20.0) -> str:
+        """How its standby replicates (``sync`` once it streams and commits wait for it;
+        ``""``: none connected), waiting up to ``timeout`` for ``sync``."""
+        deadline = time.monotonic() + timeout
+        while (state := str(self.value("SELECT sync_state FROM pg_stat_replication") or "")) \
+                != "sync" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return state
+
     def promote(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "promote")
 
@@ -267,19 +276,29 @@ def pg_databases() -> Iterator[Databases]:
         cluster.close()
 
 
-@pytest.fixture
-def pg_pair() -> Iterator[tuple[PgCluster, PgCluster]]:
-    """A primary with database ``anxin`` and its synchronous standby ``replica1``."""
-    primary = PgCluster().start()
+@contextlib.contextmanager
+def replicated(*, durable: bool = False) -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A primary with database ``anxin`` and its synchronous standby ``replica1``, streaming
+    (``durable``: fsync on, the benchmarks')."""
+    primary = PgCluster(durable=durable).start()
     try:
         primary.sql("CREATE DATABASE anxin")
         standby = primary.replica("replica1")
         try:
+            if (state := primary.sync_state()) != "sync":
+                raise PostgresError(f"the replica is not a synchronous standby: {state!r}")
             yield primary, standby
         finally:
             standby.close()
     finally:
         primary.close()
+
+
+@pytest.fixture
+def pg_pair() -> Iterator[tuple[PgCluster, PgCluster]]:
+    """A primary with database ``anxin`` and its synchronous standby ``replica1``."""
+    with replicated() as pair:
+        yield pair
 
 
 @pytest.fixture

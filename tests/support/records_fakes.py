@@ -18,7 +18,7 @@ from console.casework.elder import Category, ElderRecord
 from console.casework.records import AlarmRecord, FollowUp, VisitRecord
 from console.casework.schedule import History, histories
 from console.station.config import DEFAULT_COUNTY
-from console.station.store.rows import AlarmRow, HomeRow
+from console.station.store.rows import AlarmRow, HomeFigures, HomeRow
 from console.tui.i18n import Texts
 from console.tui.records_context import Records
 from hub.common import wire
@@ -70,8 +70,12 @@ class FakeStore:
     def roster_at(self, end: float) -> dict[str, Category]:
         return {hub: r.category for hub, r in self.records.items()}  # every elder since self.since
 
-    def home_state(self, hub: str) -> State:
-        return self.states.get(hub, State(None, []))
+    def home_figures(self) -> dict[str, HomeFigures]:
+        batteries = {hub: [x.battery for x in s.sensors if x.battery is not None]
+                     for hub, s in self.states.items()}
+        return {hub: HomeFigures(len(s.sensors), sum(x.silent for x in s.sensors),
+                                 min(batteries[hub], default=None), s.last_activity)
+                for hub, s in self.states.items()}
 
     def visits(self, hub: str | None = None, since: date | None = None,
                until: date | None = None) -> list[VisitRecord]:

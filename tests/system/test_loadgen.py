@@ -36,6 +36,7 @@ async def test_fleet_alarms_stored_once_in_order_and_acknowledged(
             assert await fleet.until_reachable(20) == HUBS
             presses = [fleet.press(h) for h in fleet.ids for _ in range(PRESSES)]
             assert await fleet.until_acked(presses, 20) == len(presses)
+            assert min(p.acks for p in presses) >= 1  # counted, each ack heard
 
             db = station.store._db
             ids = {p.id for p in presses}

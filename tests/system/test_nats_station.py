@@ -85,6 +85,8 @@ async def test_a_hubs_alarm_comes_through_jetstream_stored_then_acknowledged(
     async with StationService(cfg) as station:
         assert isinstance(station.t, JetStreamTransport)
         reader = StationReader.open(cfg.database)
+        # online once the stream keeps what hubs send (a hub that knows no status sends anyway)
+        await eventually(lambda: station.t.connected, WAIT_S, "the station online")
         async with HubService(hub_cfg) as hub:
             await eventually(lambda: hub.link.reachable, WAIT_S, "the hub sees the station")
             await eventually(lambda: (h := reader.home("h001")) and h.online, WAIT_S,
@@ -118,6 +120,8 @@ async def test_a_batch_the_station_could_not_commit_comes_again_from_jetstream(
 
         station.store.store_events = full_disk_once  # type: ignore[method-assign]
         reader = StationReader.open(cfg.database)
+        # online once the stream keeps what hubs send (a hub that knows no status sends anyway)
+        await eventually(lambda: station.t.connected, WAIT_S, "the station online")
         async with HubService(hub_cfg) as hub:
             await eventually(lambda: hub.link.reachable, WAIT_S, "the hub sees the station")
             await asyncio.to_thread(SimPins(hub.pins).click, 17)

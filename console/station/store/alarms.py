@@ -99,11 +99,12 @@ class Alarms(Writer):
         """Flag alarms still unclaimed that were stored before ``cutoff`` (station time), once
         each; returns their ids. Each is noted on its timeline and audited."""
         with self._tx() as db:
-            ids = [r[0] for r in db.execute(
-                "SELECT id FROM alarms WHERE state = 'delivered' AND escalated IS NULL "
-                "AND received < ? ORDER BY received", (cutoff,))]  # literal: the partial index
-            for id in ids:
-                db.execute("UPDATE alarms SET escalated = ? WHERE id = ?", (now, id))
+            # One statement: another worker's round escalating the same alarm at once holds
+            # its row; PostgreSQL then checks the condition again on what that one committed.
+            ids = [r[0] for r in sorted(db.execute(
+                "UPDATE alarms SET escalated = ? WHERE state = 'delivered' AND escalated IS NULL "
+                "AND received < ? RETURNING id, received", (now, cutoff)), key=lambda r: r[1])]
+            for id in ids:  # literal 'delivered' above: the partial index
                 db.execute("INSERT INTO alarm_log VALUES (?,?,?,?,?)",
                            (id, AlarmState.DELIVERED.value, now, None, ESCALATED))
                 audit.append(db, actor="station", action="alarm.escalate", target=id,

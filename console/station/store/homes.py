@@ -114,9 +114,8 @@ class Homes(Writer):
     def mark_silent_offline(self, cutoff: float, now: float) -> list[str]:
         """Homes online but silent since before ``cutoff`` go offline; returns their ids."""
         with self._tx() as db:
-            hubs = [r[0] for r in db.execute(
-                "SELECT hub FROM homes WHERE online = 1 AND coalesce(last_heartbeat, status_ts, 0) < ?",
-                (cutoff,))]
-            db.executemany("UPDATE homes SET online = 0, status_ts = ? WHERE hub = ?",
-                           [(now, h) for h in hubs])
-        return hubs
+            # One statement: a heartbeat another worker is storing holds the home's row, and
+            # PostgreSQL checks the silence again on what it committed.
+            return [r[0] for r in db.execute(
+                "UPDATE homes SET online = 0, status_ts = ? WHERE online = 1 "
+                "AND coalesce(last_heartbeat, status_ts, 0) < ? RETURNING hub", (now, cutoff))]

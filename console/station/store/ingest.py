@@ -1,6 +1,7 @@
 """What hubs send, stored: events (each alarm with them, durably, before the hub is
-acknowledged), their place in each lane of the hub's outbox, walk tests, cancels and presses
-again at home, the hub's reports on calls, heartbeats, and the messages refused at the door.
+acknowledged) and what their devices said (:mod:`~console.station.store.summary`), their place
+in each lane of the hub's outbox, walk tests, cancels and presses again at home, the hub's
+reports on calls, heartbeats, and the messages refused at the door.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from typing import Any, Literal
 
 from console.station import audit, calls
+from console.station.store import summary
 from console.station.store.db import Db
 from console.station.store.rows import CALL_REQUESTED, CANCELLED_AT_HOME, OPEN_STATES, PRESSED_AGAIN
 from console.station.store.writer import Writer
@@ -51,7 +53,9 @@ class Ingest(Writer):
         def store() -> list[bool | OutOfOrder]:
             with self._tx() as db:
                 db.lock(*(f"hub:{m.hub}" for m in msgs))  # each hub's lanes: one writer at a time
-                return [self._store_one(db, msg, now) for msg in msgs]
+                results = [self._store_one(db, msg, now) for msg in msgs]
+                summary.add(db, (m for m, stored in zip(msgs, results, strict=True) if stored is True))
+                return results
         return self._retrying(store)
 
     def _store_one(self, db: Db, msg: wire.EventMsg, now: float) -> bool | OutOfOrder:

@@ -21,15 +21,15 @@ from console.casework.schedule import History
 from console.station import audit, calls, records_store, users
 from console.station.config import Category, Elder, LoginConfig
 from console.station.notify.engine import NOTE_ACCEPTED
-from console.station.store import schema
+from console.station.store import schema, summary
 from console.station.store.db import Db, Location
 from console.station.store.notify import Notifications
 from console.station.store.rows import (
     OPEN_STATES,
     AlarmRow,
+    HomeFigures,
     HomeRow,
     HomeState,
-    SensorRow,
     StepRow,
     WalkTestRow,
 )
@@ -37,12 +37,6 @@ from console.station.users import Tx
 from hub.common.configfile import DEFAULT_TIMEZONE
 from hub.common.events import AlarmState
 
-ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.close",
-            "button.press", "button.long", "button.again", "cancel.press")  # someone moved
-SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
-                 "battery", "device", "button", "fall", "cancel")  # kinds a device reports
-HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or off
-HOME_STATE_EVENTS = 5000  # home_state reads the home's latest events, at most this many
 _ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a.location, "
               "a.state, a.raised, a.received, a.officer, a.claimed_by, a.claimed, a.closed, "
               "a.outcome, a.notes, h.elder, a.escalated, a.pressed, a.pressed_last "
@@ -50,6 +44,8 @@ _ALARM_SQL = ("SELECT a.id, a.hub, a.kind, a.priority, a.contact_id, a.source, a
 _HOME_SQL = ("SELECT h.hub, h.elder, h.online, h.status_ts, h.last_heartbeat, h.pending, h.dropped, "
              "h.walktest_until, h.walktest_by, w.id, w.hub, w.kind, w.source, w.ts, w.data "
              "FROM homes h LEFT JOIN walktests w ON w.id = h.walktest_last")
+_STATE_SQL = ("SELECT h.hub, h.online, h.last_heartbeat, s.readings FROM homes h "
+              "LEFT JOIN home_summary s ON s.hub = h.hub")
 
 
 class ReadOnly(Exception):
@@ -186,57 +182,17 @@ class StationReader:
         return self.records.visit_histories(time.time() if now is None else now)
 
     def home_state(self, hub: str) -> HomeState:
-        """The home's devices as their latest events say (at most HOME_STATE_EVENTS read); a
-        hub never heard of is offline with nothing known.
+        """What the home's devices last said (:mod:`~console.station.store.summary`); a hub
+        never heard of is offline with nothing known."""
+        row = self._db.execute(f"{_STATE_SQL} WHERE h.hub = ?", (hub,)).fetchone()
+        _, online, heartbeat, readings = row or (hub, 0, None, None)
+        return summary.home_state(readings, bool(online), heartbeat)
 
-        An alarm event repeats its trigger's kind (a wandering alarm is a ``door.open`` raised
-        15 minutes after the door opened): it is a reading only when its trigger was not sent
-        on its own, and then at the trigger's time, never at the alarm's."""
-        home = self._db.execute("SELECT online, last_heartbeat FROM homes WHERE hub = ?",
-                                (hub,)).fetchone() or (0, None)
-        j = self._db.json
-        rows = self._db.execute(
-            f"SELECT kind, coalesce({self._db.json_number('payload', 'data', 'trigger_ts')}, ts), "
-            f"{j('payload', 'source')}, {j('payload', 'data')} FROM events e "
-            "WHERE hub = ? AND NOT EXISTS (SELECT 1 FROM events t WHERE "
-            f"t.id = {j('e.payload', 'data', 'trigger_id')}) ORDER BY ts DESC LIMIT ?",
-            (hub, HOME_STATE_EVENTS)).fetchall()
-        rows.sort(key=lambda r: r[1], reverse=True)  # by when each reading was taken
-        presence: tuple[bool | None, float | None] = (None, None)
-        doors: dict[str, tuple[bool, float]] = {}
-        activity = None
-        sensors: dict[str, dict[str, Any]] = {}
-        for kind, ts, source, data_text in rows:  # newest first: the first word on a thing wins
-            data = json.loads(data_text) if data_text else {}
-            family, _, state = kind.partition(".")
-            if activity is None and kind in ACTIVITY:
-                activity = ts
-            if presence[0] is None and kind in ("presence.on", "presence.off"):
-                presence = (state == "on", ts)
-            if family == "door":
-                doors.setdefault(str(data.get("location") or data.get("room") or source),
-                                 (state == "open", ts))
-            if family not in SENSOR_EVENTS or not source or source == "hub":
-                continue
-            s = sensors.setdefault(source, {"kind": None, "battery": None, "seen": ts, "silent": None,
-                                            "room": None, "alarming": None})
-            where = data.get("room") or data.get("location")  # a sensor's room, a button's place
-            if s["room"] is None and isinstance(where, str):
-                s["room"] = where
-            if s["alarming"] is None and family in HAZARDS and state in ("on", "off"):
-                s["alarming"] = state == "on"
-            if s["kind"] is None and (isinstance(data.get("type"), str) or family not in (
-                    "battery", "device", "tamper")):
-                s["kind"] = data.get("type") if isinstance(data.get("type"), str) else family
-            if s["battery"] is None and family == "battery" and isinstance(data.get("percent"), int):
-                s["battery"] = data["percent"]
-            if s["silent"] is None and kind in ("device.silent", "device.back"):
-                s["silent"] = state == "silent"
-        return HomeState(presence[0], presence[1], doors, activity,
-                         [SensorRow(name, s["kind"] or "", s["battery"], s["seen"], bool(s["silent"]),
-                                    s["room"] or "", bool(s["alarming"]))
-                          for name, s in sorted(sensors.items())],
-                         bool(home[0]), home[1])
+    def home_figures(self) -> dict[str, HomeFigures]:
+        """What the roster shows of every home's devices, in one query (a county's tens of
+        thousands of homes); a home none of whose devices has spoken is not in it."""
+        return {hub: HomeFigures(*figures) for hub, *figures in self._db.execute(
+            "SELECT hub, sensors, silent, battery, activity FROM home_summary")}
 
     def walktests(self, hub: str, *, since: float = 0.0) -> list[WalkTestRow]:
         """The home's walk tests from ``since`` (hub time), oldest first."""

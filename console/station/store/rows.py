@@ -106,6 +106,16 @@ class SensorRow:
 
 
 @dataclass(frozen=True, slots=True)
+class HomeFigures:
+    """What the roster shows of a home's devices (kept with its summary: one query for all)."""
+
+    sensors: int
+    silent: int  # of them reported silent, and not back since
+    battery: int | None  # the lowest battery reported (percent)
+    activity: float | None  # hub time someone last moved, opened a door or pressed
+
+
+@dataclass(frozen=True, slots=True)
 class HomeState:
     """What the home's devices last said, for the elder's card."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from console.station import audit, calls, records_store, users
-from console.station.store import notify
+from console.station.store import notify, summary
 from console.station.store.db import Db, Location
 
 SCHEMA = """
@@ -117,6 +117,9 @@ ADDED = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL"),
                    ("added", "REAL")),
          "users": (("slowed_until", "REAL"),),  # its locked_until is no longer read
          "sessions": (("seen", "REAL"),)}
+# Tables made from what is stored already: an older database gets each at start, made and
+# filled in one transaction (a new one, made empty the same way).
+BUILT = {"home_summary": (summary.SCHEMA, summary.rebuild)}
 
 
 def connect(location: Location, *, readonly: bool = False) -> Db:
@@ -148,7 +151,7 @@ SCHEMA_LOCK = 0x616E78696E  # "anxin": the advisory lock held while the schema i
 
 
 def migrate(db: Db) -> None:
-    """Add the columns an older database lacks."""
+    """Add the columns and the tables made from what is stored that an older database lacks."""
     for table, columns in ADDED.items():
         have = db.columns(table)
         for column, decl in columns:
@@ -156,3 +159,14 @@ def migrate(db: Db) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {db.ddl(decl)}")
                 if (table, column) == ("homes", "added"):  # join date unknown: from now
                     db.execute("UPDATE homes SET added = ? WHERE elder IS NOT NULL", (time.time(),))
+    tables = set(db.tables())
+    for table, (ddl, fill) in BUILT.items():
+        if table not in tables:
+            db.begin()
+            try:
+                db.execute(db.ddl(ddl))
+                fill(db)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise

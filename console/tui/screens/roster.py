@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input, Static
 from console.casework.elder import Category
 from console.casework.schedule import agenda
 from console.casework.search import ElderIndex
+from console.station.store.rows import HomeFigures
 from console.tui.records_context import Records, label_bindings
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
@@ -36,6 +37,7 @@ COLUMNS = {"hub": 8, "elder": 8, "category": 4, "online": 4, "heartbeat": 8, "se
 NARROW = ("activity", "heartbeat", "sensors")  # hidden in turn on a narrow terminal: the address shows
 ONLINE_CYCLE: tuple[bool | None, ...] = (None, False, True)
 CATEGORY_CYCLE: tuple[Category | None, ...] = (None, *Category)
+NOTHING_HEARD = HomeFigures(0, 0, None, None)  # a home none of whose devices has spoken
 T = TypeVar("T")
 
 
@@ -94,16 +96,14 @@ class RosterScreen(Screen[None]):
         overdue = {d.elder: d.days_overdue(r.today())
                    for d in agenda(r.store.visit_histories(), r.rules, r.today()).overdue}
         elders = dict(r.store.elders())
+        figures = r.store.home_figures()  # every home's in one query, not one a home
         lines = {}
         for h in r.store.homes():
-            state = r.store.home_state(h.hub)
-            batteries = [s.battery for s in state.sensors if s.battery is not None]
+            f = figures.get(h.hub, NOTHING_HEARD)
             lines[h.hub] = RosterLine(
                 hub=h.hub, elder=elders.get(h.hub, h.elder), online=h.online,
-                heartbeat=h.last_heartbeat, sensors=len(state.sensors),
-                silent=sum(s.silent for s in state.sensors),
-                battery=min(batteries) if batteries else None, activity=state.last_activity,
-                overdue=overdue.get(h.hub))
+                heartbeat=h.last_heartbeat, sensors=f.sensors, silent=f.silent, battery=f.battery,
+                activity=f.activity, overdue=overdue.get(h.hub))
         gc.unfreeze()  # the previous load's rows may go now
         self.lines = lines
         self.orders: dict[str, list[str]] = {}  # every home sorted each way, while lines stand

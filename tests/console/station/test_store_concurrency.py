@@ -9,9 +9,12 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from console.station.store.alarms import ClaimConflict
+from console.station.store.db import Dsn
 from console.station.store.ingest import OutOfOrder
+from console.station.store.reader import StationReader
 from console.station.store.station import StationStore
 from hub.common import wire
 from hub.common.events import CANCEL_KIND
@@ -168,3 +171,61 @@ def test_the_audit_chain_stays_one_chain_with_writers_appending_at_once(pg_at: S
     assert verdict.ok, verdict.reason
     assert verdict.count == 2 * len(ids)
     first.close()
+
+
+def behind_a_writer(at: StoreAt, held: str, round: Callable[[StationStore], list[str]]) -> list[str]:
+    """Run a worker's periodic ``round`` while another worker's transaction, which ran
+    ``held`` (uncommitted), holds the rows it updates; that one commits once the round waits
+    for it. Returns what the round did."""
+    import psycopg
+
+    assert isinstance(at.location, Dsn)
+    other = psycopg.connect(at.location.text, autocommit=True)
+    s = StationStore(at.location)
+    done: list[list[str]] = []
+    try:
+        other.execute("BEGIN")
+        other.execute(held)  # type: ignore[arg-type]  # the test's own fixed SQL
+        thread = threading.Thread(target=lambda: done.append(round(s)))
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not other.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                "wait_event_type = 'Lock'").fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the round never waited for the other worker"
+            time.sleep(0.01)
+        other.execute("COMMIT")
+        thread.join(20)
+    finally:
+        other.close()
+        s.close()
+    return done[0]
+
+
+def test_an_alarm_escalated_by_one_worker_is_not_escalated_again_by_another(pg_at: StoreAt) -> None:
+    """Each worker runs the escalation round every second: two at once escalated (and
+    notified) the same alarm twice, the second having read it unescalated before the first
+    committed."""
+    s = StationStore(pg_at.location)
+    s.store_event(wire.EventMsg(hub="h001", id="a1", kind="button.press", source="b", ts=1.0,
+                                alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101)),
+                  now=100.0)
+    s.close()
+    again = behind_a_writer(pg_at, "UPDATE alarms SET escalated = 170 WHERE id = 'a1'",
+                            lambda w: w.escalate(cutoff=160.0, now=170.5))
+    assert again == []
+
+
+def test_a_home_heard_by_one_worker_is_not_marked_offline_by_another(pg_at: StoreAt) -> None:
+    """A heartbeat stored by one worker while another's silence round marks the home
+    offline: the round, which read it silent before the heartbeat committed, left it offline
+    though it had just been heard."""
+    s = StationStore(pg_at.location)
+    s.heartbeat("h001", pending=0, now=100.0)
+    s.close()
+    gone = behind_a_writer(pg_at, "UPDATE homes SET last_heartbeat = 170 WHERE hub = 'h001'",
+                           lambda w: w.mark_silent_offline(cutoff=160.0, now=170.5))
+    assert gone == []
+    reader = StationReader.open(pg_at.location)
+    home = reader.home("h001")
+    assert home is not None and home.online
+    reader.close()

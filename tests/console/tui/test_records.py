@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,11 @@ from textual.widgets import Input, Select, Static, TextArea
 
 from console.casework.elder import Category, ElderRecord
 from console.casework.importer import write_elders
+from console.station.store.reader import StationReader
+from console.station.store.station import StationStore
 from console.tui.i18n import STRINGS, Texts
 from console.tui.i18n_records import STRINGS as RECORDS
+from console.tui.records_context import Records
 from console.tui.screens.elder_form import ElderForm
 from console.tui.screens.history import HistoryScreen
 from console.tui.screens.import_records import ImportScreen
@@ -22,9 +26,20 @@ from console.tui.screens.roster import ONLINE_CYCLE, RosterScreen
 from console.tui.validation import field_message
 from console.tui.widgets.roster import SORTS, RosterQuery, select
 from console.tui.widgets.vtable import VirtualTable
+from hub.common import wire
 from hub.common.language import Language
 from tests.support.population import population
-from tests.support.records_fakes import TODAY, FakeClient, FakeStore, Host, Sensor, State, elder, records
+from tests.support.records_fakes import (
+    RULES,
+    TODAY,
+    FakeClient,
+    FakeStore,
+    Host,
+    Sensor,
+    State,
+    elder,
+    records,
+)
 
 
 def shown(table: VirtualTable) -> str:
@@ -72,6 +87,33 @@ async def test_roster_of_10000_homes_filters_within_100_ms() -> None:
         t0 = time.perf_counter()
         await pilot.press("o", "o", "pagedown", "pagedown", "end")
         assert table.cursor == 9_999 and time.perf_counter() - t0 < 5
+
+
+async def test_the_roster_reads_as_many_times_for_forty_homes_as_for_two(tmp_path: Path) -> None:
+    """The roster opens on the station database in a fixed number of reads, not one a home
+    (each home's sensors come from the per-home summary, all in one query): a county's tens
+    of thousands of homes open as quickly as a township's (tests/bench/bench_roster.py)."""
+    reads = {}
+    for n in (2, 40):
+        db = tmp_path / f"station{n}.db"
+        store = StationStore(db)
+        store.store_events([wire.EventMsg(hub=f"h{i:03d}", id=f"e{i}", kind="battery.level", source="door",
+                                          ts=TODAY.timestamp() - i, data={"percent": 50 + i})
+                            for i in range(n)])
+        store.close()
+        reader = StationReader.open(db)
+        statements: list[str] = []
+        reader._db.raw.set_trace_callback(statements.append)
+        screen = RosterScreen(Records(store=reader, client=FakeClient(), texts=Texts("zh_CN", UTC),
+                                      rules=RULES, user="zhang", role="duty", clock=lambda: TODAY))
+        async with Host(screen).run_test(size=(120, 30)):
+            statements.clear()
+            screen.reload()
+            reads[n] = len(statements)
+            assert {h: line.battery for h, line in screen.lines.items()} == {
+                f"h{i:03d}": 50 + i for i in range(n)}
+        reader.close()
+    assert reads[2] == reads[40], reads
 
 
 async def test_roster_filters_pick_from_the_kept_orders_and_match_a_fresh_sort() -> None:
