@@ -193,6 +193,7 @@ class JetStreamTransport:
         self.leases: Leases | None = None  # once the bucket is found
         self._kv: KeyValue | None = None
         self._refused: str | None = None  # the permissions violation met on the bucket
+        self._closing = False  # a consumer stops at its next turn even if a fetch ate the cancel
         self.handed = 0  # messages handed to the station (tests look)
 
     @property
@@ -223,11 +224,13 @@ class JetStreamTransport:
         """Stop consuming (what was fetched and not acknowledged goes again, to whoever
         takes the partition next) and close MQTT; :meth:`aclose` also waits for NATS and
         gives the leases up."""
+        self._closing = True
         for t in [*self._tasks, *self._pulling.values()]:
             t.cancel()
         self._mqtt.close()
 
     async def aclose(self) -> None:
+        self._closing = True
         tasks = [*self._tasks, *self._pulling.values()]
         for t in tasks:
             t.cancel()
@@ -297,7 +300,7 @@ class JetStreamTransport:
     async def _hold(self, js: JetStreamContext, kv: KeyValue, leases: Leases) -> None:
         """Each round: read the bucket, write what the leases decide, start a consumer for
         each partition claimed (one stops by itself when its lease ends: ``may_pull``)."""
-        while True:
+        while not self._closing:
             began = time.monotonic()
             try:
                 view = await read_view(kv, leases.partitions)
@@ -412,7 +415,7 @@ class JetStreamTransport:
                                 num_replicas=self._cfg.replicas)
         sub = None
         try:
-            while leases.may_pull(partition, time.monotonic()):
+            while not self._closing and leases.may_pull(partition, time.monotonic()):
                 try:
                     if sub is None:  # may take a while (a leader moving): the lease asked again
                         sub = await js.pull_subscribe(config.filter_subject or "",
