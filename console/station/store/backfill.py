@@ -1,0 +1,72 @@
+"""Each home's summary made from its stored events after the upgrade that brings
+``home_summary``, in the background of the station service, beside ingest: the migration only
+lists the homes (``summary_backfill``), so a station starts at once however long its history,
+where making every summary in the migration held every worker's start for hours in a county.
+
+A home at a time: its latest events read and folded on a connection of the task's own, in a
+thread (the loop goes on storing alarms meanwhile), then merged into the summary ingest has
+kept since the upgrade in a short commit under the hub's lock. Folding is order-independent
+and idempotent (:mod:`~console.station.store.summary`), so an event stored before the read and
+folded at ingest too counts once, and one stored after it is in the summary ingest kept.
+Every worker runs the task: the list's row, deleted in the merge's commit, says which worker
+made a home's (the other's merge writes nothing). Until its turn a home's card and roster
+figures show what was heard since the upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from console.station.store import summary
+from console.station.store.db import Db, Location
+from console.station.store.station import StationStore
+
+log = logging.getLogger(__name__)
+
+HOMES = 8  # homes read in one thread's turn (one connection opened for them)
+PAUSE_S = 0.05  # between turns: the backfill yields the database to ingest
+REPORT_S = 30.0  # progress logged at most this often
+
+
+class Backfill:
+    """The task's rounds: ``tasks.loop("summary backfill", Backfill(store, location).round)``."""
+
+    def __init__(self, store: StationStore, location: Location) -> None:
+        self._store, self._location = store, location
+        self._total: int | None = None  # homes listed when the task began
+        self.built = 0  # homes this worker made
+        self._began = self._reported = time.monotonic()
+
+    async def round(self) -> None:
+        """Make a few homes' summaries; when none is left, log it and wait for good (the
+        list only grows at an upgrade, at start)."""
+        if self._total is None:
+            self._total = self._store.summaries_to_build()
+            if self._total:
+                log.info("making %d homes' summaries from their stored events (roster figures "
+                         "fill in meanwhile)", self._total)
+        hubs = self._store.homes_to_build(HOMES)
+        if not hubs:
+            if self._total:
+                log.info("summaries built for all %d homes in %.0f s (%d here)", self._total,
+                         time.monotonic() - self._began, self.built)
+            await asyncio.Event().wait()
+        for hub, made in await asyncio.to_thread(read, self._location, hubs):
+            self.built += self._store.backfill_summary(hub, made)
+        if time.monotonic() - self._reported >= REPORT_S:
+            self._reported = time.monotonic()
+            log.info("summaries built for %d of %d homes", max(
+                0, self._total - self._store.summaries_to_build()), self._total)
+        await asyncio.sleep(PAUSE_S)
+
+
+def read(location: Location, hubs: list[str]) -> list[tuple[str, summary.Summary]]:
+    """Each home's summary of its latest events, on a read-only connection of its own (in a
+    thread: never the store's)."""
+    db = Db.open(location, readonly=True)
+    try:
+        return [(hub, summary.of_events(db, hub, summary.MIGRATED_EVENTS)) for hub in hubs]
+    finally:
+        db.close()
