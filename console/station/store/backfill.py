@@ -26,7 +26,7 @@ from console.station.store.station import StationStore
 log = logging.getLogger(__name__)
 
 HOMES = 8  # homes read in one thread's turn (one connection opened for them)
-PAUSE_S = 0.05  # between turns: the backfill yields the database to ingest
+PAUSE_S = 0.02  # between turns: the backfill yields the database to ingest
 REPORT_S = 30.0  # progress logged at most this often
 
 
@@ -55,6 +55,7 @@ class Backfill:
             await asyncio.Event().wait()
         for hub, made in await asyncio.to_thread(read, self._location, hubs):
             self.built += self._store.backfill_summary(hub, made)
+            await asyncio.sleep(0)  # a commit at a time: what waits on the loop goes between
         if time.monotonic() - self._reported >= REPORT_S:
             self._reported = time.monotonic()
             log.info("summaries built for %d of %d homes", max(
