@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from console.station.config import StationConfig
+from console.station.service import StationService, station_will
 from console.station.store import backfill, summary
 from console.station.store.backfill import Backfill
 from console.station.store.db import Location
@@ -23,6 +27,7 @@ from console.station.store.reader import StationReader
 from console.station.store.rows import HomeFigures, HomeState, SensorRow
 from console.station.store.station import StationStore
 from hub.common import wire
+from hub.common.transport import MemoryBroker
 from tests.support.postgres import StoreAt
 
 HUBS = ("h001", "h002", "h003", "h004")
@@ -377,3 +382,29 @@ def test_a_commit_of_hundreds_of_homes_keeps_each_ones_summary(store_at: StoreAt
                                       ts=ts, data={"percent": (i + int(ts - t)) % 101}) for i in range(n)])
     assert s.home_figures() == {f"h{i:03d}": HomeFigures(1, 0, (i + 1) % 101, None) for i in range(n)}
     s.close()
+
+
+async def test_the_station_service_makes_the_summaries_in_the_background(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The service's own task: started with the station on an older database, it makes every
+    home's summary while an alarm is stored meanwhile, and says when it is done."""
+    db = tmp_path / "station.db"
+    kept = older(db, County(random.Random(7)))
+    broker = MemoryBroker()
+    cfg = StationConfig.model_validate({"database": str(db)})
+    caplog.set_level(logging.INFO, logger=backfill.__name__)
+    async with StationService(cfg, transport=lambda c, _: broker.client(station_will())) as st:
+        hub = broker.client()
+        hub.start(lambda t, p: None, lambda up: None)
+        hub.publish(wire.hub_topic("h002", "event"), wire.encode(wire.EventMsg(
+            hub="h002", id="panic", kind="button.press", source="button1", ts=time.time(),
+            data={"location": "卧室床头"}, alarm=PANIC)))
+        for _ in range(200):
+            if not st.store.summaries_to_build() and st.store.alarm("panic"):
+                break
+            await asyncio.sleep(0.05)
+        figures = st.store.home_figures()
+    assert {hub: figures[hub] for hub in HUBS if hub != "h002"} == {
+        hub: summary.figures(kept[hub]) for hub in HUBS if hub != "h002"}
+    assert figures["h002"].activity is not None and figures["h002"].activity > kept["h002"]["activity"]
+    assert f"summaries built for all {len(HUBS)} homes" in caplog.text
