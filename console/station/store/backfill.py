@@ -9,7 +9,8 @@ kept since the upgrade in a short commit under the hub's lock. Folding is order-
 and idempotent (:mod:`~console.station.store.summary`), so an event stored before the read and
 folded at ingest too counts once, and one stored after it is in the summary ingest kept.
 Every worker runs the task: the list's row, deleted in the merge's commit, says which worker
-made a home's (the other's merge writes nothing). Until its turn a home's card and roster
+made a home's (the other's merge writes nothing); each takes the homes in order from one drawn
+at random, so two seldom read the same. Until its turn a home's card and roster
 figures show what was heard since the upgrade.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 
 from console.station.store import summary
@@ -36,6 +38,7 @@ class Backfill:
     def __init__(self, store: StationStore, location: Location) -> None:
         self._store, self._location = store, location
         self._total: int | None = None  # homes listed when the task began
+        self._after = ""  # the homes are taken in order after this one, then from the first
         self.built = 0  # homes this worker made
         self._began = self._reported = time.monotonic()
 
@@ -47,12 +50,16 @@ class Backfill:
             if self._total:
                 log.info("making %d homes' summaries from their stored events (roster figures "
                          "fill in meanwhile)", self._total)
-        hubs = self._store.homes_to_build(HOMES)
+                # from a home drawn at random: two workers seldom read the same homes
+                drawn = self._store.homes_to_build(1, skip=random.randrange(self._total))
+                self._after = drawn[0] if drawn else ""
+        hubs = self._store.homes_to_build(HOMES, after=self._after) or self._store.homes_to_build(HOMES)
         if not hubs:
             if self._total:
                 log.info("summaries built for all %d homes in %.0f s (%d here)", self._total,
                          time.monotonic() - self._began, self.built)
             await asyncio.Event().wait()
+        self._after = hubs[-1]
         for hub, made in await asyncio.to_thread(read, self._location, hubs):
             self.built += self._store.backfill_summary(hub, made)
             await asyncio.sleep(0)  # a commit at a time: what waits on the loop goes between

@@ -62,9 +62,11 @@ class Ingest(Writer):
         """Homes whose summary the backfill has still to make (:mod:`.backfill`)."""
         return int(self._db.execute("SELECT count(*) FROM summary_backfill").fetchone()[0])
 
-    def homes_to_build(self, limit: int) -> list[str]:
+    def homes_to_build(self, limit: int, *, after: str = "", skip: int = 0) -> list[str]:
+        """Of those, the first ``limit`` after ``after`` (in order), ``skip`` of them skipped."""
         return [hub for (hub,) in self._db.execute(
-            "SELECT hub FROM summary_backfill ORDER BY hub LIMIT ?", (limit,))]
+            "SELECT hub FROM summary_backfill WHERE hub > ? ORDER BY hub LIMIT ? OFFSET ?",
+            (after, limit, skip))]
 
     def backfill_summary(self, hub: str, made: summary.Summary) -> bool:
         """Merge a home's summary made from its stored events into the one kept since the
