@@ -130,19 +130,20 @@ def run(engine: str, at: Location, readonly: Location, sheet: Path, n: int, per_
     store, open_s = timed(lambda: StationStore(at, tz=RULES.tz))
     try:
         listed = store.summaries_to_build()
-        (backfill_s, lag_s), _ = timed(lambda: asyncio.run(backfilled(store, at)))
+        (backfill_s, lag_s, idle_s), _ = timed(lambda: asyncio.run(backfilled(store, at)))
         assert store.home_figures() == figures
     finally:
         store.close()
     print(f"{engine:<10} a database from before the summary: opened in {open_s * 1000:5.0f} ms "
           f"({listed} homes listed); their summaries made from the {stored} events in the "
           f"background in {backfill_s:5.1f} s ({listed / backfill_s:4.0f} homes/s), the loop held "
-          f"at most {lag_s * 1000:4.0f} ms")
+          f"at most {lag_s * 1000:4.0f} ms (idle, for a second before: {idle_s * 1000:3.0f} ms)")
 
 
-async def backfilled(store: StationStore, at: Location) -> tuple[float, float]:
+async def backfilled(store: StationStore, at: Location) -> tuple[float, float, float]:
     """The station's backfill task until every home is made, and the longest the loop was
-    held meanwhile (a ticker's lateness: an alarm would have waited as long)."""
+    held meanwhile (a ticker's lateness: an alarm would have waited as long), and before it
+    (the machine's own lateness)."""
     task, late = Backfill(store, at), [0.0]
 
     async def ticker() -> None:
@@ -152,12 +153,14 @@ async def backfilled(store: StationStore, at: Location) -> tuple[float, float]:
             late[0] = max(late[0], time.perf_counter() - t - TICK_S)
 
     ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(1.0)
+    idle, late[0] = late[0], 0.0
     t = time.perf_counter()
     while store.summaries_to_build():
         await task.round()
     took = time.perf_counter() - t
     ticking.cancel()
-    return took, late[0]
+    return took, late[0], idle
 
 
 def main() -> None:
