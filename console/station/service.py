@@ -347,7 +347,7 @@ class StationService:
                             "(%d in all); alarms are never dropped", hb.hub, dropped, hb.dropped)
             self._changed("home", hb.hub, back)
             if back:
-                self._catch_up(hb.hub)
+                self._back(hb.hub)
 
     def _ask_resend(self, hub: str, gap: OutOfOrder) -> None:
         """Nothing past a gap is stored or acknowledged; the hub is asked, once a second at
@@ -363,10 +363,20 @@ class StationService:
             self._store_heartbeats()
         changed = self.store.set_online(msg.hub, msg.online, time.time())
         self._changed("home", msg.hub, changed)
-        if msg.online:
+        if msg.online and changed:
+            self._back(msg.hub)
+        elif msg.online:
             self._catch_up(msg.hub)
         elif call := self.store.calls.open_call(msg.hub):
             self._end_call(call.id, "hub_offline", actor="station")
+
+    def _back(self, hub: str) -> None:
+        """A hub come back online. Its contacts are said again, which reaches it live: a
+        county's gateway node whose feed of retained messages died with another node hands no
+        newcomer a topic first retained after that (docs/county.md, "Retained messages after a
+        node is lost"), e.g. the contacts of a hub saved at the desk before it was installed."""
+        self._say_contacts([hub])
+        self._catch_up(hub)
 
     def _catch_up(self, hub: str) -> None:
         """A hub that was away may have missed lifecycle steps: send them again (it ignores
