@@ -232,7 +232,9 @@ async def test_a_hub_fails_over_when_its_node_is_killed_and_loses_no_alarm(
         # retained messages is still fed; one fed from the dead node may not know the topic
         # (docs/county.md, "Retained messages after a node is lost")
         status = wire.hub_topic("h001", "status")
-        if fed := await asyncio.to_thread(fed_survivors, nats_cluster):
+        fed = await asyncio.to_thread(fed_survivors, nats_cluster)
+        print(f"survivors whose index of retained messages is still fed: {fed}")
+        if fed:
             await asyncio.to_thread(retained_at, nats_cluster, ca, fed[0], status)
 
         # the killed node comes back and catches up; the cluster is whole again
