@@ -48,6 +48,10 @@ class LoginConfig(Strict):
                           "where they have logged in before")
 
 
+LEASE_GUARD_S = 2.0  # a fetch waits up to a second (console/station/jetstream.py), and a margin
+LEASE_MIN_S, LEASE_MAX_S = 2 * LEASE_GUARD_S, 300.0
+
+
 class NatsInbound(Strict):
     """A county's station worker: hub events, heartbeats, statuses and console requests come
     through JetStream (a stream over the hub subjects, split into ``partitions`` by hub id, one
@@ -62,15 +66,29 @@ class NatsInbound(Strict):
     partitions: int = Field(16, ge=1, le=1024, description="how many parts the hubs are "
                             "split into, the same for every worker of the county; changing it "
                             "needs the stream drained first")
-    take: list[int] | None = Field(None, description="the partitions this worker consumes "
-                                   "(0 to partitions-1); none: all of them. Each partition "
-                                   "belongs to one worker")
+    take: list[int] | None = Field(None, description="this worker's home partitions (0 to "
+                                   "partitions-1), consumed whenever it runs; none: all of them. "
+                                   "A partition whose home worker is dead is taken over by "
+                                   "another (lease_s) until its home worker is back")
     replicas: int = Field(3, ge=1, le=5, description="copies of the stream and its consumers: "
                           "the cluster's size")
     batch: int = Field(200, ge=1, le=10000, description="messages fetched (and committed) "
                        "together from a partition")
     ack_wait_s: float = Field(30, ge=1, le=3600, description="a message fetched and not "
                               "acknowledged within this (a worker died mid-batch) goes again")
+    lease_s: float = Field(10, description="a worker's hold on a partition lapses this long "
+                           "after its last renewal (every lease_s/4), and then another worker "
+                           "takes the partition over; the same for every worker")
+
+    @field_validator("lease_s")
+    @classmethod
+    def _lease_outlasts_a_fetch(cls, lease_s: float) -> float:
+        if not LEASE_MIN_S <= lease_s <= LEASE_MAX_S:
+            raise ValueError(f"from {LEASE_MIN_S:g} to {LEASE_MAX_S:g} seconds: a worker stops "
+                             f"pulling {LEASE_GUARD_S:g} s before its lease could lapse (a fetch "
+                             "in flight) and renews it every lease_s/4; a dead worker's "
+                             "partitions wait this long for another")
+        return lease_s
 
     @model_validator(mode="after")
     def _takes_partitions(self) -> NatsInbound:

@@ -7,22 +7,25 @@ the station must hear: hub events, heartbeats and statuses, and console requests
 a message, its subject transform puts the hub id's partition in front
 (``anxin.in.<p>.hub.h001.event``; all console requests fall in the partition of the word
 ``request``), so each partition is one durable pull consumer and one hub's messages are always
-in the same one, in the order the gateway took them. A worker consumes the partitions its
-configuration gives it (``nats.take``), one batch at a time each, and acknowledges a batch to
-JetStream only after the station has committed it; the stream is a work queue, so an
-acknowledged message is gone and the disk holds only the backlog.
+in the same one, in the order the gateway took them. A worker consumes the partitions it holds
+a lease on (console/station/leases.py: its home ones, ``nats.take``, and those of a dead
+worker), one batch at a time each, and acknowledges a batch to JetStream only after the
+station has committed it; the stream is a work queue, so an acknowledged message is gone and
+the disk holds only the backlog.
 
 Everything else stays MQTT (:class:`~hub.common.transport.PahoTransport` on ``broker``): the
 replies (acks to hubs at QoS 1, alarm updates, call control, console replies), the station's
-retained status and its will, its own status, and the calls' voice. Why this shape, and what
-it does not do (no automatic hand-over of a dead worker's partitions), is in docs/county.md.
+retained status and its will, its own status, and the calls' voice. Why this shape, and how
+partitions move between workers, is in docs/county.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,15 +38,28 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
     SubjectTransform,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import (
+    APIError,
+    BadRequestError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
+from nats.js.kv import KeyValue
 
-from console.station.config import NatsInbound
-from console.station.trust.natsconf import STATION_INBOX, STATION_STREAM, subject
+from console.station.config import LEASE_GUARD_S, NatsInbound
+from console.station.leases import FixedTake, Lease, Leases, Plan, View, home_key, lease_key
+from console.station.trust.natsconf import (
+    STATION_INBOX,
+    STATION_LEASES,
+    STATION_STREAM,
+    subject,
+)
 from hub.common import wire
 from hub.common.transport import (
     BrokerConfig,
@@ -67,6 +83,9 @@ FETCH_S = 1.0  # a fetch waits this long for a first message
 CLOSE_S = 5.0  # closing waits this long for the consumers and the connection
 RETRY_S = 1.0  # after a failed fetch (a node lost, the consumer's leader moving)
 MAX_AGE_S = 7 * 24 * 3600.0  # kept at most this long unconsumed; hubs send again anyway
+LEASES = STATION_LEASES  # the key-value bucket of the partitions' leases
+assert FETCH_S < LEASE_GUARD_S  # a fetch in flight ends before a lease can lapse
+WRONG_LAST = (10071, 10164)  # JetStream's "wrong last sequence": a compare-and-set refused
 
 
 class StreamMismatch(Exception):
@@ -117,6 +136,46 @@ async def connect(servers: list[str], broker: BrokerConfig, name: str, **options
                               inbox_prefix=STATION_INBOX, **options)
 
 
+def bucket_config(cfg: NatsInbound) -> KeyValueConfig:
+    """The leases' bucket: one value a key, each lapsing ``lease_s`` after it was written."""
+    return KeyValueConfig(bucket=LEASES, history=1, ttl=cfg.lease_s, replicas=cfg.replicas,
+                          storage=StorageType.FILE, direct=False,
+                          description="Anxin: which station worker pulls each partition "
+                          "(docs/county.md)")
+
+
+async def lease_bucket(js: JetStreamContext, cfg: NatsInbound) -> tuple[KeyValue, float]:
+    """The bucket, made or found, and its TTL: the first worker's ``lease_s`` is everyone's
+    (a lease is the server's to end)."""
+    try:
+        kv = await js.create_key_value(bucket_config(cfg))
+    except BadRequestError as e:  # made by a worker with another lease_s
+        log.warning("bucket %s exists with another configuration (%s); using it", LEASES,
+                    e.description)
+        kv = await js.key_value(LEASES)
+    ttl = (await kv.status()).ttl or cfg.lease_s
+    if ttl != cfg.lease_s:
+        log.warning("leases last %g s, as bucket %s was made, not nats.lease_s %g s", ttl,
+                    LEASES, cfg.lease_s)
+    return kv, ttl
+
+
+async def read_view(kv: KeyValue, partitions: int) -> View:
+    """Each partition's lease and home key, read from the bucket's leader."""
+    async def value(key: str) -> tuple[str, int] | None:
+        try:
+            e = await kv.get(key)
+        except KeyNotFoundError:  # never written, lapsed, or deleted
+            return None
+        return (e.value or b"").decode(errors="replace"), e.revision or 0
+
+    keys = [k for p in range(partitions) for k in (lease_key(p), home_key(p))]
+    found = dict(zip(keys, await asyncio.gather(*map(value, keys)), strict=True))
+    leases = {p: Lease(*v) for p in range(partitions) if (v := found[lease_key(p)])}
+    homes = {p: v[0] for p in range(partitions) if (v := found[home_key(p)])}
+    return View(leases, homes)
+
+
 class JetStreamTransport:
     """The station's transport on a NATS cluster: MQTT for everything but what :data:`CONSUMED`
     names, which comes from JetStream. Implements Transport and Settling."""
@@ -130,6 +189,11 @@ class JetStreamTransport:
         self._stored: Callable[[], bool] = lambda: True
         self._nc: Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._pulling: dict[int, asyncio.Task[None]] = {}  # partition: its consumer
+        self.leases: Leases | None = None  # once the bucket is found
+        self._kv: KeyValue | None = None
+        self._refused: str | None = None  # the permissions violation met on the bucket
+        self._closing = False  # a consumer stops at its next turn even if a fetch ate the cancel
         self.handed = 0  # messages handed to the station (tests look)
 
     @property
@@ -158,18 +222,28 @@ class JetStreamTransport:
 
     def close(self) -> None:
         """Stop consuming (what was fetched and not acknowledged goes again, to whoever
-        takes the partition next) and close MQTT; :meth:`aclose` also waits for NATS."""
-        for t in self._tasks:
+        takes the partition next) and close MQTT; :meth:`aclose` also waits for NATS and
+        gives the leases up."""
+        self._closing = True
+        for t in [*self._tasks, *self._pulling.values()]:
             t.cancel()
         self._mqtt.close()
 
     async def aclose(self) -> None:
-        for t in self._tasks:
+        self._closing = True
+        tasks = [*self._tasks, *self._pulling.values()]
+        for t in tasks:
             t.cancel()
-        if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=CLOSE_S)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=CLOSE_S)
             if late:
                 log.warning("NATS: %s did not stop", ", ".join(t.get_name() for t in late))
+        if self._kv is not None and self.leases is not None:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(
+                    self._give_up(self._kv, self.leases, p) for p in self.leases.held)), CLOSE_S)
+            except TimeoutError:
+                log.warning("NATS: leases not given up within %g s: they lapse", CLOSE_S)
         self._mqtt.close()
         if self._nc is not None and not self._nc.is_closed:
             try:
@@ -196,10 +270,118 @@ class JetStreamTransport:
             log.error("%s; this worker consumes nothing and stays offline", e)
             return
         self._mqtt.start(self._on_message, self._on_connection)
-        self._tasks.extend(self._loop.create_task(self._consume(js, p), name=f"partition {p}")
-                           for p in self._cfg.taken)
-        log.info("consuming %s partitions %s of %d", STREAM, ranges(self._cfg.taken),
-                 self._cfg.partitions)
+        while self._kv is None:
+            try:
+                self._kv, lease_s = await lease_bucket(js, self._cfg)
+            except Exception as e:
+                if self._refused:  # the same refusal every time: a users.conf to write again
+                    self._without_leases(js)
+                    return
+                log.warning("making bucket %s: %s; trying again", LEASES, e)
+                await asyncio.sleep(RETRY_S)
+        self.leases = Leases(self._cfg.worker, self._cfg.taken, partitions=self._cfg.partitions,
+                             lease_s=lease_s, guard_s=LEASE_GUARD_S, now=time.monotonic())
+        log.info("consuming %s: home partitions %s of %d, and a dead worker's after %g s",
+                 STREAM, ranges(self._cfg.taken), self._cfg.partitions, lease_s)
+        await self._hold(js, self._kv, self.leases)
+
+    def _without_leases(self, js: JetStreamContext) -> None:
+        """Consume the home partitions as workers did before the leases: better than
+        nothing while users.conf is not updated, and no worse than before."""
+        log.error("NATS refused bucket %s (%s): users.conf was written before the leases; "
+                  "write it again and reload the nodes (docs/county.md). Meanwhile this worker "
+                  "consumes its home partitions %s, and no dead worker's", LEASES, self._refused,
+                  ranges(self._cfg.taken))
+        fixed = FixedTake(self._cfg.taken)
+        for p in self._cfg.taken:
+            self._pulling[p] = self._loop.create_task(self._consume(js, p, fixed),
+                                                      name=f"partition {p}")
+
+    async def _hold(self, js: JetStreamContext, kv: KeyValue, leases: Leases) -> None:
+        """Each round: read the bucket, write what the leases decide, start a consumer for
+        each partition claimed (one stops by itself when its lease ends: ``may_pull``)."""
+        while not self._closing:
+            began = time.monotonic()
+            try:
+                view = await read_view(kv, leases.partitions)
+                await self._apply(js, kv, leases, leases.plan(view, time.monotonic()))
+            except Exception as e:  # the leases end by themselves if this goes on
+                log.warning("leases: %s: %s; trying again", LEASES, e or type(e).__name__)
+            await asyncio.sleep(max(0.0, leases.every_s - (time.monotonic() - began)))
+
+    async def _apply(self, js: JetStreamContext, kv: KeyValue, leases: Leases,
+                     plan: Plan) -> None:
+        me = self._cfg.worker.encode()
+        for p in plan.lost:
+            log.warning("partition %d: its lease is another's or lapsed; stopped pulling it", p)
+        sent = time.monotonic()
+
+        async def home(p: int) -> None:
+            await kv.put(home_key(p), me)
+
+        async def renew(p: int, revision: int) -> None:
+            try:
+                leases.renewed(p, await kv.update(lease_key(p), me, last=revision), sent)
+            except KeyWrongLastSequenceError:
+                leases.lost(p)
+                log.warning("partition %d: its lease was taken; stopped pulling it", p)
+
+        async def claim(p: int) -> None:
+            try:
+                leases.claimed(p, await kv.create(lease_key(p), me), sent)
+            except KeyWrongLastSequenceError:  # another worker was first
+                return
+            log.info("partition %d: %s", p, "pulling" if p in leases.home
+                     else "taken over (its home worker's lease lapsed)")
+
+        results = await asyncio.gather(*map(home, plan.homes),
+                                       *(renew(p, r) for p, r in plan.renew.items()),
+                                       *map(claim, plan.claim), return_exceptions=True)
+        for e in results:
+            if isinstance(e, Exception):  # a lease not renewed ends by itself (may_pull)
+                log.warning("leases: writing %s: %s", LEASES, e or type(e).__name__)
+        self._tasks = [t for t in self._tasks if not t.done()]  # releases that ended
+        for p in plan.release:
+            leases.releasing(p)
+            self._tasks.append(self._loop.create_task(self._release(kv, leases, p),
+                                                      name=f"releasing {p}"))
+        now = time.monotonic()
+        for p in leases.held:  # claimed, or renewed again after the renewals had failed
+            running = self._pulling.get(p)
+            if leases.may_pull(p, now) and (running is None or running.done()):
+                self._pulling[p] = self._loop.create_task(self._consume(js, p, leases),
+                                                          name=f"partition {p}")
+
+    async def _release(self, kv: KeyValue, leases: Leases, partition: int) -> None:
+        """Give a partition back to its home worker once the batch in hand is settled."""
+        running = self._pulling.get(partition)
+        if running is not None:
+            await asyncio.wait([running])
+        await self._give_up(kv, leases, partition)
+        log.info("partition %d: given back to its home worker", partition)
+
+    async def _give_up(self, kv: KeyValue, leases: Leases, partition: int) -> None:
+        """Delete the lease if it is still ours (renewals may have moved its revision
+        meanwhile), so the next worker need not wait for it to lapse."""
+        me, key = self._cfg.worker, lease_key(partition)
+        try:
+            for _ in range(3):
+                entry = await kv.get(key)
+                if (entry.value or b"").decode(errors="replace") != me:
+                    break
+                try:
+                    await kv.delete(key, last=entry.revision)
+                    break
+                except APIError as e:
+                    if e.err_code not in WRONG_LAST:
+                        raise
+        except KeyNotFoundError:
+            pass
+        except Exception as e:
+            log.warning("partition %d: giving up its lease: %s; it lapses by itself", partition,
+                        e or type(e).__name__)
+        finally:
+            leases.released(partition)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         """Make the stream, or find it made by another worker; its partition count must be
@@ -223,30 +405,41 @@ class JetStreamTransport:
                                    "the same nats.partitions (docs/county.md)")
             return
 
-    async def _consume(self, js: JetStreamContext, partition: int) -> None:
+    async def _consume(self, js: JetStreamContext, partition: int,
+                       leases: Leases | FixedTake) -> None:
+        """Fetch and hand over batches while this worker holds the partition's lease."""
         config = ConsumerConfig(durable_name=consumer_name(partition),
                                 filter_subject=f"{PREFIX}.{partition}.>",
                                 ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
                                 ack_wait=self._cfg.ack_wait_s, max_ack_pending=self._cfg.batch,
                                 num_replicas=self._cfg.replicas)
         sub = None
-        while True:
-            try:
-                if sub is None:
-                    sub = await js.pull_subscribe(config.filter_subject or "",
-                                                  durable=config.durable_name, stream=STREAM,
-                                                  config=config)
-                msgs = await sub.fetch(self._cfg.batch, timeout=FETCH_S)
-            except (TimeoutError, NatsTimeout):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # a node lost, a leader moving: the consumer is durable
-                log.warning("partition %d: %s; fetching again", partition, e or type(e).__name__)
-                await asyncio.sleep(RETRY_S)
-                continue
-            if msgs:
-                await self._hand_over(partition, msgs)
+        try:
+            while not self._closing and leases.may_pull(partition, time.monotonic()):
+                try:
+                    if sub is None:  # may take a while (a leader moving): the lease asked again
+                        sub = await js.pull_subscribe(config.filter_subject or "",
+                                                      durable=config.durable_name,
+                                                      stream=STREAM, config=config)
+                        continue
+                    msgs = await sub.fetch(self._cfg.batch, timeout=FETCH_S)
+                except (TimeoutError, NatsTimeout):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # a node lost, a leader moving: the consumer is durable
+                    log.warning("partition %d: %s; fetching again", partition,
+                                e or type(e).__name__)
+                    await asyncio.sleep(RETRY_S)
+                    continue
+                if not leases.may_pull(partition, time.monotonic()):
+                    await self._give_back(partition, msgs)  # the lease ended during the fetch
+                elif msgs:
+                    await self._hand_over(partition, msgs)
+        finally:
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
 
     async def _hand_over(self, partition: int, msgs: list[Msg]) -> None:
         """Hand a batch to the station, let it commit (the work a delivery queues runs on the
@@ -266,8 +459,17 @@ class JetStreamTransport:
             log.warning("partition %d: %d message(s) not stored; JetStream sends them again",
                         partition, len(msgs))
 
+    async def _give_back(self, partition: int, msgs: list[Msg]) -> None:
+        """Refused at once, so the partition's next holder has them without waiting for
+        ``ack_wait_s``."""
+        for m in msgs:
+            with contextlib.suppress(Exception):  # not refused: it comes again after ack_wait
+                await m.nak()
+
     async def _nats_error(self, e: Exception) -> None:
         log.warning("NATS: %s", e)
+        if "permissions violation" in str(e).lower() and LEASES in str(e):
+            self._refused = str(e).strip()
 
     async def _nats_down(self) -> None:
         log.warning("NATS: disconnected; reconnecting")

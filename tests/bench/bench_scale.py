@@ -20,7 +20,8 @@ the partitions, both writing one PostgreSQL database (fsync on) on a primary wit
 streaming replica (tests/support/postgres.py), through a DSN naming both with
 target_session_attrs=read-write; the homes are loaded into it once. The steady load (20 alarms
 per 100 homes per minute unless --rate) runs --duration; at each quarter of it a fault: worker
-w1 killed (kill -9) and started again 2 s later, as systemd would; NATS node 1 killed (kill -9),
+w1 killed (kill -9) and started again 2 s before the next fault (w2 takes its partitions over
+once their leases lapse, and gives them back); NATS node 1 killed (kill -9),
 started again after the load; the PostgreSQL primary killed (kill -9, every process) and the
 replica promoted at once (`pg_ctl promote`, as tooling would), with the time from the kill to
 promoted and to the first alarm committed on the promoted server. Printed per phase (the alarms
@@ -35,7 +36,7 @@ stored, which the hub has forgotten, is printed as LOST); acked; the longest an 
 per hub connection, alarms escalated twice (each worker runs the escalation round), the nodes'
 [ERR] lines by kind and the workers' logged errors.
 
-    .venv/bin/python -m tests.bench.bench_scale --cluster --steps 300 --duration 60
+    .venv/bin/python -m tests.bench.bench_scale --cluster --steps 1000 --duration 120
 """
 
 from __future__ import annotations
@@ -358,11 +359,13 @@ async def first_stored(server: PgCluster, since: float, timeout: float = 60.0) -
     return None
 
 
-async def kill_worker(workers: Workers) -> str:
+async def kill_worker(workers: Workers, down_s: float) -> str:
+    """w1's machine dies and is back ``down_s`` later: meanwhile w2 takes over its partitions
+    once their leases lapse (nats.lease_s, docs/county.md), and gives them back after."""
     workers.kill("w1")
-    await asyncio.sleep(2)
+    await asyncio.sleep(down_s)
     workers.start("w1")
-    return "worker w1 killed (kill -9), started again 2 s later"
+    return f"worker w1 killed (kill -9), started again {down_s:.0f} s later"
 
 
 async def kill_node(cluster: NatsCluster) -> str:
@@ -399,7 +402,7 @@ async def faults(a: argparse.Namespace, workers: Workers, cluster: NatsCluster,
     phases = [Phase("steady", time.time())]
     raising = asyncio.create_task(fleet.alarms(a.rate / 100 / 60, a.duration))
     noting = []
-    for name, fault in (("worker w1 killed", lambda: kill_worker(workers)),
+    for name, fault in (("worker w1 killed", lambda: kill_worker(workers, quarter - 2)),
                         ("NATS node 1 killed", lambda: kill_node(cluster)),
                         ("primary promoted", lambda: promote(*pair, fleet))):
         at = len(phases) * quarter

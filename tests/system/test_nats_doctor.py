@@ -22,7 +22,7 @@ def worker(tmp_path: Path, ca: Pki, cluster: NatsCluster) -> StationConfig:
     return StationConfig.model_validate({
         "database": str(tmp_path / "station.db"),
         "broker": {"hosts": cluster.endpoints, "tls": ca.tls("station:station")},
-        "nats": {"servers": cluster.nats_endpoints, "partitions": 4, "take": [0, 1, 2]}})
+        "nats": {"servers": cluster.nats_endpoints, "worker": "w1", "partitions": 4}})
 
 
 def lines(findings: list[Finding], check: str) -> list[Finding]:
@@ -45,8 +45,9 @@ async def test_a_healthy_cluster_is_all_ok_and_a_killed_node_is_named(
                 break
             await asyncio.sleep(0.5)
     assert all(f.status is Status.OK for f in found), found
-    assert {f.check for f in found} == {"nats", "stream", "partitions"}
-    assert "3 of 3 partitions consumed: 0 pending" in lines(found, "partitions")[0].found
+    assert {f.check for f in found} == {"nats", "stream", "partitions", "leases"}
+    assert "4 of 4 partitions consumed: 0 pending" in lines(found, "partitions")[0].found
+    assert lines(found, "leases")[0].found == "4 of 4 partitions leased: w1 0,1,2,3"
     assert "3 of 3 copies" in lines(found, "stream")[0].found
 
     nats_cluster.kill(2)

@@ -297,7 +297,9 @@ async def test_a_station_identity_reaches_only_its_own_stream(
 async def test_two_workers_share_postgresql_through_a_node_kill(
         tmp_path: Path, ca: Pki, county: NatsCluster, pg_at: StoreAt) -> None:
     """A county as docs/county.md has it: both workers write one PostgreSQL database, each
-    its partitions; alarms at random while node 1 is killed: each stored once, none lost."""
+    its partitions; alarms at random while node 1 is killed: each stored once, none lost.
+    Which worker stores which may change: one cut off from the cluster longer than its lease
+    has its partitions taken over (docs/county.md)."""
     half = PARTITIONS // 2
     link = LinkConfig(heartbeat_s=2, retry_s=3)
     async with Workers(tmp_path, ca, county, [list(range(half)), list(range(half, PARTITIONS))],
@@ -317,9 +319,9 @@ async def test_two_workers_share_postgresql_through_a_node_kill(
     finally:
         reader.close()
     told = Counter(i for s in workers.stored for i in s)
-    assert all(workers.stored), f"a worker stored nothing: {[len(s) for s in workers.stored]}"
     print(f"\ntwo workers on PostgreSQL, node 1 killed: alarms raised {raised}, stored "
-          f"{len(stored)}, twice {sum(n > 1 for n in told.values())}, "
+          f"{len(stored)} ({' + '.join(str(len(s)) for s in workers.stored)}), "
+          f"twice {sum(n > 1 for n in told.values())}, "
           f"lost {raised - len(stored)}, acked {acked}")
     assert (len(stored), acked) == (raised, raised) and set(told) == stored
     assert max(told.values()) == 1

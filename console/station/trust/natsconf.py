@@ -42,6 +42,11 @@ STATION_JS_PUBLISH = [f"$JS.API.STREAM.{verb}.{STATION_STREAM}" for verb in ("CR
     f"$JS.API.CONSUMER.{verb}.{STATION_STREAM}.>"
     for verb in ("CREATE", "DURABLE.CREATE", "INFO", "MSG.NEXT")] + [
     f"$JS.ACK.{STATION_STREAM}.>"]
+# The workers' partition leases (console/station/leases.py), a key-value bucket: make it, read
+# a key from its leader, write the keys (each write a publish to the bucket's stream).
+STATION_LEASES = "anxin_leases"
+STATION_JS_PUBLISH += [f"$JS.API.STREAM.{verb}.KV_{STATION_LEASES}" for verb in (
+    "CREATE", "INFO", "MSG.GET")] + [f"$KV.{STATION_LEASES}.>"]
 _LEVEL = re.compile(r"[A-Za-z0-9_:%-]+|[+#]")  # what an ACL topic level may be (no '.', '$', ' ')
 
 

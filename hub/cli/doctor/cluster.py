@@ -1,6 +1,7 @@
 """A county station worker's NATS cluster (station.yaml's ``nats``; docs/county.md): each node
 reached with the station's own TLS identity, the inbound stream led and its copies current,
-and this worker's partitions each with its durable consumer and no backlog.
+this worker's partitions each with its durable consumer and no backlog, and which worker
+holds each partition's lease (console/station/leases.py).
 
 The connection, the stream's and the consumers' names are the worker's own
 (console/station/jetstream.py), so the doctor sees what the worker would. The station's NATS
@@ -21,6 +22,8 @@ from hub.cli.doctor.report import Finding, fail, ok, warn
 if TYPE_CHECKING:
     from nats.js.api import ConsumerInfo, StreamInfo
 
+    from console.station.leases import View
+
 DOC = "docs/county.md, \"The station workers\""
 CONNECT_S = 3.0  # per node
 ASK_S = 5.0  # a JetStream API request
@@ -37,6 +40,8 @@ class Seen:
     stream_unknown: str | None = None
     consumers: dict[int, ConsumerInfo | None] = field(default_factory=dict)
     consumers_unknown: dict[int, str] = field(default_factory=dict)
+    leases: View | None = None
+    leases_unknown: str | None = None
 
 
 def nats(cfg: StationConfig) -> list[Finding]:
@@ -47,15 +52,23 @@ def nats(cfg: StationConfig) -> list[Finding]:
         return found
     return [*found, *stream(seen.stream, seen.stream_unknown, cfg.nats.replicas),
             *partitions(cfg.nats.taken, seen.consumers, seen.consumers_unknown,
-                        backlog=BACKLOG_BATCHES * cfg.nats.batch)]
+                        backlog=BACKLOG_BATCHES * cfg.nats.batch),
+            *leases(seen.leases, seen.leases_unknown, cfg.nats.partitions)]
 
 
 async def _look(cfg: StationConfig) -> Seen:
     from nats.errors import NoRespondersError
     from nats.errors import TimeoutError as NatsTimeout
-    from nats.js.errors import NotFoundError
+    from nats.js.errors import BucketNotFoundError, NotFoundError
 
-    from console.station.jetstream import STREAM, connect, consumer_name, server_urls
+    from console.station.jetstream import (
+        LEASES,
+        STREAM,
+        connect,
+        consumer_name,
+        read_view,
+        server_urls,
+    )
 
     assert cfg.nats is not None
     seen, refused = Seen(), []
@@ -101,6 +114,12 @@ async def _look(cfg: StationConfig) -> Seen:
                 seen.consumers[p] = None
             except Exception as e:
                 seen.consumers_unknown[p] = why(e)
+        try:
+            seen.leases = await read_view(await js.key_value(LEASES), cfg.nats.partitions)
+        except BucketNotFoundError:
+            pass
+        except Exception as e:
+            seen.leases_unknown = why(e)
         return seen
     finally:
         for c in conns:
@@ -183,3 +202,34 @@ def partitions(taken: list[int], consumers: dict[int, ConsumerInfo | None],
                            f"{unacked[most]} being handled)"))
     return found
 
+
+
+def leases(view: View | None, unknown: str | None, count: int) -> list[Finding]:
+    """Who pulls each partition now; a partition nobody holds, or one held for a home worker
+    that is not running, is said."""
+    from console.station.jetstream import LEASES, ranges
+
+    if unknown is not None:
+        return [warn("leases", f"{LEASES}: cannot tell: {unknown}",
+                     f"check the station's NATS user ({DOC})")]
+    if view is None:
+        return [fail("leases", f"bucket {LEASES} is missing: no worker pulls a partition",
+                     "start a station worker: it makes the bucket")]
+    by: dict[str, list[int]] = {}
+    for p, lease in sorted(view.leases.items()):
+        by.setdefault(lease.holder, []).append(p)
+    found = []
+    if by:
+        found.append(ok("leases", f"{len(view.leases)} of {count} partitions leased: " + "; ".join(
+            f"{who} {ranges(ps)}" for who, ps in sorted(by.items()))))
+    free = [p for p in range(count) if p not in view.leases]
+    if free:
+        found.append(warn("leases", f"partition(s) {ranges(free)} held by no worker: their "
+                          "hubs' events wait in the stream", "start a station worker; a "
+                          "running one takes a free partition within nats.lease_s"))
+    away = [p for p, lease in sorted(view.leases.items()) if view.homes.get(p) != lease.holder]
+    if away:
+        found.append(warn("leases", f"partition(s) {ranges(away)} taken over: no worker that "
+                          "has them in its nats.take is running", "start it: it takes them "
+                          "back (or give them to a worker's nats.take)"))
+    return found

@@ -21,6 +21,15 @@ def test_take_names_distinct_partitions_of_the_split() -> None:
         NatsInbound(servers=["n1:99999"])
 
 
+def test_a_lease_outlasts_a_fetch_and_its_renewals() -> None:
+    assert NatsInbound(servers=["n1"]).lease_s == 10
+    assert NatsInbound(servers=["n1"], lease_s=4).lease_s == 4
+    for lease_s in (3.9, 0, -1, 301):
+        with pytest.raises(ValidationError, match=r"lease_s\n.*from 4 to 300 seconds: a worker "
+                           "stops pulling 2 s before its lease could lapse"):
+            NatsInbound(servers=["n1"], lease_s=lease_s)
+
+
 def test_a_stored_subject_is_its_mqtt_topic_again() -> None:
     assert topic_of("anxin.in.3.hub.h001.event") == wire.hub_topic("h001", "event")
     assert topic_of("anxin.in.0.station.request.console:desk1") == \

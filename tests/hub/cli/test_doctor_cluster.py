@@ -15,7 +15,8 @@ from nats.js.api import (
     StreamState,
 )
 
-from hub.cli.doctor.cluster import partitions, servers, stream
+from console.station.leases import Lease, View
+from hub.cli.doctor.cluster import leases, partitions, servers, stream
 from hub.cli.doctor.report import Status
 
 
@@ -64,3 +65,19 @@ def test_a_partition_without_a_consumer_or_with_a_backlog_warns() -> None:
     assert "partition(s) 1 " in found[1].found
     assert "partition 2 500 pending" in found[2].found
     assert [f.status for f in partitions([0], {0: consumer(100)}, {}, backlog=100)] == [Status.OK]
+
+
+def test_the_leases_say_who_pulls_what_and_warn_of_a_partition_unheld_or_taken_over() -> None:
+    homes = {0: "w1", 1: "w1", 2: "w2", 3: "w2"}
+    found = leases(View({p: Lease(w, 1) for p, w in homes.items()}, homes), None, 4)
+    assert [f.status for f in found] == [Status.OK]
+    assert found[0].found == "4 of 4 partitions leased: w1 0,1; w2 2,3"
+    # w1 dead: w2 has taken 0 over, 1 not yet
+    found = leases(View({0: Lease("w2", 5), 2: Lease("w2", 1), 3: Lease("w2", 1)},
+                        {2: "w2", 3: "w2"}), None, 4)
+    assert [f.status for f in found] == [Status.OK, Status.WARN, Status.WARN]
+    assert "3 of 4 partitions leased: w2 0,2,3" in found[0].found
+    assert "partition(s) 1 held by no worker" in found[1].found
+    assert "partition(s) 0 taken over" in found[2].found
+    assert [f.status for f in leases(None, None, 4)] == [Status.FAIL]
+    assert [f.status for f in leases(None, "refused", 4)] == [Status.WARN]
