@@ -178,12 +178,22 @@ class Notifier:
                                             text[:2000] if isinstance(text, str) else "", now)
         self._apply(actions)
 
-    def hub_contacts(self, hub: str, now: float) -> wire.HubContacts:
-        """The retained contacts message for ``hub`` (its own fallback), as the records are."""
+    def hub_contacts(self, hubs: Sequence[str], now: float) -> list[wire.HubContacts]:
+        """The retained contacts message of each of ``hubs`` (its own fallback), as the
+        records are: read in one query for many (every home's at start)."""
         kinds = {k: getattr(self.rules.kind_label(k), self.language)[:64]
                  for k, t in ALARM_TYPES.items() if t.priority == Priority.LIFE}
-        return hub_contacts(hub, self.store.records.elder(hub), self._responders, kinds=kinds,
-                            language=self.language, rev=now)
+        records = self.store.records
+        elders = dict(records.elders()) if len(hubs) > 1 else {
+            h: e for h in hubs if (e := records.elder(h)) is not None}
+        out = []
+        for hub in hubs:
+            try:
+                out.append(hub_contacts(hub, elders.get(hub), self._responders, kinds=kinds,
+                                        language=self.language, rev=now))
+            except Exception:  # one home's record must not keep the others' from their hubs
+                log.exception("the contacts of hub %s cannot be made; not sent", hub)
+        return out
 
     def claimed(self, alarm: str) -> None:
         self._apply(self.engine.claimed(alarm, self._clock()))

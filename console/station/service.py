@@ -191,11 +191,10 @@ class StationService:
     def _say_contacts(self, hubs: Sequence[str]) -> None:
         """Each hub's contacts for its own fallback (retained): at start, and when a record
         changes (the responders change only with a restart)."""
-        now = time.time()
-        for hub in hubs:
-            with self._handling.round():
-                self.t.publish(wire.hub_topic(hub, wire.CONTACTS),
-                               wire.encode(self.notifier.hub_contacts(hub, now)), qos=1, retain=True)
+        with self._handling.round():
+            for msg in self.notifier.hub_contacts(hubs, time.time()):
+                self.t.publish(wire.hub_topic(msg.hub, wire.CONTACTS), wire.encode(msg), qos=1,
+                               retain=True)
 
     def _to_hub(self, hub: str, msg: wire.Down) -> None:
         """QoS 1 on the hub's ``…/down``; with ``legacy_hub_topics`` on the topic of its type

@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +33,11 @@ from typing import Any
 
 import pytest
 
+from console.station.store import db as engine
 from console.station.store.db import Dsn, Location
+from console.station.store.station import StationStore
 from console.station.trust.broker import free_port
+from hub.common import wire
 
 READER = "anxin_console"  # the consoles' role: SELECT only
 TEMPLATE = "anxin_template"
@@ -75,11 +79,12 @@ class PgCluster:
     """initdb, start, stop; ``dsn(db)`` connects as the superuser ``postgres`` (trust, on
     loopback only)."""
 
-    def __init__(self, *, durable: bool = False, archive: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, archive: bool = False, settings: str = "") -> None:
         """``durable``: fsync on, as in production (the benchmarks); the tests' is off.
         ``archive``: each finished WAL segment copied to :attr:`archive` (docs/county.md,
-        "Backups and restore")."""
-        self.durable, self.archiving = durable, archive
+        "Backups and restore"). ``settings``: more lines of its postgresql.conf (a standby
+        made from it by :meth:`replica` copies them)."""
+        self.durable, self.archiving, self.settings = durable, archive, settings
         self.bin = bindir()
         self.user = run_as()
         # Not under pytest's tmp folder: it is root's, mode 0700, closed to the cluster's user.
@@ -93,12 +98,14 @@ class PgCluster:
             for p in (self.dir, self.socket, self.archive):
                 os.chown(p, entry.pw_uid, entry.pw_gid)
 
-    def _run(self, *argv: str) -> None:
+    def _run(self, *argv: str) -> str:
+        """Run a PostgreSQL program as the cluster's user; what it printed."""
         cmd = [*(["runuser", "-u", self.user, "--"] if self.user else []), *argv]
         done = subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True, timeout=120)
         if done.returncode:
             log = (self.dir / "log").read_text() if (self.dir / "log").exists() else ""
             raise PostgresError(f"{' '.join(argv[:2])} failed: {done.stderr}{done.stdout}{log[-2000:]}")
+        return done.stdout + done.stderr
 
     def start(self) -> PgCluster:
         if not (self.data / "PG_VERSION").exists():
@@ -108,12 +115,15 @@ class PgCluster:
                 # A test cluster: durability is the production config's (docs/county.md);
                 # fsync off keeps two shared cores for the tests themselves. Commit times:
                 # the order in which writers' transactions landed (the concurrency tests).
+                # wal_log_hints, and full_page_writes left on: a killed primary can be
+                # rewound to rejoin as a standby (:meth:`rejoin`), as docs/county.md sets up.
                 conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                            f"unix_socket_directories = '{self.socket}'\n"
-                           + ("" if self.durable else "fsync = off\nfull_page_writes = off\n")
-                           + "max_connections = 100\n"
+                           + ("" if self.durable else "fsync = off\n")
+                           + "max_connections = 100\nwal_log_hints = on\n"
                            "shared_buffers = 32MB\ntrack_commit_timestamp = on\n"
-                           + (ARCHIVE.format(archive=self.archive) if self.archiving else ""))
+                           + (ARCHIVE.format(archive=self.archive) if self.archiving else "")
+                           + self.settings)
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
                   "-w", "-t", "60", "start")
         return self
@@ -136,6 +146,26 @@ class PgCluster:
         standby.start()
         self.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{name}'", "SELECT pg_reload_conf()")
         return standby
+
+    def rejoin(self, primary: PgCluster, name: str) -> str:
+        """This server, a primary killed since, rewound onto the timeline of ``primary`` (its
+        standby once, promoted) and started as its standby ``name``, as docs/county.md has it
+        ("The old primary rejoins"): a checkpoint on ``primary`` first, then pg_rewind
+        recovers this server from the crash, copies back what
+        changed since the timelines forked (what only this server wrote is gone) and writes
+        standby.signal and a primary_conninfo (-R). It also copies ``primary``'s
+        configuration files: this server's own postgresql.conf is put back (Debian keeps it
+        in /etc, out of pg_rewind's reach). pg_rewind's report."""
+        conf = (self.data / "postgresql.conf").read_text()
+        # pg_rewind reads the source's timeline from its control file, which a promotion
+        # updates only at the next checkpoint: without it, "no rewind required"
+        primary.sql("CHECKPOINT")
+        report = self._run(str(self.bin / "pg_rewind"), "--target-pgdata", str(self.data),
+                           "--source-server", primary.dsn().text, "--write-recovery-conf",
+                           "--no-sync")
+        (self.data / "postgresql.conf").write_text(f"{conf}cluster_name = '{name}'\n")
+        self.start()
+        return report
 
     def backup(self) -> Path:
         """A base backup (pg_basebackup, plain files with the WAL it needs), in this
@@ -198,6 +228,13 @@ class PgCluster:
             time.sleep(0.1)
         return state
 
+    def wal_sender(self) -> int:
+        """The process id of the WAL sender streaming to its standby."""
+        pid = self.value("SELECT pid FROM pg_stat_replication")
+        if pid is None:
+            raise PostgresError("no standby is streaming")
+        return int(pid)
+
     def promote(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "promote")
 
@@ -233,6 +270,64 @@ def _parent(proc: Path) -> int | None:
         return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+class AlarmingHub:
+    """A hub raising alarm after alarm through the station's store, in a thread from
+    :meth:`start` to :meth:`finish`; each is sent again until the station stores it (its ack),
+    as a hub's are."""
+
+    def __init__(self, dsn: Dsn) -> None:
+        self.store = StationStore(dsn)
+        self.acked: list[str] = []
+        self.waited: list[float] = []  # first try to ack, per alarm
+        self.failures = 0
+        self.error: BaseException | None = None  # OutOfOrder: an acknowledged alarm is gone
+        self.stop = threading.Event()
+
+    @staticmethod
+    def alarm(n: int) -> wire.EventMsg:
+        """Its ``n``th alarm (``a<n>``), the ``n``th of its alarm lane."""
+        return wire.EventMsg(hub="h001", id=f"a{n}", kind="button.press", source="b",
+                             ts=float(n), seq=wire.Seq(epoch="e", lane="alarm", n=n, prev=n - 1),
+                             alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def until(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until ``count`` alarms are acknowledged, or ``timeout`` has passed."""
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self._thread.join(30)
+        self.store.close()
+
+    def _run(self) -> None:
+        try:
+            self._raise()
+        except BaseException as e:
+            self.error = e
+
+    def _raise(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            msg = self.alarm(n)
+            first = time.monotonic()
+            while True:
+                try:
+                    self.store.store_event(msg)  # True, or False: stored before the cut
+                    break
+                except engine.errors():
+                    self.failures += 1
+                    time.sleep(0.05)
+            self.acked.append(msg.id)
+            self.waited.append(time.monotonic() - first)
 
 
 @dataclass(frozen=True, slots=True)

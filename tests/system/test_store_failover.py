@@ -8,63 +8,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from console.station.config import StationConfig
 from console.station.service import StationService
-from console.station.store import db as engine
 from console.station.store.db import Dsn
 from console.station.store.station import StationStore
 from console.station.trust.broker import Mosquitto
 from drivers.gpio.sim import SimPins
 from hub.cli.doctor.report import Status
 from hub.cli.doctor.store import postgresql
-from hub.common import wire
 from hub.runtime.config import HubConfig
 from hub.runtime.service import HubService
 from tests.conftest import REPO, eventually
-from tests.support.postgres import PgCluster, both
+from tests.support.postgres import AlarmingHub, PgCluster, both
 
 BEFORE, AFTER = 30, 20  # alarms acknowledged before the kill, and after it
-
-
-class Hub:
-    """Raises alarm after alarm; each is sent again until the station stores it (its ack)."""
-
-    def __init__(self, dsn: Dsn) -> None:
-        self.store = StationStore(dsn)
-        self.acked: list[str] = []
-        self.waited: list[float] = []  # first try to ack, per alarm
-        self.failures = 0
-        self.error: BaseException | None = None  # OutOfOrder: an acknowledged alarm is gone
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self._raise()
-        except BaseException as e:
-            self.error = e
-
-    def _raise(self) -> None:
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            msg = wire.EventMsg(hub="h001", id=f"a{n}", kind="button.press", source="b",
-                                ts=float(n), seq=wire.Seq(epoch="e", lane="alarm", n=n, prev=n - 1),
-                                alarm=wire.AlarmInfo(kind="panic", priority=1, contact_id=101))
-            first = time.monotonic()
-            while True:
-                try:
-                    self.store.store_event(msg)  # True, or False: stored before the cut
-                    break
-                except engine.errors():
-                    self.failures += 1
-                    time.sleep(0.05)
-            self.acked.append(msg.id)
-            self.waited.append(time.monotonic() - first)
 
 
 def test_promoting_the_replica_loses_no_acknowledged_alarm(
@@ -75,30 +36,24 @@ def test_promoting_the_replica_loses_no_acknowledged_alarm(
         {"store": {"engine": "postgresql", "dsn": dsn.text}}))}
     assert doctor["replica"].status is Status.OK, doctor["replica"]
     assert doctor["replica"].found == "streaming to replica1; commits wait for replica1"
-    hub = Hub(dsn)
-    thread = threading.Thread(target=hub.run)
-    thread.start()
+    hub = AlarmingHub(dsn)
+    hub.start()
     try:
-        deadline = time.monotonic() + 30
-        while len(hub.acked) < BEFORE and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(BEFORE)
         # The replica falls behind (the primary's WAL sender frozen) just before the primary's
         # machine dies: an alarm committed only on the primary would be lost with it.
         # Synchronous replication holds the commit, so the hub was not acknowledged and sends
         # the alarm again.
-        os.kill(wal_sender(primary), signal.SIGSTOP)
+        os.kill(primary.wal_sender(), signal.SIGSTOP)
         time.sleep(0.3)
         primary.kill()
         acked_by_primary = list(hub.acked)
         killed = time.monotonic()
         standby.promote()
         promoted = time.monotonic() - killed
-        deadline = time.monotonic() + 60
-        while len(hub.acked) < len(acked_by_primary) + AFTER and time.monotonic() < deadline:
-            time.sleep(0.01)
+        hub.until(len(acked_by_primary) + AFTER, timeout=60)
     finally:
-        hub.stop.set()
-        thread.join(30)
+        hub.finish()
     now = StationStore(Dsn(f"host=127.0.0.1 port={standby.port} dbname=anxin user=postgres"))
     lost = [a for a in acked_by_primary if now.alarm(a) is None]
     stored = {a.id for a in now.alarms_for_hub("h001", open_only=False)}
@@ -111,16 +66,6 @@ def test_promoting_the_replica_loses_no_acknowledged_alarm(
     assert len(hub.acked) >= len(acked_by_primary) + AFTER, "the store never found the new primary"
     assert stored == set(hub.acked) and now.count("alarms") == len(stored)
     now.close()
-    hub.store.close()
-
-
-def wal_sender(primary: PgCluster) -> int:
-    import psycopg
-
-    with psycopg.connect(primary.dsn().text, autocommit=True) as c:
-        row = c.execute("SELECT pid FROM pg_stat_replication").fetchone()
-    assert row is not None, "the replica is not streaming"
-    return int(row[0])
 
 
 async def test_the_station_service_goes_on_on_the_promoted_replica(

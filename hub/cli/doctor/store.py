@@ -1,6 +1,6 @@
 """The station database on PostgreSQL (docs/county.md): reached, the primary, its commits
-durable, a synchronous standby holding each one, its WAL archived lately (the backups), and
-the consoles' role unable to write.
+durable, a synchronous standby holding each one, able to be rewound should it die (to rejoin
+as a standby), its WAL archived lately (the backups), and the consoles' role unable to write.
 The SQLite file is checked by :func:`hub.cli.doctor.host.database`."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from hub.cli.doctor.report import Finding, fail, ok, warn
 
 DOC = "docs/county.md, \"The station database on PostgreSQL\""
 BACKUPS = "docs/county.md, \"Backups and restore\""
+REJOIN = "docs/county.md, \"The old primary rejoins\""
 # The archive's last segment older than this: a restore would lose more than the hour since
 # (archive_timeout = 5min, as docs/county.md has it, keeps it minutes behind)
 ARCHIVE_LATE_S = 3600.0
@@ -50,16 +51,49 @@ def _primary(c: Any, dsn: Dsn) -> list[Finding]:
 
 def _replica(c: Any) -> list[Finding]:
     names = c.execute("SELECT current_setting('synchronous_standby_names')").fetchone()[0]
-    streaming = [r[0] for r in c.execute("SELECT application_name FROM pg_stat_replication")]
+    standbys = [(r[0], r[1]) for r in c.execute(
+        "SELECT application_name, sync_state FROM pg_stat_replication")]
+    hints, checksums, full_pages = c.execute(
+        "SELECT current_setting('wal_log_hints'), current_setting('data_checksums'), "
+        "current_setting('full_page_writes')").fetchone()
+    return [replica(names, standbys), rewind(hints == "on" or checksums == "on", full_pages == "on")]
+
+
+def replica(names: str, standbys: list[tuple[str, str]]) -> Finding:
+    """The standbys from pg_stat_replication (name, sync_state) against
+    ``synchronous_standby_names``: does an acknowledged alarm exist on two machines?"""
+    streaming = ", ".join(name for name, _ in standbys) or "none"
     if not names:
-        return [warn("replica", "no synchronous standby: an acknowledged alarm is on this "
-                     "server only", f"a streaming replica and synchronous_standby_names ({DOC})")]
-    if not streaming:
-        return [fail("replica", f"synchronous_standby_names is {names!r} and no standby is "
-                     "connected: commits wait, so no alarm is acknowledged",
-                     "start the standby, or empty synchronous_standby_names (giving up the "
-                     "replica's copy)")]
-    return [ok("replica", f"streaming to {', '.join(streaming)}; commits wait for {names}")]
+        return warn("replica", f"no synchronous standby (streaming to {streaming}): an "
+                    "acknowledged alarm may be on this server only",
+                    f"a streaming replica and synchronous_standby_names ({DOC})")
+    if not standbys:
+        return fail("replica", f"synchronous_standby_names is {names!r} and no standby is "
+                    "connected: commits wait, so no alarm is acknowledged",
+                    f"start the standby (after a promotion, the old primary rejoins: {REJOIN}), "
+                    "or empty synchronous_standby_names (giving up the replica's copy)")
+    states = {state for _, state in standbys}
+    if not states & {"sync", "quorum"}:
+        why = ("named in synchronous_standby_names but not synchronous yet (catching up)"
+               if "potential" in states else f"none of them named in synchronous_standby_names "
+               f"({names!r})")
+        return fail("replica", f"streaming to {streaming}, {why}: commits wait, so no alarm is "
+                    "acknowledged", f"name a streaming standby in synchronous_standby_names, or "
+                    f"wait for it to catch up ({REJOIN})")
+    return ok("replica", f"streaming to {streaming}; commits wait for {names}")
+
+
+def rewind(hints: bool, full_pages: bool) -> Finding:
+    """Whether this server, should it die and a standby be promoted, can be rewound with
+    pg_rewind to rejoin as a standby; if not, it must be copied whole (pg_basebackup)."""
+    if hints and full_pages:
+        return ok("rewind", "wal_log_hints or data checksums on: after a promotion this server "
+                  "can be rewound to rejoin as a standby")
+    missing = " and ".join([*([] if hints else ["neither wal_log_hints nor data checksums"]),
+                            *([] if full_pages else ["full_page_writes off"])])
+    return warn("rewind", f"{missing}: after a promotion this server cannot be rewound "
+                "(pg_rewind), only copied whole (pg_basebackup) to rejoin",
+                f"wal_log_hints = on and full_page_writes = on, then a restart ({REJOIN})")
 
 
 def _archive(c: Any) -> Finding:

@@ -12,7 +12,7 @@ from console.station.service import StationService, station_will
 from hub.common import wire
 from hub.common.events import Event
 from hub.common.transport import MemoryBroker
-from tests.conftest import eventually
+from tests.conftest import REPO, eventually
 
 
 @pytest.mark.parametrize("legacy", [True, False])
@@ -35,3 +35,26 @@ async def test_an_ack_goes_on_down_and_on_ack_only_for_hubs_from_before(
     expected = [wire.DOWN, "ack"] if legacy else [wire.DOWN]
     assert [t for t, _ in heard] == [wire.hub_topic("h001", leaf) for leaf in expected]
     assert all(isinstance(m, wire.Ack) and m.ids == [ev.id] for _, m in heard)
+
+
+async def test_every_home_hears_its_own_contacts_at_start(tmp_path: Path) -> None:
+    """All homes' retained contacts are made from one read of the records (a county's worker
+    starts with tens of thousands); each is its own home's."""
+    broker = MemoryBroker()
+    cfg = StationConfig.model_validate({"database": str(tmp_path / "station.db"),
+                                        "homes_file": str(REPO / "config/homes.yaml")})
+    async with StationService(cfg, transport=lambda c, _: broker.client(station_will())) as st:
+        await eventually(lambda: st.t.connected, what="the station connected")
+        hubs = [h.hub for h in st.store.homes()]
+        elders = dict(st.store.records.elders())
+    said = {t: wire.decode_as(p, wire.HubContacts) for t, p in broker.retained.items()
+            if t.endswith("/" + wire.CONTACTS)}
+    assert len(hubs) > 1 and set(said) == {wire.hub_topic(h, wire.CONTACTS) for h in hubs}
+    named = 0
+    for hub in hubs:
+        msg = said[wire.hub_topic(hub, wire.CONTACTS)]
+        assert msg.hub == hub
+        if hub in elders and elders[hub].contacts:  # the elder's first contact, by name
+            assert elders[hub].contacts[0].name in [p.name for p in msg.people], hub
+            named += 1
+    assert named > 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from console.station.config import StationConfig
 from hub.cli.doctor.report import Finding, Status
-from hub.cli.doctor.store import archive, postgresql
+from hub.cli.doctor.store import archive, postgresql, replica, rewind
 from tests.support.postgres import PgCluster, StoreAt, archive_now
 
 
@@ -28,6 +28,7 @@ def test_a_county_database_is_checked(tmp_path: Path, pg_at: StoreAt) -> None:
     status, text = found["database"]
     assert status is Status.OK and "the primary, its tables made" in text
     assert found["replica"][0] is Status.WARN  # no standby in this test
+    assert found["rewind"][0] is Status.OK  # wal_log_hints on (tests/support/postgres.py)
     assert found["archive"][0] is Status.WARN and "no WAL archiving" in found["archive"][1]
     assert found["consoles"] == (Status.OK, "role anxin_console reads only")
 
@@ -60,3 +61,35 @@ def test_the_wal_archive_lately_written_late_or_failing_is_named(
 
     late = archive("on", segment, 2 * 3600.0, None)
     assert late.status is Status.WARN and "is 2.0 h old" in late.found
+
+
+def test_a_primary_whose_commits_wait_for_no_streaming_standby_fails(
+        tmp_path: Path, pg_pair: tuple[PgCluster, PgCluster]) -> None:
+    """As after a promotion: the new primary names a standby that is not there (the old
+    primary, not yet rejoined), while another streams unnamed: every alarm's commit waits."""
+    primary, _ = pg_pair
+    cfg = station(tmp_path, primary.dsn("anxin").text, None)
+    assert by_check(postgresql(cfg))["replica"] == (
+        Status.OK, "streaming to replica1; commits wait for replica1")
+    primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (db1)'",
+                "SELECT pg_reload_conf()")
+    status, text = by_check(postgresql(cfg))["replica"]
+    assert status is Status.FAIL and text == (
+        "streaming to replica1, none of them named in synchronous_standby_names "
+        "('FIRST 1 (db1)'): commits wait, so no alarm is acknowledged")
+
+
+def test_the_standbys_against_synchronous_standby_names() -> None:
+    names = "FIRST 1 (db1, db2)"
+    assert replica(names, [("db1", "sync"), ("db3", "async")]).status is Status.OK
+    assert replica(names, [("db2", "potential")]).status is Status.FAIL  # catching up
+    assert "not synchronous yet" in replica(names, [("db2", "potential")]).found
+    assert "no standby is connected" in replica(names, []).found
+    alone = replica("", [("db3", "async")])  # a promoted server's names emptied
+    assert alone.status is Status.WARN and "may be on this server only" in alone.found
+
+
+def test_a_server_that_could_not_be_rewound_is_named() -> None:
+    assert rewind(True, True).status is Status.OK
+    assert rewind(False, True).status is Status.WARN
+    assert rewind(True, False).found.startswith("full_page_writes off:")
