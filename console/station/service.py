@@ -189,8 +189,9 @@ class StationService:
                 self._say_contacts([h.hub for h in self.store.homes()])
 
     def _say_contacts(self, hubs: Sequence[str]) -> None:
-        """Each hub's contacts for its own fallback (retained): at start, and when a record
-        changes (the responders change only with a restart)."""
+        """Each hub's contacts for its own fallback (retained): at start, when a record
+        changes (the responders change only with a restart) and when the hub is back
+        (:meth:`_back`)."""
         with self._handling.round():
             for msg in self.notifier.hub_contacts(hubs, time.time()):
                 self.t.publish(wire.hub_topic(msg.hub, wire.CONTACTS), wire.encode(msg), qos=1,
