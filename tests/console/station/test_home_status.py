@@ -53,7 +53,8 @@ async def test_a_hub_that_comes_online_is_told_its_contacts_again_live(tmp_path:
 
         def status(online: bool) -> None:
             hub.publish(wire.hub_topic("h001", "status"),
-                        wire.encode(wire.Status(hub="h001", online=online, ts=time.time())))
+                        wire.encode(wire.Status(hub="h001", online=online, ts=time.time(),
+                                                down=True)))
 
         status(True)
         await eventually(lambda: len(heard) == 2, what="the contacts said again")
