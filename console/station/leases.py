@@ -153,11 +153,17 @@ class Leases:
 
 
 class FixedTake:
-    """No leases, as before they existed: the home partitions, always, and no take-over. For
-    a worker whose NATS user may not use the bucket (a users.conf written before it)."""
+    """No leases, as before they existed: the home partitions, and no take-over. For a
+    worker whose NATS user may not use the bucket (a users.conf written before it), until
+    it may: then :meth:`stop`, and the leases take over."""
 
     def __init__(self, home: Iterable[int]) -> None:
         self.home = frozenset(home)
+        self._stopped = False
 
     def may_pull(self, partition: int, now: float) -> bool:
-        return partition in self.home
+        return partition in self.home and not self._stopped
+
+    def stop(self) -> None:
+        """Pull no more: a batch in hand is finished, one fetched after is given back."""
+        self._stopped = True

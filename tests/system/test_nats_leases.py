@@ -173,21 +173,33 @@ async def test_a_killed_workers_partitions_are_taken_over_and_given_back(
     assert waited < LEASE_S + 5
 
 
-async def test_a_worker_the_nodes_refuse_the_bucket_still_consumes_its_home_partitions(
+async def test_a_worker_the_nodes_refuse_the_bucket_consumes_its_home_partitions_until_allowed(
         tmp_path: Path, ca: Pki, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     """A county whose users.conf was written before the leases: the worker says so, and
-    consumes its home partitions as workers did before, rather than nothing."""
+    consumes its home partitions as workers did before, rather than nothing. Once users.conf
+    is written again and the nodes reloaded, it takes them by lease (a worker with leases
+    would otherwise see them free, take them over, and both would pull them)."""
     monkeypatch.setattr(natsconf, "STATION_JS_PUBLISH", [
         s for s in natsconf.STATION_JS_PUBLISH if natsconf.STATION_LEASES not in s])
     with NatsCluster(tmp_path / "nats", ca, hubs=hub_ids(HUBS)) as cluster:
         cfg = worker_cfg(tmp_path, ca, cluster, "w1", list(range(PARTITIONS)))
+        cfg = cfg.model_copy(update={"nats": cfg.nats.model_copy(update={"lease_s": LEASE_S})})
         link = LinkConfig(heartbeat_s=2, retry_s=3)
-        async with StationService(cfg), \
+        async with StationService(cfg) as w1, \
                 Fleet(hub_ids(HUBS), broker=fleet_broker(ca, cluster), link=link) as fleet:
+            assert isinstance(w1.t, JetStreamTransport)
             fleet.start(ramp_s=1.0)
             assert await fleet.until_reachable(WAIT_S) == HUBS
             presses = [fleet.press(h) for h in fleet.ids]
             assert await fleet.until_acked(presses, WAIT_S) == HUBS
-    assert len(alarm_rows(cfg.database)) == HUBS
+            assert w1.t.leases is None
+
+            monkeypatch.undo()
+            cluster.reload_users()
+            await until_held(cfg, dict.fromkeys(range(PARTITIONS), "w1"), WAIT_S)
+            assert w1.t.leases is not None and w1.t.leases.held == list(range(PARTITIONS))
+            after = [fleet.press(h) for h in fleet.ids]
+            assert await fleet.until_acked(after, WAIT_S) == HUBS
+    assert len(alarm_rows(cfg.database)) == 2 * HUBS
     assert f"NATS refused bucket {LEASES}" in caplog.text and "write it again" in caplog.text

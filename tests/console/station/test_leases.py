@@ -5,7 +5,7 @@ cluster itself: tests/system/test_nats_leases.py)."""
 
 from __future__ import annotations
 
-from console.station.leases import Lease, Leases, View, home_key, lease_key
+from console.station.leases import FixedTake, Lease, Leases, View, home_key, lease_key
 
 LEASE_S, GUARD_S, PARTITIONS = 8.0, 2.0, 4
 
@@ -208,3 +208,10 @@ def test_a_lease_that_names_this_worker_unknown_to_it_is_adopted_not_left_to_lap
     assert plan.renew == {3: 9} and not w.may_pull(3, 1.0)
     w.lost(3)
     assert w.held == []
+
+
+def test_a_worker_without_leases_pulls_its_home_partitions_until_stopped() -> None:
+    fixed = FixedTake([0, 1])
+    assert [fixed.may_pull(p, 0.0) for p in range(3)] == [True, True, False]
+    fixed.stop()  # the bucket allowed now: the leases take over
+    assert not fixed.may_pull(0, 1.0)
