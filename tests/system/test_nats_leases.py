@@ -20,10 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from nats.errors import TimeoutError as NatsTimeout
 
+from console.station import jetstream
 from console.station.config import StationConfig
 from console.station.jetstream import (
     LEASES,
@@ -203,3 +206,29 @@ async def test_a_worker_the_nodes_refuse_the_bucket_consumes_its_home_partitions
             assert await fleet.until_acked(after, WAIT_S) == HUBS
     assert len(alarm_rows(cfg.database)) == 2 * HUBS
     assert f"NATS refused bucket {LEASES}" in caplog.text and "write it again" in caplog.text
+
+
+async def test_a_worker_says_it_is_online_only_once_it_consumes(
+        tmp_path: Path, ca: Pki, county: NatsCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream is there but the bucket not yet (no answer from JetStream, not a refusal):
+    MQTT, whose station status hubs go by (online: no SMS fallback), waits for the leases."""
+    found = jetstream.lease_bucket
+    asked, ready = [], asyncio.Event()
+
+    async def not_yet(js: Any, cfg: Any) -> Any:
+        asked.append(time.monotonic())
+        if not ready.is_set():
+            raise NatsTimeout
+        return await found(js, cfg)
+
+    monkeypatch.setattr(jetstream, "lease_bucket", not_yet)
+    cfg = worker_cfg(tmp_path, ca, county, "w1", list(range(PARTITIONS)))
+    assert cfg.nats is not None
+    cfg = cfg.model_copy(update={"nats": cfg.nats.model_copy(update={"lease_s": LEASE_S})})
+    async with StationService(cfg) as w1:
+        assert isinstance(w1.t, JetStreamTransport)
+        await eventually(lambda: len(asked) >= 3, WAIT_S, "the bucket asked for")
+        assert not w1.t.connected and w1.t.leases is None
+        ready.set()
+        await eventually(lambda: w1.t.connected, WAIT_S, "MQTT connected")
+        assert w1.t.leases is not None and w1.t.leases.held == list(range(PARTITIONS))
