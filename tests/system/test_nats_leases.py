@@ -68,7 +68,10 @@ def county(tmp_path: Path, ca: Pki) -> Iterator[NatsCluster]:
 
 def leased(tmp_path: Path, ca: Pki, cluster: NatsCluster, name: str, take: list[int],
            store: StoreAt) -> StationConfig:
-    cfg = worker_cfg(tmp_path, ca, cluster, name, take, store=store)
+    return short_leases(worker_cfg(tmp_path, ca, cluster, name, take, store=store))
+
+
+def short_leases(cfg: StationConfig) -> StationConfig:
     assert cfg.nats is not None
     return cfg.model_copy(update={"nats": cfg.nats.model_copy(update={"lease_s": LEASE_S})})
 
@@ -186,8 +189,7 @@ async def test_a_worker_the_nodes_refuse_the_bucket_consumes_its_home_partitions
     monkeypatch.setattr(natsconf, "STATION_JS_PUBLISH", [
         s for s in natsconf.STATION_JS_PUBLISH if natsconf.STATION_LEASES not in s])
     with NatsCluster(tmp_path / "nats", ca, hubs=hub_ids(HUBS)) as cluster:
-        cfg = worker_cfg(tmp_path, ca, cluster, "w1", list(range(PARTITIONS)))
-        cfg = cfg.model_copy(update={"nats": cfg.nats.model_copy(update={"lease_s": LEASE_S})})
+        cfg = short_leases(worker_cfg(tmp_path, ca, cluster, "w1", list(range(PARTITIONS))))
         link = LinkConfig(heartbeat_s=2, retry_s=3)
         async with StationService(cfg) as w1, \
                 Fleet(hub_ids(HUBS), broker=fleet_broker(ca, cluster), link=link) as fleet:
@@ -222,9 +224,7 @@ async def test_a_worker_says_it_is_online_only_once_it_consumes(
         return await found(js, cfg)
 
     monkeypatch.setattr(jetstream, "lease_bucket", not_yet)
-    cfg = worker_cfg(tmp_path, ca, county, "w1", list(range(PARTITIONS)))
-    assert cfg.nats is not None
-    cfg = cfg.model_copy(update={"nats": cfg.nats.model_copy(update={"lease_s": LEASE_S})})
+    cfg = short_leases(worker_cfg(tmp_path, ca, county, "w1", list(range(PARTITIONS))))
     async with StationService(cfg) as w1:
         assert isinstance(w1.t, JetStreamTransport)
         await eventually(lambda: len(asked) >= 3, WAIT_S, "the bucket asked for")
