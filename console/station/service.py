@@ -201,7 +201,7 @@ class StationService:
         too, for a hub from before protocol 1.1 (a hub listens on one or the other)."""
         payload = wire.encode(msg)
         self.t.publish(wire.hub_topic(hub, wire.DOWN), payload)
-        if self.cfg.legacy_hub_topics:
+        if self.cfg.legacy_hub_topics and msg.type in wire.LEGACY_DOWN:
             self.t.publish(wire.hub_topic(hub, msg.type), payload)
 
     def _say_online(self) -> None:
@@ -209,7 +209,7 @@ class StationService:
         up (:meth:`_own_status`)."""
         self.t.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(
             online=True, ts=time.time(), writable=self._writable,
-            trouble=self.notifier.troubles())), retain=True)
+            trouble=self.notifier.troubles(), down=True)), retain=True)
 
     def _say_again(self) -> None:
         """What the station says of itself changed (a notification channel's trouble)."""
@@ -362,6 +362,10 @@ class StationService:
             self._store_heartbeats()
         changed = self.store.set_online(msg.hub, msg.online, time.time())
         self._changed("home", msg.hub, changed)
+        if msg.online and not msg.down and not self.cfg.legacy_hub_topics:
+            log.error("hub %s runs protocol 1.0 and hears nothing this station sends it (acks, "
+                      "alarm updates, calls): set legacy_hub_topics: true in station.yaml, or "
+                      "update the hub (docs/protocol.md)", msg.hub)
         if msg.online:
             self._catch_up(msg.hub)
         elif call := self.store.calls.open_call(msg.hub):
