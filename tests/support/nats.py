@@ -79,7 +79,8 @@ class NatsCluster:
         self.nodes = [Node("127.0.0.1", mqtt_port=steady_port(), client_port=steady_port(),
                            cluster_port=steady_port(), http_port=steady_port(),
                            bind="127.0.0.1") for _ in range(CLUSTER_SIZE)]
-        self.users = render_users(hubs=hubs, stations=stations, consoles=consoles)
+        self._who = {"hubs": hubs, "stations": stations, "consoles": consoles}
+        self.users = render_users(**self._who)
         self.station = station_identity(stations[0])
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -149,6 +150,14 @@ class NatsCluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if wait:
             self.wait_ready()
+
+    def reload_users(self) -> None:
+        """users.conf written again (natsconf as it is now) and every node reloaded (SIGHUP),
+        as an operator does after an upgrade."""
+        self.users = render_users(**self._who)
+        for n, proc in self.procs.items():
+            (self._dir(n) / "users.conf").write_text(self.users)
+            proc.send_signal(signal.SIGHUP)
 
     def kill(self, node: int) -> None:
         """kill -9: no goodbye to the others, no wills sent for its MQTT clients."""
