@@ -53,7 +53,16 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from console.station.config import LEASE_GUARD_S, NatsInbound
-from console.station.leases import FixedTake, Lease, Leases, Plan, View, home_key, lease_key
+from console.station.leases import (
+    RENEWALS,
+    FixedTake,
+    Lease,
+    Leases,
+    Plan,
+    View,
+    home_key,
+    lease_key,
+)
 from console.station.trust.natsconf import (
     STATION_INBOX,
     STATION_LEASES,
@@ -193,6 +202,7 @@ class JetStreamTransport:
         self.leases: Leases | None = None  # once the bucket is found
         self._kv: KeyValue | None = None
         self._refused: str | None = None  # the permissions violation met on the bucket
+        self._mqtt_started = False
         self._closing = False  # a consumer stops at its next turn even if a fetch ate the cancel
         self.handed = 0  # messages handed to the station (tests look)
 
@@ -215,8 +225,9 @@ class JetStreamTransport:
         self._mqtt.publish(topic, payload, qos=qos, retain=retain)
 
     def start(self, on_message: OnMessage, on_connection: OnConnection) -> None:
-        """MQTT starts once the stream is there: the station says it is online only when
-        what hubs send from then on is kept for it (a hub that sees it online sends at once)."""
+        """MQTT starts once this worker consumes (:meth:`_online`): the station says it is
+        online only when what hubs send from then on is kept and pulled (a hub that sees it
+        online sends at once, and no longer by SMS)."""
         self._on_message, self._on_connection = on_message, on_connection
         self._tasks.append(self._loop.create_task(self._run(), name="jetstream"))
 
@@ -269,33 +280,56 @@ class JetStreamTransport:
         except StreamMismatch as e:
             log.error("%s; this worker consumes nothing and stays offline", e)
             return
-        self._mqtt.start(self._on_message, self._on_connection)
+        fixed: FixedTake | None = None
         while self._kv is None:
             try:
                 self._kv, lease_s = await lease_bucket(js, self._cfg)
             except Exception as e:
-                if self._refused:  # the same refusal every time: a users.conf to write again
-                    self._without_leases(js)
-                    return
-                log.warning("making bucket %s: %s; trying again", LEASES, e)
-                await asyncio.sleep(RETRY_S)
+                if self._refused and fixed is None:  # a users.conf to write again
+                    fixed = self._without_leases(js)
+                elif fixed is None:
+                    log.warning("making bucket %s: %s; trying again", LEASES, e)
+                await asyncio.sleep(RETRY_S if fixed is None else self._cfg.lease_s / RENEWALS)
+        if fixed is not None:
+            await self._end_fixed(fixed)
         self.leases = Leases(self._cfg.worker, self._cfg.taken, partitions=self._cfg.partitions,
                              lease_s=lease_s, guard_s=LEASE_GUARD_S, now=time.monotonic())
         log.info("consuming %s: home partitions %s of %d, and a dead worker's after %g s",
                  STREAM, ranges(self._cfg.taken), self._cfg.partitions, lease_s)
         await self._hold(js, self._kv, self.leases)
 
-    def _without_leases(self, js: JetStreamContext) -> None:
+    def _online(self) -> None:
+        """MQTT starts once this worker consumes: hubs that see the station online skip their
+        SMS fallback, and what they send from then on is kept and pulled."""
+        if not self._mqtt_started:
+            self._mqtt_started = True
+            self._mqtt.start(self._on_message, self._on_connection)
+
+    def _without_leases(self, js: JetStreamContext) -> FixedTake:
         """Consume the home partitions as workers did before the leases: better than
-        nothing while users.conf is not updated, and no worse than before."""
+        nothing while users.conf is not updated. A worker with leases sees them free and may
+        take them over, so both pull them (nothing lost: the store de-duplicates) until the
+        bucket is allowed: it is asked for again every lease round."""
         log.error("NATS refused bucket %s (%s): users.conf was written before the leases; "
                   "write it again and reload the nodes (docs/county.md). Meanwhile this worker "
-                  "consumes its home partitions %s, and no dead worker's", LEASES, self._refused,
-                  ranges(self._cfg.taken))
+                  "consumes its home partitions %s without leases (a worker with leases may "
+                  "pull them too)", LEASES, self._refused, ranges(self._cfg.taken))
         fixed = FixedTake(self._cfg.taken)
         for p in self._cfg.taken:
             self._pulling[p] = self._loop.create_task(self._consume(js, p, fixed),
                                                       name=f"partition {p}")
+        self._online()
+        return fixed
+
+    async def _end_fixed(self, fixed: FixedTake) -> None:
+        """The bucket is allowed now: the fixed pulls stop after their batch in hand, then
+        the leases claim the home partitions (or take them back from a worker holding them)."""
+        fixed.stop()
+        running = [t for p, t in self._pulling.items() if p in fixed.home]
+        if running:
+            await asyncio.wait(running)
+        log.info("NATS: bucket %s allowed now; this worker takes its partitions by lease",
+                 LEASES)
 
     async def _hold(self, js: JetStreamContext, kv: KeyValue, leases: Leases) -> None:
         """Each round: read the bucket, write what the leases decide, start a consumer for
@@ -305,6 +339,7 @@ class JetStreamTransport:
             try:
                 view = await read_view(kv, leases.partitions)
                 await self._apply(js, kv, leases, leases.plan(view, time.monotonic()))
+                self._online()  # the first round done: the partitions claimed are pulled
             except Exception as e:  # the leases end by themselves if this goes on
                 log.warning("leases: %s: %s; trying again", LEASES, e or type(e).__name__)
             await asyncio.sleep(max(0.0, leases.every_s - (time.monotonic() - began)))
@@ -467,9 +502,12 @@ class JetStreamTransport:
                 await m.nak()
 
     async def _nats_error(self, e: Exception) -> None:
-        log.warning("NATS: %s", e)
         if "permissions violation" in str(e).lower() and LEASES in str(e):
+            if self._refused:  # the bucket asked for again, refused again: said once
+                log.debug("NATS: %s", e)
+                return
             self._refused = str(e).strip()
+        log.warning("NATS: %s", e)
 
     async def _nats_down(self) -> None:
         log.warning("NATS: disconnected; reconnecting")

@@ -15,7 +15,9 @@ worker is alive for it (its ``h`` key lapsed too) at two rounds in a row (a clus
 an outage longer than a lease has every key lapsed, and the home workers write theirs again at
 their first round), and once it has itself run for a whole lease (so workers starting together
 first find each other). It gives back a partition it holds for another as soon as that one's
-home key is there again, after its current batch.
+home key is there again, after its current batch. A lease that names this worker and that
+it did not know it held (a create whose reply was lost, a restart within a lease of a kill) is
+adopted: renewed on the revision seen, then pulled, rather than left idle until it lapses.
 
 Why one worker a partition at a time, and what guards a worker paused past its lease (the
 split-brain window): docs/county.md, "Taking over a dead worker's partitions".
@@ -94,7 +96,7 @@ class Leases:
         """True while this worker alone pulls ``partition``: asked before each fetch, and
         again before a fetched batch is handed to the station."""
         return (partition in self._held and partition not in self._releasing
-                and now < self._until[partition])
+                and now < self._until.get(partition, now))
 
     def plan(self, view: View, now: float) -> Plan:
         lost, renew, release = [], {}, []
@@ -110,6 +112,9 @@ class Leases:
             if p not in self.home and view.homes.get(p, self.me) != self.me \
                     and p not in self._releasing:
                 release.append(p)
+        for p, lease in view.leases.items():  # ours, unknown here: renewed, then pulled
+            if lease.holder == self.me and p not in self._held:
+                self._held[p] = renew[p] = lease.revision
         unheld = {p for p in range(self.partitions) if p not in self._held
                   and p not in view.leases}
         free = {p for p in unheld - self.home if view.homes.get(p, self.me) == self.me}
@@ -124,7 +129,11 @@ class Leases:
         self._held[partition] = revision
         self._until[partition] = sent + self.lease_s - self.guard_s
 
-    renewed = claimed
+    def renewed(self, partition: int, revision: int, sent: float) -> None:
+        """As :meth:`claimed`, unless the partition was dropped meanwhile (given up, or lost):
+        a late reply must not bring back a partition another worker may be claiming."""
+        if partition in self._held:
+            self.claimed(partition, revision, sent)
 
     def lost(self, partition: int) -> None:
         """A renewal was refused: another worker holds the partition, or nobody does."""
@@ -144,11 +153,17 @@ class Leases:
 
 
 class FixedTake:
-    """No leases, as before they existed: the home partitions, always, and no take-over. For
-    a worker whose NATS user may not use the bucket (a users.conf written before it)."""
+    """No leases, as before they existed: the home partitions, and no take-over. For a
+    worker whose NATS user may not use the bucket (a users.conf written before it), until
+    it may: then :meth:`stop`, and the leases take over."""
 
     def __init__(self, home: Iterable[int]) -> None:
         self.home = frozenset(home)
+        self._stopped = False
 
     def may_pull(self, partition: int, now: float) -> bool:
-        return partition in self.home
+        return partition in self.home and not self._stopped
+
+    def stop(self) -> None:
+        """Pull no more: a batch in hand is finished, one fetched after is given back."""
+        self._stopped = True

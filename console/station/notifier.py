@@ -184,12 +184,16 @@ class Notifier:
         kinds = {k: getattr(self.rules.kind_label(k), self.language)[:64]
                  for k, t in ALARM_TYPES.items() if t.priority == Priority.LIFE}
         records = self.store.records
-        elders = dict(records.elders()) if len(hubs) > 1 else {
-            h: e for h in hubs if (e := records.elder(h)) is not None}
+        try:
+            elders = dict(records.elders()) if len(hubs) > 1 else None
+        except Exception:  # a record that no longer reads: each home is read on its own
+            log.exception("reading every elder record at once failed; reading them one by one")
+            elders = None
         out = []
         for hub in hubs:
             try:
-                out.append(hub_contacts(hub, elders.get(hub), self._responders, kinds=kinds,
+                elder = elders.get(hub) if elders is not None else records.elder(hub)
+                out.append(hub_contacts(hub, elder, self._responders, kinds=kinds,
                                         language=self.language, rev=now))
             except Exception:  # one home's record must not keep the others' from their hubs
                 log.exception("the contacts of hub %s cannot be made; not sent", hub)

@@ -191,8 +191,9 @@ class StationService:
                 self._say_contacts([h.hub for h in self.store.homes()])
 
     def _say_contacts(self, hubs: Sequence[str]) -> None:
-        """Each hub's contacts for its own fallback (retained): at start, and when a record
-        changes (the responders change only with a restart)."""
+        """Each hub's contacts for its own fallback (retained): at start, when a record
+        changes (the responders change only with a restart) and when the hub is back
+        (:meth:`_back`)."""
         with self._handling.round():
             for msg in self.notifier.hub_contacts(hubs, time.time()):
                 self.t.publish(wire.hub_topic(msg.hub, wire.CONTACTS), wire.encode(msg), qos=1,
@@ -203,7 +204,7 @@ class StationService:
         too, for a hub from before protocol 1.1 (a hub listens on one or the other)."""
         payload = wire.encode(msg)
         self.t.publish(wire.hub_topic(hub, wire.DOWN), payload)
-        if self.cfg.legacy_hub_topics:
+        if self.cfg.legacy_hub_topics and msg.type in wire.LEGACY_DOWN:
             self.t.publish(wire.hub_topic(hub, msg.type), payload)
 
     def _say_online(self) -> None:
@@ -211,7 +212,7 @@ class StationService:
         up (:meth:`_own_status`)."""
         self.t.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(
             online=True, ts=time.time(), writable=self._writable,
-            trouble=self.notifier.troubles())), retain=True)
+            trouble=self.notifier.troubles(), down=True)), retain=True)
 
     def _say_again(self) -> None:
         """What the station says of itself changed (a notification channel's trouble)."""
@@ -348,7 +349,7 @@ class StationService:
                             "(%d in all); alarms are never dropped", hb.hub, dropped, hb.dropped)
             self._changed("home", hb.hub, back)
             if back:
-                self._catch_up(hb.hub)
+                self._back(hb.hub)
 
     def _ask_resend(self, hub: str, gap: OutOfOrder) -> None:
         """Nothing past a gap is stored or acknowledged; the hub is asked, once a second at
@@ -364,10 +365,24 @@ class StationService:
             self._store_heartbeats()
         changed = self.store.set_online(msg.hub, msg.online, time.time())
         self._changed("home", msg.hub, changed)
-        if msg.online:
+        if msg.online and not msg.down and not self.cfg.legacy_hub_topics:
+            log.error("hub %s runs protocol 1.0 and hears nothing this station sends it (acks, "
+                      "alarm updates, calls): set legacy_hub_topics: true in station.yaml, or "
+                      "update the hub (docs/protocol.md)", msg.hub)
+        if msg.online and changed:
+            self._back(msg.hub)
+        elif msg.online:
             self._catch_up(msg.hub)
         elif call := self.store.calls.open_call(msg.hub):
             self._end_call(call.id, "hub_offline", actor="station")
+
+    def _back(self, hub: str) -> None:
+        """A hub come back online. Its contacts are said again, which reaches it live: a
+        county's gateway node whose feed of retained messages died with another node hands no
+        newcomer a topic first retained after that (docs/county.md, "Retained messages after a
+        node is lost"), e.g. the contacts of a hub saved at the desk before it was installed."""
+        self._say_contacts([hub])
+        self._catch_up(hub)
 
     def _catch_up(self, hub: str) -> None:
         """A hub that was away may have missed lifecycle steps: send them again (it ignores

@@ -311,7 +311,10 @@ class PahoTransport:
                 self._asked[mid] = topic
 
     def unsubscribe(self, topic: str) -> None:
-        if self._subs.pop(topic, None) is not None and self._connected:
+        """Also for a filter only the persistent session holds (subscribed by an earlier
+        version of this client): the broker drops it too."""
+        self._subs.pop(topic, None)
+        if self._connected:
             self._client.unsubscribe(topic)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:

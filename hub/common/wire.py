@@ -120,6 +120,8 @@ class Status(_Msg):
     hub: HubId
     online: bool
     ts: Ts
+    down: bool = Field(False, description="the hub listens on …/down (protocol 1.1; absent: a "
+                       "hub from before, listening on the topic of each type)")
 
 
 class Heartbeat(_Msg):
@@ -334,6 +336,8 @@ class StationStatus(_Msg):
     trouble: Annotated[list[Trouble], Field(max_length=16)] = Field(
         default_factory=list, description="what keeps notifications from going out (added in "
         "1.x, minor)")
+    down: bool = Field(False, description="the station sends to hubs on …/down (protocol 1.1; "
+                       "absent: a station from before, sending on the topic of each type)")
 
 
 class Changed(_Msg):

@@ -38,7 +38,7 @@ RESEND_MIN_GAP_S = 1.0  # the station asks once per gap; later asks for the same
 
 def last_will(hub: str) -> Will:
     return Will(wire.hub_topic(hub, "status"),
-                wire.encode(wire.Status(hub=hub, online=False, ts=0.0)))
+                wire.encode(wire.Status(hub=hub, online=False, ts=0.0, down=True)))
 
 
 @dataclass(slots=True)
@@ -68,6 +68,7 @@ class Uplink:
         self._lanes: dict[Lane, _Lane] = {"alarm": _Lane(ALARM_WINDOW),
                                           "telemetry": _Lane(config.window)}
         self._station_online: bool | None = None  # the station's retained status; None: unknown
+        self._legacy: bool | None = None  # listening on the per-type topics too; None: not known
         self._reachable = False
         self.tasks = Tasks(log)  # the heartbeat and the retries
         self.rejected = 0  # inbound payloads that failed validation
@@ -97,7 +98,8 @@ class Uplink:
         self.tasks.cancel()
         if self._t.connected:
             self._t.publish(wire.hub_topic(self.hub, "status"),
-                            wire.encode(wire.Status(hub=self.hub, online=False, ts=time.time())),
+                            wire.encode(wire.Status(hub=self.hub, online=False, ts=time.time(),
+                                                    down=True)),
                             qos=1, retain=True)
         self._t.close()
 
@@ -168,7 +170,8 @@ class Uplink:
     def _connection(self, up: bool) -> None:
         if up:
             self._t.publish(wire.hub_topic(self.hub, "status"),
-                            wire.encode(wire.Status(hub=self.hub, online=True, ts=time.time())),
+                            wire.encode(wire.Status(hub=self.hub, online=True, ts=time.time(),
+                                                    down=True)),
                             qos=1, retain=True)
             self.heartbeat()
             for name in LANES:  # alarms first
@@ -193,10 +196,12 @@ class Uplink:
     def _message(self, topic: str, payload: bytes) -> None:
         try:
             if topic == wire.STATION_STATUS:
-                online = wire.decode_as(payload, wire.StationStatus).online
-                if online and self._station_online is False:
+                status = wire.decode_as(payload, wire.StationStatus)
+                if status.online:
+                    self._listen_legacy(not status.down)
+                if status.online and self._station_online is False:
                     self._station_back()
-                self._station_online = online
+                self._station_online = status.online
                 self._update_reachable()
                 return
             hub, leaf = wire.parse_hub_topic(topic)
@@ -204,6 +209,11 @@ class Uplink:
                 raise wire.WireError(f"topic is for hub {hub!r}, not this hub")
             if leaf == wire.DOWN:
                 self._down(wire.decode_down(payload))
+            elif leaf in wire.LEGACY_DOWN:  # a station from before 1.1, or what a session
+                msg = wire.decode_down(payload)  # of this hub's earlier version kept for it
+                if msg.type != leaf:
+                    raise wire.WireError(f"a {msg.type!r} message on the {leaf!r} topic")
+                self._down(msg)
             elif leaf == wire.VOICE_DOWN:
                 self._on_voice(payload)
             elif leaf == wire.CONTACTS:
@@ -216,6 +226,24 @@ class Uplink:
         except wire.WireError as e:
             self.rejected += 1
             log.error("rejected message on %s: %s", topic, e)
+
+    def _listen_legacy(self, on: bool) -> None:
+        """A station from before protocol 1.1 (its status does not say ``down``) sends on the
+        topic of each type: listen there too, until it says it speaks 1.1. Once it does, the
+        filters are dropped, also those the persistent session kept from this hub's earlier
+        version, which would otherwise bring every message twice."""
+        if on == self._legacy:
+            return
+        self._legacy = on
+        for leaf in wire.LEGACY_DOWN:
+            topic = wire.hub_topic(self.hub, leaf)
+            if on:
+                self._t.subscribe(topic, qos=1)
+            else:
+                self._t.unsubscribe(topic)
+        if on:
+            log.warning("the station speaks protocol 1.0: listening on its topics of each "
+                        "message type too")
 
     def _down(self, msg: wire.Down) -> None:
         match msg:

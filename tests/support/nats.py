@@ -35,6 +35,7 @@ from console.station.trust.pki import station_identity
 from hub.runtime.config import HubConfig
 
 READY_S = 30.0
+RETAINED_STREAM = "$MQTT_rmsgs"  # the MQTT gateway's stream of retained messages
 
 
 class NatsError(RuntimeError):
@@ -78,7 +79,8 @@ class NatsCluster:
         self.nodes = [Node("127.0.0.1", mqtt_port=steady_port(), client_port=steady_port(),
                            cluster_port=steady_port(), http_port=steady_port(),
                            bind="127.0.0.1") for _ in range(CLUSTER_SIZE)]
-        self.users = render_users(hubs=hubs, stations=stations, consoles=consoles)
+        self._who = {"hubs": hubs, "stations": stations, "consoles": consoles}
+        self.users = render_users(**self._who)
         self.station = station_identity(stations[0])
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -102,13 +104,15 @@ class NatsCluster:
             self.start_node(n, wait=False)
         self.wait_ready()
         for n in range(1, CLUSTER_SIZE + 1):
-            self._first_mqtt_login(n)
+            self.first_mqtt_login(n)
         return self
 
-    def _first_mqtt_login(self, node: int) -> None:
-        """Log in once at each node in turn, as a cluster that has run for a while has.
+    def first_mqtt_login(self, node: int) -> None:
+        """Log in once at ``node``; start() does it at each node in turn, as a cluster that
+        has run for a while has.
 
-        A node makes the gateway's JetStream streams at its first MQTT login. When that
+        A node makes the gateway's JetStream streams, and the consumer that feeds its index
+        of retained messages (retained_feeds), at its first MQTT login. When that
         happens on all three at once, nats-server 2.15.1 can leave a node unable to store a
         retained message for a while (a 5 s timeout, logged as "unable to store retained
         message"; seen on loopback, docs/county.md)."""
@@ -146,6 +150,14 @@ class NatsCluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if wait:
             self.wait_ready()
+
+    def reload_users(self) -> None:
+        """users.conf written again (natsconf as it is now) and every node reloaded (SIGHUP),
+        as an operator does after an upgrade."""
+        self.users = render_users(**self._who)
+        for n, proc in self.procs.items():
+            (self._dir(n) / "users.conf").write_text(self.users)
+            proc.send_signal(signal.SIGHUP)
 
     def kill(self, node: int) -> None:
         """kill -9: no goodbye to the others, no wills sent for its MQTT clients."""
@@ -197,6 +209,42 @@ class NatsCluster:
             if any(c.get("authorized_user") == user and c.get("mqtt_client") for c in conns):
                 return n
         return None
+
+    def retained_feeds(self) -> dict[int, int | None]:
+        """For each running node, the node hosting the consumer that feeds its index of
+        retained messages; None if that consumer died with its host (docs/county.md,
+        "Retained messages after a node is lost") or the node has had no MQTT client yet.
+
+        A node's MQTT gateway makes this consumer of $MQTT_rmsgs at its first MQTT login, as
+        an ephemeral R1 consumer that the meta leader places on any node: /jsz lists it on
+        its host, and its deliver subject is subscribed on the node it feeds."""
+        hosts: dict[str, int] = {}
+        for n in self.procs:
+            for stream in self._streams(n, consumers=True):
+                if stream.get("name") == RETAINED_STREAM:
+                    for consumer in stream.get("consumer_detail") or []:
+                        hosts[consumer["config"]["deliver_subject"]] = n
+        feeds: dict[int, int | None] = {}
+        for n in self.procs:
+            subs = self.monitor(n, "subsz?subs=1&limit=100000").get("subscriptions_list") or []
+            feeds[n] = next((hosts[s["subject"]] for s in subs if s.get("subject") in hosts),
+                            None)
+        return feeds
+
+    def stream_state(self, node: int, name: str) -> dict[str, Any]:
+        """A stream's state as ``node`` reports it, with ``leader`` (absent while its
+        replicas elect one): {} if the node has no replica of it."""
+        for stream in self._streams(node):
+            if stream.get("name") == name:
+                return {**(stream.get("state") or {}),
+                        "leader": (stream.get("cluster") or {}).get("leader")}
+        return {}
+
+    def _streams(self, node: int, *, consumers: bool = False) -> list[dict[str, Any]]:
+        js = self.monitor(node, "jsz?accounts=true&streams=true&config=true"
+                          + ("&consumers=true" if consumers else ""))
+        return [s for account in js.get("account_details") or []
+                for s in account.get("stream_detail") or []]
 
     def _check_alive(self) -> None:
         for n, proc in self.procs.items():

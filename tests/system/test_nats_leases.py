@@ -20,10 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from nats.errors import TimeoutError as NatsTimeout
 
+from console.station import jetstream
 from console.station.config import StationConfig
 from console.station.jetstream import (
     LEASES,
@@ -65,7 +68,10 @@ def county(tmp_path: Path, ca: Pki) -> Iterator[NatsCluster]:
 
 def leased(tmp_path: Path, ca: Pki, cluster: NatsCluster, name: str, take: list[int],
            store: StoreAt) -> StationConfig:
-    cfg = worker_cfg(tmp_path, ca, cluster, name, take, store=store)
+    return short_leases(worker_cfg(tmp_path, ca, cluster, name, take, store=store))
+
+
+def short_leases(cfg: StationConfig) -> StationConfig:
     assert cfg.nats is not None
     return cfg.model_copy(update={"nats": cfg.nats.model_copy(update={"lease_s": LEASE_S})})
 
@@ -173,21 +179,56 @@ async def test_a_killed_workers_partitions_are_taken_over_and_given_back(
     assert waited < LEASE_S + 5
 
 
-async def test_a_worker_the_nodes_refuse_the_bucket_still_consumes_its_home_partitions(
+async def test_a_worker_the_nodes_refuse_the_bucket_consumes_its_home_partitions_until_allowed(
         tmp_path: Path, ca: Pki, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     """A county whose users.conf was written before the leases: the worker says so, and
-    consumes its home partitions as workers did before, rather than nothing."""
+    consumes its home partitions as workers did before, rather than nothing. Once users.conf
+    is written again and the nodes reloaded, it takes them by lease (a worker with leases
+    would otherwise see them free, take them over, and both would pull them)."""
     monkeypatch.setattr(natsconf, "STATION_JS_PUBLISH", [
         s for s in natsconf.STATION_JS_PUBLISH if natsconf.STATION_LEASES not in s])
     with NatsCluster(tmp_path / "nats", ca, hubs=hub_ids(HUBS)) as cluster:
-        cfg = worker_cfg(tmp_path, ca, cluster, "w1", list(range(PARTITIONS)))
+        cfg = short_leases(worker_cfg(tmp_path, ca, cluster, "w1", list(range(PARTITIONS))))
         link = LinkConfig(heartbeat_s=2, retry_s=3)
-        async with StationService(cfg), \
+        async with StationService(cfg) as w1, \
                 Fleet(hub_ids(HUBS), broker=fleet_broker(ca, cluster), link=link) as fleet:
+            assert isinstance(w1.t, JetStreamTransport)
             fleet.start(ramp_s=1.0)
             assert await fleet.until_reachable(WAIT_S) == HUBS
             presses = [fleet.press(h) for h in fleet.ids]
             assert await fleet.until_acked(presses, WAIT_S) == HUBS
-    assert len(alarm_rows(cfg.database)) == HUBS
+            assert w1.t.leases is None
+
+            monkeypatch.undo()
+            cluster.reload_users()
+            await until_held(cfg, dict.fromkeys(range(PARTITIONS), "w1"), WAIT_S)
+            assert w1.t.leases is not None and w1.t.leases.held == list(range(PARTITIONS))
+            after = [fleet.press(h) for h in fleet.ids]
+            assert await fleet.until_acked(after, WAIT_S) == HUBS
+    assert len(alarm_rows(cfg.database)) == 2 * HUBS
     assert f"NATS refused bucket {LEASES}" in caplog.text and "write it again" in caplog.text
+
+
+async def test_a_worker_says_it_is_online_only_once_it_consumes(
+        tmp_path: Path, ca: Pki, county: NatsCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream is there but the bucket not yet (no answer from JetStream, not a refusal):
+    MQTT, whose station status hubs go by (online: no SMS fallback), waits for the leases."""
+    found = jetstream.lease_bucket
+    asked, ready = [], asyncio.Event()
+
+    async def not_yet(js: Any, cfg: Any) -> Any:
+        asked.append(time.monotonic())
+        if not ready.is_set():
+            raise NatsTimeout
+        return await found(js, cfg)
+
+    monkeypatch.setattr(jetstream, "lease_bucket", not_yet)
+    cfg = short_leases(worker_cfg(tmp_path, ca, county, "w1", list(range(PARTITIONS))))
+    async with StationService(cfg) as w1:
+        assert isinstance(w1.t, JetStreamTransport)
+        await eventually(lambda: len(asked) >= 3, WAIT_S, "the bucket asked for")
+        assert not w1.t.connected and w1.t.leases is None
+        ready.set()
+        await eventually(lambda: w1.t.connected, WAIT_S, "MQTT connected")
+        assert w1.t.leases is not None and w1.t.leases.held == list(range(PARTITIONS))

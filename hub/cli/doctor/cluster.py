@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,9 +52,11 @@ def nats(cfg: StationConfig) -> list[Finding]:
     if not any(why is None for why in seen.reached.values()):
         return found
     return [*found, *stream(seen.stream, seen.stream_unknown, cfg.nats.replicas),
-            *partitions(cfg.nats.taken, seen.consumers, seen.consumers_unknown,
-                        backlog=BACKLOG_BATCHES * cfg.nats.batch),
-            *leases(seen.leases, seen.leases_unknown, cfg.nats.partitions)]
+            *partitions(cfg.nats.taken, {p: seen.consumers[p] for p in cfg.nats.taken
+                                         if p in seen.consumers},
+                        {p: why for p, why in seen.consumers_unknown.items()
+                         if p in cfg.nats.taken}, backlog=BACKLOG_BATCHES * cfg.nats.batch),
+            *leases(seen.leases, seen.leases_unknown, cfg.nats.partitions, seen.consumers)]
 
 
 async def _look(cfg: StationConfig) -> Seen:
@@ -107,7 +110,7 @@ async def _look(cfg: StationConfig) -> Seen:
             seen.stream_unknown = why(e)
         if seen.stream is None:
             return seen
-        for p in cfg.nats.taken:
+        for p in range(cfg.nats.partitions):  # every one: who pulls it, against the leases
             try:
                 seen.consumers[p] = await js.consumer_info(STREAM, consumer_name(p))
             except NotFoundError:
@@ -204,17 +207,27 @@ def partitions(taken: list[int], consumers: dict[int, ConsumerInfo | None],
 
 
 
-def leases(view: View | None, unknown: str | None, count: int) -> list[Finding]:
+def leases(view: View | None, unknown: str | None, count: int,
+           consumers: Mapping[int, ConsumerInfo | None] | None = None) -> list[Finding]:
     """Who pulls each partition now; a partition nobody holds, or one held for a home worker
-    that is not running, is said."""
+    that writes no home key, is said. One that the consumers show pulled (a fetch waiting)
+    without a lease, or by more workers than its lease holder, FAILs: a worker whose NATS user
+    is refused the bucket pulls its home partitions regardless, and a worker with leases takes
+    them over, so both pull them (docs/county.md)."""
     from console.station.jetstream import LEASES, ranges
 
+    if unknown is not None and unknown.startswith("refused"):  # the workers are refused too
+        return [fail("leases", f"{LEASES}: {unknown}: this worker pulls its home partitions "
+                     "without leases, and a worker with leases may take them over: both pull "
+                     "them", f"write users.conf again and reload the nodes ({DOC})")]
     if unknown is not None:
         return [warn("leases", f"{LEASES}: cannot tell: {unknown}",
                      f"check the station's NATS user ({DOC})")]
     if view is None:
-        return [fail("leases", f"bucket {LEASES} is missing: no worker pulls a partition",
-                     "start a station worker: it makes the bucket")]
+        return [fail("leases", f"bucket {LEASES} is missing: no worker holds a partition by "
+                     "lease", "start a station worker: it makes the bucket (a worker whose NATS "
+                     "user is refused it pulls without leases: write users.conf again)")]
+    waiting = {p: c.num_waiting or 0 for p, c in (consumers or {}).items() if c is not None}
     by: dict[str, list[int]] = {}
     for p, lease in sorted(view.leases.items()):
         by.setdefault(lease.holder, []).append(p)
@@ -223,13 +236,25 @@ def leases(view: View | None, unknown: str | None, count: int) -> list[Finding]:
         found.append(ok("leases", f"{len(view.leases)} of {count} partitions leased: " + "; ".join(
             f"{who} {ranges(ps)}" for who, ps in sorted(by.items()))))
     free = [p for p in range(count) if p not in view.leases]
-    if free:
-        found.append(warn("leases", f"partition(s) {ranges(free)} held by no worker: their "
+    unleased = [p for p in free if waiting.get(p, 0) > 0]
+    twice = [p for p in view.leases if waiting.get(p, 0) > 1]
+    if unleased or twice:
+        found.append(fail("leases", "; ".join(
+            [*([f"partition(s) {ranges(unleased)} pulled by a worker that holds no lease"]
+               if unleased else []),
+             *([f"partition(s) {ranges(twice)} pulled by more workers than its lease holder"]
+               if twice else [])]) + ": a worker whose NATS user is refused the bucket, pulling "
+            "its home partitions regardless", "write users.conf again and reload the nodes "
+            f"(its log says \"NATS refused bucket {LEASES}\"; {DOC})"))
+    idle = [p for p in free if p not in unleased]
+    if idle:
+        found.append(warn("leases", f"partition(s) {ranges(idle)} held by no worker: their "
                           "hubs' events wait in the stream", "start a station worker; a "
                           "running one takes a free partition within nats.lease_s"))
     away = [p for p, lease in sorted(view.leases.items()) if view.homes.get(p) != lease.holder]
     if away:
         found.append(warn("leases", f"partition(s) {ranges(away)} taken over: no worker that "
-                          "has them in its nats.take is running", "start it: it takes them "
-                          "back (or give them to a worker's nats.take)"))
+                          "has them in its nats.take holds leases (stopped, or refused the "
+                          "bucket)", "start it: it takes them back (or give them to a worker's "
+                          "nats.take)"))
     return found

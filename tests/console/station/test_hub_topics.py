@@ -58,3 +58,20 @@ async def test_every_home_hears_its_own_contacts_at_start(tmp_path: Path) -> Non
             assert elders[hub].contacts[0].name in [p.name for p in msg.people], hub
             named += 1
     assert named > 1
+
+
+async def test_a_hub_from_before_is_named_when_the_station_no_longer_speaks_its_topics(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    broker = MemoryBroker()
+    hub = broker.client()
+    hub.start(lambda t, p: None, lambda up: None)
+    cfg = StationConfig.model_validate({"database": str(tmp_path / "station.db"),
+                                        "legacy_hub_topics": False})
+    async with StationService(cfg, transport=lambda c, _: broker.client(station_will())) as st:
+        await eventually(lambda: st.t.connected, what="the station connected")
+        for hub_id, down in (("h001", True), ("h002", False)):
+            hub.publish(wire.hub_topic(hub_id, "status"), wire.encode(
+                wire.Status(hub=hub_id, online=True, ts=1.0, down=down)))
+        await eventually(lambda: "runs protocol 1.0" in caplog.text, what="the error")
+    named = [r.getMessage() for r in caplog.records if "runs protocol 1.0" in r.getMessage()]
+    assert len(named) == 1 and named[0].startswith("hub h002 ")

@@ -5,7 +5,7 @@ cluster itself: tests/system/test_nats_leases.py)."""
 
 from __future__ import annotations
 
-from console.station.leases import Lease, Leases, View, home_key, lease_key
+from console.station.leases import FixedTake, Lease, Leases, View, home_key, lease_key
 
 LEASE_S, GUARD_S, PARTITIONS = 8.0, 2.0, 4
 
@@ -171,3 +171,47 @@ def test_after_an_outage_that_lapsed_every_key_each_worker_takes_back_only_its_o
         w2_had |= set(w2.held)
     assert b.holders() == {0: "w1", 1: "w1", 2: "w2", 3: "w2"}
     assert w2_had == {2, 3}
+
+
+def test_a_renewal_answered_after_the_partition_was_given_up_does_not_bring_it_back() -> None:
+    """The update's reply comes after the release deleted the key and dropped the partition
+    (its home worker is claiming it): the partition stays dropped."""
+    w = worker("w2", [2], 0.0)
+    w.claimed(0, 3, sent=20.0)
+    plan = w.plan(View({0: Lease("w2", 3)}, {0: "w1"}), 21.0)
+    assert plan.release == [0] and plan.renew == {0: 3}
+    w.releasing(0)
+    w.released(0)
+    w.renewed(0, 4, sent=21.0)  # the renewal sent with the plan, answered late
+    assert w.held == [] and not w.may_pull(0, 21.5)
+    w.claimed(2, 5, sent=21.0)
+    w.lost(2)  # refused: the same for a late reply to an earlier renewal
+    w.renewed(2, 6, sent=21.0)
+    assert w.held == [] and not w.may_pull(2, 21.5)
+
+
+def test_a_lease_that_names_this_worker_unknown_to_it_is_adopted_not_left_to_lapse() -> None:
+    """Restarted within a lease of a kill -9 (or a create whose reply was lost): the bucket
+    still names it for its partitions. It renews them on the revision seen and pulls at once."""
+    b = Bucket()
+    w1 = worker("w1", [0, 1], 0.0)
+    w2 = worker("w2", [2, 3], 0.0)
+    run(b, [w1, w2], 10.0)
+    again = worker("w1", [0, 1], b.now)
+    assert again.held == [] and not again.may_pull(0, b.now)
+    b.round(again)
+    assert again.held == [0, 1] and all(again.may_pull(p, b.now) for p in (0, 1))
+    assert b.holders() == {0: "w1", 1: "w1", 2: "w2", 3: "w2"}
+    # a key naming it whose renewal is refused (taken meanwhile) is not pulled
+    w = worker("w1", [0], 0.0)
+    plan = w.plan(View({3: Lease("w1", 9)}, {}), 1.0)
+    assert plan.renew == {3: 9} and not w.may_pull(3, 1.0)
+    w.lost(3)
+    assert w.held == []
+
+
+def test_a_worker_without_leases_pulls_its_home_partitions_until_stopped() -> None:
+    fixed = FixedTake([0, 1])
+    assert [fixed.may_pull(p, 0.0) for p in range(3)] == [True, True, False]
+    fixed.stop()  # the bucket allowed now: the leases take over
+    assert not fixed.may_pull(0, 1.0)

@@ -27,10 +27,10 @@ def info(leader: str | None, *peers: PeerInfo) -> StreamInfo:
                       cluster=ClusterInfo(leader=leader, replicas=list(peers)))
 
 
-def consumer(pending: int, unacked: int = 0) -> ConsumerInfo:
+def consumer(pending: int, unacked: int = 0, waiting: int = 0) -> ConsumerInfo:
     return ConsumerInfo(name="c", stream_name="ANXIN_IN", config=ConsumerConfig(),
                         created=datetime.datetime.now(datetime.UTC), num_pending=pending,
-                        num_ack_pending=unacked)
+                        num_ack_pending=unacked, num_waiting=waiting)
 
 
 def test_an_unreachable_server_fails_by_name_beside_the_reached() -> None:
@@ -80,4 +80,22 @@ def test_the_leases_say_who_pulls_what_and_warn_of_a_partition_unheld_or_taken_o
     assert "partition(s) 1 held by no worker" in found[1].found
     assert "partition(s) 0 taken over" in found[2].found
     assert [f.status for f in leases(None, None, 4)] == [Status.FAIL]
-    assert [f.status for f in leases(None, "refused", 4)] == [Status.WARN]
+    assert [f.status for f in leases(None, "no answer from JetStream", 4)] == [Status.WARN]
+
+
+def test_a_partition_pulled_without_a_lease_or_by_two_workers_fails() -> None:
+    """A worker whose NATS user is refused the bucket pulls its home partitions (0, 1)
+    regardless; w2, with leases, has taken 1 over: the consumers show it (waiting fetches)."""
+    view = View({1: Lease("w2", 5), 2: Lease("w2", 1), 3: Lease("w2", 1)}, {2: "w2", 3: "w2"})
+    pulled = {0: consumer(0, waiting=1), 1: consumer(0, waiting=2), 2: consumer(0, waiting=1),
+              3: None}
+    found = leases(view, None, 4, pulled)
+    assert [f.status for f in found] == [Status.OK, Status.FAIL, Status.WARN]
+    assert "partition(s) 0 pulled by a worker that holds no lease" in found[1].found
+    assert "partition(s) 1 pulled by more workers than its lease holder" in found[1].found
+    assert "no worker that has them in its nats.take holds leases" in found[2].found
+    # nobody pulls 0 (its worker stopped): only said to be free
+    found = leases(view, None, 4, {**pulled, 0: consumer(0), 1: consumer(0, waiting=1)})
+    assert [f.status for f in found] == [Status.OK, Status.WARN, Status.WARN]
+    refused = "refused by the station's NATS permissions (permissions violation)"
+    assert [f.status for f in leases(None, refused, 4)] == [Status.FAIL]

@@ -104,3 +104,39 @@ async def turns(n: int = 5) -> None:
     """Let the loop hand over what the in-memory broker delivered (as paho's thread would)."""
     for _ in range(n):
         await asyncio.sleep(0)
+
+
+async def test_with_a_station_from_before_the_hub_listens_on_the_topics_of_each_type_too(
+        tmp_path: Path) -> None:
+    broker = MemoryBroker()
+    hub_t = Granted(broker, None)
+    broker.clients.append(hub_t)
+    store = HubStore(tmp_path / "hub.db")
+    acked: list[list[str]] = []
+    link = Uplink(hub="h001", transport=hub_t, store=store, config=LinkConfig(),
+                  on_ack=lambda ids, ts: acked.append(ids), on_update=lambda u: None)
+    link.start()
+    station = broker.client()
+    station.start(lambda t, p: None, lambda up: None)
+    legacy = {wire.hub_topic("h001", leaf) for leaf in wire.LEGACY_DOWN}
+    old = wire.StationStatus(online=True, ts=time.time())  # 1.0: no "down"
+    station.publish(wire.STATION_STATUS, wire.encode(old), retain=True)
+    await turns()
+    assert legacy <= set(hub_t.filters) and all(hub_t.qos[t] == 1 for t in legacy)
+    station.publish(wire.hub_topic("h001", "ack"), wire.encode(wire.Ack(ids=["e1"], ts=1.0)))
+    station.publish(wire.hub_topic("h001", "ack"), wire.encode(wire.Resend(lane="alarm", ts=1.0)))
+    await turns()
+    assert acked == [["e1"]] and link.rejected == 1  # a type on another's topic: refused
+
+    # the station is updated: the hub drops those filters
+    station.publish(wire.STATION_STATUS, wire.encode(old.model_copy(update={"down": True})),
+                    retain=True)
+    await turns()
+    assert not legacy & set(hub_t.filters) and wire.hub_topic("h001", wire.DOWN) in hub_t.filters
+    # the will (offline, as every station's) changes nothing
+    station.publish(wire.STATION_STATUS, wire.encode(wire.StationStatus(online=False, ts=0.0)))
+    await turns()
+    assert not legacy & set(hub_t.filters)
+    link.close()
+    await link.tasks.close()
+    store.close()
