@@ -148,14 +148,23 @@ def add(db: Db, events: Iterable[wire.EventMsg]) -> None:
 def of_events(db: Db, hub: str, latest: int | None = None) -> Summary:
     """The home's summary made again from every event of it stored (or its ``latest``)."""
     s = empty()
+    fold_rows(s, stored(db, hub, latest))
+    return s
+
+
+def stored(db: Db, hub: str, latest: int | None = None) -> list[tuple[str, float, str]]:
+    """The home's stored events (or its ``latest``) as :func:`fold_rows` takes them."""
     sql = "SELECT kind, ts, payload FROM events WHERE hub = ?"
-    rows = db.execute(sql, (hub,)) if latest is None else db.execute(
-        f"{sql} ORDER BY ts DESC LIMIT ?", (hub, latest))
+    return (db.execute(sql, (hub,)) if latest is None else db.execute(
+        f"{sql} ORDER BY ts DESC LIMIT ?", (hub, latest))).fetchall()
+
+
+def fold_rows(s: Summary, rows: Iterable[tuple[str, float, str]]) -> None:
+    """Take stored events' words (:func:`stored`) into ``s``."""
     for kind, ts, payload in rows:
         p = json.loads(payload)
         data = p.get("data")
         fold(s, kind, ts, p.get("source"), data if isinstance(data, dict) else {})
-    return s
 
 
 def to_backfill(db: Db) -> None:

@@ -270,7 +270,9 @@ def test_events_stored_before_and_during_a_homes_backfill_count_once(store_at: S
     try:
         before = county.events("h001", 40)[-10:] + county.events("h002", 40)[-10:]
         s.store_events([wire.EventMsg(**{**e.model_dump(), "id": f"{e.id}-x"}) for e in before])
-        [(_, made)] = backfill.read(store_at.location, ["h001"])
+        [(_, rows)] = backfill.read(store_at.location, ["h001"])
+        made = summary.empty()
+        summary.fold_rows(made, rows)
         during = [wire.EventMsg(**{**e.model_dump(), "id": f"{e.id}-y"})
                   for e in county.events("h001", 40)[-10:]]
         s.store_events(during)
