@@ -161,7 +161,7 @@ class StationService:
         self.tasks.every("escalation", period, lambda: self.escalate(time.time()))
         self.tasks.every("unanswered calls", period, self._unanswered_calls)
         self.tasks.every("rejection counts", period, self._count_rejects)
-        self.tasks.loop("summary backfill", Backfill(self.store, self.cfg.location).round)
+        self.tasks.loop("summary backfill", Backfill(self.store).round)
         await self.notifier.start(self.tasks)
         log.info("station %s up, database %s", self.cfg.station_id, self.cfg.location)
         return self

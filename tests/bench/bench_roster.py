@@ -144,7 +144,7 @@ async def backfilled(store: StationStore, at: Location) -> tuple[float, float, f
     """The station's backfill task until every home is made, and the longest the loop was
     held meanwhile (a ticker's lateness: an alarm would have waited as long), and before it
     (the machine's own lateness)."""
-    task, late = Backfill(store, at), [0.0]
+    task, late = Backfill(store), [0.0]
 
     async def ticker() -> None:
         while True:

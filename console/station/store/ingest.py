@@ -68,6 +68,10 @@ class Ingest(Writer):
             "SELECT hub FROM summary_backfill WHERE hub > ? ORDER BY hub LIMIT ? OFFSET ?",
             (after, limit, skip))]
 
+    def events_of(self, hub: str, limit: int, below: tuple[float, str] | None) -> list[summary.Row]:
+        """The home's latest ``limit`` events ``below`` a (ts, id) (:func:`summary.stored`)."""
+        return summary.stored(self._db, hub, limit, below)
+
     def backfill_summary(self, hub: str, made: summary.Summary) -> bool:
         """Merge a home's summary made from its stored events into the one kept since the
         upgrade (:func:`summary.backfill`), under the hub's lock as ingest takes it; False if

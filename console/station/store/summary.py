@@ -152,16 +152,25 @@ def of_events(db: Db, hub: str, latest: int | None = None) -> Summary:
     return s
 
 
-def stored(db: Db, hub: str, latest: int | None = None) -> list[tuple[str, float, str]]:
-    """The home's stored events (or its ``latest``) as :func:`fold_rows` takes them."""
-    sql = "SELECT kind, ts, payload FROM events WHERE hub = ?"
-    return (db.execute(sql, (hub,)) if latest is None else db.execute(
-        f"{sql} ORDER BY ts DESC LIMIT ?", (hub, latest))).fetchall()
+Row = tuple[str, float, str, str]  # a stored event as fold_rows takes it: kind, ts, payload, id
 
 
-def fold_rows(s: Summary, rows: Iterable[tuple[str, float, str]]) -> None:
+def stored(db: Db, hub: str, latest: int | None = None,
+           below: tuple[float, str] | None = None) -> list[Row]:
+    """The home's stored events (or its ``latest``, newest first, ``below`` the (ts, id) of
+    one: the next of them after a part read)."""
+    sql = "SELECT kind, ts, payload, id FROM events WHERE hub = ?"
+    if latest is None:
+        return db.execute(sql, (hub,)).fetchall()
+    if below is None:
+        return db.execute(f"{sql} ORDER BY ts DESC, id DESC LIMIT ?", (hub, latest)).fetchall()
+    return db.execute(f"{sql} AND (ts < ? OR (ts = ? AND id < ?)) ORDER BY ts DESC, id DESC LIMIT ?",
+                      (hub, below[0], below[0], below[1], latest)).fetchall()
+
+
+def fold_rows(s: Summary, rows: Iterable[Row]) -> None:
     """Take stored events' words (:func:`stored`) into ``s``."""
-    for kind, ts, payload in rows:
+    for kind, ts, payload, _ in rows:
         p = json.loads(payload)
         data = p.get("data")
         fold(s, kind, ts, p.get("source"), data if isinstance(data, dict) else {})
