@@ -42,6 +42,7 @@ from console.station.notify.responders import load_responders
 from console.station.quota import RejectQuota
 from console.station.recorder import Recorder
 from console.station.records_store import OpRefused
+from console.station.store.backfill import Backfill
 from console.station.store.db import storage_errors
 from console.station.store.ingest import AGAIN_KIND, CALL_EVENTS, OutOfOrder
 from console.station.store.rows import AlarmRow
@@ -160,6 +161,7 @@ class StationService:
         self.tasks.every("escalation", period, lambda: self.escalate(time.time()))
         self.tasks.every("unanswered calls", period, self._unanswered_calls)
         self.tasks.every("rejection counts", period, self._count_rejects)
+        self.tasks.loop("summary backfill", Backfill(self.store).round)
         await self.notifier.start(self.tasks)
         log.info("station %s up, database %s", self.cfg.station_id, self.cfg.location)
         return self

@@ -45,14 +45,16 @@ from tests.support.population import population
 
 def fill(station: DeskStation, events: int, hubs: list[str]) -> None:
     """Telemetry rows as the station stores them, and the homes' summaries made from them
-    (one transaction: the bench, not the writer)."""
+    (one transaction: the bench, not the writer nor its background task)."""
     db = station.store._db
     now = time.time()
     db.execute("BEGIN")
     db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?)",
                    ((f"e{i}", hubs[i % len(hubs)], "door.open", now - i, now - i, "{}")
                     for i in range(events)))
-    summary.rebuild(db)
+    summary.to_backfill(db)
+    for hub in hubs:
+        summary.backfill(db, hub, summary.of_events(db, hub))
     db.execute("COMMIT")
 
 

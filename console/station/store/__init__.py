@@ -7,7 +7,8 @@
 - :mod:`.writer`: the one writer's connection and transactions;
 - :mod:`.ingest`, :mod:`.alarms`, :mod:`.homes`: the writes, by role;
 - :mod:`.summary`: what each home's devices last said, kept at ingest (the roster reads every
-  home's in one query);
+  home's in one query); :mod:`.backfill`, the station's task that makes each home's from its
+  stored events after the upgrade that brings it;
 - :mod:`.station`: :class:`~.station.StationStore`, the station service's, all of them.
 
 Users, calls and the casework records are modules of their own beside this package

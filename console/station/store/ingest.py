@@ -58,6 +58,31 @@ class Ingest(Writer):
                 return results
         return self._retrying(store)
 
+    def summaries_to_build(self) -> int:
+        """Homes whose summary the backfill has still to make (:mod:`.backfill`)."""
+        return int(self._db.execute("SELECT count(*) FROM summary_backfill").fetchone()[0])
+
+    def homes_to_build(self, limit: int, *, after: str = "", skip: int = 0) -> list[str]:
+        """Of those, the first ``limit`` after ``after`` (in order), ``skip`` of them skipped."""
+        return [hub for (hub,) in self._db.execute(
+            "SELECT hub FROM summary_backfill WHERE hub > ? ORDER BY hub LIMIT ? OFFSET ?",
+            (after, limit, skip))]
+
+    def events_of(self, hub: str, limit: int, below: tuple[float, str] | None) -> list[summary.Row]:
+        """The home's latest ``limit`` events ``below`` a (ts, id) (:func:`summary.stored`)."""
+        return summary.stored(self._db, hub, limit, below)
+
+    def backfill_summary(self, hub: str, made: summary.Summary) -> bool:
+        """Merge a home's summary made from its stored events into the one kept since the
+        upgrade (:func:`summary.backfill`), under the hub's lock as ingest takes it; False if
+        another worker did it. A short commit without an fsync of its own: lost with a power
+        cut, the home stays listed and is made again."""
+        def write() -> bool:
+            with self._tx(durable=False) as db:
+                db.lock(f"hub:{hub}")
+                return summary.backfill(db, hub, made)
+        return self._retrying(write)
+
     def _store_one(self, db: Db, msg: wire.EventMsg, now: float) -> bool | OutOfOrder:
         if db.execute("SELECT 1 FROM events WHERE id = ?", (msg.id,)).fetchone():
             return False

@@ -70,6 +70,8 @@ class StationReader:
         self.calls = calls.Calls(db, tx)
         self.records = records_store.Records(db, tx, self.tz)
         self.notify = Notifications(db, tx)
+        self._summaries = False  # home_summary seen: a console may open a database before
+        # the station's upgrade has made it (store/summary.py), and read nothing heard till then
 
     @classmethod
     def open(cls, location: Location, *, tz: tzinfo | None = None) -> StationReader:
@@ -184,15 +186,27 @@ class StationReader:
     def home_state(self, hub: str) -> HomeState:
         """What the home's devices last said (:mod:`~console.station.store.summary`); a hub
         never heard of is offline with nothing known."""
-        row = self._db.execute(f"{_STATE_SQL} WHERE h.hub = ?", (hub,)).fetchone()
+        if self._has_summaries():
+            row = self._db.execute(f"{_STATE_SQL} WHERE h.hub = ?", (hub,)).fetchone()
+        else:
+            row = self._db.execute("SELECT hub, online, last_heartbeat, NULL FROM homes "
+                                   "WHERE hub = ?", (hub,)).fetchone()
         _, online, heartbeat, readings = row or (hub, 0, None, None)
         return summary.home_state(readings, bool(online), heartbeat)
 
     def home_figures(self) -> dict[str, HomeFigures]:
         """What the roster shows of every home's devices, in one query (a county's tens of
-        thousands of homes); a home none of whose devices has spoken is not in it."""
+        thousands of homes); a home none of whose devices has spoken is not in it. After
+        the upgrade that brought the summary, a home's figures say what was heard since, until
+        the station has made its summary from its stored events (store/backfill.py)."""
+        if not self._has_summaries():
+            return {}
         return {hub: HomeFigures(*figures) for hub, *figures in self._db.execute(
             "SELECT hub, sensors, silent, battery, activity FROM home_summary")}
+
+    def _has_summaries(self) -> bool:
+        self._summaries = self._summaries or "home_summary" in self._db.tables()
+        return self._summaries
 
     def walktests(self, hub: str, *, since: float = 0.0) -> list[WalkTestRow]:
         """The home's walk tests from ``since`` (hub time), oldest first."""

@@ -117,9 +117,10 @@ ADDED = {"alarms": (("claimed_by", "TEXT"), ("escalated", "REAL"),
                    ("added", "REAL")),
          "users": (("slowed_until", "REAL"),),  # its locked_until is no longer read
          "sessions": (("seen", "REAL"),)}
-# Tables made from what is stored already: an older database gets each at start, made and
-# filled in one transaction (a new one, made empty the same way).
-BUILT = {"home_summary": (summary.SCHEMA, summary.rebuild)}
+# Tables made from what is stored already: an older database gets each at start, made with
+# what a background task fills listed (quickly: a start never waits for the history), in one
+# transaction (a new one, made empty the same way).
+BUILT = {"home_summary": (summary.SCHEMA, summary.to_backfill)}
 
 
 def connect(location: Location, *, readonly: bool = False) -> Db:
@@ -139,7 +140,7 @@ def make(db: Db) -> None:
         db.execute("SELECT pg_advisory_lock(?)", (SCHEMA_LOCK,))
     try:
         for script in (SCHEMA, audit.SCHEMA + db.append_only("audit"), users.SCHEMA,
-                       calls.SCHEMA, records_store.SCHEMA, notify.SCHEMA):
+                       calls.SCHEMA, records_store.SCHEMA, notify.SCHEMA, summary.BACKFILL):
             db.script(script)
         migrate(db)
     finally:

@@ -9,8 +9,9 @@ battery, room, kind, silence or alarm. The summary keeps, for each thing, the la
 one said last (hub time), and of words said at the same time the more alarming one (present,
 open, silent, alarming, the lower battery; else the greater text). So a summary is the same
 whatever order its events arrived in (the alarm and telemetry lanes interleave, a hub sends
-again what was not acknowledged), and one made again from the stored events (:func:`of_events`,
-which the migration that makes the table runs for every home) equals the one kept at ingest.
+again what was not acknowledged), and one made again from the stored events (:func:`of_events`)
+equals the one kept at ingest. Folding is idempotent too (a word taken twice is the same
+word), so two summaries of a home's events merge into the one of them all (:func:`merge`).
 
 An alarm event repeats its trigger's kind, source and data (hub/rules/engine.py): it is the
 trigger's word again, at the trigger's time (``trigger_ts``), never at the alarm's (a wandering
@@ -20,8 +21,11 @@ nothing.
 
 A summary keeps at most :data:`MAX_THINGS` doors and as many sensors: words on more are not
 kept (the events are, as always), and which are kept then depends on the order they came in.
-The migration reads a home's :data:`MIGRATED_EVENTS` latest events, as the card did before:
-a word only said before them is not in the summary it makes.
+An older database gets the table made empty at start, and each home with events listed in
+``summary_backfill``: the station's background task (:mod:`~console.station.store.backfill`)
+then makes each listed home's summary from its :data:`MIGRATED_EVENTS` latest events, as the
+card read them before (a word only said before them is not in it), and merges it into what
+ingest has folded meanwhile. Until then a home's summary says what it heard since the upgrade.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ CREATE TABLE IF NOT EXISTS home_summary (  -- per home: what its devices last sa
     battery INTEGER,                 -- none reported), the hub time someone last moved
     activity REAL
 )"""
+BACKFILL = """
+CREATE TABLE IF NOT EXISTS summary_backfill (  -- homes whose summary is still to be made from
+    hub TEXT PRIMARY KEY                       -- their stored events (store/backfill.py)
+);
+"""
 ACTIVITY = ("presence.on", "motion.active", "residency.on", "door.open", "door.close",
             "button.press", "button.long", "button.again", "cancel.press")  # someone moved
 SENSOR_EVENTS = ("presence", "motion", "residency", "door", "smoke", "gas", "co", "leak", "tamper",
@@ -53,8 +62,8 @@ HAZARDS = ("smoke", "gas", "co", "leak")  # sensors that are on (alarming) or of
 # the doors, and the sensors, a summary keeps at most: a home has a few dozen devices; a hub
 # naming more is broken or hostile, and its summary (read and written at each commit) stays small
 MAX_THINGS = 200
-# the migration reads each home's latest events, at most this many (the card read as many
-# before the summary): a county's years of events would hold its first start for hours
+# the backfill reads each home's latest events, at most this many (the card read as many
+# before the summary): a county's years of events would take it hours more
 MIGRATED_EVENTS = 5000
 PART = 100  # homes a statement reads or writes (SQL has a bound on '?')
 # how words said at the same time rank: the greater wins (a lower battery is the more urgent)
@@ -139,21 +148,74 @@ def add(db: Db, events: Iterable[wire.EventMsg]) -> None:
 def of_events(db: Db, hub: str, latest: int | None = None) -> Summary:
     """The home's summary made again from every event of it stored (or its ``latest``)."""
     s = empty()
-    sql = "SELECT kind, ts, payload FROM events WHERE hub = ?"
-    rows = db.execute(sql, (hub,)) if latest is None else db.execute(
-        f"{sql} ORDER BY ts DESC LIMIT ?", (hub, latest))
-    for kind, ts, payload in rows:
-        p = json.loads(payload)
-        data = p.get("data")
-        fold(s, kind, ts, p.get("source"), data if isinstance(data, dict) else {})
+    fold_rows(s, stored(db, hub, latest))
     return s
 
 
-def rebuild(db: Db) -> None:
-    """Every home's summary made from its latest events (the migration that makes the table;
-    one home's read at a time, not the whole table at once)."""
-    for (hub,) in db.execute("SELECT DISTINCT hub FROM events").fetchall():
-        _write(db, {hub: of_events(db, hub, MIGRATED_EVENTS)})
+Row = tuple[str, float, str, str]  # a stored event as fold_rows takes it: kind, ts, payload, id
+
+
+def stored(db: Db, hub: str, latest: int | None = None,
+           below: tuple[float, str] | None = None) -> list[Row]:
+    """The home's stored events (or its ``latest``, newest first, ``below`` the (ts, id) of
+    one: the next of them after a part read)."""
+    sql = "SELECT kind, ts, payload, id FROM events WHERE hub = ?"
+    if latest is None:
+        return db.execute(sql, (hub,)).fetchall()
+    if below is None:
+        return db.execute(f"{sql} ORDER BY ts DESC, id DESC LIMIT ?", (hub, latest)).fetchall()
+    return db.execute(f"{sql} AND (ts < ? OR (ts = ? AND id < ?)) ORDER BY ts DESC, id DESC LIMIT ?",
+                      (hub, below[0], below[0], below[1], latest)).fetchall()
+
+
+def fold_rows(s: Summary, rows: Iterable[Row]) -> None:
+    """Take stored events' words (:func:`stored`) into ``s``."""
+    for kind, ts, payload, _ in rows:
+        p = json.loads(payload)
+        data = p.get("data")
+        fold(s, kind, ts, p.get("source"), data if isinstance(data, dict) else {})
+
+
+def to_backfill(db: Db) -> None:
+    """List every home with stored events for the backfill (the migration that makes the
+    table, in its transaction): one index probe a home (a recursive skip over ``events_hub``),
+    never a read of the events, so an upgrade starts at once however long the history."""
+    db.execute("WITH RECURSIVE h(hub) AS (SELECT min(hub) FROM events UNION ALL "
+               "SELECT (SELECT min(hub) FROM events WHERE hub > h.hub) FROM h WHERE h.hub IS NOT NULL) "
+               "INSERT INTO summary_backfill SELECT hub FROM h WHERE hub IS NOT NULL "
+               "ON CONFLICT DO NOTHING")
+
+
+def backfill(db: Db, hub: str, made: Summary) -> bool:
+    """Merge ``made`` (:func:`of_events`, read before) into the home's summary and take it off
+    the backfill's list, in the caller's transaction (which holds the hub's lock, as ingest's
+    does); False, writing nothing, if it was not listed (another worker did it)."""
+    if not db.execute("DELETE FROM summary_backfill WHERE hub = ?", (hub,)).rowcount:
+        return False
+    row = db.execute("SELECT readings FROM home_summary WHERE hub = ?", (hub,)).fetchone()
+    s = json.loads(row[0]) if row else empty()
+    merge(s, made)
+    _write(db, {hub: s})
+    return True
+
+
+def merge(s: Summary, other: Summary) -> None:
+    """Take ``other``'s words into ``s``: as if ``s`` had folded ``other``'s events too."""
+    if "activity" in other:
+        s["activity"] = max(other["activity"], s.get("activity", other["activity"]))
+    if "presence" in other:
+        _later(s, "presence", *other["presence"])
+    for door, word in other["doors"].items():
+        if _room_for(s["doors"], door):
+            _later(s["doors"], door, *word)
+    for name, words in other["sensors"].items():
+        if not _room_for(s["sensors"], name):
+            continue
+        sensor = s["sensors"].setdefault(name, {"seen": words["seen"]})
+        sensor["seen"] = max(words["seen"], sensor["seen"])
+        for key, word in words.items():
+            if key != "seen":
+                _later(sensor, key, *word)
 
 
 def _write(db: Db, summaries: dict[str, Summary]) -> None:

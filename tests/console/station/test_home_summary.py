@@ -1,24 +1,33 @@
 """The per-home summary (store/summary.py): kept at ingest, it must say what the home's stored
 events say, whatever order they came in and whatever else the station wrote meanwhile
 (heartbeats, statuses, alarms claimed and resolved), on both engines; an older database gets
-it made from its events."""
+it made from its events, in the background after a start that reads none of them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from console.station.store import summary
+from console.station.config import StationConfig
+from console.station.service import StationService, station_will
+from console.station.store import backfill, summary
+from console.station.store.backfill import Backfill
+from console.station.store.db import Location
 from console.station.store.ingest import OutOfOrder
 from console.station.store.reader import StationReader
 from console.station.store.rows import HomeFigures, HomeState, SensorRow
 from console.station.store.station import StationStore
 from hub.common import wire
+from hub.common.transport import MemoryBroker
 from tests.support.postgres import StoreAt
 
 HUBS = ("h001", "h002", "h003", "h004")
@@ -208,21 +217,123 @@ def test_words_said_at_one_time_read_the_same_in_either_order(store_at: StoreAt)
     s.close()
 
 
-def test_an_older_database_gets_each_homes_summary_made_from_its_events(store_at: StoreAt) -> None:
-    """The migration that makes the table fills it from the events stored (a database from
-    before the summary: dropped here), in the transaction that makes it."""
-    s = StationStore(store_at.location)
-    county = County(random.Random(3))
-    s.store_events([e for hub in HUBS for e in county.events(hub, 25)])
-    s.heartbeat("h001", pending=0, now=time.time())
-    before = {hub: s.home_state(hub) for hub in HUBS}, s.home_figures()
-    assert sum(f.sensors for f in before[1].values()) > 8
+def older(location: Location, county: County, homes: tuple[str, ...] = HUBS,
+          n: int = 25) -> dict[str, summary.Summary]:
+    """A database from before the summary (its table dropped), with ``n`` events a home; what
+    each home's summary was at ingest."""
+    s = StationStore(location)
+    s.store_events([e for hub in homes for e in county.events(hub, n)])
+    s.heartbeat(homes[0], pending=0, now=time.time())
+    kept = {hub: summary.of_events(s._db, hub, summary.MIGRATED_EVENTS) for hub in homes}
     s._db.execute("DROP TABLE home_summary")
     s.close()
+    return kept
+
+
+async def backfill_all(s: StationStore, location: Location) -> Backfill:
+    """The service's task, round after round until no home is left."""
+    task = Backfill(s)
+    while s.summaries_to_build():
+        await task.round()
+    return task
+
+
+def test_an_older_database_opens_at_once_and_gets_each_homes_summary_in_the_background(
+        store_at: StoreAt, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade only makes the table and lists the homes (nothing of the events read: the
+    table is empty when the store has opened); the backfill's rounds then make every home's
+    summary from its events (read a part at a time: small parts here): what ingest had kept."""
+    monkeypatch.setattr(backfill, "PART", 7)
+    county = County(random.Random(3))
+    kept = older(store_at.location, county)
     s = StationStore(store_at.location)
-    assert ({hub: s.home_state(hub) for hub in HUBS}, s.home_figures()) == before
-    assert s.count("homes") == len(HUBS)
-    s.close()
+    try:
+        assert s.home_figures() == {} and s.summaries_to_build() == len(HUBS)
+        assert s.home_state("h001").sensors == [] and s.home_state("h001").online
+        task = asyncio.run(backfill_all(s, store_at.location))
+        assert task.built == len(HUBS)
+        assert s.home_figures() == {hub: summary.figures(kept[hub]) for hub in HUBS}
+        assert {hub: s.home_state(hub) for hub in HUBS} == {
+            hub: summary.home_state(json.dumps(kept[hub]), hub == "h001", s.home_state(hub).last_heartbeat)
+            for hub in HUBS}
+        assert s.count("homes") == len(HUBS)
+    finally:
+        s.close()
+
+
+def test_events_stored_before_and_during_a_homes_backfill_count_once(store_at: StoreAt) -> None:
+    """Ingest folds into a summary the backfill has not made yet (events stored after the
+    upgrade, some after the backfill read the home's events, some sent again): the summary the
+    backfill leaves is the one made again from every stored event."""
+    county = County(random.Random(4))
+    older(store_at.location, county, n=30)
+    s = StationStore(store_at.location)
+    try:
+        before = county.events("h001", 40)[-10:] + county.events("h002", 40)[-10:]
+        s.store_events([wire.EventMsg(**{**e.model_dump(), "id": f"{e.id}-x"}) for e in before])
+        made = summary.of_events(s._db, "h001", summary.MIGRATED_EVENTS)  # the backfill's read
+        during = [wire.EventMsg(**{**e.model_dump(), "id": f"{e.id}-y"})
+                  for e in county.events("h001", 40)[-10:]]
+        s.store_events(during)
+        s.store_events(during[:3])  # sent again: duplicates
+        assert s.backfill_summary("h001", made)
+        assert not s.backfill_summary("h001", made)  # another worker's, later: nothing written
+        asyncio.run(backfill_all(s, store_at.location))
+        for hub in HUBS:
+            again = summary.of_events(s._db, hub, summary.MIGRATED_EVENTS)
+            assert s.home_state(hub) == summary.home_state(json.dumps(again), hub == "h001",
+                                                           s.home_state(hub).last_heartbeat), hub
+            assert s.home_figures()[hub] == summary.figures(again), hub
+    finally:
+        s.close()
+
+
+def test_two_workers_backfilling_together_make_each_home_once(store_at: StoreAt) -> None:
+    """Two stores (a county's two workers) run the backfill at once beside ingest: neither
+    waits on the other for good, each home is made by one of them, and every summary is the
+    one made again from the home's events."""
+    homes = tuple(f"h{i:03d}" for i in range(40))
+    county = County(random.Random(5))
+    older(store_at.location, county, homes, n=20)
+    stores = [StationStore(store_at.location) for _ in range(2)]
+    tasks: list[Backfill] = []
+
+    def work(s: StationStore) -> None:
+        tasks.append(asyncio.run(asyncio.wait_for(backfill_all(s, store_at.location), 60)))
+
+    try:
+        threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        more = [wire.EventMsg(**{**e.model_dump(), "id": f"{e.id}-z"})
+                for hub in homes[::7] for e in county.events(hub, 5)]
+        for e in more:  # ingest meanwhile, on a third connection (SQLite: waits its turn)
+            ingest = StationStore(store_at.location)
+            ingest.store_events([e])
+            ingest.close()
+        for t in threads:
+            t.join(90)
+        assert len(tasks) == 2 and sum(t.built for t in tasks) == len(homes)
+        figures = stores[0].home_figures()
+        for hub in homes:
+            assert figures[hub] == summary.figures(summary.of_events(stores[0]._db, hub)), hub
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_a_console_reading_a_database_before_the_upgrade_hears_nothing_yet(store_at: StoreAt) -> None:
+    """A console opened on a database whose station has not yet made the summary: the roster
+    and a card read nothing heard (the homes themselves as stored), never an error."""
+    older(store_at.location, County(random.Random(6)))
+    reader = StationReader.open(store_at.readonly)
+    try:
+        assert reader.home_figures() == {}
+        st = reader.home_state("h001")
+        assert (st.sensors, st.online, st.presence) == ([], True, None)
+        assert len(reader.homes()) == len(HUBS)
+    finally:
+        reader.close()
 
 
 def test_a_hub_naming_hundreds_of_devices_keeps_a_small_summary(store_at: StoreAt) -> None:
@@ -239,24 +350,26 @@ def test_a_hub_naming_hundreds_of_devices_keeps_a_small_summary(store_at: StoreA
     s.close()
 
 
-def test_the_migration_reads_each_homes_latest_events_only(store_at: StoreAt,
+def test_the_backfill_reads_each_homes_latest_events_only(store_at: StoreAt,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Its work is bounded by homes, not by years of history: a home's MIGRATED_EVENTS latest
     events (as many as the card read before the summary), so a word only said before them is
     not in the summary it makes."""
     monkeypatch.setattr(summary, "MIGRATED_EVENTS", 10)
+    monkeypatch.setattr(backfill, "PART", 3)  # parts of the 10 split events of one time
     s = StationStore(store_at.location)
     t = time.time() - 3600
     s.store_events([wire.EventMsg(hub="h001", id="old", kind="battery.level", source="smoke1", ts=t,
                                   data={"percent": 5})] +
-                   [wire.EventMsg(hub="h001", id=f"e{i}", kind="presence.on", source="radar", ts=t + 1 + i)
-                    for i in range(10)])
+                   [wire.EventMsg(hub="h001", id=f"e{i}", kind="presence.on", source="radar",
+                                  ts=t + 1 + i // 2 * 2) for i in range(10)])
     assert [x.name for x in s.home_state("h001").sensors] == ["radar", "smoke1"]
     s._db.execute("DROP TABLE home_summary")
     s.close()
     s = StationStore(store_at.location)
+    asyncio.run(backfill_all(s, store_at.location))
     st = s.home_state("h001")
-    assert [x.name for x in st.sensors] == ["radar"] and st.presence_since == t + 10
+    assert [x.name for x in st.sensors] == ["radar"] and st.presence_since == t + 9
     s.close()
 
 
@@ -271,3 +384,29 @@ def test_a_commit_of_hundreds_of_homes_keeps_each_ones_summary(store_at: StoreAt
                                       ts=ts, data={"percent": (i + int(ts - t)) % 101}) for i in range(n)])
     assert s.home_figures() == {f"h{i:03d}": HomeFigures(1, 0, (i + 1) % 101, None) for i in range(n)}
     s.close()
+
+
+async def test_the_station_service_makes_the_summaries_in_the_background(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The service's own task: started with the station on an older database, it makes every
+    home's summary while an alarm is stored meanwhile, and says when it is done."""
+    db = tmp_path / "station.db"
+    kept = older(db, County(random.Random(7)))
+    broker = MemoryBroker()
+    cfg = StationConfig.model_validate({"database": str(db)})
+    caplog.set_level(logging.INFO, logger=backfill.__name__)
+    async with StationService(cfg, transport=lambda c, _: broker.client(station_will())) as st:
+        hub = broker.client()
+        hub.start(lambda t, p: None, lambda up: None)
+        hub.publish(wire.hub_topic("h002", "event"), wire.encode(wire.EventMsg(
+            hub="h002", id="panic", kind="button.press", source="button1", ts=time.time(),
+            data={"location": "卧室床头"}, alarm=PANIC)))
+        for _ in range(200):
+            if "summaries built for all" in caplog.text and st.store.alarm("panic"):
+                break
+            await asyncio.sleep(0.05)
+        figures = st.store.home_figures()
+    assert {hub: figures[hub] for hub in HUBS if hub != "h002"} == {
+        hub: summary.figures(kept[hub]) for hub in HUBS if hub != "h002"}
+    assert figures["h002"].activity is not None and figures["h002"].activity > kept["h002"]["activity"]
+    assert f"summaries built for all {len(HUBS)} homes" in caplog.text
